@@ -1,0 +1,33 @@
+# Everything sets itself up: a fresh machine needs only python3 (3.11+).
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+N      ?= 32
+SCENARIO ?= scenarios/stress.toml
+
+.PHONY: test test-all stress sim bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -n auto -q
+
+# Includes the long stress runs marked `stress`.
+test-all: $(VENV)/.installed
+	$(PY) -m pytest -n auto -q -m ''
+
+stress: $(VENV)/.installed
+	$(VENV)/bin/harness run $(SCENARIO) -n $(N)
+
+sim: $(VENV)/.installed
+	$(VENV)/bin/harness sim --profile aws-default --port 0
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/sim_throughput.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,440 @@
+"""The simulator's WSGI application: moto behind AWS-like quotas, latency, faults and lifecycles.
+
+Order of a request: classify -> rate quota (throttle answers at once) -> injected fault or
+hold (drawn from the seed) -> latency -> the call itself under one lock (moto is not
+thread-safe), through our handlers for what moto lacks or gets wrong, then moto.
+"""
+from __future__ import annotations
+
+import io
+import ipaddress
+import json
+import math
+import random
+import threading
+import time
+from datetime import datetime
+from typing import Callable
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+from harness.sim import errors
+from harness.sim.calls import Call, classify
+from harness.sim.errors import Response
+from harness.sim.featurestore import RecordStore
+from harness.sim.lifecycle import Clock, Lifecycles
+from harness.sim.profile import Profile, load_profile
+from harness.sim.stats import Stats
+from harness.tokens import TokenBucket
+
+ACCOUNT = "123456789012"
+Z_99 = 2.3263478740408408  # the 99th percentile of the standard normal
+TICK_SECONDS = 0.05  # how often (wall) lifecycle side effects are applied at most
+CREATE_KINDS = {"CreateFeatureGroup": "feature_group", "CreateTrainingJob": "training_job",
+                "CreateEndpoint": "endpoint"}
+NAME_FIELDS = {"feature_group": "FeatureGroupName", "training_job": "TrainingJobName",
+               "endpoint": "EndpointName"}
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+class SimulatorApp:
+    def __init__(self, profile: Profile, seed: int = 0, time_scale: float = 1.0):
+        self.moto = DomainDispatcherApplication(create_backend_app)
+        self._lock = threading.Lock()  # everything touching moto or simulator state
+        self._rng_lock = threading.Lock()
+        self.configure(profile, seed, time_scale)
+
+    # --- configuration and reset ---------------------------------------------------------
+    def configure(self, profile: Profile, seed: int, time_scale: float) -> None:
+        self.profile, self.seed, self.time_scale = profile, seed, time_scale
+        self.quotas = profile.quotas.scaled(time_scale)
+        self.buckets: dict[tuple, TokenBucket | None] = {}
+        self.rngs: dict[str, random.Random] = {}
+        self.lifecycles = Lifecycles(profile, seed, time_scale)
+        self.records = RecordStore()
+        self.stats = Stats()
+        self._next_tick = 0.0
+
+    def reset(self, profile: Profile | None = None, seed: int | None = None,
+              time_scale: float | None = None) -> None:
+        from moto.moto_api._internal.models import moto_api_backend
+        with self._lock:
+            moto_api_backend.reset()
+            self.configure(profile or self.profile, self.seed if seed is None else seed,
+                           self.time_scale if time_scale is None else time_scale)
+
+    # --- WSGI ----------------------------------------------------------------------------
+    def __call__(self, environ: dict, start_response: Callable):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_sim/"):
+            return self._admin(environ, start_response, path)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        call = classify(environ, body, ACCOUNT)
+        if call is None:
+            return self._moto(environ, start_response)
+        self.stats.enter()
+        try:
+            status, headers, payload = self._serve(call, environ)
+        finally:
+            self.stats.leave()
+        return self._respond(start_response, status, headers, payload)
+
+    def _serve(self, call: Call, environ: dict) -> Response:
+        self.stats.count(call.key, "requests")
+        if not self._admit(call):
+            self.stats.count(call.key, "throttled")
+            return errors.throttled(call)
+        fault = self._draw_fault(call)
+        if fault in (500, 503):
+            self.stats.count(call.key, "faults")
+            return errors.server_fault(call, fault)
+        if fault == "timeout":
+            self.stats.count(call.key, "timeouts")
+            time.sleep(self.profile.timeout_seconds * self.time_scale)
+        time.sleep(self._draw_latency(call))
+        waited = time.monotonic()
+        with self._lock:
+            self.stats.queued(time.monotonic() - waited)
+            self._tick()
+            status, headers, payload = self._dispatch(call, environ)
+        if status == 400 and b"ResourceLimitExceeded" in payload:
+            self.stats.count(call.key, "limited")
+        elif status >= 400:
+            self.stats.count(call.key, "errors")
+        return status, headers, payload
+
+    # --- quotas, faults, latency ---------------------------------------------------------
+    def _admit(self, call: Call) -> bool:
+        key = (call.account, call.region, call.service, call.operation)
+        bucket = self.buckets.get(key, False)
+        if bucket is False:
+            quota = self.quotas.lookup(call.service, call.operation)
+            bucket = None
+            if quota is not None and quota.rate is not None:
+                bucket = TokenBucket(quota.rate, quota.bucket_size)
+            self.buckets[key] = bucket
+        return bucket is None or bucket.try_take()
+
+    def _rng(self, purpose: str, call: Call) -> random.Random:
+        """One generator per purpose and operation: the n-th call of an operation always
+        draws the same numbers for a seed, whatever other operations do meanwhile."""
+        name = f"{self.seed}:{purpose}:{call.key}"
+        rng = self.rngs.get(name)
+        if rng is None:
+            rng = self.rngs.setdefault(name, random.Random(name))
+        return rng
+
+    def _draw_fault(self, call: Call):
+        rule = self.profile.fault_for(call.service, call.operation)
+        with self._rng_lock:
+            rng = self._rng("fault", call)
+            draw, kind = rng.random(), rng.random()
+        if rule is None:
+            return None
+        if draw < rule.error_rate:
+            return 503 if kind < 0.5 else 500
+        if draw < rule.error_rate + rule.timeout_rate:
+            return "timeout"
+        return None
+
+    def _draw_latency(self, call: Call) -> float:
+        """Wall seconds to hold this answer: lognormal with the profile's p50 and p99."""
+        rule = self.profile.latency_for(call.service, call.operation)
+        with self._rng_lock:
+            z = self._rng("latency", call).gauss(0.0, 1.0)
+        if rule is None or rule.p50_ms <= 0:
+            return 0.0
+        sigma = max(0.0, math.log(max(rule.p99_ms, rule.p50_ms) / rule.p50_ms) / Z_99)
+        return rule.p50_ms * math.exp(sigma * z) / 1000.0 * self.time_scale
+
+    # --- dispatch ------------------------------------------------------------------------
+    def _dispatch(self, call: Call, environ: dict) -> Response:
+        if call.service == "sagemaker-featurestore-runtime":
+            return self.records.handle(call, lambda name: self._feature_group_keys(call, name))
+        if call.service == "sagemaker-runtime":
+            return self._invoke_endpoint(call)
+        if call.service == "sagemaker" and call.protocol == "json":
+            handler = getattr(self, "_sm_" + call.operation, None)
+            if handler is not None:
+                answer = handler(call, environ)
+                if answer is not None:
+                    return answer
+            return self._sm_passthrough(call, environ)
+        return self._call_moto(environ)
+
+    def _call_moto(self, environ: dict) -> Response:
+        captured: dict = {}
+
+        def start_response(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+
+        chunks = self.moto(environ, start_response)
+        try:
+            payload = b"".join(chunks)
+        finally:
+            getattr(chunks, "close", lambda: None)()
+        headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
+        return int(captured["status"].split()[0]), headers, payload
+
+    def _moto(self, environ, start_response):
+        with self._lock:
+            status, headers, payload = self._call_moto(environ)
+        return self._respond(start_response, status, headers, payload)
+
+    @staticmethod
+    def _respond(start_response, status: int, headers: list, payload: bytes):
+        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error",
+                  503: "Service Unavailable"}.get(status, "Status")
+        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        start_response(f"{status} {reason}", headers + [("Content-Length", str(len(payload)))])
+        return [payload]
+
+    # --- SageMaker: lifecycles and what moto lacks -----------------------------------------
+    def _backend(self, call: Call):
+        from moto.sagemaker.models import sagemaker_backends
+        return sagemaker_backends[call.account][call.region]
+
+    def _feature_group(self, call: Call, name: str):
+        for group in self._backend(call).feature_groups.values():
+            if group.feature_group_name == name:
+                return group
+        return None
+
+    def _feature_group_keys(self, call: Call, name: str):
+        group = self._feature_group(call, name)
+        clock = self.lifecycles.get("feature_group", call.account, call.region, name)
+        if group is None or (clock is not None and self.lifecycles.status(clock) != "Created"):
+            return None
+        return group.record_identifier_feature_name, group.event_time_feature_name
+
+    def _sm_passthrough(self, call: Call, environ: dict) -> Response:
+        """moto answers; creates start a clock, describes and lists get their status rewritten."""
+        kind = CREATE_KINDS.get(call.operation)
+        if kind is not None:
+            quota = self.quotas.lookup(call.service, call.operation)
+            if quota is not None and quota.concurrency is not None:
+                busy = self.lifecycles.in_progress(kind, call.account, call.region)
+                if busy >= quota.concurrency:
+                    return errors.limit_exceeded(
+                        call, f"The account-level service limit for concurrent {kind.replace('_', ' ')} "
+                              f"operations is {quota.concurrency}; {busy} are in progress.")
+        status, headers, payload = self._call_moto(environ)
+        if status != 200:
+            return status, headers, payload
+        if kind is not None:
+            self.lifecycles.start(kind, call.account, call.region, call.json().get(NAME_FIELDS[kind], ""))
+            return status, headers, payload
+        rewrite = getattr(self, "_rewrite_" + call.operation, None)
+        if rewrite is None:
+            return status, headers, payload
+        answer = json.loads(payload or b"{}")
+        rewrite(call, answer)
+        return status, headers, json.dumps(answer, default=str).encode()
+
+    def _status_of(self, call: Call, kind: str, name: str) -> str | None:
+        clock = self.lifecycles.get(kind, call.account, call.region, name)
+        return None if clock is None else self.lifecycles.status(clock)
+
+    def _rewrite_DescribeFeatureGroup(self, call: Call, answer: dict) -> None:
+        clock = self.lifecycles.get("feature_group", call.account, call.region, answer.get("FeatureGroupName", ""))
+        if clock is None:
+            return
+        answer["FeatureGroupStatus"] = self.lifecycles.status(clock)
+        if answer.get("OfflineStoreConfig") and self.lifecycles.now() >= (clock.offline_at or 0):
+            answer["OfflineStoreStatus"] = {"Status": "Active"}
+
+    def _rewrite_DescribeTrainingJob(self, call: Call, answer: dict) -> None:
+        status = self._status_of(call, "training_job", answer.get("TrainingJobName", ""))
+        if status is None:
+            return
+        answer["TrainingJobStatus"] = status
+        answer["SecondaryStatus"] = {"InProgress": "Training", "Completed": "Completed",
+                                     "Failed": "Failed"}[status]
+        if status == "Failed":
+            answer["FailureReason"] = "AlgorithmError: simulated training failure"
+        if status == "InProgress":
+            answer.pop("TrainingEndTime", None)
+
+    def _rewrite_ListTrainingJobs(self, call: Call, answer: dict) -> None:
+        for summary in answer.get("TrainingJobSummaries", []):
+            summary["TrainingJobStatus"] = self._status_of(
+                call, "training_job", summary.get("TrainingJobName", "")) or summary.get("TrainingJobStatus")
+
+    def _rewrite_DescribeEndpoint(self, call: Call, answer: dict) -> None:
+        status = self._status_of(call, "endpoint", answer.get("EndpointName", ""))
+        if status is not None:
+            answer["EndpointStatus"] = status
+            if status == "Failed":
+                answer["FailureReason"] = "Simulated endpoint failure: the primary container did not pass the ping health check."
+
+    def _rewrite_ListEndpoints(self, call: Call, answer: dict) -> None:
+        for summary in answer.get("Endpoints", []):
+            summary["EndpointStatus"] = self._status_of(
+                call, "endpoint", summary.get("EndpointName", "")) or summary.get("EndpointStatus")
+
+    def _rewrite_DescribeModel(self, call: Call, answer: dict) -> None:
+        # moto answers an empty VpcConfig, which AWS never does and the SageMaker SDK rejects.
+        if not (answer.get("VpcConfig") or {}).get("Subnets"):
+            answer.pop("VpcConfig", None)
+
+    def _sm_DescribeFeatureGroup(self, call: Call, environ: dict) -> Response | None:
+        name = call.json().get("FeatureGroupName", "")
+        if self._feature_group(call, name) is None:  # moto answers 500 here
+            return errors.not_found(call, f"Resource Not Found: Amazon SageMaker can't find a FeatureGroup with name {name}")
+        return None
+
+    def _sm_DeleteFeatureGroup(self, call: Call, environ: dict) -> Response:
+        name = call.json().get("FeatureGroupName", "")
+        if self._feature_group(call, name) is None:
+            return errors.not_found(call, f"Resource Not Found: Amazon SageMaker can't find a FeatureGroup with name {name}")
+        clock = (self.lifecycles.get("feature_group", call.account, call.region, name)
+                 or self.lifecycles.start("feature_group", call.account, call.region, name))
+        self.lifecycles.start_deleting(clock)
+        return errors.json_ok({})
+
+    def _sm_DeleteEndpoint(self, call: Call, environ: dict) -> Response | None:
+        name = call.json().get("EndpointName", "")
+        if name not in self._backend(call).endpoints:
+            return None  # moto's own ValidationException
+        clock = (self.lifecycles.get("endpoint", call.account, call.region, name)
+                 or self.lifecycles.start("endpoint", call.account, call.region, name))
+        self.lifecycles.start_deleting(clock)
+        return errors.json_ok({})
+
+    def _sm_ListFeatureGroups(self, call: Call, environ: dict) -> Response:
+        params = call.json()
+        rows = []
+        for group in self._backend(call).feature_groups.values():
+            status = self._status_of(call, "feature_group", group.feature_group_name) or "Created"
+            clock = self.lifecycles.get("feature_group", call.account, call.region, group.feature_group_name)
+            offline = None
+            if group.offline_store_config and (clock is None or self.lifecycles.now() >= (clock.offline_at or 0)):
+                offline = {"Status": "Active"}
+            row = {"FeatureGroupName": group.feature_group_name, "FeatureGroupArn": group.arn,
+                   "CreationTime": group.creation_time.timestamp()
+                   if isinstance(group.creation_time, datetime) else group.creation_time,
+                   "FeatureGroupStatus": status}
+            if offline:
+                row["OfflineStoreStatus"] = offline
+            rows.append(row)
+        if params.get("NameContains"):
+            rows = [r for r in rows if params["NameContains"] in r["FeatureGroupName"]]
+        if params.get("FeatureGroupStatusEquals"):
+            rows = [r for r in rows if r["FeatureGroupStatus"] == params["FeatureGroupStatusEquals"]]
+        if params.get("OfflineStoreStatusEquals"):
+            rows = [r for r in rows if (r.get("OfflineStoreStatus") or {}).get("Status") == params["OfflineStoreStatusEquals"]]
+        sort_field = {"Name": "FeatureGroupName", "FeatureGroupStatus": "FeatureGroupStatus",
+                      "CreationTime": "CreationTime"}.get(params.get("SortBy", "CreationTime"), "CreationTime")
+        rows.sort(key=lambda r: r.get(sort_field) or "", reverse=params.get("SortOrder", "Descending") == "Descending")
+        try:
+            start = int(params.get("NextToken") or 0)
+        except ValueError:
+            return errors.validation(call, f"Invalid NextToken {params.get('NextToken')!r}")
+        size = int(params.get("MaxResults") or 10)
+        if not 1 <= size <= 100:
+            return errors.validation(call, f"MaxResults {size} must be from 1 to 100")
+        page = {"FeatureGroupSummaries": rows[start:start + size]}
+        if start + size < len(rows):
+            page["NextToken"] = str(start + size)
+        return errors.json_ok(page)
+
+    def _invoke_endpoint(self, call: Call) -> Response:
+        name = call.path.split("/")[2]
+        status = self._status_of(call, "endpoint", name)
+        if name not in self._backend(call).endpoints or status not in (None, "InService"):
+            return errors.validation(call, f"Endpoint {name} of account {call.account} not found."
+                                     if status is None else f"Endpoint {name} is not InService (it is {status}).")
+        rows = [line for line in call.body.decode("utf-8", "replace").splitlines() if line.strip()]
+        # A stand-in model: one deterministic score per input row.
+        scores = [round((sum(map(ord, row)) % 1000) / 1000.0, 3) for row in rows]
+        body = "\n".join(str(s) for s in scores).encode()
+        return 200, [("Content-Type", "text/csv"), ("x-Amzn-Invoked-Production-Variant", "AllTraffic")], body
+
+    # --- lifecycle side effects ------------------------------------------------------------
+    def _tick(self) -> None:
+        """Apply what the clocks say is due: offline-store tables appear, deletions finish."""
+        now = time.monotonic()
+        if now < self._next_tick:
+            return
+        self._next_tick = now + TICK_SECONDS
+        tables, gone = self.lifecycles.due()
+        for clock in tables:
+            self._make_offline_table(clock)
+        for clock in gone:
+            self._finish_delete(clock)
+
+    def _make_offline_table(self, clock: Clock) -> None:
+        from moto.glue.models import glue_backends
+        from moto.s3.models import s3_backends
+        from moto.sagemaker.models import sagemaker_backends
+        clock.table_made = True
+        backend = sagemaker_backends[clock.account][clock.region]
+        group = next((g for g in backend.feature_groups.values() if g.feature_group_name == clock.name), None)
+        config = (group.offline_store_config or {}) if group else {}
+        catalog, storage = config.get("DataCatalogConfig"), config.get("S3StorageConfig") or {}
+        if not catalog:
+            return
+        glue = glue_backends[clock.account][clock.region]
+        if catalog["Database"] not in glue.databases:
+            glue.create_database(catalog["Database"], {"Name": catalog["Database"]})
+        location = storage.get("ResolvedOutputS3Uri", "")
+        columns = [{"Name": f["FeatureName"], "Type": "string"} for f in group.feature_definitions]
+        glue.create_table(catalog["Database"], catalog["TableName"], {
+            "Name": catalog["TableName"],
+            "StorageDescriptor": {"Columns": columns, "Location": location},
+            "TableType": "EXTERNAL_TABLE",
+        })
+        if location.startswith("s3://"):
+            bucket, _, prefix = location[5:].partition("/")
+            try:
+                s3_backends[clock.account]["aws"].put_object(bucket, f"{prefix}/_offline_store_ready", b"")
+            except Exception:  # the pipeline's bucket may be gone; the table still appears
+                pass
+        self.stats.note("offline_tables_created")
+
+    def _finish_delete(self, clock: Clock) -> None:
+        from moto.sagemaker.models import sagemaker_backends
+        backend = sagemaker_backends[clock.account][clock.region]
+        if clock.kind == "feature_group":
+            for arn, group in list(backend.feature_groups.items()):
+                if group.feature_group_name == clock.name:
+                    del backend.feature_groups[arn]
+            self.records.drop(clock.account, clock.region, clock.name)
+        elif clock.kind == "endpoint":
+            backend.endpoints.pop(clock.name, None)
+        self.lifecycles.forget(clock)
+        self.stats.note(f"{clock.kind}_deleted")
+
+    # --- admin: loopback only ----------------------------------------------------------------
+    def _admin(self, environ, start_response, path: str):
+        if not _is_loopback(environ.get("REMOTE_ADDR", "")):
+            return self._respond(start_response, 403, [("Content-Type", "text/plain")], b"loopback only")
+        if path == "/_sim/stats":
+            with self._lock:
+                self._tick()
+                snapshot = self.stats.snapshot()
+                snapshot["lifecycle"] = self.lifecycles.counts()
+            snapshot.update(profile=self.profile.name, seed=self.seed, time_scale=self.time_scale,
+                            aws_seconds=self.lifecycles.now())
+            return self._respond(start_response, 200, [("Content-Type", "application/json")],
+                                 json.dumps(snapshot).encode())
+        if path == "/_sim/reset" and environ.get("REQUEST_METHOD") == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            options = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
+            try:
+                profile = load_profile(options["profile"]) if options.get("profile") else None
+            except ValueError as err:
+                return self._respond(start_response, 400, [("Content-Type", "text/plain")], str(err).encode())
+            self.reset(profile, options.get("seed"), options.get("time_scale"))
+            return self._respond(start_response, 200, [("Content-Type", "application/json")], b"{}")
+        if path == "/_sim/health":
+            return self._respond(start_response, 200, [("Content-Type", "text/plain")], b"ok")
+        return self._respond(start_response, 404, [("Content-Type", "text/plain")], b"unknown")

@@ -1,0 +1,131 @@
+"""Resource lifecycles in scaled AWS time.
+
+moto makes every resource final at once. Here each created resource gets a clock: its status in
+describe and list answers is rewritten from that clock (Creating -> Created/InService/Completed,
+Deleting -> gone), so moto stays the store and this module only decides *when*.
+Feature groups also get their offline store late: OfflineStoreStatus turns Active after a delay
+and the Glue table (plus an S3 object under the offline-store prefix) appears later still, or,
+for a configured share of feature groups, never (partial state).
+"""
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass
+
+from harness.sim.profile import Profile
+
+KINDS = ("feature_group", "training_job", "endpoint")
+
+
+@dataclass
+class Clock:
+    kind: str
+    name: str
+    account: str
+    region: str
+    ready_at: float  # AWS seconds since the simulator started
+    fails: bool = False
+    offline_at: float | None = None  # feature groups: OfflineStoreStatus Active from here
+    table_at: float | None = None  # feature groups: Glue table appears here; None = never
+    table_made: bool = False
+    deleting_until: float | None = None  # set while Deleting; the resource is gone after
+
+
+class Lifecycles:
+    def __init__(self, profile: Profile, seed: int, time_scale: float):
+        self.profile, self.seed, self.time_scale = profile, seed, time_scale
+        self._start = time.monotonic()
+        self._clocks: dict[tuple[str, str, str, str], Clock] = {}
+        self._lock = threading.Lock()
+        self.transitions = 0
+
+    def now(self) -> float:
+        """AWS seconds since the simulator started."""
+        return (time.monotonic() - self._start) / self.time_scale
+
+    def _rng(self, kind: str, name: str) -> random.Random:
+        return random.Random(f"{self.seed}:{kind}:{name}")
+
+    def _jittered(self, rng: random.Random, seconds: float) -> float:
+        j = self.profile.jitter
+        return seconds * rng.uniform(1 - j, 1 + j)
+
+    def start(self, kind: str, account: str, region: str, name: str) -> Clock:
+        rng, now, p = self._rng(kind, name), self.now(), self.profile
+        if kind == "feature_group":
+            ready = now + self._jittered(rng, p.feature_group.create_seconds)
+            offline = ready + self._jittered(rng, p.feature_group.offline_store_seconds)
+            never = rng.random() < p.feature_group.never_fraction
+            table = None if never else offline + self._jittered(rng, p.feature_group.table_seconds)
+            clock = Clock(kind, name, account, region, ready, offline_at=offline, table_at=table)
+        elif kind == "training_job":
+            clock = Clock(kind, name, account, region,
+                          now + self._jittered(rng, p.training_job.run_seconds),
+                          fails=rng.random() < p.training_job.fail_fraction)
+        else:
+            clock = Clock(kind, name, account, region,
+                          now + self._jittered(rng, p.endpoint.create_seconds),
+                          fails=rng.random() < p.endpoint.fail_fraction)
+        with self._lock:
+            self._clocks[(kind, account, region, name)] = clock
+        return clock
+
+    def get(self, kind: str, account: str, region: str, name: str) -> Clock | None:
+        return self._clocks.get((kind, account, region, name))
+
+    def start_deleting(self, clock: Clock) -> None:
+        seconds = {"feature_group": self.profile.feature_group.delete_seconds,
+                   "endpoint": self.profile.endpoint.delete_seconds}.get(clock.kind, 0.0)
+        if clock.deleting_until is None:
+            clock.deleting_until = self.now() + self._jittered(self._rng("delete", clock.name), seconds)
+
+    def forget(self, clock: Clock) -> None:
+        with self._lock:
+            self._clocks.pop((clock.kind, clock.account, clock.region, clock.name), None)
+
+    def status(self, clock: Clock) -> str:
+        now = self.now()
+        if clock.kind == "feature_group":
+            if clock.deleting_until is not None:
+                return "Deleting"
+            return "Creating" if now < clock.ready_at else "Created"
+        if clock.kind == "training_job":
+            if now < clock.ready_at:
+                return "InProgress"
+            return "Failed" if clock.fails else "Completed"
+        if clock.deleting_until is not None:
+            return "Deleting"
+        if now < clock.ready_at:
+            return "Creating"
+        return "Failed" if clock.fails else "InService"
+
+    def in_progress(self, kind: str, account: str, region: str) -> int:
+        """Resources that hold a concurrency quota: feature groups Creating, training jobs
+        InProgress, endpoints Creating or InService (their instances are in use)."""
+        busy = {"feature_group": {"Creating"}, "training_job": {"InProgress"},
+                "endpoint": {"Creating", "InService"}}[kind]
+        with self._lock:
+            clocks = [c for c in self._clocks.values()
+                      if c.kind == kind and c.account == account and c.region == region]
+        return sum(1 for c in clocks if self.status(c) in busy)
+
+    def due(self) -> tuple[list[Clock], list[Clock]]:
+        """(feature groups whose Glue table is now due, resources whose deletion has finished)."""
+        now = self.now()
+        with self._lock:
+            clocks = list(self._clocks.values())
+        tables = [c for c in clocks if c.kind == "feature_group" and not c.table_made
+                  and c.deleting_until is None and c.table_at is not None and now >= c.table_at]
+        gone = [c for c in clocks if c.deleting_until is not None and now >= c.deleting_until]
+        return tables, gone
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        with self._lock:
+            clocks = list(self._clocks.values())
+        out: dict[str, dict[str, int]] = {k: {} for k in KINDS}
+        for clock in clocks:
+            status = self.status(clock)
+            out[clock.kind][status] = out[clock.kind].get(status, 0) + 1
+        return out

@@ -1,0 +1,145 @@
+"""Simulator profiles: how busy an AWS account the simulator pretends to be.
+
+A profile is TOML shipped in `harness/sim/profiles/` (or any file path). Every duration and rate
+is in AWS time; the simulator applies the scenario's time scale.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.config import ConfigError, Section, read_toml
+from harness.quotas import DEFAULT_TABLE, Quota, QuotaTable, load_table, most_specific, parse_rows
+
+PROFILE_DIR = Path(__file__).with_name("profiles")
+
+
+@dataclass(frozen=True)
+class LatencyRule:
+    service: str
+    operation: str
+    p50_ms: float
+    p99_ms: float
+
+
+@dataclass(frozen=True)
+class FaultRule:
+    service: str
+    operation: str
+    error_rate: float = 0.0  # share of requests answered 500 InternalFailure / 503 ServiceUnavailable
+    timeout_rate: float = 0.0  # share of requests held past the client's read timeout
+
+
+@dataclass(frozen=True)
+class FeatureGroupLifecycle:
+    create_seconds: float = 60.0  # Creating -> Created
+    offline_store_seconds: float = 60.0  # Created -> OfflineStoreStatus Active
+    table_seconds: float = 120.0  # OfflineStore Active -> Glue table and S3 prefix exist
+    never_fraction: float = 0.0  # share of feature groups whose Glue table never appears
+    delete_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class TrainingJobLifecycle:
+    run_seconds: float = 300.0
+    fail_fraction: float = 0.0
+
+
+@dataclass(frozen=True)
+class EndpointLifecycle:
+    create_seconds: float = 480.0
+    fail_fraction: float = 0.0
+    delete_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str = ""
+    quotas: QuotaTable = field(default_factory=lambda: QuotaTable([]))
+    latency: list[LatencyRule] = field(default_factory=list)
+    faults: list[FaultRule] = field(default_factory=list)
+    timeout_seconds: float = 90.0  # AWS time a timed-out answer is held
+    jitter: float = 0.2  # lifecycle durations vary by +-jitter, drawn from the seed
+    feature_group: FeatureGroupLifecycle = FeatureGroupLifecycle()
+    training_job: TrainingJobLifecycle = TrainingJobLifecycle()
+    endpoint: EndpointLifecycle = EndpointLifecycle()
+
+    def latency_for(self, service: str, operation: str) -> LatencyRule | None:
+        return most_specific(self.latency, service, operation)
+
+    def fault_for(self, service: str, operation: str) -> FaultRule | None:
+        return most_specific(self.faults, service, operation)
+
+
+def available_profiles() -> list[str]:
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    """A shipped profile by name (`aws-default`) or a TOML file by path."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = PROFILE_DIR / f"{name_or_path}.toml"
+        if not path.exists():
+            raise ConfigError("simulator profile", "profile", str(name_or_path),
+                              "one of " + ", ".join(available_profiles()) + ", or a .toml path")
+    return parse_profile(read_toml(path), str(path), path.stem)
+
+
+def parse_profile(data: dict, source: str, name: str) -> Profile:
+    root = Section(data, source)
+    description = root.string("description", "")
+    base = root.string("quota_table", "default", choices=["default", "none"])
+    table = load_table(DEFAULT_TABLE) if base == "default" else QuotaTable([])
+    table = table.overridden(parse_rows(root.sections("quota")))
+
+    latency = []
+    for row in root.sections("latency"):
+        rule = LatencyRule(row.string("service", "*"), row.string("operation", "*"),
+                           row.number("p50_ms", required=True, minimum=0.0),
+                           row.number("p99_ms", required=True, minimum=0.0))
+        if rule.p99_ms < rule.p50_ms:
+            raise row.error("p99_ms", rule.p99_ms, f"a number >= p50_ms ({rule.p50_ms})")
+        row.done()
+        latency.append(rule)
+
+    faults = []
+    for row in root.sections("fault"):
+        faults.append(FaultRule(row.string("service", "*"), row.string("operation", "*"),
+                                row.number("error_rate", 0.0, minimum=0.0, maximum=1.0),
+                                row.number("timeout_rate", 0.0, minimum=0.0, maximum=1.0)))
+        row.done()
+
+    lifecycle = root.section("lifecycle")
+    fg, tj, ep = (lifecycle.section(k) for k in ("feature_group", "training_job", "endpoint"))
+    profile = Profile(
+        name=name,
+        description=description,
+        quotas=table,
+        latency=latency,
+        faults=faults,
+        timeout_seconds=root.number("timeout_seconds", 90.0, minimum=0.0),
+        jitter=root.number("jitter", 0.2, minimum=0.0, maximum=0.9),
+        feature_group=FeatureGroupLifecycle(
+            create_seconds=fg.number("create_seconds", 60.0, minimum=0.0),
+            offline_store_seconds=fg.number("offline_store_seconds", 60.0, minimum=0.0),
+            table_seconds=fg.number("table_seconds", 120.0, minimum=0.0),
+            never_fraction=fg.number("never_fraction", 0.0, minimum=0.0, maximum=1.0),
+            delete_seconds=fg.number("delete_seconds", 30.0, minimum=0.0)),
+        training_job=TrainingJobLifecycle(
+            run_seconds=tj.number("run_seconds", 300.0, minimum=0.0),
+            fail_fraction=tj.number("fail_fraction", 0.0, minimum=0.0, maximum=1.0)),
+        endpoint=EndpointLifecycle(
+            create_seconds=ep.number("create_seconds", 480.0, minimum=0.0),
+            fail_fraction=ep.number("fail_fraction", 0.0, minimum=0.0, maximum=1.0),
+            delete_seconds=ep.number("delete_seconds", 60.0, minimum=0.0)),
+    )
+    for section in (fg, tj, ep, lifecycle, root):
+        section.done()
+    return profile
+
+
+def with_quotas(profile: Profile, overrides: list[Quota]) -> Profile:
+    from dataclasses import replace
+    return replace(profile, quotas=profile.quotas.overridden(overrides))

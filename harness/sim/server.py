@@ -1,0 +1,161 @@
+"""Running the simulator: in its own process on 127.0.0.1, from Python or the command line.
+
+    with Simulator("aws-default", seed=7, time_scale=1/60) as sim:
+        boto3.client("sagemaker", endpoint_url=sim.endpoint_url, ...)
+
+The process prints one line, `SIMULATOR <url>`, once it accepts connections.
+"""
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+READY_PREFIX = "SIMULATOR "
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def check_bind_address(host: str, allow_remote: bool) -> None:
+    """Nothing leaves the machine: only loopback, unless the caller explicitly allows more."""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback and not allow_remote:
+        raise ValueError(f"refusing to bind the simulator to {host!r}: only loopback addresses "
+                         "(127.0.0.0/8, ::1, localhost) are allowed unless allow_remote is set")
+
+
+class Simulator:
+    def __init__(self, profile: str = "calm", seed: int = 0, time_scale: float = 1.0,
+                 host: str = "127.0.0.1", port: int = 0, allow_remote: bool = False,
+                 startup_timeout: float = 60.0):
+        check_bind_address(host, allow_remote)
+        self.profile, self.seed, self.time_scale = profile, seed, time_scale
+        self.host, self.port, self.allow_remote = host, port, allow_remote
+        self.startup_timeout = startup_timeout
+        self.endpoint_url: str | None = None
+        self._process: subprocess.Popen | None = None
+
+    def start(self) -> "Simulator":
+        command = [sys.executable, "-m", "harness.sim.server", "--profile", str(self.profile),
+                   "--seed", str(self.seed), "--time-scale", repr(self.time_scale),
+                   "--host", self.host, "--port", str(self.port)]
+        if self.allow_remote:
+            command.append("--allow-remote")
+        self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                         text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        line = self._read_ready_line()
+        self.endpoint_url = line[len(READY_PREFIX):].strip()
+        self.port = int(self.endpoint_url.rsplit(":", 1)[1])
+        # Drain stdout/stderr so a chatty server never blocks on a full pipe.
+        for stream in (self._process.stdout, self._process.stderr):
+            threading.Thread(target=lambda s=stream: [None for _ in s], daemon=True).start()
+        return self
+
+    def _read_ready_line(self) -> str:
+        result: list[str] = []
+        reader = threading.Thread(target=lambda: result.append(self._process.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(self.startup_timeout)
+        line = result[0] if result else ""
+        if not line.startswith(READY_PREFIX):
+            self._process.kill()
+            err = self._process.stderr.read() if self._process.poll() is not None else ""
+            raise RuntimeError(f"simulator did not start within {self.startup_timeout}s: {line or err}".strip())
+        return line
+
+    def _admin(self, path: str, payload: dict | None = None) -> dict:
+        data = None if payload is None else json.dumps(payload).encode()
+        request = urllib.request.Request(f"{self.endpoint_url}/_sim/{path}", data=data,
+                                         method="GET" if data is None else "POST")
+        with _NO_PROXY.open(request, timeout=30) as answer:
+            return json.loads(answer.read() or b"{}")
+
+    def stats(self) -> dict:
+        return self._admin("stats")
+
+    def reset(self, profile: str | None = None, seed: int | None = None,
+              time_scale: float | None = None) -> None:
+        """Forget every resource and counter; optionally switch profile, seed or time scale."""
+        options = {k: v for k, v in {"profile": profile, "seed": seed, "time_scale": time_scale}.items()
+                   if v is not None}
+        self._admin("reset", options)
+        self.profile = profile or self.profile
+        self.seed = self.seed if seed is None else seed
+        self.time_scale = time_scale or self.time_scale
+
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        if self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+
+    def __enter__(self) -> "Simulator":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def serve(profile: str, seed: int, time_scale: float, host: str, port: int, allow_remote: bool,
+          announce=print) -> None:
+    """Serve until SIGINT or SIGTERM (in this process)."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import make_server
+
+    from harness.sim.app import SimulatorApp
+    from harness.sim.profile import load_profile
+
+    check_bind_address(host, allow_remote)
+    app = SimulatorApp(load_profile(profile), seed=seed, time_scale=time_scale)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    bound = server.server_address[1]
+    shown = f"[{host}]" if ":" in host else host
+    announce(f"{READY_PREFIX}http://{shown}:{bound}", flush=True)
+
+    def stop(*_):
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    server.serve_forever()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.sim.server")
+    parser.add_argument("--profile", default="calm")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--time-scale", type=float, default=1.0)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--allow-remote", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        serve(args.profile, args.seed, args.time_scale, args.host, args.port, args.allow_remote)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Injected faults and latency are drawn from the seed: the same seed, the same sequence."""
+import time
+
+from botocore.exceptions import ClientError
+
+from simhelpers import write_profile
+
+FAULTY = """
+quota_table = "none"
+[[fault]]
+service = "sagemaker"
+operation = "ListModels"
+error_rate = 0.3
+"""
+
+
+def fault_sequence(simulator, client, profile, seed, calls=40):
+    simulator.reset(profile=profile, seed=seed)
+    aws = client("sagemaker")
+    outcomes = []
+    for _ in range(calls):
+        try:
+            aws.list_models()
+            outcomes.append("ok")
+        except ClientError as err:
+            outcomes.append(err.response["Error"]["Code"])
+    return outcomes
+
+
+def test_the_same_seed_gives_the_same_faults(simulator, client, tmp_path):
+    profile = write_profile(tmp_path, FAULTY)
+    first = fault_sequence(simulator, client, profile, seed=5)
+    again = fault_sequence(simulator, client, profile, seed=5)
+    other = fault_sequence(simulator, client, profile, seed=6)
+    assert first == again
+    assert first != other
+    assert {"InternalFailure", "ServiceUnavailable"} <= set(first) | set(other)
+    assert 4 <= sum(o != "ok" for o in first) <= 24
+    stats = simulator.stats()["operations"]["sagemaker.ListModels"]
+    assert stats["faults"] == sum(o != "ok" for o in other)
+
+
+def test_timeouts_hold_the_answer_past_the_read_timeout(simulator, client, tmp_path):
+    from botocore.exceptions import ReadTimeoutError
+    simulator.reset(profile=write_profile(tmp_path, """
+quota_table = "none"
+timeout_seconds = 2.0
+[[fault]]
+service = "sagemaker"
+operation = "ListModels"
+timeout_rate = 1.0
+"""))
+    aws = client("sagemaker", read_timeout=0.5, connect_timeout=1)
+    start = time.monotonic()
+    try:
+        aws.list_models()
+        raise AssertionError("expected a read timeout")
+    except ReadTimeoutError:
+        pass
+    assert time.monotonic() - start < 2.0
+    assert simulator.stats()["operations"]["sagemaker.ListModels"]["timeouts"] == 1
+
+
+def test_latency_follows_the_profile(simulator, client, tmp_path):
+    simulator.reset(profile=write_profile(tmp_path, """
+quota_table = "none"
+[[latency]]
+service = "sagemaker"
+p50_ms = 60
+p99_ms = 60
+"""))
+    aws = client("sagemaker")
+    aws.list_models()
+    start = time.monotonic()
+    for _ in range(5):
+        aws.list_models()
+    mean = (time.monotonic() - start) / 5
+    assert 0.055 <= mean <= 0.2, mean
