@@ -1,0 +1,68 @@
+"""One client factory per backend: the simulator's URL, or real AWS through the standard
+credential chain. Clients are made once per service and shared by every worker thread
+(botocore clients are thread-safe; sessions are not, so creation is locked)."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import boto3
+from botocore.config import Config
+
+from harness.aws.hooks import CallHooks
+from harness.aws.limiter import Limiter
+from harness.aws.policies import RetrySettings
+
+SIM_CREDENTIALS = {"aws_access_key_id": "harness-sim", "aws_secret_access_key": "harness-sim"}
+
+
+@dataclass(frozen=True)
+class Backend:
+    kind: str  # "sim" or "aws"
+    region: str
+    endpoint_url: str | None = None  # the simulator's URL (or an AWS stand-in for tests)
+    profile: str | None = None  # an AWS config profile; None: the standard chain
+
+    @classmethod
+    def simulator(cls, endpoint_url: str, region: str = "us-east-1") -> "Backend":
+        return cls("sim", region, endpoint_url)
+
+    @classmethod
+    def aws(cls, region: str, profile: str | None = None, endpoint_url: str | None = None) -> "Backend":
+        if not region:
+            raise ValueError("backend 'aws' needs a region: set it in the scenario (there is no default)")
+        return cls("aws", region, endpoint_url, profile)
+
+
+class ClientFactory:
+    def __init__(self, backend: Backend, settings: RetrySettings = RetrySettings(),
+                 recorder=None, limiter: Limiter | None = None, time_scale: float = 1.0,
+                 max_pool_connections: int = 64):
+        self.backend, self.settings, self.time_scale = backend, settings, time_scale
+        self.recorder = recorder
+        self.limiter = limiter if settings.uses_limiter else None
+        if backend.kind == "sim":
+            self.session = boto3.Session(region_name=backend.region, **SIM_CREDENTIALS)
+        else:
+            self.session = boto3.Session(region_name=backend.region, profile_name=backend.profile)
+        self.config = Config(
+            retries=settings.botocore_retries(),
+            max_pool_connections=max_pool_connections,
+            connect_timeout=max(2.0, 10 * time_scale),
+            read_timeout=max(2.0, 60 * time_scale),
+        )
+        self._clients: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    def client(self, service: str):
+        existing = self._clients.get(service)
+        if existing is not None:
+            return existing
+        with self._lock:
+            if service not in self._clients:
+                made = self.session.client(service, endpoint_url=self.backend.endpoint_url,
+                                           config=self.config)
+                CallHooks(service, self.settings, self.time_scale, self.recorder,
+                          self.limiter).register(made.meta.events)
+                self._clients[service] = made
+            return self._clients[service]

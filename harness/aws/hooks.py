@@ -1,0 +1,96 @@
+"""botocore event hooks: the limiter before each attempt, a record of each attempt after it,
+and, under the `harness` policy, the decision to retry.
+
+They hang on botocore's own events (before-send, response-received, needs-retry), so every
+HTTP attempt of every client made by the factory is paced and recorded, botocore's own
+retries included, and code that drives AWS through the SageMaker SDK is covered too.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from types import SimpleNamespace
+
+from botocore.retries import standard
+from tenacity import wait_random_exponential
+
+from harness.aws.limiter import Limiter
+from harness.aws.policies import RetrySettings
+
+THROTTLE_CODES = frozenset(standard.ThrottledRetryableChecker._THROTTLED_ERROR_CODES)
+
+
+def error_code(parsed_response: dict | None, exception: BaseException | None) -> str | None:
+    if exception is not None:
+        return type(exception).__name__
+    return ((parsed_response or {}).get("Error") or {}).get("Code") or None
+
+
+class CallHooks:
+    def __init__(self, service: str, settings: RetrySettings, time_scale: float = 1.0,
+                 recorder=None, limiter: Limiter | None = None):
+        self.service, self.settings, self.time_scale = service, settings, time_scale
+        self.recorder, self.limiter = recorder, limiter
+        self._attempt = threading.local()
+        self._retryable = standard.StandardRetryConditions(max_attempts=settings.max_attempts)
+        self._backoff = wait_random_exponential(multiplier=settings.base_seconds * time_scale,
+                                                max=settings.cap_seconds * time_scale)
+
+    def register(self, events) -> None:
+        events.register("before-send", self.before_send)
+        events.register("response-received", self.response_received)
+        if self.settings.policy == "harness":
+            events.register("needs-retry", self.needs_retry)
+
+    def before_send(self, event_name: str, **_):
+        operation = event_name.rsplit(".", 1)[1]
+        waited = self.limiter.wait(self.service, operation) if self.limiter else 0.0
+        if waited > 0 and self.recorder is not None:
+            self.recorder.record("limiter_wait", service=self.service, operation=operation, duration=waited)
+        self._attempt.waited = waited
+        self._attempt.start = time.monotonic()
+        return None  # let botocore send the request
+
+    def response_received(self, event_name: str, context: dict, parsed_response=None,
+                          exception=None, response_dict=None, **_):
+        duration = time.monotonic() - getattr(self._attempt, "start", time.monotonic())
+        operation = event_name.rsplit(".", 1)[1]
+        context.setdefault("harness_first_attempt", time.monotonic() - duration)
+        code = error_code(parsed_response, exception)
+        status = (response_dict or {}).get("status_code")
+        if exception is not None:
+            outcome = "exception"
+        elif code in THROTTLE_CODES:
+            outcome = "throttled"
+        elif code is not None or (status or 200) >= 400:
+            outcome = "error"
+        else:
+            outcome = "ok"
+        if self.limiter is not None and outcome in ("ok", "throttled"):
+            self.limiter.feedback(self.service, operation, outcome == "throttled")
+        if self.recorder is not None:
+            self.recorder.record("api_attempt", service=self.service, operation=operation,
+                                 attempt=(context.get("retries") or {}).get("attempt", 1),
+                                 outcome=outcome, error_code=code, duration=duration,
+                                 status=status, waited=getattr(self._attempt, "waited", 0.0))
+
+    def needs_retry(self, attempts: int, operation, request_dict: dict, response=None,
+                    caught_exception=None, **_):
+        """Return seconds to sleep before the next attempt, or None for no retry."""
+        retry = standard.RetryContext(
+            attempt_number=attempts, operation_model=operation,
+            parsed_response=response[1] if response else None,
+            http_response=response[0] if response else None,
+            caught_exception=caught_exception, request_context=request_dict["context"])
+        if not self._retryable.is_retryable(retry):
+            return None
+        sleep = self._backoff(SimpleNamespace(attempt_number=attempts))
+        first = request_dict["context"].get("harness_first_attempt", time.monotonic())
+        if time.monotonic() + sleep - first > self.settings.deadline_seconds * self.time_scale:
+            return None
+        if self.recorder is not None:
+            self.recorder.record("retry", service=self.service, operation=operation.name,
+                                 attempt=attempts, error_code=retry.get_error_code()
+                                 or (type(caught_exception).__name__ if caught_exception else None),
+                                 duration=sleep)
+        return sleep

@@ -1,0 +1,145 @@
+"""The quota-aware limiter shared by every worker of a process.
+
+Rate quotas: one token bucket per (service, operation) sized from the quota table at the run's
+time scale. It adapts: a throttle answer halves that bucket's rate, each success gives back a
+little, never above the table's rate, so a table that is too generous still converges.
+Concurrency quotas: permits held while a resource is in progress (a feature group Creating).
+
+Callers talk to `Limiter`; state lives in a `LimiterBackend`, so a backend shared across
+processes or hosts (e.g. Redis) can replace `LocalBackend` without touching callers.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+from harness.quotas import QuotaTable
+from harness.tokens import TokenBucket
+
+DECREASE = 0.5  # multiplicative cut on a throttle
+RECOVER = 0.02  # share of the table rate given back per success
+FLOOR = 0.05  # never below this share of the table rate
+
+
+class LimiterBackend(Protocol):
+    def reserve(self, key: str, rate: float, burst: float) -> float:
+        """Take a token for `key`; return wall seconds to wait before using it."""
+
+    def adjust(self, key: str, throttled: bool, max_rate: float) -> float:
+        """Feed back an answer; return the bucket's new rate."""
+
+    def acquire(self, key: str, limit: int, timeout: float | None) -> bool:
+        """Take one of `limit` permits for `key`, waiting up to `timeout` seconds."""
+
+    def release(self, key: str) -> None: ...
+
+
+class LocalBackend:
+    """In-process state: buckets and permits shared by every thread of this process."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self._buckets: dict[str, TokenBucket] = {}
+        self._permits: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._permit_freed = threading.Condition(self._lock)
+
+    def _bucket(self, key: str, rate: float, burst: float) -> TokenBucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            with self._lock:
+                bucket = self._buckets.setdefault(key, TokenBucket(rate, burst, self._clock))
+        return bucket
+
+    def reserve(self, key: str, rate: float, burst: float) -> float:
+        return self._bucket(key, rate, burst).reserve()
+
+    def adjust(self, key: str, throttled: bool, max_rate: float) -> float:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return max_rate
+        if throttled:
+            new = max(max_rate * FLOOR, bucket.rate * DECREASE)
+        else:
+            new = min(max_rate, bucket.rate + max_rate * RECOVER)
+        if new != bucket.rate:
+            bucket.set_rate(new)
+        return new
+
+    def acquire(self, key: str, limit: int, timeout: float | None) -> bool:
+        deadline = None if timeout is None else self._clock() + timeout
+        with self._permit_freed:
+            while self._permits.get(key, 0) >= limit:
+                remaining = None if deadline is None else deadline - self._clock()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._permit_freed.wait(remaining)
+            self._permits[key] = self._permits.get(key, 0) + 1
+            return True
+
+    def release(self, key: str) -> None:
+        with self._permit_freed:
+            self._permits[key] = max(0, self._permits.get(key, 0) - 1)
+            self._permit_freed.notify()
+
+    def rate(self, key: str) -> float | None:
+        bucket = self._buckets.get(key)
+        return None if bucket is None else bucket.rate
+
+
+@dataclass
+class Permit:
+    limiter: "Limiter"
+    key: str
+    waited: float
+    released: bool = False
+
+    def release(self) -> None:
+        if not self.released:
+            self.released = True
+            self.limiter.backend.release(self.key)
+
+    def __enter__(self) -> "Permit":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+class Limiter:
+    def __init__(self, table: QuotaTable, time_scale: float = 1.0,
+                 backend: LimiterBackend | None = None, sleep: Callable[[float], None] = time.sleep):
+        self.table = table.scaled(time_scale)
+        self.backend = backend or LocalBackend()
+        self._sleep = sleep
+
+    def wait(self, service: str, operation: str) -> float:
+        """Block until this call may go; return the wall seconds waited."""
+        quota = self.table.lookup(service, operation)
+        if quota is None or quota.rate is None:
+            return 0.0
+        delay = self.backend.reserve(f"{service}.{operation}", quota.rate, quota.bucket_size)
+        if delay > 0:
+            self._sleep(delay)
+        return delay
+
+    def feedback(self, service: str, operation: str, throttled: bool) -> None:
+        quota = self.table.lookup(service, operation)
+        if quota is not None and quota.rate is not None:
+            self.backend.adjust(f"{service}.{operation}", throttled, quota.rate)
+
+    def permit(self, service: str, operation: str, timeout: float | None = None) -> Permit | None:
+        """A concurrency permit for a create call whose quota has a concurrency limit, held
+        until released (when the resource leaves its in-progress state). None when the call has
+        no such quota; TimeoutError when none frees up within `timeout` wall seconds."""
+        quota = self.table.lookup(service, operation)
+        if quota is None or quota.concurrency is None:
+            return None
+        key = f"permit:{service}.{operation}"
+        start = time.monotonic()
+        if not self.backend.acquire(key, quota.concurrency, timeout):
+            raise TimeoutError(f"no {service}.{operation} concurrency permit (limit "
+                               f"{quota.concurrency}) freed up within {timeout:.1f}s")
+        return Permit(self, key, time.monotonic() - start)

@@ -1,0 +1,35 @@
+"""Retry policies by name, so runs can compare them side by side.
+
+- harness: botocore's retries off; the shared limiter paces every attempt and the harness
+  backs off (exponential, full jitter, per-call deadline) on throttling and transient errors.
+- botocore-standard, botocore-adaptive, botocore-legacy: botocore's own retry modes.
+- none: one attempt, no pacing.
+Every policy gets the same attempt budget (`max_attempts`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+POLICIES = ("harness", "botocore-standard", "botocore-adaptive", "botocore-legacy", "none")
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    policy: str = "harness"
+    max_attempts: int = 8
+    base_seconds: float = 1.0  # AWS time: the first backoff is up to this long
+    cap_seconds: float = 20.0  # AWS time: no single backoff is longer
+    deadline_seconds: float = 600.0  # AWS time: no retry starts after this since the first attempt
+
+    def __post_init__(self):
+        if self.policy not in POLICIES:
+            raise ValueError(f"retry policy {self.policy!r} is not one of {', '.join(POLICIES)}")
+
+    @property
+    def uses_limiter(self) -> bool:
+        return self.policy == "harness"
+
+    def botocore_retries(self) -> dict:
+        if self.policy.startswith("botocore-"):
+            return {"mode": self.policy.split("-", 1)[1], "total_max_attempts": self.max_attempts}
+        return {"mode": "standard", "total_max_attempts": 1}

@@ -1,0 +1,60 @@
+"""The event schema: one row per thing that happened. Durations are wall seconds; a report
+divides by the run's time_scale to show AWS time."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+KINDS = (
+    "api_attempt",  # one HTTP attempt; outcome ok | throttled | error | exception
+    "retry",  # a retry decided by the harness policy; duration = the backoff slept
+    "limiter_wait",  # time an attempt waited in the shared rate limiter
+    "quota_wait",  # time waited for a concurrency permit (e.g. a feature group Creating slot)
+    "partial_state_detected", "partial_state_resolved", "partial_state_failed",
+    "stage_start", "stage_end", "pipeline_start", "pipeline_end",
+    "worker_error", "cleanup", "cache_hit", "cache_miss", "level_start", "level_end", "run_end",
+)
+
+COLUMNS = ("run_id", "wall_time", "mono_time", "level", "worker", "pipeline", "stage", "kind",
+           "service", "operation", "attempt", "outcome", "error_code", "duration", "detail")
+
+SQL_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL,
+    wall_time REAL NOT NULL,
+    mono_time REAL NOT NULL,
+    level INTEGER,
+    worker INTEGER,
+    pipeline TEXT,
+    stage TEXT,
+    kind TEXT NOT NULL,
+    service TEXT,
+    operation TEXT,
+    attempt INTEGER,
+    outcome TEXT,
+    error_code TEXT,
+    duration REAL,
+    detail TEXT
+);
+CREATE INDEX IF NOT EXISTS events_kind ON events (kind, level);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+
+@dataclass
+class Event:
+    kind: str
+    run_id: str = ""
+    wall_time: float = 0.0
+    mono_time: float = 0.0
+    level: int | None = None
+    worker: int | None = None
+    pipeline: str | None = None
+    stage: str | None = None
+    service: str | None = None
+    operation: str | None = None
+    attempt: int | None = None
+    outcome: str | None = None
+    error_code: str | None = None
+    duration: float | None = None
+    detail: dict = field(default_factory=dict)

@@ -1,0 +1,81 @@
+"""The AWS access layer against the simulator: a fleet of threads sharing one account quota."""
+import threading
+
+import pytest
+from botocore.exceptions import ClientError
+
+from harness.aws import Backend, ClientFactory, Limiter, RetrySettings
+from harness.events import Recorder, load_events
+from harness.quotas import Quota, QuotaTable
+from simhelpers import write_profile
+
+QUOTA = """
+quota_table = "none"
+[[quota]]
+service = "sagemaker"
+operation = "ListModels"
+rate = 20
+burst = 20
+"""
+
+
+def run_fleet(factory, threads=32, calls=5):
+    failures = []
+
+    def worker():
+        sagemaker = factory.client("sagemaker")
+        for _ in range(calls):
+            try:
+                sagemaker.list_models()
+            except ClientError as err:
+                failures.append(err.response["Error"]["Code"])
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return failures
+
+
+def test_32_threads_sharing_a_20_per_second_quota_pace_themselves(simulator, tmp_path):
+    simulator.reset(profile=write_profile(tmp_path, QUOTA))
+    table = QuotaTable([Quota("sagemaker", "ListModels", rate=20, burst=20)])
+    with Recorder(tmp_path / "events.db", "fleet") as recorder:
+        factory = ClientFactory(Backend.simulator(simulator.endpoint_url), RetrySettings("harness"),
+                                recorder=recorder, limiter=Limiter(table))
+        failures = run_fleet(factory)
+    attempts = load_events(tmp_path, ["api_attempt"])
+    assert failures == []
+    assert len(attempts[attempts.outcome == "ok"]) == 160
+    assert (attempts.outcome == "throttled").mean() <= 0.02
+    served = simulator.stats()["operations"]["sagemaker.ListModels"]
+    assert served["requests"] == len(attempts)  # every attempt the simulator saw is recorded
+
+
+def test_botocore_retries_are_recorded_attempt_by_attempt(simulator, tmp_path):
+    simulator.reset(profile=write_profile(tmp_path, QUOTA.replace("rate = 20", "rate = 2").replace("burst = 20", "burst = 2")))
+    with Recorder(tmp_path / "events.db", "std") as recorder:
+        factory = ClientFactory(Backend.simulator(simulator.endpoint_url),
+                                RetrySettings("botocore-standard", max_attempts=3), recorder=recorder)
+        run_fleet(factory, threads=8, calls=1)
+    attempts = load_events(tmp_path, ["api_attempt"])
+    assert attempts.attempt.max() > 1
+    assert (attempts.outcome == "throttled").sum() == simulator.stats()["operations"]["sagemaker.ListModels"]["throttled"]
+
+
+def test_harness_policy_never_retries_a_validation_error(simulator, tmp_path):
+    with Recorder(tmp_path / "events.db", "val") as recorder:
+        factory = ClientFactory(Backend.simulator(simulator.endpoint_url), RetrySettings("harness"),
+                                recorder=recorder, limiter=Limiter(QuotaTable([])))
+        with pytest.raises(ClientError):
+            factory.client("sagemaker").describe_endpoint(EndpointName="missing")
+    assert len(load_events(tmp_path, ["api_attempt"])) == 1
+    assert len(load_events(tmp_path, ["retry"])) == 0
+
+
+def test_unknown_policy_and_missing_region_are_refused():
+    with pytest.raises(ValueError, match="botocore-adaptive"):
+        RetrySettings("aggressive")
+    with pytest.raises(ValueError, match="region"):
+        Backend.aws(region="")

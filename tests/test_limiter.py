@@ -1,0 +1,114 @@
+"""The shared limiter, with an injected clock so rates are exact and tests are instant."""
+import threading
+import time
+
+from hypothesis import given, settings, strategies as st
+
+from harness.aws.limiter import Limiter, LocalBackend
+from harness.quotas import Quota, QuotaTable
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def limiter_at(rate, burst, concurrency=None, time_scale=1.0):
+    clock = FakeClock()
+    table = QuotaTable([Quota("sagemaker", "DescribeEndpoint", rate=rate, burst=burst,
+                              concurrency=concurrency)])
+    return Limiter(table, time_scale, LocalBackend(clock), sleep=clock.sleep), clock
+
+
+def go_times(limiter, clock, calls, gaps=None):
+    """When each of `calls` sequential calls was let through."""
+    times = []
+    for i in range(calls):
+        if gaps:
+            clock.now += gaps[i % len(gaps)]
+        limiter.wait("sagemaker", "DescribeEndpoint")
+        times.append(clock.now)
+    return times
+
+
+def test_burst_goes_at_once_then_calls_are_paced_at_the_rate():
+    limiter, clock = limiter_at(rate=10, burst=5)
+    times = go_times(limiter, clock, 25)
+    assert times[:5] == [0.0] * 5
+    assert abs(times[-1] - 2.0) < 1e-9  # 20 more calls at 10/s
+
+
+def test_time_scale_multiplies_the_rate():
+    limiter, clock = limiter_at(rate=1, burst=1, time_scale=1 / 60)
+    times = go_times(limiter, clock, 61)
+    assert abs(times[-1] - 1.0) < 1e-9
+
+
+@settings(max_examples=200, deadline=None)
+@given(rate=st.floats(0.5, 200), burst=st.integers(1, 50),
+       gaps=st.lists(st.floats(0, 0.5), min_size=1, max_size=20),
+       window=st.floats(0.01, 5))
+def test_never_more_than_rate_times_window_plus_burst_in_any_window(rate, burst, gaps, window):
+    limiter, clock = limiter_at(rate=rate, burst=burst)
+    times = go_times(limiter, clock, 120, gaps)
+    j = 0
+    for i, start in enumerate(times):
+        while j < len(times) and times[j] <= start + window:
+            j += 1
+        assert j - i <= rate * window + burst + 1e-6
+
+
+def test_a_throttle_halves_the_rate_and_successes_bring_it_back_but_never_above_the_table():
+    limiter, clock = limiter_at(rate=20, burst=20)
+    backend = limiter.backend
+    limiter.wait("sagemaker", "DescribeEndpoint")
+    limiter.feedback("sagemaker", "DescribeEndpoint", throttled=True)
+    assert backend.rate("sagemaker.DescribeEndpoint") == 10
+    limiter.feedback("sagemaker", "DescribeEndpoint", throttled=True)
+    assert backend.rate("sagemaker.DescribeEndpoint") == 5
+    for _ in range(1000):
+        limiter.feedback("sagemaker", "DescribeEndpoint", throttled=False)
+    assert backend.rate("sagemaker.DescribeEndpoint") == 20
+
+
+def test_concurrency_permits_are_held_until_released():
+    limiter = Limiter(QuotaTable([Quota("sagemaker", "CreateFeatureGroup", concurrency=2)]))
+    first = limiter.permit("sagemaker", "CreateFeatureGroup")
+    second = limiter.permit("sagemaker", "CreateFeatureGroup")
+    try:
+        limiter.permit("sagemaker", "CreateFeatureGroup", timeout=0.05)
+        raise AssertionError("a third permit should not be granted")
+    except TimeoutError as err:
+        assert "limit 2" in str(err)
+    first.release()
+    with limiter.permit("sagemaker", "CreateFeatureGroup", timeout=1):
+        pass
+    second.release()
+    assert limiter.permit("sagemaker", "ListModels") is None  # no concurrency quota
+
+
+def test_32_threads_share_the_rate_fairly():
+    limiter = Limiter(QuotaTable([Quota("sagemaker", "DescribeEndpoint", rate=200, burst=1)]))
+    counts = [0] * 32
+    stop = time.monotonic() + 1.5
+
+    def worker(i):
+        while time.monotonic() < stop:
+            limiter.wait("sagemaker", "DescribeEndpoint")
+            counts[i] += 1
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(32)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    total = sum(counts)
+    assert 200 * 1.5 * 0.8 <= total <= 200 * 1.5 + 40, total
+    mean = total / 32
+    assert min(counts) >= 0.5 * mean and max(counts) <= 1.5 * mean, counts
