@@ -26,8 +26,10 @@ stress: $(VENV)/.installed
 sim: $(VENV)/.installed
 	$(VENV)/bin/harness sim --profile aws-default --port 0
 
+# Call-level benchmarks: the simulator against plain moto, and the retry policies.
 bench: $(VENV)/.installed
 	$(PY) benchmarks/sim_throughput.py
+	$(PY) benchmarks/policies.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -37,10 +37,11 @@ def go_times(limiter, clock, calls, gaps=None):
     return times
 
 
-def test_burst_goes_at_once_then_calls_are_paced_at_the_rate():
-    limiter, clock = limiter_at(rate=10, burst=5)
+def test_half_the_burst_goes_at_once_then_calls_are_paced_at_the_rate():
+    limiter, clock = limiter_at(rate=10, burst=10)
     times = go_times(limiter, clock, 25)
-    assert times[:5] == [0.0] * 5
+    assert times[:5] == [0.0] * 5  # half the account's burst; the rest is slack for jitter
+    assert times[5] > 0
     assert abs(times[-1] - 2.0) < 1e-9  # 20 more calls at 10/s
 
 

@@ -21,6 +21,9 @@ from harness.tokens import TokenBucket
 DECREASE = 0.5  # multiplicative cut on a throttle
 RECOVER = 0.02  # share of the table rate given back per success
 FLOOR = 0.05  # never below this share of the table rate
+# The limiter spends only half of the account's burst: the other half stays in AWS's bucket as
+# slack for jitter between when we let a call go and when AWS counts it.
+BURST_SHARE = 0.5
 
 
 class LimiterBackend(Protocol):
@@ -120,7 +123,8 @@ class Limiter:
         quota = self.table.lookup(service, operation)
         if quota is None or quota.rate is None:
             return 0.0
-        delay = self.backend.reserve(f"{service}.{operation}", quota.rate, quota.bucket_size)
+        burst = max(1.0, quota.bucket_size * BURST_SHARE)
+        delay = self.backend.reserve(f"{service}.{operation}", quota.rate, burst)
         if delay > 0:
             self._sleep(delay)
         return delay
