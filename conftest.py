@@ -36,3 +36,31 @@ def client(simulator):
         return boto3.client(service, endpoint_url=simulator.endpoint_url, region_name="us-east-1",
                             config=Config(**settings))
     return make
+
+
+@pytest.fixture
+def aws_ctx(simulator, tmp_path):
+    """An AwsContext on the simulator with the harness policy, a recorder and a bucket.
+
+    ctx.reset(profile=..., time_scale=...) switches the simulator and the limiter together."""
+    from harness.artifacts import AwsContext
+    from harness.aws import Backend, ClientFactory, Limiter, RetrySettings
+    from harness.events import Recorder
+    from harness.sim import load_profile
+
+    recorder = Recorder(tmp_path / "events.db", "test-run", flush_interval=0.05)
+
+    def build(profile="calm", time_scale=0.01):
+        simulator.reset(profile=profile, time_scale=time_scale)
+        limiter = Limiter(load_profile(profile).quotas, time_scale)
+        factory = ClientFactory(Backend.simulator(simulator.endpoint_url), RetrySettings("harness"),
+                                recorder=recorder, limiter=limiter, time_scale=time_scale)
+        ctx = AwsContext(factory, bucket="harness-test", run_id="test-run", limiter=limiter,
+                         recorder=recorder)
+        ctx.clients.client("s3").create_bucket(Bucket="harness-test")
+        ctx.reset = build
+        ctx.events_path = tmp_path
+        return ctx
+
+    yield build()
+    recorder.close()

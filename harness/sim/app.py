@@ -309,6 +309,26 @@ class SimulatorApp:
         self.lifecycles.start_deleting(clock)
         return errors.json_ok({})
 
+    def _sm_DeleteModelPackage(self, call: Call, environ: dict) -> Response:
+        backend, name = self._backend(call), call.json().get("ModelPackageName", "")
+        arn = backend.model_package_name_mapping.get(name)
+        if arn is None or arn not in backend.model_packages:
+            return errors.validation(call, f"Model package {name} does not exist.")
+        del backend.model_packages[arn]
+        for alias in [k for k, v in backend.model_package_name_mapping.items() if v == arn]:
+            del backend.model_package_name_mapping[alias]
+        return errors.json_ok({})
+
+    def _sm_DeleteModelPackageGroup(self, call: Call, environ: dict) -> Response:
+        backend, name = self._backend(call), call.json().get("ModelPackageGroupName", "")
+        if name not in backend.model_package_groups:
+            return errors.validation(call, f"ModelPackageGroup {name} does not exist.")
+        if any(p.model_package_group_name == name for p in backend.model_packages.values()):
+            return errors.error(call, 400, "ConflictException",
+                                f"Model package group {name} still has model packages; delete them first.")
+        del backend.model_package_groups[name]
+        return errors.json_ok({})
+
     def _sm_ListFeatureGroups(self, call: Call, environ: dict) -> Response:
         params = call.json()
         rows = []

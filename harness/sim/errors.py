@@ -59,7 +59,8 @@ def not_found(call: Call, message: str) -> Response:
 
 
 def validation(call: Call, message: str) -> Response:
-    code = "ValidationError" if call.service.startswith("sagemaker") else "ValidationException"
+    runtimes = ("sagemaker-featurestore-runtime", "sagemaker-runtime")
+    code = "ValidationError" if call.service in runtimes else "ValidationException"
     return error(call, 400, code, message)
 
 

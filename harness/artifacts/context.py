@@ -1,0 +1,67 @@
+"""What every artifact needs to reach AWS: clients, the limiter, the recorder, time and names."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from harness.aws.clients import ClientFactory
+from harness.aws.limiter import Limiter
+
+RUN_TAG = "harness:run-id"
+PIPELINE_TAG = "harness:pipeline-id"
+
+
+@dataclass
+class Deadlines:
+    """How long (AWS seconds) to wait for each asynchronous step, and how often to look."""
+    feature_group_created: float = 900.0
+    offline_store: float = 1200.0
+    training_job: float = 3600.0
+    endpoint: float = 1800.0
+    deletion: float = 900.0
+    quota_slot: float = 3600.0  # waiting for a concurrency quota slot (e.g. 4 creating groups)
+    poll: float = 15.0  # first poll interval; grows by half each time up to poll_cap
+    poll_cap: float = 60.0
+
+
+@dataclass
+class AwsContext:
+    clients: ClientFactory
+    bucket: str  # where data and offline stores live
+    role_arn: str = "arn:aws:iam::123456789012:role/harness-sagemaker"
+    glue_database: str = "harness"
+    image_uri: str = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+    run_id: str | None = None
+    pipeline_id: str | None = None
+    limiter: Limiter | None = None
+    recorder: object | None = None
+    deadlines: Deadlines = field(default_factory=Deadlines)
+
+    @property
+    def time_scale(self) -> float:
+        return self.clients.time_scale
+
+    def client(self, service: str):
+        return self.clients.client(service)
+
+    def wall(self, aws_seconds: float) -> float:
+        return aws_seconds * self.time_scale
+
+    def sleep(self, aws_seconds: float) -> None:
+        time.sleep(self.wall(aws_seconds))
+
+    def tags(self) -> list[dict]:
+        tags = []
+        if self.run_id:
+            tags.append({"Key": RUN_TAG, "Value": self.run_id})
+        if self.pipeline_id:
+            tags.append({"Key": PIPELINE_TAG, "Value": self.pipeline_id})
+        return tags
+
+    def record(self, kind: str, **fields) -> None:
+        if self.recorder is not None:
+            self.recorder.record(kind, **fields)
+
+    def for_pipeline(self, pipeline_id: str) -> "AwsContext":
+        from dataclasses import replace
+        return replace(self, pipeline_id=pipeline_id)

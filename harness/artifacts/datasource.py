@@ -1,0 +1,101 @@
+"""DataSource: a dataset in S3 plus the Glue table that describes it."""
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+from botocore.exceptions import ClientError
+
+from harness.artifacts.context import RUN_TAG, AwsContext
+from harness.artifacts.waiting import error_code
+
+GLUE_TYPES = {"i": "bigint", "u": "bigint", "f": "double", "b": "boolean"}
+
+
+def glue_columns(df: pd.DataFrame) -> list[dict]:
+    return [{"Name": str(c), "Type": GLUE_TYPES.get(df[c].dtype.kind, "string")} for c in df.columns]
+
+
+class DataSource:
+    """Constructing one reads nothing; every question asks AWS (no hidden caching)."""
+
+    def __init__(self, ctx: AwsContext, name: str):
+        self.ctx, self.name = ctx, name
+        self.prefix = f"data_sources/{name}/"
+
+    @property
+    def location(self) -> str:
+        return f"s3://{self.ctx.bucket}/{self.prefix}"
+
+    def create(self, df: pd.DataFrame) -> "DataSource":
+        s3, glue = self.ctx.client("s3"), self.ctx.client("glue")
+        body = io.StringIO()
+        df.to_csv(body, index=False)
+        s3.put_object(Bucket=self.ctx.bucket, Key=self.prefix + "data.csv", Body=body.getvalue().encode())
+        ensure_database(self.ctx)
+        parameters = {"classification": "csv", "skip.header.line.count": "1"}
+        if self.ctx.run_id:
+            parameters[RUN_TAG] = self.ctx.run_id
+        try:
+            glue.create_table(DatabaseName=self.ctx.glue_database, TableInput={
+                "Name": self.name, "TableType": "EXTERNAL_TABLE", "Parameters": parameters,
+                "StorageDescriptor": {"Columns": glue_columns(df), "Location": self.location}})
+        except ClientError as err:
+            if error_code(err) != "AlreadyExistsException":
+                raise
+        return self
+
+    def describe(self) -> dict | None:
+        try:
+            return self.ctx.client("glue").get_table(DatabaseName=self.ctx.glue_database, Name=self.name)["Table"]
+        except ClientError as err:
+            if error_code(err) == "EntityNotFoundException":
+                return None
+            raise
+
+    def exists(self) -> bool:
+        return self.describe() is not None
+
+    def health_check(self) -> list[str]:
+        if self.describe() is None:
+            return ["glue_table_missing"]
+        listed = self.ctx.client("s3").list_objects_v2(Bucket=self.ctx.bucket, Prefix=self.prefix, MaxKeys=1)
+        return [] if listed.get("KeyCount", 0) else ["s3_data_missing"]
+
+    def ready(self) -> bool:
+        return not self.health_check()
+
+    def read(self) -> pd.DataFrame:
+        body = self.ctx.client("s3").get_object(Bucket=self.ctx.bucket, Key=self.prefix + "data.csv")["Body"]
+        return pd.read_csv(body)
+
+    def delete(self) -> None:
+        """Idempotent: the table and every object under the prefix."""
+        delete_prefix(self.ctx, self.ctx.bucket, self.prefix)
+        try:
+            self.ctx.client("glue").delete_table(DatabaseName=self.ctx.glue_database, Name=self.name)
+        except ClientError as err:
+            if error_code(err) != "EntityNotFoundException":
+                raise
+
+
+def ensure_database(ctx: AwsContext, name: str | None = None) -> None:
+    try:
+        ctx.client("glue").create_database(DatabaseInput={"Name": name or ctx.glue_database})
+    except ClientError as err:
+        if error_code(err) != "AlreadyExistsException":
+            raise
+
+
+def delete_prefix(ctx: AwsContext, bucket: str, prefix: str) -> int:
+    s3, deleted = ctx.client("s3"), 0
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if keys:
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+                deleted += len(keys)
+    except ClientError as err:
+        if error_code(err) != "NoSuchBucket":
+            raise
+    return deleted

@@ -1,0 +1,110 @@
+"""Endpoint: an endpoint config and a real-time endpoint serving a Model."""
+from __future__ import annotations
+
+import time
+
+from botocore.exceptions import ClientError
+
+from harness.artifacts.context import AwsContext
+from harness.artifacts.errors import ArtifactFailed
+from harness.artifacts.waiting import error_code, wait_until
+
+
+class Endpoint:
+    """`name` names the endpoint and its endpoint config."""
+
+    def __init__(self, ctx: AwsContext, name: str):
+        self.ctx, self.name = ctx, name
+        self._permit = None  # endpoint instances count against the account while the endpoint lives
+
+    def _sm(self):
+        return self.ctx.client("sagemaker")
+
+    def describe(self) -> dict | None:
+        try:
+            return self._sm().describe_endpoint(EndpointName=self.name)
+        except ClientError as err:
+            if error_code(err) in ("ValidationException", "ResourceNotFound"):
+                return None
+            raise
+
+    def exists(self) -> bool:
+        return self.describe() is not None
+
+    def status(self) -> str | None:
+        described = self.describe()
+        return None if described is None else described["EndpointStatus"]
+
+    def health_check(self) -> list[str]:
+        status = self.status()
+        if status is None:
+            return ["endpoint_missing"]
+        return [] if status == "InService" else [f"endpoint_{status.lower()}"]
+
+    def ready(self) -> bool:
+        return not self.health_check()
+
+    def deploy(self, model_name: str, instance_type: str = "ml.m5.large") -> "Endpoint":
+        """Create the config and the endpoint, and wait until it is InService."""
+        ctx, sm = self.ctx, self._sm()
+        try:
+            sm.create_endpoint_config(EndpointConfigName=self.name, Tags=ctx.tags(), ProductionVariants=[{
+                "VariantName": "AllTraffic", "ModelName": model_name, "InitialInstanceCount": 1,
+                "InstanceType": instance_type}])
+        except ClientError as err:
+            if "already exist" not in str(err).lower():
+                raise
+        if ctx.limiter is not None and self._permit is None:
+            self._permit = ctx.limiter.permit("sagemaker", "CreateEndpoint", ctx.wall(ctx.deadlines.quota_slot))
+            if self._permit is not None and self._permit.waited > 0:
+                ctx.record("quota_wait", service="sagemaker", operation="CreateEndpoint",
+                           duration=self._permit.waited)
+        start = time.monotonic()
+        while True:
+            try:
+                sm.create_endpoint(EndpointName=self.name, EndpointConfigName=self.name, Tags=ctx.tags())
+                break
+            except ClientError as err:
+                waited = (time.monotonic() - start) / ctx.time_scale
+                if error_code(err) != "ResourceLimitExceeded" or waited > ctx.deadlines.quota_slot:
+                    raise
+                ctx.record("quota_wait", service="sagemaker", operation="CreateEndpoint",
+                           duration=ctx.wall(ctx.deadlines.poll), error_code="ResourceLimitExceeded")
+                ctx.sleep(ctx.deadlines.poll)
+        wait_until(ctx, f"endpoint {self.name} InService", self._in_service, ctx.deadlines.endpoint)
+        return self
+
+    def _in_service(self) -> bool:
+        described = self.describe() or {}
+        status = described.get("EndpointStatus")
+        if status == "Failed":
+            raise ArtifactFailed(f"endpoint {self.name} Failed: {described.get('FailureReason', '')}")
+        return status == "InService"
+
+    def invoke(self, rows: list[list]) -> list[float]:
+        body = "\n".join(",".join(str(v) for v in row) for row in rows)
+        answer = self.ctx.client("sagemaker-runtime").invoke_endpoint(
+            EndpointName=self.name, Body=body.encode(), ContentType="text/csv")
+        return [float(line) for line in answer["Body"].read().decode().splitlines() if line.strip()]
+
+    def delete(self) -> None:
+        """Idempotent: the endpoint (waiting through Deleting), then its config."""
+        sm = self._sm()
+        status = self.status()
+        if status is not None and status != "Deleting":
+            try:
+                sm.delete_endpoint(EndpointName=self.name)
+            except ClientError as err:
+                if error_code(err) != "ValidationException":
+                    raise
+        if status is not None:
+            wait_until(self.ctx, f"endpoint {self.name} deleted", lambda: self.describe() is None,
+                       self.ctx.deadlines.deletion)
+        if self._permit is not None:
+            self._permit.release()
+            self._permit = None
+        try:
+            sm.delete_endpoint_config(EndpointConfigName=self.name)
+        except ClientError as err:
+            if error_code(err) != "ValidationException":
+                raise

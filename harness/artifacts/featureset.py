@@ -1,0 +1,185 @@
+"""FeatureSet: a SageMaker feature group with an online and an offline store.
+
+Creation holds a concurrency permit (AWS allows 4 feature groups Creating per account) until
+the group is Created. After ingestion, `wait_for_offline_store` waits and then fails clearly
+when the offline store is partly built: OfflineStoreStatus not Active, its Glue table
+missing, or its S3 prefix empty.
+"""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+import pandas as pd
+from botocore.exceptions import ClientError
+
+from harness.artifacts.context import AwsContext
+from harness.artifacts.datasource import delete_prefix
+from harness.artifacts.errors import ArtifactError
+from harness.artifacts.waiting import error_code, wait_for_parts, wait_until
+
+FEATURE_TYPES = {"i": "Integral", "u": "Integral", "f": "Fractional"}
+
+
+class FeatureSet:
+    def __init__(self, ctx: AwsContext, name: str):
+        self.ctx, self.name = ctx, name
+
+    # --- live state -------------------------------------------------------------------------
+    def describe(self) -> dict | None:
+        try:
+            return self.ctx.client("sagemaker").describe_feature_group(FeatureGroupName=self.name)
+        except ClientError as err:
+            if error_code(err) in ("ResourceNotFound", "ValidationException"):
+                return None
+            raise
+
+    def exists(self) -> bool:
+        return self.describe() is not None
+
+    def status(self) -> str | None:
+        described = self.describe()
+        return None if described is None else described["FeatureGroupStatus"]
+
+    def health_check(self) -> list[str]:
+        """Named problems; empty when the group and every part of its offline store exist."""
+        described = self.describe()
+        if described is None:
+            return ["feature_group_missing"]
+        if described["FeatureGroupStatus"] != "Created":
+            return [f"feature_group_{described['FeatureGroupStatus'].lower()}"]
+        return self._offline_store_missing(described)
+
+    def ready(self) -> bool:
+        return not self.health_check()
+
+    def _offline_store_missing(self, described: dict) -> list[str]:
+        config = described.get("OfflineStoreConfig")
+        if not config:
+            return []
+        missing = []
+        if (described.get("OfflineStoreStatus") or {}).get("Status") != "Active":
+            missing.append("offline_store_not_active")
+        catalog = config.get("DataCatalogConfig") or {}
+        try:
+            self.ctx.client("glue").get_table(DatabaseName=catalog.get("Database", ""),
+                                              Name=catalog.get("TableName", ""))
+        except ClientError as err:
+            if error_code(err) != "EntityNotFoundException":
+                raise
+            missing.append("offline_glue_table_missing")
+        uri = config.get("S3StorageConfig", {}).get("ResolvedOutputS3Uri", "")
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        listed = self.ctx.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+        if not listed.get("KeyCount"):
+            missing.append("offline_s3_prefix_empty")
+        return missing
+
+    # --- creation steps ---------------------------------------------------------------------
+    def create(self, df: pd.DataFrame, id_column: str, time_column: str) -> "FeatureSet":
+        """Create the feature group and wait until it is Created (holding a concurrency slot)."""
+        definitions = [{"FeatureName": str(c), "FeatureType": FEATURE_TYPES.get(df[c].dtype.kind, "String")}
+                       for c in df.columns]
+        request = dict(
+            FeatureGroupName=self.name, RecordIdentifierFeatureName=id_column,
+            EventTimeFeatureName=time_column, FeatureDefinitions=definitions,
+            OnlineStoreConfig={"EnableOnlineStore": True},
+            OfflineStoreConfig={"S3StorageConfig": {"S3Uri": f"s3://{self.ctx.bucket}/feature_store"}},
+            RoleArn=self.ctx.role_arn, Tags=self.ctx.tags())
+        permit = self._create_with_slot(request)
+        try:
+            wait_until(self.ctx, f"feature group {self.name} Created",
+                       lambda: self._created_or_failed(), self.ctx.deadlines.feature_group_created)
+        finally:
+            if permit is not None:
+                permit.release()
+        return self
+
+    def _create_with_slot(self, request: dict):
+        """CreateFeatureGroup within the account's concurrency quota: take a limiter permit when
+        the policy has a limiter, and wait out ResourceLimitExceeded either way."""
+        ctx, start = self.ctx, time.monotonic()
+        permit = None
+        if ctx.limiter is not None:
+            permit = ctx.limiter.permit("sagemaker", "CreateFeatureGroup", ctx.wall(ctx.deadlines.quota_slot))
+            if permit is not None and permit.waited > 0:
+                ctx.record("quota_wait", service="sagemaker", operation="CreateFeatureGroup",
+                           duration=permit.waited)
+        while True:
+            try:
+                ctx.client("sagemaker").create_feature_group(**request)
+                return permit
+            except ClientError as err:
+                if error_code(err) != "ResourceLimitExceeded":
+                    if permit is not None:
+                        permit.release()
+                    raise
+                waited = (time.monotonic() - start) / ctx.time_scale
+                if waited > ctx.deadlines.quota_slot:
+                    if permit is not None:
+                        permit.release()
+                    raise
+                ctx.record("quota_wait", service="sagemaker", operation="CreateFeatureGroup",
+                           duration=ctx.wall(ctx.deadlines.poll), error_code="ResourceLimitExceeded")
+                ctx.sleep(ctx.deadlines.poll)
+
+    def _created_or_failed(self) -> bool:
+        described = self.describe()
+        status = described and described["FeatureGroupStatus"]
+        if status in ("CreateFailed", "DeleteFailed"):
+            raise ArtifactError(f"feature group {self.name} is {status}: {described.get('FailureReason', '')}")
+        return status == "Created"
+
+    def ingest(self, df: pd.DataFrame) -> int:
+        """PutRecord every row through the featurestore runtime; returns rows written."""
+        runtime = self.ctx.client("sagemaker-featurestore-runtime")
+        for row in df.astype(str).to_dict(orient="records"):
+            runtime.put_record(FeatureGroupName=self.name,
+                               Record=[{"FeatureName": k, "ValueAsString": v} for k, v in row.items()])
+        return len(df)
+
+    def get_record(self, record_id: str) -> dict | None:
+        answer = self.ctx.client("sagemaker-featurestore-runtime").get_record(
+            FeatureGroupName=self.name, RecordIdentifierValueAsString=str(record_id))
+        record = answer.get("Record")
+        return {f["FeatureName"]: f["ValueAsString"] for f in record} if record else None
+
+    def wait_for_offline_store(self, deadline: float | None = None) -> float:
+        """Wait until every part of the offline store exists; PartialStateError past the deadline."""
+        def missing():
+            described = self.describe()
+            if described is None:
+                return ["feature_group_missing"]
+            return self._offline_store_missing(described)
+        return wait_for_parts(self.ctx, f"FeatureSet {self.name}", missing,
+                              self.ctx.deadlines.offline_store if deadline is None else deadline)
+
+    def delete(self) -> None:
+        """Idempotent: the group (waiting through Deleting), then what AWS leaves behind: the
+        offline store's Glue table and S3 objects."""
+        described = self.describe()
+        if described is None:
+            return
+        catalog = (described.get("OfflineStoreConfig") or {}).get("DataCatalogConfig") or {}
+        uri = (described.get("OfflineStoreConfig") or {}).get("S3StorageConfig", {}).get("ResolvedOutputS3Uri", "")
+        if described["FeatureGroupStatus"] != "Deleting":
+            try:
+                self.ctx.client("sagemaker").delete_feature_group(FeatureGroupName=self.name)
+            except ClientError as err:
+                if error_code(err) != "ResourceNotFound":
+                    raise
+        wait_until(self.ctx, f"feature group {self.name} deleted", lambda: self.describe() is None,
+                   self.ctx.deadlines.deletion)
+        if catalog.get("TableName"):
+            try:
+                self.ctx.client("glue").delete_table(DatabaseName=catalog["Database"], Name=catalog["TableName"])
+            except ClientError as err:
+                if error_code(err) != "EntityNotFoundException":
+                    raise
+        if uri.startswith("s3://"):
+            bucket, _, prefix = uri[5:].partition("/")
+            delete_prefix(self.ctx, bucket, prefix)
+
+
+def event_time_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,144 @@
+"""Model: a training job, a model package group with a registered package, and a SageMaker model."""
+from __future__ import annotations
+
+import time
+
+from botocore.exceptions import ClientError
+
+from harness.artifacts.context import AwsContext
+from harness.artifacts.errors import ArtifactFailed
+from harness.artifacts.waiting import error_code, wait_until
+
+NOT_FOUND = ("ValidationException", "ResourceNotFound")
+
+
+class Model:
+    """`name` names the training job, the model package group and the SageMaker model alike."""
+
+    def __init__(self, ctx: AwsContext, name: str):
+        self.ctx, self.name = ctx, name
+
+    def _sm(self):
+        return self.ctx.client("sagemaker")
+
+    def _maybe(self, call, **kwargs) -> dict | None:
+        try:
+            return call(**kwargs)
+        except ClientError as err:
+            if error_code(err) in NOT_FOUND:
+                return None
+            raise
+
+    # --- live state -------------------------------------------------------------------------
+    def training_job(self) -> dict | None:
+        return self._maybe(self._sm().describe_training_job, TrainingJobName=self.name)
+
+    def describe(self) -> dict | None:
+        return self._maybe(self._sm().describe_model, ModelName=self.name)
+
+    def package_group(self) -> dict | None:
+        return self._maybe(self._sm().describe_model_package_group, ModelPackageGroupName=self.name)
+
+    def exists(self) -> bool:
+        return self.describe() is not None
+
+    def health_check(self) -> list[str]:
+        problems = []
+        job = self.training_job()
+        if job is None:
+            problems.append("training_job_missing")
+        elif job["TrainingJobStatus"] != "Completed":
+            problems.append(f"training_job_{job['TrainingJobStatus'].lower()}")
+        if self.package_group() is None:
+            problems.append("model_package_group_missing")
+        if self.describe() is None:
+            problems.append("model_missing")
+        return problems
+
+    def ready(self) -> bool:
+        return not self.health_check()
+
+    # --- creation steps ---------------------------------------------------------------------
+    def train(self, training_data_uri: str, instance_type: str = "ml.m5.large") -> "Model":
+        """Start the training job (within the account's concurrency quota) and wait for it."""
+        ctx = self.ctx
+        permit = None
+        if ctx.limiter is not None:
+            permit = ctx.limiter.permit("sagemaker", "CreateTrainingJob", ctx.wall(ctx.deadlines.quota_slot))
+            if permit is not None and permit.waited > 0:
+                ctx.record("quota_wait", service="sagemaker", operation="CreateTrainingJob", duration=permit.waited)
+        try:
+            self._start_training(training_data_uri, instance_type)
+            wait_until(ctx, f"training job {self.name} finished", self._training_done, ctx.deadlines.training_job)
+        finally:
+            if permit is not None:
+                permit.release()
+        return self
+
+    def _start_training(self, training_data_uri: str, instance_type: str) -> None:
+        ctx, start = self.ctx, time.monotonic()
+        while True:
+            try:
+                self._sm().create_training_job(
+                    TrainingJobName=self.name,
+                    AlgorithmSpecification={"TrainingImage": ctx.image_uri, "TrainingInputMode": "File"},
+                    RoleArn=ctx.role_arn,
+                    InputDataConfig=[{"ChannelName": "train", "DataSource": {"S3DataSource": {
+                        "S3DataType": "S3Prefix", "S3Uri": training_data_uri,
+                        "S3DataDistributionType": "FullyReplicated"}}}],
+                    OutputDataConfig={"S3OutputPath": f"s3://{ctx.bucket}/models/{self.name}"},
+                    ResourceConfig={"InstanceType": instance_type, "InstanceCount": 1, "VolumeSizeInGB": 10},
+                    StoppingCondition={"MaxRuntimeInSeconds": 3600},
+                    HyperParameters={"objective": "reg:squarederror", "num_round": "50"},
+                    Tags=ctx.tags())
+                return
+            except ClientError as err:
+                waited = (time.monotonic() - start) / ctx.time_scale
+                if error_code(err) != "ResourceLimitExceeded" or waited > ctx.deadlines.quota_slot:
+                    raise
+                ctx.record("quota_wait", service="sagemaker", operation="CreateTrainingJob",
+                           duration=ctx.wall(ctx.deadlines.poll), error_code="ResourceLimitExceeded")
+                ctx.sleep(ctx.deadlines.poll)
+
+    def _training_done(self) -> bool:
+        job = self.training_job() or {}
+        status = job.get("TrainingJobStatus")
+        if status in ("Failed", "Stopped"):
+            raise ArtifactFailed(f"training job {self.name} {status}: {job.get('FailureReason', '')}")
+        return status == "Completed"
+
+    def register(self) -> str:
+        """A model package group with one approved package, and the SageMaker model; returns the
+        package ARN."""
+        sm, ctx = self._sm(), self.ctx
+        job = self.training_job() or {}
+        artifacts = job.get("ModelArtifacts", {}).get("S3ModelArtifacts",
+                                                      f"s3://{ctx.bucket}/models/{self.name}/model.tar.gz")
+        try:
+            sm.create_model_package_group(ModelPackageGroupName=self.name, Tags=ctx.tags())
+        except ClientError as err:
+            if "already exists" not in str(err).lower():
+                raise
+        package = sm.create_model_package(
+            ModelPackageGroupName=self.name, ModelApprovalStatus="Approved",
+            InferenceSpecification={"Containers": [{"Image": ctx.image_uri, "ModelDataUrl": artifacts}],
+                                    "SupportedContentTypes": ["text/csv"],
+                                    "SupportedResponseMIMETypes": ["text/csv"]})
+        if self.describe() is None:
+            sm.create_model(ModelName=self.name, ExecutionRoleArn=ctx.role_arn, Tags=ctx.tags(),
+                            PrimaryContainer={"Image": ctx.image_uri, "ModelDataUrl": artifacts})
+        return package["ModelPackageArn"]
+
+    def delete(self) -> None:
+        """Idempotent: the SageMaker model, every package, the group. (AWS keeps training jobs;
+        one still running is stopped.)"""
+        sm = self._sm()
+        self._maybe(sm.delete_model, ModelName=self.name)
+        if self.package_group() is not None:
+            for page in sm.get_paginator("list_model_packages").paginate(ModelPackageGroupName=self.name):
+                for package in page.get("ModelPackageSummaryList", []):
+                    self._maybe(sm.delete_model_package, ModelPackageName=package["ModelPackageArn"])
+            self._maybe(sm.delete_model_package_group, ModelPackageGroupName=self.name)
+        job = self.training_job()
+        if job is not None and job["TrainingJobStatus"] == "InProgress":
+            self._maybe(sm.stop_training_job, TrainingJobName=self.name)

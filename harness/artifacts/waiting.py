@@ -1,0 +1,62 @@
+"""Waiting on AWS with a deadline, recording what was waited for.
+
+Two kinds of wait:
+- `wait_until`: a resource still in its normal lifecycle (Creating, InProgress, Deleting).
+- `wait_for_parts`: a resource that says it is built while parts of it are missing (partial
+  state). It records partial_state_detected, then partial_state_resolved or
+  partial_state_failed, and raises PartialStateError naming what is missing.
+Poll intervals and deadlines are AWS seconds; the context scales them to wall time.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from harness.artifacts.context import AwsContext
+from harness.artifacts.errors import NotReady, PartialStateError
+
+
+def _polls(ctx: AwsContext):
+    interval = ctx.deadlines.poll
+    while True:
+        yield interval
+        interval = min(ctx.deadlines.poll_cap, interval * 1.5)
+
+
+def wait_until(ctx: AwsContext, what: str, done: Callable[[], bool], deadline: float) -> float:
+    """Poll `done()` until true; return AWS seconds waited; NotReady past the deadline."""
+    start = time.monotonic()
+    for interval in _polls(ctx):
+        if done():
+            return (time.monotonic() - start) / ctx.time_scale
+        waited = (time.monotonic() - start) / ctx.time_scale
+        if waited >= deadline:
+            raise NotReady(f"{what} not reached after {waited:.0f} s (AWS time)")
+        ctx.sleep(min(interval, max(0.0, deadline - waited) + 1e-3))
+    raise AssertionError("unreachable")
+
+
+def wait_for_parts(ctx: AwsContext, artifact: str, missing_parts: Callable[[], list[str]],
+                   deadline: float) -> float:
+    """Poll `missing_parts()` until it is empty; return AWS seconds waited."""
+    missing = missing_parts()
+    if not missing:
+        return 0.0
+    start = time.monotonic()
+    ctx.record("partial_state_detected", artifact=artifact, missing=missing)
+    for interval in _polls(ctx):
+        waited = (time.monotonic() - start) / ctx.time_scale
+        if waited >= deadline:
+            ctx.record("partial_state_failed", duration=time.monotonic() - start,
+                       artifact=artifact, missing=missing)
+            raise PartialStateError(artifact, missing, waited)
+        ctx.sleep(min(interval, max(0.0, deadline - waited) + 1e-3))
+        missing = missing_parts()
+        if not missing:
+            ctx.record("partial_state_resolved", duration=time.monotonic() - start, artifact=artifact)
+            return (time.monotonic() - start) / ctx.time_scale
+    raise AssertionError("unreachable")
+
+
+def error_code(err: Exception) -> str:
+    return getattr(err, "response", {}).get("Error", {}).get("Code", "")

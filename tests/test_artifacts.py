@@ -1,0 +1,112 @@
+"""Artifacts read live state, build through AWS's lifecycles, and clean up after themselves."""
+import threading
+import time
+
+import pandas as pd
+import pytest
+
+from harness.artifacts import DataSource, Endpoint, FeatureSet, Model, PartialStateError
+from harness.events import load_events
+from harness.meta import Meta
+
+
+def dataset(rows=10):
+    return pd.DataFrame({"id": [str(i) for i in range(rows)], "event_time": ["2026-11-26T00:00:00Z"] * rows,
+                         "x": [i / 10 for i in range(rows)], "y": [i % 2 for i in range(rows)]})
+
+
+def test_a_whole_chain_builds_lists_describes_and_deletes(aws_ctx):
+    meta = Meta(aws_ctx)
+    df = dataset()
+    source = DataSource(aws_ctx, "orders").create(df)
+    assert source.ready() and meta.data_source("orders")["Name"] == "orders"
+    assert list(meta.data_sources()["name"]) == ["orders"]
+
+    features = FeatureSet(aws_ctx, "orders-fs").create(df, "id", "event_time")
+    assert features.status() == "Created"
+    assert features.ingest(df) == 10
+    assert features.get_record("3")["x"] == "0.3"
+    features.wait_for_offline_store()
+    assert features.health_check() == []
+    assert meta.feature_sets().loc[0, "status"] == "Created"
+
+    model = Model(aws_ctx, "orders-model").train(source.location)
+    model.register()
+    assert model.ready() and meta.model("orders-model")["ModelPackages"]
+    endpoint = Endpoint(aws_ctx, "orders-ep").deploy("orders-model")
+    assert endpoint.ready() and len(endpoint.invoke([[1, 2], [3, 4]])) == 2
+    assert meta.endpoints(details=True).loc[0, "details"]["EndpointStatus"] == "InService"
+    assert list(meta.training_jobs()["status"]) == ["Completed"]
+
+    for artifact in (endpoint, model, features, source):
+        artifact.delete()
+        artifact.delete()  # idempotent
+    assert not endpoint.exists() and not features.exists() and not model.exists() and not source.exists()
+    for method in ("data_sources", "feature_sets", "models", "endpoints"):
+        assert getattr(meta, method)().empty, method
+    for describe in (meta.data_source, meta.feature_set, meta.model, meta.endpoint):
+        assert describe("missing") is None
+
+
+def test_lists_paginate_past_100_items(aws_ctx):
+    sagemaker = aws_ctx.client("sagemaker")
+    for i in range(105):
+        sagemaker.create_model_package_group(ModelPackageGroupName=f"group-{i:03d}")
+    meta = Meta(aws_ctx)
+    assert len(meta.models()) == 105
+
+
+def test_a_late_offline_store_is_waited_for(aws_ctx):
+    ctx = aws_ctx.reset(profile="aws-default", time_scale=0.01)
+    df = dataset(3)
+    features = FeatureSet(ctx, "late-fs").create(df, "id", "event_time")
+    features.ingest(df)
+    assert features.health_check()  # the offline store is not there yet
+    waited = features.wait_for_offline_store()
+    assert waited > 0 and features.health_check() == []
+    ctx.recorder.flush()
+    kinds = list(load_events(ctx.events_path, ["partial_state_detected", "partial_state_resolved"])["kind"])
+    assert kinds == ["partial_state_detected", "partial_state_resolved"]
+
+
+def test_an_offline_store_that_never_appears_fails_clearly_within_the_deadline(aws_ctx, tmp_path):
+    profile = tmp_path / "never.toml"
+    profile.write_text('quota_table = "none"\n[lifecycle.feature_group]\ncreate_seconds = 10\n'
+                       'offline_store_seconds = 10\nnever_fraction = 1.0\n')
+    ctx = aws_ctx.reset(profile=str(profile), time_scale=0.01)
+    df = dataset(3)
+    features = FeatureSet(ctx, "never-fs").create(df, "id", "event_time")
+    start = time.monotonic()
+    with pytest.raises(PartialStateError) as raised:
+        features.wait_for_offline_store(deadline=300)
+    elapsed = (time.monotonic() - start) / 0.01
+    assert 300 <= elapsed <= 330
+    assert "offline_glue_table_missing" in str(raised.value) and "never-fs" in str(raised.value)
+    ctx.recorder.flush()
+    assert list(load_events(ctx.events_path, ["partial_state_failed"])["kind"]) == ["partial_state_failed"]
+
+
+def test_16_feature_sets_at_once_respect_the_4_creation_quota(aws_ctx):
+    ctx = aws_ctx.reset(profile="aws-default", time_scale=0.01)
+    df = dataset(2)
+    errors = []
+
+    def build_and_delete(i):
+        try:
+            features = FeatureSet(ctx, f"fs-{i:02d}").create(df, "id", "event_time")
+            features.delete()
+        except Exception as err:  # noqa: BLE001 - the test reports every failure
+            errors.append(repr(err))
+
+    threads = [threading.Thread(target=build_and_delete, args=(i,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert Meta(ctx).feature_sets().empty
+    assert ctx.clients.client("glue").get_tables(DatabaseName="sagemaker_featurestore")["TableList"] == [] \
+        if "sagemaker_featurestore" in [d["Name"] for d in ctx.client("glue").get_databases()["DatabaseList"]] else True
+    ctx.recorder.flush()
+    limited = load_events(ctx.events_path, ["api_attempt"])
+    assert (limited.error_code == "ResourceLimitExceeded").sum() == 0  # the permits kept us inside the quota

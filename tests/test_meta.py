@@ -1,0 +1,63 @@
+"""Meta's platforms, CachedMeta's single flight, and the deprecation notice."""
+import logging
+import threading
+import warnings
+
+import pytest
+
+from harness.events import load_events
+from harness.meta import AWSServiceBroker, AzureMeta, CachedMeta, GCPMeta, Meta, deprecated
+
+
+def test_meta_picks_the_platform_by_name_and_the_stubs_say_what_is_missing(aws_ctx):
+    assert type(Meta(aws_ctx)).__name__ == "AWSMeta"
+    assert isinstance(Meta(platform="azure"), AzureMeta) and isinstance(Meta(platform="gcp"), GCPMeta)
+    with pytest.raises(NotImplementedError, match=r"AzureMeta \(azure\) does not implement models\(\)"):
+        Meta(platform="azure").models()
+    with pytest.raises(NotImplementedError, match="gcp.*endpoint"):
+        Meta(platform="gcp").endpoint("x")
+    with pytest.raises(ValueError, match="aws, azure, gcp"):
+        Meta(platform="oracle")
+
+
+def test_cached_meta_makes_one_call_for_32_concurrent_callers_then_respects_the_ttl(aws_ctx):
+    now = [0.0]
+    cached = CachedMeta(Meta(aws_ctx), ttl={"models": 10.0}, recorder=aws_ctx.recorder, clock=lambda: now[0])
+    barrier = threading.Barrier(32)
+
+    def call():
+        barrier.wait()
+        cached.models()
+
+    threads = [threading.Thread(target=call) for _ in range(32)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    def list_attempts():
+        aws_ctx.recorder.flush()
+        events = load_events(aws_ctx.events_path, ["api_attempt"])
+        return int((events.operation == "ListModelPackageGroups").sum())
+
+    assert list_attempts() == 1
+    now[0] = 5.0
+    cached.models()
+    assert list_attempts() == 1  # within the TTL: no call
+    now[0] = 11.0
+    cached.models()
+    assert list_attempts() == 2  # after it: one
+    events = load_events(aws_ctx.events_path, ["cache_hit", "cache_miss"])
+    assert (events.kind == "cache_miss").sum() == 2 and (events.kind == "cache_hit").sum() == 32
+
+
+def test_the_deprecation_notice_is_exact_and_appears_once(aws_ctx, capsys):
+    broker = AWSServiceBroker(Meta(aws_ctx))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        broker.models()
+        broker.endpoints()
+    lines = [l for l in capsys.readouterr().err.splitlines() if "AWSServiceBroker" in l]
+    assert lines == ["WARNING AWSServiceBroker is deprecated and will be removed in version 0.9."]
+    assert [str(w.message) for w in caught if w.category is DeprecationWarning] == [
+        "AWSServiceBroker is deprecated and will be removed in version 0.9."]
