@@ -29,6 +29,89 @@ def cmd_quotas(args) -> int:
     return 0
 
 
+def _levels(text: str) -> list[int]:
+    try:
+        levels = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"levels {text!r}: expected integers like 4,8,16,32") from None
+    if not levels or any(n < 1 for n in levels):
+        raise argparse.ArgumentTypeError(f"levels {text!r}: expected integers >= 1 like 4,8,16,32")
+    return levels
+
+
+def doubling(up_to: int, start: int = 4) -> list[int]:
+    """4, 8, 16, ... up to and including N (N itself always last)."""
+    levels, n = [], min(start, up_to)
+    while n < up_to:
+        levels.append(n)
+        n *= 2
+    return levels + [up_to]
+
+
+def _run(args, levels: list[int] | None) -> int:
+    import signal
+
+    from harness.runner.run import Runner
+    from harness.runner.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    for field in ("policy", "profile", "seed"):
+        if getattr(args, field, None) is not None:
+            setattr(scenario, field, getattr(args, field))
+    if scenario.policy not in __import__("harness.aws.policies", fromlist=["POLICIES"]).POLICIES:
+        raise ValueError(f"--policy {scenario.policy!r} is not one of "
+                         + ", ".join(__import__("harness.aws.policies", fromlist=["POLICIES"]).POLICIES))
+    runner = Runner(scenario, args.reports, levels, endpoint_url=args.endpoint_url)
+    previous = {sig: signal.signal(sig, lambda signum, _frame: runner.request_stop(signal.Signals(signum).name))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        result = runner.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print(f"run folder: {result.run_dir}")
+    if result.leftovers:
+        print(f"left behind (could not delete): {', '.join(f'{r.kind} {r.name}' for r in result.leftovers)}",
+              file=sys.stderr)
+    if result.stopped_by == "SIGINT":
+        return 130
+    if result.stopped_by == "SIGTERM":
+        return 143
+    return 1 if result.failed else 0
+
+
+def cmd_run(args) -> int:
+    return _run(args, [args.n] if args.n else (args.levels or None))
+
+
+def cmd_sweep(args) -> int:
+    return _run(args, args.levels or (doubling(args.up_to) if args.up_to else None))
+
+
+def cmd_cleanup(args) -> int:
+    from harness.artifacts import AwsContext
+    from harness.aws import Backend, ClientFactory, RetrySettings
+    from harness.runner.cleanup import cleanup_run
+    from harness.runner.run import run_prefix
+
+    if args.endpoint_url and not args.region:
+        backend = Backend.simulator(args.endpoint_url)
+    else:
+        backend = Backend.aws(args.region, args.aws_profile, args.endpoint_url)
+    ctx = AwsContext(ClientFactory(backend, RetrySettings("botocore-standard")), bucket="")
+    deleted = cleanup_run(ctx, run_prefix(args.run_id), args.run_id, say=print)
+    print(f"{len(deleted)} resources of run {args.run_id} deleted")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from harness.report import render
+    paths = render(args.run_dir)
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -41,6 +124,33 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--port", type=int, default=0, help="0 picks a free port")
     sim.add_argument("--allow-remote", action="store_true", help="allow a non-loopback bind address")
     sim.set_defaults(func=cmd_sim)
+
+    for name, helptext in (("run", "run a scenario at one concurrency level (-n) or its own levels"),
+                           ("sweep", "run a scenario over several concurrency levels")):
+        cmd = sub.add_parser(name, help=helptext)
+        cmd.add_argument("scenario", help="a scenario name (scenarios/NAME.toml) or path")
+        if name == "run":
+            cmd.add_argument("-n", type=int, help="concurrent pipelines (one level)")
+        else:
+            cmd.add_argument("--up-to", type=int, help="levels 4, 8, 16, ... up to N")
+        cmd.add_argument("--levels", type=_levels, help="comma-separated levels, e.g. 4,8,16,32")
+        cmd.add_argument("--reports", default="reports", help="where run folders go (default: reports)")
+        cmd.add_argument("--policy", help="override the scenario's retry policy")
+        cmd.add_argument("--profile", help="override the scenario's simulator profile")
+        cmd.add_argument("--seed", type=int, help="override the scenario's seed")
+        cmd.add_argument("--endpoint-url", help="use this running simulator (or AWS stand-in)")
+        cmd.set_defaults(func=cmd_run if name == "run" else cmd_sweep)
+
+    cleanup = sub.add_parser("cleanup", help="delete every resource that carries a run's tag")
+    cleanup.add_argument("--run-id", required=True)
+    cleanup.add_argument("--endpoint-url", help="a running simulator's URL")
+    cleanup.add_argument("--region", help="AWS region (real AWS)")
+    cleanup.add_argument("--aws-profile", help="AWS config profile (real AWS)")
+    cleanup.set_defaults(func=cmd_cleanup)
+
+    report = sub.add_parser("report", help="(re)build the report of a run folder")
+    report.add_argument("run_dir")
+    report.set_defaults(func=cmd_report)
 
     quotas = sub.add_parser("quotas", help="print the quota table in force")
     quotas.add_argument("--table", help="a quota table TOML (default: the shipped table)")
@@ -57,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except ValueError as err:
+    except (ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -36,6 +36,7 @@ class Recorder:
         self._stop = threading.Event()
         self._flush_lock = threading.Lock()
         self.written = 0
+        self.listeners: list = []  # callables(kind, outcome), e.g. live progress counters
         self._writer = threading.Thread(target=self._run, name="event-writer", daemon=True)
         self._writer.start()
         atexit.register(self.close)
@@ -45,6 +46,8 @@ class Recorder:
                duration: float | None = None, stage: str | None = None, **detail) -> None:
         """Append one event; worker, pipeline, stage and level come from the current context."""
         ctx = current()
+        for listener in self.listeners:
+            listener(kind, outcome)
         self._queue.append((self.run_id, time.time(), time.monotonic(), ctx.level, ctx.worker,
                             ctx.pipeline, stage if stage is not None else ctx.stage, kind, service,
                             operation, attempt, outcome, error_code, duration,

@@ -329,6 +329,21 @@ class SimulatorApp:
         del backend.model_package_groups[name]
         return errors.json_ok({})
 
+    def _sm_ListTags(self, call: Call, environ: dict) -> Response | None:
+        """moto cannot list a feature group's tags, and answers 500 for unknown resources."""
+        arn = call.json().get("ResourceArn", "")
+        if ":feature-group/" in arn:
+            group = next((g for g in self._backend(call).feature_groups.values() if g.arn == arn), None)
+            if group is None:
+                return errors.validation(call, f"Could not find feature-group {arn}")
+            return errors.json_ok({"Tags": group.tags or []})
+        try:
+            kind, name = arn.split(":")[-1].split("/", 1)
+            found = self._backend(call)._get_resource_from_arn(arn) is not None
+        except Exception:  # moto raises or returns None for what it does not know
+            found = False
+        return None if found else errors.validation(call, f"Could not find resource {arn}")
+
     def _sm_ListFeatureGroups(self, call: Call, environ: dict) -> Response:
         params = call.json()
         rows = []

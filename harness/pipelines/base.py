@@ -1,0 +1,60 @@
+"""A pipeline is a named, ordered list of stages plus a teardown that always runs.
+
+Stages share one PipelineRun: the pipeline's AwsContext, its resource base name, parameters,
+and whatever earlier stages made (so teardown knows what to delete).
+"""
+from __future__ import annotations
+
+import importlib
+import random
+from dataclasses import dataclass, field
+from typing import Callable
+
+from harness.artifacts.context import AwsContext
+
+
+@dataclass
+class PipelineRun:
+    ctx: AwsContext
+    pipeline_id: str
+    base_name: str  # unique per pipeline: carries the run id and the pipeline id
+    params: dict = field(default_factory=dict)
+    rng: random.Random = field(default_factory=random.Random)
+    made: dict = field(default_factory=dict)  # stage outputs, e.g. made["feature_set"]
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    run: Callable[[PipelineRun], None]
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    name: str
+    stages: tuple[Stage, ...]
+    teardown: Callable[[PipelineRun], None] | None = None
+    description: str = ""
+
+
+def builtin_pipelines() -> dict[str, Callable[[], Pipeline]]:
+    from harness.pipelines.workbench import workbench_pipeline
+    return {"workbench": workbench_pipeline}
+
+
+def load_pipeline(spec: str) -> Pipeline:
+    """A built-in pipeline by name, or a user's as `module:function` returning a Pipeline."""
+    builtins = builtin_pipelines()
+    if spec in builtins:
+        return builtins[spec]()
+    if ":" not in spec:
+        raise ValueError(f"pipeline {spec!r} is not one of {', '.join(builtins)} nor module:function")
+    module_name, _, function = spec.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), function)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(f"pipeline {spec!r} cannot be loaded: {err}") from None
+    pipeline = factory()
+    if not isinstance(pipeline, Pipeline):
+        raise ValueError(f"pipeline {spec!r} returned {type(pipeline).__name__}, not a Pipeline")
+    return pipeline

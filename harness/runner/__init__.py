@@ -1,0 +1,1 @@
+"""Scenarios, the worker pool, sweeps over N, graceful stop and cleanup."""

@@ -1,0 +1,119 @@
+"""Cleanup: delete what a run left behind, and only that.
+
+A resource is the run's when its name starts with the run's prefix AND it carries the run's
+tag (Glue tables: a table parameter; S3: a bucket tag). A look-alike with the prefix but no
+tag, or another run's tag, is never touched. Every deletion is idempotent and recorded.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from botocore.exceptions import ClientError
+
+from harness.artifacts import DataSource, Endpoint, FeatureSet, Model
+from harness.artifacts.context import RUN_TAG, AwsContext
+from harness.artifacts.datasource import delete_prefix
+from harness.artifacts.waiting import error_code
+
+
+@dataclass(frozen=True)
+class Resource:
+    kind: str
+    name: str
+
+
+def _tagged(ctx: AwsContext, arn: str, run_id: str) -> bool:
+    try:
+        tags = ctx.client("sagemaker").list_tags(ResourceArn=arn).get("Tags", [])
+    except ClientError as err:
+        if error_code(err) in ("ValidationException", "ResourceNotFound"):
+            return False
+        raise
+    return any(t.get("Key") == RUN_TAG and t.get("Value") == run_id for t in tags)
+
+
+def _listed(ctx: AwsContext, operation: str, key: str, name_field: str, arn_field: str, prefix: str):
+    paginator = ctx.client("sagemaker").get_paginator(operation)
+    for page in paginator.paginate(NameContains=prefix):
+        for item in page.get(key, []):
+            if item[name_field].startswith(prefix):
+                yield item[name_field], item[arn_field]
+
+
+def find_run_resources(ctx: AwsContext, prefix: str, run_id: str) -> list[Resource]:
+    """Every resource of every kind that belongs to this run."""
+    found: list[Resource] = []
+    sagemaker_kinds = [
+        ("endpoint", "list_endpoints", "Endpoints", "EndpointName", "EndpointArn"),
+        ("endpoint_config", "list_endpoint_configs", "EndpointConfigs", "EndpointConfigName", "EndpointConfigArn"),
+        ("model", "list_models", "Models", "ModelName", "ModelArn"),
+        ("model_package_group", "list_model_package_groups", "ModelPackageGroupSummaryList",
+         "ModelPackageGroupName", "ModelPackageGroupArn"),
+        ("feature_group", "list_feature_groups", "FeatureGroupSummaries", "FeatureGroupName", "FeatureGroupArn"),
+        ("training_job_running", "list_training_jobs", "TrainingJobSummaries", "TrainingJobName", "TrainingJobArn"),
+    ]
+    for kind, operation, key, name_field, arn_field in sagemaker_kinds:
+        for name, arn in _listed(ctx, operation, key, name_field, arn_field, prefix):
+            if kind == "training_job_running":
+                job = ctx.client("sagemaker").describe_training_job(TrainingJobName=name)
+                if job["TrainingJobStatus"] != "InProgress":
+                    continue  # AWS keeps finished training jobs; nothing to delete
+            if _tagged(ctx, arn, run_id):
+                found.append(Resource(kind, name))
+    glue = ctx.client("glue")
+    try:
+        for page in glue.get_paginator("get_tables").paginate(DatabaseName=ctx.glue_database):
+            for table in page.get("TableList", []):
+                if table["Name"].startswith(prefix) and table.get("Parameters", {}).get(RUN_TAG) == run_id:
+                    found.append(Resource("glue_table", table["Name"]))
+    except ClientError as err:
+        if error_code(err) != "EntityNotFoundException":
+            raise
+    s3 = ctx.client("s3")
+    for bucket in s3.list_buckets().get("Buckets", []):
+        if not bucket["Name"].startswith(prefix):
+            continue
+        try:
+            tags = s3.get_bucket_tagging(Bucket=bucket["Name"]).get("TagSet", [])
+        except ClientError:
+            continue
+        if any(t["Key"] == RUN_TAG and t["Value"] == run_id for t in tags):
+            found.append(Resource("s3_bucket", bucket["Name"]))
+    return found
+
+
+def delete_resource(ctx: AwsContext, resource: Resource) -> None:
+    kind, name = resource.kind, resource.name
+    if kind in ("endpoint", "endpoint_config"):
+        Endpoint(ctx, name).delete()
+    elif kind in ("model", "model_package_group", "training_job_running"):
+        Model(ctx, name).delete()
+    elif kind == "feature_group":
+        FeatureSet(ctx, name).delete()
+    elif kind == "glue_table":
+        DataSource(ctx, name).delete()
+    elif kind == "s3_bucket":
+        delete_prefix(ctx, name, "")
+        try:
+            ctx.client("s3").delete_bucket(Bucket=name)
+        except ClientError as err:
+            if error_code(err) != "NoSuchBucket":
+                raise
+
+
+def cleanup_run(ctx: AwsContext, prefix: str, run_id: str, say=lambda line: None) -> list[Resource]:
+    """Delete every resource of the run (S3 buckets last); return what was deleted."""
+    resources = find_run_resources(ctx, prefix, run_id)
+    resources.sort(key=lambda r: r.kind == "s3_bucket")
+    deleted = []
+    for resource in resources:
+        try:
+            delete_resource(ctx, resource)
+            deleted.append(resource)
+            ctx.record("cleanup", outcome="deleted", resource_kind=resource.kind, name=resource.name)
+            say(f"deleted {resource.kind} {resource.name}")
+        except Exception as err:  # noqa: BLE001 - keep going; report what could not be deleted
+            ctx.record("cleanup", outcome="failed", resource_kind=resource.kind, name=resource.name,
+                       error=str(err)[:300])
+            say(f"could not delete {resource.kind} {resource.name}: {err}")
+    return deleted

@@ -1,0 +1,77 @@
+"""Live progress: one overwritten line on a terminal, plain periodic lines otherwise."""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections import Counter
+
+
+class Progress:
+    def __init__(self, out=sys.stderr, interval: float | None = None):
+        self.out = out
+        self.tty = hasattr(out, "isatty") and out.isatty()
+        self.interval = interval or (1.0 if self.tty else 10.0)
+        self.counts: Counter = Counter()
+        self.level = None
+        self.total = 0
+        self.level_started = time.monotonic()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # Fed by the recorder for every event (a hot path: keep it to a counter bump).
+    def observe(self, kind: str, outcome: str | None) -> None:
+        if kind == "api_attempt" and outcome == "throttled":
+            self.counts["throttled"] += 1
+        elif kind.startswith("partial_state"):
+            self.counts[kind] += 1
+
+    def pipeline_started(self) -> None:
+        with self._lock:
+            self.counts["running"] += 1
+
+    def pipeline_ended(self, ok: bool) -> None:
+        with self._lock:
+            self.counts["running"] -= 1
+            self.counts["done" if ok else "failed"] += 1
+
+    def start_level(self, level: int, total: int) -> None:
+        with self._lock:
+            self.level, self.total = level, total
+            self.counts = Counter()
+            self.level_started = time.monotonic()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+
+    def line(self) -> str:
+        c = self.counts
+        elapsed = time.monotonic() - self.level_started
+        finished = c["done"] + c["failed"]
+        eta = f"{elapsed / finished * (self.total - finished):.0f}s" if finished and self.total else "?"
+        return (f"N={self.level}: {c['done']} done, {c['running']} running, {c['failed']} failed"
+                f"{f' of {self.total}' if self.total else ''} | throttled {c['throttled']} | partial state "
+                f"{c['partial_state_detected']} seen, {c['partial_state_failed']} failed | "
+                f"{elapsed:.0f}s elapsed, eta {eta}")
+
+    def say(self, text: str) -> None:
+        if self.tty:
+            self.out.write("\r\x1b[2K")
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            if self.level is None:
+                continue
+            if self.tty:
+                self.out.write("\r\x1b[2K" + self.line())
+            else:
+                self.out.write(self.line() + "\n")
+            self.out.flush()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self.tty:
+            self.out.write("\n")

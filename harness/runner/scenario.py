@@ -1,0 +1,154 @@
+"""Scenario files (TOML): what to run, against what, how hard. Validated on load: an unknown
+key or a bad value is an error naming the file, the key, the value and what is allowed."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from harness.artifacts.context import Deadlines
+from harness.aws.policies import POLICIES, RetrySettings
+from harness.config import ConfigError, Section, read_toml
+from harness.quotas import DEFAULT_TABLE, Quota, QuotaTable, load_table, parse_rows
+from harness.sim.profile import available_profiles
+
+SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
+
+
+@dataclass
+class Dashboard:
+    workers: int = 0  # threads polling Meta lists while the pipelines run
+    cached: bool = False  # through CachedMeta
+    poll_seconds: float = 30.0  # AWS time between polls
+
+
+@dataclass
+class Scenario:
+    name: str
+    source: str
+    description: str = ""
+    backend: str = "sim"
+    profile: str = "aws-default"
+    region: str = "us-east-1"
+    aws_profile: str | None = None
+    allowed_accounts: list[str] = field(default_factory=list)
+    time_scale: float = 1.0
+    seed: int = 0
+    policy: str = "harness"
+    max_attempts: int = 8
+    levels: list[int] = field(default_factory=lambda: [4])
+    iterations: int = 1
+    duration_seconds: float = 0.0
+    ramp_up_seconds: float = 0.0
+    workers: str = "threads"
+    grace_seconds: float = 600.0
+    pipelines: dict[str, float] = field(default_factory=lambda: {"workbench": 1.0})
+    params: dict = field(default_factory=dict)
+    deadlines: Deadlines = field(default_factory=Deadlines)
+    quota_overrides: list[Quota] = field(default_factory=list)
+    dashboard: Dashboard = field(default_factory=Dashboard)
+    thresholds: list[str] = field(default_factory=list)
+
+    def quota_table(self) -> QuotaTable:
+        return load_table(DEFAULT_TABLE).overridden(self.quota_overrides)
+
+    def retry(self) -> RetrySettings:
+        return RetrySettings(self.policy, max_attempts=self.max_attempts)
+
+    def resolved(self) -> dict:
+        """The scenario as run, for the run folder's scenario.toml."""
+        data = asdict(self)
+        data["quota_overrides"] = [asdict(q) for q in self.quota_overrides]
+        return data
+
+
+def resolve_path(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if path.exists() or path.suffix:
+        return path
+    shipped = SCENARIO_DIR / f"{name_or_path}.toml"
+    if shipped.exists():
+        return shipped
+    names = sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
+    raise ConfigError("scenario", "scenario", name_or_path, "a TOML path or one of " + ", ".join(names))
+
+
+def load_scenario(name_or_path: str) -> Scenario:
+    path = resolve_path(name_or_path)
+    return parse_scenario(read_toml(path), str(path), path.stem)
+
+
+def parse_scenario(data: dict, source: str, name: str) -> Scenario:
+    root = Section(data, source)
+    backend = root.string("backend", "sim", choices=["sim", "aws"])
+    profile = root.raw("profile", "aws-default")
+    if not isinstance(profile, str) or not (profile in available_profiles() or profile.endswith(".toml")):
+        raise root.error("profile", profile, "one of " + ", ".join(available_profiles()) + ", or a .toml path")
+    levels = root.raw("levels", [4])
+    if (not isinstance(levels, list) or not levels
+            or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 or n > 1024 for n in levels)):
+        raise root.error("levels", levels, "a non-empty list of integers from 1 to 1024")
+    accounts = root.raw("allowed_accounts", [])
+    if not isinstance(accounts, list) or any(not isinstance(a, str) or not a.isdigit() or len(a) != 12
+                                             for a in accounts):
+        raise root.error("allowed_accounts", accounts, "a list of 12-digit account ids as strings")
+    thresholds = root.raw("thresholds", [])
+    if not isinstance(thresholds, list) or any(not isinstance(t, str) for t in thresholds):
+        raise root.error("thresholds", thresholds, "a list of strings like 'failed == 0'")
+
+    pipelines = root.raw("pipelines", {"workbench": 1})
+    if isinstance(pipelines, str):
+        pipelines = {pipelines: 1}
+    if not isinstance(pipelines, dict) or not pipelines or any(
+            isinstance(w, bool) or not isinstance(w, (int, float)) or w <= 0 for w in pipelines.values()):
+        raise root.error("pipelines", pipelines, "a pipeline name, or a table of pipeline = weight (> 0)")
+
+    params = root.raw("params", {})
+    if not isinstance(params, dict):
+        raise root.error("params", params, "a table of pipeline parameters")
+
+    section = root.section("deadlines")
+    deadlines = Deadlines(**{f.name: section.number(f.name, getattr(Deadlines(), f.name), minimum=0.0)
+                             for f in fields(Deadlines)})
+    section.done()
+    dash = root.section("dashboard")
+    dashboard = Dashboard(workers=dash.integer("workers", 0, minimum=0, maximum=64),
+                          cached=dash.boolean("cached", False),
+                          poll_seconds=dash.number("poll_seconds", 30.0, minimum=0.1))
+    dash.done()
+
+    scenario = Scenario(
+        name=root.string("name", name),
+        source=source,
+        description=root.string("description", ""),
+        backend=backend,
+        profile=profile,
+        region=root.string("region", "us-east-1" if backend == "sim" else None, required=backend == "aws"),
+        aws_profile=root.string("aws_profile"),
+        allowed_accounts=list(accounts),
+        time_scale=root.number("time_scale", 1.0 if backend == "aws" else 1 / 30, minimum=1e-4, maximum=1.0),
+        seed=root.integer("seed", 0, minimum=0),
+        policy=root.string("policy", "harness", choices=POLICIES),
+        max_attempts=root.integer("max_attempts", 8, minimum=1, maximum=50),
+        levels=list(levels),
+        iterations=root.integer("iterations", 1, minimum=1, maximum=10000),
+        duration_seconds=root.number("duration_seconds", 0.0, minimum=0.0),
+        ramp_up_seconds=root.number("ramp_up_seconds", 0.0, minimum=0.0),
+        workers=root.string("workers", "threads", choices=["threads"]),
+        grace_seconds=root.number("grace_seconds", 600.0, minimum=0.0),
+        pipelines={str(k): float(v) for k, v in pipelines.items()},
+        params=dict(params),
+        deadlines=deadlines,
+        quota_overrides=parse_rows(root.sections("quota")),
+        dashboard=dashboard,
+        thresholds=list(thresholds),
+    )
+    if backend == "aws" and scenario.time_scale != 1.0:
+        raise root.error("time_scale", scenario.time_scale, "1.0 with backend = \"aws\" (AWS runs in real time)")
+    root.done()
+    from harness.pipelines.base import load_pipeline
+    for spec in scenario.pipelines:
+        try:
+            load_pipeline(spec)
+        except ValueError as err:
+            raise ConfigError(source, "pipelines", spec, str(err).split(": ", 1)[-1]) from None
+    return scenario

@@ -1,0 +1,102 @@
+"""The runner end to end on the simulator: the smoke scenario, failures, signals, bad input."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.events import load_events, load_meta
+from harness.runner.run import Runner
+from harness.runner.scenario import load_scenario
+from runhelpers import nothing_in
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_smoke_scenario_runs_end_to_end_at_n4(simulator, tmp_path):
+    scenario = load_scenario("smoke")
+    simulator.reset(profile=scenario.profile, seed=scenario.seed, time_scale=scenario.time_scale)
+    result = Runner(scenario, tmp_path, [4], endpoint_url=simulator.endpoint_url).run()
+    assert result.pipelines == 4 and result.failed == 0
+    events = load_events(result.run_dir)
+    ends = events[events.kind == "pipeline_end"]
+    assert list(ends.outcome) == ["ok"] * 4
+    stages = set(events[events.kind == "stage_end"].stage)
+    assert stages == {"data_source", "feature_set", "model", "endpoint", "inference", "teardown"}
+    assert (events.kind == "api_attempt").sum() > 100
+    assert load_meta(result.run_dir)["complete"] is True
+    assert (result.run_dir / "scenario.toml").exists()
+    assert nothing_in(simulator.endpoint_url)
+
+
+def test_a_stage_that_raises_is_recorded_and_the_other_workers_finish(simulator, tmp_path):
+    scenario = load_scenario("smoke")
+    scenario.pipelines = {"pipelines_for_tests:flaky": 1.0}
+    simulator.reset(profile="calm", time_scale=0.01)
+    result = Runner(scenario, tmp_path, [3], endpoint_url=simulator.endpoint_url, render_report=False).run()
+    events = load_events(result.run_dir)
+    errors = events[events.kind == "worker_error"]
+    assert len(errors) == 1 and errors.iloc[0].worker == 1 and "boom" in errors.iloc[0].detail
+    ends = events[events.kind == "pipeline_end"].set_index("worker")
+    assert ends.loc[1, "outcome"] == "failed" and ends.loc[1, "error_code"] == "error:RuntimeError"
+    assert list(ends.loc[[0, 2], "outcome"]) == ["ok", "ok"]
+    assert nothing_in(simulator.endpoint_url)
+
+
+def test_sigint_gives_exit_130_a_complete_run_folder_and_no_resources_left(simulator, tmp_path):
+    simulator.reset(profile="aws-default", seed=1, time_scale=0.01)
+    process = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", "smoke", "--reports", str(tmp_path),
+                                "--endpoint-url", simulator.endpoint_url],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        folders = list(tmp_path.glob("*/events.db"))
+        if folders and (load_events(folders[0], ["stage_start"]).stage == "model").any():
+            break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    run_dir = folders[0].parent
+    meta = load_meta(run_dir)
+    assert meta["complete"] is False and meta["stopped_by"] == "SIGINT"
+    events = load_events(run_dir)
+    assert events.kind.iloc[-1] == "run_end"
+    assert set(events[events.kind == "pipeline_end"].outcome) <= {"stopped", "ok"}
+    assert (run_dir / "scenario.toml").exists()
+    assert nothing_in(simulator.endpoint_url)
+
+
+BAD_SCENARIOS = {
+    "unknown key": ('levels = [4]\nlevles = [8]\n', "levles", "[8]"),
+    "N=0": ("levels = [0]\n", "levels", "[0]"),
+    "unknown policy": ('policy = "yolo"\n', "policy", "yolo"),
+    "unknown profile": ('profile = "hurricane"\n', "profile", "hurricane"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SCENARIOS))
+def test_a_malformed_scenario_is_a_one_line_error_with_exit_code_2(tmp_path, case):
+    text, key, value = BAD_SCENARIOS[case]
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(path), "--reports", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr
+    assert str(path) in lines[0] and key in lines[0] and value in lines[0]
+    assert not [p for p in tmp_path.iterdir() if p.is_dir()]  # nothing started, no run folder
+
+
+def test_a_user_pipeline_that_is_not_a_pipeline_is_refused(tmp_path):
+    path = tmp_path / "user.toml"
+    path.write_text('pipelines = "pipelines_for_tests:not_a_pipeline"\n')
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(ROOT / "tests")})
+    assert done.returncode == 2 and "not a Pipeline" in done.stderr
