@@ -16,6 +16,7 @@ class Endpoint:
     def __init__(self, ctx: AwsContext, name: str):
         self.ctx, self.name = ctx, name
         self._permit = None  # endpoint instances count against the account while the endpoint lives
+        self._created_at: float | None = None
 
     def _sm(self):
         return self.ctx.client("sagemaker")
@@ -63,6 +64,7 @@ class Endpoint:
         while True:
             try:
                 sm.create_endpoint(EndpointName=self.name, EndpointConfigName=self.name, Tags=ctx.tags())
+                self._created_at = time.monotonic()
                 break
             except ClientError as err:
                 waited = (time.monotonic() - start) / ctx.time_scale
@@ -103,6 +105,10 @@ class Endpoint:
         if self._permit is not None:
             self._permit.release()
             self._permit = None
+        if self._created_at is not None:
+            self.ctx.record("quota_hold", service="sagemaker", operation="CreateEndpoint",
+                            duration=time.monotonic() - self._created_at)
+            self._created_at = None
         try:
             sm.delete_endpoint_config(EndpointConfigName=self.name)
         except ClientError as err:

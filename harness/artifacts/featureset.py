@@ -87,12 +87,15 @@ class FeatureSet:
             OfflineStoreConfig={"S3StorageConfig": {"S3Uri": f"s3://{self.ctx.bucket}/feature_store"}},
             RoleArn=self.ctx.role_arn, Tags=self.ctx.tags())
         permit = self._create_with_slot(request)
+        held = time.monotonic()
         try:
             wait_until(self.ctx, f"feature group {self.name} Created",
                        lambda: self._created_or_failed(), self.ctx.deadlines.feature_group_created)
         finally:
             if permit is not None:
                 permit.release()
+            self.ctx.record("quota_hold", service="sagemaker", operation="CreateFeatureGroup",
+                            duration=time.monotonic() - held)
         return self
 
     def _create_with_slot(self, request: dict):

@@ -67,12 +67,17 @@ class Model:
             permit = ctx.limiter.permit("sagemaker", "CreateTrainingJob", ctx.wall(ctx.deadlines.quota_slot))
             if permit is not None and permit.waited > 0:
                 ctx.record("quota_wait", service="sagemaker", operation="CreateTrainingJob", duration=permit.waited)
+        held = None
         try:
             self._start_training(training_data_uri, instance_type)
+            held = time.monotonic()
             wait_until(ctx, f"training job {self.name} finished", self._training_done, ctx.deadlines.training_job)
         finally:
             if permit is not None:
                 permit.release()
+            if held is not None:
+                ctx.record("quota_hold", service="sagemaker", operation="CreateTrainingJob",
+                           duration=time.monotonic() - held)
         return self
 
     def _start_training(self, training_data_uri: str, instance_type: str) -> None:

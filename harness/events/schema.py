@@ -9,6 +9,7 @@ KINDS = (
     "retry",  # a retry decided by the harness policy; duration = the backoff slept
     "limiter_wait",  # time an attempt waited in the shared rate limiter
     "quota_wait",  # time waited for a concurrency permit (e.g. a feature group Creating slot)
+    "quota_hold",  # time a resource held a concurrency quota slot (create -> no longer in progress)
     "partial_state_detected", "partial_state_resolved", "partial_state_failed",
     "stage_start", "stage_end", "pipeline_start", "pipeline_end",
     "worker_error", "cleanup", "cache_hit", "cache_miss", "level_start", "level_end", "run_end",

@@ -183,13 +183,13 @@ class Runner:
         if self.simulator is not None:
             self.simulator.reset()  # fresh state for every level, same seed
         ctx = self._context()
-        self._prepare_account(ctx)
         pipelines = {spec: load_pipeline(spec) for spec in scenario.pipelines}
         total = level * scenario.iterations if not scenario.duration_seconds else 0
         self.progress.start_level(level, total)
+        started = time.monotonic()
         with bound(level=level):
             self.recorder.record("level_start", workers=level)
-        started = time.monotonic()
+            self._prepare_account(ctx)
         level_done = threading.Event()
         workers = [threading.Thread(target=self._worker, args=(ctx, level, i, pipelines), daemon=True,
                                     name=f"worker-{i}") for i in range(level)]

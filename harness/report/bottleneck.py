@@ -1,0 +1,57 @@
+"""Which quota binds first, by the operational laws.
+
+For each quota: the demand one pipeline puts on it (calls per pipeline, or AWS seconds holding
+a concurrency slot) gives the highest pipeline throughput the quota allows:
+    rate quota        X_max = rate / calls_per_pipeline              (utilisation law)
+    concurrency quota X_max = limit / hold_seconds_per_pipeline      (Little's law)
+The smallest X_max binds first. For a target N concurrent pipelines with an uncontended
+pipeline time D, the needed throughput is N / D, and each quota must rise to demand * N / D.
+"""
+from __future__ import annotations
+
+from harness.quotas import QuotaTable
+
+
+def analyse(metrics: dict, table: QuotaTable, targets=(32, 64, 128)) -> dict:
+    levels = metrics["levels"]
+    if not levels:
+        return {"quotas": [], "binding": None}
+    base = levels[0]  # the least contended level gives the pipeline's own demand and duration
+    n_ok = max(1, base["completed"] or base["pipelines"])
+    duration = (base["pipeline_seconds"] or {}).get("p50")
+    rows = []
+    demand_by_quota: dict[tuple, float] = {}
+    for key, op in base["api"]["by_operation"].items():
+        service, operation = key.split(".", 1)
+        quota = table.lookup(service, operation)
+        if quota is None or quota.rate is None:
+            continue
+        ok_calls = op["attempts"] - op["throttled"]
+        demand_by_quota[(service, operation, quota.rate)] = ok_calls / n_ok
+    for (service, operation, rate), per_pipeline in demand_by_quota.items():
+        if per_pipeline <= 0:
+            continue
+        rows.append({"quota": f"{service}.{operation} rate", "kind": "rate", "limit": rate,
+                     "demand_per_pipeline": per_pipeline, "unit": "calls",
+                     "max_pipelines_per_hour": 3600.0 * rate / per_pipeline,
+                     "source": table.lookup(service, operation).source})
+    for key, hold in base["waits"]["quota_hold_seconds"].items():
+        service, operation = key.split(".", 1)
+        quota = table.lookup(service, operation)
+        if quota is None or quota.concurrency is None or not hold.get("mean"):
+            continue
+        rows.append({"quota": f"{service}.{operation} concurrency", "kind": "concurrency",
+                     "limit": quota.concurrency, "demand_per_pipeline": hold["mean"], "unit": "slot-seconds",
+                     "max_pipelines_per_hour": 3600.0 * quota.concurrency / hold["mean"],
+                     "source": quota.source})
+    rows.sort(key=lambda r: r["max_pipelines_per_hour"])
+    for row in rows:
+        row["needed_for"] = {}
+        if duration:
+            for n in targets:
+                needed_x = n / duration  # pipelines per AWS second
+                needed = needed_x * row["demand_per_pipeline"]
+                row["needed_for"][str(n)] = {"limit": needed, "raise_by": needed / row["limit"]}
+    binding = rows[0] if rows else None
+    return {"quotas": rows, "binding": binding, "pipeline_seconds_uncontended": duration,
+            "bound_pipelines_per_hour": binding["max_pipelines_per_hour"] if binding else None}

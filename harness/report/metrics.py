@@ -1,0 +1,139 @@
+"""Metrics per concurrency level, from raw events (percentiles from raw values, never buckets).
+
+Durations in the output are AWS seconds (wall seconds / time_scale); `wall_seconds` says what a
+level took on the clock. Dashboard workers (negative worker ids) are left out of per-pipeline
+demand so the pipelines' own needs are measured.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+PERCENTILES = (50, 95, 99)
+
+
+def _pct(values) -> dict:
+    values = np.asarray([v for v in values if v is not None and not pd.isna(v)], dtype=float)
+    if values.size == 0:
+        return {f"p{p}": None for p in PERCENTILES} | {"mean": None, "max": None, "count": 0}
+    return ({f"p{p}": float(np.percentile(values, p)) for p in PERCENTILES}
+            | {"mean": float(values.mean()), "max": float(values.max()), "count": int(values.size)})
+
+
+def _details(frame: pd.DataFrame) -> list[dict]:
+    return [json.loads(d) if isinstance(d, str) and d else {} for d in frame["detail"]]
+
+
+def level_metrics(events: pd.DataFrame, level: int, time_scale: float) -> dict:
+    ev = events[events.level == level]
+    aws = 1.0 / time_scale
+    starts, ends = ev[ev.kind == "level_start"], ev[ev.kind == "level_end"]
+    wall = None
+    if len(starts):
+        last = ends.mono_time.max() if len(ends) else ev.mono_time.max()
+        wall = float(last - starts.mono_time.min())
+    pipelines = ev[ev.kind == "pipeline_end"]
+    ok = pipelines[pipelines.outcome == "ok"]
+    failed = pipelines[pipelines.outcome == "failed"]
+    stopped = pipelines[pipelines.outcome == "stopped"]
+    n_pipelines = max(1, len(pipelines))
+
+    own = ev[(ev.worker.isna()) | (ev.worker >= 0)]
+    attempts = own[own.kind == "api_attempt"]
+    by_op = {}
+    for (service, operation), group in attempts.groupby(["service", "operation"]):
+        throttled = int((group.outcome == "throttled").sum())
+        by_op[f"{service}.{operation}"] = {
+            "attempts": int(len(group)), "attempts_per_pipeline": len(group) / n_pipelines,
+            "throttled": throttled, "throttle_rate": throttled / len(group),
+            "errors": int((group.outcome.isin(["error", "exception"])).sum()),
+            "latency_seconds": _pct(group.duration * aws),
+        }
+    stages = {}
+    stage_ends = ev[(ev.kind == "stage_end") & (ev.worker >= 0)]
+    for stage, group in stage_ends.groupby("stage"):
+        stages[stage] = _pct(group.duration * aws) | {"failed": int((group.outcome == "failed").sum())}
+
+    partial = ev[ev.kind.str.startswith("partial_state")]
+    resolved = partial[partial.kind == "partial_state_resolved"]
+    limiter = ev[ev.kind == "limiter_wait"]
+    quota_wait = ev[ev.kind == "quota_wait"]
+    holds = {}
+    for operation, group in ev[ev.kind == "quota_hold"].groupby("operation"):
+        holds[f"sagemaker.{operation}"] = _pct(group.duration * aws)
+
+    sim = None
+    if len(ends):
+        detail = _details(ends.tail(1))[0]
+        sim = detail.get("sim")
+    throughput = None
+    if wall:
+        throughput = len(ok) / (wall * aws / 3600.0)
+
+    failure_reasons = failed.error_code.fillna("unknown").value_counts().to_dict()
+    return {
+        "level": int(level),
+        "pipelines": int(len(pipelines)), "completed": int(len(ok)), "failed": int(len(failed)),
+        "stopped": int(len(stopped)),
+        "failure_reasons": {str(k): int(v) for k, v in failure_reasons.items()},
+        "wall_seconds": wall, "aws_seconds": wall * aws if wall else None,
+        "throughput_per_hour": throughput,
+        "pipeline_seconds": _pct(ok.duration * aws),
+        "stage_seconds": stages,
+        "api": {
+            "attempts": int(len(attempts)), "attempts_per_pipeline": len(attempts) / n_pipelines,
+            "throttled": int((attempts.outcome == "throttled").sum()),
+            "throttle_rate": float((attempts.outcome == "throttled").mean()) if len(attempts) else 0.0,
+            "retries": int((own.kind == "retry").sum()),
+            "by_operation": by_op,
+        },
+        "waits": {
+            "limiter_seconds_total": float(limiter.duration.sum() * aws),
+            "limiter_seconds_per_pipeline": float(limiter.duration.sum() * aws / n_pipelines),
+            "quota_wait_seconds_total": float(quota_wait.duration.sum() * aws),
+            "quota_wait_seconds_per_pipeline": float(quota_wait.duration.sum() * aws / n_pipelines),
+            "quota_hold_seconds": holds,
+        },
+        "partial_state": {
+            "detected": int((partial.kind == "partial_state_detected").sum()),
+            "resolved": int(len(resolved)),
+            "failed": int((partial.kind == "partial_state_failed").sum()),
+            "seconds_to_resolve": _pct(resolved.duration * aws),
+        },
+        "simulator": simulator_health(sim, wall),
+    }
+
+
+def simulator_health(stats: dict | None, wall: float | None) -> dict | None:
+    """Did the simulator itself saturate? Long queueing for moto means it was the bottleneck."""
+    if not stats:
+        return None
+    queue = stats.get("queue", {})
+    mean_ms = 1000 * queue.get("mean_seconds", 0.0)
+    return {
+        "requests": stats.get("requests"),
+        "requests_per_second": stats.get("requests") / wall if wall else None,
+        "max_in_flight": stats.get("max_in_flight"),
+        "queue_mean_ms": mean_ms,
+        "queue_max_ms": 1000 * queue.get("max_seconds", 0.0),
+        "saturated": mean_ms > 50.0,
+        "operations": stats.get("operations", {}),
+    }
+
+
+def run_metrics(events: pd.DataFrame, meta: dict) -> dict:
+    time_scale = float(meta.get("time_scale", 1.0))
+    levels = sorted(int(l) for l in events[events.kind == "level_start"].level.dropna().unique())
+    per_level = [level_metrics(events, level, time_scale) for level in levels]
+    return {
+        "schema_version": 1,
+        "run_id": meta.get("run_id"),
+        "scenario": meta.get("scenario"),
+        "backend": meta.get("backend"), "profile": meta.get("profile"), "policy": meta.get("policy"),
+        "time_scale": time_scale,
+        "complete": bool(meta.get("complete", False)),
+        "stopped_by": meta.get("stopped_by"),
+        "levels": per_level,
+    }

@@ -1,0 +1,252 @@
+"""Build every report file of a run folder from its events alone.
+
+    render("reports/<run-id>") -> {"html": ..., "markdown": ..., "metrics": ..., ...}
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from harness.events import load_events, load_meta
+from harness.quotas import Quota, QuotaTable, load_table
+from harness.report import plots
+from harness.report.bottleneck import analyse
+from harness.report.metrics import run_metrics
+from harness.report.usl import fit_usl
+
+
+def quota_table_of(run_dir: Path) -> QuotaTable:
+    """The quota table the run used: the default table with the scenario's overrides."""
+    import tomllib
+    table = load_table()
+    try:
+        scenario = tomllib.loads((run_dir / "scenario.toml").read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return table
+    overrides = [Quota(**row) for row in scenario.get("quota_overrides", [])]
+    return table.overridden(overrides)
+
+
+def integrity(events: pd.DataFrame) -> list[dict]:
+    """Per level and operation: requests the simulator counted against attempts recorded.
+    Equal numbers mean nothing the run did was lost."""
+    rows = []
+    for end in events[events.kind == "level_end"].itertuples():
+        sim = (json.loads(end.detail) if end.detail else {}).get("sim")
+        if not sim:
+            continue
+        start = events[(events.kind == "level_start") & (events.level == end.level)].mono_time.min()
+        attempts = events[(events.kind == "api_attempt") & (events.mono_time >= start)
+                          & (events.mono_time <= end.mono_time)]
+        recorded = attempts.groupby(["service", "operation"]).size()
+        recorded = {f"{s}.{o}": int(n) for (s, o), n in recorded.items()}
+        for op in sorted(set(recorded) | set(sim.get("operations", {}))):
+            served = sim.get("operations", {}).get(op, {}).get("requests", 0)
+            rows.append({"level": int(end.level), "operation": op, "simulator": served,
+                         "recorded": recorded.get(op, 0), "match": served == recorded.get(op, 0)})
+    return rows
+
+
+def render(run_dir: str | Path) -> dict[str, Path]:
+    run_dir = Path(run_dir)
+    events = load_events(run_dir)
+    meta = load_meta(run_dir)
+    metrics = run_metrics(events, meta)
+    table = quota_table_of(run_dir)
+    usable = [l for l in metrics["levels"] if l["throughput_per_hour"]]
+    fit = fit_usl([l["level"] for l in usable], [l["throughput_per_hour"] for l in usable])
+    bottleneck = analyse(metrics, table)
+    checks = integrity(events)
+    metrics["usl"] = fit
+    metrics["bottleneck"] = bottleneck
+    metrics["integrity"] = {"rows": checks, "all_match": all(r["match"] for r in checks) if checks else None}
+    plot_paths = plots.render_all(events, metrics, fit, bottleneck.get("bound_pipelines_per_hour"),
+                                  run_dir / "plots")
+
+    paths = {"metrics": run_dir / "metrics.json", "markdown": run_dir / "summary.md",
+             "html": run_dir / "report.html"}
+    paths["metrics"].write_text(json.dumps(metrics, indent=2, default=str))
+    paths["markdown"].write_text(markdown(metrics))
+    paths["html"].write_text(html_report(metrics, plot_paths))
+    for name, frame in csv_exports(events, metrics).items():
+        path = run_dir / f"{name}.csv"
+        frame.to_csv(path, index=False)
+        paths[f"csv_{name}"] = path
+    return paths
+
+
+def csv_exports(events: pd.DataFrame, metrics: dict) -> dict[str, pd.DataFrame]:
+    levels = pd.DataFrame([{
+        "level": l["level"], "pipelines": l["pipelines"], "completed": l["completed"], "failed": l["failed"],
+        "throughput_per_hour": l["throughput_per_hour"], "wall_seconds": l["wall_seconds"],
+        "pipeline_p50_s": l["pipeline_seconds"]["p50"], "pipeline_p95_s": l["pipeline_seconds"]["p95"],
+        "pipeline_p99_s": l["pipeline_seconds"]["p99"], "attempts": l["api"]["attempts"],
+        "throttled": l["api"]["throttled"], "throttle_rate": l["api"]["throttle_rate"],
+        "retries": l["api"]["retries"], "partial_detected": l["partial_state"]["detected"],
+        "partial_failed": l["partial_state"]["failed"]} for l in metrics["levels"]])
+    operations = pd.DataFrame([{"level": l["level"], "operation": op, **{k: v for k, v in m.items()
+                                                                         if k != "latency_seconds"},
+                                "latency_p95_s": m["latency_seconds"]["p95"]}
+                               for l in metrics["levels"] for op, m in l["api"]["by_operation"].items()])
+    pipelines = events[events.kind == "pipeline_end"][["level", "worker", "pipeline", "outcome", "error_code",
+                                                        "duration"]].copy()
+    pipelines["duration_aws_s"] = pipelines.pop("duration") / metrics["time_scale"]
+    return {"levels": levels, "operations": operations, "pipelines": pipelines}
+
+
+def _fmt(value, digits=1, suffix="") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}{suffix}"
+    return f"{value}{suffix}"
+
+
+def headline(metrics: dict) -> list[str]:
+    """The answers a capacity planner wants, in sentences."""
+    lines = []
+    levels = metrics["levels"]
+    clean = [l["level"] for l in levels if l["failed"] == 0 and l["completed"]]
+    if clean:
+        lines.append(f"Highest level with no failed pipeline: N={max(clean)}.")
+    failing = [l for l in levels if l["failed"]]
+    for l in failing:
+        reasons = ", ".join(f"{k} ({v})" for k, v in l["failure_reasons"].items())
+        lines.append(f"N={l['level']}: {l['failed']} of {l['pipelines']} pipelines failed: {reasons}.")
+    best = max(levels, key=lambda l: l["throughput_per_hour"] or 0, default=None)
+    if best and best["throughput_per_hour"]:
+        lines.append(f"Peak measured throughput: {best['throughput_per_hour']:.0f} pipelines/hour at N={best['level']}.")
+    b = metrics.get("bottleneck") or {}
+    if b.get("binding"):
+        row = b["binding"]
+        lines.append(f"The quota that binds first: {row['quota']} (limit {row['limit']:g}, "
+                     f"{row['demand_per_pipeline']:.1f} {row['unit']} per pipeline) caps throughput at "
+                     f"{row['max_pipelines_per_hour']:.0f} pipelines/hour.")
+        for n, need in row.get("needed_for", {}).items():
+            if need["raise_by"] > 1:
+                lines.append(f"To run {n} pipelines at once without queueing on it, raise it to "
+                             f"{need['limit']:.3g} (x{need['raise_by']:.1f}).")
+                break
+    fit = metrics.get("usl")
+    if fit:
+        peak = f"peak at N*={fit['peak_n']:.0f}" if fit["peak_n"] else "no peak within reach (kappa = 0)"
+        lines.append(f"USL fit: sigma={fit['sigma']:.3g}, kappa={fit['kappa']:.3g}, R²={fit['r2']:.2f}; {peak}; "
+                     f"predicted {fit['predicted']['64']:.0f}/h at 64, {fit['predicted']['128']:.0f}/h at 128.")
+    if any((l["simulator"] or {}).get("saturated") for l in levels):
+        lines.append("Warning: the simulator itself saturated at some level (requests queued for moto); "
+                     "raise the time scale's denominator less or lower N to measure the account, not the simulator.")
+    if not metrics["complete"]:
+        lines.append(f"INCOMPLETE RUN (stopped by {metrics.get('stopped_by') or 'a crash'}): figures cover what was recorded.")
+    return lines
+
+
+def level_table(metrics: dict) -> tuple[list[str], list[list[str]]]:
+    header = ["N", "done", "failed", "pipelines/h", "p50 min", "p95 min", "p99 min", "attempts/pipeline",
+              "throttled", "retries", "limiter wait s/pipeline", "quota wait s/pipeline", "partial seen/failed",
+              "wall s"]
+    rows = []
+    for l in metrics["levels"]:
+        p = l["pipeline_seconds"]
+        rows.append([str(l["level"]), str(l["completed"]), str(l["failed"]), _fmt(l["throughput_per_hour"]),
+                     _fmt(p["p50"] and p["p50"] / 60), _fmt(p["p95"] and p["p95"] / 60), _fmt(p["p99"] and p["p99"] / 60),
+                     _fmt(l["api"]["attempts_per_pipeline"]),
+                     f"{l['api']['throttled']} ({100 * l['api']['throttle_rate']:.1f}%)", str(l["api"]["retries"]),
+                     _fmt(l["waits"]["limiter_seconds_per_pipeline"]), _fmt(l["waits"]["quota_wait_seconds_per_pipeline"]),
+                     f"{l['partial_state']['detected']}/{l['partial_state']['failed']}", _fmt(l["wall_seconds"], 0)])
+    return header, rows
+
+
+def bottleneck_table(metrics: dict) -> tuple[list[str], list[list[str]]]:
+    header = ["quota", "limit", "demand per pipeline", "max pipelines/h", "raise for N=64", "source"]
+    rows = []
+    for row in (metrics.get("bottleneck") or {}).get("quotas", [])[:12]:
+        need = row.get("needed_for", {}).get("64")
+        rows.append([row["quota"], f"{row['limit']:g}", f"{row['demand_per_pipeline']:.2f} {row['unit']}",
+                     _fmt(row["max_pipelines_per_hour"], 0), f"x{need['raise_by']:.2f}" if need else "-",
+                     row["source"]])
+    return header, rows
+
+
+def markdown(metrics: dict) -> str:
+    def table(header, rows):
+        return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+                         + ["| " + " | ".join(r) + " |" for r in rows])
+    out = [f"# Stress run {metrics['run_id']}",
+           f"Scenario `{metrics['scenario']}` on `{metrics['backend']}` (profile `{metrics['profile']}`), "
+           f"policy `{metrics['policy']}`, time scale {metrics['time_scale']:g} "
+           f"(figures in AWS time).", ""]
+    out += [f"- {line}" for line in headline(metrics)] + [""]
+    out += ["## Levels", table(*level_table(metrics)), "", "## Quotas, tightest first", table(*bottleneck_table(metrics))]
+    integrity_info = metrics.get("integrity", {})
+    if integrity_info.get("all_match") is not None:
+        out += ["", f"Integrity: simulator counters {'match' if integrity_info['all_match'] else 'DO NOT match'} "
+                    f"the recorded attempts for every operation."]
+    return "\n".join(out) + "\n"
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def _html_table(header, rows) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def html_report(metrics: dict, plot_paths: dict[str, Path]) -> str:
+    style = ("body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}"
+             "table{border-collapse:collapse;font-size:13px;margin:1em 0}td,th{border:1px solid #ccc;"
+             "padding:4px 8px;text-align:right}th{background:#f3f3f3}td:first-child{text-align:left}"
+             ".answer{background:#f6f9ff;border-left:4px solid #4c72b0;padding:0.5em 1em}"
+             ".warn{background:#fff4f0;border-left:4px solid #c44e52;padding:0.5em 1em}"
+             "img{max-width:100%;border:1px solid #eee;margin:0.5em 0}.grid{display:grid;"
+             "grid-template-columns:1fr 1fr;gap:1em}")
+    lines = headline(metrics)
+    answer = "".join(f"<li>{html.escape(l)}</li>" for l in lines)
+    plots_html = "".join(f"<figure>{_img(p)}</figure>" for k, p in plot_paths.items() if k != "timeline")
+    timeline = _img(plot_paths["timeline"]) if "timeline" in plot_paths else ""
+    integrity_rows = [[str(r["level"]), r["operation"], str(r["simulator"]), str(r["recorded"]),
+                       "yes" if r["match"] else "NO"] for r in metrics.get("integrity", {}).get("rows", [])]
+    sim_rows = [[str(l["level"]), _fmt((l["simulator"] or {}).get("requests_per_second")),
+                 str((l["simulator"] or {}).get("max_in_flight", "-")), _fmt((l["simulator"] or {}).get("queue_mean_ms"), 2),
+                 _fmt((l["simulator"] or {}).get("queue_max_ms"), 1),
+                 "yes" if (l["simulator"] or {}).get("saturated") else "no"] for l in metrics["levels"] if l["simulator"]]
+    fit = metrics.get("usl")
+    fit_html = ("<p>Not enough levels for a fit (three or more needed).</p>" if not fit else
+                f"<p>λ={fit['lambda']:.1f}/h per pipeline, σ={fit['sigma']:.4g}, κ={fit['kappa']:.4g}, "
+                f"R²={fit['r2']:.3f}, N*={_fmt(fit['peak_n'], 0)}. Predicted: "
+                + ", ".join(f"{v:.0f}/h at N={k}" for k, v in fit["predicted"].items()) + ".</p>")
+    status = "" if metrics["complete"] else (
+        f'<p class="warn">Incomplete run (stopped by {html.escape(str(metrics.get("stopped_by") or "a crash"))}):'
+        " the figures cover what was recorded before it stopped.</p>")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Stress run {html.escape(str(metrics['run_id']))}</title>
+<style>{style}</style></head><body>
+<h1>Stress run {html.escape(str(metrics['run_id']))}</h1>
+<p>Scenario <b>{html.escape(str(metrics['scenario']))}</b> on <b>{html.escape(str(metrics['backend']))}</b>
+(profile {html.escape(str(metrics['profile']))}), retry policy <b>{html.escape(str(metrics['policy']))}</b>,
+time scale {metrics['time_scale']:g}: durations and rates are AWS time; the wall column says what each level took.</p>
+{status}
+<div class="answer"><h2>How far does it scale?</h2><ul>{answer}</ul></div>
+<h2>Levels</h2>{_html_table(*level_table(metrics))}
+<div class="grid">{plots_html}</div>
+<h2>Timeline of the largest level</h2>{timeline}
+<h2>Quotas, tightest first</h2>
+<p>Demand per pipeline is measured at the least contended level; the highest throughput each quota allows
+follows from the utilisation law (rate quotas) and Little's law (concurrency quotas).</p>
+{_html_table(*bottleneck_table(metrics))}
+<h2>Universal Scalability Law</h2>{fit_html}
+<h2>Simulator health</h2>
+<p>Queueing for moto means the simulator, not the simulated account, was the limit.</p>
+{_html_table(["N", "requests/s", "max in flight", "queue mean ms", "queue max ms", "saturated"], sim_rows)}
+<h2>Integrity</h2>
+<p>Requests the simulator counted against attempts the harness recorded, per operation.</p>
+{_html_table(["N", "operation", "simulator", "recorded", "match"], integrity_rows)}
+</body></html>
+"""
