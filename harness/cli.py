@@ -112,6 +112,27 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from harness.report.compare import ThresholdError, check, load_metrics, moved, scenario_thresholds
+    base, head = load_metrics(args.base), load_metrics(args.head)
+    thresholds = args.threshold or scenario_thresholds(args.head)
+    print(f"{'N':>4} {'metric':16} {'base':>10} {'head':>10} {'change':>9}")
+    for row in moved(base, head):
+        print(f"{row[0]:>4} {row[1]:16} {row[2]:>10} {row[3]:>10} {row[4]:>9}")
+    try:
+        checks = [check(expression, base, head) for expression in thresholds]
+    except ThresholdError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print()
+    for c in checks:
+        shown = lambda v: "-" if v is None else f"{v:.4g}"  # noqa: E731
+        print(f"{'PASS' if c.passed else 'FAIL'}  {c.expression:36} head {shown(c.head)} vs limit {shown(c.limit)}")
+    failed = [c for c in checks if not c.passed]
+    print(f"\n{len(checks) - len(failed)} of {len(checks)} thresholds passed")
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -151,6 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="(re)build the report of a run folder")
     report.add_argument("run_dir")
     report.set_defaults(func=cmd_report)
+
+    compare = sub.add_parser("compare", help="compare two runs; exit 1 when a threshold fails")
+    compare.add_argument("base", help="the baseline run folder")
+    compare.add_argument("head", help="the run folder to judge")
+    compare.add_argument("--threshold", action="append",
+                         help="e.g. 'throughput@32 >= 0.9*base' (repeatable; default: HEAD scenario's)")
+    compare.set_defaults(func=cmd_compare)
 
     quotas = sub.add_parser("quotas", help="print the quota table in force")
     quotas.add_argument("--table", help="a quota table TOML (default: the shipped table)")

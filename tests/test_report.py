@@ -1,0 +1,119 @@
+"""Reports from events alone: USL recovery, the binding quota, metrics.json, compare."""
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.events import Recorder
+from harness.events.context import bound
+from harness.quotas import Quota, QuotaTable
+from harness.report import render
+from harness.report.bottleneck import analyse
+from harness.report.compare import check, ThresholdError
+from harness.report.metrics import run_metrics
+from harness.report.usl import fit_usl, usl
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_usl_fit_recovers_known_parameters_from_noisy_data():
+    rng = np.random.default_rng(3)
+    lam, sigma, kappa = 12.0, 0.05, 0.002
+    n = np.array([1, 2, 4, 8, 16, 24, 32, 48, 64])
+    x = usl(n, lam, sigma, kappa) * (1 + rng.normal(0, 0.005, len(n)))
+    fit = fit_usl(n, x)
+    assert fit["lambda"] == pytest.approx(lam, rel=0.05)
+    assert fit["sigma"] == pytest.approx(sigma, rel=0.05)
+    assert fit["kappa"] == pytest.approx(kappa, rel=0.05)
+    assert fit["r2"] > 0.99
+    assert fit["peak_n"] == pytest.approx(np.sqrt((1 - sigma) / kappa), rel=0.05)
+
+
+def synthetic_run(folder: Path, levels=(4, 8, 16), throughput_scale=1.0, time_scale=1.0) -> Path:
+    """A run folder written through the real recorder: pipelines that each make 10 DescribeEndpoint
+    calls and hold a CreateFeatureGroup slot for 50 s."""
+    run_dir = folder
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "scenario.toml").write_text('thresholds = ["failed == 0"]\n')
+    rec = Recorder(run_dir / "events.db", "synthetic")
+    rec.set_meta(run_id="synthetic", scenario="synthetic", time_scale=time_scale, backend="sim",
+                 profile="x", policy="harness", complete=True)
+    import time as _time
+    rng = random.Random(1)
+    for level in levels:
+        with bound(level=level):
+            rec.record("level_start")
+            for worker in range(level):
+                with bound(worker=worker, pipeline=f"p{level}-{worker}"):
+                    for _ in range(10):
+                        rec.record("api_attempt", service="sagemaker", operation="DescribeEndpoint",
+                                   attempt=1, outcome="ok", duration=0.01)
+                    rec.record("quota_hold", service="sagemaker", operation="CreateFeatureGroup", duration=50.0)
+                    rec.record("pipeline_end", outcome="ok", duration=100 + rng.random())
+        rec.flush()
+        _time.sleep(0.01 * level / throughput_scale)
+        with bound(level=level):
+            rec.record("level_end")
+    rec.close()
+    return run_dir
+
+
+def test_the_bottleneck_analysis_names_the_quota_that_binds(tmp_path):
+    run_dir = synthetic_run(tmp_path / "run")
+    from harness.events import load_events, load_meta
+    metrics = run_metrics(load_events(run_dir), load_meta(run_dir))
+    table = QuotaTable([Quota("sagemaker", "DescribeEndpoint", rate=20, burst=20),
+                        Quota("sagemaker", "CreateFeatureGroup", rate=5, concurrency=4)])
+    result = analyse(metrics, table)
+    # 4 slots / 50 s = 288 pipelines/h binds before 20/s / 10 calls = 7200/h
+    assert result["binding"]["quota"] == "sagemaker.CreateFeatureGroup concurrency"
+    assert result["binding"]["max_pipelines_per_hour"] == pytest.approx(288, rel=0.01)
+    assert result["quotas"][1]["quota"] == "sagemaker.DescribeEndpoint rate"
+
+
+SCHEMA_LEVEL_KEYS = {"level", "pipelines", "completed", "failed", "stopped", "failure_reasons", "wall_seconds",
+                     "aws_seconds", "throughput_per_hour", "pipeline_seconds", "stage_seconds", "api", "waits",
+                     "partial_state", "simulator"}
+
+
+def test_metrics_json_follows_its_documented_schema(tmp_path):
+    run_dir = synthetic_run(tmp_path / "run")
+    paths = render(run_dir)
+    metrics = json.loads(paths["metrics"].read_text())
+    documented = (ROOT / "harness" / "report" / "SCHEMA.md").read_text()
+    for key in ["schema_version", "run_id", "levels", "usl", "bottleneck", "integrity"] + sorted(SCHEMA_LEVEL_KEYS):
+        assert f"`{key}`" in documented, f"{key} is not documented"
+    assert set(metrics) >= {"schema_version", "run_id", "scenario", "time_scale", "complete", "levels", "usl",
+                            "bottleneck", "integrity"}
+    for level in metrics["levels"]:
+        assert set(level) == SCHEMA_LEVEL_KEYS
+        assert set(level["pipeline_seconds"]) == {"p50", "p95", "p99", "mean", "max", "count"}
+    html = paths["html"].read_text()
+    assert "http://" not in html.replace("http://www.w3.org", "") and "<img" in html  # self-contained
+    assert paths["markdown"].read_text().startswith("# Stress run synthetic")
+
+
+def test_compare_passes_a_run_against_itself_and_fails_on_half_the_throughput(tmp_path):
+    base = synthetic_run(tmp_path / "base")
+    slow = synthetic_run(tmp_path / "slow", throughput_scale=0.5)
+    cli = [sys.executable, "-m", "harness.cli", "compare"]
+    same = subprocess.run(cli + [str(base), str(base), "--threshold", "throughput@16 >= 0.9*base",
+                                 "--threshold", "failed == 0"], capture_output=True, text=True, cwd=ROOT)
+    assert same.returncode == 0, same.stdout + same.stderr
+    half = subprocess.run(cli + [str(base), str(slow), "--threshold", "throughput@16 >= 0.9*base"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert half.returncode == 1 and "FAIL" in half.stdout
+
+
+def test_a_malformed_threshold_is_refused(tmp_path):
+    base = synthetic_run(tmp_path / "base")
+    from harness.report.compare import load_metrics
+    metrics = load_metrics(base)
+    with pytest.raises(ThresholdError, match="metric\\[@N\\] op value"):
+        check("throughput is big", metrics, metrics)
+    with pytest.raises(ThresholdError, match="unknown metric"):
+        check("speed@4 > 1", metrics, metrics)
