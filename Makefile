@@ -20,8 +20,9 @@ test: $(VENV)/.installed
 test-all: $(VENV)/.installed
 	$(PY) -m pytest -n auto -q -m ''
 
+# Sweeps 4, 8, 16, ... up to N (LEVELS=4,32 overrides) on the embedded simulator.
 stress: $(VENV)/.installed
-	$(VENV)/bin/harness run $(SCENARIO) -n $(N)
+	$(VENV)/bin/harness sweep $(SCENARIO) $(if $(LEVELS),--levels $(LEVELS),--up-to $(N))
 
 sim: $(VENV)/.installed
 	$(VENV)/bin/harness sim --profile aws-default --port 0

@@ -109,7 +109,8 @@ def timeline(events: pd.DataFrame, level: int, time_scale: float, path: Path) ->
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in STAGE_COLOURS.values()]
     labels = list(STAGE_COLOURS)
     extra_handles, extra_labels = ax.get_legend_handles_labels()
-    ax.legend(handles + extra_handles, labels + extra_labels, fontsize=7, loc="upper right", ncol=2)
+    ax.legend(handles + extra_handles, labels + extra_labels, fontsize=7, loc="upper center",
+              bbox_to_anchor=(0.5, -0.08 - 1.5 / max(4, 0.22 * level + 1.5) * 0.1), ncol=8, frameon=False)
     ax.set_xlabel("AWS minutes since the level started")
     ax.set_ylabel("worker")
     ax.set_title(f"Pipelines by worker at N={level} (stages coloured; failed stages black)")
