@@ -100,3 +100,15 @@ def test_a_user_pipeline_that_is_not_a_pipeline_is_refused(tmp_path):
                           capture_output=True, text=True, timeout=60,
                           env={**os.environ, "PYTHONPATH": str(ROOT / "tests")})
     assert done.returncode == 2 and "not a Pipeline" in done.stderr
+
+
+def test_the_sdk_pipeline_runs_through_the_harness_hooks(simulator, tmp_path):
+    scenario = load_scenario("smoke")
+    scenario.pipelines = {"workbench-sdk": 1.0}
+    simulator.reset(profile=scenario.profile, seed=scenario.seed, time_scale=scenario.time_scale)
+    result = Runner(scenario, tmp_path, [2], endpoint_url=simulator.endpoint_url, render_report=False).run()
+    assert result.pipelines == 2 and result.failed == 0
+    attempts = load_events(result.run_dir, ["api_attempt"])
+    sdk_calls = attempts[attempts.operation == "CreateEndpoint"]
+    assert len(sdk_calls) == 2 and sdk_calls.pipeline.notna().all()  # the SDK's calls are recorded per pipeline
+    assert nothing_in(simulator.endpoint_url)

@@ -54,6 +54,18 @@ class ClientFactory:
         self._clients: dict[str, object] = {}
         self._lock = threading.Lock()
 
+    def sdk_session(self) -> boto3.Session:
+        """A boto3 session for code that makes its own clients (the SageMaker SDK): each client
+        it makes points at this backend, uses this policy, and is paced and recorded like ours."""
+        with self._lock:
+            if getattr(self, "_sdk_session", None) is None:
+                credentials = SIM_CREDENTIALS if self.backend.kind == "sim" else {}
+                session = _PinnedSession(self.backend.endpoint_url, self.config, region_name=self.backend.region,
+                                         profile_name=self.backend.profile, **credentials)
+                CallHooks(None, self.settings, self.time_scale, self.recorder, self.limiter).register(session.events)
+                self._sdk_session = session
+            return self._sdk_session
+
     def client(self, service: str):
         existing = self._clients.get(service)
         if existing is not None:
@@ -66,3 +78,17 @@ class ClientFactory:
                           self.limiter).register(made.meta.events)
                 self._clients[service] = made
             return self._clients[service]
+
+
+class _PinnedSession(boto3.Session):
+    """A boto3 session whose clients default to one endpoint URL and one client config."""
+
+    def __init__(self, endpoint_url: str | None, config: Config, **kwargs):
+        super().__init__(**kwargs)
+        self._pinned_endpoint, self._pinned_config = endpoint_url, config
+
+    def client(self, *args, **kwargs):
+        if self._pinned_endpoint and not kwargs.get("endpoint_url"):
+            kwargs["endpoint_url"] = self._pinned_endpoint
+        kwargs["config"] = self._pinned_config.merge(kwargs["config"]) if kwargs.get("config") else self._pinned_config
+        return super().client(*args, **kwargs)

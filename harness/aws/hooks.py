@@ -27,8 +27,10 @@ def error_code(parsed_response: dict | None, exception: BaseException | None) ->
 
 
 class CallHooks:
-    def __init__(self, service: str, settings: RetrySettings, time_scale: float = 1.0,
+    def __init__(self, service: str | None, settings: RetrySettings, time_scale: float = 1.0,
                  recorder=None, limiter: Limiter | None = None):
+        """service None: hooks for a whole session, the service read from each event's name
+        (botocore's hyphenated service id, which is the client name for every service used here)."""
         self.service, self.settings, self.time_scale = service, settings, time_scale
         self.recorder, self.limiter = recorder, limiter
         self._attempt = threading.local()
@@ -42,11 +44,15 @@ class CallHooks:
         if self.settings.policy == "harness":
             events.register("needs-retry", self.needs_retry)
 
+    def _names(self, event_name: str) -> tuple[str, str]:
+        _, service, operation = event_name.split(".", 2)
+        return self.service or service, operation
+
     def before_send(self, event_name: str, **_):
-        operation = event_name.rsplit(".", 1)[1]
-        waited = self.limiter.wait(self.service, operation) if self.limiter else 0.0
+        service, operation = self._names(event_name)
+        waited = self.limiter.wait(service, operation) if self.limiter else 0.0
         if waited > 0 and self.recorder is not None:
-            self.recorder.record("limiter_wait", service=self.service, operation=operation, duration=waited)
+            self.recorder.record("limiter_wait", service=service, operation=operation, duration=waited)
         self._attempt.waited = waited
         self._attempt.start = time.monotonic()
         return None  # let botocore send the request
@@ -54,7 +60,7 @@ class CallHooks:
     def response_received(self, event_name: str, context: dict, parsed_response=None,
                           exception=None, response_dict=None, **_):
         duration = time.monotonic() - getattr(self._attempt, "start", time.monotonic())
-        operation = event_name.rsplit(".", 1)[1]
+        service, operation = self._names(event_name)
         context.setdefault("harness_first_attempt", time.monotonic() - duration)
         code = error_code(parsed_response, exception)
         status = (response_dict or {}).get("status_code")
@@ -67,14 +73,14 @@ class CallHooks:
         else:
             outcome = "ok"
         if self.limiter is not None and outcome in ("ok", "throttled"):
-            self.limiter.feedback(self.service, operation, outcome == "throttled")
+            self.limiter.feedback(service, operation, outcome == "throttled")
         if self.recorder is not None:
-            self.recorder.record("api_attempt", service=self.service, operation=operation,
+            self.recorder.record("api_attempt", service=service, operation=operation,
                                  attempt=(context.get("retries") or {}).get("attempt", 1),
                                  outcome=outcome, error_code=code, duration=duration,
                                  status=status, waited=getattr(self._attempt, "waited", 0.0))
 
-    def needs_retry(self, attempts: int, operation, request_dict: dict, response=None,
+    def needs_retry(self, attempts: int, operation, request_dict: dict, event_name: str, response=None,
                     caught_exception=None, **_):
         """Return seconds to sleep before the next attempt, or None for no retry."""
         retry = standard.RetryContext(
@@ -89,7 +95,7 @@ class CallHooks:
         if time.monotonic() + sleep - first > self.settings.deadline_seconds * self.time_scale:
             return None
         if self.recorder is not None:
-            self.recorder.record("retry", service=self.service, operation=operation.name,
+            self.recorder.record("retry", service=self._names(event_name)[0], operation=operation.name,
                                  attempt=attempts, error_code=retry.get_error_code()
                                  or (type(caught_exception).__name__ if caught_exception else None),
                                  duration=sleep)

@@ -38,8 +38,9 @@ class Pipeline:
 
 
 def builtin_pipelines() -> dict[str, Callable[[], Pipeline]]:
+    from harness.pipelines.sdk import sdk_pipeline
     from harness.pipelines.workbench import workbench_pipeline
-    return {"workbench": workbench_pipeline}
+    return {"workbench": workbench_pipeline, "workbench-sdk": sdk_pipeline}
 
 
 def load_pipeline(spec: str) -> Pipeline:

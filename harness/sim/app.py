@@ -233,10 +233,15 @@ class SimulatorApp:
             self.lifecycles.start(kind, call.account, call.region, call.json().get(NAME_FIELDS[kind], ""))
             return status, headers, payload
         rewrite = getattr(self, "_rewrite_" + call.operation, None)
-        if rewrite is None:
+        if rewrite is None and not call.operation.startswith("Describe"):
             return status, headers, payload
         answer = json.loads(payload or b"{}")
-        rewrite(call, answer)
+        # moto answers absent optional structures as {} (e.g. DataCaptureConfig); AWS leaves
+        # them out, and typed clients such as the SageMaker SDK reject the empty ones.
+        for key in [k for k, v in answer.items() if v == {}]:
+            del answer[key]
+        if rewrite is not None:
+            rewrite(call, answer)
         return status, headers, json.dumps(answer, default=str).encode()
 
     def _status_of(self, call: Call, kind: str, name: str) -> str | None:
