@@ -36,7 +36,7 @@ def integrity(events: pd.DataFrame) -> list[dict]:
     Equal numbers mean nothing the run did was lost."""
     rows = []
     for end in events[events.kind == "level_end"].itertuples():
-        sim = (json.loads(end.detail) if end.detail else {}).get("sim")
+        sim = (json.loads(end.detail) if isinstance(end.detail, str) else {}).get("sim")
         if not sim:
             continue
         start = events[(events.kind == "level_start") & (events.level == end.level)].mono_time.min()
@@ -248,5 +248,19 @@ follows from the utilisation law (rate quotas) and Little's law (concurrency quo
 <h2>Integrity</h2>
 <p>Requests the simulator counted against attempts the harness recorded, per operation.</p>
 {_html_table(["N", "operation", "simulator", "recorded", "match"], integrity_rows)}
+<script>
+// Say how many plots loaded (tests read it), and name any that did not.
+window.addEventListener("load", () => {{
+  const images = Array.from(document.images);
+  const ok = images.filter(i => i.complete && i.naturalWidth > 0);
+  document.body.dataset.plotsLoaded = ok.length + "/" + images.length;
+  images.filter(i => !ok.includes(i)).forEach(i => {{
+    const note = document.createElement("p");
+    note.className = "warn";
+    note.textContent = "plot missing: " + i.alt;
+    i.replaceWith(note);
+  }});
+}});
+</script>
 </body></html>
 """
