@@ -69,6 +69,35 @@ def test_a_late_offline_store_is_waited_for(aws_ctx):
     assert kinds == ["partial_state_detected", "partial_state_resolved"]
 
 
+def test_under_the_partial_state_profile_late_stores_return_and_missing_ones_fail_in_time(aws_ctx):
+    """partial-state: offline stores take ~10 AWS minutes and a quarter never appear."""
+    ctx = aws_ctx.reset(profile="partial-state", time_scale=0.005)
+    df, deadline = dataset(2), 1500.0
+    outcomes = {}
+
+    def build(name):
+        features = FeatureSet(ctx, name).create(df, "id", "event_time")
+        start = time.monotonic()
+        try:
+            features.wait_for_offline_store(deadline=deadline)
+            outcomes[name] = ("resolved", features.health_check())
+        except PartialStateError as err:
+            outcomes[name] = ("failed", (time.monotonic() - start) / 0.005, err.missing)
+
+    threads = [threading.Thread(target=build, args=(f"ps-{i}",)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    resolved = [o for o in outcomes.values() if o[0] == "resolved"]
+    failed = [o for o in outcomes.values() if o[0] == "failed"]
+    assert resolved and failed, outcomes  # seed 0 gives both kinds among these eight names
+    assert all(problems == [] for _, problems in resolved)
+    for _, waited, missing in failed:
+        assert deadline <= waited <= 1.1 * deadline and missing == ["offline_glue_table_missing",
+                                                                    "offline_s3_prefix_empty"]
+
+
 def test_an_offline_store_that_never_appears_fails_clearly_within_the_deadline(aws_ctx, tmp_path):
     profile = tmp_path / "never.toml"
     profile.write_text('quota_table = "none"\n[lifecycle.feature_group]\ncreate_seconds = 10\n'

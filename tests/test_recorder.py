@@ -64,3 +64,23 @@ def test_sigkill_loses_at_most_the_last_flush_interval(tmp_path):
     # Everything recorded more than one second before the kill is on disk.
     safe = max(seq for seq, at in marks if at < killed_at - 1.0)
     assert set(range(safe + 1)) <= seqs
+
+
+WRITER = """
+import sys
+from harness.events import Recorder
+recorder = Recorder(sys.argv[1], "run-multi", flush_interval=0.05)
+for i in range(500):
+    recorder.record("api_attempt", writer=sys.argv[2], seq=i)
+recorder.close()
+"""
+
+
+def test_several_processes_can_record_into_one_run(tmp_path):
+    db = tmp_path / "events.db"
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(db), str(w)]) for w in range(3)]
+    assert [w.wait(60) for w in writers] == [0, 0, 0]
+    events = load_events(db)
+    assert len(events) == 1500
+    per_writer = events.detail.map(lambda d: json.loads(d)["writer"]).value_counts()
+    assert sorted(per_writer.tolist()) == [500, 500, 500]

@@ -112,3 +112,16 @@ def test_the_sdk_pipeline_runs_through_the_harness_hooks(simulator, tmp_path):
     sdk_calls = attempts[attempts.operation == "CreateEndpoint"]
     assert len(sdk_calls) == 2 and sdk_calls.pipeline.notna().all()  # the SDK's calls are recorded per pipeline
     assert nothing_in(simulator.endpoint_url)
+
+
+def test_a_cached_dashboard_polls_meta_while_the_pipelines_run(simulator, tmp_path):
+    scenario = load_scenario("smoke")
+    scenario.dashboard.workers, scenario.dashboard.cached, scenario.dashboard.poll_seconds = 2, True, 60
+    simulator.reset(profile="calm", time_scale=0.01)
+    result = Runner(scenario, tmp_path, [2], endpoint_url=simulator.endpoint_url, render_report=False).run()
+    events = load_events(result.run_dir)
+    dashboard = events[events.worker < 0]
+    assert set(dashboard.worker) == {-1, -2}
+    assert (dashboard.kind == "cache_miss").sum() >= 3 and (dashboard.kind == "cache_hit").sum() >= 1
+    assert (dashboard[dashboard.kind == "api_attempt"].operation == "ListFeatureGroups").any()
+    assert result.failed == 0

@@ -20,12 +20,22 @@ from harness.events.schema import COLUMNS, SQL_SCHEMA
 _INSERT = f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
-    db = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
-    db.executescript(SQL_SCHEMA)
-    return db
+def connect(path: str | Path, patience: float = 30.0) -> sqlite3.Connection:
+    """Open (and if need be create) a run's database. Several processes may do this at once;
+    switching to WAL needs a moment alone with the file, so a locked file is retried."""
+    deadline = time.monotonic() + patience
+    while True:
+        db = sqlite3.connect(str(path), timeout=patience, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(SQL_SCHEMA)
+            return db
+        except sqlite3.OperationalError as err:
+            db.close()
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 class Recorder:
