@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from harness.config import ConfigError
 
 
@@ -61,7 +63,8 @@ def _run(args, levels: list[int] | None) -> int:
     if scenario.policy not in __import__("harness.aws.policies", fromlist=["POLICIES"]).POLICIES:
         raise ValueError(f"--policy {scenario.policy!r} is not one of "
                          + ", ".join(__import__("harness.aws.policies", fromlist=["POLICIES"]).POLICIES))
-    runner = Runner(scenario, args.reports, levels, endpoint_url=args.endpoint_url)
+    runner = Runner(scenario, args.reports, levels, endpoint_url=args.endpoint_url,
+                    allow_accounts=args.allow_account or [])
     previous = {sig: signal.signal(sig, lambda signum, _frame: runner.request_stop(signal.Signals(signum).name))
                 for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -88,10 +91,19 @@ def cmd_sweep(args) -> int:
     return _run(args, args.levels or (doubling(args.up_to) if args.up_to else None))
 
 
+def parse_age(text: str) -> float:
+    """'24h', '30m', '2d', '90s' -> seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        return float(text[:-1]) * units[text[-1]]
+    except (KeyError, ValueError, IndexError):
+        raise argparse.ArgumentTypeError(f"--older-than {text!r}: expected a number and a unit, e.g. 24h, 30m, 2d") from None
+
+
 def cmd_cleanup(args) -> int:
     from harness.artifacts import AwsContext
     from harness.aws import Backend, ClientFactory, RetrySettings
-    from harness.runner.cleanup import cleanup_run
+    from harness.runner.cleanup import HARNESS_PREFIX, cleanup, find_resources, older_than, owned_by
     from harness.runner.run import run_prefix
 
     if args.endpoint_url and not args.region:
@@ -99,9 +111,16 @@ def cmd_cleanup(args) -> int:
     else:
         backend = Backend.aws(args.region, args.aws_profile, args.endpoint_url)
     ctx = AwsContext(ClientFactory(backend, RetrySettings("botocore-standard")), bucket="")
-    deleted = cleanup_run(ctx, run_prefix(args.run_id), args.run_id, say=print)
-    print(f"{len(deleted)} resources of run {args.run_id} deleted")
-    return 0
+    if args.run_id:
+        prefix, owns, what = run_prefix(args.run_id), owned_by(args.run_id), f"run {args.run_id}"
+    else:
+        prefix, owns, what = HARNESS_PREFIX, older_than(args.older_than), f"runs older than {args.older_than:.0f} s"
+    resources = find_resources(ctx, prefix, owns)
+    for resource in resources:
+        print(f"will delete {resource.kind} {resource.name}")
+    deleted = cleanup(ctx, resources, say=print)
+    print(f"{len(deleted)} resources of {what} deleted")
+    return 0 if len(deleted) == len(resources) else 1
 
 
 def cmd_report(args) -> int:
@@ -160,10 +179,14 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--profile", help="override the scenario's simulator profile")
         cmd.add_argument("--seed", type=int, help="override the scenario's seed")
         cmd.add_argument("--endpoint-url", help="use this running simulator (or AWS stand-in)")
+        cmd.add_argument("--allow-account", action="append", metavar="ACCOUNT_ID",
+                         help="real AWS: allow this account id (in addition to the scenario's)")
         cmd.set_defaults(func=cmd_run if name == "run" else cmd_sweep)
 
     cleanup = sub.add_parser("cleanup", help="delete every resource that carries a run's tag")
-    cleanup.add_argument("--run-id", required=True)
+    which = cleanup.add_mutually_exclusive_group(required=True)
+    which.add_argument("--run-id", help="delete what carries this run's tag")
+    which.add_argument("--older-than", type=parse_age, help="delete what runs older than this left, e.g. 24h")
     cleanup.add_argument("--endpoint-url", help="a running simulator's URL")
     cleanup.add_argument("--region", help="AWS region (real AWS)")
     cleanup.add_argument("--aws-profile", help="AWS config profile (real AWS)")
@@ -195,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except (ValueError, OSError) as err:
+    except (ValueError, OSError, ClientError, BotoCoreError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

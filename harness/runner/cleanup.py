@@ -6,7 +6,10 @@ tag, or another run's tag, is never touched. Every deletion is idempotent and re
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable
 
 from botocore.exceptions import ClientError
 
@@ -22,14 +25,37 @@ class Resource:
     name: str
 
 
-def _tagged(ctx: AwsContext, arn: str, run_id: str) -> bool:
+HARNESS_PREFIX = "hx"  # every run's prefix starts with this (see runner.run.run_prefix)
+
+Owns = Callable[[str | None], bool]  # given a resource's run tag (or None), is it ours?
+
+
+def run_started(run_id: str) -> float | None:
+    """The epoch time a run id was made (20261126T060512Z-3fa9), or None if it is not one."""
+    try:
+        return datetime.strptime(run_id.split("-")[0], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        return None
+
+
+def owned_by(run_id: str) -> Owns:
+    return lambda tag: tag == run_id
+
+
+def older_than(seconds: float, now: float | None = None) -> Owns:
+    """Runs that started more than `seconds` ago (by the time in their run id)."""
+    cutoff = (now if now is not None else time.time()) - seconds
+    return lambda tag: tag is not None and (run_started(tag) or float("inf")) < cutoff
+
+
+def _run_tag(ctx: AwsContext, arn: str) -> str | None:
     try:
         tags = ctx.client("sagemaker").list_tags(ResourceArn=arn).get("Tags", [])
     except ClientError as err:
         if error_code(err) in ("ValidationException", "ResourceNotFound"):
-            return False
+            return None
         raise
-    return any(t.get("Key") == RUN_TAG and t.get("Value") == run_id for t in tags)
+    return next((t.get("Value") for t in tags if t.get("Key") == RUN_TAG), None)
 
 
 def _listed(ctx: AwsContext, operation: str, key: str, name_field: str, arn_field: str, prefix: str):
@@ -42,6 +68,11 @@ def _listed(ctx: AwsContext, operation: str, key: str, name_field: str, arn_fiel
 
 def find_run_resources(ctx: AwsContext, prefix: str, run_id: str) -> list[Resource]:
     """Every resource of every kind that belongs to this run."""
+    return find_resources(ctx, prefix, owned_by(run_id))
+
+
+def find_resources(ctx: AwsContext, prefix: str, owns: Owns) -> list[Resource]:
+    """Every resource of every kind whose name starts with `prefix` and whose run tag `owns`."""
     found: list[Resource] = []
     sagemaker_kinds = [
         ("endpoint", "list_endpoints", "Endpoints", "EndpointName", "EndpointArn"),
@@ -58,13 +89,13 @@ def find_run_resources(ctx: AwsContext, prefix: str, run_id: str) -> list[Resour
                 job = ctx.client("sagemaker").describe_training_job(TrainingJobName=name)
                 if job["TrainingJobStatus"] != "InProgress":
                     continue  # AWS keeps finished training jobs; nothing to delete
-            if _tagged(ctx, arn, run_id):
+            if owns(_run_tag(ctx, arn)):
                 found.append(Resource(kind, name))
     glue = ctx.client("glue")
     try:
         for page in glue.get_paginator("get_tables").paginate(DatabaseName=ctx.glue_database):
             for table in page.get("TableList", []):
-                if table["Name"].startswith(prefix) and table.get("Parameters", {}).get(RUN_TAG) == run_id:
+                if table["Name"].startswith(prefix) and owns(table.get("Parameters", {}).get(RUN_TAG)):
                     found.append(Resource("glue_table", table["Name"]))
     except ClientError as err:
         if error_code(err) != "EntityNotFoundException":
@@ -77,7 +108,7 @@ def find_run_resources(ctx: AwsContext, prefix: str, run_id: str) -> list[Resour
             tags = s3.get_bucket_tagging(Bucket=bucket["Name"]).get("TagSet", [])
         except ClientError:
             continue
-        if any(t["Key"] == RUN_TAG and t["Value"] == run_id for t in tags):
+        if owns(next((t["Value"] for t in tags if t["Key"] == RUN_TAG), None)):
             found.append(Resource("s3_bucket", bucket["Name"]))
     return found
 
@@ -103,7 +134,12 @@ def delete_resource(ctx: AwsContext, resource: Resource) -> None:
 
 def cleanup_run(ctx: AwsContext, prefix: str, run_id: str, say=lambda line: None) -> list[Resource]:
     """Delete every resource of the run (S3 buckets last); return what was deleted."""
-    resources = find_run_resources(ctx, prefix, run_id)
+    return cleanup(ctx, find_run_resources(ctx, prefix, run_id), say)
+
+
+def cleanup(ctx: AwsContext, resources: list[Resource], say=lambda line: None) -> list[Resource]:
+    """Delete these resources (S3 buckets last); return what was deleted."""
+    resources = list(resources)
     resources.sort(key=lambda r: r.kind == "s3_bucket")
     deleted = []
     for resource in resources:

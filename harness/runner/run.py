@@ -76,7 +76,7 @@ class RunResult:
 class Runner:
     def __init__(self, scenario: Scenario, reports_dir: str | Path = "reports", levels: list[int] | None = None,
                  out=sys.stderr, run_id: str | None = None, endpoint_url: str | None = None,
-                 render_report: bool = True):
+                 render_report: bool = True, allow_accounts: list[str] | None = None):
         self.scenario = scenario
         self.levels = levels or scenario.levels
         self.run_id = run_id or new_run_id()
@@ -85,6 +85,7 @@ class Runner:
         self.out = out
         self.endpoint_url = endpoint_url  # a simulator already running (tests), or an AWS stand-in
         self.render_report = render_report
+        self.allowed_accounts = list(scenario.allowed_accounts) + list(allow_accounts or [])
         self.stop_event = threading.Event()
         self.stopped_by: str | None = None
         self.progress = Progress(out)
@@ -114,8 +115,20 @@ class Runner:
         except OSError as err:
             raise OSError(f"run folder {self.run_dir} is not writable: {err.strerror or err}") from None
 
+    def guard_account(self) -> None:
+        """Real AWS: identify the account and refuse before anything is written anywhere."""
+        if self.scenario.backend != "aws":
+            return
+        if self.endpoint_url is None and self.scenario.time_scale != 1.0:
+            raise ValueError(f"{self.scenario.source}: time_scale = {self.scenario.time_scale!r} is not allowed; "
+                             "expected 1.0 with backend = \"aws\" (AWS runs in real time)")
+        from harness.aws.account import check_account
+        sts = ClientFactory(self._backend(), self.scenario.retry()).client("sts")
+        check_account(sts, self.scenario.region, self.allowed_accounts, say=self.say)
+
     def run(self) -> RunResult:
         scenario = self.scenario
+        self.guard_account()
         self.prepare_folder()
         self.recorder = Recorder(self.run_dir / "events.db", self.run_id)
         self.recorder.listeners.append(self.progress.observe)

@@ -349,6 +349,20 @@ class SimulatorApp:
             found = False
         return None if found else errors.validation(call, f"Could not find resource {arn}")
 
+    def _sm_AddTags(self, call: Call, environ: dict) -> Response | None:
+        """moto cannot tag a feature group after creation."""
+        params = call.json()
+        arn = params.get("ResourceArn", "")
+        if ":feature-group/" not in arn:
+            return None
+        group = next((g for g in self._backend(call).feature_groups.values() if g.arn == arn), None)
+        if group is None:
+            return errors.validation(call, f"Could not find feature-group {arn}")
+        new = {t["Key"]: t["Value"] for t in params.get("Tags", [])}
+        group.tags = [t for t in (group.tags or []) if t["Key"] not in new] + [
+            {"Key": k, "Value": v} for k, v in new.items()]
+        return errors.json_ok({"Tags": group.tags})
+
     def _sm_ListFeatureGroups(self, call: Call, environ: dict) -> Response:
         params = call.json()
         rows = []

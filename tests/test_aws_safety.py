@@ -1,0 +1,87 @@
+"""Real-AWS safety, with the simulator standing in for AWS through its endpoint URL."""
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+
+from harness.artifacts import AwsContext
+from harness.aws import Backend, ClientFactory, RetrySettings
+from harness.runner.cleanup import HARNESS_PREFIX, cleanup, find_resources, older_than
+from runhelpers import everything_in, nothing_in
+from simhelpers import create_feature_group
+
+ROOT = Path(__file__).resolve().parents[1]
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "AKIAHARNESSCANARY01", "AWS_SECRET_ACCESS_KEY": "canary/Secret+Key/0123456789abcdefXYZ",
+               "AWS_SESSION_TOKEN": "canaryTokenIQoJb3JpZ2luX2VjEHarness"}
+
+
+def aws_scenario(tmp_path, extra=""):
+    path = tmp_path / "aws-smoke.toml"
+    smoke = (ROOT / "scenarios" / "smoke.toml").read_text().replace('backend = "sim"', 'backend = "aws"\nregion = "us-east-1"')
+    path.write_text(smoke.replace("[params]", extra + "\n[params]"))
+    return path
+
+
+def run_cli(args, env_extra=None, timeout=300):
+    import os
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
+def test_a_run_against_an_account_that_is_not_allowed_is_refused_before_anything_is_made(simulator, tmp_path):
+    scenario = aws_scenario(tmp_path, 'allowed_accounts = ["111111111111"]')
+    done = run_cli(["run", str(scenario), "--reports", str(tmp_path / "reports"), "--endpoint-url",
+                    simulator.endpoint_url], CREDENTIALS)
+    assert done.returncode == 2, done.stderr
+    assert "AWS account 123456789012, region us-east-1" in done.stderr
+    assert "account 123456789012 is not allowed" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "reports").exists()
+    assert nothing_in(simulator.endpoint_url)
+
+
+def test_no_credential_appears_in_the_run_folder_or_the_output(simulator, tmp_path):
+    simulator.reset(profile="aws-default", seed=1, time_scale=0.01)
+    scenario = aws_scenario(tmp_path)
+    done = run_cli(["run", str(scenario), "-n", "2", "--reports", str(tmp_path / "reports"), "--endpoint-url",
+                    simulator.endpoint_url, "--allow-account", "123456789012"], CREDENTIALS)
+    assert done.returncode == 0, done.stderr[-2000:]
+    run_dir = next((tmp_path / "reports").iterdir())
+    files = [p for p in run_dir.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"events.db", "report.html", "metrics.json", "summary.md", "scenario.toml"}
+    blobs = [p.read_bytes() for p in files] + [done.stdout.encode(), done.stderr.encode()]
+    for secret in CREDENTIALS.values():
+        assert not any(secret.encode() in blob for blob in blobs), "a credential leaked"
+    assert nothing_in(simulator.endpoint_url)
+
+
+def test_look_alikes_survive_every_cleanup(simulator, tmp_path):
+    kw = dict(endpoint_url=simulator.endpoint_url, region_name="us-east-1",
+              aws_access_key_id="t", aws_secret_access_key="t")
+    sagemaker, s3 = boto3.client("sagemaker", **kw), boto3.client("s3", **kw)
+    run_id = "20200101T000000Z-abcd"
+    prefix = "hx0101000000abcd"
+    create_feature_group(sagemaker, s3, f"{prefix}-untagged", bucket=f"{prefix}-lookalike")
+    create_feature_group(sagemaker, s3, f"{prefix}-other-run", bucket="another-bucket")
+    sagemaker.add_tags(ResourceArn=sagemaker.describe_feature_group(FeatureGroupName=f"{prefix}-other-run")
+                       ["FeatureGroupArn"], Tags=[{"Key": "harness:run-id", "Value": "20200101T000000Z-ffff"}])
+    create_feature_group(sagemaker, s3, f"{prefix}-ours", bucket="third-bucket")
+    sagemaker.add_tags(ResourceArn=sagemaker.describe_feature_group(FeatureGroupName=f"{prefix}-ours")
+                       ["FeatureGroupArn"], Tags=[{"Key": "harness:run-id", "Value": run_id}])
+
+    done = run_cli(["cleanup", "--run-id", run_id, "--endpoint-url", simulator.endpoint_url])
+    assert done.returncode == 0, done.stderr
+    assert f"will delete feature_group {prefix}-ours" in done.stdout
+    left = everything_in(simulator.endpoint_url)["feature_groups"]
+    assert sorted(left) == [f"{prefix}-other-run", f"{prefix}-untagged"]
+
+    again = run_cli(["cleanup", "--run-id", run_id, "--endpoint-url", simulator.endpoint_url])
+    assert again.returncode == 0 and "0 resources" in again.stdout  # idempotent
+
+    ctx = AwsContext(ClientFactory(Backend.simulator(simulator.endpoint_url), RetrySettings("none")), bucket="")
+    stale = find_resources(ctx, HARNESS_PREFIX, older_than(24 * 3600))
+    assert [r.name for r in stale] == [f"{prefix}-other-run"]  # tagged by a 2020 run; the untagged one is not ours
+    cleanup(ctx, stale)
+    assert everything_in(simulator.endpoint_url)["feature_groups"] == [f"{prefix}-untagged"]
+    assert f"{prefix}-lookalike" in everything_in(simulator.endpoint_url)["buckets"]
