@@ -123,6 +123,17 @@ def cmd_cleanup(args) -> int:
     return 0 if len(deleted) == len(resources) else 1
 
 
+def cmd_plan(args) -> int:
+    import json
+
+    from harness.runner.plan import format_plan, make_plan
+    from harness.runner.scenario import load_scenario
+    scenario = load_scenario(args.scenario)
+    plan = make_plan(scenario, args.n or max(scenario.levels))
+    print(json.dumps(plan, indent=2, default=str) if args.json else format_plan(plan))
+    return 0
+
+
 def cmd_report(args) -> int:
     from harness.report import render
     paths = render(args.run_dir)
@@ -191,6 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup.add_argument("--region", help="AWS region (real AWS)")
     cleanup.add_argument("--aws-profile", help="AWS config profile (real AWS)")
     cleanup.set_defaults(func=cmd_cleanup)
+
+    plan = sub.add_parser("plan", help="what a scenario would create, call and cost, without calling AWS")
+    plan.add_argument("scenario")
+    plan.add_argument("-n", type=int, help="concurrent pipelines (default: the scenario's largest level)")
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    plan.set_defaults(func=cmd_plan)
 
     report = sub.add_parser("report", help="(re)build the report of a run folder")
     report.add_argument("run_dir")

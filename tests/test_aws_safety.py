@@ -85,3 +85,25 @@ def test_look_alikes_survive_every_cleanup(simulator, tmp_path):
     cleanup(ctx, stale)
     assert everything_in(simulator.endpoint_url)["feature_groups"] == [f"{prefix}-untagged"]
     assert f"{prefix}-lookalike" in everything_in(simulator.endpoint_url)["buckets"]
+
+
+def test_plan_predicts_the_calls_a_real_smoke_run_makes(simulator, tmp_path):
+    from harness.events import load_events
+    from harness.runner.plan import make_plan
+    from harness.runner.run import Runner
+    from harness.runner.scenario import load_scenario
+
+    scenario = load_scenario("smoke")
+    plan = make_plan(scenario, 4)
+    simulator.reset(profile=scenario.profile, seed=scenario.seed, time_scale=scenario.time_scale)
+    result = Runner(scenario, tmp_path, [4], endpoint_url=simulator.endpoint_url, render_report=False).run()
+    attempts = load_events(result.run_dir, ["api_attempt"])
+    attempts = attempts[attempts.pipeline.notna()]
+    recorded = attempts.groupby(["service", "operation"]).size()
+    recorded = {f"{s}.{o}": n for (s, o), n in recorded.items()}
+    total = sum(recorded.values())
+    for op, count in recorded.items():
+        if count >= 0.05 * total:
+            assert abs(plan["calls"].get(op, 0) - count) <= 0.2 * count, (op, plan["calls"].get(op), count)
+    assert plan["resources_created"]["sagemaker.CreateEndpoint"] == 4
+    assert plan["bottleneck"]["binding"] is not None and plan["cost"]["total_usd"] > 0

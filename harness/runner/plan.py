@@ -1,0 +1,146 @@
+"""`harness plan`: what a scenario will do, before it does it, without calling AWS.
+
+The expected calls come from a dry run, not from a hand-kept model: one pipeline of each kind
+in the mix runs on a private simulator with the scenario's lifecycle timings (no quotas,
+faults, latency or jitter, so it measures the pipeline's own demand) at a tiny time scale.
+Scaled to N pipelines that gives the calls by operation, the resources made, the quota that
+binds first (the bottleneck analysis), the run time in AWS time, and a cost estimate.
+"""
+from __future__ import annotations
+
+import io
+import math
+import tempfile
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+
+from harness.events import load_events, load_meta
+from harness.report.bottleneck import analyse
+from harness.report.metrics import run_metrics
+from harness.runner.scenario import Scenario
+from harness.sim.profile import load_profile
+
+PRICES = Path(__file__).resolve().parents[1] / "prices.toml"
+DRY_RUN_SCALE = 0.004
+
+
+def _dry_run_profile(scenario: Scenario, folder: Path) -> str:
+    """The scenario's profile (for real AWS: aws-default) with only its lifecycle timings."""
+    name = scenario.profile if scenario.backend == "sim" else "aws-default"
+    source = load_profile(name)
+    fg, tj, ep = source.feature_group, source.training_job, source.endpoint
+    path = folder / "dry-run.toml"
+    path.write_text(f"""quota_table = "none"
+jitter = 0.0
+[lifecycle.feature_group]
+create_seconds = {fg.create_seconds}
+offline_store_seconds = {fg.offline_store_seconds}
+table_seconds = {fg.table_seconds}
+delete_seconds = {fg.delete_seconds}
+[lifecycle.training_job]
+run_seconds = {tj.run_seconds}
+[lifecycle.endpoint]
+create_seconds = {ep.create_seconds}
+delete_seconds = {ep.delete_seconds}
+""")
+    return str(path)
+
+
+def dry_run(scenario: Scenario) -> tuple[dict, dict]:
+    """Per-pipeline calls by operation (weighted over the mix) and the dry run's metrics."""
+    from harness.runner.run import Runner
+    from harness.sim import Simulator
+
+    calls: dict[str, float] = {}
+    total_weight = sum(scenario.pipelines.values())
+    metrics = None
+    with tempfile.TemporaryDirectory() as folder:
+        profile = _dry_run_profile(scenario, Path(folder))
+        with Simulator(profile, seed=scenario.seed, time_scale=DRY_RUN_SCALE) as sim:
+            for spec, weight in scenario.pipelines.items():
+                sim.reset()
+                single = replace(scenario, backend="sim", profile=profile, time_scale=DRY_RUN_SCALE,
+                                 pipelines={spec: 1.0}, iterations=1, duration_seconds=0.0, ramp_up_seconds=0.0,
+                                 dashboard=replace(scenario.dashboard, workers=0))
+                result = Runner(single, folder, [1], out=io.StringIO(), endpoint_url=sim.endpoint_url,
+                                render_report=False).run()
+                events = load_events(result.run_dir)
+                if result.failed:
+                    raise RuntimeError(f"the dry run of pipeline {spec} failed; run it with harness run to see why")
+                attempts = events[(events.kind == "api_attempt") & events.pipeline.notna()]
+                for (service, operation), n in attempts.groupby(["service", "operation"]).size().items():
+                    key = f"{service}.{operation}"
+                    calls[key] = calls.get(key, 0.0) + n * weight / total_weight
+                metrics = run_metrics(events, load_meta(result.run_dir))
+    return calls, metrics
+
+
+def make_plan(scenario: Scenario, n: int) -> dict:
+    calls, metrics = dry_run(scenario)
+    pipelines = n * scenario.iterations
+    bottleneck = analyse(metrics, scenario.quota_table(), targets=(n,))
+    level = metrics["levels"][0]
+    duration = level["pipeline_seconds"]["p50"] or 0.0
+    holds = level["waits"]["quota_hold_seconds"]
+    table = scenario.quota_table()
+    queueing = 0.0
+    for key, hold in holds.items():
+        service, operation = key.split(".", 1)
+        quota = table.lookup(service, operation)
+        if quota and quota.concurrency and n > quota.concurrency and hold.get("mean"):
+            queueing = max(queueing, (math.ceil(n / quota.concurrency) - 1) * hold["mean"])
+    run_seconds = scenario.ramp_up_seconds + scenario.iterations * duration + queueing
+    creates = {op: per * pipelines for op, per in calls.items() if op.split(".", 1)[1].startswith("Create")}
+    return {
+        "scenario": scenario.name, "n": n, "pipelines": pipelines,
+        "calls_per_pipeline": calls,
+        "calls": {op: per * pipelines for op, per in sorted(calls.items(), key=lambda kv: -kv[1])},
+        "resources_created": creates,
+        "bottleneck": bottleneck,
+        "pipeline_seconds": duration,
+        "queueing_seconds": queueing,
+        "run_seconds": run_seconds,
+        "cost": cost(scenario, holds, calls, pipelines),
+    }
+
+
+def cost(scenario: Scenario, holds: dict, calls: dict, pipelines: int) -> dict:
+    prices = tomllib.loads(PRICES.read_text())
+    instance = scenario.params.get("instance_type", "ml.m5.large")
+    training_h = (holds.get("sagemaker.CreateTrainingJob") or {}).get("mean") or 0.0
+    hosting_h = (holds.get("sagemaker.CreateEndpoint") or {}).get("mean") or 0.0
+    training = pipelines * training_h / 3600 * prices["training"].get(instance, float("nan"))
+    hosting = pipelines * hosting_h / 3600 * prices["hosting"].get(instance, float("nan"))
+    writes = pipelines * calls.get("sagemaker-featurestore-runtime.PutRecord", 0.0)
+    feature_store = writes / 1e6 * prices["feature_store"]["write_per_million"]
+    return {"training_usd": training, "hosting_usd": hosting, "feature_store_usd": feature_store,
+            "total_usd": training + hosting + feature_store, "instance_type": instance,
+            "prices_date": prices["date"], "prices_region": prices["region"], "prices_source": prices["source"],
+            "excludes": "S3 storage and requests, Glue, Athena, data transfer"}
+
+
+def format_plan(plan: dict) -> str:
+    lines = [f"Plan: {plan['scenario']} at N={plan['n']} ({plan['pipelines']} pipelines), from a dry run on a "
+             "private simulator (nothing was sent to AWS).", "", "Resources created:"]
+    for op, count in plan["resources_created"].items():
+        lines.append(f"  {count:8.0f}  {op}")
+    total = sum(plan["calls"].values())
+    lines += ["", f"Expected API calls: {total:.0f} in all"]
+    for op, count in plan["calls"].items():
+        lines.append(f"  {count:8.0f}  {op}  ({100 * count / total:.1f}%)")
+    binding = plan["bottleneck"].get("binding")
+    lines.append("")
+    if binding:
+        need = binding.get("needed_for", {}).get(str(plan["n"]))
+        lines.append(f"Quota predicted to bind first: {binding['quota']} (limit {binding['limit']:g}); it allows "
+                     f"{binding['max_pipelines_per_hour']:.0f} pipelines/hour"
+                     + (f"; N={plan['n']} needs {need['limit']:.3g} (x{need['raise_by']:.2f})" if need else ""))
+    lines.append(f"Expected run time: {plan['run_seconds'] / 60:.0f} min in AWS time (a pipeline takes "
+                 f"{plan['pipeline_seconds'] / 60:.0f} min; queueing for concurrency quotas adds "
+                 f"{plan['queueing_seconds'] / 60:.0f} min)")
+    c = plan["cost"]
+    lines.append(f"Cost estimate: ${c['total_usd']:.2f} (training ${c['training_usd']:.2f}, endpoints "
+                 f"${c['hosting_usd']:.2f}, feature store writes ${c['feature_store_usd']:.4f}) on {c['instance_type']}, "
+                 f"prices of {c['prices_date']} for {c['prices_region']}; excludes {c['excludes']}")
+    return "\n".join(lines)
