@@ -70,8 +70,12 @@ class DataSource:
         return pd.read_csv(body)
 
     def delete(self) -> None:
-        """Idempotent: the table and every object under the prefix."""
-        delete_prefix(self.ctx, self.ctx.bucket, self.prefix)
+        """Idempotent: every object where the table says the data is, then the table."""
+        table = self.describe()
+        location = (table or {}).get("StorageDescriptor", {}).get("Location", "") or self.location
+        bucket, _, prefix = location.removeprefix("s3://").partition("/")
+        if bucket:
+            delete_prefix(self.ctx, bucket, prefix)
         try:
             self.ctx.client("glue").delete_table(DatabaseName=self.ctx.glue_database, Name=self.name)
         except ClientError as err:

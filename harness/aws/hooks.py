@@ -11,12 +11,14 @@ import threading
 import time
 from types import SimpleNamespace
 
+from botocore.exceptions import ConnectionClosedError, ConnectTimeoutError, EndpointConnectionError
 from botocore.retries import standard
 from tenacity import wait_random_exponential
 
 from harness.aws.limiter import Limiter
 from harness.aws.policies import RetrySettings
 
+CONNECTION_ERRORS = (EndpointConnectionError, ConnectionClosedError, ConnectTimeoutError)
 THROTTLE_CODES = frozenset(standard.ThrottledRetryableChecker._THROTTLED_ERROR_CODES)
 
 
@@ -88,7 +90,10 @@ class CallHooks:
             parsed_response=response[1] if response else None,
             http_response=response[0] if response else None,
             caught_exception=caught_exception, request_context=request_dict["context"])
-        if not self._retryable.is_retryable(retry):
+        # The backend unreachable (a restart, a network blip) is retried until the call's
+        # deadline, not against the attempt budget: waiting it out is what a person would do.
+        unreachable = isinstance(caught_exception, CONNECTION_ERRORS)
+        if not unreachable and not self._retryable.is_retryable(retry):
             return None
         sleep = self._backoff(SimpleNamespace(attempt_number=attempts))
         first = request_dict["context"].get("harness_first_attempt", time.monotonic())

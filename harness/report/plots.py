@@ -102,6 +102,11 @@ def timeline(events: pd.DataFrame, level: int, time_scale: float, path: Path) ->
     if len(throttled):
         ax.plot((throttled.mono_time - start) / time_scale / 60, throttled.worker, "x", color="red",
                 markersize=4, label="throttled attempt")
+    faults = ev[(ev.kind == "api_attempt") & (ev.worker >= 0) & ((ev.outcome == "exception") | ev.error_code.isin(
+        ["InternalFailure", "ServiceUnavailable", "InternalError"]))]
+    if len(faults):
+        ax.plot((faults.mono_time - start) / time_scale / 60, faults.worker, ".", color="#dd8452",
+                markersize=4, label="5xx or unreachable")
     partial = ev[ev.kind == "partial_state_failed"]
     if len(partial):
         ax.plot((partial.mono_time - start) / time_scale / 60, partial.worker, "D", color="black",

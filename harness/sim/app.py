@@ -6,6 +6,7 @@ thread-safe), through our handlers for what moto lacks or gets wrong, then moto.
 """
 from __future__ import annotations
 
+import fnmatch
 import io
 import ipaddress
 import json
@@ -89,10 +90,11 @@ class SimulatorApp:
 
     def _serve(self, call: Call, environ: dict) -> Response:
         self.stats.count(call.key, "requests")
-        if not self._admit(call):
+        storm = self._storm(call)
+        if not self._admit(call) or (storm is not None and storm.throttle):
             self.stats.count(call.key, "throttled")
             return errors.throttled(call)
-        fault = self._draw_fault(call)
+        fault = self._draw_fault(call, storm)
         if fault in (500, 503):
             self.stats.count(call.key, "faults")
             return errors.server_fault(call, fault)
@@ -132,16 +134,24 @@ class SimulatorApp:
             rng = self.rngs.setdefault(name, random.Random(name))
         return rng
 
-    def _draw_fault(self, call: Call):
+    def _storm(self, call: Call):
+        if not self.profile.storms:
+            return None
+        now = self.lifecycles.now()
+        return next((s for s in self.profile.storms if s.active(now)
+                     and fnmatch.fnmatchcase(call.service, s.service)
+                     and fnmatch.fnmatchcase(call.operation, s.operation)), None)
+
+    def _draw_fault(self, call: Call, storm=None):
         rule = self.profile.fault_for(call.service, call.operation)
         with self._rng_lock:
             rng = self._rng("fault", call)
             draw, kind = rng.random(), rng.random()
-        if rule is None:
-            return None
-        if draw < rule.error_rate:
+        error_rate = (rule.error_rate if rule else 0.0) + (storm.error_rate if storm else 0.0)
+        timeout_rate = rule.timeout_rate if rule else 0.0
+        if draw < error_rate:
             return 503 if kind < 0.5 else 500
-        if draw < rule.error_rate + rule.timeout_rate:
+        if draw < error_rate + timeout_rate:
             return "timeout"
         return None
 

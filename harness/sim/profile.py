@@ -31,6 +31,21 @@ class FaultRule:
 
 
 @dataclass(frozen=True)
+class Storm:
+    """For a stretch of AWS time after the simulator starts (or is reset), matching calls meet
+    extra 5xx faults, or are all throttled."""
+    start_seconds: float
+    duration_seconds: float
+    service: str = "*"
+    operation: str = "*"
+    error_rate: float = 0.0
+    throttle: bool = False
+
+    def active(self, aws_now: float) -> bool:
+        return self.start_seconds <= aws_now < self.start_seconds + self.duration_seconds
+
+
+@dataclass(frozen=True)
 class FeatureGroupLifecycle:
     create_seconds: float = 60.0  # Creating -> Created
     offline_store_seconds: float = 60.0  # Created -> OfflineStoreStatus Active
@@ -59,6 +74,7 @@ class Profile:
     quotas: QuotaTable = field(default_factory=lambda: QuotaTable([]))
     latency: list[LatencyRule] = field(default_factory=list)
     faults: list[FaultRule] = field(default_factory=list)
+    storms: list[Storm] = field(default_factory=list)
     timeout_seconds: float = 90.0  # AWS time a timed-out answer is held
     jitter: float = 0.2  # lifecycle durations vary by +-jitter, drawn from the seed
     feature_group: FeatureGroupLifecycle = FeatureGroupLifecycle()
@@ -111,6 +127,15 @@ def parse_profile(data: dict, source: str, name: str) -> Profile:
                                 row.number("timeout_rate", 0.0, minimum=0.0, maximum=1.0)))
         row.done()
 
+    storms = []
+    for row in root.sections("storm"):
+        storms.append(Storm(row.number("start_seconds", required=True, minimum=0.0),
+                            row.number("duration_seconds", required=True, minimum=0.0),
+                            row.string("service", "*"), row.string("operation", "*"),
+                            row.number("error_rate", 0.0, minimum=0.0, maximum=1.0),
+                            row.boolean("throttle", False)))
+        row.done()
+
     lifecycle = root.section("lifecycle")
     fg, tj, ep = (lifecycle.section(k) for k in ("feature_group", "training_job", "endpoint"))
     profile = Profile(
@@ -119,6 +144,7 @@ def parse_profile(data: dict, source: str, name: str) -> Profile:
         quotas=table,
         latency=latency,
         faults=faults,
+        storms=storms,
         timeout_seconds=root.number("timeout_seconds", 90.0, minimum=0.0),
         jitter=root.number("jitter", 0.2, minimum=0.0, maximum=0.9),
         feature_group=FeatureGroupLifecycle(
