@@ -102,6 +102,7 @@ def test_compare_passes_a_run_against_itself_and_fails_on_half_the_throughput(tm
     slow = synthetic_run(tmp_path / "slow", throughput_scale=0.5)
     cli = [sys.executable, "-m", "harness.cli", "compare"]
     same = subprocess.run(cli + [str(base), str(base), "--threshold", "throughput@16 >= 0.9*base",
+                                 "--threshold", "p95(pipeline)@16 < 1.2*base",
                                  "--threshold", "failed == 0"], capture_output=True, text=True, cwd=ROOT)
     assert same.returncode == 0, same.stdout + same.stderr
     half = subprocess.run(cli + [str(base), str(slow), "--threshold", "throughput@16 >= 0.9*base"],

@@ -19,7 +19,7 @@ from pathlib import Path
 
 OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
        "!=": operator.ne}
-PATTERN = re.compile(r"^\s*(?P<metric>[a-z_]+(?:\((?P<arg>[a-z_]+)\))?)(?:@(?P<level>\d+))?\s*"
+PATTERN = re.compile(r"^\s*(?P<metric>[a-z_][a-z0-9_]*(?:\((?P<arg>[a-z_]+)\))?)(?:@(?P<level>\d+))?\s*"
                      r"(?P<op><=|>=|==|!=|<|>)\s*(?P<rhs>.+?)\s*$")
 RHS = re.compile(r"^(?:(?P<number>[0-9.eE+-]+)|(?:(?P<factor>[0-9.eE+-]+)\s*\*\s*)?base)$")
 METRICS = ("throughput", "failed", "completed", "throttled", "throttle_rate", "attempts_per_pipeline",
