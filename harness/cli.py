@@ -163,8 +163,15 @@ def cmd_compare(args) -> int:
     return 1 if failed else 0
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Bad arguments get one line naming what was wrong, and exit code 2 (no usage dump)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="harness", description=__doc__)
+    parser = OneLineParser(prog="harness", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     sim = sub.add_parser("sim", help="run the AWS simulator on loopback until Ctrl-C")

@@ -24,8 +24,10 @@ def read_toml(path: str | Path) -> dict[str, Any]:
             return tomllib.load(handle)
     except FileNotFoundError:
         raise ConfigError(str(path), "(file)", str(path), "an existing TOML file") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(str(path), "(syntax)", str(err), "valid TOML") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(str(path), "(syntax)", str(err), "valid UTF-8 TOML") from None
+    except IsADirectoryError:
+        raise ConfigError(str(path), "(file)", str(path), "a TOML file, not a folder") from None
 
 
 class Section:
