@@ -79,3 +79,22 @@ def test_unknown_policy_and_missing_region_are_refused():
         RetrySettings("aggressive")
     with pytest.raises(ValueError, match="region"):
         Backend.aws(region="")
+
+
+@pytest.mark.parametrize("policy", ["botocore-standard", "botocore-legacy"])
+def test_botocore_backoff_shrinks_with_the_time_scale(simulator, tmp_path, policy):
+    """A fair fight: on a simulator at time scale 1/100, botocore's retry sleeps shrink 100x.
+    (botocore-adaptive's backoff is scaled the same way, but its client-side rate limiter keeps
+    wall-clock constants such as a 0.5/s minimum rate, which no hook reaches.)"""
+    import time
+    simulator.reset(profile=write_profile(tmp_path, QUOTA.replace("rate = 20", "rate = 0.001").replace(
+        "burst = 20", "burst = 1")), time_scale=0.01)
+    factory = ClientFactory(Backend.simulator(simulator.endpoint_url), RetrySettings(policy, max_attempts=5),
+                            time_scale=0.01)
+    sagemaker = factory.client("sagemaker")
+    sagemaker.list_models()  # the one token
+    start = time.monotonic()
+    with pytest.raises(ClientError):
+        sagemaker.list_models()  # throttled five times, four backoffs between
+    assert time.monotonic() - start < 0.5  # unscaled, botocore sleeps up to 1+2+4+8 s here
+    assert simulator.stats()["operations"]["sagemaker.ListModels"]["throttled"] == 5

@@ -76,6 +76,8 @@ class ClientFactory:
                                            config=self.config)
                 CallHooks(service, self.settings, self.time_scale, self.recorder,
                           self.limiter).register(made.meta.events)
+                if self.settings.policy.startswith("botocore-"):
+                    scale_botocore_backoff(made, self.time_scale)
                 self._clients[service] = made
             return self._clients[service]
 
@@ -92,3 +94,29 @@ class _PinnedSession(boto3.Session):
             kwargs["endpoint_url"] = self._pinned_endpoint
         kwargs["config"] = self._pinned_config.merge(kwargs["config"]) if kwargs.get("config") else self._pinned_config
         return super().client(*args, **kwargs)
+
+
+def scale_botocore_backoff(client, time_scale: float) -> None:
+    """botocore sleeps its retry delays in wall time. On a simulator running in scaled AWS time
+    they must shrink by the same factor, or botocore's modes would back off 30 times longer
+    than they do against AWS (an unfair fight with the harness policy, which scales its own).
+
+    botocore registers its retry handler under a known unique id; we swap in a wrapper that
+    scales the delay it returns. (This reaches into botocore's emitter; checked by a test.)
+    """
+    if time_scale == 1.0:
+        return
+    name = client.meta.service_model.service_id.hyphenize()
+    event, unique_id = f"needs-retry.{name}", f"retry-config-{name}"
+    emitter = getattr(client.meta.events, "_emitter", client.meta.events)
+    entry = getattr(emitter, "_unique_id_handlers", {}).get(unique_id)
+    if entry is None:
+        raise RuntimeError(f"botocore's retry handler for {name} was not found; cannot scale its backoff")
+    original = entry["handler"]
+
+    def scaled(**kwargs):
+        delay = original(**kwargs)
+        return delay if delay is None or delay is False else delay * time_scale
+
+    client.meta.events.unregister(event, unique_id=unique_id)
+    client.meta.events.register(event, scaled, unique_id=unique_id)

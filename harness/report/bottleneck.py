@@ -4,7 +4,8 @@ For each quota: the demand one pipeline puts on it (calls per pipeline, or AWS s
 a concurrency slot) gives the highest pipeline throughput the quota allows:
     rate quota        X_max = rate / calls_per_pipeline              (utilisation law)
     concurrency quota X_max = limit / hold_seconds_per_pipeline      (Little's law)
-The smallest X_max binds first. For a target N concurrent pipelines with an uncontended
+The smallest X_max binds first; at level N the throughput bound is also at most N / D (the
+pipelines cannot finish faster than one uncontended pipeline takes). For a target N concurrent pipelines with an uncontended
 pipeline time D, the needed throughput is N / D, and each quota must rise to demand * N / D.
 """
 from __future__ import annotations
@@ -53,5 +54,14 @@ def analyse(metrics: dict, table: QuotaTable, targets=(32, 64, 128)) -> dict:
                 needed = needed_x * row["demand_per_pipeline"]
                 row["needed_for"][str(n)] = {"limit": needed, "raise_by": needed / row["limit"]}
     binding = rows[0] if rows else None
+    quota_bound = binding["max_pipelines_per_hour"] if binding else None
+    # Asymptotic bounds: N pipelines of uncontended duration D can finish at most N/D per hour,
+    # and never faster than the binding quota allows.
+    bounds = {}
+    for level in levels:
+        n = level["level"]
+        population = 3600.0 * n / duration if duration else None
+        candidates = [b for b in (population, quota_bound) if b]
+        bounds[str(n)] = min(candidates) if candidates else None
     return {"quotas": rows, "binding": binding, "pipeline_seconds_uncontended": duration,
-            "bound_pipelines_per_hour": binding["max_pipelines_per_hour"] if binding else None}
+            "bound_pipelines_per_hour": quota_bound, "bound_by_level": bounds}
