@@ -27,10 +27,12 @@ stress: $(VENV)/.installed
 sim: $(VENV)/.installed
 	$(VENV)/bin/harness sim --profile aws-default --port 0
 
-# Call-level benchmarks: the simulator against plain moto, and the retry policies.
+# Benchmarks: the simulator against plain moto, the retry policies at call level, then
+# the pipeline-level shoot-out (the workbench pipeline, 4 to 32, once per policy).
 bench: $(VENV)/.installed
 	$(PY) benchmarks/sim_throughput.py
 	$(PY) benchmarks/policies.py
+	$(VENV)/bin/harness shootout policy-shootout
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -134,6 +134,36 @@ def cmd_plan(args) -> int:
     return 0
 
 
+def cmd_shootout(args) -> int:
+    """The same scenario once per retry policy (same seed, same simulator), then side by side."""
+    import signal
+    from pathlib import Path
+
+    from harness.aws.policies import POLICIES
+    from harness.report.policies import write
+    from harness.runner.run import Runner
+    from harness.runner.scenario import load_scenario
+
+    policies = args.policies.split(",")
+    for policy in policies:
+        if policy not in POLICIES:
+            raise ValueError(f"--policies: {policy!r} is not one of {', '.join(POLICIES)}")
+    run_dirs = []
+    for policy in policies:
+        scenario = load_scenario(args.scenario)
+        scenario.policy = policy
+        runner = Runner(scenario, args.reports, args.levels)
+        signal.signal(signal.SIGINT, lambda *_: runner.request_stop("SIGINT"))
+        result = runner.run()
+        run_dirs.append(result.run_dir)
+        if result.stopped_by:
+            return 130
+    out = write(run_dirs, Path(args.reports) / ("shootout-" + run_dirs[0].name))
+    print(out["table"].read_text())
+    print(f"comparison: {out['table'].parent}")
+    return 0
+
+
 def cmd_report(args) -> int:
     from harness.report import render
     paths = render(args.run_dir)
@@ -209,6 +239,13 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup.add_argument("--region", help="AWS region (real AWS)")
     cleanup.add_argument("--aws-profile", help="AWS config profile (real AWS)")
     cleanup.set_defaults(func=cmd_cleanup)
+
+    shootout = sub.add_parser("shootout", help="run a scenario once per retry policy and compare them")
+    shootout.add_argument("scenario")
+    shootout.add_argument("--policies", default="harness,botocore-standard,botocore-adaptive,botocore-legacy")
+    shootout.add_argument("--levels", type=_levels)
+    shootout.add_argument("--reports", default="reports")
+    shootout.set_defaults(func=cmd_shootout)
 
     plan = sub.add_parser("plan", help="what a scenario would create, call and cost, without calling AWS")
     plan.add_argument("scenario")

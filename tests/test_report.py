@@ -118,3 +118,15 @@ def test_a_malformed_threshold_is_refused(tmp_path):
         check("throughput is big", metrics, metrics)
     with pytest.raises(ThresholdError, match="unknown metric"):
         check("speed@4 > 1", metrics, metrics)
+
+
+def test_the_shootout_runs_each_policy_and_puts_them_side_by_side(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "shootout", "smoke", "--levels", "2",
+                           "--policies", "harness,botocore-standard", "--reports", str(tmp_path)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [l.split() for l in done.stdout.splitlines() if l.strip().startswith(("harness", "botocore"))]
+    assert [l[0] for l in lines] == ["harness", "botocore-standard"]
+    comparison = next(tmp_path.glob("shootout-*"))
+    assert (comparison / "policies.png").stat().st_size > 10_000
+    assert json.loads((comparison / "policies.json").read_text())["columns"][0] == "policy"
