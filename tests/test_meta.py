@@ -1,12 +1,11 @@
 """Meta's platforms, CachedMeta's single flight, and the deprecation notice."""
-import logging
 import threading
 import warnings
 
 import pytest
 
 from harness.events import load_events
-from harness.meta import AWSServiceBroker, AzureMeta, CachedMeta, GCPMeta, Meta, deprecated
+from harness.meta import AWSServiceBroker, AzureMeta, CachedMeta, GCPMeta, Meta
 
 
 def test_meta_picks_the_platform_by_name_and_the_stubs_say_what_is_missing(aws_ctx):

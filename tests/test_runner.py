@@ -1,5 +1,4 @@
 """The runner end to end on the simulator: the smoke scenario, failures, signals, bad input."""
-import json
 import os
 import signal
 import subprocess

@@ -7,7 +7,7 @@ from botocore.exceptions import ClientError
 
 from harness.artifacts.context import AwsContext
 from harness.artifacts.errors import ArtifactFailed
-from harness.artifacts.waiting import error_code, wait_until
+from harness.artifacts.waiting import create_within_quota, error_code, take_slot, wait_until
 
 
 class Endpoint:
@@ -55,24 +55,11 @@ class Endpoint:
         except ClientError as err:
             if "already exist" not in str(err).lower():
                 raise
-        if ctx.limiter is not None and self._permit is None:
-            self._permit = ctx.limiter.permit("sagemaker", "CreateEndpoint", ctx.wall(ctx.deadlines.quota_slot))
-            if self._permit is not None and self._permit.waited > 0:
-                ctx.record("quota_wait", service="sagemaker", operation="CreateEndpoint",
-                           duration=self._permit.waited)
-        start = time.monotonic()
-        while True:
-            try:
-                sm.create_endpoint(EndpointName=self.name, EndpointConfigName=self.name, Tags=ctx.tags())
-                self._created_at = time.monotonic()
-                break
-            except ClientError as err:
-                waited = (time.monotonic() - start) / ctx.time_scale
-                if error_code(err) != "ResourceLimitExceeded" or waited > ctx.deadlines.quota_slot:
-                    raise
-                ctx.record("quota_wait", service="sagemaker", operation="CreateEndpoint",
-                           duration=ctx.wall(ctx.deadlines.poll), error_code="ResourceLimitExceeded")
-                ctx.sleep(ctx.deadlines.poll)
+        if self._permit is None:
+            self._permit = take_slot(ctx, "CreateEndpoint")
+        create_within_quota(ctx, "CreateEndpoint", lambda: sm.create_endpoint(
+            EndpointName=self.name, EndpointConfigName=self.name, Tags=ctx.tags()))
+        self._created_at = time.monotonic()
         wait_until(ctx, f"endpoint {self.name} InService", self._in_service, ctx.deadlines.endpoint)
         return self
 

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from harness.artifacts.context import AwsContext
 from harness.artifacts.datasource import delete_prefix
 from harness.artifacts.errors import ArtifactError
-from harness.artifacts.waiting import error_code, wait_for_parts, wait_until
+from harness.artifacts.waiting import create_within_quota, error_code, take_slot, wait_for_parts, wait_until
 
 FEATURE_TYPES = {"i": "Integral", "u": "Integral", "f": "Fractional"}
 
@@ -99,32 +99,16 @@ class FeatureSet:
         return self
 
     def _create_with_slot(self, request: dict):
-        """CreateFeatureGroup within the account's concurrency quota: take a limiter permit when
-        the policy has a limiter, and wait out ResourceLimitExceeded either way."""
-        ctx, start = self.ctx, time.monotonic()
-        permit = None
-        if ctx.limiter is not None:
-            permit = ctx.limiter.permit("sagemaker", "CreateFeatureGroup", ctx.wall(ctx.deadlines.quota_slot))
-            if permit is not None and permit.waited > 0:
-                ctx.record("quota_wait", service="sagemaker", operation="CreateFeatureGroup",
-                           duration=permit.waited)
-        while True:
-            try:
-                ctx.client("sagemaker").create_feature_group(**request)
-                return permit
-            except ClientError as err:
-                if error_code(err) != "ResourceLimitExceeded":
-                    if permit is not None:
-                        permit.release()
-                    raise
-                waited = (time.monotonic() - start) / ctx.time_scale
-                if waited > ctx.deadlines.quota_slot:
-                    if permit is not None:
-                        permit.release()
-                    raise
-                ctx.record("quota_wait", service="sagemaker", operation="CreateFeatureGroup",
-                           duration=ctx.wall(ctx.deadlines.poll), error_code="ResourceLimitExceeded")
-                ctx.sleep(ctx.deadlines.poll)
+        """CreateFeatureGroup within the account's concurrency quota; returns the permit held."""
+        permit = take_slot(self.ctx, "CreateFeatureGroup")
+        try:
+            create_within_quota(self.ctx, "CreateFeatureGroup",
+                                lambda: self.ctx.client("sagemaker").create_feature_group(**request))
+        except BaseException:
+            if permit is not None:
+                permit.release()
+            raise
+        return permit
 
     def _created_or_failed(self) -> bool:
         described = self.describe()

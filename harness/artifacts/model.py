@@ -7,7 +7,7 @@ from botocore.exceptions import ClientError
 
 from harness.artifacts.context import AwsContext
 from harness.artifacts.errors import ArtifactFailed
-from harness.artifacts.waiting import error_code, wait_until
+from harness.artifacts.waiting import create_within_quota, error_code, take_slot, wait_until
 
 NOT_FOUND = ("ValidationException", "ResourceNotFound")
 
@@ -62,11 +62,7 @@ class Model:
     def train(self, training_data_uri: str, instance_type: str = "ml.m5.large") -> "Model":
         """Start the training job (within the account's concurrency quota) and wait for it."""
         ctx = self.ctx
-        permit = None
-        if ctx.limiter is not None:
-            permit = ctx.limiter.permit("sagemaker", "CreateTrainingJob", ctx.wall(ctx.deadlines.quota_slot))
-            if permit is not None and permit.waited > 0:
-                ctx.record("quota_wait", service="sagemaker", operation="CreateTrainingJob", duration=permit.waited)
+        permit = take_slot(ctx, "CreateTrainingJob")
         held = None
         try:
             self._start_training(training_data_uri, instance_type)
@@ -81,29 +77,19 @@ class Model:
         return self
 
     def _start_training(self, training_data_uri: str, instance_type: str) -> None:
-        ctx, start = self.ctx, time.monotonic()
-        while True:
-            try:
-                self._sm().create_training_job(
-                    TrainingJobName=self.name,
-                    AlgorithmSpecification={"TrainingImage": ctx.image_uri, "TrainingInputMode": "File"},
-                    RoleArn=ctx.role_arn,
-                    InputDataConfig=[{"ChannelName": "train", "DataSource": {"S3DataSource": {
-                        "S3DataType": "S3Prefix", "S3Uri": training_data_uri,
-                        "S3DataDistributionType": "FullyReplicated"}}}],
-                    OutputDataConfig={"S3OutputPath": f"s3://{ctx.bucket}/models/{self.name}"},
-                    ResourceConfig={"InstanceType": instance_type, "InstanceCount": 1, "VolumeSizeInGB": 10},
-                    StoppingCondition={"MaxRuntimeInSeconds": 3600},
-                    HyperParameters={"objective": "reg:squarederror", "num_round": "50"},
-                    Tags=ctx.tags())
-                return
-            except ClientError as err:
-                waited = (time.monotonic() - start) / ctx.time_scale
-                if error_code(err) != "ResourceLimitExceeded" or waited > ctx.deadlines.quota_slot:
-                    raise
-                ctx.record("quota_wait", service="sagemaker", operation="CreateTrainingJob",
-                           duration=ctx.wall(ctx.deadlines.poll), error_code="ResourceLimitExceeded")
-                ctx.sleep(ctx.deadlines.poll)
+        ctx = self.ctx
+        create_within_quota(ctx, "CreateTrainingJob", lambda: self._sm().create_training_job(
+            TrainingJobName=self.name,
+            AlgorithmSpecification={"TrainingImage": ctx.image_uri, "TrainingInputMode": "File"},
+            RoleArn=ctx.role_arn,
+            InputDataConfig=[{"ChannelName": "train", "DataSource": {"S3DataSource": {
+                "S3DataType": "S3Prefix", "S3Uri": training_data_uri,
+                "S3DataDistributionType": "FullyReplicated"}}}],
+            OutputDataConfig={"S3OutputPath": f"s3://{ctx.bucket}/models/{self.name}"},
+            ResourceConfig={"InstanceType": instance_type, "InstanceCount": 1, "VolumeSizeInGB": 10},
+            StoppingCondition={"MaxRuntimeInSeconds": 3600},
+            HyperParameters={"objective": "reg:squarederror", "num_round": "50"},
+            Tags=ctx.tags()))
 
     def _training_done(self) -> bool:
         job = self.training_job() or {}

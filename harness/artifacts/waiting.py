@@ -60,3 +60,30 @@ def wait_for_parts(ctx: AwsContext, artifact: str, missing_parts: Callable[[], l
 
 def error_code(err: Exception) -> str:
     return getattr(err, "response", {}).get("Error", {}).get("Code", "")
+
+
+def take_slot(ctx: AwsContext, operation: str):
+    """A limiter permit for a SageMaker create call that has a concurrency quota (None when the
+    policy has no limiter or the call no such quota); a wait for it is recorded."""
+    if ctx.limiter is None:
+        return None
+    permit = ctx.limiter.permit("sagemaker", operation, ctx.wall(ctx.deadlines.quota_slot))
+    if permit is not None and permit.waited > 0:
+        ctx.record("quota_wait", service="sagemaker", operation=operation, duration=permit.waited)
+    return permit
+
+
+def create_within_quota(ctx: AwsContext, operation: str, create: Callable[[], object]):
+    """Call `create()`; while AWS answers ResourceLimitExceeded (the account's concurrency quota
+    is full), wait a poll interval and try again, up to the quota-slot deadline."""
+    start = time.monotonic()
+    while True:
+        try:
+            return create()
+        except Exception as err:
+            waited = (time.monotonic() - start) / ctx.time_scale
+            if error_code(err) != "ResourceLimitExceeded" or waited > ctx.deadlines.quota_slot:
+                raise
+            ctx.record("quota_wait", service="sagemaker", operation=operation,
+                       duration=ctx.wall(ctx.deadlines.poll), error_code="ResourceLimitExceeded")
+            ctx.sleep(ctx.deadlines.poll)

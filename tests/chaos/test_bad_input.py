@@ -2,14 +2,13 @@
 a one-line error naming the file, key and value (exit code 2), never a traceback."""
 import contextlib
 import io
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from harness.cli import main
 from harness.config import ConfigError, Section
-from harness.quotas import load_table, parse_rows
+from harness.quotas import parse_rows
 from harness.runner.scenario import parse_scenario
 from harness.sim.profile import parse_profile
 from runhelpers import nothing_in
