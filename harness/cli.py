@@ -22,12 +22,30 @@ def cmd_quotas(args) -> int:
     if args.scenario:
         from harness.runner.scenario import load_scenario
         table = load_scenario(args.scenario).quota_table()
+    if args.action == "sync":
+        return quotas_sync(args, table)
     print(f"{'service':32} {'operation':24} {'rate/s':>8} {'burst':>7} {'conc':>5}  source")
     for q in table.rows():
         rate = "-" if q.rate is None else f"{q.rate:g}"
         burst = "-" if q.rate is None else f"{q.bucket_size:g}"
         conc = "-" if q.concurrency is None else str(q.concurrency)
         print(f"{q.service:32} {q.operation:24} {rate:>8} {burst:>7} {conc:>5}  {q.source}")
+    return 0
+
+
+def quotas_sync(args, table) -> int:
+    from pathlib import Path
+
+    from harness.aws import Backend, ClientFactory, RetrySettings
+    from harness.aws.quota_sync import sync, to_toml
+    if args.endpoint_url and not args.region:
+        backend = Backend.simulator(args.endpoint_url)
+    else:
+        backend = Backend.aws(args.region, args.aws_profile, args.endpoint_url)
+    client = ClientFactory(backend, RetrySettings("botocore-standard")).client("service-quotas")
+    overrides = sync(client, table)
+    Path(args.output).write_text(to_toml(overrides))
+    print(f"{len(overrides)} quotas written to {args.output}; use them with quota_files = [\"{args.output}\"]")
     return 0
 
 
@@ -266,7 +284,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     quotas = sub.add_parser("quotas", help="print the quota table in force")
     quotas.add_argument("--table", help="a quota table TOML (default: the shipped table)")
+    quotas.add_argument("action", nargs="?", choices=["show", "sync"], default="show",
+                        help="show the table (default), or sync the account's applied quotas into --output")
     quotas.add_argument("--scenario", help="apply this scenario's overrides")
+    quotas.add_argument("--output", default="quotas.local.toml", help="sync: where to write the overrides")
+    quotas.add_argument("--region", help="sync: AWS region")
+    quotas.add_argument("--aws-profile", help="sync: AWS config profile")
+    quotas.add_argument("--endpoint-url", help="sync: a simulator (or other stand-in) instead of AWS")
     quotas.set_defaults(func=cmd_quotas)
     return parser
 

@@ -26,6 +26,7 @@ class Quota:
     concurrency: int | None = None  # resources this create call may have in progress at once
     adjustable: bool = True
     source: str = "estimate"  # a documentation URL, or 'estimate' where AWS publishes no number
+    quota_name: str | None = None  # its name in the Service Quotas API, where it is listed there
 
     @property
     def bucket_size(self) -> float:
@@ -57,6 +58,7 @@ def parse_rows(rows: list[Section]) -> list[Quota]:
             concurrency=row.integer("concurrency", minimum=1),
             adjustable=row.boolean("adjustable", True),
             source=row.string("source", "estimate"),
+            quota_name=row.string("quota_name"),
         )
         if quota.rate is None and quota.concurrency is None:
             raise row.error("rate", None, "a rate, a concurrency limit, or both")

@@ -107,3 +107,20 @@ def test_plan_predicts_the_calls_a_real_smoke_run_makes(simulator, tmp_path):
             assert abs(plan["calls"].get(op, 0) - count) <= 0.2 * count, (op, plan["calls"].get(op), count)
     assert plan["resources_created"]["sagemaker.CreateEndpoint"] == 4
     assert plan["bottleneck"]["binding"] is not None and plan["cost"]["total_usd"] > 0
+
+
+def test_quotas_sync_writes_the_accounts_applied_quotas_for_scenarios_to_use(simulator, tmp_path):
+    profile = tmp_path / "small-account.toml"
+    profile.write_text('quota_table = "default"\n[[quota]]\nservice = "sagemaker"\noperation = "CreateEndpoint"\n'
+                       'rate = 5\nconcurrency = 3\nquota_name = "ml.m5.large for endpoint usage"\n')
+    simulator.reset(profile=str(profile))
+    output = tmp_path / "quotas.local.toml"
+    done = run_cli(["quotas", "sync", "--endpoint-url", simulator.endpoint_url, "--output", str(output)])
+    assert done.returncode == 0, done.stderr
+    assert "'ml.m5.large for endpoint usage' = 3 (table had 20)" in done.stdout
+    scenario = tmp_path / "uses-sync.toml"
+    scenario.write_text(f'quota_files = ["{output.name}"]\n')
+    from harness.runner.scenario import load_scenario
+    table = load_scenario(str(scenario)).quota_table()
+    assert table.lookup("sagemaker", "CreateEndpoint").concurrency == 3
+    assert table.lookup("sagemaker", "CreateTrainingJob").concurrency == 20  # synced unchanged

@@ -44,7 +44,7 @@ class Scenario:
     pipelines: dict[str, float] = field(default_factory=lambda: {"workbench": 1.0})
     params: dict = field(default_factory=dict)
     deadlines: Deadlines = field(default_factory=Deadlines)
-    quota_overrides: list[Quota] = field(default_factory=list)
+    quota_overrides: list[Quota] = field(default_factory=list)  # quota_files first, then [[quota]] rows
     dashboard: Dashboard = field(default_factory=Dashboard)
     thresholds: list[str] = field(default_factory=list)
 
@@ -59,6 +59,20 @@ class Scenario:
         data = asdict(self)
         data["quota_overrides"] = [asdict(q) for q in self.quota_overrides]
         return data
+
+
+def _quota_files(root: Section, source: str) -> list[Quota]:
+    """Override files (e.g. written by `harness quotas sync`), relative to the scenario file."""
+    files = root.raw("quota_files", [])
+    if not isinstance(files, list) or any(not isinstance(f, str) for f in files):
+        raise root.error("quota_files", files, "a list of quota TOML file paths")
+    rows = []
+    for name in files:
+        path = Path(name) if Path(name).is_absolute() else Path(source).parent / name
+        if not path.exists():
+            raise root.error("quota_files", name, f"an existing file (looked for {path})")
+        rows += load_table(path).quotas
+    return rows
 
 
 def resolve_path(name_or_path: str) -> Path:
@@ -138,7 +152,7 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
         pipelines={str(k): float(v) for k, v in pipelines.items()},
         params=dict(params),
         deadlines=deadlines,
-        quota_overrides=parse_rows(root.sections("quota")),
+        quota_overrides=_quota_files(root, source) + parse_rows(root.sections("quota")),
         dashboard=dashboard,
         thresholds=list(thresholds),
     )

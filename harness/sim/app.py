@@ -14,6 +14,7 @@ import math
 import random
 import threading
 import time
+import zlib
 from datetime import datetime
 from typing import Callable
 
@@ -171,6 +172,8 @@ class SimulatorApp:
             return self.records.handle(call, lambda name: self._feature_group_keys(call, name))
         if call.service == "sagemaker-runtime":
             return self._invoke_endpoint(call)
+        if call.service == "service-quotas" and call.operation == "ListServiceQuotas":
+            return self._list_service_quotas(call)
         if call.service == "sagemaker" and call.protocol == "json":
             handler = getattr(self, "_sm_" + call.operation, None)
             if handler is not None:
@@ -409,6 +412,18 @@ class SimulatorApp:
         if start + size < len(rows):
             page["NextToken"] = str(start + size)
         return errors.json_ok(page)
+
+    def _list_service_quotas(self, call: Call) -> Response:
+        """The simulated account's applied quotas: every profile quota that has a Service Quotas
+        name, with its concurrency limit as the value (moto has no such listing)."""
+        code = call.json().get("ServiceCode", "")
+        quotas = [{"ServiceCode": code, "ServiceName": code, "QuotaName": q.quota_name,
+                   "QuotaCode": f"SIM-{zlib.crc32(q.quota_name.encode()) % 10**6:06d}",
+                   "QuotaArn": f"arn:aws:servicequotas:{call.region}:{call.account}:{code}/{q.quota_name}",
+                   "Value": float(q.concurrency), "Unit": "None", "Adjustable": q.adjustable, "GlobalQuota": False}
+                  for q in self.profile.quotas.rows()
+                  if q.quota_name and q.concurrency is not None and q.service == code]
+        return errors.json_ok({"Quotas": quotas})
 
     def _invoke_endpoint(self, call: Call) -> Response:
         name = call.path.split("/")[2]

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote
 
 # Services the JSON protocol names by the X-Amz-Target prefix.
-JSON_TARGETS = {"SageMaker": "sagemaker", "AWSGlue": "glue", "AmazonAthena": "athena"}
+JSON_TARGETS = {"SageMaker": "sagemaker", "AWSGlue": "glue", "AmazonAthena": "athena",
+                "ServiceQuotasV20190624": "service-quotas"}
 
 
 @dataclass

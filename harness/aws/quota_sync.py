@@ -1,0 +1,56 @@
+"""`harness quotas sync`: the account's applied quotas, from the Service Quotas API, written as
+an override file a scenario can use (`quota_files = ["quotas.local.toml"]`).
+
+Only quotas the table names (`quota_name`) are synced: the value becomes the row's concurrency
+limit (instance and active-query counts) and keeps the table's rate.
+"""
+from __future__ import annotations
+
+import time
+
+from harness.quotas import Quota, QuotaTable
+
+SERVICE_CODES = {"sagemaker": "sagemaker", "athena": "athena", "glue": "glue"}
+
+
+def applied_quotas(client, service_code: str) -> dict[str, dict]:
+    """QuotaName -> the Service Quotas entry, every page."""
+    found = {}
+    for page in client.get_paginator("list_service_quotas").paginate(ServiceCode=service_code):
+        for quota in page.get("Quotas", []):
+            found[quota["QuotaName"]] = quota
+    return found
+
+
+def sync(client, table: QuotaTable, say=print) -> list[Quota]:
+    named = [q for q in table.rows() if q.quota_name]
+    overrides = []
+    for service in sorted({q.service for q in named}):
+        listed = applied_quotas(client, SERVICE_CODES.get(service, service))
+        for quota in (q for q in named if q.service == service):
+            entry = listed.get(quota.quota_name)
+            if entry is None:
+                say(f"not listed by Service Quotas: {service} '{quota.quota_name}' (keeping {quota.concurrency})")
+                continue
+            value = int(entry["Value"])
+            overrides.append(Quota(quota.service, quota.operation, quota.rate, quota.burst, value,
+                                   entry.get("Adjustable", True),
+                                   f"service-quotas {entry.get('QuotaCode', '?')} applied value, synced "
+                                   f"{time.strftime('%Y-%m-%d')}", quota.quota_name))
+            say(f"{service}.{quota.operation}: '{quota.quota_name}' = {value} (table had {quota.concurrency})")
+    return overrides
+
+
+def to_toml(quotas: list[Quota]) -> str:
+    import json
+    lines = ["# Written by `harness quotas sync`: the account's applied quotas. Use it from a scenario",
+             "# with quota_files = [\"<this file>\"]."]
+    for q in quotas:
+        lines += ["", "[[quota]]", f"service = {json.dumps(q.service)}", f"operation = {json.dumps(q.operation)}"]
+        if q.rate is not None:
+            lines.append(f"rate = {q.rate!r}")
+        if q.burst is not None:
+            lines.append(f"burst = {q.burst!r}")
+        lines += [f"concurrency = {q.concurrency}", f"adjustable = {'true' if q.adjustable else 'false'}",
+                  f"quota_name = {json.dumps(q.quota_name)}", f"source = {json.dumps(q.source)}"]
+    return "\n".join(lines) + "\n"
