@@ -113,3 +113,37 @@ def test_32_threads_share_the_rate_fairly():
     assert 200 * 1.5 * 0.8 <= total <= 200 * 1.5 + 40, total
     mean = total / 32
     assert min(counts) >= 0.5 * mean and max(counts) <= 1.5 * mean, counts
+
+
+def _spend(address_and_key, calls, out):
+    from harness.aws.shared_limiter import connect
+    limiter = Limiter(QuotaTable([Quota("sagemaker", "DescribeEndpoint", rate=40, burst=2)]),
+                      backend=connect(*address_and_key))
+    limiter.wait("sagemaker", "DescribeEndpoint")
+    first = time.monotonic()
+    for _ in range(calls - 1):
+        limiter.wait("sagemaker", "DescribeEndpoint")
+    out.put((first, time.monotonic()))
+
+
+def test_worker_processes_share_one_bucket_through_the_shared_backend():
+    import multiprocessing
+
+    from harness.aws.shared_limiter import SharedLimiterServer
+    spawn = multiprocessing.get_context("spawn")
+    server = SharedLimiterServer().start()
+    try:
+        out = spawn.Queue()
+        workers = [spawn.Process(target=_spend, args=((server.address, server.authkey), 40, out)) for _ in range(2)]
+        for worker in workers:
+            worker.start()
+        spans = [out.get(timeout=60) for _ in workers]
+        for worker in workers:
+            worker.join(10)
+    finally:
+        server.stop()
+    # 80 calls against one 40/s bucket (1 token of burst for the limiter) take about 2 s;
+    # two private buckets would take about 1 s.
+    overlap = min(last for _, last in spans) - max(first for first, _ in spans)
+    assert overlap > 0.5  # the two processes really were spending at the same time
+    assert max(last for _, last in spans) - min(first for first, _ in spans) >= 1.8

@@ -124,3 +124,16 @@ def test_a_cached_dashboard_polls_meta_while_the_pipelines_run(simulator, tmp_pa
     assert (dashboard.kind == "cache_miss").sum() >= 3 and (dashboard.kind == "cache_hit").sum() >= 1
     assert (dashboard[dashboard.kind == "api_attempt"].operation == "ListFeatureGroups").any()
     assert result.failed == 0
+
+
+def test_workers_can_run_in_processes_sharing_one_limiter(simulator, tmp_path):
+    scenario = load_scenario("smoke")
+    scenario.workers, scenario.processes = "processes", 2
+    simulator.reset(profile=scenario.profile, seed=scenario.seed, time_scale=scenario.time_scale)
+    result = Runner(scenario, tmp_path, [4], endpoint_url=simulator.endpoint_url, render_report=False).run()
+    assert result.pipelines == 4 and result.failed == 0
+    events = load_events(result.run_dir)
+    ends = events[events.kind == "pipeline_end"]
+    assert sorted(ends.worker) == [0, 1, 2, 3]
+    assert events[events.kind == "api_attempt"].pipeline.notna().any()
+    assert nothing_in(simulator.endpoint_url)

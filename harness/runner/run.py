@@ -87,6 +87,7 @@ class Runner:
         self.render_report = render_report
         self.allowed_accounts = list(scenario.allowed_accounts) + list(allow_accounts or [])
         self.stop_event = threading.Event()
+        self._process_stop = None  # the same signal for worker processes (workers = "processes")
         self.stopped_by: str | None = None
         self.progress = Progress(out)
         self.simulator = None
@@ -99,6 +100,8 @@ class Runner:
         if not self.stop_event.is_set():
             self.stopped_by = reason
             self.stop_event.set()
+            if self._process_stop is not None:
+                self._process_stop.set()
             self.progress.say(f"{reason}: stopping - no new pipelines; in-flight ones tear down "
                               f"(grace {self.scenario.grace_seconds:.0f} s)")
 
@@ -174,9 +177,10 @@ class Runner:
             return Backend.simulator(self.endpoint_url, self.scenario.region)
         return Backend.aws(self.scenario.region, self.scenario.aws_profile, self.endpoint_url)
 
-    def _context(self) -> AwsContext:
+    def _context(self, limiter_backend=None) -> AwsContext:
         scenario = self.scenario
-        limiter = Limiter(scenario.quota_table(), scenario.time_scale)  # fresh per level: no carried adaptation
+        # Fresh per level (no carried adaptation); shared with worker processes through a backend.
+        limiter = Limiter(scenario.quota_table(), scenario.time_scale, limiter_backend)
         factory = ClientFactory(self._backend(), scenario.retry(), self.recorder, limiter, scenario.time_scale,
                                 max_pool_connections=max(64, 2 * max(self.levels)))
         return AwsContext(factory, bucket=f"{self.prefix}-data", run_id=self.run_id, limiter=limiter,
@@ -204,14 +208,26 @@ class Runner:
             self.recorder.record("level_start", workers=level)
             self._prepare_account(ctx)
         level_done = threading.Event()
-        workers = [threading.Thread(target=self._worker, args=(ctx, level, i, pipelines), daemon=True,
-                                    name=f"worker-{i}") for i in range(level)]
+        shared = None
+        if scenario.workers == "processes":
+            shared, workers = self._worker_processes(level)
+            threading.Thread(target=self._follow_progress, args=(level, level_done), daemon=True).start()
+        else:
+            workers = [threading.Thread(target=self._worker, args=(ctx, level, i, pipelines), daemon=True,
+                                        name=f"worker-{i}") for i in range(level)]
         dashboards = [threading.Thread(target=self._dashboard, args=(ctx, level, k, level_done), daemon=True)
                       for k in range(scenario.dashboard.workers)]
-        for thread in workers + dashboards:
-            thread.start()
+        for worker in workers + dashboards:
+            worker.start()
         self._join(workers)
         level_done.set()
+        if shared is not None:
+            for process in workers:
+                if process.is_alive():
+                    process.terminate()
+                process.join(5)
+            shared.stop()
+            self._count_from_events(level)
         for thread in dashboards:
             thread.join(5)
         stats = self.simulator.stats() if self.simulator is not None else None
@@ -225,6 +241,56 @@ class Runner:
                  f"{c['throttled']} throttled attempts, {c['partial_state_detected']} partial states")
         with bound(level=level):
             cleanup_run(ctx, self.prefix, self.run_id)
+
+    def _worker_processes(self, level: int):
+        """`processes` processes, each running its share of the level's workers as threads; the
+        limiter's state is served to all of them from here."""
+        import multiprocessing
+
+        from harness.aws.shared_limiter import SharedLimiterServer
+        spawn = multiprocessing.get_context("spawn")
+        if self._process_stop is None:
+            self._process_stop = spawn.Event()
+            if self.stop_event.is_set():
+                self._process_stop.set()
+        shared = SharedLimiterServer().start()
+        count = min(self.scenario.processes, level)
+        processes = []
+        for p in range(count):
+            plan = {"scenario": self.scenario, "run_id": self.run_id, "run_dir": str(self.run_dir),
+                    "endpoint_url": self.endpoint_url, "level": level, "workers": list(range(p, level, count)),
+                    "limiter": (shared.address, shared.authkey), "stop": self._process_stop}
+            processes.append(spawn.Process(target=process_main, args=(plan,), name=f"workers-{p}", daemon=True))
+        return shared, processes
+
+    def _follow_progress(self, level: int, done: threading.Event) -> None:
+        """Worker processes record into events.db; the live counters are read back from it."""
+        from harness.events import load_events
+        while not done.wait(self.progress.interval / 2):
+            try:
+                events = load_events(self.run_dir, ["pipeline_start", "pipeline_end", "api_attempt",
+                                                    "partial_state_detected", "partial_state_failed"])
+            except Exception:  # noqa: BLE001 - a busy database: try again next time
+                continue
+            self.progress.counts.update(self._level_counts(events, level))
+
+    @staticmethod
+    def _level_counts(events, level: int) -> dict:
+        ev = events[events.level == level]
+        ends = ev[ev.kind == "pipeline_end"]
+        return {"running": int((ev.kind == "pipeline_start").sum() - len(ends)),
+                "done": int((ends.outcome == "ok").sum()), "failed": int((ends.outcome == "failed").sum()),
+                "throttled": int(((ev.kind == "api_attempt") & (ev.outcome == "throttled")).sum()),
+                "partial_state_detected": int((ev.kind == "partial_state_detected").sum()),
+                "partial_state_failed": int((ev.kind == "partial_state_failed").sum())}
+
+    def _count_from_events(self, level: int) -> None:
+        from harness.events import load_events
+        counts = self._level_counts(load_events(self.run_dir), level)
+        self.progress.counts.update(counts)
+        with self._count_lock:
+            self._counts["pipelines"] += counts["done"] + counts["failed"]
+            self._counts["failed"] += counts["failed"]
 
     def _join(self, workers: list[threading.Thread]) -> None:
         deadline = None
@@ -345,6 +411,30 @@ class Runner:
             self.say(f"report: {paths['html']}")
         except Exception as err:  # noqa: BLE001 - the events are safe; the report can be rebuilt
             self.say(f"report could not be rendered ({err}); rebuild with: harness report {self.run_dir}")
+
+
+def process_main(plan: dict) -> None:
+    """A worker process: its share of a level's workers, as threads, recording into the run's
+    events.db and pacing through the runner's shared limiter."""
+    import io
+
+    from harness.aws.shared_limiter import connect
+    scenario, level = plan["scenario"], plan["level"]
+    runner = Runner(scenario, Path(plan["run_dir"]).parent, [level], out=io.StringIO(), run_id=plan["run_id"],
+                    endpoint_url=plan["endpoint_url"], render_report=False)
+    runner.stop_event = plan["stop"]
+    runner.recorder = Recorder(runner.run_dir / "events.db", runner.run_id)
+    try:
+        ctx = runner._context(limiter_backend=connect(*plan["limiter"]))
+        pipelines = {spec: load_pipeline(spec) for spec in scenario.pipelines}
+        threads = [threading.Thread(target=runner._worker, args=(ctx, level, worker, pipelines), daemon=True)
+                   for worker in plan["workers"]]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        runner.recorder.close()
 
 
 def summary_line(result: RunResult) -> str:

@@ -39,7 +39,8 @@ class Scenario:
     iterations: int = 1
     duration_seconds: float = 0.0
     ramp_up_seconds: float = 0.0
-    workers: str = "threads"
+    workers: str = "threads"  # or "processes": worker threads spread over `processes` processes
+    processes: int = 2
     grace_seconds: float = 600.0
     pipelines: dict[str, float] = field(default_factory=lambda: {"workbench": 1.0})
     params: dict = field(default_factory=dict)
@@ -147,7 +148,8 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
         iterations=root.integer("iterations", 1, minimum=1, maximum=10000),
         duration_seconds=root.number("duration_seconds", 0.0, minimum=0.0),
         ramp_up_seconds=root.number("ramp_up_seconds", 0.0, minimum=0.0),
-        workers=root.string("workers", "threads", choices=["threads"]),
+        workers=root.string("workers", "threads", choices=["threads", "processes"]),
+        processes=root.integer("processes", 2, minimum=1, maximum=64),
         grace_seconds=root.number("grace_seconds", 600.0, minimum=0.0),
         pipelines={str(k): float(v) for k, v in pipelines.items()},
         params=dict(params),
