@@ -34,9 +34,3 @@ def load_meta(path: str | Path) -> dict:
         except sqlite3.OperationalError:
             return {}
     return {key: json.loads(value) for key, value in rows}
-
-
-def details(frame: pd.DataFrame) -> pd.DataFrame:
-    """The JSON detail column expanded into columns."""
-    parsed = frame["detail"].map(lambda text: json.loads(text) if text else {})
-    return pd.DataFrame(list(parsed), index=frame.index)

@@ -7,7 +7,6 @@ after the grace period a tagged cleanup deletes whatever is left.
 """
 from __future__ import annotations
 
-import json
 import random
 import secrets
 import sys
@@ -435,7 +434,3 @@ def process_main(plan: dict) -> None:
             thread.join()
     finally:
         runner.recorder.close()
-
-
-def summary_line(result: RunResult) -> str:
-    return json.dumps({"run_id": result.run_id, "pipelines": result.pipelines, "failed": result.failed})

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.config import ConfigError, Section, read_toml
-from harness.quotas import DEFAULT_TABLE, Quota, QuotaTable, load_table, most_specific, parse_rows
+from harness.quotas import DEFAULT_TABLE, QuotaTable, load_table, most_specific, parse_rows
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
 
@@ -164,8 +164,3 @@ def parse_profile(data: dict, source: str, name: str) -> Profile:
     for section in (fg, tj, ep, lifecycle, root):
         section.done()
     return profile
-
-
-def with_quotas(profile: Profile, overrides: list[Quota]) -> Profile:
-    from dataclasses import replace
-    return replace(profile, quotas=profile.quotas.overridden(overrides))
