@@ -31,11 +31,25 @@ def rows(run_dirs: list[Path]) -> list[list[str]]:
     return out
 
 
+def fairness(run_dirs: list[Path]) -> str:
+    """How the fight was kept fair, from the runs' own scenarios."""
+    import tomllib
+    scenarios = [tomllib.loads((d / "scenario.toml").read_text()) for d in run_dirs]
+    scales = {s.get("time_scale") for s in scenarios}
+    attempts = {s.get("max_attempts") for s in scenarios}
+    seeds = {s.get("seed") for s in scenarios}
+    return (f"Same seed ({', '.join(map(str, seeds))}), same profile, time scale {', '.join(map(str, scales))}, "
+            f"max_attempts {', '.join(map(str, attempts))} per call for every policy. botocore's retry backoff "
+            "is scaled by the time scale (as the harness scales its own); botocore-adaptive's client-side rate "
+            "limiter keeps its wall-clock constants. '% of bound' is against the bottleneck analysis's bound "
+            "for that N: min(N / uncontended pipeline time, the binding quota's throughput).")
+
+
 def table(run_dirs: list[Path]) -> str:
     body = rows(run_dirs)
     widths = [max(len(c), *(len(r[i]) for r in body)) for i, c in enumerate(COLUMNS)]
     line = lambda cells: "  ".join(c.rjust(w) for c, w in zip(cells, widths))  # noqa: E731
-    return "\n".join([line(COLUMNS)] + [line(r) for r in body])
+    return "\n".join([line(COLUMNS)] + [line(r) for r in body] + ["", fairness(run_dirs)])
 
 
 def plot(run_dirs: list[Path], path: Path) -> Path:
