@@ -6,6 +6,7 @@ import io
 import pandas as pd
 from botocore.exceptions import ClientError
 
+from harness.artifacts.base import Artifact
 from harness.artifacts.context import RUN_TAG, AwsContext
 from harness.artifacts.waiting import error_code
 
@@ -16,7 +17,7 @@ def glue_columns(df: pd.DataFrame) -> list[dict]:
     return [{"Name": str(c), "Type": GLUE_TYPES.get(df[c].dtype.kind, "string")} for c in df.columns]
 
 
-class DataSource:
+class DataSource(Artifact):
     """Constructing one reads nothing; every question asks AWS (no hidden caching)."""
 
     def __init__(self, ctx: AwsContext, name: str):
@@ -53,17 +54,11 @@ class DataSource:
                 return None
             raise
 
-    def exists(self) -> bool:
-        return self.describe() is not None
-
     def health_check(self) -> list[str]:
         if self.describe() is None:
             return ["glue_table_missing"]
         listed = self.ctx.client("s3").list_objects_v2(Bucket=self.ctx.bucket, Prefix=self.prefix, MaxKeys=1)
         return [] if listed.get("KeyCount", 0) else ["s3_data_missing"]
-
-    def ready(self) -> bool:
-        return not self.health_check()
 
     def read(self) -> pd.DataFrame:
         body = self.ctx.client("s3").get_object(Bucket=self.ctx.bucket, Key=self.prefix + "data.csv")["Body"]

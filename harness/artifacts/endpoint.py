@@ -5,12 +5,13 @@ import time
 
 from botocore.exceptions import ClientError
 
+from harness.artifacts.base import Artifact
 from harness.artifacts.context import AwsContext
 from harness.artifacts.errors import ArtifactFailed
 from harness.artifacts.waiting import create_within_quota, error_code, take_slot, wait_until
 
 
-class Endpoint:
+class Endpoint(Artifact):
     """`name` names the endpoint and its endpoint config."""
 
     def __init__(self, ctx: AwsContext, name: str):
@@ -29,9 +30,6 @@ class Endpoint:
                 return None
             raise
 
-    def exists(self) -> bool:
-        return self.describe() is not None
-
     def status(self) -> str | None:
         described = self.describe()
         return None if described is None else described["EndpointStatus"]
@@ -41,9 +39,6 @@ class Endpoint:
         if status is None:
             return ["endpoint_missing"]
         return [] if status == "InService" else [f"endpoint_{status.lower()}"]
-
-    def ready(self) -> bool:
-        return not self.health_check()
 
     def deploy(self, model_name: str, instance_type: str = "ml.m5.large") -> "Endpoint":
         """Create the config and the endpoint, and wait until it is InService."""

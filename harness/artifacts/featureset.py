@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 import pandas as pd
 from botocore.exceptions import ClientError
 
+from harness.artifacts.base import Artifact
 from harness.artifacts.context import AwsContext
 from harness.artifacts.datasource import delete_prefix
 from harness.artifacts.errors import ArtifactError
@@ -21,7 +22,7 @@ from harness.artifacts.waiting import create_within_quota, error_code, take_slot
 FEATURE_TYPES = {"i": "Integral", "u": "Integral", "f": "Fractional"}
 
 
-class FeatureSet:
+class FeatureSet(Artifact):
     def __init__(self, ctx: AwsContext, name: str):
         self.ctx, self.name = ctx, name
 
@@ -33,9 +34,6 @@ class FeatureSet:
             if error_code(err) in ("ResourceNotFound", "ValidationException"):
                 return None
             raise
-
-    def exists(self) -> bool:
-        return self.describe() is not None
 
     def status(self) -> str | None:
         described = self.describe()
@@ -49,9 +47,6 @@ class FeatureSet:
         if described["FeatureGroupStatus"] != "Created":
             return [f"feature_group_{described['FeatureGroupStatus'].lower()}"]
         return self._offline_store_missing(described)
-
-    def ready(self) -> bool:
-        return not self.health_check()
 
     def _offline_store_missing(self, described: dict) -> list[str]:
         config = described.get("OfflineStoreConfig")

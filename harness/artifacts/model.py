@@ -5,6 +5,7 @@ import time
 
 from botocore.exceptions import ClientError
 
+from harness.artifacts.base import Artifact
 from harness.artifacts.context import AwsContext
 from harness.artifacts.errors import ArtifactFailed
 from harness.artifacts.waiting import create_within_quota, error_code, take_slot, wait_until
@@ -12,7 +13,7 @@ from harness.artifacts.waiting import create_within_quota, error_code, take_slot
 NOT_FOUND = ("ValidationException", "ResourceNotFound")
 
 
-class Model:
+class Model(Artifact):
     """`name` names the training job, the model package group and the SageMaker model alike."""
 
     def __init__(self, ctx: AwsContext, name: str):
@@ -39,9 +40,6 @@ class Model:
     def package_group(self) -> dict | None:
         return self._maybe(self._sm().describe_model_package_group, ModelPackageGroupName=self.name)
 
-    def exists(self) -> bool:
-        return self.describe() is not None
-
     def health_check(self) -> list[str]:
         problems = []
         job = self.training_job()
@@ -54,9 +52,6 @@ class Model:
         if self.describe() is None:
             problems.append("model_missing")
         return problems
-
-    def ready(self) -> bool:
-        return not self.health_check()
 
     # --- creation steps ---------------------------------------------------------------------
     def train(self, training_data_uri: str, instance_type: str = "ml.m5.large") -> "Model":
