@@ -23,7 +23,8 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def throughput(metrics: dict, fit: dict | None, bound: float | None, path: Path) -> Path:
+def throughput(metrics: dict, fit: dict | None, bound: float | None, path: Path,
+               bounds: dict | None = None) -> Path:
     levels = [l for l in metrics["levels"] if l["throughput_per_hour"] is not None]
     n = np.array([l["level"] for l in levels], dtype=float)
     x = np.array([l["throughput_per_hour"] for l in levels])
@@ -38,6 +39,10 @@ def throughput(metrics: dict, fit: dict | None, bound: float | None, path: Path)
                     label=f"USL fit (σ={fit['sigma']:.3g}, κ={fit['kappa']:.2g}, R²={fit['r2']:.2f})")
         if bound:
             ax.axhline(bound, color="#c44e52", linestyle=":", label=f"quota bound {bound:.0f}/h")
+        if bounds:
+            levels_with_bound = sorted((int(k), v) for k, v in bounds.items() if v)
+            ax.plot([k for k, _ in levels_with_bound], [v for _, v in levels_with_bound], "s:", color="#8172b2",
+                    label="bound at N: min(N / uncontended time, quota)")
     ax.set_xlabel("concurrent pipelines (N)")
     ax.set_ylabel("pipelines completed per hour (AWS time)")
     ax.set_title("Throughput against concurrency")
@@ -140,11 +145,12 @@ def partial_state(events: pd.DataFrame, time_scale: float, path: Path) -> Path:
     return _save(fig, path)
 
 
-def render_all(events: pd.DataFrame, metrics: dict, fit, bound, plots_dir: Path) -> dict[str, Path]:
+def render_all(events: pd.DataFrame, metrics: dict, fit, bound, plots_dir: Path,
+               bounds: dict | None = None) -> dict[str, Path]:
     plots_dir.mkdir(exist_ok=True)
     top = max((l["level"] for l in metrics["levels"]), default=None)
     out = {
-        "throughput": throughput(metrics, fit, bound, plots_dir / "throughput.png"),
+        "throughput": throughput(metrics, fit, bound, plots_dir / "throughput.png", bounds),
         "latency": latency(metrics, plots_dir / "latency.png"),
         "throttles": throttles(metrics, plots_dir / "throttles.png"),
         "partial_state": partial_state(events, metrics["time_scale"], plots_dir / "partial_state.png"),

@@ -65,7 +65,7 @@ def render(run_dir: str | Path) -> dict[str, Path]:
     metrics["bottleneck"] = bottleneck
     metrics["integrity"] = {"rows": checks, "all_match": all(r["match"] for r in checks) if checks else None}
     plot_paths = plots.render_all(events, metrics, fit, bottleneck.get("bound_pipelines_per_hour"),
-                                  run_dir / "plots")
+                                  run_dir / "plots", bottleneck.get("bound_by_level"))
 
     paths = {"metrics": run_dir / "metrics.json", "markdown": run_dir / "summary.md",
              "html": run_dir / "report.html"}
