@@ -147,3 +147,27 @@ def test_worker_processes_share_one_bucket_through_the_shared_backend():
     overlap = min(last for _, last in spans) - max(first for first, _ in spans)
     assert overlap > 0.5  # the two processes really were spending at the same time
     assert max(last for _, last in spans) - min(first for first, _ in spans) >= 1.8
+
+
+def throttle_share_against(account_rate: float, table_rate: float, calls: int = 600) -> tuple[float, float]:
+    """Pace `calls` through a limiter that believes `table_rate` while the account allows
+    `account_rate` (burst 2); return the share of calls the account throttled and the goodput
+    as a share of the account's rate."""
+    from harness.tokens import TokenBucket
+    limiter, clock = limiter_at(rate=table_rate, burst=2)
+    account = TokenBucket(account_rate, 2, clock)
+    throttled = 0
+    for _ in range(calls):
+        limiter.wait("sagemaker", "DescribeEndpoint")
+        ok = account.try_take()
+        throttled += not ok
+        limiter.feedback("sagemaker", "DescribeEndpoint", throttled=not ok)
+        clock.now += 0.001  # the call's own latency
+    return throttled / calls, (calls - throttled) / clock.now / account_rate
+
+
+def test_a_table_far_too_generous_still_converges_to_few_throttles_and_full_goodput():
+    for table_rate in (20, 200):  # the account allows 2/s; the table believes 10x and 100x that
+        throttled, goodput = throttle_share_against(account_rate=2, table_rate=table_rate)
+        assert throttled <= 0.05 and goodput >= 0.9, (table_rate, throttled, goodput)
+    assert throttle_share_against(account_rate=20, table_rate=20)[0] == 0.0

@@ -1,8 +1,9 @@
 """The quota-aware limiter shared by every worker of a process.
 
 Rate quotas: one token bucket per (service, operation) sized from the quota table at the run's
-time scale. It adapts: a throttle answer halves that bucket's rate, each success gives back a
-little, never above the table's rate, so a table that is too generous still converges.
+time scale. It adapts: a throttle answer halves that bucket's rate and remembers the rate it happened at;
+successes give the rate back quickly up to just below that ceiling, then probe slowly, never
+above the table's rate, so a table that is too generous still converges.
 Concurrency quotas: permits held while a resource is in progress (a feature group Creating).
 
 Callers talk to `Limiter`; state lives in a `LimiterBackend`, so a backend shared across
@@ -19,8 +20,10 @@ from harness.quotas import QuotaTable
 from harness.tokens import TokenBucket
 
 DECREASE = 0.5  # multiplicative cut on a throttle
-RECOVER = 0.02  # share of the table rate given back per success
-FLOOR = 0.05  # never below this share of the table rate
+RECOVER = 0.02  # share of the table rate given back per success, up to just below the ceiling
+PROBE = 0.002  # above that, the rate creeps up by this share per success (the quota may have grown)
+NEAR = 0.9  # fast recovery stops at this share of the rate that was last throttled
+FLOOR = 0.001  # never below this share of the table rate
 # The limiter spends only half of the account's burst: the other half stays in AWS's bucket as
 # slack for jitter between when we let a call go and when AWS counts it.
 BURST_SHARE = 0.5
@@ -46,6 +49,7 @@ class LocalBackend:
         self._clock = clock
         self._buckets: dict[str, TokenBucket] = {}
         self._permits: dict[str, int] = {}
+        self._ceilings: dict[str, list] = {}
         self._lock = threading.Lock()
         self._permit_freed = threading.Condition(self._lock)
 
@@ -63,10 +67,21 @@ class LocalBackend:
         bucket = self._buckets.get(key)
         if bucket is None:
             return max_rate
+        # The rate of the first throttle in a run of throttles is where the real quota is (the
+        # ones after it were already in flight); remembering it keeps recovery from overshooting
+        # again and again when the table is far too generous.
+        state = self._ceilings.setdefault(key, [None, False])  # [ceiling, last answer throttled]
         if throttled:
+            if not state[1]:
+                state[0] = bucket.rate
             new = max(max_rate * FLOOR, bucket.rate * DECREASE)
         else:
-            new = min(max_rate, bucket.rate + max_rate * RECOVER)
+            target = max_rate if state[0] is None else min(max_rate, NEAR * state[0])
+            if bucket.rate < target:
+                new = min(target, bucket.rate + max_rate * RECOVER)
+            else:
+                new = min(max_rate, bucket.rate * (1 + PROBE))
+        state[1] = throttled
         if new != bucket.rate:
             bucket.set_rate(new)
         return new
