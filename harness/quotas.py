@@ -77,10 +77,15 @@ def load_table(path: str | Path = DEFAULT_TABLE) -> "QuotaTable":
 class QuotaTable:
     def __init__(self, quotas: list[Quota]):
         self.quotas = list(quotas)
+        self._found: dict[tuple[str, str], Quota | None] = {}
 
     def lookup(self, service: str, operation: str) -> Quota | None:
-        """The most specific row for this call, or None when nothing limits it."""
-        return most_specific(self.quotas, service, operation)
+        """The most specific row for this call, or None when nothing limits it. Remembered per
+        call name: the limiter asks on every attempt, and a table does not change."""
+        key = (service, operation)
+        if key not in self._found:
+            self._found[key] = most_specific(self.quotas, service, operation)
+        return self._found[key]
 
     def overridden(self, overrides: list[Quota]) -> "QuotaTable":
         """A new table where each override replaces the row with the same service and operation."""
