@@ -83,9 +83,7 @@ def test_unknown_policy_and_missing_region_are_refused():
 
 @pytest.mark.parametrize("policy", ["botocore-standard", "botocore-legacy"])
 def test_botocore_backoff_shrinks_with_the_time_scale(simulator, tmp_path, policy):
-    """A fair fight: on a simulator at time scale 1/100, botocore's retry sleeps shrink 100x.
-    (botocore-adaptive's backoff is scaled the same way, but its client-side rate limiter keeps
-    wall-clock constants such as a 0.5/s minimum rate, which no hook reaches.)"""
+    """A fair fight: on a simulator at time scale 1/100, botocore's retry sleeps shrink 100x."""
     import time
     simulator.reset(profile=write_profile(tmp_path, QUOTA.replace("rate = 20", "rate = 0.001").replace(
         "burst = 20", "burst = 1")), time_scale=0.01)
@@ -98,3 +96,30 @@ def test_botocore_backoff_shrinks_with_the_time_scale(simulator, tmp_path, polic
         sagemaker.list_models()  # throttled five times, four backoffs between
     assert time.monotonic() - start < 0.5  # unscaled, botocore sleeps up to 1+2+4+8 s here
     assert simulator.stats()["operations"]["sagemaker.ListModels"]["throttled"] == 5
+
+
+def test_botocore_adaptive_paces_in_aws_time_on_a_scaled_simulator(simulator, tmp_path):
+    """botocore-adaptive's client-side rate limiter runs on a clock at the simulator's scale: once
+    throttled it paces near the quota's rate in AWS time (about 2/s here, 200/s on the wall)
+    instead of 2/s on the wall, which would take this loop ten seconds."""
+    import time
+    simulator.reset(profile=write_profile(tmp_path, QUOTA.replace("rate = 20", "rate = 2").replace(
+        "burst = 20", "burst = 2")), time_scale=0.01)
+    factory = ClientFactory(Backend.simulator(simulator.endpoint_url),
+                            RetrySettings("botocore-adaptive", max_attempts=8), time_scale=0.01)
+    sagemaker = factory.client("sagemaker")
+    start = time.monotonic()
+    for _ in range(20):
+        sagemaker.list_models()
+    assert time.monotonic() - start < 3.0
+    assert simulator.stats()["operations"]["sagemaker.ListModels"]["throttled"] >= 1  # it did adapt
+
+
+def test_each_worker_has_its_own_clients_under_botocore_policies(simulator):
+    """In production every pipeline is a process with its own clients, so botocore's per-client
+    retry state is per pipeline; the harness policy shares its limiter instead."""
+    backend = Backend.simulator(simulator.endpoint_url)
+    botocore = ClientFactory(backend, RetrySettings("botocore-adaptive"))
+    assert botocore.for_worker().client("sagemaker") is not botocore.for_worker().client("sagemaker")
+    harness = ClientFactory(backend, RetrySettings("harness"), limiter=Limiter(QuotaTable([])))
+    assert harness.for_worker().client("sagemaker") is harness.for_worker().client("sagemaker")

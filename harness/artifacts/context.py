@@ -62,6 +62,12 @@ class AwsContext:
         if self.recorder is not None:
             self.recorder.record(kind, **fields)
 
+    def for_worker(self) -> "AwsContext":
+        """The context one pipeline worker uses (its own clients where the policy keeps state
+        per client; see ClientFactory.for_worker)."""
+        from dataclasses import replace
+        return replace(self, clients=self.clients.for_worker())
+
     def for_pipeline(self, pipeline_id: str) -> "AwsContext":
         from dataclasses import replace
         return replace(self, pipeline_id=pipeline_id)

@@ -81,9 +81,8 @@ class Endpoint(Artifact):
             except ClientError as err:
                 if error_code(err) != "ValidationException":
                     raise
-        if status is not None:
-            wait_until(self.ctx, f"endpoint {self.name} deleted", lambda: self.describe() is None,
-                       self.ctx.deadlines.deletion)
+        # Free the slot once deletion is accepted: the simulator stops counting a Deleting endpoint.
+        # Should an account still count it, the next create meets ResourceLimitExceeded and waits.
         if self._permit is not None:
             self._permit.release()
             self._permit = None
@@ -91,6 +90,9 @@ class Endpoint(Artifact):
             self.ctx.record("quota_hold", service="sagemaker", operation="CreateEndpoint",
                             duration=time.monotonic() - self._created_at)
             self._created_at = None
+        if status is not None:
+            wait_until(self.ctx, f"endpoint {self.name} deleted", lambda: self.describe() is None,
+                       self.ctx.deadlines.deletion)
         try:
             sm.delete_endpoint_config(EndpointConfigName=self.name)
         except ClientError as err:

@@ -1,9 +1,13 @@
 """One client factory per backend: the simulator's URL, or real AWS through the standard
-credential chain. Clients are made once per service and shared by every worker thread
-(botocore clients are thread-safe; sessions are not, so creation is locked)."""
+credential chain. Clients are made once per service (botocore clients are thread-safe;
+sessions are not, so creation is locked). Under a botocore retry policy each worker gets its
+own clients (`for_worker`): botocore keeps its retry state (adaptive rate, retry quota) per
+client, and in production each pipeline is its own process with its own clients."""
 from __future__ import annotations
 
+import copy
 import threading
+import time
 from dataclasses import dataclass
 
 import boto3
@@ -52,13 +56,24 @@ class ClientFactory:
             read_timeout=max(2.0, 60 * time_scale),
         )
         self._clients: dict[str, object] = {}
+        self._sdk_session: boto3.Session | None = None
         self._lock = threading.Lock()
+
+    def for_worker(self) -> "ClientFactory":
+        """The factory one pipeline worker uses: this one when the policy keeps no per-client
+        state (the harness's state is its shared limiter), else a sibling with its own clients
+        and the same session, config and recorder."""
+        if not self.settings.per_client_state:
+            return self
+        sibling = copy.copy(self)
+        sibling._clients, sibling._sdk_session = {}, None
+        return sibling
 
     def sdk_session(self) -> boto3.Session:
         """A boto3 session for code that makes its own clients (the SageMaker SDK): each client
         it makes points at this backend, uses this policy, and is paced and recorded like ours."""
         with self._lock:
-            if getattr(self, "_sdk_session", None) is None:
+            if self._sdk_session is None:
                 credentials = SIM_CREDENTIALS if self.backend.kind == "sim" else {}
                 session = _PinnedSession(self.backend.endpoint_url, self.config, region_name=self.backend.region,
                                          profile_name=self.backend.profile, **credentials)
@@ -77,7 +92,7 @@ class ClientFactory:
                 CallHooks(service, self.settings, self.time_scale, self.recorder,
                           self.limiter).register(made.meta.events)
                 if self.settings.policy.startswith("botocore-"):
-                    scale_botocore_backoff(made, self.time_scale)
+                    scale_botocore_time(made, self.time_scale)
                 self._clients[service] = made
             return self._clients[service]
 
@@ -96,20 +111,28 @@ class _PinnedSession(boto3.Session):
         return super().client(*args, **kwargs)
 
 
-def scale_botocore_backoff(client, time_scale: float) -> None:
-    """botocore sleeps its retry delays in wall time. On a simulator running in scaled AWS time
-    they must shrink by the same factor, or botocore's modes would back off 30 times longer
-    than they do against AWS (an unfair fight with the harness policy, which scales its own).
-
-    botocore registers its retry handler under a known unique id; we swap in a wrapper that
-    scales the delay it returns. (This reaches into botocore's emitter; checked by a test.)
-    """
+def scale_botocore_time(client, time_scale: float) -> None:
+    """botocore sleeps and measures in wall time. On a simulator running in scaled AWS time its
+    clocks must run at the same scale, or botocore's modes would back off 30 times longer (and
+    adaptive mode refill its rate 30 times slower) than they do against AWS: an unfair fight
+    with the harness policy, which scales its own. Scales the retry delay and, in adaptive
+    mode, the client-side rate limiter's clock."""
     if time_scale == 1.0:
         return
+    _scale_retry_delay(client, time_scale)
+    _scale_adaptive_clock(client, time_scale)
+
+
+def _emitter(client):
+    return getattr(client.meta.events, "_emitter", client.meta.events)
+
+
+def _scale_retry_delay(client, time_scale: float) -> None:
+    """botocore registers its retry handler under a known unique id; we swap in a wrapper that
+    scales the delay it returns. (This reaches into botocore's emitter; checked by a test.)"""
     name = client.meta.service_model.service_id.hyphenize()
     event, unique_id = f"needs-retry.{name}", f"retry-config-{name}"
-    emitter = getattr(client.meta.events, "_emitter", client.meta.events)
-    entry = getattr(emitter, "_unique_id_handlers", {}).get(unique_id)
+    entry = getattr(_emitter(client), "_unique_id_handlers", {}).get(unique_id)
     if entry is None:
         raise RuntimeError(f"botocore's retry handler for {name} was not found; cannot scale its backoff")
     original = entry["handler"]
@@ -120,3 +143,41 @@ def scale_botocore_backoff(client, time_scale: float) -> None:
 
     client.meta.events.unregister(event, unique_id=unique_id)
     client.meta.events.register(event, scaled, unique_id=unique_id)
+
+
+class ScaledClock:
+    """botocore's retry clock (bucket.Clock's interface) running in AWS time."""
+
+    def __init__(self, time_scale: float):
+        self.time_scale = time_scale
+
+    def current_time(self) -> float:
+        return time.monotonic() / self.time_scale
+
+    def sleep(self, amount: float) -> None:
+        time.sleep(amount * self.time_scale)
+
+
+def _scale_adaptive_clock(client, time_scale: float) -> None:
+    """Adaptive mode's ClientRateLimiter (token bucket, cubic rate, measured send rate) shares
+    one wall clock. Replace it with an identical limiter built on an AWS-time clock, made the
+    way botocore's adaptive.register_retry_handler makes it."""
+    from botocore.retries import adaptive, bucket, standard, throttling
+    emitter = _emitter(client)
+    found = [h for h in emitter._handlers.prefix_search("before-send")
+             if isinstance(getattr(h, "__self__", None), adaptive.ClientRateLimiter)]
+    if not found:
+        return  # not adaptive mode
+    old = found[0].__self__
+    clock = ScaledClock(time_scale)
+    limiter = adaptive.ClientRateLimiter(
+        rate_adjustor=throttling.CubicCalculator(starting_max_rate=0, start_time=clock.current_time()),
+        rate_clocker=adaptive.RateClocker(clock),
+        token_bucket=bucket.TokenBucket(max_rate=1, clock=clock),
+        throttling_detector=standard.ThrottlingErrorDetector(retry_event_adapter=standard.RetryEventAdapter()),
+        clock=clock)
+    client.meta.events.unregister("before-send", old.on_sending_request)
+    client.meta.events.unregister("needs-retry", old.on_receiving_response)
+    # first, as botocore's was: its pacing happens before our hook times the attempt
+    client.meta.events.register_first("before-send", limiter.on_sending_request)
+    client.meta.events.register("needs-retry", limiter.on_receiving_response)

@@ -27,7 +27,13 @@ class RetrySettings:
 
     @property
     def uses_limiter(self) -> bool:
+        """Pacing by the shared limiter and queueing for concurrency quota slots."""
         return self.policy == "harness"
+
+    @property
+    def per_client_state(self) -> bool:
+        """botocore keeps retry state per client (adaptive rate, retry quota)."""
+        return self.policy.startswith("botocore-")
 
     def botocore_retries(self) -> dict:
         if self.policy.startswith("botocore-"):

@@ -45,6 +45,11 @@ class Progress:
             self._thread = threading.Thread(target=self._run, daemon=True)
             self._thread.start()
 
+    def end_level(self) -> None:
+        """Quiet until the next level: cleanup and the report are not the level's progress."""
+        with self._lock:
+            self.level = None
+
     def line(self) -> str:
         c = self.counts
         elapsed = time.monotonic() - self.level_started

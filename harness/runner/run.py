@@ -179,7 +179,11 @@ class Runner:
     def _context(self, limiter_backend=None) -> AwsContext:
         scenario = self.scenario
         # Fresh per level (no carried adaptation); shared with worker processes through a backend.
-        limiter = Limiter(scenario.quota_table(), scenario.time_scale, limiter_backend)
+        # Only the harness policy has one: under botocore's policies nothing is shared between
+        # pipelines, and a full concurrency quota is met by ResourceLimitExceeded and retried.
+        limiter = None
+        if scenario.retry().uses_limiter:
+            limiter = Limiter(scenario.quota_table(), scenario.time_scale, limiter_backend)
         factory = ClientFactory(self._backend(), scenario.retry(), self.recorder, limiter, scenario.time_scale,
                                 max_pool_connections=max(64, 2 * max(self.levels)))
         return AwsContext(factory, bucket=f"{self.prefix}-data", run_id=self.run_id, limiter=limiter,
@@ -204,7 +208,8 @@ class Runner:
         self.progress.start_level(level, total)
         started = time.monotonic()
         with bound(level=level):
-            self.recorder.record("level_start", workers=level)
+            self.recorder.record("level_start", workers=level, ramp_up_seconds=scenario.ramp_up_seconds,
+                                 duration_seconds=scenario.duration_seconds)
             self._prepare_account(ctx)
         level_done = threading.Event()
         shared = None
@@ -235,6 +240,7 @@ class Runner:
                                  **({"sim": stats} if stats else {}))
         self.recorder.flush()
         c = self.progress.counts
+        self.progress.end_level()
         self.say(f"N={level}: {c['done']} done, {c['failed']} failed in {time.monotonic() - started:.0f}s wall "
                  f"({(time.monotonic() - started) / scenario.time_scale / 60:.0f} min AWS), "
                  f"{c['throttled']} throttled attempts, {c['partial_state_detected']} partial states")
@@ -305,12 +311,13 @@ class Runner:
     def _worker(self, ctx: AwsContext, level: int, worker: int, pipelines: dict[str, Pipeline]) -> None:
         scenario = self.scenario
         rng = random.Random(f"{scenario.seed}:{level}:{worker}")
+        ctx = ctx.for_worker()
         specs, weights = list(scenario.pipelines), list(scenario.pipelines.values())
         with bound(level=level, worker=worker):
+            start = time.monotonic()  # the level's start: every worker stops starting pipelines together
             if scenario.ramp_up_seconds and level > 1:
                 if self.stop_event.wait(scenario.ramp_up_seconds * scenario.time_scale * worker / level):
                     return
-            start = time.monotonic()
             iteration = 0
             while not self.stop_event.is_set():
                 if scenario.duration_seconds:
