@@ -76,7 +76,8 @@ def test_the_bottleneck_analysis_names_the_quota_that_binds(tmp_path):
 
 
 SCHEMA_LEVEL_KEYS = {"level", "pipelines", "completed", "failed", "stopped", "failure_reasons", "wall_seconds",
-                     "aws_seconds", "throughput_per_hour", "pipeline_seconds", "stage_seconds", "api", "waits",
+                     "aws_seconds", "throughput_per_hour", "throughput_method", "batch_throughput_per_hour",
+                     "steady_window_aws_seconds", "pipeline_seconds", "stage_seconds", "api", "waits",
                      "partial_state", "simulator"}
 
 
@@ -125,8 +126,26 @@ def test_the_shootout_runs_each_policy_and_puts_them_side_by_side(tmp_path):
                            "--policies", "harness,botocore-standard", "--reports", str(tmp_path)],
                           capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    lines = [l.split() for l in done.stdout.splitlines() if l.strip().startswith(("harness", "botocore"))]
-    assert [l[0] for l in lines] == ["harness", "botocore-standard"]
+    table = done.stdout.split("\n\n")[0].splitlines()[1:]
+    assert [l.split()[0] for l in table] == ["harness", "botocore-standard"]
+    assert "harness against botocore-standard at N=2:" in done.stdout  # the verdict
     comparison = next(tmp_path.glob("shootout-*"))
     assert (comparison / "policies.png").stat().st_size > 10_000
     assert json.loads((comparison / "policies.json").read_text())["columns"][0] == "policy"
+    page = (comparison / "policies.html").read_text()
+    assert page.count("data:image/png;base64,") == 1 and "How the fight was kept fair" in page
+
+
+def test_steady_state_throughput_is_n_over_pipeline_time_whatever_the_window():
+    """A closed system of 8 workers, each running 100-second pipelines back to back from a
+    staggered start, completes 8/100 s = 288 per hour; the estimator sees that from windows that
+    cut pipelines anywhere, where counting whole completions would be off by up to a pipeline."""
+    import pandas as pd
+
+    from harness.report.metrics import steady_throughput
+    ends = [(offset + 100.0 * k, 100.0) for offset in (12.5 * w for w in range(8)) for k in range(1, 20)]
+    ok = pd.DataFrame(ends, columns=["mono_time", "duration"])
+    for window in [(200.0, 700.0), (233.3, 481.7), (150.0, 1500.0)]:
+        assert steady_throughput(ok, window, time_scale=1.0) == pytest.approx(288.0, rel=1e-6)
+    # time scale 1/10: the same wall seconds are ten times as many AWS seconds
+    assert steady_throughput(ok, (200.0, 700.0), time_scale=0.1) == pytest.approx(28.8, rel=1e-6)

@@ -19,7 +19,8 @@ def analyse(metrics: dict, table: QuotaTable, targets=(32, 64, 128)) -> dict:
         return {"quotas": [], "binding": None}
     base = levels[0]  # the least contended level gives the pipeline's own demand and duration
     n_ok = max(1, base["completed"] or base["pipelines"])
-    duration = (base["pipeline_seconds"] or {}).get("p50")
+    # the mean, as Little's law has it: N pipelines of mean time D complete N / D per second
+    duration = (base["pipeline_seconds"] or {}).get("mean")
     rows = []
     demand_by_quota: dict[tuple, float] = {}
     for key, op in base["api"]["by_operation"].items():

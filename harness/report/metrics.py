@@ -1,7 +1,8 @@
 """Metrics per concurrency level, from raw events (percentiles from raw values, never buckets).
 
 Durations in the output are AWS seconds (wall seconds / time_scale); `wall_seconds` says what a
-level took on the clock. Dashboard workers (negative worker ids) are left out of per-pipeline
+level took on the clock. Throughput is steady-state where the level ran in duration mode (a
+window after the ramp-up, see steady_throughput) and completed / level time otherwise (batch). Dashboard workers (negative worker ids) are left out of per-pipeline
 demand so the pipelines' own needs are measured.
 """
 from __future__ import annotations
@@ -68,9 +69,10 @@ def level_metrics(events: pd.DataFrame, level: int, time_scale: float) -> dict:
     if len(ends):
         detail = _details(ends.tail(1))[0]
         sim = detail.get("sim")
-    throughput = None
-    if wall:
-        throughput = len(ok) / (wall * aws / 3600.0)
+    batch = len(ok) / (wall * aws / 3600.0) if wall else None
+    window = measurement_window(starts, time_scale)
+    steady = steady_throughput(ok, window, time_scale) if window else None
+    throughput = steady if steady is not None else batch
 
     failure_reasons = failed.error_code.fillna("unknown").value_counts().to_dict()
     return {
@@ -80,11 +82,16 @@ def level_metrics(events: pd.DataFrame, level: int, time_scale: float) -> dict:
         "failure_reasons": {str(k): int(v) for k, v in failure_reasons.items()},
         "wall_seconds": wall, "aws_seconds": wall * aws if wall else None,
         "throughput_per_hour": throughput,
+        "throughput_method": "steady" if steady is not None else "batch",
+        "batch_throughput_per_hour": batch,
+        "steady_window_aws_seconds": (window[1] - window[0]) * aws if window else None,
         "pipeline_seconds": _pct(ok.duration * aws),
         "stage_seconds": stages,
         "api": {
             "attempts": int(len(attempts)), "attempts_per_pipeline": len(attempts) / n_pipelines,
             "throttled": int((attempts.outcome == "throttled").sum()),
+            # a concurrency quota full (e.g. 4 feature groups creating): refused, not throttled
+            "limit_rejected": int((attempts.error_code == "ResourceLimitExceeded").sum()),
             "throttle_rate": float((attempts.outcome == "throttled").mean()) if len(attempts) else 0.0,
             "retries": int((own.kind == "retry").sum()),
             "by_operation": by_op,
@@ -104,6 +111,31 @@ def level_metrics(events: pd.DataFrame, level: int, time_scale: float) -> dict:
         },
         "simulator": simulator_health(sim, wall),
     }
+
+
+def measurement_window(starts: pd.DataFrame, time_scale: float) -> tuple[float, float] | None:
+    """The steady-state window of a duration-mode level (monotonic seconds): from the end of the
+    ramp-up (every worker busy) to when workers stop starting pipelines. None in batch mode."""
+    if not len(starts):
+        return None
+    detail = _details(starts.head(1))[0]
+    ramp, duration = detail.get("ramp_up_seconds") or 0.0, detail.get("duration_seconds") or 0.0
+    if duration <= ramp:
+        return None
+    begin = float(starts.mono_time.min())
+    return begin + ramp * time_scale, begin + duration * time_scale
+
+
+def steady_throughput(ok: pd.DataFrame, window: tuple[float, float], time_scale: float) -> float:
+    """Pipelines per AWS hour completed inside the window. Each completed pipeline counts the
+    fraction of its lifetime that fell inside (a pipeline is one unit of work spread over its
+    run), so pipelines straddling the window's edges count in part: in steady state this is
+    unbiased, and far less noisy than counting whole completions."""
+    w0, w1 = window
+    ends = ok.mono_time.to_numpy(dtype=float)
+    lengths = np.maximum(ok.duration.to_numpy(dtype=float), 1e-9)
+    overlap = np.clip(np.minimum(ends, w1) - np.maximum(ends - lengths, w0), 0.0, None)
+    return float((overlap / lengths).sum() / ((w1 - w0) / time_scale / 3600.0))
 
 
 def simulator_health(stats: dict | None, wall: float | None) -> dict | None:

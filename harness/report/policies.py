@@ -1,7 +1,10 @@
-"""Several runs of one scenario under different retry policies, side by side."""
+"""Several runs of one scenario under different retry policies, side by side: a table, a verdict
+at the largest level, plots, and a self-contained HTML page (the report's policy page)."""
 from __future__ import annotations
 
+import html
 import json
+import tomllib
 from pathlib import Path
 
 import matplotlib
@@ -10,74 +13,153 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from harness.report.compare import load_metrics  # noqa: E402
+from harness.report.render import _html_table, _img  # noqa: E402
 
-COLUMNS = ["policy", "N", "pipelines/h", "% of bound", "attempts", "% throttled", "failed", "p95 min",
-           "partial failed"]
+COLUMNS = ["policy", "N", "pipelines/h", "% of bound", "attempts", "throttled", "% throttled",
+           "limit refused", "failed", "p95 min", "partial failed"]
+
+
+def _bounds(metrics: dict) -> dict:
+    return (metrics.get("bottleneck") or {}).get("bound_by_level", {}) or {}
 
 
 def rows(run_dirs: list[Path]) -> list[list[str]]:
     out = []
     for run_dir in run_dirs:
         metrics = load_metrics(run_dir)
-        bounds = (metrics.get("bottleneck") or {}).get("bound_by_level", {})
+        bounds = _bounds(metrics)
         for level in metrics["levels"]:
             bound = bounds.get(str(level["level"]))
             x = level["throughput_per_hour"] or 0.0
             p95 = level["pipeline_seconds"]["p95"]
             out.append([metrics["policy"], str(level["level"]), f"{x:.1f}",
                         f"{100 * x / bound:.0f}%" if bound else "-", str(level["api"]["attempts"]),
-                        f"{100 * level['api']['throttle_rate']:.2f}%", str(level["failed"]),
+                        str(level["api"]["throttled"]), f"{100 * level['api']['throttle_rate']:.2f}%",
+                        str(level["api"].get("limit_rejected", 0)), str(level["failed"]),
                         f"{p95 / 60:.1f}" if p95 else "-", str(level["partial_state"]["failed"])])
     return out
 
 
+def verdict(run_dirs: list[Path], reference: str = "harness") -> list[str]:
+    """At the largest level every run reached: each policy against the bound, then the reference
+    policy against each other one (throughput ratio, throttled attempts)."""
+    runs = [load_metrics(d) for d in run_dirs]
+    common = set.intersection(*({l["level"] for l in m["levels"]} for m in runs)) if runs else set()
+    if not common:
+        return []
+    n = max(common)
+    at = {m["policy"]: (next(l for l in m["levels"] if l["level"] == n), _bounds(m).get(str(n))) for m in runs}
+    lines = []
+    for policy, (level, bound) in at.items():
+        x = level["throughput_per_hour"] or 0.0
+        share = f", {100 * x / bound:.0f}% of the bound ({bound:.1f}/h)" if bound else ""
+        lines.append(f"{policy} at N={n}: {x:.1f} pipelines/h{share}, {level['api']['throttled']} of "
+                     f"{level['api']['attempts']} attempts throttled ({100 * level['api']['throttle_rate']:.2f}%), "
+                     f"{level['api'].get('limit_rejected', 0)} refused by a full concurrency quota, "
+                     f"{level['failed']} pipelines failed.")
+    if reference in at:
+        mine, _ = at[reference]
+        for policy, (level, _) in at.items():
+            if policy == reference or not level["throughput_per_hour"]:
+                continue
+            ratio = (mine["throughput_per_hour"] or 0.0) / level["throughput_per_hour"]
+            theirs, ours = level["api"]["throttled"], mine["api"]["throttled"]
+            fewer = ("no throttled attempts on either side" if theirs == ours == 0 else
+                     f"{theirs / ours:.1f}x fewer throttled attempts ({ours} against {theirs})" if ours else
+                     f"no throttled attempts against {theirs}")
+            lines.append(f"{reference} against {policy} at N={n}: {ratio:.2f}x the throughput, {fewer}.")
+    return lines
+
+
 def fairness(run_dirs: list[Path]) -> str:
     """How the fight was kept fair, from the runs' own scenarios."""
-    import tomllib
     scenarios = [tomllib.loads((d / "scenario.toml").read_text()) for d in run_dirs]
     scales = {s.get("time_scale") for s in scenarios}
     attempts = {s.get("max_attempts") for s in scenarios}
     seeds = {s.get("seed") for s in scenarios}
-    return (f"Same seed ({', '.join(map(str, seeds))}), same profile, time scale {', '.join(map(str, scales))}, "
-            f"max_attempts {', '.join(map(str, attempts))} per call for every policy. botocore's retry backoff "
-            "is scaled by the time scale (as the harness scales its own); botocore-adaptive's client-side rate "
-            "limiter keeps its wall-clock constants. '% of bound' is against the bottleneck analysis's bound "
-            "for that N: min(N / uncontended pipeline time, the binding quota's throughput).")
+    profiles = {s.get("profile") for s in scenarios}
+    steady = all(s.get("duration_seconds", 0) > s.get("ramp_up_seconds", 0) for s in scenarios)
+    measure = ("Throughput is steady-state: completed work inside the window from the end of the ramp-up to "
+               "the last pipeline start" if steady else "Throughput is completed pipelines / level time (batch)")
+    return (f"Same seed ({', '.join(map(str, seeds))}), same profile ({', '.join(map(str, profiles))}), time scale "
+            f"{', '.join(map(str, scales))}, max_attempts {', '.join(map(str, attempts))} per call for every "
+            "policy. botocore's clocks (retry backoff, adaptive mode's rate limiter) run at the time scale, as "
+            "the harness's do. Each pipeline worker has its own botocore clients, as separate pipeline "
+            "processes would; only the harness policy shares a limiter (rate pacing and concurrency slots), "
+            "the others meet a full concurrency quota as ResourceLimitExceeded ('limit refused') and retry "
+            f"the create. {measure}. '% of bound' is against the bottleneck analysis's bound for that N: "
+            "min(N / mean uncontended pipeline time, the binding quota's throughput).")
 
 
 def table(run_dirs: list[Path]) -> str:
     body = rows(run_dirs)
     widths = [max(len(c), *(len(r[i]) for r in body)) for i, c in enumerate(COLUMNS)]
     line = lambda cells: "  ".join(c.rjust(w) for c, w in zip(cells, widths))  # noqa: E731
-    return "\n".join([line(COLUMNS)] + [line(r) for r in body] + ["", fairness(run_dirs)])
+    return "\n".join([line(COLUMNS)] + [line(r) for r in body] + [""] + verdict(run_dirs)
+                     + ["", fairness(run_dirs)])
 
 
 def plot(run_dirs: list[Path], path: Path) -> Path:
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+    (speed, throttled), (p95, failed) = axes
     for run_dir in run_dirs:
         metrics = load_metrics(run_dir)
-        n = [l["level"] for l in metrics["levels"]]
-        left.plot(n, [l["throughput_per_hour"] or 0 for l in metrics["levels"]], "o-", label=metrics["policy"])
-        right.plot(n, [100 * l["api"]["throttle_rate"] for l in metrics["levels"]], "o-", label=metrics["policy"])
-    if run_dirs:
-        bounds = (load_metrics(run_dirs[0]).get("bottleneck") or {}).get("bound_by_level", {})
-        if bounds:
-            left.plot([int(k) for k in bounds], list(bounds.values()), ":", color="#c44e52", label="bound")
-    left.set(xlabel="concurrent pipelines (N)", ylabel="pipelines/hour (AWS time)", title="Throughput by policy")
-    right.set(xlabel="concurrent pipelines (N)", ylabel="% of attempts throttled", title="Throttling by policy")
-    for ax in (left, right):
+        levels = metrics["levels"]
+        n = [l["level"] for l in levels]
+        label = metrics["policy"]
+        speed.plot(n, [l["throughput_per_hour"] or 0 for l in levels], "o-", label=label)
+        throttled.plot(n, [100 * l["api"]["throttle_rate"] for l in levels], "o-", label=label)
+        p95.plot(n, [(l["pipeline_seconds"]["p95"] or 0) / 60 for l in levels], "o-", label=label)
+        line, = failed.plot(n, [l["failed"] for l in levels], "o-", label=f"{label} failed")
+        failed.plot(n, [l["partial_state"]["failed"] for l in levels], "x--", color=line.get_color(),
+                    label=f"{label} partial state")
+        if metrics["policy"] == "harness" or run_dir == run_dirs[0]:
+            bounds = _bounds(metrics)
+    if run_dirs and bounds:
+        speed.plot([int(k) for k in bounds], list(bounds.values()), ":", color="#c44e52", lw=2, label="bound")
+    speed.set(ylabel="pipelines/hour (AWS time)", title="Throughput by policy (dotted: the bound)")
+    throttled.set(ylabel="% of attempts throttled", title="Throttling by policy")
+    p95.set(ylabel="minutes (AWS time)", title="p95 pipeline duration")
+    failed.set(ylabel="pipelines", title="Failed pipelines (dashed: failed on partial state)")
+    for ax in axes.flat:
+        ax.set_xlabel("concurrent pipelines (N)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
 
 
+def page(run_dirs: list[Path], plot_path: Path) -> str:
+    scenario = load_metrics(run_dirs[0])["scenario"] if run_dirs else "-"
+    answer = "".join(f"<li>{html.escape(l)}</li>" for l in verdict(run_dirs))
+    style = ("body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}"
+             "table{border-collapse:collapse;font-size:13px;margin:1em 0}td,th{border:1px solid #ccc;"
+             "padding:4px 8px;text-align:right}th{background:#f3f3f3}td:first-child{text-align:left}"
+             ".answer{background:#f6f9ff;border-left:4px solid #4c72b0;padding:0.5em 1em}"
+             "img{max-width:100%;border:1px solid #eee;margin:0.5em 0}")
+    links = "".join(f'<li><a href="../{html.escape(d.name)}/report.html">{html.escape(load_metrics(d)["policy"])}'
+                    f"</a> ({html.escape(d.name)})</li>" for d in run_dirs)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Retry policies: {html.escape(str(scenario))}</title>
+<style>{style}</style></head><body>
+<h1>Retry policies side by side: {html.escape(str(scenario))}</h1>
+<div class="answer"><h2>At the largest level</h2><ul>{answer}</ul></div>
+<figure>{_img(plot_path)}</figure>
+<h2>Every level</h2>{_html_table(COLUMNS, rows(run_dirs))}
+<h2>How the fight was kept fair</h2><p>{html.escape(fairness(run_dirs))}</p>
+<h2>Each policy's own report</h2><ul>{links}</ul>
+</body></html>
+"""
+
+
 def write(run_dirs: list[Path], out_dir: Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    text = table(run_dirs)
-    (out_dir / "policies.txt").write_text(text + "\n")
-    (out_dir / "policies.json").write_text(json.dumps({"runs": [str(d) for d in run_dirs],
-                                                       "columns": COLUMNS, "rows": rows(run_dirs)}, indent=2))
-    return {"table": out_dir / "policies.txt", "plot": plot(run_dirs, out_dir / "policies.png")}
+    (out_dir / "policies.txt").write_text(table(run_dirs) + "\n")
+    (out_dir / "policies.json").write_text(json.dumps({"runs": [str(d) for d in run_dirs], "columns": COLUMNS,
+                                                       "rows": rows(run_dirs), "verdict": verdict(run_dirs)},
+                                                      indent=2))
+    plot_path = plot(run_dirs, out_dir / "policies.png")
+    (out_dir / "policies.html").write_text(page(run_dirs, plot_path))
+    return {"table": out_dir / "policies.txt", "plot": plot_path, "page": out_dir / "policies.html"}
