@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 N      ?= 32
 SCENARIO ?= scenarios/stress.toml
 
-.PHONY: test test-all stress sim bench clean
+.PHONY: test test-all stress sim bench bench-storm clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/sim_throughput.py
 	$(PY) benchmarks/policies.py
 	$(VENV)/bin/harness shootout policy-shootout
+
+# The same shoot-out on a contended account (throttle-storm profile, a dashboard polling).
+bench-storm: $(VENV)/.installed
+	$(VENV)/bin/harness shootout policy-shootout-storm
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -118,9 +118,14 @@ def headline(metrics: dict) -> list[str]:
         reasons = ", ".join(f"{k} ({v})" for k, v in l["failure_reasons"].items())
         lines.append(f"N={l['level']}: {l['failed']} of {l['pipelines']} pipelines failed: {reasons}.")
     best = max(levels, key=lambda l: l["throughput_per_hour"] or 0, default=None)
-    if best and best["throughput_per_hour"]:
-        lines.append(f"Peak measured throughput: {best['throughput_per_hour']:.0f} pipelines/hour at N={best['level']}.")
     b = metrics.get("bottleneck") or {}
+    if best and best["throughput_per_hour"]:
+        how = ("steady state, after the ramp-up" if best.get("throughput_method") == "steady" else
+               "completed / level time, ramp-up and tail included")
+        bound = (b.get("bound_by_level") or {}).get(str(best["level"]))
+        share = f", {100 * best['throughput_per_hour'] / bound:.0f}% of the bound there" if bound else ""
+        lines.append(f"Peak measured throughput: {best['throughput_per_hour']:.0f} pipelines/hour at "
+                     f"N={best['level']} ({how}{share}).")
     if b.get("binding"):
         row = b["binding"]
         lines.append(f"The quota that binds first: {row['quota']} (limit {row['limit']:g}, "
