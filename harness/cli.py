@@ -162,6 +162,15 @@ def cmd_shootout(args) -> int:
     from harness.runner.run import Runner
     from harness.runner.scenario import load_scenario
 
+    if args.runs:  # side by side from runs already made: nothing is run
+        run_dirs = [Path(d) for d in args.runs.split(",")]
+        for run_dir in run_dirs:
+            if not (run_dir / "metrics.json").exists():
+                raise ValueError(f"--runs: {run_dir} has no metrics.json (not a run folder, or not reported)")
+        out = write(run_dirs, Path(args.reports) / ("shootout-" + run_dirs[0].name))
+        print(out["table"].read_text())
+        print(f"comparison: {out['table'].parent}")
+        return 0
     policies = args.policies.split(",")
     for policy in policies:
         if policy not in POLICIES:
@@ -262,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     shootout.add_argument("scenario")
     shootout.add_argument("--policies", default="harness,botocore-standard,botocore-adaptive,botocore-legacy")
     shootout.add_argument("--levels", type=_levels)
+    shootout.add_argument("--runs", help="comma-separated run folders already made: compare them, run nothing")
     shootout.add_argument("--reports", default="reports")
     shootout.set_defaults(func=cmd_shootout)
 

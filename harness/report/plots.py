@@ -11,6 +11,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from harness.report.usl import usl  # noqa: E402
+from harness.report.metrics import measurement_window  # noqa: E402
 
 STAGE_COLOURS = {"data_source": "#4c72b0", "feature_set": "#55a868", "model": "#c44e52",
                  "endpoint": "#8172b2", "inference": "#ccb974", "teardown": "#64b5cd"}
@@ -116,11 +117,15 @@ def timeline(events: pd.DataFrame, level: int, time_scale: float, path: Path) ->
     if len(partial):
         ax.plot((partial.mono_time - start) / time_scale / 60, partial.worker, "D", color="black",
                 markersize=5, label="partial state failed")
+    window = measurement_window(ev[ev.kind == "level_start"], time_scale)
+    if window:  # duration mode: throughput is measured in this window only
+        ax.axvspan((window[0] - start) / time_scale / 60, (window[1] - start) / time_scale / 60,
+                   color="#4c72b0", alpha=0.08, zorder=0, label="throughput window")
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in STAGE_COLOURS.values()]
     labels = list(STAGE_COLOURS)
     extra_handles, extra_labels = ax.get_legend_handles_labels()
     ax.legend(handles + extra_handles, labels + extra_labels, fontsize=7, loc="upper center",
-              bbox_to_anchor=(0.5, -0.08 - 1.5 / max(4, 0.22 * level + 1.5) * 0.1), ncol=8, frameon=False)
+              bbox_to_anchor=(0.5, -0.08 - 1.5 / max(4, 0.22 * level + 1.5) * 0.1), ncol=5, frameon=False)
     ax.set_xlabel("AWS minutes since the level started")
     ax.set_ylabel("worker")
     ax.set_title(f"Pipelines by worker at N={level} (stages coloured; failed stages black)")

@@ -65,8 +65,11 @@ def verdict(run_dirs: list[Path], reference: str = "harness") -> list[str]:
             ratio = (mine["throughput_per_hour"] or 0.0) / level["throughput_per_hour"]
             theirs, ours = level["api"]["throttled"], mine["api"]["throttled"]
             fewer = ("no throttled attempts on either side" if theirs == ours == 0 else
-                     f"{theirs / ours:.1f}x fewer throttled attempts ({ours} against {theirs})" if ours else
-                     f"no throttled attempts against {theirs}")
+                     f"as many throttled attempts ({ours})" if theirs == ours else
+                     f"no throttled attempts against {theirs}" if not ours else
+                     f"{theirs / ours:.1f}x fewer throttled attempts ({ours} against {theirs})" if ours < theirs else
+                     f"{ours / theirs:.1f}x more throttled attempts ({ours} against {theirs})" if theirs else
+                     f"more throttled attempts ({ours} against none)")
             lines.append(f"{reference} against {policy} at N={n}: {ratio:.2f}x the throughput, {fewer}.")
     return lines
 
@@ -102,6 +105,7 @@ def table(run_dirs: list[Path]) -> str:
 def plot(run_dirs: list[Path], path: Path) -> Path:
     fig, axes = plt.subplots(2, 2, figsize=(11, 8))
     (speed, throttled), (p95, failed) = axes
+    most_failed, bounds = 0, {}
     for run_dir in run_dirs:
         metrics = load_metrics(run_dir)
         levels = metrics["levels"]
@@ -110,17 +114,19 @@ def plot(run_dirs: list[Path], path: Path) -> Path:
         speed.plot(n, [l["throughput_per_hour"] or 0 for l in levels], "o-", label=label)
         throttled.plot(n, [100 * l["api"]["throttle_rate"] for l in levels], "o-", label=label)
         p95.plot(n, [(l["pipeline_seconds"]["p95"] or 0) / 60 for l in levels], "o-", label=label)
-        line, = failed.plot(n, [l["failed"] for l in levels], "o-", label=f"{label} failed")
-        failed.plot(n, [l["partial_state"]["failed"] for l in levels], "x--", color=line.get_color(),
-                    label=f"{label} partial state")
+        line, = failed.plot(n, [l["failed"] for l in levels], "o-", label=label)
+        failed.plot(n, [l["partial_state"]["failed"] for l in levels], "x--", color=line.get_color())
+        most_failed = max([most_failed] + [l["failed"] for l in levels])
         if metrics["policy"] == "harness" or run_dir == run_dirs[0]:
             bounds = _bounds(metrics)
     if run_dirs and bounds:
-        speed.plot([int(k) for k in bounds], list(bounds.values()), ":", color="#c44e52", lw=2, label="bound")
+        speed.plot([int(k) for k in bounds], list(bounds.values()), ":", color="black", lw=2, zorder=5,
+                   label="bound")
     speed.set(ylabel="pipelines/hour (AWS time)", title="Throughput by policy (dotted: the bound)")
     throttled.set(ylabel="% of attempts throttled", title="Throttling by policy")
     p95.set(ylabel="minutes (AWS time)", title="p95 pipeline duration")
-    failed.set(ylabel="pipelines", title="Failed pipelines (dashed: failed on partial state)")
+    failed.set(ylabel="pipelines", title="Failed pipelines (dashed: of them, on partial state)",
+               ylim=(0, max(1, most_failed) * 1.1))
     for ax in axes.flat:
         ax.set_xlabel("concurrent pipelines (N)")
         ax.grid(alpha=0.3)

@@ -140,13 +140,24 @@ def headline(metrics: dict) -> list[str]:
     if fit:
         peak = f"peak at N*={fit['peak_n']:.0f}" if fit["peak_n"] else "no peak within reach (kappa = 0)"
         lines.append(f"USL fit: sigma={fit['sigma']:.3g}, kappa={fit['kappa']:.3g}, R²={fit['r2']:.2f}; {peak}; "
-                     f"predicted {fit['predicted']['64']:.0f}/h at 64, {fit['predicted']['128']:.0f}/h at 128.")
+                     f"predicted {fit['predicted']['64']:.0f}/h at 64, {fit['predicted']['128']:.0f}/h at 128"
+                     f"{usl_caveat(metrics)}.")
     if any((l["simulator"] or {}).get("saturated") for l in levels):
         lines.append("Warning: the simulator itself saturated at some level (requests queued for moto); "
                      "raise the time scale's denominator less or lower N to measure the account, not the simulator.")
     if not metrics["complete"]:
         lines.append(f"INCOMPLETE RUN (stopped by {metrics.get('stopped_by') or 'a crash'}): figures cover what was recorded.")
     return lines
+
+
+def usl_caveat(metrics: dict) -> str:
+    """The USL fits the levels measured; it cannot see a quota that binds beyond them."""
+    fit, b = metrics.get("usl") or {}, metrics.get("bottleneck") or {}
+    cap = b.get("bound_pipelines_per_hour")
+    if not cap or not fit or max(fit["predicted"].values()) <= cap:
+        return ""
+    return (f" (beyond the measured levels the fit cannot see the binding quota: "
+            f"{b['binding']['quota']} caps throughput at {cap:.0f}/h)")
 
 
 def level_table(metrics: dict) -> tuple[list[str], list[list[str]]]:
@@ -226,7 +237,8 @@ def html_report(metrics: dict, plot_paths: dict[str, Path]) -> str:
     fit_html = ("<p>Not enough levels for a fit (three or more needed).</p>" if not fit else
                 f"<p>λ={fit['lambda']:.1f}/h per pipeline, σ={fit['sigma']:.4g}, κ={fit['kappa']:.4g}, "
                 f"R²={fit['r2']:.3f}, N*={_fmt(fit['peak_n'], 0)}. Predicted: "
-                + ", ".join(f"{v:.0f}/h at N={k}" for k, v in fit["predicted"].items()) + ".</p>")
+                + ", ".join(f"{v:.0f}/h at N={k}" for k, v in fit["predicted"].items())
+                + f"{html.escape(usl_caveat(metrics))}.</p>")
     status = "" if metrics["complete"] else (
         f'<p class="warn">Incomplete run (stopped by {html.escape(str(metrics.get("stopped_by") or "a crash"))}):'
         " the figures cover what was recorded before it stopped.</p>")
