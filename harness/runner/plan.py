@@ -78,10 +78,10 @@ def dry_run(scenario: Scenario) -> tuple[dict, dict]:
 
 def make_plan(scenario: Scenario, n: int) -> dict:
     calls, metrics = dry_run(scenario)
-    pipelines = n * scenario.iterations
     bottleneck = analyse(metrics, scenario.quota_table(), targets=(n,))
     level = metrics["levels"][0]
     duration = level["pipeline_seconds"]["p50"] or 0.0
+    pipelines = planned_pipelines(scenario, n, duration)
     holds = level["waits"]["quota_hold_seconds"]
     table = scenario.quota_table()
     queueing = 0.0
@@ -90,7 +90,10 @@ def make_plan(scenario: Scenario, n: int) -> dict:
         quota = table.lookup(service, operation)
         if quota and quota.concurrency and n > quota.concurrency and hold.get("mean"):
             queueing = max(queueing, (math.ceil(n / quota.concurrency) - 1) * hold["mean"])
-    run_seconds = scenario.ramp_up_seconds + scenario.iterations * duration + queueing
+    if scenario.duration_seconds:  # starts stop at duration; the last pipelines then finish
+        run_seconds = max(scenario.duration_seconds, scenario.ramp_up_seconds) + duration + queueing
+    else:
+        run_seconds = scenario.ramp_up_seconds + scenario.iterations * duration + queueing
     creates = {op: per * pipelines for op, per in calls.items() if op.split(".", 1)[1].startswith("Create")}
     return {
         "scenario": scenario.name, "n": n, "pipelines": pipelines,
@@ -103,6 +106,20 @@ def make_plan(scenario: Scenario, n: int) -> dict:
         "run_seconds": run_seconds,
         "cost": cost(scenario, holds, calls, pipelines),
     }
+
+
+def planned_pipelines(scenario: Scenario, n: int, duration: float) -> int:
+    """Pipelines a level of N runs: N x iterations, or in duration mode each worker's pipelines
+    from its start in the ramp-up until the duration is over (the last one started counts)."""
+    if not scenario.duration_seconds:
+        return n * scenario.iterations
+    if duration <= 0:
+        return n
+    total = 0
+    for worker in range(n):
+        start = scenario.ramp_up_seconds * worker / n if n > 1 else 0.0
+        total += max(1, math.ceil((scenario.duration_seconds - start) / duration))
+    return total
 
 
 def cost(scenario: Scenario, holds: dict, calls: dict, pipelines: int) -> dict:
