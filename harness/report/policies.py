@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from harness.report.compare import load_metrics  # noqa: E402
-from harness.report.render import _html_table, _img  # noqa: E402
+from harness.report.render import STYLE, _html_table, _img  # noqa: E402
 
 COLUMNS = ["policy", "N", "pipelines/h", "% of bound", "attempts", "throttled", "% throttled",
            "limit refused", "failed", "p95 min", "partial failed"]
@@ -140,16 +140,11 @@ def plot(run_dirs: list[Path], path: Path) -> Path:
 def page(run_dirs: list[Path], plot_path: Path) -> str:
     scenario = load_metrics(run_dirs[0])["scenario"] if run_dirs else "-"
     answer = "".join(f"<li>{html.escape(l)}</li>" for l in verdict(run_dirs))
-    style = ("body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}"
-             "table{border-collapse:collapse;font-size:13px;margin:1em 0}td,th{border:1px solid #ccc;"
-             "padding:4px 8px;text-align:right}th{background:#f3f3f3}td:first-child{text-align:left}"
-             ".answer{background:#f6f9ff;border-left:4px solid #4c72b0;padding:0.5em 1em}"
-             "img{max-width:100%;border:1px solid #eee;margin:0.5em 0}")
     links = "".join(f'<li><a href="../{html.escape(d.name)}/report.html">{html.escape(load_metrics(d)["policy"])}'
                     f"</a> ({html.escape(d.name)})</li>" for d in run_dirs)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Retry policies: {html.escape(str(scenario))}</title>
-<style>{style}</style></head><body>
+<style>{STYLE}</style></head><body>
 <h1>Retry policies side by side: {html.escape(str(scenario))}</h1>
 <div class="answer"><h2>At the largest level</h2><ul>{answer}</ul></div>
 <figure>{_img(plot_path)}</figure>

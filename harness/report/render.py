@@ -204,6 +204,15 @@ def markdown(metrics: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+STYLE = ("body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}"
+         "table{border-collapse:collapse;font-size:13px;margin:1em 0}td,th{border:1px solid #ccc;"
+         "padding:4px 8px;text-align:right}th{background:#f3f3f3}td:first-child{text-align:left}"
+         ".answer{background:#f6f9ff;border-left:4px solid #4c72b0;padding:0.5em 1em}"
+         ".warn{background:#fff4f0;border-left:4px solid #c44e52;padding:0.5em 1em}"
+         "img{max-width:100%;border:1px solid #eee;margin:0.5em 0}.grid{display:grid;"
+         "grid-template-columns:1fr 1fr;gap:1em}")
+
+
 def _img(path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
     return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
@@ -216,13 +225,6 @@ def _html_table(header, rows) -> str:
 
 
 def html_report(metrics: dict, plot_paths: dict[str, Path]) -> str:
-    style = ("body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}"
-             "table{border-collapse:collapse;font-size:13px;margin:1em 0}td,th{border:1px solid #ccc;"
-             "padding:4px 8px;text-align:right}th{background:#f3f3f3}td:first-child{text-align:left}"
-             ".answer{background:#f6f9ff;border-left:4px solid #4c72b0;padding:0.5em 1em}"
-             ".warn{background:#fff4f0;border-left:4px solid #c44e52;padding:0.5em 1em}"
-             "img{max-width:100%;border:1px solid #eee;margin:0.5em 0}.grid{display:grid;"
-             "grid-template-columns:1fr 1fr;gap:1em}")
     lines = headline(metrics)
     answer = "".join(f"<li>{html.escape(l)}</li>" for l in lines)
     plots_html = "".join(f"<figure>{_img(p)}</figure>" for k, p in plot_paths.items() if k != "timeline")
@@ -244,7 +246,7 @@ def html_report(metrics: dict, plot_paths: dict[str, Path]) -> str:
         " the figures cover what was recorded before it stopped.</p>")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Stress run {html.escape(str(metrics['run_id']))}</title>
-<style>{style}</style></head><body>
+<style>{STYLE}</style></head><body>
 <h1>Stress run {html.escape(str(metrics['run_id']))}</h1>
 <p>Scenario <b>{html.escape(str(metrics['scenario']))}</b> on <b>{html.escape(str(metrics['backend']))}</b>
 (profile {html.escape(str(metrics['profile']))}), retry policy <b>{html.escape(str(metrics['policy']))}</b>,
