@@ -149,3 +149,18 @@ def test_steady_state_throughput_is_n_over_pipeline_time_whatever_the_window():
         assert steady_throughput(ok, window, time_scale=1.0) == pytest.approx(288.0, rel=1e-6)
     # time scale 1/10: the same wall seconds are ten times as many AWS seconds
     assert steady_throughput(ok, (200.0, 700.0), time_scale=0.1) == pytest.approx(28.8, rel=1e-6)
+
+
+def test_past_a_binding_quota_the_window_counts_what_finished():
+    """A queue still building when the window closes: 12 pipelines finish inside it, while 40
+    more, queued, started inside it and finish after it. Crediting those for their time in the
+    window would claim far more than was delivered; the level is reported by departures."""
+    import pandas as pd
+
+    from harness.report.metrics import steady_throughput, window_throughput
+    window = (1000.0, 2000.0)
+    finished = [(1000.0 + 80.0 * k, 900.0) for k in range(1, 13)]
+    queued = [(2500.0 + 25.0 * k, 1500.0) for k in range(40)]  # started at 1000 + 25k
+    ok = pd.DataFrame(finished + queued, columns=["mono_time", "duration"])
+    assert steady_throughput(ok, window, time_scale=1.0) > 1.4 * 12 * 3.6
+    assert window_throughput(ok, window, time_scale=1.0) == ("departures", pytest.approx(12 * 3.6))

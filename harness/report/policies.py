@@ -83,7 +83,8 @@ def fairness(run_dirs: list[Path]) -> str:
     profiles = {s.get("profile") for s in scenarios}
     steady = all(s.get("duration_seconds", 0) > s.get("ramp_up_seconds", 0) for s in scenarios)
     measure = ("Throughput is steady-state: completed work inside the window from the end of the ramp-up to "
-               "the last pipeline start" if steady else "Throughput is completed pipelines / level time (batch)")
+               "the last pipeline start (pipelines finished in it, where a level had not reached steady state)"
+               if steady else "Throughput is completed pipelines / level time (batch)")
     return (f"Same seed ({', '.join(map(str, seeds))}), same profile ({', '.join(map(str, profiles))}), time scale "
             f"{', '.join(map(str, scales))}, max_attempts {', '.join(map(str, attempts))} per call for every "
             "policy. botocore's clocks (retry backoff, adaptive mode's rate limiter) run at the time scale, as "

@@ -120,8 +120,9 @@ def headline(metrics: dict) -> list[str]:
     best = max(levels, key=lambda l: l["throughput_per_hour"] or 0, default=None)
     b = metrics.get("bottleneck") or {}
     if best and best["throughput_per_hour"]:
-        how = ("steady state, after the ramp-up" if best.get("throughput_method") == "steady" else
-               "completed / level time, ramp-up and tail included")
+        how = {"steady": "steady state, after the ramp-up",
+               "departures": "pipelines finished in the window after the ramp-up",
+               }.get(best.get("throughput_method"), "completed / level time, ramp-up and tail included")
         bound = (b.get("bound_by_level") or {}).get(str(best["level"]))
         share = f", {100 * best['throughput_per_hour'] / bound:.0f}% of the bound there" if bound else ""
         lines.append(f"Peak measured throughput: {best['throughput_per_hour']:.0f} pipelines/hour at "
@@ -142,6 +143,11 @@ def headline(metrics: dict) -> list[str]:
         lines.append(f"USL fit: sigma={fit['sigma']:.3g}, kappa={fit['kappa']:.3g}, R²={fit['r2']:.2f}; {peak}; "
                      f"predicted {fit['predicted']['64']:.0f}/h at 64, {fit['predicted']['128']:.0f}/h at 128"
                      f"{usl_caveat(metrics)}.")
+    unsteady = [str(l["level"]) for l in levels if l.get("throughput_method") == "departures"]
+    if unsteady:
+        lines.append(f"Not in steady state by the end of the window at N={', '.join(unsteady)} (a queue for a "
+                     "quota was still building): throughput there counts the pipelines that finished in the "
+                     "window; a longer duration_seconds measures the sustained rate.")
     if any((l["simulator"] or {}).get("saturated") for l in levels):
         lines.append("Warning: the simulator itself saturated at some level (requests queued for moto); "
                      "raise the time scale's denominator less or lower N to measure the account, not the simulator.")
