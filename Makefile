@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 N      ?= 32
 SCENARIO ?= scenarios/stress.toml
 
-.PHONY: test test-all stress sim bench bench-storm clean
+.PHONY: test test-all stress sim bench bench-storm bench-past-quota clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ bench: $(VENV)/.installed
 # The same shoot-out on a contended account (throttle-storm profile, a dashboard polling).
 bench-storm: $(VENV)/.installed
 	$(VENV)/bin/harness shootout policy-shootout-storm
+
+# And past the binding quota: 96 pipelines queueing for endpoint, training and feature-group slots.
+bench-past-quota: $(VENV)/.installed
+	$(VENV)/bin/harness shootout policy-shootout-past-quota
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -94,6 +94,23 @@ def test_concurrency_permits_are_held_until_released():
     assert limiter.permit("sagemaker", "ListModels") is None  # no concurrency quota
 
 
+def test_a_permit_knows_when_others_wait_for_it():
+    """The holder of the last slot learns someone queues behind it (and so looks more often
+    whether its resource is done); once the waiter gets the slot, nobody waits."""
+    limiter = Limiter(QuotaTable([Quota("sagemaker", "CreateFeatureGroup", concurrency=1)]))
+    holder = limiter.permit("sagemaker", "CreateFeatureGroup")
+    assert not holder.contended()
+    waiter = threading.Thread(target=lambda: limiter.permit("sagemaker", "CreateFeatureGroup", timeout=5))
+    waiter.start()
+    deadline = time.monotonic() + 5
+    while not holder.contended() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert holder.contended()
+    holder.release()
+    waiter.join()
+    assert not holder.contended() and limiter.backend.waiters("permit:sagemaker.CreateFeatureGroup") == 0
+
+
 def test_32_threads_share_the_rate_fairly():
     limiter = Limiter(QuotaTable([Quota("sagemaker", "DescribeEndpoint", rate=200, burst=1)]))
     counts = [0] * 32

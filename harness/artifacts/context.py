@@ -22,6 +22,7 @@ class Deadlines:
     quota_slot: float = 3600.0  # waiting for a concurrency quota slot (e.g. 4 creating groups)
     poll: float = 15.0  # first poll interval; grows by half each time up to poll_cap
     poll_cap: float = 60.0
+    slot_poll: float = 5.0  # while holding a concurrency slot others wait for, look this often
 
 
 @dataclass

@@ -85,7 +85,7 @@ class FeatureSet(Artifact):
         held = time.monotonic()
         try:
             wait_until(self.ctx, f"feature group {self.name} Created",
-                       lambda: self._created_or_failed(), self.ctx.deadlines.feature_group_created)
+                       lambda: self._created_or_failed(), self.ctx.deadlines.feature_group_created, permit)
         finally:
             if permit is not None:
                 permit.release()

@@ -62,7 +62,8 @@ class Model(Artifact):
         try:
             self._start_training(training_data_uri, instance_type)
             held = time.monotonic()
-            wait_until(ctx, f"training job {self.name} finished", self._training_done, ctx.deadlines.training_job)
+            wait_until(ctx, f"training job {self.name} finished", self._training_done, ctx.deadlines.training_job,
+                       permit)
         finally:
             if permit is not None:
                 permit.release()

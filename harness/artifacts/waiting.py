@@ -16,17 +16,24 @@ from harness.artifacts.context import AwsContext
 from harness.artifacts.errors import NotReady, PartialStateError
 
 
-def _polls(ctx: AwsContext):
+def _polls(ctx: AwsContext, permit=None):
+    """Poll intervals (AWS seconds), growing. While the wait holds a concurrency slot that others
+    queue for, no longer than slot_poll: the slot is only handed on once the holder sees its
+    resource done, and a 60-second look would leave it idle for half a minute on average."""
     interval = ctx.deadlines.poll
     while True:
-        yield interval
+        if permit is not None and permit.contended():
+            yield min(interval, ctx.deadlines.slot_poll)
+        else:
+            yield interval
         interval = min(ctx.deadlines.poll_cap, interval * 1.5)
 
 
-def wait_until(ctx: AwsContext, what: str, done: Callable[[], bool], deadline: float) -> float:
-    """Poll `done()` until true; return AWS seconds waited; NotReady past the deadline."""
+def wait_until(ctx: AwsContext, what: str, done: Callable[[], bool], deadline: float, permit=None) -> float:
+    """Poll `done()` until true; return AWS seconds waited; NotReady past the deadline. Pass the
+    concurrency `permit` the resource holds, if any, so a contended slot is watched closely."""
     start = time.monotonic()
-    for interval in _polls(ctx):
+    for interval in _polls(ctx, permit):
         if done():
             return (time.monotonic() - start) / ctx.time_scale
         waited = (time.monotonic() - start) / ctx.time_scale

@@ -4,7 +4,8 @@ Rate quotas: one token bucket per (service, operation) sized from the quota tabl
 time scale. It adapts: a throttle answer halves that bucket's rate and remembers the rate it happened at;
 successes give the rate back quickly up to just below that ceiling, then probe slowly, never
 above the table's rate, so a table that is too generous still converges.
-Concurrency quotas: permits held while a resource is in progress (a feature group Creating).
+Concurrency quotas: permits held while a resource is in progress (a feature group Creating);
+a permit says when others wait for it, so its holder can look more often.
 
 Callers talk to `Limiter`; state lives in a `LimiterBackend`, so a backend shared across
 processes or hosts (e.g. Redis) can replace `LocalBackend` without touching callers.
@@ -41,6 +42,9 @@ class LimiterBackend(Protocol):
 
     def release(self, key: str) -> None: ...
 
+    def waiters(self, key: str) -> int:
+        """How many callers are waiting for one of `key`'s permits."""
+
 
 class LocalBackend:
     """In-process state: buckets and permits shared by every thread of this process."""
@@ -49,6 +53,7 @@ class LocalBackend:
         self._clock = clock
         self._buckets: dict[str, TokenBucket] = {}
         self._permits: dict[str, int] = {}
+        self._waiting: dict[str, int] = {}
         self._ceilings: dict[str, list] = {}
         self._lock = threading.Lock()
         self._permit_freed = threading.Condition(self._lock)
@@ -89,18 +94,25 @@ class LocalBackend:
     def acquire(self, key: str, limit: int, timeout: float | None) -> bool:
         deadline = None if timeout is None else self._clock() + timeout
         with self._permit_freed:
-            while self._permits.get(key, 0) >= limit:
-                remaining = None if deadline is None else deadline - self._clock()
-                if remaining is not None and remaining <= 0:
-                    return False
-                self._permit_freed.wait(remaining)
-            self._permits[key] = self._permits.get(key, 0) + 1
-            return True
+            self._waiting[key] = self._waiting.get(key, 0) + 1
+            try:
+                while self._permits.get(key, 0) >= limit:
+                    remaining = None if deadline is None else deadline - self._clock()
+                    if remaining is not None and remaining <= 0:
+                        return False
+                    self._permit_freed.wait(remaining)
+                self._permits[key] = self._permits.get(key, 0) + 1
+                return True
+            finally:
+                self._waiting[key] -= 1
 
     def release(self, key: str) -> None:
         with self._permit_freed:
             self._permits[key] = max(0, self._permits.get(key, 0) - 1)
             self._permit_freed.notify()
+
+    def waiters(self, key: str) -> int:
+        return self._waiting.get(key, 0)
 
     def rate(self, key: str) -> float | None:
         bucket = self._buckets.get(key)
@@ -118,6 +130,10 @@ class Permit:
         if not self.released:
             self.released = True
             self.limiter.backend.release(self.key)
+
+    def contended(self) -> bool:
+        """Someone is waiting for this slot: the holder should notice it is done soon."""
+        return not self.released and self.limiter.backend.waiters(self.key) > 0
 
     def __enter__(self) -> "Permit":
         return self
