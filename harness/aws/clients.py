@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import boto3
 from botocore.config import Config
+from botocore.retries import adaptive, bucket, standard, throttling
 
 from harness.aws.hooks import CallHooks
 from harness.aws.limiter import Limiter
@@ -158,23 +159,18 @@ class ScaledClock:
         time.sleep(amount * self.time_scale)
 
 
-def _scaled_token_bucket(clock: ScaledClock):
+class ScaledTokenBucket(bucket.TokenBucket):
     """botocore's TokenBucket waits on a condition variable for its sleep amount in clock units
     (not through clock.sleep): on an AWS-time clock that wait must shrink to wall time."""
-    from botocore.retries import bucket
 
-    class ScaledTokenBucket(bucket.TokenBucket):
-        def _sleep_amount(self, amount):
-            return super()._sleep_amount(amount) * clock.time_scale
-
-    return ScaledTokenBucket(max_rate=1, clock=clock)
+    def _sleep_amount(self, amount):
+        return super()._sleep_amount(amount) * self._clock.time_scale
 
 
 def _scale_adaptive_clock(client, time_scale: float) -> None:
     """Adaptive mode's ClientRateLimiter (token bucket, cubic rate, measured send rate) shares
     one wall clock. Replace it with an identical limiter built on an AWS-time clock, made the
     way botocore's adaptive.register_retry_handler makes it."""
-    from botocore.retries import adaptive, standard, throttling
     emitter = _emitter(client)
     found = [h for h in emitter._handlers.prefix_search("before-send")
              if isinstance(getattr(h, "__self__", None), adaptive.ClientRateLimiter)]
@@ -185,7 +181,7 @@ def _scale_adaptive_clock(client, time_scale: float) -> None:
     limiter = adaptive.ClientRateLimiter(
         rate_adjustor=throttling.CubicCalculator(starting_max_rate=0, start_time=clock.current_time()),
         rate_clocker=adaptive.RateClocker(clock),
-        token_bucket=_scaled_token_bucket(clock),
+        token_bucket=ScaledTokenBucket(max_rate=1, clock=clock),
         throttling_detector=standard.ThrottlingErrorDetector(retry_event_adapter=standard.RetryEventAdapter()),
         clock=clock)
     client.meta.events.unregister("before-send", old.on_sending_request)

@@ -23,10 +23,10 @@ def _bounds(metrics: dict) -> dict:
     return (metrics.get("bottleneck") or {}).get("bound_by_level", {}) or {}
 
 
-def rows(run_dirs: list[Path]) -> list[list[str]]:
+def rows(runs: list[dict]) -> list[list[str]]:
+    """One row per run and level; `runs` are the runs' metrics.json contents."""
     out = []
-    for run_dir in run_dirs:
-        metrics = load_metrics(run_dir)
+    for metrics in runs:
         bounds = _bounds(metrics)
         for level in metrics["levels"]:
             bound = bounds.get(str(level["level"]))
@@ -40,10 +40,9 @@ def rows(run_dirs: list[Path]) -> list[list[str]]:
     return out
 
 
-def verdict(run_dirs: list[Path], reference: str = "harness") -> list[str]:
+def verdict(runs: list[dict], reference: str = "harness") -> list[str]:
     """At the largest level every run reached: each policy against the bound, then the reference
     policy against each other one (throughput ratio, throttled attempts)."""
-    runs = [load_metrics(d) for d in run_dirs]
     common = set.intersection(*({l["level"] for l in m["levels"]} for m in runs)) if runs else set()
     if not common:
         return []
@@ -95,20 +94,17 @@ def fairness(run_dirs: list[Path]) -> str:
             "min(N / mean uncontended pipeline time, the binding quota's throughput).")
 
 
-def table(run_dirs: list[Path]) -> str:
-    body = rows(run_dirs)
+def table(body: list[list[str]], verdict_lines: list[str], fair: str) -> str:
     widths = [max(len(c), *(len(r[i]) for r in body)) for i, c in enumerate(COLUMNS)]
     line = lambda cells: "  ".join(c.rjust(w) for c, w in zip(cells, widths))  # noqa: E731
-    return "\n".join([line(COLUMNS)] + [line(r) for r in body] + [""] + verdict(run_dirs)
-                     + ["", fairness(run_dirs)])
+    return "\n".join([line(COLUMNS)] + [line(r) for r in body] + [""] + verdict_lines + ["", fair])
 
 
-def plot(run_dirs: list[Path], path: Path) -> Path:
+def plot(runs: list[dict], path: Path) -> Path:
     fig, axes = plt.subplots(2, 2, figsize=(11, 8))
     (speed, throttled), (p95, failed) = axes
     most_failed, bounds = 0, {}
-    for run_dir in run_dirs:
-        metrics = load_metrics(run_dir)
+    for metrics in runs:
         levels = metrics["levels"]
         n = [l["level"] for l in levels]
         label = metrics["policy"]
@@ -118,9 +114,9 @@ def plot(run_dirs: list[Path], path: Path) -> Path:
         line, = failed.plot(n, [l["failed"] for l in levels], "o-", label=label)
         failed.plot(n, [l["partial_state"]["failed"] for l in levels], "x--", color=line.get_color())
         most_failed = max([most_failed] + [l["failed"] for l in levels])
-        if metrics["policy"] == "harness" or run_dir == run_dirs[0]:
+        if metrics["policy"] == "harness" or not bounds:  # the harness run's bound, else the first
             bounds = _bounds(metrics)
-    if run_dirs and bounds:
+    if bounds:
         speed.plot([int(k) for k in bounds], list(bounds.values()), ":", color="black", lw=2, zorder=5,
                    label="bound")
     speed.set(ylabel="pipelines/hour (AWS time)", title="Throughput by policy (dotted: the bound)")
@@ -138,19 +134,20 @@ def plot(run_dirs: list[Path], path: Path) -> Path:
     return path
 
 
-def page(run_dirs: list[Path], plot_path: Path) -> str:
-    scenario = load_metrics(run_dirs[0])["scenario"] if run_dirs else "-"
-    answer = "".join(f"<li>{html.escape(l)}</li>" for l in verdict(run_dirs))
-    links = "".join(f'<li><a href="../{html.escape(d.name)}/report.html">{html.escape(load_metrics(d)["policy"])}'
-                    f"</a> ({html.escape(d.name)})</li>" for d in run_dirs)
+def page(run_dirs: list[Path], runs: list[dict], body: list[list[str]], verdict_lines: list[str], fair: str,
+         plot_path: Path) -> str:
+    scenario = runs[0]["scenario"] if runs else "-"
+    answer = "".join(f"<li>{html.escape(l)}</li>" for l in verdict_lines)
+    links = "".join(f'<li><a href="../{html.escape(d.name)}/report.html">{html.escape(m["policy"])}'
+                    f"</a> ({html.escape(d.name)})</li>" for d, m in zip(run_dirs, runs))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Retry policies: {html.escape(str(scenario))}</title>
 <style>{STYLE}</style></head><body>
 <h1>Retry policies side by side: {html.escape(str(scenario))}</h1>
 <div class="answer"><h2>At the largest level</h2><ul>{answer}</ul></div>
 <figure>{_img(plot_path)}</figure>
-<h2>Every level</h2>{_html_table(COLUMNS, rows(run_dirs))}
-<h2>How the fight was kept fair</h2><p>{html.escape(fairness(run_dirs))}</p>
+<h2>Every level</h2>{_html_table(COLUMNS, body)}
+<h2>How the fight was kept fair</h2><p>{html.escape(fair)}</p>
 <h2>Each policy's own report</h2><ul>{links}</ul>
 </body></html>
 """
@@ -158,10 +155,11 @@ def page(run_dirs: list[Path], plot_path: Path) -> str:
 
 def write(run_dirs: list[Path], out_dir: Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "policies.txt").write_text(table(run_dirs) + "\n")
+    runs = [load_metrics(d) for d in run_dirs]
+    body, verdict_lines, fair = rows(runs), verdict(runs), fairness(run_dirs)
+    (out_dir / "policies.txt").write_text(table(body, verdict_lines, fair) + "\n")
     (out_dir / "policies.json").write_text(json.dumps({"runs": [str(d) for d in run_dirs], "columns": COLUMNS,
-                                                       "rows": rows(run_dirs), "verdict": verdict(run_dirs)},
-                                                      indent=2))
-    plot_path = plot(run_dirs, out_dir / "policies.png")
-    (out_dir / "policies.html").write_text(page(run_dirs, plot_path))
+                                                       "rows": body, "verdict": verdict_lines}, indent=2))
+    plot_path = plot(runs, out_dir / "policies.png")
+    (out_dir / "policies.html").write_text(page(run_dirs, runs, body, verdict_lines, fair, plot_path))
     return {"table": out_dir / "policies.txt", "plot": plot_path, "page": out_dir / "policies.html"}
