@@ -173,3 +173,19 @@ def test_endpoint_goes_in_service_answers_and_deletes(scaled, client):
     sagemaker.delete_endpoint(EndpointName="ep-1")
     assert sagemaker.describe_endpoint(EndpointName="ep-1")["EndpointStatus"] == "Deleting"
     wait_for(lambda: sagemaker.list_endpoints()["Endpoints"] == [])
+
+
+def test_the_nth_resource_has_the_same_fate_for_a_seed_whatever_it_is_called():
+    from harness.sim.lifecycle import Lifecycles
+    from harness.sim.profile import parse_profile
+    profile = parse_profile({"lifecycle": {"feature_group": {"never_fraction": 0.5},
+                                           "training_job": {"fail_fraction": 0.5}}}, "test", "test")
+
+    def fates(run_id):
+        clocks = Lifecycles(profile, seed=1, time_scale=1.0)
+        return ([clocks.start("feature_group", "a", "r", f"{run_id}-fg{i}").table_at is None for i in range(8)],
+                [clocks.start("training_job", "a", "r", f"{run_id}-tj{i}").fails for i in range(8)])
+
+    assert fates("run1") == fates("run2")  # two runs (or two policies in a shoot-out) meet the same faults
+    never, fails = fates("run1")
+    assert 0 < sum(never) < 8 and 0 < sum(fails) < 8

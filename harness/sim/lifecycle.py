@@ -38,6 +38,7 @@ class Lifecycles:
         self.profile, self.seed, self.time_scale = profile, seed, time_scale
         self._start = time.monotonic()
         self._clocks: dict[tuple[str, str, str, str], Clock] = {}
+        self._draws: dict[str, random.Random] = {}
         self._lock = threading.Lock()
         self.transitions = 0
 
@@ -48,12 +49,21 @@ class Lifecycles:
     def _rng(self, kind: str, name: str) -> random.Random:
         return random.Random(f"{self.seed}:{kind}:{name}")
 
+    def _fate(self, kind: str) -> random.Random:
+        """One generator per kind, drawn in creation order: the n-th feature group (or job,
+        or endpoint) gets the same durations and the same fate for a seed, whatever the
+        resource is called. Names carry the run id, so drawing by name would give every run,
+        and every policy in a shoot-out, a different share of failures."""
+        with self._lock:
+            rng = self._draws.setdefault(kind, random.Random(f"{self.seed}:{kind}"))
+            return random.Random(rng.random())
+
     def _jittered(self, rng: random.Random, seconds: float) -> float:
         j = self.profile.jitter
         return seconds * rng.uniform(1 - j, 1 + j)
 
     def start(self, kind: str, account: str, region: str, name: str) -> Clock:
-        rng, now, p = self._rng(kind, name), self.now(), self.profile
+        rng, now, p = self._fate(kind), self.now(), self.profile
         if kind == "feature_group":
             ready = now + self._jittered(rng, p.feature_group.create_seconds)
             offline = ready + self._jittered(rng, p.feature_group.offline_store_seconds)

@@ -46,7 +46,7 @@ def test_partial_state_that_never_resolves_fails_the_affected_pipelines_in_time(
 backend = "sim"
 profile = "{profile(tmp_path, NEVER)}"
 time_scale = 0.01
-seed = 4
+seed = 1  # the simulator draws 3 of the 6 feature groups to never get a table
 levels = [6]
 [deadlines]
 offline_store = 600
@@ -59,7 +59,7 @@ ingest_rows = 4
     events = load_events(run_dir)
     ends = events[events.kind == "pipeline_end"]
     failed, ok = ends[ends.outcome == "failed"], ends[ends.outcome == "ok"]
-    assert len(failed) >= 1 and len(ok) >= 1, ends[["pipeline", "outcome", "error_code"]]
+    assert (len(failed), len(ok)) == (3, 3), ends[["pipeline", "outcome", "error_code"]]  # the same for every run
     assert set(failed.error_code) == {"partial_state"}
     assert done.returncode == 1  # a run with failed pipelines says so
     waits = events[events.kind == "partial_state_failed"].duration / 0.01
