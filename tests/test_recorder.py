@@ -5,7 +5,7 @@ import subprocess
 import sys
 import time
 
-from harness.events import Recorder, load_events
+from harness.events import Recorder, load_events, load_meta
 from harness.events.context import bound
 
 CHILD = """
@@ -46,6 +46,12 @@ def test_events_can_be_read_while_the_run_writes_them(tmp_path):
         assert len(load_events(tmp_path)) == 2
     finally:
         recorder.close()
+
+
+def test_a_run_caught_before_its_schema_is_written_reads_as_no_events_yet(tmp_path):
+    import sqlite3
+    sqlite3.connect(tmp_path / "events.db").close()  # the file exists, the recorder has not made its tables
+    assert load_events(tmp_path).empty and load_meta(tmp_path) == {}
 
 
 def test_sigkill_loses_at_most_the_last_flush_interval(tmp_path):

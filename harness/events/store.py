@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.events.schema import COLUMNS
+
 
 def _open(path: str | Path) -> sqlite3.Connection:
     path = Path(path)
@@ -20,6 +22,8 @@ def _open(path: str | Path) -> sqlite3.Connection:
 def load_events(path: str | Path, kinds: list[str] | None = None) -> pd.DataFrame:
     """All events (or those of the given kinds) as a DataFrame, in the order they were written."""
     with _open(path) as db:
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone():
+            return pd.DataFrame(columns=["id", *COLUMNS])  # the recorder has opened the file, not yet written its schema
         query, params = "SELECT * FROM events", []
         if kinds:
             query += f" WHERE kind IN ({', '.join('?' * len(kinds))})"
