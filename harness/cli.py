@@ -215,6 +215,8 @@ def cmd_compare(args) -> int:
     for c in checks:
         shown = lambda v: "-" if v is None else f"{v:.4g}"  # noqa: E731
         print(f"{'PASS' if c.passed else 'FAIL'}  {c.expression:36} head {shown(c.head)} vs limit {shown(c.limit)}")
+        if c.note:
+            print(f"      {c.note}")
     failed = [c for c in checks if not c.passed]
     print(f"\n{len(checks) - len(failed)} of {len(checks)} thresholds passed")
     return 1 if failed else 0

@@ -111,6 +111,17 @@ def test_compare_passes_a_run_against_itself_and_fails_on_half_the_throughput(tm
     assert half.returncode == 1 and "FAIL" in half.stdout
 
 
+def test_a_batch_baseline_and_a_steady_state_run_are_not_compared_on_throughput(tmp_path):
+    from harness.report.compare import load_metrics
+    base = load_metrics(synthetic_run(tmp_path / "base"))
+    head = json.loads(json.dumps(base))
+    for level in head["levels"]:
+        level["throughput_method"] = "steady"
+    verdict = check("throughput@16 >= 0.9*base", base, head)
+    assert not verdict.passed and "not comparable" in verdict.note
+    assert check("failed == 0", base, head).passed  # other thresholds still judge
+
+
 def test_a_malformed_threshold_is_refused(tmp_path):
     base = synthetic_run(tmp_path / "base")
     from harness.report.compare import load_metrics

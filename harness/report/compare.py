@@ -37,6 +37,7 @@ class Check:
     head: float | None
     limit: float | None
     passed: bool
+    note: str = ""
 
 
 def _level(metrics: dict, n: int | None) -> dict | None:
@@ -69,6 +70,13 @@ def value(metrics: dict, metric: str, arg: str | None, n: int | None) -> float |
     return getters[metric](level)
 
 
+def _measure(metrics: dict, n: int | None) -> str:
+    """How a level's throughput was measured: "batch" (completed / level time) or "window"
+    (steady state, whether by fractions or departures; the two estimate the same rate)."""
+    level = _level(metrics, n) or {}
+    return "batch" if level.get("throughput_method", "batch") == "batch" else "window"
+
+
 def check(expression: str, base: dict, head: dict) -> Check:
     match = PATTERN.match(expression)
     if not match:
@@ -87,7 +95,13 @@ def check(expression: str, base: dict, head: dict) -> Check:
     else:
         limit = None if base_value is None else float(rhs["factor"] or 1.0) * base_value
     passed = head_value is not None and limit is not None and OPS[match["op"]](head_value, limit)
-    return Check(expression, base_value, head_value, limit, passed)
+    note = ""
+    if metric == "throughput" and rhs["number"] is None and _measure(base, n) != _measure(head, n):
+        # A batch's rate includes its ramp-up and tail; a window's does not: about 1.5x apart at N=32.
+        passed = False
+        note = (f"base measured throughput as a {_measure(base, n)}, head as a {_measure(head, n)}: "
+                "not comparable; make a new baseline from a run of the same scenario")
+    return Check(expression, base_value, head_value, limit, passed, note)
 
 
 def load_metrics(run_dir: str | Path) -> dict:

@@ -15,6 +15,7 @@ class Progress:
         self.counts: Counter = Counter()
         self.level = None
         self.total = 0
+        self.starts_for: float | None = None  # duration mode: wall seconds new pipelines start for
         self.level_started = time.monotonic()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -36,9 +37,9 @@ class Progress:
             self.counts["running"] -= 1
             self.counts["done" if ok else "failed"] += 1
 
-    def start_level(self, level: int, total: int) -> None:
+    def start_level(self, level: int, total: int, starts_for: float | None = None) -> None:
         with self._lock:
-            self.level, self.total = level, total
+            self.level, self.total, self.starts_for = level, total, starts_for
             self.counts = Counter()
             self.level_started = time.monotonic()
         if self._thread is None:
@@ -54,11 +55,15 @@ class Progress:
         c = self.counts
         elapsed = time.monotonic() - self.level_started
         finished = c["done"] + c["failed"]
-        eta = f"{elapsed / finished * (self.total - finished):.0f}s" if finished and self.total else "?"
+        if self.starts_for is not None:  # a duration: no count to extrapolate, a clock instead
+            left = self.starts_for - elapsed
+            eta = f"new pipelines for {left:.0f}s more" if left > 0 else "in-flight pipelines finishing"
+        else:
+            eta = f"eta {elapsed / finished * (self.total - finished):.0f}s" if finished and self.total else "eta ?"
         return (f"N={self.level}: {c['done']} done, {c['running']} running, {c['failed']} failed"
                 f"{f' of {self.total}' if self.total else ''} | throttled {c['throttled']} | partial state "
                 f"{c['partial_state_detected']} seen, {c['partial_state_failed']} failed | "
-                f"{elapsed:.0f}s elapsed, eta {eta}")
+                f"{elapsed:.0f}s elapsed, {eta}")
 
     def say(self, text: str) -> None:
         if self.tty:

@@ -205,7 +205,8 @@ class Runner:
         ctx = self._context()
         pipelines = {spec: load_pipeline(spec) for spec in scenario.pipelines}
         total = level * scenario.iterations if not scenario.duration_seconds else 0
-        self.progress.start_level(level, total)
+        self.progress.start_level(level, total, scenario.duration_seconds * scenario.time_scale
+                                  if scenario.duration_seconds else None)
         started = time.monotonic()
         with bound(level=level):
             self.recorder.record("level_start", workers=level, ramp_up_seconds=scenario.ramp_up_seconds,
