@@ -46,9 +46,19 @@ def test_half_the_burst_goes_at_once_then_calls_are_paced_at_the_rate():
 
 
 def test_time_scale_multiplies_the_rate():
-    limiter, clock = limiter_at(rate=1, burst=1, time_scale=1 / 60)
+    limiter, clock = limiter_at(rate=1, burst=2, time_scale=1 / 60)
     times = go_times(limiter, clock, 61)
     assert abs(times[-1] - 1.0) < 1e-9
+
+
+def test_a_one_token_quota_keeps_its_slack_for_jitter_in_time():
+    from harness.aws.limiter import JITTER_SECONDS
+    limiter, clock = limiter_at(rate=1, burst=1)  # like CreateTrainingJob
+    times = go_times(limiter, clock, 3)
+    assert abs(times[1] - times[0] - (1 + JITTER_SECONDS)) < 1e-9  # a second and a little
+    limiter, clock = limiter_at(rate=1, burst=1, time_scale=1 / 60)
+    times = go_times(limiter, clock, 3)
+    assert abs(times[1] - times[0] - (1 / 60 + JITTER_SECONDS)) < 1e-9  # wall jitter does not shrink with AWS time
 
 
 @settings(max_examples=200, deadline=None)
@@ -112,7 +122,7 @@ def test_a_permit_knows_when_others_wait_for_it():
 
 
 def test_32_threads_share_the_rate_fairly():
-    limiter = Limiter(QuotaTable([Quota("sagemaker", "DescribeEndpoint", rate=200, burst=1)]))
+    limiter = Limiter(QuotaTable([Quota("sagemaker", "DescribeEndpoint", rate=200, burst=2)]))
     counts = [0] * 32
     stop = time.monotonic() + 1.5
 
