@@ -102,9 +102,12 @@ def test_plan_predicts_the_calls_a_real_smoke_run_makes(simulator, tmp_path):
     recorded = attempts.groupby(["service", "operation"]).size()
     recorded = {f"{s}.{o}": n for (s, o), n in recorded.items()}
     total = sum(recorded.values())
+    # Within 20%, give or take one poll per pipeline: the offline store's nominal 180 s ends
+    # next to a poll (polls at 15, 37, 71, 122, 182 s), so milliseconds of timing, or the
+    # lifecycle jitter, make a wait one poll longer or shorter in the plan's dry run or here.
     for op, count in recorded.items():
         if count >= 0.05 * total:
-            assert abs(plan["calls"].get(op, 0) - count) <= 0.2 * count, (op, plan["calls"].get(op), count)
+            assert abs(plan["calls"].get(op, 0) - count) <= 0.2 * count + 4, (op, plan["calls"].get(op), count)
     assert plan["resources_created"]["sagemaker.CreateEndpoint"] == 4
     assert plan["bottleneck"]["binding"] is not None and plan["cost"]["total_usd"] > 0
 
