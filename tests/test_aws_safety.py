@@ -93,10 +93,10 @@ def test_plan_predicts_the_calls_a_real_smoke_run_makes(simulator, tmp_path):
     from harness.runner.run import Runner
     from harness.runner.scenario import load_scenario
 
-    scenario = load_scenario("smoke")
-    plan = make_plan(scenario, 4)
+    scenario, pipelines = load_scenario("smoke"), 4
+    plan = make_plan(scenario, pipelines)
     simulator.reset(profile=scenario.profile, seed=scenario.seed, time_scale=scenario.time_scale)
-    result = Runner(scenario, tmp_path, [4], endpoint_url=simulator.endpoint_url, render_report=False).run()
+    result = Runner(scenario, tmp_path, [pipelines], endpoint_url=simulator.endpoint_url, render_report=False).run()
     attempts = load_events(result.run_dir, ["api_attempt"])
     attempts = attempts[attempts.pipeline.notna()]
     recorded = attempts.groupby(["service", "operation"]).size()
@@ -107,8 +107,8 @@ def test_plan_predicts_the_calls_a_real_smoke_run_makes(simulator, tmp_path):
     # lifecycle jitter, make a wait one poll longer or shorter in the plan's dry run or here.
     for op, count in recorded.items():
         if count >= 0.05 * total:
-            assert abs(plan["calls"].get(op, 0) - count) <= 0.2 * count + 4, (op, plan["calls"].get(op), count)
-    assert plan["resources_created"]["sagemaker.CreateEndpoint"] == 4
+            assert abs(plan["calls"].get(op, 0) - count) <= 0.2 * count + pipelines, (op, plan["calls"].get(op), count)
+    assert plan["resources_created"]["sagemaker.CreateEndpoint"] == pipelines
     assert plan["bottleneck"]["binding"] is not None and plan["cost"]["total_usd"] > 0
 
 

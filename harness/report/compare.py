@@ -96,10 +96,11 @@ def check(expression: str, base: dict, head: dict) -> Check:
         limit = None if base_value is None else float(rhs["factor"] or 1.0) * base_value
     passed = head_value is not None and limit is not None and OPS[match["op"]](head_value, limit)
     note = ""
-    if metric == "throughput" and rhs["number"] is None and _measure(base, n) != _measure(head, n):
+    measures = (_measure(base, n), _measure(head, n))
+    if metric == "throughput" and rhs["number"] is None and measures[0] != measures[1]:
         # A batch's rate includes its ramp-up and tail; a window's does not: about 1.5x apart at N=32.
         passed = False
-        note = (f"base measured throughput as a {_measure(base, n)}, head as a {_measure(head, n)}: "
+        note = (f"base measured throughput as a {measures[0]}, head as a {measures[1]}: "
                 "not comparable; make a new baseline from a run of the same scenario")
     return Check(expression, base_value, head_value, limit, passed, note)
 
