@@ -90,3 +90,63 @@ def test_several_processes_can_record_into_one_run(tmp_path):
     assert len(events) == 1500
     per_writer = events.detail.map(lambda d: json.loads(d)["writer"]).value_counts()
     assert sorted(per_writer.tolist()) == [500, 500, 500]
+
+
+def _hold_write_lock(db_path):
+    """Another connection takes the write lock, as a second writer stuck mid-commit would."""
+    import sqlite3
+    holder = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    return holder
+
+
+def _until(condition, what: str, patience: float = 60.0) -> None:
+    deadline = time.monotonic() + patience
+    while not condition():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.01)
+
+
+def test_a_write_refused_by_a_locked_database_is_kept_and_written_later(tmp_path):
+    db = tmp_path / "events.db"
+    recorder = Recorder(db, "run-locked", flush_interval=0.02, busy_timeout=0.01)
+    holder = _hold_write_lock(db)
+    for i in range(100):
+        recorder.record("api_attempt", seq=i)
+    _until(lambda: recorder.failed_writes >= 2, "two refused flushes")  # the batch was refused, twice
+    for i in range(100, 150):
+        recorder.record("api_attempt", seq=i)
+    holder.rollback()
+    holder.close()
+    recorder.close()
+    seqs = [json.loads(d)["seq"] for d in load_events(db)["detail"]]
+    assert seqs == list(range(150))  # all of them, in the order they were recorded
+
+
+def test_rows_the_database_never_takes_are_kept_beside_it_and_read_back(tmp_path, capsys):
+    db = tmp_path / "events.db"
+    recorder = Recorder(db, "run-stuck", flush_interval=0.02, busy_timeout=0.01, close_patience=0.1)
+    recorder.record("stage_start")
+    recorder.flush()
+    holder = _hold_write_lock(db)
+    for i in range(20):
+        recorder.record("api_attempt", seq=i)
+    recorder.close()  # still locked: the rows go to a file beside the database
+    holder.rollback()
+    holder.close()
+    assert "20 events could not be written" in capsys.readouterr().err
+    assert len(list(tmp_path.glob("events.unwritten-*.jsonl"))) == 1
+    events = load_events(tmp_path)
+    assert list(events.kind) == ["stage_start"] + ["api_attempt"] * 20
+    assert list(events.id) == list(range(1, 22))
+    assert len(load_events(tmp_path, ["api_attempt"])) == 20
+
+
+def test_a_finalized_run_folder_is_one_file_without_a_write_ahead_log(tmp_path):
+    from harness.events import finalize
+    with Recorder(tmp_path / "events.db", "run-final") as recorder:
+        recorder.record("run_end")
+    finalize(tmp_path / "events.db")
+    load_events(tmp_path)  # reading it afterwards leaves nothing behind either
+    load_meta(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.db"]

@@ -3,12 +3,19 @@
 `record()` only appends to an in-memory queue (the hot path); the writer commits whatever is
 queued every `flush_interval` seconds, so a process killed with SIGKILL loses at most that much.
 Several processes may each run a Recorder on the same file: SQLite serialises their commits.
+
+A write that fails (the file locked past `busy_timeout`, a full disk) loses nothing: the batch
+stays pending, ahead of newer rows, and is written on the next flush. If it still cannot be
+written when the recorder closes, the rows go to a JSON-lines file beside the database
+(`events.unwritten-<pid>.jsonl`), which `load_events` reads too.
 """
 from __future__ import annotations
 
 import atexit
 import json
+import os
 import sqlite3
+import sys
 import threading
 import time
 from collections import deque
@@ -18,6 +25,7 @@ from harness.events.context import current
 from harness.events.schema import COLUMNS, SQL_SCHEMA
 
 _INSERT = f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+UNWRITTEN_GLOB = "events.unwritten-*.jsonl"
 
 
 def connect(path: str | Path, patience: float = 30.0) -> sqlite3.Connection:
@@ -38,14 +46,33 @@ def connect(path: str | Path, patience: float = 30.0) -> sqlite3.Connection:
             time.sleep(0.05)
 
 
+def finalize(path: str | Path, patience: float = 30.0) -> None:
+    """Close a finished run's database for good: checkpoint the write-ahead log into the file
+    and leave WAL mode, so the run folder holds one self-contained `events.db` (no -wal, -shm).
+    Call it once every writer has closed."""
+    db = sqlite3.connect(str(path), timeout=patience)
+    try:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        db.close()
+
+
 class Recorder:
-    def __init__(self, path: str | Path, run_id: str, flush_interval: float = 0.25):
+    def __init__(self, path: str | Path, run_id: str, flush_interval: float = 0.25,
+                 busy_timeout: float = 30.0, close_patience: float = 30.0):
+        """busy_timeout: how long one write waits for a locked file before it counts as failed
+        (and is retried on the next flush); close_patience: how long `close` keeps retrying."""
         self.path, self.run_id, self.flush_interval = Path(path), run_id, flush_interval
+        self.close_patience = close_patience
         self._db = connect(self.path)
+        self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         self._queue: deque = deque()
+        self._pending: list = []  # taken off the queue, not yet committed
         self._stop = threading.Event()
         self._flush_lock = threading.Lock()
         self.written = 0
+        self.failed_writes = 0  # flushes that could not commit (their rows stayed pending)
         self.listeners: list = []  # callables(kind, outcome), e.g. live progress counters
         self._writer = threading.Thread(target=self._run, name="event-writer", daemon=True)
         self._writer.start()
@@ -70,21 +97,31 @@ class Recorder:
             self._db.commit()
 
     def flush(self) -> None:
+        """Commit everything queued; on failure the rows stay pending and the error is raised."""
         with self._flush_lock:
-            rows = []
             while self._queue:
-                rows.append(self._queue.popleft())
-            if rows:
-                self._db.executemany(_INSERT, rows)
+                self._pending.append(self._queue.popleft())
+            if not self._pending:
+                return
+            try:
+                self._db.executemany(_INSERT, self._pending)
                 self._db.commit()
-                self.written += len(rows)
+            except sqlite3.Error:
+                self.failed_writes += 1
+                try:
+                    self._db.rollback()
+                except sqlite3.Error:
+                    pass
+                raise
+            self.written += len(self._pending)
+            self._pending = []
 
     def _run(self) -> None:
         while not self._stop.wait(self.flush_interval):
             try:
                 self.flush()
-            except sqlite3.Error:  # a locked or full disk: keep the rows queued and try again
-                time.sleep(self.flush_interval)
+            except sqlite3.Error:  # locked or full: the rows stay pending for the next flush
+                pass
 
     def close(self) -> None:
         if self._stop.is_set():
@@ -92,9 +129,30 @@ class Recorder:
         self._stop.set()
         if threading.current_thread() is not self._writer:
             self._writer.join(5)
-        self.flush()
+        deadline = time.monotonic() + self.close_patience
+        while True:
+            try:
+                self.flush()
+                break
+            except sqlite3.Error as err:
+                if time.monotonic() >= deadline:
+                    self._spill(err)
+                    break
+                time.sleep(min(0.5, self.flush_interval))
         self._db.close()
         atexit.unregister(self.close)
+
+    def _spill(self, err: sqlite3.Error) -> None:
+        """The database would not take the last rows: keep them beside it, never drop them."""
+        with self._flush_lock:
+            rows, self._pending = self._pending + list(self._queue), []
+            self._queue.clear()
+        spill = self.path.parent / f"events.unwritten-{os.getpid()}.jsonl"
+        with spill.open("a") as out:
+            for row in rows:
+                out.write(json.dumps(dict(zip(COLUMNS, row))) + "\n")
+        print(f"events: {len(rows)} events could not be written to {self.path} ({err}); "
+              f"kept in {spill}", file=sys.stderr)
 
     def __enter__(self) -> "Recorder":
         return self
