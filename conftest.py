@@ -42,7 +42,9 @@ def client(simulator):
 def aws_ctx(simulator, tmp_path):
     """An AwsContext on the simulator with the harness policy, a recorder and a bucket.
 
-    ctx.reset(profile=..., time_scale=...) switches the simulator and the limiter together."""
+    ctx.reset(profile=..., time_scale=..., clock=...) switches the simulator and the limiter
+    together; a ManualClock makes the harness's waits exact and instant (the simulator keeps
+    its own time)."""
     from harness.artifacts import AwsContext
     from harness.aws import Backend, ClientFactory, Limiter, RetrySettings
     from harness.events import Recorder
@@ -50,11 +52,11 @@ def aws_ctx(simulator, tmp_path):
 
     recorder = Recorder(tmp_path / "events.db", "test-run", flush_interval=0.05)
 
-    def build(profile="calm", time_scale=0.01):
+    def build(profile="calm", time_scale=0.01, clock=None):
         simulator.reset(profile=profile, time_scale=time_scale)
         limiter = Limiter(load_profile(profile).quotas, time_scale)
         factory = ClientFactory(Backend.simulator(simulator.endpoint_url), RetrySettings("harness"),
-                                recorder=recorder, limiter=limiter, time_scale=time_scale)
+                                recorder=recorder, limiter=limiter, time_scale=time_scale, clock=clock)
         ctx = AwsContext(factory, bucket="harness-test", run_id="test-run", limiter=limiter,
                          recorder=recorder)
         ctx.clients.client("s3").create_bucket(Bucket="harness-test")
@@ -64,3 +66,15 @@ def aws_ctx(simulator, tmp_path):
 
     yield build()
     recorder.close()
+
+
+# Under CI a skipped test is a failure: a tool missing on the CI machine (Chromium, say) must
+# never pass as green. Locally a skip stays a skip, with its reason.
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and not hasattr(report, "wasxfail") and os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true, which counts as a failure: {reason}"
