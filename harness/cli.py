@@ -68,9 +68,32 @@ def doubling(up_to: int, start: int = 4) -> list[int]:
     return levels + [up_to]
 
 
-def _run(args, levels: list[int] | None) -> int:
+def stop_handlers(runner):
+    """Ctrl-C or SIGTERM once: the run stops gracefully (teardown, cleanup, report). Twice:
+    teardowns stop waiting. Three times: quit at once (the events are safe; `harness cleanup
+    --run-id` removes what is left). Returns a function that restores the previous handlers."""
+    import contextlib
     import signal
+    received = []
 
+    def handle(signum, _frame):
+        received.append(signum)
+        if len(received) >= 3:
+            print(f"quitting at once; to delete what is left: harness cleanup --run-id {runner.run_id}",
+                  file=sys.stderr)
+            raise KeyboardInterrupt
+        runner.request_stop(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore():
+        for sig, handler in previous.items():
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(sig, handler)
+    return restore
+
+
+def _run(args, levels: list[int] | None) -> int:
     from harness.runner.run import Runner
     from harness.runner.scenario import load_scenario
 
@@ -83,13 +106,11 @@ def _run(args, levels: list[int] | None) -> int:
                          + ", ".join(__import__("harness.aws.policies", fromlist=["POLICIES"]).POLICIES))
     runner = Runner(scenario, args.reports, levels, endpoint_url=args.endpoint_url,
                     allow_accounts=args.allow_account or [])
-    previous = {sig: signal.signal(sig, lambda signum, _frame: runner.request_stop(signal.Signals(signum).name))
-                for sig in (signal.SIGINT, signal.SIGTERM)}
+    restore = stop_handlers(runner)
     try:
         result = runner.run()
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        restore()
     print(f"run folder: {result.run_dir}")
     if result.leftovers:
         print(f"left behind (could not delete): {', '.join(f'{r.kind} {r.name}' for r in result.leftovers)}",
@@ -154,7 +175,6 @@ def cmd_plan(args) -> int:
 
 def cmd_shootout(args) -> int:
     """The same scenario once per retry policy (same seed, same simulator), then side by side."""
-    import signal
     from pathlib import Path
 
     from harness.aws.policies import POLICIES
@@ -180,11 +200,16 @@ def cmd_shootout(args) -> int:
         scenario = load_scenario(args.scenario)
         scenario.policy = policy
         runner = Runner(scenario, args.reports, args.levels)
-        signal.signal(signal.SIGINT, lambda *_: runner.request_stop("SIGINT"))
-        result = runner.run()
+        restore = stop_handlers(runner)
+        try:
+            result = runner.run()
+        finally:
+            restore()
         run_dirs.append(result.run_dir)
         if result.stopped_by:
-            return 130
+            print(f"run folder: {result.run_dir}")
+            print(f"stopped by {result.stopped_by}: the policies after {policy} were not run", file=sys.stderr)
+            return 130 if result.stopped_by == "SIGINT" else 143
     out = write(run_dirs, Path(args.reports) / ("shootout-" + run_dirs[0].name))
     print(out["table"].read_text())
     print(f"comparison: {out['table'].parent}")

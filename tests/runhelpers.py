@@ -20,7 +20,7 @@ def everything_in(endpoint_url: str) -> dict:
         "glue_tables": tables,
         "buckets": [b["Name"] for b in s3.list_buckets()["Buckets"]],
         "running_training_jobs": [j["TrainingJobName"] for j in sm.list_training_jobs()["TrainingJobSummaries"]
-                                  if j["TrainingJobStatus"] == "InProgress"],
+                                  if j["TrainingJobStatus"] in ("InProgress", "Stopping")],
     }
 
 

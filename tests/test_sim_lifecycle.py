@@ -142,18 +142,42 @@ def make_model(sagemaker, name):
                                              "ModelDataUrl": "s3://models/model.tar.gz"})
 
 
-def test_training_job_runs_then_completes(scaled, client):
-    sagemaker = client("sagemaker")
+def start_training_job(sagemaker, name):
     sagemaker.create_training_job(
-        TrainingJobName="tj-1",
+        TrainingJobName=name,
         AlgorithmSpecification={"TrainingImage": "123456789012.dkr.ecr.us-east-1.amazonaws.com/xgb:1",
                                 "TrainingInputMode": "File"},
         RoleArn="arn:aws:iam::123456789012:role/r",
         OutputDataConfig={"S3OutputPath": "s3://models/out"},
         ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
         StoppingCondition={"MaxRuntimeInSeconds": 3600})
+
+
+def test_training_job_runs_then_completes(scaled, client):
+    sagemaker = client("sagemaker")
+    start_training_job(sagemaker, "tj-1")
     assert sagemaker.describe_training_job(TrainingJobName="tj-1")["TrainingJobStatus"] == "InProgress"
     wait_for(lambda: sagemaker.describe_training_job(TrainingJobName="tj-1")["TrainingJobStatus"] == "Completed")
+
+
+def test_a_stopped_training_job_goes_stopping_then_stopped_and_frees_its_slot(simulator, client, tmp_path):
+    simulator.reset(profile=write_profile(tmp_path, LIFECYCLE.format(never=0.0).replace(
+        "run_seconds = 50", "run_seconds = 100000\nstop_seconds = 50")), time_scale=0.01)
+    sagemaker = client("sagemaker")
+    start_training_job(sagemaker, "tj-stop")
+    sagemaker.stop_training_job(TrainingJobName="tj-stop")
+    job = sagemaker.describe_training_job(TrainingJobName="tj-stop")
+    assert (job["TrainingJobStatus"], job["SecondaryStatus"]) == ("Stopping", "Stopping")
+    assert simulator.stats()["lifecycle"]["training_job"] == {"Stopping": 1}
+    sagemaker.stop_training_job(TrainingJobName="tj-stop")  # again while Stopping: accepted, as AWS does
+    wait_for(lambda: sagemaker.describe_training_job(TrainingJobName="tj-stop")["TrainingJobStatus"] == "Stopped")
+    assert simulator.stats()["resources"]["sagemaker.training_job_in_progress"] == 0
+    with pytest.raises(ClientError, match="in status Stopped") as stopped:
+        sagemaker.stop_training_job(TrainingJobName="tj-stop")
+    assert stopped.value.response["Error"]["Code"] == "ValidationException"
+    with pytest.raises(ClientError) as unknown:
+        sagemaker.stop_training_job(TrainingJobName="no-such-job")
+    assert unknown.value.response["Error"]["Code"] == "ResourceNotFound"
 
 
 def test_endpoint_goes_in_service_answers_and_deletes(scaled, client):

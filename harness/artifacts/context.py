@@ -1,7 +1,6 @@
 """What every artifact needs to reach AWS: clients, the limiter, the recorder, time and names."""
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 from harness.aws.clients import ClientFactory
@@ -39,6 +38,11 @@ class AwsContext:
     deadlines: Deadlines = field(default_factory=Deadlines)
 
     @property
+    def clock(self):
+        """The run's clock (AWS seconds); its sleeps end with Stopped when the run stops."""
+        return self.clients.clock
+
+    @property
     def time_scale(self) -> float:
         return self.clients.time_scale
 
@@ -46,10 +50,10 @@ class AwsContext:
         return self.clients.client(service)
 
     def wall(self, aws_seconds: float) -> float:
-        return aws_seconds * self.time_scale
+        return self.clock.wall(aws_seconds)
 
     def sleep(self, aws_seconds: float) -> None:
-        time.sleep(self.wall(aws_seconds))
+        self.clock.sleep(aws_seconds)
 
     def tags(self) -> list[dict]:
         tags = []

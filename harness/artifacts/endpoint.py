@@ -1,7 +1,6 @@
 """Endpoint: an endpoint config and a real-time endpoint serving a Model."""
 from __future__ import annotations
 
-import time
 
 from botocore.exceptions import ClientError
 
@@ -54,7 +53,7 @@ class Endpoint(Artifact):
             self._permit = take_slot(ctx, "CreateEndpoint")
         create_within_quota(ctx, "CreateEndpoint", lambda: sm.create_endpoint(
             EndpointName=self.name, EndpointConfigName=self.name, Tags=ctx.tags()))
-        self._created_at = time.monotonic()
+        self._created_at = ctx.clock.now()
         wait_until(ctx, f"endpoint {self.name} InService", self._in_service, ctx.deadlines.endpoint)
         return self
 
@@ -88,7 +87,7 @@ class Endpoint(Artifact):
             self._permit = None
         if self._created_at is not None:
             self.ctx.record("quota_hold", service="sagemaker", operation="CreateEndpoint",
-                            duration=time.monotonic() - self._created_at)
+                            duration=self.ctx.clock.wall(self.ctx.clock.now() - self._created_at))
             self._created_at = None
         if status is not None:
             wait_until(self.ctx, f"endpoint {self.name} deleted", lambda: self.describe() is None,

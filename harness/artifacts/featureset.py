@@ -7,7 +7,6 @@ missing, or its S3 prefix empty.
 """
 from __future__ import annotations
 
-import time
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -82,7 +81,7 @@ class FeatureSet(Artifact):
             OfflineStoreConfig={"S3StorageConfig": {"S3Uri": f"s3://{self.ctx.bucket}/feature_store"}},
             RoleArn=self.ctx.role_arn, Tags=self.ctx.tags())
         permit = self._create_with_slot(request)
-        held = time.monotonic()
+        held = self.ctx.clock.now()
         try:
             wait_until(self.ctx, f"feature group {self.name} Created",
                        lambda: self._created_or_failed(), self.ctx.deadlines.feature_group_created, permit)
@@ -90,7 +89,7 @@ class FeatureSet(Artifact):
             if permit is not None:
                 permit.release()
             self.ctx.record("quota_hold", service="sagemaker", operation="CreateFeatureGroup",
-                            duration=time.monotonic() - held)
+                            duration=self.ctx.clock.wall(self.ctx.clock.now() - held))
         return self
 
     def _create_with_slot(self, request: dict):

@@ -1,7 +1,6 @@
 """Model: a training job, a model package group with a registered package, and a SageMaker model."""
 from __future__ import annotations
 
-import time
 
 from botocore.exceptions import ClientError
 
@@ -61,7 +60,7 @@ class Model(Artifact):
         held = None
         try:
             self._start_training(training_data_uri, instance_type)
-            held = time.monotonic()
+            held = ctx.clock.now()
             wait_until(ctx, f"training job {self.name} finished", self._training_done, ctx.deadlines.training_job,
                        permit)
         finally:
@@ -69,7 +68,7 @@ class Model(Artifact):
                 permit.release()
             if held is not None:
                 ctx.record("quota_hold", service="sagemaker", operation="CreateTrainingJob",
-                           duration=time.monotonic() - held)
+                           duration=ctx.clock.wall(ctx.clock.now() - held))
         return self
 
     def _start_training(self, training_data_uri: str, instance_type: str) -> None:
@@ -118,7 +117,8 @@ class Model(Artifact):
 
     def delete(self) -> None:
         """Idempotent: the SageMaker model, every package, the group. (AWS keeps training jobs;
-        one still running is stopped.)"""
+        one still running is stopped, and waited for: a Stopping job still holds its instances
+        and its place in the account's training-job quota.)"""
         sm = self._sm()
         self._maybe(sm.delete_model, ModelName=self.name)
         if self.package_group() is not None:
@@ -127,5 +127,9 @@ class Model(Artifact):
                     self._maybe(sm.delete_model_package, ModelPackageName=package["ModelPackageArn"])
             self._maybe(sm.delete_model_package_group, ModelPackageGroupName=self.name)
         job = self.training_job()
-        if job is not None and job["TrainingJobStatus"] == "InProgress":
-            self._maybe(sm.stop_training_job, TrainingJobName=self.name)
+        if job is not None and job["TrainingJobStatus"] in ("InProgress", "Stopping"):
+            if job["TrainingJobStatus"] == "InProgress":
+                self._maybe(sm.stop_training_job, TrainingJobName=self.name)
+            wait_until(self.ctx, f"training job {self.name} stopped",
+                       lambda: (self.training_job() or {}).get("TrainingJobStatus") not in ("InProgress", "Stopping"),
+                       self.ctx.deadlines.deletion)

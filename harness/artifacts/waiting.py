@@ -9,7 +9,6 @@ Poll intervals and deadlines are AWS seconds; the context scales them to wall ti
 """
 from __future__ import annotations
 
-import time
 from typing import Callable
 
 from harness.artifacts.context import AwsContext
@@ -32,11 +31,12 @@ def _polls(ctx: AwsContext, permit=None):
 def wait_until(ctx: AwsContext, what: str, done: Callable[[], bool], deadline: float, permit=None) -> float:
     """Poll `done()` until true; return AWS seconds waited; NotReady past the deadline. Pass the
     concurrency `permit` the resource holds, if any, so a contended slot is watched closely."""
-    start = time.monotonic()
+    clock = ctx.clock
+    start = clock.now()
     for interval in _polls(ctx, permit):
         if done():
-            return (time.monotonic() - start) / ctx.time_scale
-        waited = (time.monotonic() - start) / ctx.time_scale
+            return clock.now() - start
+        waited = clock.now() - start
         if waited >= deadline:
             raise NotReady(f"{what} not reached after {waited:.0f} s (AWS time)")
         ctx.sleep(min(interval, max(0.0, deadline - waited) + 1e-3))
@@ -49,19 +49,20 @@ def wait_for_parts(ctx: AwsContext, artifact: str, missing_parts: Callable[[], l
     missing = missing_parts()
     if not missing:
         return 0.0
-    start = time.monotonic()
+    clock = ctx.clock
+    start = clock.now()
     ctx.record("partial_state_detected", artifact=artifact, missing=missing)
     for interval in _polls(ctx):
-        waited = (time.monotonic() - start) / ctx.time_scale
+        waited = clock.now() - start
         if waited >= deadline:
-            ctx.record("partial_state_failed", duration=time.monotonic() - start,
-                       artifact=artifact, missing=missing)
+            ctx.record("partial_state_failed", duration=clock.wall(waited), artifact=artifact, missing=missing)
             raise PartialStateError(artifact, missing, waited)
         ctx.sleep(min(interval, max(0.0, deadline - waited) + 1e-3))
         missing = missing_parts()
         if not missing:
-            ctx.record("partial_state_resolved", duration=time.monotonic() - start, artifact=artifact)
-            return (time.monotonic() - start) / ctx.time_scale
+            waited = clock.now() - start
+            ctx.record("partial_state_resolved", duration=clock.wall(waited), artifact=artifact)
+            return waited
     raise AssertionError("unreachable")
 
 
@@ -83,12 +84,12 @@ def take_slot(ctx: AwsContext, operation: str):
 def create_within_quota(ctx: AwsContext, operation: str, create: Callable[[], object]):
     """Call `create()`; while AWS answers ResourceLimitExceeded (the account's concurrency quota
     is full), wait a poll interval and try again, up to the quota-slot deadline."""
-    start = time.monotonic()
+    start = ctx.clock.now()
     while True:
         try:
             return create()
         except Exception as err:
-            waited = (time.monotonic() - start) / ctx.time_scale
+            waited = ctx.clock.now() - start
             if error_code(err) != "ResourceLimitExceeded" or waited > ctx.deadlines.quota_slot:
                 raise
             ctx.record("quota_wait", service="sagemaker", operation=operation,

@@ -17,6 +17,7 @@ from botocore.retries import adaptive, bucket, standard, throttling
 from harness.aws.hooks import CallHooks
 from harness.aws.limiter import Limiter
 from harness.aws.policies import RetrySettings
+from harness.clock import Clock
 
 SIM_CREDENTIALS = {"aws_access_key_id": "harness-sim", "aws_secret_access_key": "harness-sim"}
 
@@ -42,8 +43,11 @@ class Backend:
 class ClientFactory:
     def __init__(self, backend: Backend, settings: RetrySettings = RetrySettings(),
                  recorder=None, limiter: Limiter | None = None, time_scale: float = 1.0,
-                 max_pool_connections: int = 64):
-        self.backend, self.settings, self.time_scale = backend, settings, time_scale
+                 max_pool_connections: int = 64, clock: Clock | None = None):
+        """clock: the run's clock (default: the wall at `time_scale`); waits and backoff use it."""
+        self.backend, self.settings = backend, settings
+        self.clock = clock or Clock(time_scale)
+        self.time_scale = self.clock.time_scale
         self.recorder = recorder
         self.limiter = limiter if settings.uses_limiter else None
         if backend.kind == "sim":
@@ -78,7 +82,8 @@ class ClientFactory:
                 credentials = SIM_CREDENTIALS if self.backend.kind == "sim" else {}
                 session = _PinnedSession(self.backend.endpoint_url, self.config, region_name=self.backend.region,
                                          profile_name=self.backend.profile, **credentials)
-                CallHooks(None, self.settings, self.time_scale, self.recorder, self.limiter).register(session.events)
+                CallHooks(None, self.settings, self.time_scale, self.recorder, self.limiter,
+                          self.clock).register(session.events)
                 self._sdk_session = session
             return self._sdk_session
 
@@ -90,10 +95,10 @@ class ClientFactory:
             if service not in self._clients:
                 made = self.session.client(service, endpoint_url=self.backend.endpoint_url,
                                            config=self.config)
-                CallHooks(service, self.settings, self.time_scale, self.recorder,
-                          self.limiter).register(made.meta.events)
+                CallHooks(service, self.settings, self.time_scale, self.recorder, self.limiter,
+                          self.clock).register(made.meta.events)
                 if self.settings.policy.startswith("botocore-"):
-                    scale_botocore_time(made, self.time_scale)
+                    scale_botocore_time(made, self.clock)
                 self._clients[service] = made
             return self._clients[service]
 
@@ -112,25 +117,26 @@ class _PinnedSession(boto3.Session):
         return super().client(*args, **kwargs)
 
 
-def scale_botocore_time(client, time_scale: float) -> None:
+def scale_botocore_time(client, clock: Clock) -> None:
     """botocore sleeps and measures in wall time. On a simulator running in scaled AWS time its
     clocks must run at the same scale, or botocore's modes would back off 30 times longer (and
     adaptive mode refill its rate 30 times slower) than they do against AWS: an unfair fight
-    with the harness policy, which scales its own. Scales the retry delay and, in adaptive
-    mode, the client-side rate limiter's clock."""
-    if time_scale == 1.0:
-        return
-    _scale_retry_delay(client, time_scale)
-    _scale_adaptive_clock(client, time_scale)
+    with the harness policy, which scales its own. Its retry delay is slept on the run's clock
+    (so a stopping run cuts it short, at any scale) and, in adaptive mode, the client-side rate
+    limiter runs on an AWS-time clock."""
+    _sleep_retry_delay_on(client, clock)
+    if clock.time_scale != 1.0:
+        _scale_adaptive_clock(client, clock.time_scale)
 
 
 def _emitter(client):
     return getattr(client.meta.events, "_emitter", client.meta.events)
 
 
-def _scale_retry_delay(client, time_scale: float) -> None:
+def _sleep_retry_delay_on(client, clock: Clock) -> None:
     """botocore registers its retry handler under a known unique id; we swap in a wrapper that
-    scales the delay it returns. (This reaches into botocore's emitter; checked by a test.)"""
+    sleeps the delay it decides (AWS seconds) on the run's clock and tells botocore to sleep 0.
+    (This reaches into botocore's emitter; checked by a test.)"""
     name = client.meta.service_model.service_id.hyphenize()
     event, unique_id = f"needs-retry.{name}", f"retry-config-{name}"
     entry = getattr(_emitter(client), "_unique_id_handlers", {}).get(unique_id)
@@ -138,12 +144,15 @@ def _scale_retry_delay(client, time_scale: float) -> None:
         raise RuntimeError(f"botocore's retry handler for {name} was not found; cannot scale its backoff")
     original = entry["handler"]
 
-    def scaled(**kwargs):
+    def slept_here(**kwargs):
         delay = original(**kwargs)
-        return delay if delay is None or delay is False else delay * time_scale
+        if delay is None or delay is False:
+            return delay
+        clock.sleep(delay)  # Stopped when the run stops meanwhile
+        return 0
 
     client.meta.events.unregister(event, unique_id=unique_id)
-    client.meta.events.register(event, scaled, unique_id=unique_id)
+    client.meta.events.register(event, slept_here, unique_id=unique_id)
 
 
 class ScaledClock:

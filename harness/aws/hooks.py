@@ -15,8 +15,10 @@ from botocore.exceptions import ConnectionClosedError, ConnectTimeoutError, Endp
 from botocore.retries import standard
 from tenacity import wait_random_exponential
 
+from harness import stopping
 from harness.aws.limiter import Limiter
 from harness.aws.policies import RetrySettings
+from harness.clock import Clock
 
 CONNECTION_ERRORS = (EndpointConnectionError, ConnectionClosedError, ConnectTimeoutError)
 THROTTLE_CODES = frozenset(standard.ThrottledRetryableChecker._THROTTLED_ERROR_CODES)
@@ -30,11 +32,12 @@ def error_code(parsed_response: dict | None, exception: BaseException | None) ->
 
 class CallHooks:
     def __init__(self, service: str | None, settings: RetrySettings, time_scale: float = 1.0,
-                 recorder=None, limiter: Limiter | None = None):
+                 recorder=None, limiter: Limiter | None = None, clock: Clock | None = None):
         """service None: hooks for a whole session, the service read from each event's name
         (botocore's hyphenated service id, which is the client name for every service used here)."""
         self.service, self.settings, self.time_scale = service, settings, time_scale
         self.recorder, self.limiter = recorder, limiter
+        self.clock = clock or Clock(time_scale)
         self._attempt = threading.local()
         self._retryable = standard.StandardRetryConditions(max_attempts=settings.max_attempts)
         self._backoff = wait_random_exponential(multiplier=settings.base_seconds * time_scale,
@@ -51,6 +54,7 @@ class CallHooks:
         return self.service or service, operation
 
     def before_send(self, event_name: str, **_):
+        stopping.check("the run is stopping: no new AWS call")
         service, operation = self._names(event_name)
         waited = self.limiter.wait(service, operation) if self.limiter else 0.0
         if waited > 0 and self.recorder is not None:
@@ -63,7 +67,7 @@ class CallHooks:
                           exception=None, response_dict=None, **_):
         duration = time.monotonic() - getattr(self._attempt, "start", time.monotonic())
         service, operation = self._names(event_name)
-        context.setdefault("harness_first_attempt", time.monotonic() - duration)
+        context.setdefault("harness_first_attempt", self.clock.now() - self.clock.aws(duration))
         code = error_code(parsed_response, exception)
         status = (response_dict or {}).get("status_code")
         if exception is not None:
@@ -96,12 +100,13 @@ class CallHooks:
         if not unreachable and not self._retryable.is_retryable(retry):
             return None
         sleep = self._backoff(SimpleNamespace(attempt_number=attempts))
-        first = request_dict["context"].get("harness_first_attempt", time.monotonic())
-        if time.monotonic() + sleep - first > self.settings.deadline_seconds * self.time_scale:
+        first = request_dict["context"].get("harness_first_attempt", self.clock.now())
+        if self.clock.now() + self.clock.aws(sleep) - first > self.settings.deadline_seconds:
             return None
         if self.recorder is not None:
             self.recorder.record("retry", service=self._names(event_name)[0], operation=operation.name,
                                  attempt=attempts, error_code=retry.get_error_code()
                                  or (type(caught_exception).__name__ if caught_exception else None),
                                  duration=sleep)
-        return sleep
+        self.clock.sleep_wall(sleep)  # here, not in botocore, so that a stop cuts it short
+        return 0

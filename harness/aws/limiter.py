@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
+from harness import stopping
+from harness.clock import Clock
 from harness.quotas import QuotaTable
 from harness.tokens import TokenBucket
 
@@ -33,6 +35,9 @@ BURST_SHARE = 0.5
 # rate asks. Thread wake-up and the network move a call by a few milliseconds (measured here:
 # two calls paced 16.7 ms apart at time scale 1/60 reached the simulator 7.6 ms apart).
 JITTER_SECONDS = 0.02
+# A permit wait looks at the run's stop signal this often (wall seconds): the backend's wait may
+# be in another process (a manager proxy), where the signal cannot reach it.
+PERMIT_SLICE = 0.25
 
 
 class LimiterBackend(Protocol):
@@ -149,10 +154,10 @@ class Permit:
 
 class Limiter:
     def __init__(self, table: QuotaTable, time_scale: float = 1.0,
-                 backend: LimiterBackend | None = None, sleep: Callable[[float], None] = time.sleep):
+                 backend: LimiterBackend | None = None, clock: Clock | None = None):
         self.table = table.scaled(time_scale)
         self.backend = backend or LocalBackend()
-        self._sleep = sleep
+        self.clock = clock or Clock(time_scale)
 
     def pace(self, service: str, operation: str) -> tuple[float, float] | None:
         """The (rate, burst) this limiter lets calls go at, in wall time; None when unlimited."""
@@ -171,7 +176,7 @@ class Limiter:
             return 0.0
         delay = self.backend.reserve(f"{service}.{operation}", *pace)
         if delay > 0:
-            self._sleep(delay)
+            self.clock.sleep_wall(delay)  # Stopped if the run stops meanwhile
         return delay
 
     def feedback(self, service: str, operation: str, throttled: bool) -> None:
@@ -188,7 +193,12 @@ class Limiter:
             return None
         key = f"permit:{service}.{operation}"
         start = time.monotonic()
-        if not self.backend.acquire(key, quota.concurrency, timeout):
-            raise TimeoutError(f"no {service}.{operation} concurrency permit (limit "
-                               f"{quota.concurrency}) freed up within {timeout:.1f}s")
-        return Permit(self, key, time.monotonic() - start)
+        while True:
+            stopping.check("the run is stopping: no more waiting for a concurrency permit")
+            remaining = None if timeout is None else timeout - (time.monotonic() - start)
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError(f"no {service}.{operation} concurrency permit (limit "
+                                   f"{quota.concurrency}) freed up within {timeout:.1f}s")
+            wait = PERMIT_SLICE if remaining is None else min(PERMIT_SLICE, remaining)
+            if self.backend.acquire(key, quota.concurrency, wait):
+                return Permit(self, key, time.monotonic() - start)

@@ -7,6 +7,7 @@ import secrets
 from multiprocessing.managers import BaseManager
 
 from harness.aws.limiter import LimiterBackend, LocalBackend
+from harness.detach import detach_for_good, held_interrupts
 
 _served: LocalBackend | None = None
 
@@ -26,14 +27,17 @@ _Manager.register("backend", callable=_backend)
 
 
 class SharedLimiterServer:
-    """Start it in the runner; hand `address` and `authkey` to each worker process."""
+    """Start it in the runner; hand `address` and `authkey` to each worker process. Its process
+    is detached from the terminal (a Ctrl-C must not take the limiter away from workers that
+    are tearing down) and exits with the runner."""
 
-    def __init__(self):
+    def __init__(self, context=None):
         self.authkey = secrets.token_bytes(16)
-        self._manager = _Manager(authkey=self.authkey)
+        self._manager = _Manager(authkey=self.authkey, ctx=context)
 
     def start(self) -> "SharedLimiterServer":
-        self._manager.start()
+        with held_interrupts():
+            self._manager.start(initializer=detach_for_good)
         return self
 
     @property

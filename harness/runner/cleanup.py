@@ -87,7 +87,7 @@ def find_resources(ctx: AwsContext, prefix: str, owns: Owns) -> list[Resource]:
         for name, arn in _listed(ctx, operation, key, name_field, arn_field, prefix):
             if kind == "training_job_running":
                 job = ctx.client("sagemaker").describe_training_job(TrainingJobName=name)
-                if job["TrainingJobStatus"] != "InProgress":
+                if job["TrainingJobStatus"] not in ("InProgress", "Stopping"):
                     continue  # AWS keeps finished training jobs; nothing to delete
             if owns(_run_tag(ctx, arn)):
                 found.append(Resource(kind, name))

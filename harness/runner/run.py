@@ -1,34 +1,40 @@
-"""The runner: N concurrent workers per level, each running pipelines back to back.
+"""The run: a sweep over N. Each level runs N workers on fresh simulator state; the run folder
+gets scenario.toml, events.db and the report built from them.
 
-A run leaves reports/<run-id>/ with scenario.toml and events.db (and the report rendered from
-them). A sweep runs its levels in turn, each on fresh simulator state. Stopping (Ctrl-C,
-SIGTERM): no new pipelines or stages; each in-flight pipeline tears down what it made;
-after the grace period a tagged cleanup deletes whatever is left.
+Stopping (Ctrl-C or SIGTERM, `request_stop`): no new pipelines or stages; waits inside stages
+end at once and each in-flight pipeline tears down what it made. After the grace period (or a
+second Ctrl-C, `request_abort`) teardowns stop waiting, and a tagged cleanup deletes whatever is
+left. The run folder is completed and the report rendered either way.
 """
 from __future__ import annotations
 
-import random
 import secrets
 import sys
 import threading
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from harness.artifacts import AwsContext, PartialStateError
+from harness.artifacts import AwsContext
 from harness.artifacts.context import RUN_TAG
-from harness.artifacts.errors import ArtifactFailed, NotReady
-from harness.aws import Backend, ClientFactory, Limiter
-from harness.events import Recorder
+from harness.aws import Backend, ClientFactory
+from harness.events import Recorder, finalize
 from harness.events.context import bound
-from harness.pipelines.base import Pipeline, PipelineRun, load_pipeline
+from harness.pipelines.base import load_pipeline
+from harness.runner.aws_context import scenario_backend, scenario_context
 from harness.runner.cleanup import cleanup_run
+from harness.runner.executor import PipelineExecutor, StopSignals, failure_reason
+from harness.runner.pools import ProcessPool, ThreadPool
 from harness.runner.progress import Progress
 from harness.runner.scenario import Scenario
 from harness.runner.toml_out import dumps as toml_dumps
+from harness.stopping import stop_on
+
+# After the grace period, teardowns are told to stop waiting; this long (wall) later the level
+# moves on to the cleanup even if some worker is still inside an AWS call.
+ABORT_PATIENCE = 10.0
 
 
 def new_run_id() -> str:
@@ -40,26 +46,6 @@ def run_prefix(run_id: str) -> str:
     """The name prefix of every resource of a run: 'hx' + the run id's digits and hex."""
     stamp, _, suffix = run_id.partition("-")
     return "hx" + stamp[4:8] + stamp[9:15] + suffix.lower()
-
-
-def failure_reason(err: BaseException) -> str:
-    """A short category for a failed pipeline, so reports can say *why* pipelines fail."""
-    if isinstance(err, PartialStateError):
-        return "partial_state"
-    if isinstance(err, NotReady):
-        return "deadline"
-    if isinstance(err, ArtifactFailed):
-        return "aws_reported_failure"
-    if isinstance(err, TimeoutError):
-        return "quota_wait_timeout"
-    if isinstance(err, ClientError):
-        code = err.response.get("Error", {}).get("Code", "")
-        if code in ("ThrottlingException", "Throttling", "TooManyRequestsException", "SlowDown"):
-            return "throttling"
-        if code == "ResourceLimitExceeded":
-            return "resource_limit"
-        return f"aws_error:{code}"
-    return f"error:{type(err).__name__}"
 
 
 @dataclass
@@ -85,24 +71,39 @@ class Runner:
         self.endpoint_url = endpoint_url  # a simulator already running (tests), or an AWS stand-in
         self.render_report = render_report
         self.allowed_accounts = list(scenario.allowed_accounts) + list(allow_accounts or [])
-        self.stop_event = threading.Event()
-        self._process_stop = None  # the same signal for worker processes (workers = "processes")
+        self.signals = self._new_signals(scenario.workers == "processes")
         self.stopped_by: str | None = None
         self.progress = Progress(out)
         self.simulator = None
         self.recorder: Recorder | None = None
-        self._counts = {"pipelines": 0, "failed": 0}
-        self._count_lock = threading.Lock()
+        self._executor: PipelineExecutor | None = None
+        self._counted = [0, 0]  # pipelines and failures counted from worker processes' events
+
+    @staticmethod
+    def _new_signals(for_processes: bool) -> StopSignals:
+        """Threading events, or multiprocessing ones that also reach worker processes."""
+        if for_processes:
+            import multiprocessing
+            spawn = multiprocessing.get_context("spawn")
+            return StopSignals(spawn.Event(), spawn.Event())
+        return StopSignals(threading.Event(), threading.Event())
 
     # --- control -----------------------------------------------------------------------------
     def request_stop(self, reason: str = "SIGINT") -> None:
-        if not self.stop_event.is_set():
-            self.stopped_by = reason
-            self.stop_event.set()
-            if self._process_stop is not None:
-                self._process_stop.set()
-            self.progress.say(f"{reason}: stopping - no new pipelines; in-flight ones tear down "
-                              f"(grace {self.scenario.grace_seconds:.0f} s)")
+        """First Ctrl-C or SIGTERM: no new pipelines; in-flight ones tear down."""
+        if self.signals.stop.is_set():
+            self.request_abort(f"second {reason}")
+            return
+        self.stopped_by = reason
+        self.signals.stop.set()
+        self.progress.say(f"{reason}: stopping - no new pipelines; in-flight ones tear down "
+                          f"(grace {self.scenario.grace_seconds:.0f} s AWS; again to stop waiting for them)")
+
+    def request_abort(self, reason: str = "grace period over") -> None:
+        """Teardowns stop waiting; the tagged cleanup deletes whatever is left."""
+        if not self.signals.abort.is_set():
+            self.signals.abort.set()
+            self.progress.say(f"{reason}: teardowns stop waiting; the cleanup deletes what is left")
 
     def say(self, text: str) -> None:
         self.progress.say(text)
@@ -134,6 +135,7 @@ class Runner:
         self.prepare_folder()
         self.recorder = Recorder(self.run_dir / "events.db", self.run_id)
         self.recorder.listeners.append(self.progress.observe)
+        self._executor = PipelineExecutor(scenario, self.recorder, self.prefix, self.signals, self.progress)
         self.recorder.set_meta(run_id=self.run_id, scenario=scenario.name, levels=self.levels,
                                time_scale=scenario.time_scale, backend=scenario.backend,
                                profile=scenario.profile, policy=scenario.policy, prefix=self.prefix,
@@ -146,20 +148,28 @@ class Runner:
         try:
             self._start_backend()
             for level in self.levels:
-                if self.stop_event.is_set():
+                if self.signals.stop.is_set():
                     break
                 self._run_level(level)
         finally:
             result.leftovers = self._final_cleanup()
-            self.recorder.record("run_end", outcome=self.stopped_by or "complete")
+            end = {"outcome": self.stopped_by or "complete"}
+            if self.simulator is not None:  # what the simulator itself still holds, by its own count
+                try:
+                    end["sim"] = self.simulator.stats()
+                except OSError:
+                    pass
+            self.recorder.record("run_end", **end)
             self.recorder.set_meta(complete=self.stopped_by is None, stopped_by=self.stopped_by,
                                    ended=time.time())
             self.recorder.close()
+            finalize(self.run_dir / "events.db")
             self.progress.close()
             if self.simulator is not None:
                 self.simulator.stop()
         result.stopped_by = self.stopped_by
-        result.pipelines, result.failed = self._counts["pipelines"], self._counts["failed"]
+        result.pipelines = self._executor.tally.pipelines + self._counted[0]
+        result.failed = self._executor.tally.failed + self._counted[1]
         if self.render_report:
             self._render()
         return result
@@ -172,22 +182,11 @@ class Runner:
             self.endpoint_url = self.simulator.endpoint_url
 
     def _backend(self) -> Backend:
-        if self.scenario.backend == "sim":
-            return Backend.simulator(self.endpoint_url, self.scenario.region)
-        return Backend.aws(self.scenario.region, self.scenario.aws_profile, self.endpoint_url)
+        return scenario_backend(self.scenario, self.endpoint_url)
 
-    def _context(self, limiter_backend=None) -> AwsContext:
-        scenario = self.scenario
-        # Fresh per level (no carried adaptation); shared with worker processes through a backend.
-        # Only the harness policy has one: under botocore's policies nothing is shared between
-        # pipelines, and a full concurrency quota is met by ResourceLimitExceeded and retried.
-        limiter = None
-        if scenario.retry().uses_limiter:
-            limiter = Limiter(scenario.quota_table(), scenario.time_scale, limiter_backend)
-        factory = ClientFactory(self._backend(), scenario.retry(), self.recorder, limiter, scenario.time_scale,
-                                max_pool_connections=max(64, 2 * max(self.levels)))
-        return AwsContext(factory, bucket=f"{self.prefix}-data", run_id=self.run_id, limiter=limiter,
-                          recorder=self.recorder, deadlines=scenario.deadlines)
+    def context(self) -> AwsContext:
+        return scenario_context(self.scenario, self.endpoint_url, self.run_id, self.prefix, self.recorder,
+                                max(self.levels))
 
     def _prepare_account(self, ctx: AwsContext) -> None:
         s3 = ctx.client("s3")
@@ -198,12 +197,20 @@ class Runner:
                 raise
         s3.put_bucket_tagging(Bucket=ctx.bucket, Tagging={"TagSet": [{"Key": RUN_TAG, "Value": self.run_id}]})
 
+    def _pool(self, ctx: AwsContext, level: int):
+        scenario = self.scenario
+        if scenario.workers == "processes":
+            plan = {"scenario": scenario, "run_id": self.run_id, "run_dir": str(self.run_dir),
+                    "endpoint_url": self.endpoint_url, "prefix": self.prefix, "max_level": max(self.levels)}
+            return ProcessPool(plan, level, scenario.processes, self.signals)
+        pipelines = {spec: load_pipeline(spec) for spec in scenario.pipelines}
+        return ThreadPool(lambda i: self._executor.run_worker(ctx, level, i, pipelines), level)
+
     def _run_level(self, level: int) -> None:
         scenario = self.scenario
         if self.simulator is not None:
             self.simulator.reset()  # fresh state for every level, same seed
-        ctx = self._context()
-        pipelines = {spec: load_pipeline(spec) for spec in scenario.pipelines}
+        ctx = self.context()
         total = level * scenario.iterations if not scenario.duration_seconds else 0
         self.progress.start_level(level, total, scenario.duration_seconds * scenario.time_scale
                                   if scenario.duration_seconds else None)
@@ -212,29 +219,21 @@ class Runner:
             self.recorder.record("level_start", workers=level, ramp_up_seconds=scenario.ramp_up_seconds,
                                  duration_seconds=scenario.duration_seconds)
             self._prepare_account(ctx)
+        pool = self._pool(ctx, level)
         level_done = threading.Event()
-        shared = None
-        if scenario.workers == "processes":
-            shared, workers = self._worker_processes(level)
+        processes = scenario.workers == "processes"
+        if processes:
             threading.Thread(target=self._follow_progress, args=(level, level_done), daemon=True).start()
-        else:
-            workers = [threading.Thread(target=self._worker, args=(ctx, level, i, pipelines), daemon=True,
-                                        name=f"worker-{i}") for i in range(level)]
-        dashboards = [threading.Thread(target=self._dashboard, args=(ctx, level, k, level_done), daemon=True)
-                      for k in range(scenario.dashboard.workers)]
-        for worker in workers + dashboards:
-            worker.start()
-        self._join(workers)
+        dashboards = ThreadPool(lambda k: self._dashboard(ctx, level, k, level_done), scenario.dashboard.workers,
+                                name="dashboard")
+        pool.start()
+        dashboards.start()
+        self._wait_for(pool)
         level_done.set()
-        if shared is not None:
-            for process in workers:
-                if process.is_alive():
-                    process.terminate()
-                process.join(5)
-            shared.stop()
+        pool.close()
+        if processes:
             self._count_from_events(level)
-        for thread in dashboards:
-            thread.join(5)
+        dashboards.wait(5)
         stats = self.simulator.stats() if self.simulator is not None else None
         with bound(level=level):
             self.recorder.record("level_end", duration=time.monotonic() - started,
@@ -248,26 +247,20 @@ class Runner:
         with bound(level=level):
             cleanup_run(ctx, self.prefix, self.run_id)
 
-    def _worker_processes(self, level: int):
-        """`processes` processes, each running its share of the level's workers as threads; the
-        limiter's state is served to all of them from here."""
-        import multiprocessing
-
-        from harness.aws.shared_limiter import SharedLimiterServer
-        spawn = multiprocessing.get_context("spawn")
-        if self._process_stop is None:
-            self._process_stop = spawn.Event()
-            if self.stop_event.is_set():
-                self._process_stop.set()
-        shared = SharedLimiterServer().start()
-        count = min(self.scenario.processes, level)
-        processes = []
-        for p in range(count):
-            plan = {"scenario": self.scenario, "run_id": self.run_id, "run_dir": str(self.run_dir),
-                    "endpoint_url": self.endpoint_url, "level": level, "workers": list(range(p, level, count)),
-                    "limiter": (shared.address, shared.authkey), "stop": self._process_stop}
-            processes.append(spawn.Process(target=process_main, args=(plan,), name=f"workers-{p}", daemon=True))
-        return shared, processes
+    def _wait_for(self, pool) -> None:
+        """Until the workers are done; once stopping, the grace period, then abort."""
+        grace_until = abort_until = None
+        while not pool.wait(0.5):
+            now = time.monotonic()
+            if self.signals.stop.is_set() and grace_until is None:
+                grace_until = now + self.scenario.grace_seconds * self.scenario.time_scale + 5
+            if grace_until is not None and now > grace_until:
+                self.request_abort()
+            if self.signals.abort.is_set():
+                abort_until = abort_until or now + ABORT_PATIENCE
+                if now > abort_until:
+                    self.say("workers still inside AWS calls: leaving them to the cleanup")
+                    return
 
     def _follow_progress(self, level: int, done: threading.Event) -> None:
         """Worker processes record into events.db; the live counters are read back from it."""
@@ -286,6 +279,7 @@ class Runner:
         ends = ev[ev.kind == "pipeline_end"]
         return {"running": int((ev.kind == "pipeline_start").sum() - len(ends)),
                 "done": int((ends.outcome == "ok").sum()), "failed": int((ends.outcome == "failed").sum()),
+                "stopped": int((ends.outcome == "stopped").sum()),
                 "throttled": int(((ev.kind == "api_attempt") & (ev.outcome == "throttled")).sum()),
                 "partial_state_detected": int((ev.kind == "partial_state_detected").sum()),
                 "partial_state_failed": int((ev.kind == "partial_state_failed").sum())}
@@ -294,102 +288,24 @@ class Runner:
         from harness.events import load_events
         counts = self._level_counts(load_events(self.run_dir), level)
         self.progress.counts.update(counts)
-        with self._count_lock:
-            self._counts["pipelines"] += counts["done"] + counts["failed"]
-            self._counts["failed"] += counts["failed"]
-
-    def _join(self, workers: list[threading.Thread]) -> None:
-        deadline = None
-        while any(t.is_alive() for t in workers):
-            if self.stop_event.is_set() and deadline is None:
-                deadline = time.monotonic() + self.scenario.grace_seconds * self.scenario.time_scale + 5
-            if deadline is not None and time.monotonic() > deadline:
-                self.say("grace period over: leaving the remaining pipelines to the cleanup")
-                return
-            for thread in workers:
-                thread.join(0.2)
-
-    def _worker(self, ctx: AwsContext, level: int, worker: int, pipelines: dict[str, Pipeline]) -> None:
-        scenario = self.scenario
-        rng = random.Random(f"{scenario.seed}:{level}:{worker}")
-        ctx = ctx.for_worker()
-        specs, weights = list(scenario.pipelines), list(scenario.pipelines.values())
-        with bound(level=level, worker=worker):
-            start = time.monotonic()  # the level's start: every worker stops starting pipelines together
-            if scenario.ramp_up_seconds and level > 1:
-                if self.stop_event.wait(scenario.ramp_up_seconds * scenario.time_scale * worker / level):
-                    return
-            iteration = 0
-            while not self.stop_event.is_set():
-                if scenario.duration_seconds:
-                    if (time.monotonic() - start) / scenario.time_scale >= scenario.duration_seconds:
-                        break
-                elif iteration >= scenario.iterations:
-                    break
-                iteration += 1
-                spec = rng.choices(specs, weights)[0]
-                self._run_pipeline(ctx, pipelines[spec], level, worker, iteration, rng)
-
-    def _run_pipeline(self, ctx: AwsContext, pipeline: Pipeline, level: int, worker: int, iteration: int,
-                      rng: random.Random) -> None:
-        pipeline_id = f"n{level}-w{worker:02d}-{iteration:03d}"
-        run = PipelineRun(ctx.for_pipeline(pipeline_id), pipeline_id,
-                          f"{self.prefix}-n{level}w{worker}i{iteration}", dict(self.scenario.params),
-                          random.Random(rng.random()))
-        outcome, reason = "ok", None
-        started = time.monotonic()
-        self.progress.pipeline_started()
-        with bound(pipeline=pipeline_id):
-            self.recorder.record("pipeline_start", name=pipeline.name)
-            try:
-                for stage in pipeline.stages:
-                    if self.stop_event.is_set():
-                        outcome, reason = "stopped", "stop requested"
-                        break
-                    self._stage(stage.name, lambda: stage.run(run))
-            except Exception as err:  # noqa: BLE001 - a failed pipeline is data, the run goes on
-                outcome, reason = "failed", failure_reason(err)
-                self.recorder.record("worker_error", error_code=reason, error=str(err)[:500],
-                                     traceback=traceback.format_exc(limit=6)[-2000:])
-            if pipeline.teardown is not None:
-                try:
-                    self._stage("teardown", lambda: pipeline.teardown(run))
-                except Exception as err:  # noqa: BLE001
-                    self.recorder.record("worker_error", stage="teardown", error_code=failure_reason(err),
-                                         error=str(err)[:500])
-                    if outcome == "ok":
-                        outcome, reason = "failed", "teardown:" + failure_reason(err)
-            self.recorder.record("pipeline_end", outcome=outcome, error_code=reason,
-                                 duration=time.monotonic() - started, name=pipeline.name)
-        with self._count_lock:
-            self._counts["pipelines"] += 1
-            self._counts["failed"] += outcome == "failed"
-        self.progress.pipeline_ended(outcome == "ok")
-
-    def _stage(self, name: str, body) -> None:
-        started = time.monotonic()
-        with bound(stage=name):
-            self.recorder.record("stage_start")
-            try:
-                body()
-            except Exception as err:
-                self.recorder.record("stage_end", outcome="failed", error_code=failure_reason(err),
-                                     duration=time.monotonic() - started)
-                raise
-            self.recorder.record("stage_end", outcome="ok", duration=time.monotonic() - started)
+        self._counted[0] += counts["done"] + counts["failed"] + counts["stopped"]
+        self._counted[1] += counts["failed"]
 
     def _dashboard(self, ctx: AwsContext, level: int, k: int, done: threading.Event) -> None:
         """A dashboard user: polls Meta's lists while the pipelines run."""
         from harness.meta import CachedMeta, Meta
+        from harness.stopping import Stopped
         meta = Meta(ctx)
         if self.scenario.dashboard.cached:
             meta = CachedMeta(meta, recorder=self.recorder)
-        with bound(level=level, worker=-(k + 1), stage="dashboard"):
-            while not done.is_set() and not self.stop_event.is_set():
+        with bound(level=level, worker=-(k + 1), stage="dashboard"), stop_on(self.signals.stop):
+            while not done.is_set() and not self.signals.stop.is_set():
                 try:
                     meta.feature_sets()
                     meta.endpoints()
                     meta.models()
+                except Stopped:
+                    return
                 except Exception as err:  # noqa: BLE001
                     self.recorder.record("worker_error", error_code=failure_reason(err), error=str(err)[:300])
                 done.wait(self.scenario.dashboard.poll_seconds * self.scenario.time_scale)
@@ -399,7 +315,7 @@ class Runner:
         if self.endpoint_url is None and self.scenario.backend == "sim":
             return []
         try:
-            ctx = self._context()
+            ctx = self.context()
             cleanup_run(ctx, self.prefix, self.run_id, say=lambda line: self.say("cleanup: " + line))
             from harness.runner.cleanup import find_run_resources
             return find_run_resources(ctx, self.prefix, self.run_id)
@@ -418,27 +334,3 @@ class Runner:
             self.say(f"report: {paths['html']}")
         except Exception as err:  # noqa: BLE001 - the events are safe; the report can be rebuilt
             self.say(f"report could not be rendered ({err}); rebuild with: harness report {self.run_dir}")
-
-
-def process_main(plan: dict) -> None:
-    """A worker process: its share of a level's workers, as threads, recording into the run's
-    events.db and pacing through the runner's shared limiter."""
-    import io
-
-    from harness.aws.shared_limiter import connect
-    scenario, level = plan["scenario"], plan["level"]
-    runner = Runner(scenario, Path(plan["run_dir"]).parent, [level], out=io.StringIO(), run_id=plan["run_id"],
-                    endpoint_url=plan["endpoint_url"], render_report=False)
-    runner.stop_event = plan["stop"]
-    runner.recorder = Recorder(runner.run_dir / "events.db", runner.run_id)
-    try:
-        ctx = runner._context(limiter_backend=connect(*plan["limiter"]))
-        pipelines = {spec: load_pipeline(spec) for spec in scenario.pipelines}
-        threads = [threading.Thread(target=runner._worker, args=(ctx, level, worker, pipelines), daemon=True)
-                   for worker in plan["workers"]]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        runner.recorder.close()

@@ -274,11 +274,11 @@ class SimulatorApp:
         if status is None:
             return
         answer["TrainingJobStatus"] = status
-        answer["SecondaryStatus"] = {"InProgress": "Training", "Completed": "Completed",
-                                     "Failed": "Failed"}[status]
+        answer["SecondaryStatus"] = {"InProgress": "Training", "Completed": "Completed", "Failed": "Failed",
+                                     "Stopping": "Stopping", "Stopped": "Stopped"}[status]
         if status == "Failed":
             answer["FailureReason"] = "AlgorithmError: simulated training failure"
-        if status == "InProgress":
+        if status in ("InProgress", "Stopping"):
             answer.pop("TrainingEndTime", None)
 
     def _rewrite_ListTrainingJobs(self, call: Call, answer: dict) -> None:
@@ -325,6 +325,20 @@ class SimulatorApp:
         clock = (self.lifecycles.get("endpoint", call.account, call.region, name)
                  or self.lifecycles.start("endpoint", call.account, call.region, name))
         self.lifecycles.start_deleting(clock)
+        return errors.json_ok({})
+
+    def _sm_StopTrainingJob(self, call: Call, environ: dict) -> Response:
+        """moto lacks it (HTTP 500). A running job goes Stopping, then Stopped."""
+        name = call.json().get("TrainingJobName", "")
+        if name not in self._backend(call).training_jobs:
+            return errors.not_found(call, f"Requested resource not found: training job {name} does not exist.")
+        clock = self.lifecycles.get("training_job", call.account, call.region, name)
+        status = "Completed" if clock is None else self.lifecycles.status(clock)
+        if status == "Stopping":
+            return errors.json_ok({})
+        if status != "InProgress":
+            return errors.validation(call, f"The request was rejected because the training job is in status {status}.")
+        self.lifecycles.start_stopping(clock)
         return errors.json_ok({})
 
     def _sm_DeleteModelPackage(self, call: Call, environ: dict) -> Response:
@@ -492,6 +506,35 @@ class SimulatorApp:
         self.lifecycles.forget(clock)
         self.stats.note(f"{clock.kind}_deleted")
 
+    def _inventory(self) -> dict[str, int]:
+        """What the account holds now, by kind, over every account and region: the simulator's
+        own answer to "did the run leave anything behind?" (it knows no run or tag)."""
+        from moto.glue.models import glue_backends
+        from moto.s3.models import s3_backends
+        from moto.sagemaker.models import sagemaker_backends
+        counts = dict.fromkeys(("sagemaker.endpoint", "sagemaker.endpoint_config", "sagemaker.model",
+                                "sagemaker.model_package_group", "sagemaker.model_package",
+                                "sagemaker.feature_group", "sagemaker.training_job_in_progress",
+                                "glue.table", "s3.bucket", "s3.object"), 0)
+        for account, regions in dict.items(sagemaker_backends):
+            for region, sm in dict.items(regions):
+                counts["sagemaker.endpoint"] += len(sm.endpoints)
+                counts["sagemaker.endpoint_config"] += len(sm.endpoint_configs)
+                counts["sagemaker.model"] += len(sm._models)
+                counts["sagemaker.model_package_group"] += len(sm.model_package_groups)
+                counts["sagemaker.model_package"] += len(sm.model_packages)
+                counts["sagemaker.feature_group"] += len(sm.feature_groups)
+                counts["sagemaker.training_job_in_progress"] += self.lifecycles.in_progress(
+                    "training_job", account, region)
+        for regions in dict.values(glue_backends):
+            for glue in dict.values(regions):
+                counts["glue.table"] += sum(len(db.tables) for db in glue.databases.values())
+        for partitions in dict.values(s3_backends):
+            for s3 in dict.values(partitions):
+                counts["s3.bucket"] += len(s3.buckets)
+                counts["s3.object"] += sum(len(bucket.keys) for bucket in s3.buckets.values())
+        return counts
+
     # --- admin: loopback only ----------------------------------------------------------------
     def _admin(self, environ, start_response, path: str):
         if not _is_loopback(environ.get("REMOTE_ADDR", "")):
@@ -501,6 +544,7 @@ class SimulatorApp:
                 self._tick()
                 snapshot = self.stats.snapshot()
                 snapshot["lifecycle"] = self.lifecycles.counts()
+                snapshot["resources"] = self._inventory()
             snapshot.update(profile=self.profile.name, seed=self.seed, time_scale=self.time_scale,
                             aws_seconds=self.lifecycles.now())
             return self._respond(start_response, 200, [("Content-Type", "application/json")],

@@ -31,6 +31,7 @@ class Clock:
     table_at: float | None = None  # feature groups: Glue table appears here; None = never
     table_made: bool = False
     deleting_until: float | None = None  # set while Deleting; the resource is gone after
+    stopping_until: float | None = None  # training jobs: set by StopTrainingJob; Stopped after
 
 
 class Lifecycles:
@@ -91,6 +92,12 @@ class Lifecycles:
         if clock.deleting_until is None:
             clock.deleting_until = self.now() + self._jittered(self._rng("delete", clock.name), seconds)
 
+    def start_stopping(self, clock: Clock) -> None:
+        """StopTrainingJob: Stopping now, Stopped after the profile's stop_seconds."""
+        if clock.stopping_until is None:
+            seconds = self.profile.training_job.stop_seconds
+            clock.stopping_until = self.now() + self._jittered(self._rng("stop", clock.name), seconds)
+
     def forget(self, clock: Clock) -> None:
         with self._lock:
             self._clocks.pop((clock.kind, clock.account, clock.region, clock.name), None)
@@ -102,6 +109,8 @@ class Lifecycles:
                 return "Deleting"
             return "Creating" if now < clock.ready_at else "Created"
         if clock.kind == "training_job":
+            if clock.stopping_until is not None:
+                return "Stopping" if now < clock.stopping_until else "Stopped"
             if now < clock.ready_at:
                 return "InProgress"
             return "Failed" if clock.fails else "Completed"
@@ -113,8 +122,8 @@ class Lifecycles:
 
     def in_progress(self, kind: str, account: str, region: str) -> int:
         """Resources that hold a concurrency quota: feature groups Creating, training jobs
-        InProgress, endpoints Creating or InService (their instances are in use)."""
-        busy = {"feature_group": {"Creating"}, "training_job": {"InProgress"},
+        InProgress or Stopping, endpoints Creating or InService (their instances are in use)."""
+        busy = {"feature_group": {"Creating"}, "training_job": {"InProgress", "Stopping"},
                 "endpoint": {"Creating", "InService"}}[kind]
         with self._lock:
             clocks = [c for c in self._clocks.values()

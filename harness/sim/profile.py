@@ -58,6 +58,7 @@ class FeatureGroupLifecycle:
 class TrainingJobLifecycle:
     run_seconds: float = 300.0
     fail_fraction: float = 0.0
+    stop_seconds: float = 120.0  # Stopping -> Stopped: AWS gives the algorithm 120 s after SIGTERM
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,8 @@ def parse_profile(data: dict, source: str, name: str) -> Profile:
             delete_seconds=fg.number("delete_seconds", 30.0, minimum=0.0)),
         training_job=TrainingJobLifecycle(
             run_seconds=tj.number("run_seconds", 300.0, minimum=0.0),
-            fail_fraction=tj.number("fail_fraction", 0.0, minimum=0.0, maximum=1.0)),
+            fail_fraction=tj.number("fail_fraction", 0.0, minimum=0.0, maximum=1.0),
+            stop_seconds=tj.number("stop_seconds", 120.0, minimum=0.0)),
         endpoint=EndpointLifecycle(
             create_seconds=ep.number("create_seconds", 480.0, minimum=0.0),
             fail_fraction=ep.number("fail_fraction", 0.0, minimum=0.0, maximum=1.0),

@@ -3,11 +3,15 @@
     with Simulator("aws-default", seed=7, time_scale=1/60) as sim:
         boto3.client("sagemaker", endpoint_url=sim.endpoint_url, ...)
 
-The process prints one line, `SIMULATOR <url>`, once it accepts connections.
+The process prints one line, `SIMULATOR <url>`, once it accepts connections. Started from
+Python it runs in its own session, so a terminal's Ctrl-C reaches only the runner (which then
+tears its pipelines down through the simulator), and it exits when its standard input closes,
+so it never outlives the process that started it, even one killed with SIGKILL.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import json
 import logging
@@ -47,11 +51,12 @@ class Simulator:
     def start(self) -> "Simulator":
         command = [sys.executable, "-m", "harness.sim.server", "--profile", str(self.profile),
                    "--seed", str(self.seed), "--time-scale", repr(self.time_scale),
-                   "--host", self.host, "--port", str(self.port)]
+                   "--host", self.host, "--port", str(self.port), "--exit-when-stdin-closes"]
         if self.allow_remote:
             command.append("--allow-remote")
-        self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                         text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, text=True, start_new_session=True,
+                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
         line = self._read_ready_line()
         self.endpoint_url = line[len(READY_PREFIX):].strip()
         self.port = int(self.endpoint_url.rsplit(":", 1)[1])
@@ -99,6 +104,8 @@ class Simulator:
         if self._process is None:
             return
         if self._process.poll() is None:
+            with contextlib.suppress(OSError):
+                self._process.stdin.close()
             self._process.terminate()
             try:
                 self._process.wait(10)
@@ -115,8 +122,8 @@ class Simulator:
 
 
 def serve(profile: str, seed: int, time_scale: float, host: str, port: int, allow_remote: bool,
-          announce=print) -> None:
-    """Serve until SIGINT or SIGTERM (in this process)."""
+          announce=print, exit_when_stdin_closes: bool = False) -> None:
+    """Serve until SIGINT or SIGTERM (in this process), or until standard input closes."""
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
 
@@ -136,6 +143,8 @@ def serve(profile: str, seed: int, time_scale: float, host: str, port: int, allo
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if exit_when_stdin_closes:
+        threading.Thread(target=lambda: (sys.stdin.buffer.read(), stop()), name="stdin-watch", daemon=True).start()
     server.serve_forever()
 
 
@@ -147,9 +156,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--allow-remote", action="store_true")
+    parser.add_argument("--exit-when-stdin-closes", action="store_true",
+                        help="stop when standard input closes (the process that started it is gone)")
     args = parser.parse_args(argv)
     try:
-        serve(args.profile, args.seed, args.time_scale, args.host, args.port, args.allow_remote)
+        serve(args.profile, args.seed, args.time_scale, args.host, args.port, args.allow_remote,
+              exit_when_stdin_closes=args.exit_when_stdin_closes)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -1,0 +1,68 @@
+"""The run's clock: time in AWS seconds, mapped to the wall by the run's time scale.
+
+Everything the harness waits for (poll intervals, deadlines, backoff, TTLs) is written in AWS
+seconds. On the simulator at `time_scale = 1/60` one AWS minute takes one wall second; on AWS
+the scale is 1. Sleeps end early, with `harness.stopping.Stopped`, when the run stops.
+
+`ManualClock` is the clock for tests: time moves only when someone sleeps on it or the test
+advances it, so a timing claim ("fails at the 300-second deadline") is checked exactly,
+whatever else the machine is doing.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+from harness import stopping
+
+
+class Clock:
+    def __init__(self, time_scale: float = 1.0):
+        if not time_scale > 0:
+            raise ValueError(f"time_scale {time_scale!r}: expected a number > 0")
+        self.time_scale = float(time_scale)
+
+    def now(self) -> float:
+        """AWS seconds since an arbitrary origin; never goes back."""
+        return time.monotonic() / self.time_scale
+
+    def wall(self, aws_seconds: float) -> float:
+        return aws_seconds * self.time_scale
+
+    def aws(self, wall_seconds: float) -> float:
+        return wall_seconds / self.time_scale
+
+    def sleep(self, aws_seconds: float) -> None:
+        """Sleep this many AWS seconds; Stopped if the run stops meanwhile."""
+        self.sleep_wall(self.wall(aws_seconds))
+
+    def sleep_wall(self, wall_seconds: float) -> None:
+        """Every sleep of the run comes here (a subclass can watch them)."""
+        stopping.sleep(wall_seconds)
+
+
+class ManualClock(Clock):
+    """Time that moves only when a caller sleeps (by exactly that much) or `advance` is called."""
+
+    def __init__(self, time_scale: float = 1.0, start: float = 0.0):
+        super().__init__(time_scale)
+        self._now = float(start)
+        self._lock = threading.Lock()
+        self.slept: list[float] = []  # every sleep, in AWS seconds, in order
+
+    def now(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, aws_seconds: float) -> None:
+        with self._lock:
+            self._now += aws_seconds
+
+    def sleep(self, aws_seconds: float) -> None:
+        stopping.check()
+        with self._lock:
+            self.slept.append(aws_seconds)
+            self._now += max(0.0, aws_seconds)
+
+    def sleep_wall(self, wall_seconds: float) -> None:
+        self.sleep(self.aws(wall_seconds))

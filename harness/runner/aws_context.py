@@ -1,0 +1,27 @@
+"""A scenario's way to AWS: the backend it names, and the context (clients, limiter, recorder)
+its pipelines use. Built once per level by the runner, and once per level in each worker process."""
+from __future__ import annotations
+
+from harness.artifacts import AwsContext
+from harness.aws import Backend, ClientFactory, Limiter
+from harness.runner.scenario import Scenario
+
+
+def scenario_backend(scenario: Scenario, endpoint_url: str | None) -> Backend:
+    if scenario.backend == "sim":
+        return Backend.simulator(endpoint_url, scenario.region)
+    return Backend.aws(scenario.region, scenario.aws_profile, endpoint_url)
+
+
+def scenario_context(scenario: Scenario, endpoint_url: str | None, run_id: str, prefix: str, recorder,
+                     max_level: int, limiter_backend=None) -> AwsContext:
+    """Fresh per level (no carried adaptation); shared with worker processes through a limiter
+    backend. Only the harness policy has a limiter: under botocore's policies nothing is shared
+    between pipelines, and a full concurrency quota is met by ResourceLimitExceeded and retried."""
+    limiter = None
+    if scenario.retry().uses_limiter:
+        limiter = Limiter(scenario.quota_table(), scenario.time_scale, limiter_backend)
+    factory = ClientFactory(scenario_backend(scenario, endpoint_url), scenario.retry(), recorder, limiter,
+                            scenario.time_scale, max_pool_connections=max(64, 2 * max_level))
+    return AwsContext(factory, bucket=f"{prefix}-data", run_id=run_id, limiter=limiter,
+                      recorder=recorder, deadlines=scenario.deadlines)

@@ -1,0 +1,155 @@
+"""Running pipelines: a worker runs pipelines back to back; a pipeline runs its stages, then its
+teardown; every step is an event.
+
+Two stop signals reach a worker (threading or multiprocessing events):
+- `stop` (Ctrl-C, SIGTERM): no new pipeline or stage starts, and every wait inside a stage ends
+  at once (`harness.stopping`); the pipeline goes on to its teardown.
+- `abort` (the grace period is over, or a second Ctrl-C): the teardown's waits end too; the
+  run's tagged cleanup deletes what is left.
+"""
+from __future__ import annotations
+
+import random
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+
+from botocore.exceptions import ClientError
+
+from harness.artifacts import AwsContext, PartialStateError
+from harness.artifacts.errors import ArtifactFailed, NotReady
+from harness.events.context import bound
+from harness.pipelines.base import Pipeline, PipelineRun
+from harness.runner.scenario import Scenario
+from harness.stopping import StopSignal, Stopped, stop_on
+
+THROTTLE_CODES = ("ThrottlingException", "Throttling", "TooManyRequestsException", "SlowDown")
+
+
+def failure_reason(err: BaseException) -> str:
+    """A short category for a failed pipeline, so reports can say *why* pipelines fail."""
+    if isinstance(err, Stopped):
+        return "stopped"
+    if isinstance(err, PartialStateError):
+        return "partial_state"
+    if isinstance(err, NotReady):
+        return "deadline"
+    if isinstance(err, ArtifactFailed):
+        return "aws_reported_failure"
+    if isinstance(err, TimeoutError):
+        return "quota_wait_timeout"
+    if isinstance(err, ClientError):
+        code = err.response.get("Error", {}).get("Code", "")
+        if code in THROTTLE_CODES:
+            return "throttling"
+        if code == "ResourceLimitExceeded":
+            return "resource_limit"
+        return f"aws_error:{code}"
+    return f"error:{type(err).__name__}"
+
+
+@dataclass
+class StopSignals:
+    stop: StopSignal  # no new pipelines or stages; waits inside stages end
+    abort: StopSignal  # teardowns stop waiting too
+
+
+class Tally:
+    """Pipelines finished and failed, across the worker threads of this process."""
+
+    def __init__(self):
+        self.pipelines = self.failed = 0
+        self._lock = threading.Lock()
+
+    def add(self, pipelines: int, failed: int) -> None:
+        with self._lock:
+            self.pipelines += pipelines
+            self.failed += failed
+
+
+class PipelineExecutor:
+    def __init__(self, scenario: Scenario, recorder, prefix: str, signals: StopSignals, progress=None):
+        self.scenario, self.recorder, self.prefix = scenario, recorder, prefix
+        self.signals, self.progress = signals, progress
+        self.tally = Tally()
+
+    def run_worker(self, ctx: AwsContext, level: int, worker: int, pipelines: dict[str, Pipeline]) -> None:
+        """One worker of a level: spread over the ramp-up, then pipelines back to back until the
+        level's iterations or duration are done, or the run stops."""
+        scenario, stop = self.scenario, self.signals.stop
+        rng = random.Random(f"{scenario.seed}:{level}:{worker}")
+        ctx = ctx.for_worker()
+        specs, weights = list(scenario.pipelines), list(scenario.pipelines.values())
+        with bound(level=level, worker=worker):
+            start = time.monotonic()  # the level's start: every worker stops starting pipelines together
+            if scenario.ramp_up_seconds and level > 1:
+                if stop.wait(scenario.ramp_up_seconds * scenario.time_scale * worker / level):
+                    return
+            iteration = 0
+            while not stop.is_set():
+                if scenario.duration_seconds:
+                    if (time.monotonic() - start) / scenario.time_scale >= scenario.duration_seconds:
+                        break
+                elif iteration >= scenario.iterations:
+                    break
+                iteration += 1
+                spec = rng.choices(specs, weights)[0]
+                self.run_pipeline(ctx, pipelines[spec], level, worker, iteration, rng)
+
+    def run_pipeline(self, ctx: AwsContext, pipeline: Pipeline, level: int, worker: int, iteration: int,
+                     rng: random.Random) -> str:
+        """Stages under the stop signal, then the teardown under the abort signal; returns the
+        outcome: ok, failed or stopped."""
+        pipeline_id = f"n{level}-w{worker:02d}-{iteration:03d}"
+        run = PipelineRun(ctx.for_pipeline(pipeline_id), pipeline_id,
+                          f"{self.prefix}-n{level}w{worker}i{iteration}", dict(self.scenario.params),
+                          random.Random(rng.random()))
+        outcome, reason = "ok", None
+        started = time.monotonic()
+        if self.progress is not None:
+            self.progress.pipeline_started()
+        with bound(pipeline=pipeline_id):
+            self.recorder.record("pipeline_start", name=pipeline.name)
+            try:
+                with stop_on(self.signals.stop):
+                    for stage in pipeline.stages:
+                        if self.signals.stop.is_set():
+                            raise Stopped("stop requested")
+                        self._stage(stage.name, lambda: stage.run(run))
+            except Stopped:
+                outcome, reason = "stopped", "stop requested"
+            except Exception as err:  # noqa: BLE001 - a failed pipeline is data, the run goes on
+                outcome, reason = "failed", failure_reason(err)
+                self.recorder.record("worker_error", error_code=reason, error=str(err)[:500],
+                                     traceback=traceback.format_exc(limit=6)[-2000:])
+            if pipeline.teardown is not None:
+                try:
+                    with stop_on(self.signals.abort):
+                        self._stage("teardown", lambda: pipeline.teardown(run))
+                except Stopped:
+                    self.recorder.record("worker_error", stage="teardown", error_code="stopped",
+                                         error="grace period over: teardown cut short, cleanup deletes the rest")
+                except Exception as err:  # noqa: BLE001
+                    self.recorder.record("worker_error", stage="teardown", error_code=failure_reason(err),
+                                         error=str(err)[:500])
+                    if outcome == "ok":
+                        outcome, reason = "failed", "teardown:" + failure_reason(err)
+            self.recorder.record("pipeline_end", outcome=outcome, error_code=reason,
+                                 duration=time.monotonic() - started, name=pipeline.name)
+        self.tally.add(1, outcome == "failed")
+        if self.progress is not None:
+            self.progress.pipeline_ended(outcome == "ok")
+        return outcome
+
+    def _stage(self, name: str, body) -> None:
+        started = time.monotonic()
+        with bound(stage=name):
+            self.recorder.record("stage_start")
+            try:
+                body()
+            except Exception as err:
+                self.recorder.record("stage_end", outcome="stopped" if isinstance(err, Stopped) else "failed",
+                                     error_code=failure_reason(err), duration=time.monotonic() - started)
+                raise
+            self.recorder.record("stage_end", outcome="ok", duration=time.monotonic() - started)

@@ -1,0 +1,122 @@
+"""Worker pools: a level's N workers as threads in this process, or as threads spread over K
+worker processes. Both answer `wait(timeout)` in one call, whatever N is.
+
+Worker processes are detached from the terminal (`harness.detach`): a Ctrl-C reaches the runner
+only, which tells them to stop through the run's stop signals. They share the runner's limiter
+through a manager process, and they tear down their pipelines should the runner die.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from multiprocessing.connection import wait as wait_for_any
+from pathlib import Path
+from typing import Callable, Protocol
+
+from harness.detach import detach, exit_with_parent, held_interrupts
+
+
+class WorkerPool(Protocol):
+    def start(self) -> None: ...
+
+    def wait(self, timeout: float) -> bool:
+        """True once every worker has finished; waits at most `timeout` seconds."""
+
+    def close(self) -> None:
+        """Let go of whatever is still running (after the grace period)."""
+
+
+class ThreadPool:
+    """`count` threads running `target(i)`; a countdown says when the last one is done."""
+
+    def __init__(self, target: Callable[[int], None], count: int, name: str = "worker"):
+        self._threads = [threading.Thread(target=self._run, args=(target, i), name=f"{name}-{i}", daemon=True)
+                         for i in range(count)]
+        self._running = count
+        self._finished = threading.Condition()
+
+    def _run(self, target, i: int) -> None:
+        try:
+            target(i)
+        finally:
+            with self._finished:
+                self._running -= 1
+                if self._running == 0:
+                    self._finished.notify_all()
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def wait(self, timeout: float) -> bool:
+        with self._finished:
+            return self._finished.wait_for(lambda: self._running == 0, timeout)
+
+    def close(self) -> None:
+        pass  # daemon threads: they end with the process
+
+
+class ProcessPool:
+    """`processes` worker processes, each running its share of a level's workers as threads,
+    recording into the run's events.db and pacing through one limiter served from here."""
+
+    def __init__(self, plan: dict, level: int, processes: int, signals):
+        self._plan, self._level, self._signals = plan, level, signals
+        self._count = min(processes, level)
+        self._spawn = multiprocessing.get_context("spawn")
+        self._processes: list = []
+        self._limiter = None
+
+    def start(self) -> None:
+        from harness.aws.shared_limiter import SharedLimiterServer
+        self._limiter = SharedLimiterServer(self._spawn).start()
+        level, count = self._level, self._count
+        for p in range(count):
+            plan = {**self._plan, "level": level, "workers": list(range(p, level, count)),
+                    "stop": self._signals.stop, "abort": self._signals.abort,
+                    "limiter": (self._limiter.address, self._limiter.authkey)}
+            self._processes.append(self._spawn.Process(target=process_main, args=(plan,),
+                                                       name=f"workers-{p}", daemon=True))
+        with held_interrupts():  # the children inherit the block and detach before unblocking
+            for process in self._processes:
+                process.start()
+
+    def wait(self, timeout: float) -> bool:
+        alive = [p.sentinel for p in self._processes if p.is_alive()]
+        if alive:
+            wait_for_any(alive, timeout)
+        return not any(p.is_alive() for p in self._processes)
+
+    def close(self) -> None:
+        for process in self._processes:
+            if process.is_alive():
+                process.terminate()
+            process.join(5)
+        if self._limiter is not None:
+            self._limiter.stop()
+
+
+def process_main(plan: dict) -> None:
+    """A worker process: detach from the terminal, then run this process's share of the level's
+    workers as threads. Orphaned (the runner killed), it stops and tears down on its own."""
+    detach()
+    exit_with_parent(lambda: (plan["stop"].set(), plan["abort"].set()))
+    from harness.aws.shared_limiter import connect
+    from harness.events import Recorder
+    from harness.pipelines.base import load_pipeline
+    from harness.runner.aws_context import scenario_context
+    from harness.runner.executor import PipelineExecutor, StopSignals
+
+    scenario, level, workers = plan["scenario"], plan["level"], plan["workers"]
+    recorder = Recorder(Path(plan["run_dir"]) / "events.db", plan["run_id"])
+    try:
+        ctx = scenario_context(scenario, plan["endpoint_url"], plan["run_id"], plan["prefix"], recorder,
+                               plan["max_level"], limiter_backend=connect(*plan["limiter"]))
+        executor = PipelineExecutor(scenario, recorder, plan["prefix"], StopSignals(plan["stop"], plan["abort"]))
+        pipelines = {spec: load_pipeline(spec) for spec in scenario.pipelines}
+        pool = ThreadPool(lambda i: executor.run_worker(ctx, level, workers[i], pipelines), len(workers))
+        pool.start()
+        while not pool.wait(1.0):
+            pass
+    finally:
+        recorder.close()
