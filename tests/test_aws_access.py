@@ -5,6 +5,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from harness.aws import Backend, ClientFactory, Limiter, RetrySettings
+from harness.clock import Clock
 from harness.events import Recorder, load_events
 from harness.quotas import Quota, QuotaTable
 from simhelpers import write_profile
@@ -81,38 +82,52 @@ def test_unknown_policy_and_missing_region_are_refused():
         Backend.aws(region="")
 
 
+class WatchedClock(Clock):
+    """The run's clock, remembering every wall-time sleep asked of it."""
+
+    def __init__(self, time_scale):
+        super().__init__(time_scale)
+        self.walls = []
+
+    def sleep_wall(self, wall_seconds):
+        self.walls.append(wall_seconds)
+        super().sleep_wall(wall_seconds)
+
+
 @pytest.mark.parametrize("policy", ["botocore-standard", "botocore-legacy"])
 def test_botocore_backoff_shrinks_with_the_time_scale(simulator, tmp_path, policy):
     """A fair fight: on a simulator at time scale 1/100, botocore's retry sleeps shrink 100x."""
-    import time
     simulator.reset(profile=write_profile(tmp_path, QUOTA.replace("rate = 20", "rate = 0.001").replace(
         "burst = 20", "burst = 1")), time_scale=0.01)
+    clock = WatchedClock(0.01)
     factory = ClientFactory(Backend.simulator(simulator.endpoint_url), RetrySettings(policy, max_attempts=5),
-                            time_scale=0.01)
+                            time_scale=0.01, clock=clock)
     sagemaker = factory.client("sagemaker")
     sagemaker.list_models()  # the one token
-    start = time.monotonic()
     with pytest.raises(ClientError):
         sagemaker.list_models()  # throttled five times, four backoffs between
-    assert time.monotonic() - start < 0.5  # unscaled, botocore sleeps up to 1+2+4+8 s here
+    assert len(clock.walls) == 4 and 0 < sum(clock.walls) <= (1 + 2 + 4 + 8) * 0.01  # unscaled: up to 15 s
     assert simulator.stats()["operations"]["sagemaker.ListModels"]["throttled"] == 5
 
 
-def test_botocore_adaptive_paces_in_aws_time_on_a_scaled_simulator(simulator, tmp_path):
+def test_botocore_adaptive_paces_in_aws_time_on_a_scaled_simulator(simulator, tmp_path, monkeypatch):
     """botocore-adaptive's client-side rate limiter runs on a clock at the simulator's scale: once
-    throttled it paces near the quota's rate in AWS time (about 2/s here, 200/s on the wall)
-    instead of 2/s on the wall, which would take this loop half a minute."""
-    import time
+    throttled it paces near the quota's rate in AWS time (about 2/s here, 200/s on the wall), so
+    each wait for a token is a few milliseconds, not the half second it would be on the wall."""
+    from harness.aws.clients import ScaledTokenBucket
+    waits = []
+    original = ScaledTokenBucket._sleep_amount
+    monkeypatch.setattr(ScaledTokenBucket, "_sleep_amount",
+                        lambda self, amount: waits.append(original(self, amount)) or waits[-1])
     simulator.reset(profile=write_profile(tmp_path, QUOTA.replace("rate = 20", "rate = 2").replace(
         "burst = 20", "burst = 2")), time_scale=0.01)
     factory = ClientFactory(Backend.simulator(simulator.endpoint_url),
                             RetrySettings("botocore-adaptive", max_attempts=8), time_scale=0.01)
     sagemaker = factory.client("sagemaker")
-    start = time.monotonic()
     for _ in range(60):
         sagemaker.list_models()
-    assert time.monotonic() - start < 5.0
     assert simulator.stats()["operations"]["sagemaker.ListModels"]["throttled"] >= 1  # it did adapt
+    assert waits and max(waits) < 0.05, waits  # at least 2 AWS seconds per token at the floor rate: 0.02 s wall
 
 
 def test_each_worker_has_its_own_clients_under_botocore_policies(simulator):
