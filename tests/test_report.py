@@ -86,10 +86,10 @@ def test_metrics_json_follows_its_documented_schema(tmp_path):
     paths = render(run_dir)
     metrics = json.loads(paths["metrics"].read_text())
     documented = (ROOT / "harness" / "report" / "SCHEMA.md").read_text()
-    for key in ["schema_version", "run_id", "levels", "usl", "bottleneck", "integrity"] + sorted(SCHEMA_LEVEL_KEYS):
+    for key in ["schema_version", "run_id", "left_behind", "levels", "usl", "bottleneck", "integrity"] + sorted(SCHEMA_LEVEL_KEYS):
         assert f"`{key}`" in documented, f"{key} is not documented"
-    assert set(metrics) >= {"schema_version", "run_id", "scenario", "time_scale", "complete", "levels", "usl",
-                            "bottleneck", "integrity"}
+    assert set(metrics) >= {"schema_version", "run_id", "scenario", "time_scale", "complete", "left_behind",
+                            "levels", "usl", "bottleneck", "integrity"}
     for level in metrics["levels"]:
         assert set(level) == SCHEMA_LEVEL_KEYS
         assert set(level["pipeline_seconds"]) == {"p50", "p95", "p99", "mean", "max", "count"}

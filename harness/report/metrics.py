@@ -175,6 +175,19 @@ def simulator_health(stats: dict | None, wall: float | None) -> dict | None:
     }
 
 
+def left_behind(events: pd.DataFrame) -> dict | None:
+    """What the simulator still held when the run ended, by its own count ({kind: n}, only
+    kinds with something left), or None when no simulator inventory was recorded (real AWS, or
+    a simulator the run did not start)."""
+    ends = events[events.kind == "run_end"]
+    if ends.empty or not isinstance(ends.detail.iloc[-1], str):
+        return None
+    resources = (json.loads(ends.detail.iloc[-1]).get("sim") or {}).get("resources")
+    if resources is None:
+        return None
+    return {kind: int(n) for kind, n in resources.items() if n}
+
+
 def run_metrics(events: pd.DataFrame, meta: dict) -> dict:
     time_scale = float(meta.get("time_scale", 1.0))
     levels = sorted(int(l) for l in events[events.kind == "level_start"].level.dropna().unique())
@@ -187,5 +200,6 @@ def run_metrics(events: pd.DataFrame, meta: dict) -> dict:
         "time_scale": time_scale,
         "complete": bool(meta.get("complete", False)),
         "stopped_by": meta.get("stopped_by"),
+        "left_behind": left_behind(events),
         "levels": per_level,
     }

@@ -151,6 +151,12 @@ def headline(metrics: dict) -> list[str]:
     if any((l["simulator"] or {}).get("saturated") for l in levels):
         lines.append("Warning: the simulator itself saturated at some level (requests queued for moto); "
                      "raise the time scale's denominator less or lower N to measure the account, not the simulator.")
+    left = metrics.get("left_behind")
+    if left:
+        lines.append("LEFT BEHIND at the end, by the simulator's own count: "
+                     + ", ".join(f"{n} {kind}" for kind, n in sorted(left.items())) + ".")
+    elif left is not None:
+        lines.append("Nothing left behind: the simulator held no resource at the end.")
     if not metrics["complete"]:
         lines.append(f"INCOMPLETE RUN (stopped by {metrics.get('stopped_by') or 'a crash'}): figures cover what was recorded.")
     return lines

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
 from multiprocessing.connection import wait as wait_for_any
 from pathlib import Path
 from typing import Callable, Protocol
@@ -58,22 +59,29 @@ class ThreadPool:
 
 class ProcessPool:
     """`processes` worker processes, each running its share of a level's workers as threads,
-    recording into the run's events.db and pacing through one limiter served from here."""
+    recording into the run's events.db and pacing through one limiter served from here.
+
+    The runner's stop signals are threading events (set by a signal relay, never under a lock
+    the relay could need); `wait` mirrors them into multiprocessing events the children see."""
+
+    RELAY_SECONDS = 0.25  # how soon a stop reaches the worker processes, at most
 
     def __init__(self, plan: dict, level: int, processes: int, signals):
         self._plan, self._level, self._signals = plan, level, signals
         self._count = min(processes, level)
         self._spawn = multiprocessing.get_context("spawn")
+        self._remote = (self._spawn.Event(), self._spawn.Event())  # stop, abort, as the children see them
         self._processes: list = []
         self._limiter = None
 
     def start(self) -> None:
         from harness.aws.shared_limiter import SharedLimiterServer
         self._limiter = SharedLimiterServer(self._spawn).start()
+        self._relay()
         level, count = self._level, self._count
         for p in range(count):
             plan = {**self._plan, "level": level, "workers": list(range(p, level, count)),
-                    "stop": self._signals.stop, "abort": self._signals.abort,
+                    "stop": self._remote[0], "abort": self._remote[1],
                     "limiter": (self._limiter.address, self._limiter.authkey)}
             self._processes.append(self._spawn.Process(target=process_main, args=(plan,),
                                                        name=f"workers-{p}", daemon=True))
@@ -81,11 +89,20 @@ class ProcessPool:
             for process in self._processes:
                 process.start()
 
+    def _relay(self) -> None:
+        for local, remote in zip((self._signals.stop, self._signals.abort), self._remote):
+            if local.is_set() and not remote.is_set():
+                remote.set()
+
     def wait(self, timeout: float) -> bool:
-        alive = [p.sentinel for p in self._processes if p.is_alive()]
-        if alive:
-            wait_for_any(alive, timeout)
-        return not any(p.is_alive() for p in self._processes)
+        deadline = time.monotonic() + timeout
+        while True:
+            self._relay()
+            alive = [p.sentinel for p in self._processes if p.is_alive()]
+            left = deadline - time.monotonic()
+            if not alive or left <= 0:
+                return not alive
+            wait_for_any(alive, min(left, self.RELAY_SECONDS))
 
     def close(self) -> None:
         for process in self._processes:

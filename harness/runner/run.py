@@ -71,22 +71,13 @@ class Runner:
         self.endpoint_url = endpoint_url  # a simulator already running (tests), or an AWS stand-in
         self.render_report = render_report
         self.allowed_accounts = list(scenario.allowed_accounts) + list(allow_accounts or [])
-        self.signals = self._new_signals(scenario.workers == "processes")
+        self.signals = StopSignals(threading.Event(), threading.Event())
         self.stopped_by: str | None = None
         self.progress = Progress(out)
         self.simulator = None
         self.recorder: Recorder | None = None
         self._executor: PipelineExecutor | None = None
         self._counted = [0, 0]  # pipelines and failures counted from worker processes' events
-
-    @staticmethod
-    def _new_signals(for_processes: bool) -> StopSignals:
-        """Threading events, or multiprocessing ones that also reach worker processes."""
-        if for_processes:
-            import multiprocessing
-            spawn = multiprocessing.get_context("spawn")
-            return StopSignals(spawn.Event(), spawn.Event())
-        return StopSignals(threading.Event(), threading.Event())
 
     # --- control -----------------------------------------------------------------------------
     def request_stop(self, reason: str = "SIGINT") -> None:

@@ -59,6 +59,7 @@ def assert_kept_its_promise(process, run_dir):
     assert len(teardowns) == len(ends) and set(teardowns.outcome) == {"ok"}  # every pipeline tore down
     left = json.loads(events.detail.iloc[-1])["sim"]["resources"]  # the simulator's own inventory
     assert not any(left.values()), left
+    assert "Nothing left behind" in (run_dir / "summary.md").read_text()
 
 
 @pytest.mark.chaos
