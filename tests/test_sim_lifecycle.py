@@ -213,3 +213,20 @@ def test_the_nth_resource_has_the_same_fate_for_a_seed_whatever_it_is_called():
     assert fates("run1") == fates("run2")  # two runs (or two policies in a shoot-out) meet the same faults
     never, fails = fates("run1")
     assert 0 < sum(never) < 8 and 0 < sum(fails) < 8
+
+
+def test_in_manual_time_aws_time_moves_only_when_a_client_advances_it(simulator, client, tmp_path):
+    """What `harness plan`'s dry run relies on: the simulator's clock follows the harness's manual
+    clock, so lifecycles end exactly when the client's virtual time says, however busy the machine."""
+    simulator.reset(profile=write_profile(tmp_path, LIFECYCLE.format(never=0.0)), manual_time=True)
+    sagemaker, s3 = client("sagemaker"), client("s3")
+    create_feature_group(sagemaker, s3, "fg-manual")
+    status = lambda: sagemaker.describe_feature_group(FeatureGroupName="fg-manual")["FeatureGroupStatus"]  # noqa: E731
+    assert status() == "Creating"
+    assert simulator.advance(49.9) == pytest.approx(49.9)
+    assert status() == "Creating"
+    simulator.advance(0.2)
+    assert status() == "Created"
+    simulator.reset(profile="calm")
+    with pytest.raises(Exception, match="409"):
+        simulator.advance(1)  # time follows the wall again

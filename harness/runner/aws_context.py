@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from harness.artifacts import AwsContext
 from harness.aws import Backend, ClientFactory, Limiter
+from harness.clock import Clock
 from harness.runner.scenario import Scenario
 
 
@@ -14,14 +15,16 @@ def scenario_backend(scenario: Scenario, endpoint_url: str | None) -> Backend:
 
 
 def scenario_context(scenario: Scenario, endpoint_url: str | None, run_id: str, prefix: str, recorder,
-                     max_level: int, limiter_backend=None) -> AwsContext:
+                     max_level: int, limiter_backend=None, clock: Clock | None = None) -> AwsContext:
     """Fresh per level (no carried adaptation); shared with worker processes through a limiter
     backend. Only the harness policy has a limiter: under botocore's policies nothing is shared
-    between pipelines, and a full concurrency quota is met by ResourceLimitExceeded and retried."""
+    between pipelines, and a full concurrency quota is met by ResourceLimitExceeded and retried.
+    clock: the run's clock (default: the wall at the scenario's time scale)."""
+    clock = clock or Clock(scenario.time_scale)
     limiter = None
     if scenario.retry().uses_limiter:
-        limiter = Limiter(scenario.quota_table(), scenario.time_scale, limiter_backend)
+        limiter = Limiter(scenario.quota_table(), scenario.time_scale, limiter_backend, clock=clock)
     factory = ClientFactory(scenario_backend(scenario, endpoint_url), scenario.retry(), recorder, limiter,
-                            scenario.time_scale, max_pool_connections=max(64, 2 * max_level))
+                            scenario.time_scale, max_pool_connections=max(64, 2 * max_level), clock=clock)
     return AwsContext(factory, bucket=f"{prefix}-data", run_id=run_id, limiter=limiter,
                       recorder=recorder, deadlines=scenario.deadlines)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 import traceback
 from dataclasses import dataclass
 
@@ -80,16 +79,20 @@ class PipelineExecutor:
         scenario, stop = self.scenario, self.signals.stop
         rng = random.Random(f"{scenario.seed}:{level}:{worker}")
         ctx = ctx.for_worker()
+        clock = ctx.clock
         specs, weights = list(scenario.pipelines), list(scenario.pipelines.values())
         with bound(level=level, worker=worker):
-            start = time.monotonic()  # the level's start: every worker stops starting pipelines together
+            start = clock.now()  # the level's start: every worker stops starting pipelines together
             if scenario.ramp_up_seconds and level > 1:
-                if stop.wait(scenario.ramp_up_seconds * scenario.time_scale * worker / level):
+                try:
+                    with stop_on(stop):
+                        clock.sleep(scenario.ramp_up_seconds * worker / level)
+                except Stopped:
                     return
             iteration = 0
             while not stop.is_set():
                 if scenario.duration_seconds:
-                    if (time.monotonic() - start) / scenario.time_scale >= scenario.duration_seconds:
+                    if clock.now() - start >= scenario.duration_seconds:
                         break
                 elif iteration >= scenario.iterations:
                     break
@@ -106,7 +109,8 @@ class PipelineExecutor:
                           f"{self.prefix}-n{level}w{worker}i{iteration}", dict(self.scenario.params),
                           random.Random(rng.random()))
         outcome, reason = "ok", None
-        started = time.monotonic()
+        clock = ctx.clock
+        started = clock.now()
         if self.progress is not None:
             self.progress.pipeline_started()
         with bound(pipeline=pipeline_id):
@@ -116,7 +120,7 @@ class PipelineExecutor:
                     for stage in pipeline.stages:
                         if self.signals.stop.is_set():
                             raise Stopped("stop requested")
-                        self._stage(stage.name, lambda: stage.run(run))
+                        self._stage(clock, stage.name, lambda: stage.run(run))
             except Stopped:
                 outcome, reason = "stopped", "stop requested"
             except Exception as err:  # noqa: BLE001 - a failed pipeline is data, the run goes on
@@ -126,7 +130,7 @@ class PipelineExecutor:
             if pipeline.teardown is not None:
                 try:
                     with stop_on(self.signals.abort):
-                        self._stage("teardown", lambda: pipeline.teardown(run))
+                        self._stage(clock, "teardown", lambda: pipeline.teardown(run))
                 except Stopped:
                     self.recorder.record("worker_error", stage="teardown", error_code="stopped",
                                          error="grace period over: teardown cut short, cleanup deletes the rest")
@@ -136,20 +140,22 @@ class PipelineExecutor:
                     if outcome == "ok":
                         outcome, reason = "failed", "teardown:" + failure_reason(err)
             self.recorder.record("pipeline_end", outcome=outcome, error_code=reason,
-                                 duration=time.monotonic() - started, name=pipeline.name)
+                                 duration=clock.wall(clock.now() - started), name=pipeline.name)
         self.tally.add(1, outcome == "failed")
         if self.progress is not None:
             self.progress.pipeline_ended(outcome == "ok")
         return outcome
 
-    def _stage(self, name: str, body) -> None:
-        started = time.monotonic()
+    def _stage(self, clock, name: str, body) -> None:
+        """Durations are the run clock's (in wall seconds, as every event's): on a manual clock
+        they are the AWS time the stage took, whatever the machine was doing."""
+        started = clock.now()
         with bound(stage=name):
             self.recorder.record("stage_start")
             try:
                 body()
             except Exception as err:
                 self.recorder.record("stage_end", outcome="stopped" if isinstance(err, Stopped) else "failed",
-                                     error_code=failure_reason(err), duration=time.monotonic() - started)
+                                     error_code=failure_reason(err), duration=clock.wall(clock.now() - started))
                 raise
-            self.recorder.record("stage_end", outcome="ok", duration=time.monotonic() - started)
+            self.recorder.record("stage_end", outcome="ok", duration=clock.wall(clock.now() - started))

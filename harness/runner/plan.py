@@ -2,7 +2,9 @@
 
 The expected calls come from a dry run, not from a hand-kept model: one pipeline of each kind
 in the mix runs on a private simulator with the scenario's lifecycle timings (no quotas,
-faults, latency or jitter, so it measures the pipeline's own demand) at a tiny time scale.
+faults, latency or jitter, so it measures the pipeline's own demand) in virtual time: the
+harness runs on a manual clock that moves the simulator's AWS clock with it, so the dry run
+waits for nothing and counts the same calls however busy the machine is.
 Scaled to N pipelines that gives the calls by operation, the resources made, the quota that
 binds first (the bottleneck analysis), the run time in AWS time, and a cost estimate.
 """
@@ -15,6 +17,7 @@ import tomllib
 from dataclasses import replace
 from pathlib import Path
 
+from harness.clock import ManualClock
 from harness.events import load_events, load_meta
 from harness.report.bottleneck import analyse
 from harness.report.metrics import run_metrics
@@ -22,7 +25,18 @@ from harness.runner.scenario import Scenario
 from harness.sim.profile import load_profile
 
 PRICES = Path(__file__).resolve().parents[1] / "prices.toml"
-DRY_RUN_SCALE = 0.004
+
+
+class SimulatorTime(ManualClock):
+    """A manual clock (AWS seconds) that moves a manual-time simulator's clock with it."""
+
+    def __init__(self, simulator):
+        super().__init__(time_scale=1.0)
+        self.simulator = simulator
+
+    def sleep(self, aws_seconds: float) -> None:
+        super().sleep(aws_seconds)
+        self.simulator.advance(aws_seconds)
 
 
 def _dry_run_profile(scenario: Scenario, folder: Path) -> str:
@@ -57,14 +71,14 @@ def dry_run(scenario: Scenario) -> tuple[dict, dict]:
     metrics = None
     with tempfile.TemporaryDirectory() as folder:
         profile = _dry_run_profile(scenario, Path(folder))
-        with Simulator(profile, seed=scenario.seed, time_scale=DRY_RUN_SCALE) as sim:
+        with Simulator(profile, seed=scenario.seed) as sim:
             for spec, weight in scenario.pipelines.items():
-                sim.reset()
-                single = replace(scenario, backend="sim", profile=profile, time_scale=DRY_RUN_SCALE,
+                sim.reset(manual_time=True)
+                single = replace(scenario, backend="sim", profile=profile, time_scale=1.0,
                                  pipelines={spec: 1.0}, iterations=1, duration_seconds=0.0, ramp_up_seconds=0.0,
                                  dashboard=replace(scenario.dashboard, workers=0))
                 result = Runner(single, folder, [1], out=io.StringIO(), endpoint_url=sim.endpoint_url,
-                                render_report=False).run()
+                                render_report=False, clock=SimulatorTime(sim)).run()
                 events = load_events(result.run_dir)
                 if result.failed:
                     raise RuntimeError(f"the dry run of pipeline {spec} failed; run it with harness run to see why")

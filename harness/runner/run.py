@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from harness.artifacts import AwsContext
 from harness.artifacts.context import RUN_TAG
 from harness.aws import Backend, ClientFactory
+from harness.clock import Clock
 from harness.events import Recorder, finalize
 from harness.events.context import bound
 from harness.pipelines.base import load_pipeline
@@ -61,8 +62,11 @@ class RunResult:
 class Runner:
     def __init__(self, scenario: Scenario, reports_dir: str | Path = "reports", levels: list[int] | None = None,
                  out=sys.stderr, run_id: str | None = None, endpoint_url: str | None = None,
-                 render_report: bool = True, allow_accounts: list[str] | None = None):
+                 render_report: bool = True, allow_accounts: list[str] | None = None, clock: Clock | None = None):
+        """clock: the run's clock; the default is the wall at the scenario's time scale (a dry run
+        passes a manual clock that drives a manual-time simulator)."""
         self.scenario = scenario
+        self.clock = clock or Clock(scenario.time_scale)
         self.levels = levels or scenario.levels
         self.run_id = run_id or new_run_id()
         self.prefix = run_prefix(self.run_id)
@@ -177,7 +181,7 @@ class Runner:
 
     def context(self) -> AwsContext:
         return scenario_context(self.scenario, self.endpoint_url, self.run_id, self.prefix, self.recorder,
-                                max(self.levels))
+                                max(self.levels), clock=self.clock)
 
     def _prepare_account(self, ctx: AwsContext) -> None:
         s3 = ctx.client("s3")

@@ -53,23 +53,23 @@ class SimulatorApp:
         self.configure(profile, seed, time_scale)
 
     # --- configuration and reset ---------------------------------------------------------
-    def configure(self, profile: Profile, seed: int, time_scale: float) -> None:
+    def configure(self, profile: Profile, seed: int, time_scale: float, manual_time: bool = False) -> None:
         self.profile, self.seed, self.time_scale = profile, seed, time_scale
-        self.quotas = profile.quotas.scaled(time_scale)
+        self.quotas = profile.quotas  # AWS time: the buckets run on the lifecycles' AWS clock
         self.buckets: dict[tuple, TokenBucket | None] = {}
         self.rngs: dict[str, random.Random] = {}
-        self.lifecycles = Lifecycles(profile, seed, time_scale)
+        self.lifecycles = Lifecycles(profile, seed, time_scale, manual_time)
         self.records = RecordStore()
         self.stats = Stats()
         self._next_tick = 0.0
 
     def reset(self, profile: Profile | None = None, seed: int | None = None,
-              time_scale: float | None = None) -> None:
+              time_scale: float | None = None, manual_time: bool = False) -> None:
         from moto.moto_api._internal.models import moto_api_backend
         with self._lock:
             moto_api_backend.reset()
             self.configure(profile or self.profile, self.seed if seed is None else seed,
-                           self.time_scale if time_scale is None else time_scale)
+                           self.time_scale if time_scale is None else time_scale, manual_time)
 
     # --- WSGI ----------------------------------------------------------------------------
     def __call__(self, environ: dict, start_response: Callable):
@@ -122,7 +122,7 @@ class SimulatorApp:
             quota = self.quotas.lookup(call.service, call.operation)
             bucket = None
             if quota is not None and quota.rate is not None:
-                bucket = TokenBucket(quota.rate, quota.bucket_size)
+                bucket = TokenBucket(quota.rate, quota.bucket_size, clock=self.lifecycles.now)
             self.buckets[key] = bucket
         return bucket is None or bucket.try_take()
 
@@ -455,7 +455,7 @@ class SimulatorApp:
     def _tick(self) -> None:
         """Apply what the clocks say is due: offline-store tables appear, deletions finish."""
         now = time.monotonic()
-        if now < self._next_tick:
+        if now < self._next_tick and self.lifecycles.manual_time is None:
             return
         self._next_tick = now + TICK_SECONDS
         tables, gone = self.lifecycles.due()
@@ -556,8 +556,18 @@ class SimulatorApp:
                 profile = load_profile(options["profile"]) if options.get("profile") else None
             except ValueError as err:
                 return self._respond(start_response, 400, [("Content-Type", "text/plain")], str(err).encode())
-            self.reset(profile, options.get("seed"), options.get("time_scale"))
+            self.reset(profile, options.get("seed"), options.get("time_scale"), bool(options.get("manual_time")))
             return self._respond(start_response, 200, [("Content-Type", "application/json")], b"{}")
+        if path == "/_sim/advance" and environ.get("REQUEST_METHOD") == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            options = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
+            with self._lock:
+                try:
+                    now = self.lifecycles.advance(float(options.get("aws_seconds", 0.0)))
+                except ValueError as err:
+                    return self._respond(start_response, 409, [("Content-Type", "text/plain")], str(err).encode())
+            return self._respond(start_response, 200, [("Content-Type", "application/json")],
+                                 json.dumps({"aws_seconds": now}).encode())
         if path == "/_sim/health":
             return self._respond(start_response, 200, [("Content-Type", "text/plain")], b"ok")
         return self._respond(start_response, 404, [("Content-Type", "text/plain")], b"unknown")

@@ -35,17 +35,28 @@ class Clock:
 
 
 class Lifecycles:
-    def __init__(self, profile: Profile, seed: int, time_scale: float):
+    def __init__(self, profile: Profile, seed: int, time_scale: float, manual_time: bool = False):
+        """manual_time: AWS time stands still until `advance` moves it (a client that runs on a
+        virtual clock drives it, as `harness plan`'s dry run does); else it follows the wall."""
         self.profile, self.seed, self.time_scale = profile, seed, time_scale
         self._start = time.monotonic()
+        self.manual_time = 0.0 if manual_time else None
         self._clocks: dict[tuple[str, str, str, str], Clock] = {}
         self._draws: dict[str, random.Random] = {}
         self._lock = threading.Lock()
         self.transitions = 0
 
     def now(self) -> float:
-        """AWS seconds since the simulator started."""
+        """AWS seconds since the simulator started (or was reset)."""
+        if self.manual_time is not None:
+            return self.manual_time
         return (time.monotonic() - self._start) / self.time_scale
+
+    def advance(self, aws_seconds: float) -> float:
+        if self.manual_time is None:
+            raise ValueError("time is not manual: reset the simulator with manual_time = true first")
+        self.manual_time += max(0.0, aws_seconds)
+        return self.manual_time
 
     def _rng(self, kind: str, name: str) -> random.Random:
         return random.Random(f"{self.seed}:{kind}:{name}")

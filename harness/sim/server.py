@@ -88,14 +88,21 @@ class Simulator:
         return self._admin("stats")
 
     def reset(self, profile: str | None = None, seed: int | None = None,
-              time_scale: float | None = None) -> None:
-        """Forget every resource and counter; optionally switch profile, seed or time scale."""
+              time_scale: float | None = None, manual_time: bool = False) -> None:
+        """Forget every resource and counter; optionally switch profile, seed or time scale.
+        manual_time: AWS time stands still until `advance` moves it."""
         options = {k: v for k, v in {"profile": profile, "seed": seed, "time_scale": time_scale}.items()
                    if v is not None}
+        if manual_time:
+            options["manual_time"] = True
         self._admin("reset", options)
         self.profile = profile or self.profile
         self.seed = self.seed if seed is None else seed
         self.time_scale = time_scale or self.time_scale
+
+    def advance(self, aws_seconds: float) -> float:
+        """Move a manual-time simulator's AWS clock on; returns its time now."""
+        return self._admin("advance", {"aws_seconds": aws_seconds})["aws_seconds"]
 
     def alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
