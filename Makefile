@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 N      ?= 32
 SCENARIO ?= scenarios/stress.toml
 
-.PHONY: test test-all test-under-load stress sim bench bench-storm bench-past-quota clean
+.PHONY: test test-all test-lowest test-under-load stress sim bench bench-storm bench-past-quota clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,16 @@ $(VENV)/.installed: pyproject.toml
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -n auto -q
+
+# The suite on the lowest versions pyproject.toml allows (constraints/lowest.txt), in its own venv.
+.venv-lowest/.installed: pyproject.toml constraints/lowest.txt
+	$(PYTHON) -m venv .venv-lowest
+	.venv-lowest/bin/python -m pip install --quiet --upgrade pip
+	.venv-lowest/bin/python -m pip install --quiet -c constraints/lowest.txt -e '.[test]'
+	touch $@
+
+test-lowest: .venv-lowest/.installed
+	.venv-lowest/bin/python -m pytest -n auto -q
 
 # The suite three times in a row while one busy process per core competes for the CPU: no
 # test may rest on a wall-clock tolerance that a loaded machine breaks.
@@ -48,4 +58,4 @@ bench-past-quota: $(VENV)/.installed
 	$(VENV)/bin/harness shootout policy-shootout-past-quota
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) .venv-lowest build *.egg-info
