@@ -25,12 +25,13 @@ def cmd_quotas(args) -> int:
         table = load_scenario(args.scenario).quota_table()
     if args.action == "sync":
         return quotas_sync(args, table)
-    print(f"{'service':32} {'operation':24} {'rate/s':>8} {'burst':>7} {'conc':>5}  source")
+    print(f"{'service':32} {'operation':24} {'rate/s':>8} {'burst':>7} {'rate is':>9} {'conc':>5}  source")
     for q in table.rows():
         rate = "-" if q.rate is None else f"{q.rate:g}"
         burst = "-" if q.rate is None else f"{q.bucket_size:g}"
+        basis = "-" if q.rate is None else q.rate_basis
         conc = "-" if q.concurrency is None else str(q.concurrency)
-        print(f"{q.service:32} {q.operation:24} {rate:>8} {burst:>7} {conc:>5}  {q.source}")
+        print(f"{q.service:32} {q.operation:24} {rate:>8} {burst:>7} {basis:>9} {conc:>5}  {q.source}")
     return 0
 
 

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Callable
 
 from harness import stopping
+
+# A wait that another thread may cut short looks at the run's stop signal this often (wall).
+STOP_CHECK_SECONDS = 0.25
 
 
 class Clock:
@@ -39,6 +43,16 @@ class Clock:
     def sleep_wall(self, wall_seconds: float) -> None:
         """Every sleep of the run comes here (a subclass can watch them)."""
         stopping.sleep(wall_seconds)
+
+    def sleep_or_wake(self, wake: Callable[[float], bool], aws_seconds: float) -> None:
+        """Sleep this many AWS seconds, or less if `wake(wall_timeout)` (which blocks up to its
+        timeout) says what we wait for has changed. Stopped if the run stops meanwhile."""
+        end = time.monotonic() + self.wall(aws_seconds)
+        while True:
+            stopping.check()
+            left = end - time.monotonic()
+            if left <= 0 or wake(min(left, STOP_CHECK_SECONDS)):
+                return
 
 
 class ManualClock(Clock):
@@ -66,3 +80,6 @@ class ManualClock(Clock):
 
     def sleep_wall(self, wall_seconds: float) -> None:
         self.sleep(self.aws(wall_seconds))
+
+    def sleep_or_wake(self, wake: Callable[[float], bool], aws_seconds: float) -> None:
+        self.sleep(aws_seconds)  # nothing else moves in manual time while this caller waits

@@ -56,16 +56,19 @@ class Section:
         return self.data.get(key, default)
 
     def number(self, key: str, default: float | None = None, *, minimum: float | None = None,
-               maximum: float | None = None, required: bool = False) -> float:
+               maximum: float | None = None, above: float | None = None, required: bool = False) -> float:
+        """above: an exclusive minimum (a rate of 0 would never let a call go)."""
         value = self.raw(key, default)
+        allowed = f"a number > {above:g}" if above is not None else _range("a number", minimum, maximum)
         if value is None and required:
-            raise self.error(key, None, "a number (required)")
+            raise self.error(key, None, allowed + " (required)")
         if value is None:
             return value  # type: ignore[return-value]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-            raise self.error(key, value, _range("a number", minimum, maximum))
-        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-            raise self.error(key, value, _range("a number", minimum, maximum))
+            raise self.error(key, value, allowed)
+        if ((minimum is not None and value < minimum) or (maximum is not None and value > maximum)
+                or (above is not None and value <= above)):
+            raise self.error(key, value, allowed)
         return float(value)
 
     def integer(self, key: str, default: int | None = None, *, minimum: int | None = None,

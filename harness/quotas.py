@@ -5,6 +5,10 @@ time scale is applied by whoever enforces them (the simulator, the limiter). An 
 either an exact API name (`CreateTrainingJob`) or a family (`Describe*`, `*`); the most
 specific row wins. Each family row applies per operation: `Describe*` at 20/s gives every
 Describe call its own 20/s bucket, which is how AWS meters SageMaker's control plane.
+
+Each row says how much its rate can be trusted (`rate_basis`): `published` (AWS documents the
+number) and `synced` (read from the account's Service Quotas) are ceilings the limiter never
+exceeds; an `estimate` is where it starts, and it may probe above it.
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from pathlib import Path
 from harness.config import Section, read_toml
 
 DEFAULT_TABLE = Path(__file__).with_name("quotas.toml")
+RATE_BASES = ("published", "synced", "estimate")
 
 
 @dataclass(frozen=True)
@@ -27,10 +32,15 @@ class Quota:
     adjustable: bool = True
     source: str = "estimate"  # a documentation URL, or 'estimate' where AWS publishes no number
     quota_name: str | None = None  # its name in the Service Quotas API, where it is listed there
+    rate_basis: str = "estimate"  # published, synced (ceilings) or estimate (a starting point)
 
     @property
     def bucket_size(self) -> float:
         return self.burst if self.burst is not None else max(1.0, self.rate or 1.0)
+
+    @property
+    def rate_is_ceiling(self) -> bool:
+        return self.rate_basis in ("published", "synced")
 
 
 
@@ -53,12 +63,13 @@ def parse_rows(rows: list[Section]) -> list[Quota]:
         quota = Quota(
             service=row.string("service", required=True),
             operation=row.string("operation", required=True),
-            rate=row.number("rate", minimum=0.0),
+            rate=row.number("rate", above=0.0),
             burst=row.number("burst", minimum=1.0),
             concurrency=row.integer("concurrency", minimum=1),
             adjustable=row.boolean("adjustable", True),
             source=row.string("source", "estimate"),
             quota_name=row.string("quota_name"),
+            rate_basis=row.string("rate_basis", "estimate", choices=RATE_BASES),
         )
         if quota.rate is None and quota.concurrency is None:
             raise row.error("rate", None, "a rate, a concurrency limit, or both")

@@ -41,7 +41,7 @@ def run_fleet(factory, threads=32, calls=5):
 
 def test_32_threads_sharing_a_20_per_second_quota_pace_themselves(simulator, tmp_path):
     simulator.reset(profile=write_profile(tmp_path, QUOTA))
-    table = QuotaTable([Quota("sagemaker", "ListModels", rate=20, burst=20)])
+    table = QuotaTable([Quota("sagemaker", "ListModels", rate=20, burst=20, rate_basis="published")])
     with Recorder(tmp_path / "events.db", "fleet") as recorder:
         factory = ClientFactory(Backend.simulator(simulator.endpoint_url), RetrySettings("harness"),
                                 recorder=recorder, limiter=Limiter(table))
@@ -110,24 +110,25 @@ def test_botocore_backoff_shrinks_with_the_time_scale(simulator, tmp_path, polic
     assert simulator.stats()["operations"]["sagemaker.ListModels"]["throttled"] == 5
 
 
-def test_botocore_adaptive_paces_in_aws_time_on_a_scaled_simulator(simulator, tmp_path, monkeypatch):
-    """botocore-adaptive's client-side rate limiter runs on a clock at the simulator's scale: once
-    throttled it paces near the quota's rate in AWS time (about 2/s here, 200/s on the wall), so
-    each wait for a token is a few milliseconds, not the half second it would be on the wall."""
-    from harness.aws.clients import ScaledTokenBucket
-    waits = []
-    original = ScaledTokenBucket._sleep_amount
-    monkeypatch.setattr(ScaledTokenBucket, "_sleep_amount",
-                        lambda self, amount: waits.append(original(self, amount)) or waits[-1])
-    simulator.reset(profile=write_profile(tmp_path, QUOTA.replace("rate = 20", "rate = 2").replace(
-        "burst = 20", "burst = 2")), time_scale=0.01)
+def test_botocore_adaptive_paces_in_aws_time_on_a_scaled_simulator(simulator):
+    """botocore-adaptive's client-side rate limiter runs on a clock at the simulator's scale: at
+    2 calls per AWS second, a wait for one token is 0.5 AWS seconds, 5 ms of wall time at 1/100
+    (on the wall clock it would be the whole half second)."""
+    from botocore.retries import adaptive
+
+    from harness.aws.clients import ScaledClock, ScaledTokenBucket
     factory = ClientFactory(Backend.simulator(simulator.endpoint_url),
                             RetrySettings("botocore-adaptive", max_attempts=8), time_scale=0.01)
-    sagemaker = factory.client("sagemaker")
-    for _ in range(60):
-        sagemaker.list_models()
-    assert simulator.stats()["operations"]["sagemaker.ListModels"]["throttled"] >= 1  # it did adapt
-    assert waits and max(waits) < 0.05, waits  # at least 2 AWS seconds per token at the floor rate: 0.02 s wall
+    events = factory.client("sagemaker").meta.events
+    emitter = getattr(events, "_emitter", events)
+    [limiter] = [h.__self__ for h in emitter._handlers.prefix_search("before-send.sagemaker.ListModels")
+                 if isinstance(getattr(h, "__self__", None), adaptive.ClientRateLimiter)]
+    bucket = limiter._token_bucket
+    assert isinstance(limiter._clock, ScaledClock) and limiter._clock.time_scale == 0.01
+    assert isinstance(bucket, ScaledTokenBucket)
+    bucket.max_rate = 2.0  # what a throttle would set
+    bucket._current_capacity = 0
+    assert bucket._sleep_amount(1) == pytest.approx(0.5 * 0.01, rel=0.2)
 
 
 def test_each_worker_has_its_own_clients_under_botocore_policies(simulator):

@@ -4,6 +4,7 @@ import warnings
 
 import pytest
 
+from harness.clock import ManualClock
 from harness.events import load_events
 from harness.meta import AWSServiceBroker, AzureMeta, CachedMeta, GCPMeta, Meta
 
@@ -19,9 +20,9 @@ def test_meta_picks_the_platform_by_name_and_the_stubs_say_what_is_missing(aws_c
         Meta(platform="oracle")
 
 
-def test_cached_meta_makes_one_call_for_32_concurrent_callers_then_respects_the_ttl(aws_ctx):
-    now = [0.0]
-    cached = CachedMeta(Meta(aws_ctx), ttl={"models": 10.0}, recorder=aws_ctx.recorder, clock=lambda: now[0])
+def test_cached_meta_makes_one_call_for_32_concurrent_callers_then_respects_the_ttl_in_aws_time(aws_ctx):
+    clock = ManualClock(time_scale=1 / 30)  # a 10-second TTL is 10 AWS seconds, a third of a wall second
+    cached = CachedMeta(Meta(aws_ctx), ttl={"models": 10.0}, recorder=aws_ctx.recorder, clock=clock)
     barrier = threading.Barrier(32)
 
     def call():
@@ -40,10 +41,10 @@ def test_cached_meta_makes_one_call_for_32_concurrent_callers_then_respects_the_
         return int((events.operation == "ListModelPackageGroups").sum())
 
     assert list_attempts() == 1
-    now[0] = 5.0
+    clock.advance(5.0)
     cached.models()
     assert list_attempts() == 1  # within the TTL: no call
-    now[0] = 11.0
+    clock.advance(6.0)
     cached.models()
     assert list_attempts() == 2  # after it: one
     events = load_events(aws_ctx.events_path, ["cache_hit", "cache_miss"])

@@ -115,7 +115,8 @@ def test_the_sdk_pipeline_runs_through_the_harness_hooks(simulator, tmp_path):
 
 def test_a_cached_dashboard_polls_meta_while_the_pipelines_run(simulator, tmp_path):
     scenario = load_scenario("smoke")
-    scenario.dashboard.workers, scenario.dashboard.cached, scenario.dashboard.poll_seconds = 2, True, 60
+    # polls every 10 AWS seconds, inside the TTLs (15 and 30 AWS seconds): some polls are answered from the cache
+    scenario.dashboard.workers, scenario.dashboard.cached, scenario.dashboard.poll_seconds = 2, True, 10
     simulator.reset(profile="calm", time_scale=0.01)
     result = Runner(scenario, tmp_path, [2], endpoint_url=simulator.endpoint_url, render_report=False).run()
     events = load_events(result.run_dir)

@@ -75,9 +75,9 @@ def take_slot(ctx: AwsContext, operation: str):
     policy has no limiter or the call no such quota); a wait for it is recorded."""
     if ctx.limiter is None:
         return None
-    permit = ctx.limiter.permit("sagemaker", operation, ctx.wall(ctx.deadlines.quota_slot))
+    permit = ctx.limiter.permit("sagemaker", operation, ctx.deadlines.quota_slot)
     if permit is not None and permit.waited > 0:
-        ctx.record("quota_wait", service="sagemaker", operation=operation, duration=permit.waited)
+        ctx.record("quota_wait", service="sagemaker", operation=operation, duration=ctx.wall(permit.waited))
     return permit
 
 

@@ -53,12 +53,20 @@ class CallHooks:
         _, service, operation = event_name.split(".", 2)
         return self.service or service, operation
 
-    def before_send(self, event_name: str, **_):
+    def before_send(self, event_name: str, request=None, **_):
         stopping.check("the run is stopping: no new AWS call")
         service, operation = self._names(event_name)
-        waited = self.limiter.wait(service, operation) if self.limiter else 0.0
+        context = request.context if request is not None and request.context is not None else {}
+        first = context.setdefault("harness_first_attempt", self.clock.now())
+        grant = None
+        if self.limiter is not None:
+            # No attempt waits for the limiter past the call's deadline (LimiterTimeout instead).
+            left = self.settings.deadline_seconds - (self.clock.now() - first)
+            grant = self.limiter.wait(service, operation, deadline=self.limiter.clock.now() + left)
+        waited = self.clock.wall(grant.waited) if grant is not None else 0.0
         if waited > 0 and self.recorder is not None:
             self.recorder.record("limiter_wait", service=service, operation=operation, duration=waited)
+        self._attempt.grant = grant
         self._attempt.waited = waited
         self._attempt.start = time.monotonic()
         return None  # let botocore send the request
@@ -67,7 +75,6 @@ class CallHooks:
                           exception=None, response_dict=None, **_):
         duration = time.monotonic() - getattr(self._attempt, "start", time.monotonic())
         service, operation = self._names(event_name)
-        context.setdefault("harness_first_attempt", self.clock.now() - self.clock.aws(duration))
         code = error_code(parsed_response, exception)
         status = (response_dict or {}).get("status_code")
         if exception is not None:
@@ -78,8 +85,9 @@ class CallHooks:
             outcome = "error"
         else:
             outcome = "ok"
-        if self.limiter is not None and outcome in ("ok", "throttled"):
-            self.limiter.feedback(service, operation, outcome == "throttled")
+        grant = getattr(self._attempt, "grant", None)
+        if self.limiter is not None and grant is not None and outcome in ("ok", "throttled"):
+            self.limiter.feedback(service, operation, outcome == "throttled", sent_at=grant.at)
         if self.recorder is not None:
             self.recorder.record("api_attempt", service=service, operation=operation,
                                  attempt=(context.get("retries") or {}).get("attempt", 1),

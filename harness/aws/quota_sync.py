@@ -36,7 +36,7 @@ def sync(client, table: QuotaTable, say=print) -> list[Quota]:
             overrides.append(Quota(quota.service, quota.operation, quota.rate, quota.burst, value,
                                    entry.get("Adjustable", True),
                                    f"service-quotas {entry.get('QuotaCode', '?')} applied value, synced "
-                                   f"{time.strftime('%Y-%m-%d')}", quota.quota_name))
+                                   f"{time.strftime('%Y-%m-%d')}", quota.quota_name, quota.rate_basis))
             say(f"{service}.{quota.operation}: '{quota.quota_name}' = {value} (table had {quota.concurrency})")
     return overrides
 
@@ -48,7 +48,7 @@ def to_toml(quotas: list[Quota]) -> str:
     for q in quotas:
         lines += ["", "[[quota]]", f"service = {json.dumps(q.service)}", f"operation = {json.dumps(q.operation)}"]
         if q.rate is not None:
-            lines.append(f"rate = {q.rate!r}")
+            lines += [f"rate = {q.rate!r}", f"rate_basis = {json.dumps(q.rate_basis)}"]
         if q.burst is not None:
             lines.append(f"burst = {q.burst!r}")
         lines += [f"concurrency = {q.concurrency}", f"adjustable = {'true' if q.adjustable else 'false'}",

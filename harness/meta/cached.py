@@ -1,14 +1,15 @@
 """CachedMeta: opt-in caching for dashboards, where answering fast beats answering fresh.
 
-A TTL per method, and single-flight: concurrent identical calls make one AWS call and share
-its answer. Every hit and miss is a recorded event. Pipelines never use this.
+A TTL per method (AWS seconds, on the run's clock: at time scale 1/30 a 30-second TTL lasts one
+wall second), and single-flight: concurrent identical calls make one AWS call and share its
+answer. Every hit and miss is a recorded event. Pipelines never use this.
 """
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import Future
 
+from harness.clock import Clock
 from harness.meta.base import Meta
 
 DEFAULT_TTL = {"data_sources": 30.0, "feature_sets": 30.0, "models": 30.0, "endpoints": 15.0,
@@ -20,9 +21,12 @@ class CachedMeta(Meta):
     platform = "cached"
 
     def __init__(self, inner: Meta, ttl: dict[str, float] | None = None, default_ttl: float = 15.0,
-                 recorder=None, clock=time.monotonic):
+                 recorder=None, clock: Clock | None = None):
+        """clock: the run's clock (default: the clock of the inner Meta's context, else the wall)."""
         self.inner, self.ttl = inner, {**DEFAULT_TTL, **(ttl or {})}
-        self.default_ttl, self.recorder, self.clock = default_ttl, recorder, clock
+        inner_ctx = getattr(inner, "ctx", None)
+        self.clock = clock or getattr(inner_ctx, "clock", None) or Clock()
+        self.default_ttl, self.recorder = default_ttl, recorder
         self._entries: dict[tuple, tuple[float, object]] = {}
         self._flights: dict[tuple, Future] = {}
         self._lock = threading.Lock()
@@ -35,7 +39,7 @@ class CachedMeta(Meta):
         key = (method, args, tuple(sorted(kwargs.items())))
         with self._lock:
             entry = self._entries.get(key)
-            if entry is not None and self.clock() < entry[0]:
+            if entry is not None and self.clock.now() < entry[0]:
                 self._record("cache_hit", method)
                 return entry[1]
             flight = self._flights.get(key)
@@ -54,7 +58,7 @@ class CachedMeta(Meta):
             flight.set_exception(err)
             raise
         with self._lock:
-            self._entries[key] = (self.clock() + self.ttl.get(method, self.default_ttl), value)
+            self._entries[key] = (self.clock.now() + self.ttl.get(method, self.default_ttl), value)
             del self._flights[key]
         flight.set_result(value)
         return value

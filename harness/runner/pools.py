@@ -75,8 +75,8 @@ class ProcessPool:
         self._limiter = None
 
     def start(self) -> None:
-        from harness.aws.shared_limiter import SharedLimiterServer
-        self._limiter = SharedLimiterServer(self._spawn).start()
+        from harness.aws.limiter.shared import SharedLimiterServer
+        self._limiter = SharedLimiterServer(self._spawn, self._plan["scenario"].time_scale).start()
         self._relay()
         level, count = self._level, self._count
         for p in range(count):
@@ -118,7 +118,7 @@ def process_main(plan: dict) -> None:
     workers as threads. Orphaned (the runner killed), it stops and tears down on its own."""
     detach()
     exit_with_parent(lambda: (plan["stop"].set(), plan["abort"].set()))
-    from harness.aws.shared_limiter import connect
+    from harness.aws.limiter.shared import connect
     from harness.events import Recorder
     from harness.pipelines.base import load_pipeline
     from harness.runner.aws_context import scenario_context

@@ -49,7 +49,9 @@ ingest_rows = 5
     metrics = metrics_of(run_dir)
     level = metrics["levels"][0]
     assert level["failed"] == 0 and level["completed"] == 4
-    assert level["api"]["throttled"] > 10  # the throttling storm happened
+    # the throttling storm happened: each pipeline polls SageMaker at least once a minute, so each
+    # meets the 60-second storm at least once (how often it retries in it depends on the limiter)
+    assert level["api"]["throttled"] >= 4
     ops = level["simulator"]["operations"]
     assert sum(op["faults"] for op in ops.values()) > 10  # so did the 5xx storm
     assert metrics["integrity"]["all_match"] is True  # served == recorded, per operation

@@ -1,43 +1,55 @@
 """The limiter's state shared by worker processes: one LocalBackend served by a
-multiprocessing manager (a local socket with an auth key), reached through a proxy that
-speaks the same LimiterBackend interface, so callers do not change."""
+multiprocessing manager (a local socket with an auth key), reached through a proxy that speaks
+the same LimiterBackend interface, so callers do not change. A proxy cannot wake a waiter, so
+waiters in worker processes look again every few AWS seconds (see Limiter._pause)."""
 from __future__ import annotations
 
 import secrets
 from multiprocessing.managers import BaseManager
 
-from harness.aws.limiter import LimiterBackend, LocalBackend
+from harness.aws.limiter.backends import LimiterBackend, LocalBackend
+from harness.clock import Clock
 from harness.detach import detach_for_good, held_interrupts
 
 _served: LocalBackend | None = None
+_time_scale = 1.0
+EXPOSED = ("ask_token", "leave", "feedback", "ask_permit", "release", "renew", "waiters", "now", "rate")
 
 
 def _backend() -> LocalBackend:
     global _served
     if _served is None:
-        _served = LocalBackend()
+        _served = LocalBackend(Clock(_time_scale))
     return _served
+
+
+def _start_server(time_scale: float) -> None:
+    """Initializer of the manager's process."""
+    global _time_scale
+    _time_scale = time_scale
+    detach_for_good()
 
 
 class _Manager(BaseManager):
     pass
 
 
-_Manager.register("backend", callable=_backend)
+_Manager.register("backend", callable=_backend, exposed=EXPOSED)
 
 
 class SharedLimiterServer:
     """Start it in the runner; hand `address` and `authkey` to each worker process. Its process
     is detached from the terminal (a Ctrl-C must not take the limiter away from workers that
-    are tearing down) and exits with the runner."""
+    are tearing down) and exits with the runner. Its clock runs at the run's time scale."""
 
-    def __init__(self, context=None):
+    def __init__(self, context=None, time_scale: float = 1.0):
         self.authkey = secrets.token_bytes(16)
+        self.time_scale = time_scale
         self._manager = _Manager(authkey=self.authkey, ctx=context)
 
     def start(self) -> "SharedLimiterServer":
         with held_interrupts():
-            self._manager.start(initializer=detach_for_good)
+            self._manager.start(initializer=_start_server, initargs=(self.time_scale,))
         return self
 
     @property

@@ -1,0 +1,14 @@
+"""The quota-aware limiter: pacing and concurrency permits shared by every worker of a run.
+
+One concept per module: `adaptation` (a key's rate, learned from AWS's answers), `pacing`
+(a key's token queue), `permits` (a key's concurrency leases), `backends` (where that state
+lives: this process, or `shared` for worker processes), `limiter` (what callers use).
+"""
+from harness.aws.limiter.adaptation import AdaptiveRate, Pace
+from harness.aws.limiter.backends import Answer, LimiterBackend, LocalBackend
+from harness.aws.limiter.limiter import (BURST_SHARE, JITTER_SECONDS, LEASE_SECONDS, Grant, Limiter, LimiterTimeout,
+                                         Permit)
+from harness.aws.limiter.permits import Lease
+
+__all__ = ["AdaptiveRate", "Answer", "BURST_SHARE", "Grant", "JITTER_SECONDS", "LEASE_SECONDS", "Lease",
+           "Limiter", "LimiterBackend", "LimiterTimeout", "LocalBackend", "Pace", "Permit"]

@@ -1,0 +1,187 @@
+"""Where the limiter's state lives: per key, a token queue, its adaptive rate, and a permit queue.
+
+Every operation is short and atomic and never blocks: callers wait on their own clock and ask
+again (see `Limiter`). So one interface serves threads in a process (`LocalBackend`), worker
+processes through a manager proxy (`limiter.shared`), and later a server shared by hosts.
+Times are AWS seconds on the backend's clock.
+
+An in-process backend can also wake its waiters when something they wait for changes (a
+permit released, a rate raised): `wait_for_change`. Backends that cannot simply lack it, and
+their waiters look again after a poll interval.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from harness.aws.limiter.adaptation import AdaptiveRate, Pace
+from harness.aws.limiter.pacing import TokenQueue
+from harness.aws.limiter.permits import Lease, PermitQueue
+from harness.clock import Clock
+
+STALE_WALL_SECONDS = 5.0  # a waiter silent this long (wall) past its due time has gone
+# A permit waiter looks again this often (AWS seconds) where nothing wakes it sooner. Slots free
+# when resources finish, minutes apart; an in-process waiter is woken at once anyway.
+PERMIT_POLL_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A backend's answer to a waiter: `ticket` None and `wait` 0 means go (for a permit,
+    `lease` is set); else ask again with `ticket` after `wait` AWS seconds at the latest.
+    `version` lets an in-process waiter sleep until something changes."""
+    ticket: str | None
+    wait: float
+    version: int = 0
+    lease: Lease | None = None
+    at: float = 0.0  # AWS time of the answer (the grant time, when it is one)
+
+
+class LimiterBackend(Protocol):
+    def ask_token(self, key: str, ticket: str | None, pace: Pace) -> Answer: ...
+
+    def leave(self, key: str, ticket: str) -> None:
+        """Give up a place in line (for a token or a permit)."""
+
+    def feedback(self, key: str, sent_at: float, throttled: bool) -> float:
+        """AWS's answer to a call granted at `sent_at`; returns the key's rate now."""
+
+    def ask_permit(self, key: str, ticket: str | None, limit: int, lease_seconds: float) -> Answer: ...
+
+    def release(self, lease: Lease) -> None: ...
+
+    def renew(self, lease: Lease, lease_seconds: float) -> Lease | None:
+        """The lease extended, or None if it had run out (its slot may be taken)."""
+
+    def waiters(self, key: str) -> int:
+        """How many callers are waiting for one of `key`'s permits."""
+
+    def now(self) -> float: ...
+
+
+@dataclass
+class _Key:
+    lock: threading.Condition = field(default_factory=threading.Condition)
+    version: int = 0
+    tokens: TokenQueue | None = None
+    rate: AdaptiveRate | None = None
+    permits: PermitQueue | None = None
+
+
+class LocalBackend:
+    """State shared by every thread of this process."""
+
+    def __init__(self, clock: Clock | None = None):
+        self.clock = clock or Clock()
+        self._keys: dict[str, _Key] = {}
+        self._lock = threading.Lock()
+
+    def _key(self, key: str) -> _Key:
+        state = self._keys.get(key)
+        if state is None:
+            with self._lock:
+                state = self._keys.setdefault(key, _Key())
+        return state
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def _stale(self) -> float:
+        return self.clock.aws(STALE_WALL_SECONDS)
+
+    def _changed(self, state: _Key) -> None:
+        state.version += 1
+        state.lock.notify_all()
+
+    # --- rates ---------------------------------------------------------------------------------
+    def ask_token(self, key: str, ticket: str | None, pace: Pace) -> Answer:
+        state = self._key(key)
+        with state.lock:
+            now = self.clock.now()
+            if state.tokens is None:
+                state.rate = AdaptiveRate(pace, now)
+                state.tokens = TokenQueue(pace.rate, pace.capacity, now, window=1.0)
+            ticket, wait = state.tokens.ask(ticket, now, self._stale())
+            return Answer(ticket, wait, state.version, at=now)
+
+    def feedback(self, key: str, sent_at: float, throttled: bool) -> float:
+        state = self._key(key)
+        with state.lock:
+            if state.rate is None:
+                return 0.0
+            now, before = self.clock.now(), state.rate.rate
+            cut = False
+            if throttled:
+                cut = state.rate.on_throttle(sent_at, now, state.tokens.send_rate(now))
+            else:
+                state.rate.on_success(sent_at, now, state.tokens.limiting(now))
+            if state.rate.rate != before or cut:
+                state.tokens.set_rate(state.rate.rate, state.rate.capacity(), now, drain=cut)
+                if state.rate.rate > before * 1.1:
+                    self._changed(state)  # waiters may go sooner than they were told
+            return state.rate.rate
+
+    def rate(self, key: str) -> float | None:
+        state = self._keys.get(key)
+        return None if state is None or state.rate is None else state.rate.rate
+
+    def adaptation(self, key: str) -> AdaptiveRate | None:
+        state = self._keys.get(key)
+        return None if state is None else state.rate
+
+    # --- permits -------------------------------------------------------------------------------
+    def ask_permit(self, key: str, ticket: str | None, limit: int, lease_seconds: float) -> Answer:
+        state = self._key(key)
+        with state.lock:
+            if state.permits is None:
+                state.permits = PermitQueue(key)
+            now = self.clock.now()
+            ticket, lease = state.permits.ask(ticket, limit, lease_seconds, now,
+                                              PERMIT_POLL_SECONDS + self._stale())
+            if lease is not None:
+                self._changed(state)  # the ones behind moved up
+                return Answer(None, 0.0, state.version, lease, now)
+            return Answer(ticket, PERMIT_POLL_SECONDS, state.version, at=now)
+
+    def release(self, lease: Lease) -> None:
+        state = self._key(lease.key)
+        with state.lock:
+            if state.permits is not None and state.permits.release(lease.token):
+                self._changed(state)
+
+    def renew(self, lease: Lease, lease_seconds: float) -> Lease | None:
+        state = self._key(lease.key)
+        with state.lock:
+            if state.permits is None:
+                return None
+            return state.permits.renew(lease.token, lease_seconds, self.clock.now())
+
+    def waiters(self, key: str) -> int:
+        state = self._keys.get(key)
+        if state is None or state.permits is None:
+            return 0
+        with state.lock:
+            return state.permits.waiting()
+
+    def held(self, key: str) -> int:
+        state = self._keys.get(key)
+        if state is None or state.permits is None:
+            return 0
+        with state.lock:
+            return state.permits.held(self.clock.now())
+
+    # --- both ----------------------------------------------------------------------------------
+    def leave(self, key: str, ticket: str) -> None:
+        state = self._key(key)
+        with state.lock:
+            for queue in (state.tokens, state.permits):
+                if queue is not None:
+                    queue.leave(ticket)
+            self._changed(state)
+
+    def wait_for_change(self, key: str, version: int, wall_timeout: float) -> bool:
+        """Block until `key` changes from `version` (True) or the timeout passes (False)."""
+        state = self._key(key)
+        with state.lock:
+            return state.lock.wait_for(lambda: state.version != version, wall_timeout)
