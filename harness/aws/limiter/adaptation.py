@@ -66,7 +66,8 @@ class AdaptiveRate:
         if sent_at < self.last_cut:
             return False  # in flight when we cut: the same episode
         going = max(self.floor, self.rate if not send_rate else min(self.rate, send_rate))
-        recovering = self.throttled_at is not None and self._since_cut * NEAR * self.throttled_at < RECOVERY_CALLS
+        recovering = (not self._slow_start and self.throttled_at is not None
+                      and self._since_cut * NEAR * self.throttled_at < RECOVERY_CALLS)
         self.throttled_at = going
         self.rate = max(self.floor, (BETA * BETA if recovering else BETA) * going)
         self.last_cut, self._since_cut = now, 0.0
