@@ -20,8 +20,10 @@ from typing import Callable
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from harness.sim import errors
+from harness.sim import errors, glue
+from harness.sim.athena import Athena
 from harness.sim.calls import Call, classify
+from harness.sim.catalog import MotoCatalog
 from harness.sim.errors import Response
 from harness.sim.featurestore import RecordStore
 from harness.sim.lifecycle import Clock, Lifecycles
@@ -34,6 +36,7 @@ Z_99 = 2.3263478740408408  # the 99th percentile of the standard normal
 TICK_SECONDS = 0.05  # how often (wall) lifecycle side effects are applied at most
 CREATE_KINDS = {"CreateFeatureGroup": "feature_group", "CreateTrainingJob": "training_job",
                 "CreateEndpoint": "endpoint"}
+GLUE_HANDLERS = {"GetTables": glue.get_tables, "UpdateTable": glue.update_table}
 NAME_FIELDS = {"feature_group": "FeatureGroupName", "training_job": "TrainingJobName",
                "endpoint": "EndpointName"}
 
@@ -60,6 +63,8 @@ class SimulatorApp:
         self.rngs: dict[str, random.Random] = {}
         self.lifecycles = Lifecycles(profile, seed, time_scale, manual_time)
         self.records = RecordStore()
+        self.catalogs: dict[tuple[str, str], MotoCatalog] = {}
+        self.athena = Athena(profile, seed, self.lifecycles.now, time.time(), self._catalog, self.quotas)
         self.stats = Stats()
         self._next_tick = 0.0
 
@@ -108,7 +113,7 @@ class SimulatorApp:
             self.stats.queued(time.monotonic() - waited)
             self._tick()
             status, headers, payload = self._dispatch(call, environ)
-        if status == 400 and b"ResourceLimitExceeded" in payload:
+        if status == 400 and (b"ResourceLimitExceeded" in payload or b"CONCURRENT_QUERY_LIMIT_EXCEEDED" in payload):
             self.stats.count(call.key, "limited")
         elif status >= 400:
             self.stats.count(call.key, "errors")
@@ -174,6 +179,14 @@ class SimulatorApp:
             return self._invoke_endpoint(call)
         if call.service == "service-quotas" and call.operation == "ListServiceQuotas":
             return self._list_service_quotas(call)
+        if call.service == "athena":
+            answer = self.athena.handle(call)
+            if answer is not None:
+                return answer
+        if call.service == "glue" and call.operation in GLUE_HANDLERS:
+            answer = GLUE_HANDLERS[call.operation](call)
+            if answer is not None:
+                return answer
         if call.service == "sagemaker" and call.protocol == "json":
             handler = getattr(self, "_sm_" + call.operation, None)
             if handler is not None:
@@ -209,6 +222,12 @@ class SimulatorApp:
         headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
         start_response(f"{status} {reason}", headers + [("Content-Length", str(len(payload)))])
         return [payload]
+
+    def _catalog(self, account: str, region: str) -> MotoCatalog:
+        found = self.catalogs.get((account, region))
+        if found is None:
+            found = self.catalogs[(account, region)] = MotoCatalog(account, region)
+        return found
 
     # --- SageMaker: lifecycles and what moto lacks -----------------------------------------
     def _backend(self, call: Call):
@@ -463,6 +482,7 @@ class SimulatorApp:
             self._make_offline_table(clock)
         for clock in gone:
             self._finish_delete(clock)
+        self.athena.settle()
 
     def _make_offline_table(self, clock: Clock) -> None:
         from moto.glue.models import glue_backends

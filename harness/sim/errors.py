@@ -16,13 +16,14 @@ THROTTLE_MESSAGE = "Rate exceeded"
 Response = tuple[int, list[tuple[str, str]], bytes]
 
 
-def error(call: Call, status: int, code: str, message: str) -> Response:
+def error(call: Call, status: int, code: str, message: str, **members: str) -> Response:
+    """members: the error shape's own fields (Athena's Reason, AthenaErrorCode), JSON protocols only."""
     request_id = str(uuid.uuid4())
     if call.protocol == "json":
-        body = json.dumps({"__type": code, "message": message}).encode()
+        body = json.dumps({"__type": code, "message": message, **members}).encode()
         headers = [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-RequestId", request_id)]
     elif call.protocol == "rest-json":
-        body = json.dumps({"message": message}).encode()
+        body = json.dumps({"message": message, **members}).encode()
         headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", code),
                    ("x-amzn-RequestId", request_id)]
     elif call.protocol == "rest-xml":

@@ -69,6 +69,21 @@ class EndpointLifecycle:
 
 
 @dataclass(frozen=True)
+class AthenaQueryLifecycle:
+    """AWS seconds a query spends QUEUED, then RUNNING by kind (what the statement does)."""
+    queued_seconds: float = 0.4
+    ddl_seconds: float = 1.2  # CREATE VIEW, DROP, SHOW, DESCRIBE
+    count_seconds: float = 1.5  # SELECT COUNT(*) FROM t
+    select_seconds: float = 1.2  # SELECT ... [LIMIT n]: rows, no aggregation
+    aggregate_seconds: float = 3.0  # GROUP BY, aggregates, joins: statistics over a table
+    fail_fraction: float = 0.0  # share of queries that fail with an internal error
+
+    def run_seconds(self, kind: str) -> float:
+        return {"ddl": self.ddl_seconds, "count": self.count_seconds, "select": self.select_seconds,
+                "aggregate": self.aggregate_seconds}[kind]
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str = ""
@@ -81,6 +96,7 @@ class Profile:
     feature_group: FeatureGroupLifecycle = FeatureGroupLifecycle()
     training_job: TrainingJobLifecycle = TrainingJobLifecycle()
     endpoint: EndpointLifecycle = EndpointLifecycle()
+    athena_query: AthenaQueryLifecycle = AthenaQueryLifecycle()
 
     def latency_for(self, service: str, operation: str) -> LatencyRule | None:
         return most_specific(self.latency, service, operation)
@@ -138,7 +154,8 @@ def parse_profile(data: dict, source: str, name: str) -> Profile:
         row.done()
 
     lifecycle = root.section("lifecycle")
-    fg, tj, ep = (lifecycle.section(k) for k in ("feature_group", "training_job", "endpoint"))
+    fg, tj, ep, aq = (lifecycle.section(k) for k in ("feature_group", "training_job", "endpoint", "athena_query"))
+    query_defaults = AthenaQueryLifecycle()
     profile = Profile(
         name=name,
         description=description,
@@ -162,7 +179,12 @@ def parse_profile(data: dict, source: str, name: str) -> Profile:
             create_seconds=ep.number("create_seconds", 480.0, minimum=0.0),
             fail_fraction=ep.number("fail_fraction", 0.0, minimum=0.0, maximum=1.0),
             delete_seconds=ep.number("delete_seconds", 60.0, minimum=0.0)),
+        athena_query=AthenaQueryLifecycle(**{
+            key: aq.number(key, getattr(query_defaults, key), minimum=0.0,
+                           maximum=1.0 if key == "fail_fraction" else None)
+            for key in ("queued_seconds", "ddl_seconds", "count_seconds", "select_seconds",
+                        "aggregate_seconds", "fail_fraction")}),
     )
-    for section in (fg, tj, ep, lifecycle, root):
+    for section in (fg, tj, ep, aq, lifecycle, root):
         section.done()
     return profile

@@ -1,0 +1,72 @@
+"""Glue Data Catalog calls where moto differs from AWS in a way a pipeline feels.
+
+- GetTables pages (at most 100 tables a page, moto answers all at once), so listing a database
+  costs more calls as it grows, as Workbench's listings do on a busy account.
+- UpdateTable honours VersionId: a write based on a version that another writer has since
+  replaced is refused with ConcurrentModificationException, which is how read-modify-write of
+  table parameters collides between concurrent pipelines.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from harness.sim import errors
+from harness.sim.calls import Call
+from harness.sim.errors import Response
+
+PAGE_MAX = 100
+CONFLICT_MESSAGE = "Update table failed due to concurrent modifications."
+
+
+def _backend(call: Call):
+    from moto.glue.models import glue_backends
+    return glue_backends[call.account][call.region]
+
+
+def _epoch(value):
+    return value.timestamp() if isinstance(value, datetime) else value
+
+
+def _database(call: Call, name: str):
+    database = _backend(call).databases.get(name)
+    if database is None:
+        return None, errors.error(call, 400, "EntityNotFoundException", f"Database {name} not found.")
+    return database, None
+
+
+def get_tables(call: Call) -> Response:
+    params = call.json()
+    database, missing = _database(call, params.get("DatabaseName", ""))
+    if missing:
+        return missing
+    tables = sorted(_backend(call).get_tables(params["DatabaseName"], params.get("Expression")), key=lambda t: t.name)
+    size = params.get("MaxResults") or PAGE_MAX
+    if not isinstance(size, int) or not 1 <= size <= PAGE_MAX:
+        return errors.error(call, 400, "InvalidInputException", f"MaxResults {size!r} must be from 1 to {PAGE_MAX}")
+    try:
+        start = int(params.get("NextToken") or 0)
+    except ValueError:
+        return errors.error(call, 400, "InvalidInputException", f"Invalid NextToken {params.get('NextToken')!r}")
+    page = [{k: _epoch(v) for k, v in t.as_dict().items()} for t in tables[start:start + size]]
+    answer = {"TableList": page}
+    if start + size < len(tables):
+        answer["NextToken"] = str(start + size)
+    return errors.json_ok(answer)
+
+
+def update_table(call: Call) -> Response | None:
+    """Refuse a stale VersionId; else None, and moto updates (making a new version)."""
+    params = call.json()
+    version = params.get("VersionId")
+    if version is None:
+        return None
+    database, missing = _database(call, params.get("DatabaseName", ""))
+    if missing:
+        return missing
+    name = (params.get("TableInput") or {}).get("Name", "")
+    table = database.tables.get(name)
+    if table is None:
+        return errors.error(call, 400, "EntityNotFoundException", f"Table {name} not found.")
+    if str(version) != str(table._current_version):
+        return errors.error(call, 400, "ConcurrentModificationException", CONFLICT_MESSAGE)
+    return None

@@ -1,0 +1,219 @@
+"""Athena's answers, computed for real: each table a query names is loaded from the simulated
+account (the Glue table's columns, the CSV objects under its S3 location, or a feature group's
+offline-store rows) into an in-memory SQLite database, and the query runs there.
+
+SQLite is not Presto: the statements a pipeline sends to describe and sample its data (COUNT,
+SELECT ... LIMIT, MIN/MAX/AVG, stddev, GROUP BY value counts, views) run alike; a statement
+SQLite cannot run fails as NOT_SUPPORTED and says so, rather than answering something made up.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Callable
+
+STATEMENT_TYPES = ("DDL", "DML", "UTILITY")
+KINDS = ("ddl", "count", "select", "aggregate")
+_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
+_AGGREGATE = re.compile(r"\b(count|sum|avg|min|max|stddev\w*|var\w*|approx_\w+|corr)\s*\(|\bgroup\s+by\b|\bjoin\b", re.I)
+_COUNT_ONLY = re.compile(r"^select\s+count\s*\(\s*\*\s*\)(\s+as\s+\"?\w+\"?)?\s+from\s+[\w\".]+\s*;?\s*$", re.I)
+_NAME = r'(?:"[^"]+"|`[^`]+`|[A-Za-z_][\w]*)'
+_TABLE_REF = re.compile(rf"\b(from|join)\s+({_NAME}(?:\s*\.\s*{_NAME}){{0,2}})", re.I)
+_CREATE_VIEW = re.compile(rf"^create\s+(or\s+replace\s+)?view\s+({_NAME}(?:\s*\.\s*{_NAME})?)\s+as\s+(.+)$", re.I | re.S)
+_DROP = re.compile(rf"^drop\s+(table|view)\s+(if\s+exists\s+)?({_NAME}(?:\s*\.\s*{_NAME})?)\s*;?\s*$", re.I)
+GLUE_TO_SQLITE = {"bigint": "INTEGER", "int": "INTEGER", "integer": "INTEGER", "smallint": "INTEGER",
+                  "tinyint": "INTEGER", "double": "REAL", "float": "REAL", "real": "REAL"}
+ATHENA_TYPES = {"string": "varchar", "int": "integer"}
+
+
+class QueryFailed(Exception):
+    """The query runs and fails, as Athena's would: `reason` is its StateChangeReason."""
+
+    def __init__(self, error_type: str, message: str, category: int = 2):
+        super().__init__(f"{error_type}: {message}")
+        self.error_type, self.category = error_type, category
+
+
+@dataclass(frozen=True)
+class Statement:
+    statement_type: str  # DDL, DML or UTILITY, as GetQueryExecution reports it
+    kind: str  # ddl, count, select or aggregate: how long it runs
+    sql: str
+
+    @property
+    def substatement_type(self) -> str:
+        return (self.sql.split(None, 1) or ["UNKNOWN"])[0].upper()
+
+
+def classify(sql: str) -> Statement:
+    text = _COMMENT.sub(" ", sql).strip()
+    first = (text.split(None, 1) or [""])[0].lower()
+    if first in ("show", "describe", "explain"):
+        return Statement("UTILITY", "ddl", text)
+    if first in ("create", "drop", "alter", "msck") and not re.match(r"^create\s+table\b.*\bas\s+select\b", text, re.I | re.S):
+        return Statement("DDL", "ddl", text)
+    if _COUNT_ONLY.match(text):
+        return Statement("DML", "count", text)
+    return Statement("DML", "aggregate" if _AGGREGATE.search(text) else "select", text)
+
+
+@dataclass
+class Table:
+    """What a query needs of a Glue table: its columns, and its rows or its view's SQL."""
+    database: str
+    name: str
+    columns: list[tuple[str, str]]  # (name, Glue type)
+    rows: Callable[[], list[list[str | None]]] = lambda: []  # values as text, in column order
+    view_sql: str | None = None  # a VIRTUAL_VIEW's original SQL
+
+
+@dataclass
+class Result:
+    columns: list[tuple[str, str]]  # (name, Athena type)
+    rows: list[list[str | None]] = field(default_factory=list)
+    scanned_bytes: int = 0
+
+
+def unquote(name: str) -> str:
+    name = name.strip()
+    return name[1:-1] if name[:1] in ('"', "`") and name[-1:] == name[:1] else name.lower()
+
+
+def split_name(reference: str, database: str) -> tuple[str, str]:
+    parts = [unquote(p) for p in re.split(r"\s*\.\s*(?=(?:[^\"]*\"[^\"]*\")*[^\"]*$)", reference.strip())]
+    if len(parts) == 3:  # catalog.database.table
+        parts = parts[1:]
+    return (parts[0], parts[1]) if len(parts) == 2 else (database, parts[0])
+
+
+def presto_view_text(sql: str, database: str, columns: list[tuple[str, str]]) -> str:
+    """How Athena stores a view in Glue's ViewOriginalText."""
+    payload = {"originalSql": sql, "catalog": "awsdatacatalog", "schema": database,
+               "columns": [{"name": n, "type": t} for n, t in columns]}
+    return "/* Presto View: " + base64.b64encode(json.dumps(payload).encode()).decode() + " */"
+
+
+def view_sql(original_text: str) -> str:
+    match = re.match(r"^/\* Presto View: (\S+) \*/$", original_text.strip())
+    if not match:
+        return original_text
+    return json.loads(base64.b64decode(match.group(1)))["originalSql"]
+
+
+class _StdDev:
+    def __init__(self):
+        self.values: list[float] = []
+
+    def step(self, value):
+        if value is not None:
+            self.values.append(float(value))
+
+    def finalize(self):
+        n = len(self.values)
+        if n < 2:
+            return None
+        mean = sum(self.values) / n
+        return math.sqrt(sum((v - mean) ** 2 for v in self.values) / (n - 1))
+
+
+class Evaluator:
+    """Runs one query over the tables `lookup(database, name)` finds (None: no such table)."""
+
+    def __init__(self, lookup: Callable[[str, str], Table | None]):
+        self.lookup = lookup
+
+    def run(self, sql: str, database: str) -> Result:
+        db = sqlite3.connect(":memory:")
+        self.scanned = 0
+        try:
+            db.create_aggregate("stddev", 1, _StdDev)
+            db.create_aggregate("stddev_samp", 1, _StdDev)
+            loaded: dict[tuple[str, str], Table] = {}
+            query = self._load(db, sql, database, loaded, depth=0)
+            try:
+                cursor = db.execute(query)
+            except sqlite3.Error as err:
+                raise self._failure(err) from None
+            # Athena names an expression without an alias _col0, _col1, ... by position
+            names = [d[0] if re.fullmatch(r"\w+", d[0]) else f"_col{i}" for i, d in enumerate(cursor.description or [])]
+            rows = cursor.fetchall()
+            known = {n.lower(): t for table in loaded.values() for n, t in table.columns}
+            columns = [(n, ATHENA_TYPES.get(known.get(n.lower(), ""), known.get(n.lower())) or _infer(rows, i))
+                       for i, n in enumerate(names)]
+            return Result(columns, [[_text(v) for v in row] for row in rows], self.scanned)
+        finally:
+            db.close()
+
+    def columns_of(self, sql: str, database: str) -> list[tuple[str, str]]:
+        return self.run(sql, database).columns
+
+    def _load(self, db: sqlite3.Connection, sql: str, database: str, loaded: dict, depth: int) -> str:
+        """Create every table the query names in `db`; return the query with its names rewritten."""
+        if depth > 8:
+            raise QueryFailed("NOT_SUPPORTED", "views nested more than 8 deep")
+
+        def replace(match: re.Match) -> str:
+            key = split_name(match.group(2), database)
+            local = f'"{key[0]}.{key[1]}"'
+            if key not in loaded:
+                table = self.lookup(*key)
+                if table is None:
+                    raise QueryFailed("TABLE_NOT_FOUND", f"line 1:{match.start(2) + 1}: Table "
+                                      f"'awsdatacatalog.{key[0]}.{key[1]}' does not exist")
+                loaded[key] = table
+                if table.view_sql is not None:
+                    inner = self._load(db, view_sql(table.view_sql), key[0], loaded, depth + 1)
+                    db.execute(f"CREATE VIEW {local} AS {inner}")
+                else:
+                    definitions = ", ".join(f'"{n}" {GLUE_TO_SQLITE.get(t.lower(), "TEXT")}' for n, t in table.columns)
+                    db.execute(f"CREATE TABLE {local} ({definitions})")
+                    width, rows = len(table.columns), table.rows()
+                    self.scanned += sum(len(",".join(v or "" for v in r)) + 1 for r in rows)
+                    db.executemany(f"INSERT INTO {local} VALUES ({', '.join('?' * width)})",
+                                   [(list(r) + [None] * width)[:width] for r in rows])
+            return f"{match.group(1)} {local}"
+
+        return _TABLE_REF.sub(replace, _COMMENT.sub(" ", sql).strip().rstrip(";"))
+
+    @staticmethod
+    def _failure(err: sqlite3.Error) -> QueryFailed:
+        message = str(err)
+        column = re.match(r"no such column: (.+)", message)
+        if column:
+            return QueryFailed("COLUMN_NOT_FOUND", f"line 1:8: Column '{column.group(1)}' cannot be resolved")
+        if "syntax error" in message:
+            return QueryFailed("SYNTAX_ERROR", f"line 1:1: {message}")
+        return QueryFailed("NOT_SUPPORTED", f"the simulator runs queries on SQLite, which could not run this one: {message}")
+
+
+def _text(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _infer(rows: list[tuple], index: int) -> str:
+    values = [r[index] for r in rows if r[index] is not None]
+    if values and all(isinstance(v, int) for v in values):
+        return "bigint"
+    if values and all(isinstance(v, (int, float)) for v in values):
+        return "double"
+    return "varchar"
+
+
+def parse_create_view(sql: str) -> tuple[bool, str, str] | None:
+    """(or replace, name, select) for CREATE [OR REPLACE] VIEW name AS select, else None."""
+    match = _CREATE_VIEW.match(sql.strip().rstrip(";"))
+    return None if match is None else (bool(match.group(1)), match.group(2), match.group(3).strip())
+
+
+def parse_drop(sql: str) -> tuple[str, bool, str] | None:
+    """(table or view, if exists, name) for DROP TABLE|VIEW [IF EXISTS] name, else None."""
+    match = _DROP.match(sql.strip())
+    return None if match is None else (match.group(1).lower(), bool(match.group(2)), match.group(3))

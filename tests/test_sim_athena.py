@@ -1,0 +1,188 @@
+"""Athena on the simulator, driven with boto3 as a pipeline would: a query lives in AWS time
+(QUEUED, RUNNING, then SUCCEEDED, FAILED or CANCELLED), its answer is computed from the Glue
+table and the S3 data, and the account's active DML queries are limited as AWS limits them.
+
+The simulator runs on manual time here: AWS time moves only when the test advances it, so every
+state is checked at an exact AWS second, however busy the machine is."""
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from botocore.exceptions import ClientError
+
+from simhelpers import write_profile
+
+PROFILE = """
+jitter = 0.0
+[[quota]]
+service = "athena"
+operation = "StartQueryExecution"
+concurrency = 3
+[lifecycle.athena_query]
+queued_seconds = 1
+count_seconds = 2
+select_seconds = 3
+aggregate_seconds = 5
+ddl_seconds = 1
+"""
+OUTPUT = {"OutputLocation": "s3://athena-results/queries/"}
+DB = {"Database": "lake"}
+
+
+@pytest.fixture
+def athena(simulator, client, tmp_path):
+    """An Athena client on a manual-time account holding lake.sales (4 rows of CSV in S3)."""
+    simulator.reset(profile=write_profile(tmp_path, PROFILE), manual_time=True)
+    s3, glue = client("s3"), client("glue")
+    s3.create_bucket(Bucket="athena-results")
+    s3.create_bucket(Bucket="lake-data")
+    s3.put_object(Bucket="lake-data", Key="sales/part-0.csv",
+                  Body=b"id,price,region\n1,2.5,eu\n2,3.5,us\n3,,eu\n")
+    s3.put_object(Bucket="lake-data", Key="sales/part-1.csv", Body=b"id,price,region\n4,10.0,eu\n")
+    s3.put_object(Bucket="lake-data", Key="sales/_SUCCESS", Body=b"")  # hidden: Athena skips it
+    glue.create_database(DatabaseInput={"Name": "lake"})
+    glue.create_table(DatabaseName="lake", TableInput={
+        "Name": "sales", "TableType": "EXTERNAL_TABLE", "Parameters": {"skip.header.line.count": "1"},
+        "StorageDescriptor": {"Location": "s3://lake-data/sales/", "Columns": [
+            {"Name": "id", "Type": "bigint"}, {"Name": "price", "Type": "double"},
+            {"Name": "region", "Type": "string"}]}})
+    return client("athena")
+
+
+def start(athena, sql: str) -> str:
+    return athena.start_query_execution(QueryString=sql, QueryExecutionContext=DB,
+                                        ResultConfiguration=OUTPUT)["QueryExecutionId"]
+
+
+def state(athena, query_id: str) -> str:
+    return athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]["State"]
+
+
+def rows(athena, query_id: str) -> list[list[str | None]]:
+    answer = athena.get_query_results(QueryExecutionId=query_id)["ResultSet"]
+    return [[d.get("VarCharValue") for d in row["Data"]] for row in answer["Rows"]]
+
+
+def test_a_query_is_queued_then_runs_for_its_kinds_duration(athena, simulator):
+    count, stats = start(athena, 'SELECT COUNT(*) FROM "lake"."sales"'), start(athena, "SELECT avg(price) FROM sales")
+    assert state(athena, count) == state(athena, stats) == "QUEUED"
+    simulator.advance(1.5)
+    assert state(athena, count) == state(athena, stats) == "RUNNING"
+    with pytest.raises(ClientError, match="Query has not yet finished. Current state: RUNNING"):
+        athena.get_query_results(QueryExecutionId=count)
+    simulator.advance(1.5)  # 3 s: a count runs 2 s after 1 s queued
+    assert (state(athena, count), state(athena, stats)) == ("SUCCEEDED", "RUNNING")
+    simulator.advance(3)  # 6 s: an aggregate runs 5 s
+    described = athena.get_query_execution(QueryExecutionId=stats)["QueryExecution"]
+    assert described["Status"]["State"] == "SUCCEEDED" and described["StatementType"] == "DML"
+    assert described["Statistics"]["QueryQueueTimeInMillis"] == 1000
+    assert described["Statistics"]["EngineExecutionTimeInMillis"] == 5000
+
+
+def test_results_are_computed_from_the_glue_table_and_its_s3_data(athena, simulator, client):
+    queries = {
+        "count": start(athena, 'SELECT COUNT(*) FROM "lake"."sales"'),
+        "sample": start(athena, "SELECT id, region FROM lake.sales ORDER BY id LIMIT 2"),
+        "stats": start(athena, "SELECT region, count(*) AS n, max(price) AS top FROM sales GROUP BY region ORDER BY region"),
+    }
+    simulator.advance(10)
+    assert rows(athena, queries["count"]) == [["_col0"], ["4"]]  # header first, as Athena answers
+    assert rows(athena, queries["sample"]) == [["id", "region"], ["1", "eu"], ["2", "us"]]
+    assert rows(athena, queries["stats"]) == [["region", "n", "top"], ["eu", "3", "10.0"], ["us", "1", "3.5"]]
+    metadata = athena.get_query_results(QueryExecutionId=queries["stats"])["ResultSet"]["ResultSetMetadata"]
+    assert [(c["Name"], c["Type"]) for c in metadata["ColumnInfo"]] == [("region", "varchar"), ("n", "bigint"), ("top", "double")]
+    # the result is in the output location too, where awswrangler reads it
+    body = client("s3").get_object(Bucket="athena-results", Key=f"queries/{queries['count']}.csv")["Body"].read()
+    assert list(csv.reader(io.StringIO(body.decode()))) == [["_col0"], ["4"]]
+
+
+def test_results_page_with_next_token(athena, simulator):
+    query = start(athena, "SELECT id FROM sales ORDER BY id")
+    simulator.advance(10)
+    first = athena.get_query_results(QueryExecutionId=query, MaxResults=3)
+    second = athena.get_query_results(QueryExecutionId=query, MaxResults=3, NextToken=first["NextToken"])
+    values = [r["Data"][0].get("VarCharValue") for page in (first, second) for r in page["ResultSet"]["Rows"]]
+    assert values == ["id", "1", "2", "3", "4"] and "NextToken" not in second
+
+
+def test_a_view_is_a_glue_table_and_queries_read_through_it(athena, simulator, client):
+    view = start(athena, "CREATE OR REPLACE VIEW eu_sales AS SELECT id, price FROM sales WHERE region = 'eu'")
+    simulator.advance(3)
+    assert state(athena, view) == "SUCCEEDED"
+    table = client("glue").get_table(DatabaseName="lake", Name="eu_sales")["Table"]
+    assert table["TableType"] == "VIRTUAL_VIEW" and table["ViewOriginalText"].startswith("/* Presto View: ")
+    count = start(athena, "SELECT count(*) AS n FROM eu_sales")
+    simulator.advance(5)
+    assert rows(athena, count) == [["n"], ["3"]]
+    again = start(athena, "CREATE VIEW eu_sales AS SELECT id FROM sales")
+    drop = start(athena, "DROP VIEW eu_sales")
+    simulator.advance(3)
+    failed = athena.get_query_execution(QueryExecutionId=again)["QueryExecution"]["Status"]
+    assert failed["State"] == "FAILED" and failed["StateChangeReason"].startswith("ALREADY_EXISTS")
+    assert state(athena, drop) == "SUCCEEDED"
+    assert [t["Name"] for t in client("glue").get_tables(DatabaseName="lake")["TableList"]] == ["sales"]
+
+
+def test_a_query_over_a_missing_table_or_column_fails_as_athenas_would(athena, simulator):
+    table, column = start(athena, "SELECT * FROM nowhere"), start(athena, "SELECT colour FROM sales")
+    simulator.advance(10)
+    reasons = {q: athena.get_query_execution(QueryExecutionId=q)["QueryExecution"]["Status"] for q in (table, column)}
+    assert reasons[table]["State"] == "FAILED"
+    assert reasons[table]["StateChangeReason"].startswith("TABLE_NOT_FOUND") and "lake.nowhere" in reasons[table]["StateChangeReason"]
+    assert reasons[column]["StateChangeReason"].startswith("COLUMN_NOT_FOUND")
+    assert reasons[column]["AthenaError"]["ErrorCategory"] == 2  # the user's error, not retryable
+    with pytest.raises(ClientError, match="Final query state: FAILED"):
+        athena.get_query_results(QueryExecutionId=table)
+
+
+def test_active_dml_queries_are_limited_with_awss_error(athena, simulator):
+    running = [start(athena, "SELECT count(*) FROM sales") for _ in range(3)]
+    with pytest.raises(ClientError) as refused:
+        start(athena, "SELECT count(*) FROM sales")
+    error = refused.value.response
+    assert error["Error"]["Code"] == "TooManyRequestsException"
+    assert error["Reason"] == "CONCURRENT_QUERY_LIMIT_EXCEEDED"
+    assert "exceeded the limit for the number of queries you can run concurrently" in error["Error"]["Message"]
+    start(athena, "CREATE OR REPLACE VIEW v AS SELECT id FROM sales")  # DDL is not counted
+    athena.stop_query_execution(QueryExecutionId=running[0])  # a cancelled query frees its place
+    assert state(athena, running[0]) == "CANCELLED"
+    start(athena, "SELECT count(*) FROM sales")
+    simulator.advance(10)  # all finished: the account has room again
+    start(athena, "SELECT count(*) FROM sales")
+    limited = simulator.stats()["operations"]["athena.StartQueryExecution"]["limited"]
+    assert limited == 1
+
+
+def test_a_retried_start_with_the_same_token_starts_one_query(athena):
+    first = athena.start_query_execution(QueryString="SELECT 1 AS one", ClientRequestToken="t" * 32,
+                                         QueryExecutionContext=DB, ResultConfiguration=OUTPUT)
+    again = athena.start_query_execution(QueryString="SELECT 1 AS one", ClientRequestToken="t" * 32,
+                                         QueryExecutionContext=DB, ResultConfiguration=OUTPUT)
+    assert first["QueryExecutionId"] == again["QueryExecutionId"]
+    with pytest.raises(ClientError, match="Idempotent parameters do not match"):
+        athena.start_query_execution(QueryString="SELECT 2", ClientRequestToken="t" * 32,
+                                     QueryExecutionContext=DB, ResultConfiguration=OUTPUT)
+
+
+def test_bad_requests_get_invalid_request_exception_not_a_500(athena):
+    for call in (lambda: athena.get_query_execution(QueryExecutionId="no-such-query"),
+                 lambda: athena.get_query_results(QueryExecutionId="no-such-query"),
+                 lambda: athena.start_query_execution(QueryString="SELECT 1"),  # no output location
+                 lambda: athena.start_query_execution(QueryString="SELECT 1", WorkGroup="nope", ResultConfiguration=OUTPUT),
+                 lambda: athena.get_work_group(WorkGroup="nope")):
+        with pytest.raises(ClientError) as raised:
+            call()
+        assert raised.value.response["Error"]["Code"] == "InvalidRequestException"
+        assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert athena.get_work_group(WorkGroup="primary")["WorkGroup"]["Name"] == "primary"
+
+
+def test_queries_list_newest_first_and_batch_get_names_the_unknown(athena, simulator):
+    ids = [start(athena, f"SELECT {i} AS n") for i in range(3)]
+    listed = athena.list_query_executions(WorkGroup="primary")["QueryExecutionIds"]
+    assert listed == ids[::-1]
+    batch = athena.batch_get_query_execution(QueryExecutionIds=[ids[0], "nope"])
+    assert [q["QueryExecutionId"] for q in batch["QueryExecutions"]] == [ids[0]]
+    assert batch["UnprocessedQueryExecutionIds"][0]["QueryExecutionId"] == "nope"
