@@ -1,6 +1,6 @@
 """User pipelines for the tests, loaded as `module:function` like a user's own."""
 from harness.pipelines import Pipeline, Stage
-from harness.pipelines.workbench import data_source, teardown
+from harness.pipelines.workbench_light import data_source, teardown
 
 
 def explode_for_worker_1(run):

@@ -15,6 +15,7 @@ class Deadlines:
     """How long (AWS seconds) to wait for each asynchronous step, and how often to look."""
     feature_group_created: float = 900.0
     offline_store: float = 1200.0
+    offline_rows: float = 1800.0  # ingested rows reaching the offline store (AWS: often 10-20 min)
     training_job: float = 3600.0
     endpoint: float = 1800.0
     deletion: float = 900.0
@@ -22,6 +23,8 @@ class Deadlines:
     poll: float = 15.0  # first poll interval; grows by half each time up to poll_cap
     poll_cap: float = 60.0
     slot_poll: float = 5.0  # while holding a concurrency slot others wait for, look this often
+    athena_query: float = 1800.0  # DML query timeout (Athena's default, 30 minutes)
+    athena_poll: float = 1.0  # awswrangler's polling delay for GetQueryExecution
 
 
 @dataclass
@@ -30,6 +33,7 @@ class AwsContext:
     bucket: str  # where data and offline stores live
     role_arn: str = "arn:aws:iam::123456789012:role/harness-sagemaker"
     glue_database: str = "harness"
+    athena_workgroup: str = "primary"
     image_uri: str = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
     run_id: str | None = None
     pipeline_id: str | None = None
@@ -54,6 +58,10 @@ class AwsContext:
 
     def sleep(self, aws_seconds: float) -> None:
         self.clock.sleep(aws_seconds)
+
+    @property
+    def athena_output(self) -> str:
+        return f"s3://{self.bucket}/athena-results/"
 
     def tags(self) -> list[dict]:
         tags = []

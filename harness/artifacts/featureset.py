@@ -7,6 +7,8 @@ missing, or its S3 prefix empty.
 """
 from __future__ import annotations
 
+import contextvars
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -15,7 +17,7 @@ from botocore.exceptions import ClientError
 from harness.artifacts.base import Artifact
 from harness.artifacts.context import AwsContext
 from harness.artifacts.datasource import delete_prefix
-from harness.artifacts.errors import ArtifactError
+from harness.artifacts.errors import ArtifactError, PartialStateError
 from harness.artifacts.waiting import create_within_quota, error_code, take_slot, wait_for_parts, wait_until
 
 FEATURE_TYPES = {"i": "Integral", "u": "Integral", "f": "Fractional"}
@@ -111,13 +113,62 @@ class FeatureSet(Artifact):
             raise ArtifactError(f"feature group {self.name} is {status}: {described.get('FailureReason', '')}")
         return status == "Created"
 
-    def ingest(self, df: pd.DataFrame) -> int:
-        """PutRecord every row through the featurestore runtime; returns rows written."""
+    def ingest(self, df: pd.DataFrame, threads: int = 1) -> int:
+        """PutRecord every row through the featurestore runtime, from `threads` threads at once
+        (Workbench uses up to 32); returns rows written."""
         runtime = self.ctx.client("sagemaker-featurestore-runtime")
-        for row in df.astype(str).to_dict(orient="records"):
+        rows = df.astype(str).to_dict(orient="records")
+
+        def put(row: dict) -> None:
             runtime.put_record(FeatureGroupName=self.name,
                                Record=[{"FeatureName": k, "ValueAsString": v} for k, v in row.items()])
-        return len(df)
+
+        if threads <= 1:
+            for row in rows:
+                put(row)
+            return len(rows)
+        # each thread carries this one's context: its events belong to this pipeline and stage,
+        # and its waits end when the run stops
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"ingest-{self.name}") as pool:
+            for done in [pool.submit(contextvars.copy_context().run, put, row) for row in rows]:
+                done.result()
+        return len(rows)
+
+    def offline_table(self) -> tuple[str, str] | None:
+        """(database, table) of the offline store's Glue table, as the group describes it."""
+        described = self.describe() or {}
+        catalog = (described.get("OfflineStoreConfig") or {}).get("DataCatalogConfig") or {}
+        return (catalog["Database"], catalog["TableName"]) if catalog.get("TableName") else None
+
+    def offline_rows(self) -> int:
+        """Rows in the offline store now, counted by Athena (what Workbench polls)."""
+        from harness.artifacts.athena import query
+        database, table = self.offline_table() or ("", "")
+        counted = query(self.ctx, f'SELECT COUNT(*) AS count FROM "{database}"."{table}"', database)
+        return int(counted["count"].iloc[0]) if len(counted) else 0
+
+    def wait_for_offline_rows(self, expected: int, deadline: float | None = None, poll: float = 30.0) -> float:
+        """Poll the offline store's row count every `poll` AWS seconds until it holds `expected`
+        rows; partial state while it does not, PartialStateError past the deadline."""
+        clock, ctx = self.ctx.clock, self.ctx
+        deadline = ctx.deadlines.offline_rows if deadline is None else deadline
+        have = self.offline_rows()
+        if have >= expected:
+            return 0.0
+        start, artifact = clock.now(), f"FeatureSet {self.name} offline rows"
+        ctx.record("partial_state_detected", artifact=artifact, missing=[f"offline_rows {have}/{expected}"])
+        while True:
+            waited = clock.now() - start
+            if waited >= deadline:
+                missing = [f"offline_rows {have}/{expected}"]
+                ctx.record("partial_state_failed", duration=clock.wall(waited), artifact=artifact, missing=missing)
+                raise PartialStateError(artifact, missing, waited)
+            ctx.sleep(min(poll, max(0.0, deadline - waited) + 1e-3))
+            have = self.offline_rows()
+            if have >= expected:
+                waited = clock.now() - start
+                ctx.record("partial_state_resolved", duration=clock.wall(waited), artifact=artifact)
+                return waited
 
     def get_record(self, record_id: str) -> dict | None:
         answer = self.ctx.client("sagemaker-featurestore-runtime").get_record(

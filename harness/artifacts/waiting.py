@@ -70,14 +70,14 @@ def error_code(err: Exception) -> str:
     return getattr(err, "response", {}).get("Error", {}).get("Code", "")
 
 
-def take_slot(ctx: AwsContext, operation: str):
-    """A limiter permit for a SageMaker create call that has a concurrency quota (None when the
-    policy has no limiter or the call no such quota); a wait for it is recorded."""
+def take_slot(ctx: AwsContext, operation: str, service: str = "sagemaker"):
+    """A limiter permit for a call that has a concurrency quota (a SageMaker create, an Athena
+    query; None when the policy has no limiter or the call no such quota); a wait is recorded."""
     if ctx.limiter is None:
         return None
-    permit = ctx.limiter.permit("sagemaker", operation, ctx.deadlines.quota_slot)
+    permit = ctx.limiter.permit(service, operation, ctx.deadlines.quota_slot)
     if permit is not None and permit.waited > 0:
-        ctx.record("quota_wait", service="sagemaker", operation=operation, duration=ctx.wall(permit.waited))
+        ctx.record("quota_wait", service=service, operation=operation, duration=ctx.wall(permit.waited))
     return permit
 
 

@@ -24,6 +24,13 @@ CONNECTION_ERRORS = (EndpointConnectionError, ConnectionClosedError, ConnectTime
 THROTTLE_CODES = frozenset(standard.ThrottledRetryableChecker._THROTTLED_ERROR_CODES)
 
 
+def concurrency_refused(code: str | None, parsed_response: dict | None) -> bool:
+    """AWS refused the call because a concurrency quota is full (Athena's active queries), which
+    botocore files under throttling: no rate is too high, so the rate must not be cut, and a
+    retry cannot help until a slot frees; the caller waits for one (artifacts/athena.py)."""
+    return code == "TooManyRequestsException" and (parsed_response or {}).get("Reason") == "CONCURRENT_QUERY_LIMIT_EXCEEDED"
+
+
 def error_code(parsed_response: dict | None, exception: BaseException | None) -> str | None:
     if exception is not None:
         return type(exception).__name__
@@ -79,6 +86,8 @@ class CallHooks:
         status = (response_dict or {}).get("status_code")
         if exception is not None:
             outcome = "exception"
+        elif concurrency_refused(code, parsed_response):
+            outcome = "error"
         elif code in THROTTLE_CODES:
             outcome = "throttled"
         elif code is not None or (status or 200) >= 400:
@@ -105,6 +114,8 @@ class CallHooks:
         # The backend unreachable (a restart, a network blip) is retried until the call's
         # deadline, not against the attempt budget: waiting it out is what a person would do.
         unreachable = isinstance(caught_exception, CONNECTION_ERRORS)
+        if concurrency_refused(retry.get_error_code(), retry.parsed_response):
+            return None
         if not unreachable and not self._retryable.is_retryable(retry):
             return None
         sleep = self._backoff(SimpleNamespace(attempt_number=attempts))

@@ -11,6 +11,8 @@ KINDS = (
     "quota_wait",  # time waited for a concurrency permit (e.g. a feature group Creating slot)
     "quota_hold",  # time a resource held a concurrency quota slot (create -> no longer in progress)
     "partial_state_detected", "partial_state_resolved", "partial_state_failed",
+    "query",  # an Athena query from start to finish; outcome = its final state
+    "contention",  # a write another writer beat (ConcurrentModificationException), read again and retried
     "stage_start", "stage_end", "pipeline_start", "pipeline_end",
     "worker_error", "cleanup", "cache_hit", "cache_miss", "level_start", "level_end", "run_end",
 )

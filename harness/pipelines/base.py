@@ -40,7 +40,8 @@ class Pipeline:
 def builtin_pipelines() -> dict[str, Callable[[], Pipeline]]:
     from harness.pipelines.sdk import sdk_pipeline
     from harness.pipelines.workbench import workbench_pipeline
-    return {"workbench": workbench_pipeline, "workbench-sdk": sdk_pipeline}
+    from harness.pipelines.workbench_light import workbench_light_pipeline
+    return {"workbench": workbench_pipeline, "workbench-light": workbench_light_pipeline, "workbench-sdk": sdk_pipeline}
 
 
 def load_pipeline(spec: str) -> Pipeline:

@@ -1,13 +1,13 @@
 """The built-in `workbench-sdk` pipeline: the workbench steps, with the model and the endpoint
 driven through the SageMaker Python SDK's typed resources (sagemaker.core.resources), so the
 SDK's own waiters and polling meet the same quotas. Data and feature stages are shared with
-the workbench pipeline; teardown is the same.
+the workbench-light pipeline; teardown is the same.
 """
 from __future__ import annotations
 
 from harness.artifacts import Endpoint as EndpointArtifact
 from harness.artifacts import Model as ModelArtifact
-from harness.pipelines import workbench
+from harness.pipelines import workbench_light as workbench
 from harness.pipelines.base import Pipeline, PipelineRun, Stage
 
 

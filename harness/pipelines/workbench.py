@@ -1,80 +1,161 @@
-"""The built-in `workbench` pipeline, the shape of a Workbench ML pipeline:
+"""The built-in `workbench` pipeline: a Workbench ML pipeline with the calls it really makes.
 
-DataSource -> FeatureSet (ingest, wait for the offline store) -> Model (train, register)
--> Endpoint (deploy, wait InService) -> Inference (batched invokes); teardown deletes it all.
+DataSource (onboarded with Athena queries, metadata in Glue table parameters; shared by the
+run's pipelines, as Workbench's stress test shares one) -> FeatureSet (created, tagged, ingested
+by PutRecord from many threads, its offline-store rows counted with Athena every 30 s until they
+arrive, then onboarded too) -> Model (training view, train, register, tags) -> Endpoint (deploy,
+tags) -> Inference (one Athena query, batched invokes). Teardown deletes what it made.
+
+The counts come from Workbench's public code (see the README); `params` override each.
 """
 from __future__ import annotations
 
 import pandas as pd
 
 from harness.artifacts import DataSource, Endpoint, FeatureSet, Model
+from harness.artifacts.athena import query
+from harness.artifacts.onboarding import Onboarding, delete_table, drop_views, onboard
+from harness.artifacts.tags import tag_traffic
 from harness.pipelines.base import Pipeline, PipelineRun, Stage
 
-DEFAULTS = {"rows": 100, "ingest_rows": 20, "inference_batches": 5, "batch_rows": 10,
-            "instance_type": "ml.m5.large"}
+DEFAULTS = {
+    "rows": 100,  # rows in the dataset; every one is ingested with PutRecord
+    "string_columns": 2,  # string columns: one value-count query each per onboarding
+    "onboarding_queries": 18,  # describing queries per onboarding, before the value counts
+    "glue_listings": 17, "glue_reads": 25, "glue_writes": 7,  # per onboarding
+    "unawaited_queries": 1,  # per onboarding: started, never waited for
+    "putrecord_threads": 32,
+    "offline_poll_seconds": 30.0,  # count(*) on the offline store this often until rows arrive
+    "pause_after_ingest_seconds": 30.0,
+    "tag_reads": 23, "tag_writes": 12,  # ListTags and AddTags per SageMaker stage (three stages)
+    "shared_data_source": True,
+    "inference_batches": 5, "batch_rows": 100,
+    "instance_type": "ml.m5.large",
+}
 
 
-def make_dataset(run: PipelineRun) -> pd.DataFrame:
-    rows = int(run.params.get("rows", DEFAULTS["rows"]))
-    rng = run.rng
+def param(run: PipelineRun, key: str):
+    value = run.params.get(key, DEFAULTS[key])
+    return type(DEFAULTS[key])(value) if not isinstance(DEFAULTS[key], bool) else bool(value)
+
+
+def onboarding(run: PipelineRun) -> Onboarding:
+    return Onboarding(param(run, "onboarding_queries"), param(run, "glue_listings"), param(run, "glue_reads"),
+                      param(run, "glue_writes"), param(run, "unawaited_queries"))
+
+
+def make_dataset(run: PipelineRun, seed_name: str) -> pd.DataFrame:
+    """Numeric features, a target and `string_columns` categorical columns; the same rows for
+    every pipeline that shares the data source (drawn from its name)."""
+    import random
+    rows, strings = param(run, "rows"), param(run, "string_columns")
+    rng = random.Random(seed_name)
     xs = [[round(rng.gauss(0, 1), 4) for _ in range(3)] for _ in range(rows)]
-    return pd.DataFrame({
-        "id": [f"{run.pipeline_id}-{i}" for i in range(rows)],
+    frame = {
+        "id": [f"r{i}" for i in range(rows)],
         "event_time": ["2026-11-26T00:00:00Z"] * rows,
         "x1": [x[0] for x in xs], "x2": [x[1] for x in xs], "x3": [x[2] for x in xs],
         "target": [round(2 * x[0] - x[1] + 0.5 * x[2] + rng.gauss(0, 0.1), 4) for x in xs],
-    })
+    }
+    for k in range(strings):
+        frame[f"category_{k}"] = [rng.choice(("red", "green", "blue", "amber")) for _ in range(rows)]
+    return pd.DataFrame(frame)
 
 
 def data_source(run: PipelineRun) -> None:
-    df = make_dataset(run)
+    ctx = run.ctx
+    shared = param(run, "shared_data_source")
+    # base names are <run prefix>-n<level>w<worker>i<iteration>: the run's pipelines share one name
+    name = (run.base_name.rsplit("-", 1)[0] + "-shared" if shared else run.base_name).replace("-", "_")
+    df = make_dataset(run, name)
     run.made["dataset"] = df
-    run.made["data_source"] = DataSource(run.ctx, run.base_name.replace("-", "_")).create(df)
+    source = DataSource(ctx, name).create(df)
+    if not shared:
+        run.made["data_source"] = source  # teardown deletes it; a shared one goes with the run's cleanup
+    run.made["source"] = source
+    onboard(ctx, ctx.glue_database, name, onboarding(run))
 
 
 def feature_set(run: PipelineRun) -> None:
-    df = run.made["dataset"]
-    features = FeatureSet(run.ctx, run.base_name)
+    ctx, df = run.ctx, run.made["dataset"]
+    features = FeatureSet(ctx, run.base_name)
     run.made["feature_set"] = features
     features.create(df, "id", "event_time")
-    features.ingest(df.head(int(run.params.get("ingest_rows", DEFAULTS["ingest_rows"]))))
+    tag_traffic(ctx, features.describe()["FeatureGroupArn"], param(run, "tag_reads"), param(run, "tag_writes"))
+    features.ingest(df, threads=param(run, "putrecord_threads"))
+    ctx.sleep(param(run, "pause_after_ingest_seconds"))
     features.wait_for_offline_store()
+    features.wait_for_offline_rows(len(df), poll=param(run, "offline_poll_seconds"))
+    database, table = features.offline_table()
+    onboard(ctx, database, table, onboarding(run))
 
 
 def model(run: PipelineRun) -> None:
-    trained = Model(run.ctx, run.base_name)
+    ctx = run.ctx
+    database, table = run.made["feature_set"].offline_table()
+    view = f"{run.base_name.replace('-', '_')}_training"
+    query(ctx, f'CREATE OR REPLACE VIEW "{database}"."{view}" AS SELECT * FROM "{database}"."{table}"', database)
+    run.made["training_view"] = (database, view)
+    trained = Model(ctx, run.base_name)
     run.made["model"] = trained
-    trained.train(run.made["data_source"].location, run.params.get("instance_type", DEFAULTS["instance_type"]))
+    trained.train(run.made["source"].location, param(run, "instance_type"))
     trained.register()
+    described = trained.describe() or trained.training_job() or {}
+    arn = described.get("ModelArn") or described.get("TrainingJobArn")
+    if arn:
+        tag_traffic(ctx, arn, param(run, "tag_reads"), param(run, "tag_writes"))
 
 
 def endpoint(run: PipelineRun) -> None:
-    deployed = Endpoint(run.ctx, run.base_name)
+    ctx = run.ctx
+    deployed = Endpoint(ctx, run.base_name)
     run.made["endpoint"] = deployed
-    deployed.deploy(run.base_name, run.params.get("instance_type", DEFAULTS["instance_type"]))
+    deployed.deploy(run.base_name, param(run, "instance_type"))
+    tag_traffic(ctx, deployed.describe()["EndpointArn"], param(run, "tag_reads"), param(run, "tag_writes"))
 
 
 def inference(run: PipelineRun) -> None:
-    df = run.made["dataset"][["x1", "x2", "x3"]]
-    size = int(run.params.get("batch_rows", DEFAULTS["batch_rows"]))
-    for batch in range(int(run.params.get("inference_batches", DEFAULTS["inference_batches"]))):
-        rows = df.iloc[batch * size:(batch + 1) * size].values.tolist() or df.head(size).values.tolist()
-        scores = run.made["endpoint"].invoke(rows)
-        if len(scores) != len(rows):
-            raise RuntimeError(f"endpoint answered {len(scores)} scores for {len(rows)} rows")
+    database, table = run.made["feature_set"].offline_table()
+    size = param(run, "batch_rows")
+    rows = query(run.ctx, f'SELECT "x1", "x2", "x3" FROM "{database}"."{table}" LIMIT {size * param(run, "inference_batches")}',
+                 database)
+    rows = rows if len(rows) else run.made["dataset"][["x1", "x2", "x3"]]
+    for batch in range(param(run, "inference_batches")):
+        chunk = rows.iloc[batch * size:(batch + 1) * size].values.tolist() or rows.head(size).values.tolist()
+        scores = run.made["endpoint"].invoke(chunk)
+        if len(scores) != len(chunk):
+            raise RuntimeError(f"endpoint answered {len(scores)} scores for {len(chunk)} rows")
 
 
 def teardown(run: PipelineRun) -> None:
     """Delete what this pipeline made, newest first; every step is idempotent."""
     errors = []
+
+    def attempt(what: str, step) -> None:
+        try:
+            step()
+        except Exception as err:  # noqa: BLE001 - try every deletion, then report them all
+            errors.append(f"{what}: {err}")
+
+    view = run.made.get("training_view")
+    if view:
+        attempt("training view", lambda: delete_table(run.ctx, *view))
+    features = run.made.get("feature_set")
+    if features is not None:
+        table = None
+        try:
+            table = features.offline_table()
+        except Exception as err:  # noqa: BLE001
+            errors.append(f"feature_set: {err}")
+        if table:
+            attempt("offline-store views", lambda: drop_views(run.ctx, *table))
     for key in ("endpoint", "model", "feature_set", "data_source"):
         artifact = run.made.get(key)
-        if artifact is None:
-            continue
-        try:
-            artifact.delete()
-        except Exception as err:  # noqa: BLE001 - try every deletion, then report them all
-            errors.append(f"{key}: {err}")
+        if artifact is not None:
+            attempt(key, artifact.delete)
+    source = run.made.get("data_source")
+    if source is not None:
+        attempt("data source views", lambda: drop_views(run.ctx, run.ctx.glue_database, source.name))
     if errors:
         raise RuntimeError("teardown left resources behind: " + "; ".join(errors))
 

@@ -92,7 +92,9 @@ def level_metrics(events: pd.DataFrame, level: int, time_scale: float) -> dict:
             "attempts": int(len(attempts)), "attempts_per_pipeline": len(attempts) / n_pipelines,
             "throttled": int((attempts.outcome == "throttled").sum()),
             # a concurrency quota full (e.g. 4 feature groups creating): refused, not throttled
-            "limit_rejected": int((attempts.error_code == "ResourceLimitExceeded").sum()),
+            "limit_rejected": int(((attempts.error_code == "ResourceLimitExceeded")
+                                   | ((attempts.error_code == "TooManyRequestsException")
+                                      & (attempts.outcome == "error"))).sum()),
             "throttle_rate": float((attempts.outcome == "throttled").mean()) if len(attempts) else 0.0,
             "retries": int((own.kind == "retry").sum()),
             "by_operation": by_op,

@@ -62,9 +62,11 @@ class SimulatorApp:
         self.buckets: dict[tuple, TokenBucket | None] = {}
         self.rngs: dict[str, random.Random] = {}
         self.lifecycles = Lifecycles(profile, seed, time_scale, manual_time)
-        self.records = RecordStore()
+        epoch = time.time()  # the wall-clock date AWS time 0 stands for, in timestamps
+        fg = profile.feature_group
+        self.records = RecordStore(self.lifecycles.now, seed, (fg.rows_min_seconds, fg.rows_max_seconds), epoch)
         self.catalogs: dict[tuple[str, str], MotoCatalog] = {}
-        self.athena = Athena(profile, seed, self.lifecycles.now, time.time(), self._catalog, self.quotas)
+        self.athena = Athena(profile, seed, self.lifecycles.now, epoch, self._catalog, self.quotas)
         self.stats = Stats()
         self._next_tick = 0.0
 
@@ -499,12 +501,19 @@ class SimulatorApp:
         if catalog["Database"] not in glue.databases:
             glue.create_database(catalog["Database"], {"Name": catalog["Database"]})
         location = storage.get("ResolvedOutputS3Uri", "")
-        columns = [{"Name": f["FeatureName"], "Type": "string"} for f in group.feature_definitions]
+        types = {"Integral": "bigint", "Fractional": "double", "String": "string"}
+        columns = [{"Name": f["FeatureName"], "Type": types.get(f.get("FeatureType"), "string")}
+                   for f in group.feature_definitions]
+        columns += [{"Name": "write_time", "Type": "timestamp"}, {"Name": "api_invocation_time", "Type": "timestamp"},
+                    {"Name": "is_deleted", "Type": "boolean"}]
         glue.create_table(catalog["Database"], catalog["TableName"], {
             "Name": catalog["TableName"],
             "StorageDescriptor": {"Columns": columns, "Location": location},
             "TableType": "EXTERNAL_TABLE",
         })
+        names = [c["Name"] for c in columns]
+        self._catalog(clock.account, clock.region).sources[(catalog["Database"], catalog["TableName"])] = (
+            lambda: self.records.offline_rows(clock.account, clock.region, clock.name, names))
         if location.startswith("s3://"):
             bucket, _, prefix = location[5:].partition("/")
             try:

@@ -27,9 +27,11 @@ class MotoCatalog:
         return s3_backends[self.account]["aws"]
 
     def database_exists(self, database: str) -> bool:
-        return database in self._glue().databases
+        return database == "information_schema" or database in self._glue().databases
 
     def table(self, database: str, name: str) -> Table | None:
+        if database == "information_schema":
+            return self._information_schema(name)
         glue = self._glue()
         db = glue.databases.get(database)
         found = None if db is None else db.tables.get(name)
@@ -46,6 +48,30 @@ class MotoCatalog:
         location = spec.get("StorageDescriptor", {}).get("Location", "")
         skip = int((spec.get("Parameters") or {}).get("skip.header.line.count", "0") or 0)
         return Table(database, name, columns, rows=lambda: self._csv_rows(location, skip))
+
+    def _information_schema(self, name: str) -> Table | None:
+        """Athena's views of the catalog, as pipelines query them to check a table exists."""
+        def tables():
+            return [["awsdatacatalog", db_name, t_name, "VIEW" if t.as_dict().get("TableType") == "VIRTUAL_VIEW" else "BASE TABLE"]
+                    for db_name, db in sorted(self._glue().databases.items()) for t_name, t in sorted(db.tables.items())]
+
+        def columns():
+            rows = []
+            for db_name, db in sorted(self._glue().databases.items()):
+                for t_name, t in sorted(db.tables.items()):
+                    for i, c in enumerate(t.as_dict().get("StorageDescriptor", {}).get("Columns", []), start=1):
+                        kind = c.get("Type", "string")
+                        rows.append(["awsdatacatalog", db_name, t_name, c["Name"], str(i), "varchar" if kind == "string" else kind])
+            return rows
+
+        if name == "tables":
+            return Table("information_schema", name, [("table_catalog", "string"), ("table_schema", "string"),
+                                                      ("table_name", "string"), ("table_type", "string")], rows=tables)
+        if name == "columns":
+            return Table("information_schema", name, [("table_catalog", "string"), ("table_schema", "string"),
+                                                      ("table_name", "string"), ("column_name", "string"),
+                                                      ("ordinal_position", "bigint"), ("data_type", "string")], rows=columns)
+        return None
 
     def _csv_rows(self, location: str, skip: int) -> list[list[str | None]]:
         bucket_name, _, prefix = location.removeprefix("s3://").partition("/")

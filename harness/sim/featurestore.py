@@ -1,21 +1,51 @@
 """The sagemaker-featurestore-runtime service, which moto lacks: records kept in memory per
 feature group, with AWS's request and error shapes (PutRecord, GetRecord, DeleteRecord,
-BatchGetRecord)."""
+BatchGetRecord).
+
+Every write also goes to the group's offline store, where it arrives late: each row becomes
+visible (to Athena, through the offline store's Glue table) after a delay drawn from the
+profile's window, in the order of the draws, as AWS's offline store fills in the background.
+"""
 from __future__ import annotations
 
 import json
+import random
+from datetime import datetime, timezone
+from typing import Callable
 
 from harness.sim import errors
 from harness.sim.calls import Call
 from harness.sim.errors import Response
 
 
+OFFLINE_COLUMNS = ("write_time", "api_invocation_time", "is_deleted")  # AWS adds these to each row
+
+
 class RecordStore:
-    def __init__(self):
+    def __init__(self, now: Callable[[], float] = lambda: 0.0, seed: int = 0,
+                 rows_seconds: tuple[float, float] = (0.0, 0.0), epoch: float = 0.0):
+        """now: AWS seconds; rows_seconds: the window within which a write reaches the offline store."""
+        self.now, self.rows_seconds, self.epoch = now, rows_seconds, epoch
+        self._rng = random.Random(f"{seed}:offline-rows")
         self._groups: dict[tuple[str, str, str], dict[str, list[dict]]] = {}
+        self._offline: dict[tuple[str, str, str], list[tuple[float, dict, bool]]] = {}
 
     def drop(self, account: str, region: str, group: str) -> None:
         self._groups.pop((account, region, group), None)
+        self._offline.pop((account, region, group), None)
+
+    def _to_offline(self, key: tuple[str, str, str], values: dict, deleted: bool = False) -> None:
+        low, high = self.rows_seconds
+        now = self.now()
+        stamp = datetime.fromtimestamp(self.epoch + now, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        row = {**values, "write_time": stamp, "api_invocation_time": stamp, "is_deleted": "true" if deleted else "false"}
+        self._offline.setdefault(key, []).append((now + self._rng.uniform(low, high), row, deleted))
+
+    def offline_rows(self, account: str, region: str, group: str, columns: list[str]) -> list[list[str | None]]:
+        """The rows of the group's offline store that have arrived by now, in `columns` order."""
+        now = self.now()
+        return [[row.get(c) for c in columns] for arrives, row, _ in self._offline.get((account, region, group), [])
+                if arrives <= now]
 
     def handle(self, call: Call, group_info) -> Response:
         """group_info(name) -> (record identifier feature, event time feature) for a feature group
@@ -35,12 +65,16 @@ class RecordStore:
                 if values.get(required) in (None, ""):
                     return errors.validation(call, f"Record is missing the required feature {required}")
             records[values[id_name]] = record
+            self._to_offline((call.account, call.region, group), values)
             return 200, [("Content-Type", "application/json")], b""
         record_id = (call.query.get("RecordIdentifierValueAsString") or [""])[0]
         if not record_id:
             return errors.validation(call, "RecordIdentifierValueAsString is required")
         if call.operation == "DeleteRecord":
-            records.pop(record_id, None)
+            gone = records.pop(record_id, None)
+            if gone is not None:
+                self._to_offline((call.account, call.region, group),
+                                 {f.get("FeatureName"): f.get("ValueAsString") for f in gone}, deleted=True)
             return 200, [("Content-Type", "application/json")], b""
         if call.operation == "GetRecord":
             record = self._select(records.get(record_id), call.query.get("FeatureName"))

@@ -52,6 +52,10 @@ class FeatureGroupLifecycle:
     table_seconds: float = 120.0  # OfflineStore Active -> Glue table and S3 prefix exist
     never_fraction: float = 0.0  # share of feature groups whose Glue table never appears
     delete_seconds: float = 30.0
+    # A record put to the online store reaches the offline store (and Athena) this long after,
+    # drawn uniformly: Workbench's log says rows "often take 10-20 minutes" to appear.
+    rows_min_seconds: float = 600.0
+    rows_max_seconds: float = 1200.0
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,7 @@ def parse_profile(data: dict, source: str, name: str) -> Profile:
     lifecycle = root.section("lifecycle")
     fg, tj, ep, aq = (lifecycle.section(k) for k in ("feature_group", "training_job", "endpoint", "athena_query"))
     query_defaults = AthenaQueryLifecycle()
+
     profile = Profile(
         name=name,
         description=description,
@@ -170,7 +175,9 @@ def parse_profile(data: dict, source: str, name: str) -> Profile:
             offline_store_seconds=fg.number("offline_store_seconds", 60.0, minimum=0.0),
             table_seconds=fg.number("table_seconds", 120.0, minimum=0.0),
             never_fraction=fg.number("never_fraction", 0.0, minimum=0.0, maximum=1.0),
-            delete_seconds=fg.number("delete_seconds", 30.0, minimum=0.0)),
+            delete_seconds=fg.number("delete_seconds", 30.0, minimum=0.0),
+            rows_min_seconds=fg.number("rows_min_seconds", 600.0, minimum=0.0),
+            rows_max_seconds=fg.number("rows_max_seconds", 1200.0, minimum=0.0)),
         training_job=TrainingJobLifecycle(
             run_seconds=tj.number("run_seconds", 300.0, minimum=0.0),
             fail_fraction=tj.number("fail_fraction", 0.0, minimum=0.0, maximum=1.0),
@@ -185,6 +192,9 @@ def parse_profile(data: dict, source: str, name: str) -> Profile:
             for key in ("queued_seconds", "ddl_seconds", "count_seconds", "select_seconds",
                         "aggregate_seconds", "fail_fraction")}),
     )
+    rows = profile.feature_group
+    if rows.rows_max_seconds < rows.rows_min_seconds:
+        raise fg.error("rows_max_seconds", rows.rows_max_seconds, f"a number >= rows_min_seconds ({rows.rows_min_seconds:g})")
     for section in (fg, tj, ep, aq, lifecycle, root):
         section.done()
     return profile

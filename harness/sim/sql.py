@@ -120,6 +120,55 @@ class _StdDev:
         return math.sqrt(sum((v - mean) ** 2 for v in self.values) / (n - 1))
 
 
+class _Percentile:
+    """approx_percentile(x, p): Presto's, exact here (the sample is small)."""
+
+    def __init__(self):
+        self.values: list[float] = []
+        self.p = 0.5
+
+    def step(self, value, p):
+        self.p = float(p)
+        if value is not None:
+            self.values.append(float(value))
+
+    def finalize(self):
+        if not self.values:
+            return None
+        ordered = sorted(self.values)
+        return ordered[min(len(ordered) - 1, max(0, round(self.p * (len(ordered) - 1))))]
+
+
+class _Distinct:
+    def __init__(self):
+        self.seen: set = set()
+
+    def step(self, value):
+        if value is not None:
+            self.seen.add(value)
+
+    def finalize(self):
+        return len(self.seen)
+
+
+class _Corr:
+    def __init__(self):
+        self.pairs: list[tuple[float, float]] = []
+
+    def step(self, x, y):
+        if x is not None and y is not None:
+            self.pairs.append((float(x), float(y)))
+
+    def finalize(self):
+        n = len(self.pairs)
+        if n < 2:
+            return None
+        mx, my = sum(p[0] for p in self.pairs) / n, sum(p[1] for p in self.pairs) / n
+        sxy = sum((x - mx) * (y - my) for x, y in self.pairs)
+        sxx, syy = sum((x - mx) ** 2 for x, _ in self.pairs), sum((y - my) ** 2 for _, y in self.pairs)
+        return None if sxx == 0 or syy == 0 else sxy / math.sqrt(sxx * syy)
+
+
 class Evaluator:
     """Runs one query over the tables `lookup(database, name)` finds (None: no such table)."""
 
@@ -132,10 +181,13 @@ class Evaluator:
         try:
             db.create_aggregate("stddev", 1, _StdDev)
             db.create_aggregate("stddev_samp", 1, _StdDev)
+            db.create_aggregate("approx_percentile", 2, _Percentile)
+            db.create_aggregate("corr", 2, _Corr)
+            db.create_aggregate("approx_distinct", 1, _Distinct)
             loaded: dict[tuple[str, str], Table] = {}
             query = self._load(db, sql, database, loaded, depth=0)
             try:
-                cursor = db.execute(query)
+                cursor = db.execute(strict_identifiers(query))
             except sqlite3.Error as err:
                 raise self._failure(err) from None
             # Athena names an expression without an alias _col0, _col1, ... by position
@@ -167,7 +219,10 @@ class Evaluator:
                 loaded[key] = table
                 if table.view_sql is not None:
                     inner = self._load(db, view_sql(table.view_sql), key[0], loaded, depth + 1)
-                    db.execute(f"CREATE VIEW {local} AS {inner}")
+                    try:
+                        db.execute(f"CREATE VIEW {local} AS {strict_identifiers(inner)}")
+                    except sqlite3.Error as err:
+                        raise self._failure(err) from None
                 else:
                     definitions = ", ".join(f'"{n}" {GLUE_TO_SQLITE.get(t.lower(), "TEXT")}' for n, t in table.columns)
                     db.execute(f"CREATE TABLE {local} ({definitions})")
@@ -188,6 +243,22 @@ class Evaluator:
         if "syntax error" in message:
             return QueryFailed("SYNTAX_ERROR", f"line 1:1: {message}")
         return QueryFailed("NOT_SUPPORTED", f"the simulator runs queries on SQLite, which could not run this one: {message}")
+
+
+def strict_identifiers(sql: str) -> str:
+    """Presto's "name" is always an identifier; SQLite reads a "name" that matches no column as
+    a string (so a misspelt column would answer its own name). Backticks are identifiers only."""
+    out, quote = [], None
+    for ch in sql:
+        if quote is None and ch in ("'", '"'):
+            quote = ch
+            out.append("`" if ch == '"' else ch)
+        elif ch == quote:
+            quote = None
+            out.append("`" if ch == '"' else ch)
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def _text(value) -> str | None:

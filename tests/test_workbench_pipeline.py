@@ -1,0 +1,198 @@
+"""The faithful workbench pipeline's parts on the simulator: Athena queries through the artifacts
+layer (a concurrency permit under the harness policy), onboarding's calls, metadata writes that
+collide and retry, offline-store rows that arrive late, and the whole pipeline at N=2."""
+from __future__ import annotations
+
+import threading
+
+import pandas as pd
+import pytest
+from botocore.exceptions import ClientError
+
+from harness.artifacts import DataSource
+from harness.artifacts.athena import QueryFailed, query
+from harness.artifacts.onboarding import Onboarding, onboard, queries_for, write_metadata
+from harness.events import load_events
+from simhelpers import write_profile
+
+FAST_ATHENA = """
+jitter = 0.0
+[lifecycle.athena_query]
+queued_seconds = 0.2
+ddl_seconds = 0.5
+count_seconds = 0.5
+select_seconds = 0.5
+aggregate_seconds = 1.0
+[lifecycle.feature_group]
+create_seconds = 5
+offline_store_seconds = 5
+table_seconds = 5
+rows_min_seconds = 60
+rows_max_seconds = 120
+[lifecycle.training_job]
+run_seconds = 30
+[lifecycle.endpoint]
+create_seconds = 30
+delete_seconds = 5
+"""
+
+
+def frame(rows: int = 12) -> pd.DataFrame:
+    return pd.DataFrame({"id": [f"r{i}" for i in range(rows)], "x": [float(i) for i in range(rows)],
+                         "colour": [("red", "blue", "amber")[i % 3] for i in range(rows)]})
+
+
+def attempts(ctx, operation: str) -> int:
+    ctx.recorder.flush()
+    events = load_events(ctx.events_path / "events.db", ["api_attempt"])
+    return int((events.operation == operation).sum())
+
+
+@pytest.fixture
+def ctx(aws_ctx, tmp_path):
+    return aws_ctx.reset(profile=write_profile(tmp_path, FAST_ATHENA), time_scale=0.01)
+
+
+def test_a_query_returns_typed_rows_and_a_failed_one_says_why(ctx):
+    DataSource(ctx, "sales").create(frame())
+    counted = query(ctx, 'SELECT COUNT(*) AS count, avg("x") AS mean FROM "harness"."sales"')
+    assert counted["count"].iloc[0] == 12 and counted["mean"].iloc[0] == pytest.approx(5.5)
+    with pytest.raises(QueryFailed, match="COLUMN_NOT_FOUND"):
+        query(ctx, 'SELECT "nope" FROM "harness"."sales"')
+    # awswrangler's calls per query: GetWorkGroup, StartQueryExecution, polls, one result page, S3
+    assert attempts(ctx, "GetWorkGroup") == attempts(ctx, "StartQueryExecution") == 2
+    assert attempts(ctx, "GetQueryResults") == 1 and attempts(ctx, "GetQueryExecution") >= 2
+
+
+def test_under_the_harness_policy_a_query_holds_an_active_query_permit(ctx):
+    DataSource(ctx, "sales").create(frame())
+    held = []
+    real = ctx.limiter.permit
+
+    def watching(service, operation, timeout=None):
+        permit = real(service, operation, timeout)
+        held.append((service, operation, permit is not None))
+        return permit
+
+    ctx.limiter.permit = watching
+    query(ctx, 'SELECT COUNT(*) AS count FROM "harness"."sales"')
+    assert held == [("athena", "StartQueryExecution", True)]
+    assert ctx.limiter.backend.waiters("permit:athena.StartQueryExecution") == 0
+
+
+def test_onboarding_makes_the_calls_its_plan_says(ctx):
+    DataSource(ctx, "sales").create(frame())
+    plan = Onboarding(queries=6, listings=3, reads=4, writes=2, unawaited=1)
+    learned = onboard(ctx, "harness", "sales", plan)
+    assert learned["rows"] == 12
+    value_counts = 2  # one per string column: id and colour
+    assert attempts(ctx, "StartQueryExecution") == plan.queries + value_counts + plan.unawaited
+    assert attempts(ctx, "GetTables") == plan.listings
+    views = 2  # the display and computation views are created in the first six queries
+    assert attempts(ctx, "UpdateTable") == plan.writes + views
+    tables = ctx.client("glue").get_tables(DatabaseName="harness")["TableList"]
+    tagged = {t["Name"]: t.get("Parameters", {}).get("harness:run-id") for t in tables}
+    assert tagged == {"sales": "test-run", "sales_display": "test-run", "sales_computation": "test-run"}
+
+
+def test_the_describing_queries_cover_each_string_column():
+    sql = queries_for("db", "t", [("id", "string"), ("x", "double"), ("c", "string"), ("when", "timestamp")], 18)
+    assert len(sql) == 18 + 2
+    assert sql[-2:] == ['SELECT "id", count(*) AS count FROM "db"."t" GROUP BY "id" ORDER BY count DESC LIMIT 20',
+                        'SELECT "c", count(*) AS count FROM "db"."t" GROUP BY "c" ORDER BY count DESC LIMIT 20']
+
+
+def test_concurrent_metadata_writers_collide_retry_and_lose_nothing(ctx, monkeypatch):
+    DataSource(ctx, "shared").create(frame())
+    writers = 6
+    barrier = threading.Barrier(writers)
+    glue = ctx.client("glue")
+    first_read = threading.local()
+    real_get = glue.get_table
+
+    def get_table(**kwargs):
+        answer = real_get(**kwargs)
+        if not getattr(first_read, "done", False):
+            first_read.done = True
+            barrier.wait(timeout=30)  # everyone has read the same version before anyone writes
+        return answer
+
+    monkeypatch.setattr(glue, "get_table", get_table)
+    collisions = []
+
+    def write(i: int) -> None:
+        collisions.append(write_metadata(ctx, "harness", "shared", {f"writer_{i}": str(i)}))
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    parameters = real_get(DatabaseName="harness", Name="shared")["Table"]["Parameters"]
+    assert {f"writer_{i}" for i in range(writers)} <= set(parameters)  # no update lost
+    assert sum(collisions) >= writers - 1  # all but the first write collided at least once
+    ctx.recorder.flush()
+    events = load_events(ctx.events_path / "events.db", ["contention"])
+    assert len(events) == sum(collisions) and set(events.operation) == {"UpdateTable"}
+
+
+def test_offline_rows_arrive_late_and_the_wait_records_partial_state(ctx):
+    from harness.artifacts import FeatureSet
+    df = frame(8).assign(event_time="2026-11-26T00:00:00Z")
+    features = FeatureSet(ctx, "late-rows")
+    features.create(df, "id", "event_time")
+    features.ingest(df, threads=4)
+    features.wait_for_offline_store()
+    assert features.offline_rows() < 8  # rows take 60-120 AWS seconds here
+    waited = features.wait_for_offline_rows(8, poll=10)
+    assert 0 < waited <= 130
+    ctx.recorder.flush()
+    kinds = list(load_events(ctx.events_path / "events.db", ["partial_state_detected", "partial_state_resolved"]).kind)
+    assert kinds[-2:] == ["partial_state_detected", "partial_state_resolved"]
+    features.delete()
+
+
+def test_the_workbench_pipeline_runs_end_to_end_at_n2_and_leaves_nothing(simulator, tmp_path):
+    from harness.runner.run import Runner
+    from harness.runner.scenario import load_scenario
+    from runhelpers import nothing_in
+    scenario = load_scenario("smoke")
+    scenario.pipelines = {"workbench": 1.0}
+    scenario.profile = write_profile(tmp_path, FAST_ATHENA)
+    scenario.params = {"rows": 20, "onboarding_queries": 4, "glue_listings": 2, "glue_reads": 2, "glue_writes": 2,
+                       "putrecord_threads": 4, "tag_reads": 2, "tag_writes": 1, "inference_batches": 2, "batch_rows": 5}
+    simulator.reset(profile=scenario.profile, seed=1, time_scale=0.01)
+    result = Runner(scenario, tmp_path, [2], endpoint_url=simulator.endpoint_url, render_report=False).run()
+    events = load_events(result.run_dir)
+    ends = events[events.kind == "pipeline_end"]
+    assert list(ends.outcome) == ["ok", "ok"], events[events.kind == "worker_error"].detail.tolist()
+    calls = events[events.kind == "api_attempt"]
+    assert (calls.operation == "StartQueryExecution").sum() >= 2 * (2 * (4 + 2 + 1) + 2)
+    assert (calls.operation == "PutRecord").sum() == 2 * 20
+    assert (events.kind == "query").sum() > 0
+    assert nothing_in(simulator.endpoint_url)
+
+
+def test_a_start_refused_for_the_active_query_limit_is_not_retried_as_a_throttle(ctx, tmp_path):
+    """A full active-query quota is not a rate to slow down for: the harness policy's hooks do
+    not retry it (nor cut the rate); without a permit to wait for, the start fails with AWS's
+    error. (The query() path waits for a permit instead.)"""
+    ctx = ctx.reset(profile=write_profile(tmp_path, """
+[[quota]]
+service = "athena"
+operation = "StartQueryExecution"
+concurrency = 1
+[lifecycle.athena_query]
+count_seconds = 3600
+""", name="one-query"), time_scale=1.0)  # the first query runs an hour, in wall time too
+    DataSource(ctx, "sales").create(frame())
+    from harness.artifacts.athena import start_query
+    start_query(ctx, 'SELECT COUNT(*) FROM "harness"."sales"')
+    ctx.limiter = None
+    with pytest.raises(ClientError) as refused:
+        start_query(ctx, 'SELECT COUNT(*) FROM "harness"."sales"')
+    assert refused.value.response["Reason"] == "CONCURRENT_QUERY_LIMIT_EXCEEDED"
+    assert attempts(ctx, "StartQueryExecution") == 2  # one each: the refusal was not retried
+    events = load_events(ctx.events_path / "events.db", ["api_attempt"])
+    refusal = events[events.operation == "StartQueryExecution"].iloc[-1]
+    assert (refusal.outcome, refusal.error_code) == ("error", "TooManyRequestsException")
