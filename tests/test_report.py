@@ -78,7 +78,7 @@ def test_the_bottleneck_analysis_names_the_quota_that_binds(tmp_path):
 SCHEMA_LEVEL_KEYS = {"level", "pipelines", "completed", "failed", "stopped", "failure_reasons", "wall_seconds",
                      "aws_seconds", "throughput_per_hour", "throughput_method", "batch_throughput_per_hour",
                      "steady_window_aws_seconds", "pipeline_seconds", "stage_seconds", "api", "waits",
-                     "partial_state", "simulator"}
+                     "partial_state", "queries", "contention", "simulator"}
 
 
 def test_metrics_json_follows_its_documented_schema(tmp_path):

@@ -169,8 +169,17 @@ def test_the_workbench_pipeline_runs_end_to_end_at_n2_and_leaves_nothing(simulat
     calls = events[events.kind == "api_attempt"]
     assert (calls.operation == "StartQueryExecution").sum() >= 2 * (2 * (4 + 2 + 1) + 2)
     assert (calls.operation == "PutRecord").sum() == 2 * 20
-    assert (events.kind == "query").sum() > 0
     assert nothing_in(simulator.endpoint_url)
+    # the report counts the queries, and weighs the active-query quota by their slot-seconds
+    from harness.report import render
+    import json
+    metrics = json.loads(render(result.run_dir)["metrics"].read_text())
+    level = metrics["levels"][0]
+    assert level["queries"]["count"] == (events.kind == "query").sum() > 0 and level["queries"]["failed"] == 0
+    athena_row = next(q for q in metrics["bottleneck"]["quotas"] if q["quota"] == "athena.StartQueryExecution concurrency")
+    assert athena_row["demand_per_pipeline"] == pytest.approx(
+        events[(events.kind == "quota_hold") & (events.service == "athena")].duration.sum() / 0.01 / 2, rel=0.01)
+    assert "Athena queries/pipeline" in (result.run_dir / "summary.md").read_text()
 
 
 def test_a_start_refused_for_the_active_query_limit_is_not_retried_as_a_throttle(ctx, tmp_path):

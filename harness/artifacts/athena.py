@@ -53,6 +53,9 @@ def query(ctx: AwsContext, sql: str, database: str | None = None) -> pd.DataFram
         if permit is not None:
             permit.release()
     status = execution["Status"]
+    # on AWS the query held an active-query slot from start to end, under every policy
+    ctx.record("quota_hold", service="athena", operation="StartQueryExecution",
+               duration=clock.wall(clock.now() - started))
     ctx.record("query", service="athena", operation="StartQueryExecution", outcome=status["State"],
                duration=clock.wall(clock.now() - started), query_id=query_id,
                statement=execution.get("SubstatementType"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 import random
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable
 
 from harness.artifacts.context import AwsContext
 
@@ -35,6 +35,19 @@ class Pipeline:
     stages: tuple[Stage, ...]
     teardown: Callable[[PipelineRun], None] | None = None
     description: str = ""
+
+
+def delete_all(steps: Iterable[tuple[str, Callable[[], None]]]) -> None:
+    """Run every (what, delete) step even after one fails, then report all failures at once:
+    a teardown deletes as much as it can."""
+    errors = []
+    for what, delete in steps:
+        try:
+            delete()
+        except Exception as err:  # noqa: BLE001 - try every deletion, then report them all
+            errors.append(f"{what}: {err}")
+    if errors:
+        raise RuntimeError("teardown left resources behind: " + "; ".join(errors))
 
 
 def builtin_pipelines() -> dict[str, Callable[[], Pipeline]]:

@@ -16,7 +16,7 @@ from harness.artifacts import DataSource, Endpoint, FeatureSet, Model
 from harness.artifacts.athena import query
 from harness.artifacts.onboarding import Onboarding, delete_table, drop_views, onboard
 from harness.artifacts.tags import tag_traffic
-from harness.pipelines.base import Pipeline, PipelineRun, Stage
+from harness.pipelines.base import Pipeline, PipelineRun, Stage, delete_all
 
 DEFAULTS = {
     "rows": 100,  # rows in the dataset; every one is ingested with PutRecord
@@ -128,36 +128,24 @@ def inference(run: PipelineRun) -> None:
 
 
 def teardown(run: PipelineRun) -> None:
-    """Delete what this pipeline made, newest first; every step is idempotent."""
-    errors = []
+    """Delete what this pipeline made, newest first; every step is idempotent. (A shared data
+    source is not this pipeline's: the run's cleanup deletes it.)"""
+    ctx, made, steps = run.ctx, run.made, []
+    if made.get("training_view"):
+        steps.append(("training view", lambda: delete_table(ctx, *made["training_view"])))
 
-    def attempt(what: str, step) -> None:
-        try:
-            step()
-        except Exception as err:  # noqa: BLE001 - try every deletion, then report them all
-            errors.append(f"{what}: {err}")
-
-    view = run.made.get("training_view")
-    if view:
-        attempt("training view", lambda: delete_table(run.ctx, *view))
-    features = run.made.get("feature_set")
-    if features is not None:
-        table = None
-        try:
-            table = features.offline_table()
-        except Exception as err:  # noqa: BLE001
-            errors.append(f"feature_set: {err}")
+    def drop_offline_views() -> None:
+        table = made["feature_set"].offline_table()  # None once the group is gone
         if table:
-            attempt("offline-store views", lambda: drop_views(run.ctx, *table))
-    for key in ("endpoint", "model", "feature_set", "data_source"):
-        artifact = run.made.get(key)
-        if artifact is not None:
-            attempt(key, artifact.delete)
-    source = run.made.get("data_source")
-    if source is not None:
-        attempt("data source views", lambda: drop_views(run.ctx, run.ctx.glue_database, source.name))
-    if errors:
-        raise RuntimeError("teardown left resources behind: " + "; ".join(errors))
+            drop_views(ctx, *table)
+
+    if made.get("feature_set") is not None:
+        steps.append(("offline-store views", drop_offline_views))
+    steps += [(key, made[key].delete) for key in ("endpoint", "model", "feature_set", "data_source")
+              if made.get(key) is not None]
+    if made.get("data_source") is not None:
+        steps.append(("data source views", lambda: drop_views(ctx, ctx.glue_database, made["data_source"].name)))
+    delete_all(steps)
 
 
 def workbench_pipeline() -> Pipeline:

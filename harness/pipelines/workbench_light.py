@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from harness.artifacts import DataSource, Endpoint, FeatureSet, Model
-from harness.pipelines.base import Pipeline, PipelineRun, Stage
+from harness.pipelines.base import Pipeline, PipelineRun, Stage, delete_all
 
 DEFAULTS = {"rows": 100, "ingest_rows": 20, "inference_batches": 5, "batch_rows": 10,
             "instance_type": "ml.m5.large"}
@@ -67,17 +67,8 @@ def inference(run: PipelineRun) -> None:
 
 def teardown(run: PipelineRun) -> None:
     """Delete what this pipeline made, newest first; every step is idempotent."""
-    errors = []
-    for key in ("endpoint", "model", "feature_set", "data_source"):
-        artifact = run.made.get(key)
-        if artifact is None:
-            continue
-        try:
-            artifact.delete()
-        except Exception as err:  # noqa: BLE001 - try every deletion, then report them all
-            errors.append(f"{key}: {err}")
-    if errors:
-        raise RuntimeError("teardown left resources behind: " + "; ".join(errors))
+    delete_all((key, run.made[key].delete) for key in ("endpoint", "model", "feature_set", "data_source")
+               if run.made.get(key) is not None)
 
 
 def workbench_light_pipeline() -> Pipeline:

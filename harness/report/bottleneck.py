@@ -40,11 +40,14 @@ def analyse(metrics: dict, table: QuotaTable, targets=(32, 64, 128)) -> dict:
     for key, hold in base["waits"]["quota_hold_seconds"].items():
         service, operation = key.split(".", 1)
         quota = table.lookup(service, operation)
-        if quota is None or quota.concurrency is None or not hold.get("mean"):
+        # slot-seconds per pipeline: the mean hold, times the holds a pipeline makes (at least one;
+        # fewer only where some pipelines had not reached the step when the level ended)
+        demand = (hold.get("mean") or 0.0) * max(1.0, hold.get("holds_per_pipeline") or 1.0)
+        if quota is None or quota.concurrency is None or not demand:
             continue
         rows.append({"quota": f"{service}.{operation} concurrency", "kind": "concurrency",
-                     "limit": quota.concurrency, "demand_per_pipeline": hold["mean"], "unit": "slot-seconds",
-                     "max_pipelines_per_hour": 3600.0 * quota.concurrency / hold["mean"],
+                     "limit": quota.concurrency, "demand_per_pipeline": demand, "unit": "slot-seconds",
+                     "max_pipelines_per_hour": 3600.0 * quota.concurrency / demand,
                      "source": quota.source})
     rows.sort(key=lambda r: r["max_pipelines_per_hour"])
     for row in rows:

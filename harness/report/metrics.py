@@ -62,9 +62,12 @@ def level_metrics(events: pd.DataFrame, level: int, time_scale: float) -> dict:
     limiter = ev[ev.kind == "limiter_wait"]
     quota_wait = ev[ev.kind == "quota_wait"]
     holds = {}
-    for operation, group in ev[ev.kind == "quota_hold"].groupby("operation"):
-        holds[f"sagemaker.{operation}"] = _pct(group.duration * aws)
+    for (service, operation), group in ev[ev.kind == "quota_hold"].groupby(["service", "operation"]):
+        # holds_per_pipeline: an Athena query holds an active-query slot each, many per pipeline
+        holds[f"{service}.{operation}"] = _pct(group.duration * aws) | {
+            "holds_per_pipeline": len(group) / n_pipelines}
 
+    queries = ev[ev.kind == "query"]
     sim = None
     if len(ends):
         detail = _details(ends.tail(1))[0]
@@ -112,6 +115,12 @@ def level_metrics(events: pd.DataFrame, level: int, time_scale: float) -> dict:
             "failed": int((partial.kind == "partial_state_failed").sum()),
             "seconds_to_resolve": _pct(resolved.duration * aws),
         },
+        "queries": {
+            "count": int(len(queries)), "failed": int((queries.outcome != "SUCCEEDED").sum()),
+            "seconds": _pct(queries.duration * aws),
+        },
+        # writes another writer beat to it (Glue ConcurrentModificationException), retried
+        "contention": int((ev.kind == "contention").sum()),
         "simulator": simulator_health(sim, wall),
     }
 

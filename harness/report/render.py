@@ -87,7 +87,9 @@ def csv_exports(events: pd.DataFrame, metrics: dict) -> dict[str, pd.DataFrame]:
         "pipeline_p99_s": l["pipeline_seconds"]["p99"], "attempts": l["api"]["attempts"],
         "throttled": l["api"]["throttled"], "throttle_rate": l["api"]["throttle_rate"],
         "retries": l["api"]["retries"], "partial_detected": l["partial_state"]["detected"],
-        "partial_failed": l["partial_state"]["failed"]} for l in metrics["levels"]])
+        "partial_failed": l["partial_state"]["failed"], "queries": l["queries"]["count"],
+        "queries_failed": l["queries"]["failed"], "query_p95_s": l["queries"]["seconds"]["p95"],
+        "contention": l["contention"]} for l in metrics["levels"]])
     operations = pd.DataFrame([{"level": l["level"], "operation": op, **{k: v for k, v in m.items()
                                                                          if k != "latency_seconds"},
                                 "latency_p95_s": m["latency_seconds"]["p95"]}
@@ -185,6 +187,12 @@ def level_table(metrics: dict) -> tuple[list[str], list[list[str]]]:
                      f"{l['api']['throttled']} ({100 * l['api']['throttle_rate']:.1f}%)", str(l["api"]["retries"]),
                      _fmt(l["waits"]["limiter_seconds_per_pipeline"]), _fmt(l["waits"]["quota_wait_seconds_per_pipeline"]),
                      f"{l['partial_state']['detected']}/{l['partial_state']['failed']}", _fmt(l["wall_seconds"], 0)])
+    if any(l["queries"]["count"] or l["contention"] for l in metrics["levels"]):
+        # pipelines that query Athena and write shared metadata: how long queries took, and collisions
+        header[-1:-1] = ["Athena queries/pipeline (p95 s)", "metadata collisions"]
+        for row, l in zip(rows, metrics["levels"]):
+            row[-1:-1] = [f"{_fmt(l['queries']['count'] / max(1, l['pipelines']))} ({_fmt(l['queries']['seconds']['p95'])})",
+                          str(l["contention"])]
     return header, rows
 
 

@@ -27,6 +27,7 @@ from harness.sim.catalog import MotoCatalog
 from harness.sim.errors import Response
 from harness.sim.featurestore import RecordStore
 from harness.sim.lifecycle import Clock, Lifecycles
+from harness.sim.paging import page, page_window
 from harness.sim.profile import Profile, load_profile
 from harness.sim.stats import Stats
 from harness.tokens import TokenBucket
@@ -437,16 +438,10 @@ class SimulatorApp:
                       "CreationTime": "CreationTime"}.get(params.get("SortBy", "CreationTime"), "CreationTime")
         rows.sort(key=lambda r: r.get(sort_field) or "", reverse=params.get("SortOrder", "Descending") == "Descending")
         try:
-            start = int(params.get("NextToken") or 0)
-        except ValueError:
-            return errors.validation(call, f"Invalid NextToken {params.get('NextToken')!r}")
-        size = int(params.get("MaxResults") or 10)
-        if not 1 <= size <= 100:
-            return errors.validation(call, f"MaxResults {size} must be from 1 to 100")
-        page = {"FeatureGroupSummaries": rows[start:start + size]}
-        if start + size < len(rows):
-            page["NextToken"] = str(start + size)
-        return errors.json_ok(page)
+            start, size = page_window(params, 10, 1, 100)
+        except ValueError as err:
+            return errors.validation(call, str(err))
+        return errors.json_ok(page(rows, start, size, "FeatureGroupSummaries"))
 
     def _list_service_quotas(self, call: Call) -> Response:
         """The simulated account's applied quotas: every profile quota that has a Service Quotas

@@ -24,6 +24,7 @@ from harness.sim import errors
 from harness.sim.calls import Call
 from harness.sim.catalog import MotoCatalog
 from harness.sim.errors import Response
+from harness.sim.paging import page, page_window
 from harness.sim.profile import Profile
 from harness.sim.sql import Evaluator, QueryFailed, Result, Statement, classify, parse_create_view, parse_drop, split_name
 
@@ -263,18 +264,15 @@ class Athena:
         if execution.statement.statement_type == "DML":  # a SELECT's first row is its header
             rows.insert(0, [{"VarCharValue": name} for name, _ in result.columns])
         try:
-            start = int(params.get("NextToken") or 0)
-        except ValueError:
-            return _invalid(call, f"Invalid NextToken {params.get('NextToken')!r}")
-        size = int(params.get("MaxResults") or MAX_RESULTS)
-        if not 1 <= size <= MAX_RESULTS:
-            return _invalid(call, f"MaxResults {size} must be from 1 to {MAX_RESULTS}")
+            start, size = page_window(params, MAX_RESULTS, 1, MAX_RESULTS)
+        except ValueError as err:
+            return _invalid(call, str(err))
         columns = [{"CatalogName": "hive", "SchemaName": "", "TableName": "", "Name": name, "Label": name,
                     "Type": kind, "Precision": 19 if kind == "bigint" else 17 if kind == "double" else 2147483647,
                     "Scale": 0, "Nullable": "UNKNOWN", "CaseSensitive": kind == "varchar"}
                    for name, kind in result.columns]
-        answer = {"ResultSet": {"Rows": [{"Data": r} for r in rows[start:start + size]],
-                                "ResultSetMetadata": {"ColumnInfo": columns}}}
+        answer: dict = {"ResultSet": {"Rows": [{"Data": r} for r in rows[start:start + size]],
+                                      "ResultSetMetadata": {"ColumnInfo": columns}}}
         if execution.statement.statement_type == "DML":
             answer["UpdateCount"] = 0
         if start + size < len(rows):
@@ -342,13 +340,7 @@ def _not_found(call: Call, query_id) -> Response:
 
 def _page(call: Call, items: list, params: dict, key: str, maximum: int) -> Response:
     try:
-        start = int(params.get("NextToken") or 0)
-    except ValueError:
-        return _invalid(call, f"Invalid NextToken {params.get('NextToken')!r}")
-    size = int(params.get("MaxResults") or maximum)
-    if not 0 <= size <= maximum:
-        return _invalid(call, f"MaxResults {size} must be from 0 to {maximum}")
-    answer: dict = {key: items[start:start + size]}
-    if start + size < len(items):
-        answer["NextToken"] = str(start + size)
-    return errors.json_ok(answer)
+        start, size = page_window(params, maximum, 0, maximum)
+    except ValueError as err:
+        return _invalid(call, str(err))
+    return errors.json_ok(page(items, start, size, key))

@@ -13,6 +13,7 @@ from datetime import datetime
 from harness.sim import errors
 from harness.sim.calls import Call
 from harness.sim.errors import Response
+from harness.sim.paging import page, page_window
 
 PAGE_MAX = 100
 CONFLICT_MESSAGE = "Update table failed due to concurrent modifications."
@@ -40,18 +41,12 @@ def get_tables(call: Call) -> Response:
     if missing:
         return missing
     tables = sorted(_backend(call).get_tables(params["DatabaseName"], params.get("Expression")), key=lambda t: t.name)
-    size = params.get("MaxResults") or PAGE_MAX
-    if not isinstance(size, int) or not 1 <= size <= PAGE_MAX:
-        return errors.error(call, 400, "InvalidInputException", f"MaxResults {size!r} must be from 1 to {PAGE_MAX}")
     try:
-        start = int(params.get("NextToken") or 0)
-    except ValueError:
-        return errors.error(call, 400, "InvalidInputException", f"Invalid NextToken {params.get('NextToken')!r}")
-    page = [{k: _epoch(v) for k, v in t.as_dict().items()} for t in tables[start:start + size]]
-    answer = {"TableList": page}
-    if start + size < len(tables):
-        answer["NextToken"] = str(start + size)
-    return errors.json_ok(answer)
+        start, size = page_window(params, PAGE_MAX, 1, PAGE_MAX)
+    except ValueError as err:
+        return errors.error(call, 400, "InvalidInputException", str(err))
+    return errors.json_ok(page([{k: _epoch(v) for k, v in t.as_dict().items()} for t in tables],
+                               start, size, "TableList"))
 
 
 def update_table(call: Call) -> Response | None:
