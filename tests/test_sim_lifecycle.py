@@ -2,7 +2,7 @@
 import pytest
 from botocore.exceptions import ClientError
 
-from simhelpers import create_feature_group, wait_for, write_profile
+from simhelpers import ROLE, create_feature_group, wait_for, write_profile
 
 # Durations in AWS seconds; the tests run at time_scale 1/100, so 100 s of AWS time is 1 s.
 LIFECYCLE = """
@@ -230,3 +230,19 @@ def test_in_manual_time_aws_time_moves_only_when_a_client_advances_it(simulator,
     simulator.reset(profile="calm")
     with pytest.raises(Exception, match="409"):
         simulator.advance(1)  # time follows the wall again
+
+
+def test_add_tags_overwrites_by_key_and_a_resource_holds_at_most_50(client):
+    sagemaker = client("sagemaker")
+    arn = sagemaker.create_model(ModelName="tagged", ExecutionRoleArn=ROLE,
+                                 PrimaryContainer={"Image": "img"})["ModelArn"]
+    for value in ("one", "two"):
+        sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "stage", "Value": value}])
+    assert sagemaker.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "stage", "Value": "two"}]
+    sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(49)])
+    with pytest.raises(ClientError) as refused:
+        sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "one-too-many", "Value": "v"}])
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    sagemaker.delete_tags(ResourceArn=arn, TagKeys=["stage"])
+    sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "one-too-many", "Value": "v"}])  # room again
+    assert len(sagemaker.get_paginator("list_tags").paginate(ResourceArn=arn).build_full_result()["Tags"]) == 50

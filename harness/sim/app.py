@@ -37,6 +37,7 @@ Z_99 = 2.3263478740408408  # the 99th percentile of the standard normal
 TICK_SECONDS = 0.05  # how often (wall) lifecycle side effects are applied at most
 CREATE_KINDS = {"CreateFeatureGroup": "feature_group", "CreateTrainingJob": "training_job",
                 "CreateEndpoint": "endpoint"}
+MAX_TAGS = 50  # per SageMaker resource (AWS tagging quota)
 GLUE_HANDLERS = {"GetTables": glue.get_tables, "UpdateTable": glue.update_table}
 NAME_FIELDS = {"feature_group": "FeatureGroupName", "training_job": "TrainingJobName",
                "endpoint": "EndpointName"}
@@ -386,31 +387,48 @@ class SimulatorApp:
     def _sm_ListTags(self, call: Call, environ: dict) -> Response | None:
         """moto cannot list a feature group's tags, and answers 500 for unknown resources."""
         arn = call.json().get("ResourceArn", "")
+        resource = self._tagged(call, arn)
+        if resource is None:
+            return errors.validation(call, f"Could not find resource {arn}")
         if ":feature-group/" in arn:
-            group = next((g for g in self._backend(call).feature_groups.values() if g.arn == arn), None)
-            if group is None:
-                return errors.validation(call, f"Could not find feature-group {arn}")
-            return errors.json_ok({"Tags": group.tags or []})
-        try:
-            kind, name = arn.split(":")[-1].split("/", 1)
-            found = self._backend(call)._get_resource_from_arn(arn) is not None
-        except Exception:  # moto raises or returns None for what it does not know
-            found = False
-        return None if found else errors.validation(call, f"Could not find resource {arn}")
+            return errors.json_ok({"Tags": resource.tags or []})
+        return None  # moto's answer, with its paging
 
-    def _sm_AddTags(self, call: Call, environ: dict) -> Response | None:
-        """moto cannot tag a feature group after creation."""
+    def _tagged(self, call: Call, arn: str):
+        """The moto object that holds this ARN's tags (feature groups included), or None."""
+        if ":feature-group/" in arn:
+            return next((g for g in self._backend(call).feature_groups.values() if g.arn == arn), None)
+        try:
+            return self._backend(call)._get_resource_from_arn(arn)
+        except Exception:  # moto raises for what it does not know
+            return None
+
+    def _sm_AddTags(self, call: Call, environ: dict) -> Response:
+        """Adds or overwrites by key, as AWS does (moto appends duplicates, and cannot tag a
+        feature group after creation); a resource holds at most 50 tags."""
         params = call.json()
         arn = params.get("ResourceArn", "")
-        if ":feature-group/" not in arn:
-            return None
-        group = next((g for g in self._backend(call).feature_groups.values() if g.arn == arn), None)
-        if group is None:
-            return errors.validation(call, f"Could not find feature-group {arn}")
-        new = {t["Key"]: t["Value"] for t in params.get("Tags", [])}
-        group.tags = [t for t in (group.tags or []) if t["Key"] not in new] + [
+        resource = self._tagged(call, arn)
+        if resource is None:
+            return errors.validation(call, f"Could not find resource {arn}")
+        new = {t["Key"]: t.get("Value", "") for t in params.get("Tags", [])}
+        merged = [t for t in (resource.tags or []) if t["Key"] not in new] + [
             {"Key": k, "Value": v} for k, v in new.items()]
-        return errors.json_ok({"Tags": group.tags})
+        if len(merged) > MAX_TAGS:
+            return errors.validation(call, f"Tag limit exceeded: {arn} would have {len(merged)} tags; "
+                                           f"a resource can have at most {MAX_TAGS}.")
+        resource.tags = merged
+        return errors.json_ok({"Tags": merged})
+
+    def _sm_DeleteTags(self, call: Call, environ: dict) -> Response:
+        params = call.json()
+        arn = params.get("ResourceArn", "")
+        resource = self._tagged(call, arn)
+        if resource is None:
+            return errors.validation(call, f"Could not find resource {arn}")
+        gone = set(params.get("TagKeys", []))
+        resource.tags = [t for t in (resource.tags or []) if t["Key"] not in gone]
+        return errors.json_ok({})
 
     def _sm_ListFeatureGroups(self, call: Call, environ: dict) -> Response:
         params = call.json()
