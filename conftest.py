@@ -44,7 +44,7 @@ def aws_ctx(simulator, tmp_path):
 
     ctx.reset(profile=..., time_scale=..., clock=...) switches the simulator and the limiter
     together; a ManualClock makes the harness's waits exact and instant (the simulator keeps
-    its own time)."""
+    its own time, unless manual_time=True and the clock moves it: plan.SimulatorTime)."""
     from harness.artifacts import AwsContext
     from harness.aws import Backend, ClientFactory, Limiter, RetrySettings
     from harness.events import Recorder
@@ -52,8 +52,8 @@ def aws_ctx(simulator, tmp_path):
 
     recorder = Recorder(tmp_path / "events.db", "test-run", flush_interval=0.05)
 
-    def build(profile="calm", time_scale=0.01, clock=None):
-        simulator.reset(profile=profile, time_scale=time_scale)
+    def build(profile="calm", time_scale=0.01, clock=None, manual_time=False):
+        simulator.reset(profile=profile, time_scale=time_scale, manual_time=manual_time)
         limiter = Limiter(load_profile(profile).quotas, time_scale)
         factory = ClientFactory(Backend.simulator(simulator.endpoint_url), RetrySettings("harness"),
                                 recorder=recorder, limiter=limiter, time_scale=time_scale, clock=clock)

@@ -43,7 +43,7 @@ def _dry_run_profile(scenario: Scenario, folder: Path) -> str:
     """The scenario's profile (for real AWS: aws-default) with only its lifecycle timings."""
     name = scenario.profile if scenario.backend == "sim" else "aws-default"
     source = load_profile(name)
-    fg, tj, ep = source.feature_group, source.training_job, source.endpoint
+    fg, tj, ep, aq = source.feature_group, source.training_job, source.endpoint, source.athena_query
     path = folder / "dry-run.toml"
     path.write_text(f"""quota_table = "none"
 jitter = 0.0
@@ -52,6 +52,14 @@ create_seconds = {fg.create_seconds}
 offline_store_seconds = {fg.offline_store_seconds}
 table_seconds = {fg.table_seconds}
 delete_seconds = {fg.delete_seconds}
+rows_min_seconds = {fg.rows_min_seconds}
+rows_max_seconds = {fg.rows_max_seconds}
+[lifecycle.athena_query]
+queued_seconds = {aq.queued_seconds}
+ddl_seconds = {aq.ddl_seconds}
+count_seconds = {aq.count_seconds}
+select_seconds = {aq.select_seconds}
+aggregate_seconds = {aq.aggregate_seconds}
 [lifecycle.training_job]
 run_seconds = {tj.run_seconds}
 [lifecycle.endpoint]
