@@ -1,8 +1,10 @@
 """The simulator's sustained requests per second beside plain moto server, in the same run.
 
 A DescribeModel call from 1, 8 and 32 client threads for a few seconds each, against
-(a) moto's own server and (b) the simulator with no quotas, latency or faults, so the
-difference is what the middleware costs.
+(a) moto's own server, (b) the simulator as it was before it remembered moto's application
+per credential scope (moto's own lookup on every call: the baseline for that change) and
+(c) the simulator, both with no quotas, latency or faults, so the difference from (a) is what
+the middleware costs.
 
     .venv/bin/python benchmarks/sim_throughput.py [--seconds 5]
 """
@@ -70,6 +72,22 @@ def measure(url: str, threads: int, seconds: float) -> float:
     return sum(done) / (time.monotonic() - start)
 
 
+# The simulator with moto's per-request application lookup, started as the server is.
+UNCACHED = ("import sys; from harness.sim.app import SimulatorApp; "
+            "SimulatorApp._moto_app = lambda self, environ: self.moto.get_application(environ); "
+            "from harness.sim.server import main; sys.exit(main(sys.argv[1:]))")
+
+
+def start_uncached(profile: str) -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen([sys.executable, "-c", UNCACHED, "--profile", profile, "--port", "0",
+                                "--exit-when-stdin-closes"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    line = process.stdout.readline().strip()
+    if not line.startswith("SIMULATOR "):
+        raise RuntimeError(f"the uncached simulator did not start: {line!r}")
+    return process, line.split(" ", 1)[1]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -84,18 +102,25 @@ def main():
     with tempfile.TemporaryDirectory() as folder:
         bare = Path(folder) / "bare.toml"
         bare.write_text('quota_table = "none"\n')
+        uncached = None
         try:
             wait_ready(moto_url)
+            uncached, uncached_url = start_uncached(str(bare))
             with Simulator(str(bare)) as sim:
                 print(f"DescribeModel, {args.seconds:g} s per measurement\n")
-                print(f"{'threads':>7} {'moto req/s':>11} {'simulator req/s':>16} {'middleware cost':>16}")
+                print(f"{'threads':>7} {'moto req/s':>11} {'sim, uncached':>14} {'simulator req/s':>16} "
+                      f"{'middleware cost':>16}")
                 for threads in levels:
                     plain = measure(moto_url, threads, args.seconds)
+                    before = measure(uncached_url, threads, args.seconds)
                     ours = measure(sim.endpoint_url, threads, args.seconds)
-                    print(f"{threads:7d} {plain:11.1f} {ours:16.1f} {100 * (1 - ours / plain):15.1f}%")
+                    print(f"{threads:7d} {plain:11.1f} {before:14.1f} {ours:16.1f} {100 * (1 - ours / plain):15.1f}%")
         finally:
             moto.terminate()
             moto.wait()
+            if uncached is not None:
+                uncached.stdin.close()
+                uncached.wait(10)
 
 
 if __name__ == "__main__":

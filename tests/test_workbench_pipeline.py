@@ -216,3 +216,34 @@ count_seconds = 3600
     assert len(starts) == 2  # one attempt each: the refusal was not retried
     refusal = starts.iloc[-1]
     assert (refusal.outcome, refusal.error_code) == ("error", "TooManyRequestsException")
+
+
+def test_under_the_harness_policy_a_query_waits_out_another_tenants_queries(aws_ctx, simulator, tmp_path):
+    """The account allows one active query and another tenant holds it; the harness's table says
+    20, so its permit comes at once and AWS refuses the start. The query waits a poll interval
+    (a quota wait) and starts again until the tenant's query is done. On virtual time, so the
+    waits are exact."""
+    import boto3
+
+    from harness.aws import Limiter
+    from harness.quotas import Quota, QuotaTable
+    from harness.runner.plan import SimulatorTime
+    profile = write_profile(tmp_path, FAST_ATHENA.replace("count_seconds = 0.5", "count_seconds = 40") + """
+[[quota]]
+service = "athena"
+operation = "StartQueryExecution"
+concurrency = 1
+""", name="one-active-query")
+    ctx = aws_ctx.reset(profile=profile, time_scale=0.01, clock=SimulatorTime(simulator), manual_time=True)
+    ctx.limiter = Limiter(QuotaTable([Quota("athena", "StartQueryExecution", concurrency=20)]), clock=ctx.clock)
+    DataSource(ctx, "sales").create(frame())
+    tenant = boto3.client("athena", endpoint_url=simulator.endpoint_url, region_name="us-east-1")
+    tenant.start_query_execution(QueryString='SELECT COUNT(*) FROM "harness"."sales"',
+                                 QueryExecutionContext={"Database": "harness"},
+                                 ResultConfiguration={"OutputLocation": "s3://harness-test/tenant/"})
+    counted = query(ctx, 'SELECT COUNT(*) AS count FROM "harness"."sales"')
+    assert counted["count"].iloc[0] == 12
+    ctx.recorder.flush()
+    waits = load_events(ctx.events_path / "events.db", ["quota_wait"])
+    assert list(waits.error_code) == ["TooManyRequestsException"] * 3  # at 0, 15 and 30 s; free at 40
+    assert attempts(ctx, "StartQueryExecution") == 4
