@@ -1,6 +1,4 @@
 """Over its quota the simulator answers as AWS does, and botocore sees throttling."""
-import threading
-import time
 
 import pytest
 from botocore.exceptions import ClientError
@@ -46,7 +44,9 @@ def test_a_throttled_call_is_classified_as_throttling_by_botocore(simulator, cli
 
 
 def test_a_rate_quota_admits_rate_times_seconds_plus_burst(simulator, client, tmp_path):
-    rate, burst, seconds = 20.0, 5, 3.0
+    """On manual time (AWS time moves only when the test advances it), so the count is exact
+    however busy the machine: the burst at once, then rate x seconds."""
+    rate, burst, seconds, step = 20.0, 5, 3.0, 0.25  # a step refills exactly the burst
     simulator.reset(profile=write_profile(tmp_path, f"""
 quota_table = "none"
 [[quota]]
@@ -54,47 +54,44 @@ service = "sagemaker"
 operation = "ListModels"
 rate = {rate}
 burst = {burst}
-"""))
-    aws = client("sagemaker", max_pool_connections=16)
-    admitted, lock = [0], threading.Lock()
-    start = time.monotonic()
+"""), manual_time=True)
+    aws = client("sagemaker")
 
-    def hammer():
-        while time.monotonic() - start < seconds:
+    def drain() -> int:
+        admitted = 0
+        while True:
             try:
                 aws.list_models()
-                with lock:
-                    admitted[0] += 1
-            except ClientError:
-                pass
+                admitted += 1
+            except ClientError as err:
+                assert err.response["Error"]["Code"] == "ThrottlingException"
+                return admitted
 
-    threads = [threading.Thread(target=hammer) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    expected = rate * seconds + burst
-    assert abs(admitted[0] - expected) <= 0.1 * expected, (admitted[0], expected)
-    assert simulator.stats()["operations"]["sagemaker.ListModels"]["throttled"] > 0
+    admitted = drain()
+    assert admitted == burst
+    for _ in range(int(seconds / step)):
+        simulator.advance(step)
+        admitted += drain()
+    assert admitted == rate * seconds + burst
+    assert simulator.stats()["operations"]["sagemaker.ListModels"]["throttled"] == int(seconds / step) + 1
 
 
-def test_time_scale_multiplies_rates(simulator, client, tmp_path):
-    """At time_scale 1/10 a 1/s quota admits 10 calls per wall second."""
-    simulator.reset(profile=write_profile(tmp_path, """
-quota_table = "none"
-[[quota]]
-service = "sagemaker"
-operation = "ListModels"
-rate = 1
-burst = 1
-"""), time_scale=0.1)
-    aws = client("sagemaker")
-    ok = 0
-    start = time.monotonic()
-    while time.monotonic() - start < 1.0:
-        try:
-            aws.list_models()
-            ok += 1
-        except ClientError:
-            time.sleep(0.01)
-    assert 8 <= ok <= 13, ok
+def test_time_scale_multiplies_rates(monkeypatch):
+    """At time_scale 1/10 a 1/s quota admits 10 calls per wall second: the simulator's buckets run
+    on its AWS clock, wall time divided by the time scale. Checked on a fake monotonic clock."""
+    from harness.quotas import Quota, QuotaTable
+    from harness.sim import app as sim_app
+    from harness.sim import lifecycle
+    from harness.sim.calls import Call
+    from harness.sim.profile import Profile
+
+    wall = [1000.0]
+    monkeypatch.setattr(lifecycle.time, "monotonic", lambda: wall[0])
+    app = sim_app.SimulatorApp(Profile("one-per-second", quotas=QuotaTable(
+        [Quota("sagemaker", "ListModels", rate=1, burst=1)])), time_scale=0.1)
+    call = Call("sagemaker", "ListModels", "json", "us-east-1", sim_app.ACCOUNT, b"{}", "/", {})
+    admitted = 0
+    for _ in range(100):  # one wall second in steps of 10 ms
+        admitted += app._admit(call)
+        wall[0] += 0.01
+    assert admitted == 1 + 9  # the burst, then one per 0.1 wall second (1 AWS second) of the next 0.99
