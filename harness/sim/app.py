@@ -2,7 +2,8 @@
 
 Order of a request: classify -> rate quota (throttle answers at once) -> injected fault or
 hold (drawn from the seed) -> latency -> the call itself under one lock (moto is not
-thread-safe), through our handlers for what moto lacks or gets wrong, then moto.
+thread-safe), through our handlers for what moto lacks or gets wrong (sagemaker.py, athena.py,
+glue.py, featurestore.py), then moto.
 """
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ import random
 import threading
 import time
 import zlib
-from datetime import datetime
 from typing import Callable
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -27,20 +27,15 @@ from harness.sim.catalog import MotoCatalog
 from harness.sim.errors import Response
 from harness.sim.featurestore import RecordStore
 from harness.sim.lifecycle import Clock, Lifecycles
-from harness.sim.paging import page, page_window
 from harness.sim.profile import Profile, load_profile
+from harness.sim.sagemaker import SageMaker
 from harness.sim.stats import Stats
 from harness.tokens import TokenBucket
 
 ACCOUNT = "123456789012"
 Z_99 = 2.3263478740408408  # the 99th percentile of the standard normal
 TICK_SECONDS = 0.05  # how often (wall) lifecycle side effects are applied at most
-CREATE_KINDS = {"CreateFeatureGroup": "feature_group", "CreateTrainingJob": "training_job",
-                "CreateEndpoint": "endpoint"}
-MAX_TAGS = 50  # per SageMaker resource (AWS tagging quota)
 GLUE_HANDLERS = {"GetTables": glue.get_tables, "UpdateTable": glue.update_table}
-NAME_FIELDS = {"feature_group": "FeatureGroupName", "training_job": "TrainingJobName",
-               "endpoint": "EndpointName"}
 
 
 def _is_loopback(address: str) -> bool:
@@ -70,6 +65,7 @@ class SimulatorApp:
         self.records = RecordStore(self.lifecycles.now, seed, (fg.rows_min_seconds, fg.rows_max_seconds), epoch)
         self.catalogs: dict[tuple[str, str], MotoCatalog] = {}
         self.athena = Athena(profile, seed, self.lifecycles.now, epoch, self._catalog, self.quotas)
+        self.sagemaker = SageMaker(self.lifecycles, self.quotas, self._call_moto)
         self.stats = Stats()
         self._next_tick = 0.0
 
@@ -179,9 +175,9 @@ class SimulatorApp:
     # --- dispatch ------------------------------------------------------------------------
     def _dispatch(self, call: Call, environ: dict) -> Response:
         if call.service == "sagemaker-featurestore-runtime":
-            return self.records.handle(call, lambda name: self._feature_group_keys(call, name))
+            return self.records.handle(call, lambda name: self.sagemaker.feature_group_keys(call, name))
         if call.service == "sagemaker-runtime":
-            return self._invoke_endpoint(call)
+            return self.sagemaker.invoke_endpoint(call)
         if call.service == "service-quotas" and call.operation == "ListServiceQuotas":
             return self._list_service_quotas(call)
         if call.service == "athena":
@@ -193,12 +189,7 @@ class SimulatorApp:
             if answer is not None:
                 return answer
         if call.service == "sagemaker" and call.protocol == "json":
-            handler = getattr(self, "_sm_" + call.operation, None)
-            if handler is not None:
-                answer = handler(call, environ)
-                if answer is not None:
-                    return answer
-            return self._sm_passthrough(call, environ)
+            return self.sagemaker.handle(call, environ)
         return self._call_moto(environ)
 
     def _moto_app(self, environ: dict):
@@ -249,234 +240,6 @@ class SimulatorApp:
             found = self.catalogs[(account, region)] = MotoCatalog(account, region)
         return found
 
-    # --- SageMaker: lifecycles and what moto lacks -----------------------------------------
-    def _backend(self, call: Call):
-        from moto.sagemaker.models import sagemaker_backends
-        return sagemaker_backends[call.account][call.region]
-
-    def _feature_group(self, call: Call, name: str):
-        for group in self._backend(call).feature_groups.values():
-            if group.feature_group_name == name:
-                return group
-        return None
-
-    def _feature_group_keys(self, call: Call, name: str):
-        group = self._feature_group(call, name)
-        clock = self.lifecycles.get("feature_group", call.account, call.region, name)
-        if group is None or (clock is not None and self.lifecycles.status(clock) != "Created"):
-            return None
-        return group.record_identifier_feature_name, group.event_time_feature_name
-
-    def _sm_passthrough(self, call: Call, environ: dict) -> Response:
-        """moto answers; creates start a clock, describes and lists get their status rewritten."""
-        kind = CREATE_KINDS.get(call.operation)
-        if kind is not None:
-            quota = self.quotas.lookup(call.service, call.operation)
-            if quota is not None and quota.concurrency is not None:
-                busy = self.lifecycles.in_progress(kind, call.account, call.region)
-                if busy >= quota.concurrency:
-                    return errors.limit_exceeded(
-                        call, f"The account-level service limit for concurrent {kind.replace('_', ' ')} "
-                              f"operations is {quota.concurrency}; {busy} are in progress.")
-        status, headers, payload = self._call_moto(environ)
-        if status != 200:
-            return status, headers, payload
-        if kind is not None:
-            self.lifecycles.start(kind, call.account, call.region, call.json().get(NAME_FIELDS[kind], ""))
-            return status, headers, payload
-        rewrite = getattr(self, "_rewrite_" + call.operation, None)
-        if rewrite is None and not call.operation.startswith("Describe"):
-            return status, headers, payload
-        answer = json.loads(payload or b"{}")
-        # moto answers absent optional structures as {} (e.g. DataCaptureConfig); AWS leaves
-        # them out, and typed clients such as the SageMaker SDK reject the empty ones.
-        for key in [k for k, v in answer.items() if v == {}]:
-            del answer[key]
-        if rewrite is not None:
-            rewrite(call, answer)
-        return status, headers, json.dumps(answer, default=str).encode()
-
-    def _status_of(self, call: Call, kind: str, name: str) -> str | None:
-        clock = self.lifecycles.get(kind, call.account, call.region, name)
-        return None if clock is None else self.lifecycles.status(clock)
-
-    def _rewrite_DescribeFeatureGroup(self, call: Call, answer: dict) -> None:
-        clock = self.lifecycles.get("feature_group", call.account, call.region, answer.get("FeatureGroupName", ""))
-        if clock is None:
-            return
-        answer["FeatureGroupStatus"] = self.lifecycles.status(clock)
-        if answer.get("OfflineStoreConfig") and self.lifecycles.now() >= (clock.offline_at or 0):
-            answer["OfflineStoreStatus"] = {"Status": "Active"}
-
-    def _rewrite_DescribeTrainingJob(self, call: Call, answer: dict) -> None:
-        status = self._status_of(call, "training_job", answer.get("TrainingJobName", ""))
-        if status is None:
-            return
-        answer["TrainingJobStatus"] = status
-        answer["SecondaryStatus"] = {"InProgress": "Training", "Completed": "Completed", "Failed": "Failed",
-                                     "Stopping": "Stopping", "Stopped": "Stopped"}[status]
-        if status == "Failed":
-            answer["FailureReason"] = "AlgorithmError: simulated training failure"
-        if status in ("InProgress", "Stopping"):
-            answer.pop("TrainingEndTime", None)
-
-    def _rewrite_ListTrainingJobs(self, call: Call, answer: dict) -> None:
-        for summary in answer.get("TrainingJobSummaries", []):
-            summary["TrainingJobStatus"] = self._status_of(
-                call, "training_job", summary.get("TrainingJobName", "")) or summary.get("TrainingJobStatus")
-
-    def _rewrite_DescribeEndpoint(self, call: Call, answer: dict) -> None:
-        status = self._status_of(call, "endpoint", answer.get("EndpointName", ""))
-        if status is not None:
-            answer["EndpointStatus"] = status
-            if status == "Failed":
-                answer["FailureReason"] = "Simulated endpoint failure: the primary container did not pass the ping health check."
-
-    def _rewrite_ListEndpoints(self, call: Call, answer: dict) -> None:
-        for summary in answer.get("Endpoints", []):
-            summary["EndpointStatus"] = self._status_of(
-                call, "endpoint", summary.get("EndpointName", "")) or summary.get("EndpointStatus")
-
-    def _rewrite_DescribeModel(self, call: Call, answer: dict) -> None:
-        # moto answers an empty VpcConfig, which AWS never does and the SageMaker SDK rejects.
-        if not (answer.get("VpcConfig") or {}).get("Subnets"):
-            answer.pop("VpcConfig", None)
-
-    def _sm_DescribeFeatureGroup(self, call: Call, environ: dict) -> Response | None:
-        name = call.json().get("FeatureGroupName", "")
-        if self._feature_group(call, name) is None:  # moto answers 500 here
-            return errors.not_found(call, f"Resource Not Found: Amazon SageMaker can't find a FeatureGroup with name {name}")
-        return None
-
-    def _sm_DeleteFeatureGroup(self, call: Call, environ: dict) -> Response:
-        name = call.json().get("FeatureGroupName", "")
-        if self._feature_group(call, name) is None:
-            return errors.not_found(call, f"Resource Not Found: Amazon SageMaker can't find a FeatureGroup with name {name}")
-        clock = (self.lifecycles.get("feature_group", call.account, call.region, name)
-                 or self.lifecycles.start("feature_group", call.account, call.region, name))
-        self.lifecycles.start_deleting(clock)
-        return errors.json_ok({})
-
-    def _sm_DeleteEndpoint(self, call: Call, environ: dict) -> Response | None:
-        name = call.json().get("EndpointName", "")
-        if name not in self._backend(call).endpoints:
-            return None  # moto's own ValidationException
-        clock = (self.lifecycles.get("endpoint", call.account, call.region, name)
-                 or self.lifecycles.start("endpoint", call.account, call.region, name))
-        self.lifecycles.start_deleting(clock)
-        return errors.json_ok({})
-
-    def _sm_StopTrainingJob(self, call: Call, environ: dict) -> Response:
-        """moto lacks it (HTTP 500). A running job goes Stopping, then Stopped."""
-        name = call.json().get("TrainingJobName", "")
-        if name not in self._backend(call).training_jobs:
-            return errors.not_found(call, f"Requested resource not found: training job {name} does not exist.")
-        clock = self.lifecycles.get("training_job", call.account, call.region, name)
-        status = "Completed" if clock is None else self.lifecycles.status(clock)
-        if status == "Stopping":
-            return errors.json_ok({})
-        if status != "InProgress":
-            return errors.validation(call, f"The request was rejected because the training job is in status {status}.")
-        self.lifecycles.start_stopping(clock)
-        return errors.json_ok({})
-
-    def _sm_DeleteModelPackage(self, call: Call, environ: dict) -> Response:
-        backend, name = self._backend(call), call.json().get("ModelPackageName", "")
-        arn = backend.model_package_name_mapping.get(name)
-        if arn is None or arn not in backend.model_packages:
-            return errors.validation(call, f"Model package {name} does not exist.")
-        del backend.model_packages[arn]
-        for alias in [k for k, v in backend.model_package_name_mapping.items() if v == arn]:
-            del backend.model_package_name_mapping[alias]
-        return errors.json_ok({})
-
-    def _sm_DeleteModelPackageGroup(self, call: Call, environ: dict) -> Response:
-        backend, name = self._backend(call), call.json().get("ModelPackageGroupName", "")
-        if name not in backend.model_package_groups:
-            return errors.validation(call, f"ModelPackageGroup {name} does not exist.")
-        if any(p.model_package_group_name == name for p in backend.model_packages.values()):
-            return errors.error(call, 400, "ConflictException",
-                                f"Model package group {name} still has model packages; delete them first.")
-        del backend.model_package_groups[name]
-        return errors.json_ok({})
-
-    def _sm_ListTags(self, call: Call, environ: dict) -> Response | None:
-        """moto cannot list a feature group's tags, and answers 500 for unknown resources."""
-        arn = call.json().get("ResourceArn", "")
-        resource = self._tagged(call, arn)
-        if resource is None:
-            return errors.validation(call, f"Could not find resource {arn}")
-        if ":feature-group/" in arn:
-            return errors.json_ok({"Tags": resource.tags or []})
-        return None  # moto's answer, with its paging
-
-    def _tagged(self, call: Call, arn: str):
-        """The moto object that holds this ARN's tags (feature groups included), or None."""
-        if ":feature-group/" in arn:
-            return next((g for g in self._backend(call).feature_groups.values() if g.arn == arn), None)
-        try:
-            return self._backend(call)._get_resource_from_arn(arn)
-        except Exception:  # moto raises for what it does not know
-            return None
-
-    def _sm_AddTags(self, call: Call, environ: dict) -> Response:
-        """Adds or overwrites by key, as AWS does (moto appends duplicates, and cannot tag a
-        feature group after creation); a resource holds at most 50 tags."""
-        params = call.json()
-        arn = params.get("ResourceArn", "")
-        resource = self._tagged(call, arn)
-        if resource is None:
-            return errors.validation(call, f"Could not find resource {arn}")
-        new = {t["Key"]: t.get("Value", "") for t in params.get("Tags", [])}
-        merged = [t for t in (resource.tags or []) if t["Key"] not in new] + [
-            {"Key": k, "Value": v} for k, v in new.items()]
-        if len(merged) > MAX_TAGS:
-            return errors.validation(call, f"Tag limit exceeded: {arn} would have {len(merged)} tags; "
-                                           f"a resource can have at most {MAX_TAGS}.")
-        resource.tags = merged
-        return errors.json_ok({"Tags": merged})
-
-    def _sm_DeleteTags(self, call: Call, environ: dict) -> Response:
-        params = call.json()
-        arn = params.get("ResourceArn", "")
-        resource = self._tagged(call, arn)
-        if resource is None:
-            return errors.validation(call, f"Could not find resource {arn}")
-        gone = set(params.get("TagKeys", []))
-        resource.tags = [t for t in (resource.tags or []) if t["Key"] not in gone]
-        return errors.json_ok({})
-
-    def _sm_ListFeatureGroups(self, call: Call, environ: dict) -> Response:
-        params = call.json()
-        rows = []
-        for group in self._backend(call).feature_groups.values():
-            status = self._status_of(call, "feature_group", group.feature_group_name) or "Created"
-            clock = self.lifecycles.get("feature_group", call.account, call.region, group.feature_group_name)
-            offline = None
-            if group.offline_store_config and (clock is None or self.lifecycles.now() >= (clock.offline_at or 0)):
-                offline = {"Status": "Active"}
-            row = {"FeatureGroupName": group.feature_group_name, "FeatureGroupArn": group.arn,
-                   "CreationTime": group.creation_time.timestamp()
-                   if isinstance(group.creation_time, datetime) else group.creation_time,
-                   "FeatureGroupStatus": status}
-            if offline:
-                row["OfflineStoreStatus"] = offline
-            rows.append(row)
-        if params.get("NameContains"):
-            rows = [r for r in rows if params["NameContains"] in r["FeatureGroupName"]]
-        if params.get("FeatureGroupStatusEquals"):
-            rows = [r for r in rows if r["FeatureGroupStatus"] == params["FeatureGroupStatusEquals"]]
-        if params.get("OfflineStoreStatusEquals"):
-            rows = [r for r in rows if (r.get("OfflineStoreStatus") or {}).get("Status") == params["OfflineStoreStatusEquals"]]
-        sort_field = {"Name": "FeatureGroupName", "FeatureGroupStatus": "FeatureGroupStatus",
-                      "CreationTime": "CreationTime"}.get(params.get("SortBy", "CreationTime"), "CreationTime")
-        rows.sort(key=lambda r: r.get(sort_field) or "", reverse=params.get("SortOrder", "Descending") == "Descending")
-        try:
-            start, size = page_window(params, 10, 1, 100)
-        except ValueError as err:
-            return errors.validation(call, str(err))
-        return errors.json_ok(page(rows, start, size, "FeatureGroupSummaries"))
-
     def _list_service_quotas(self, call: Call) -> Response:
         """The simulated account's applied quotas: every profile quota that has a Service Quotas
         name, with its concurrency limit as the value (moto has no such listing)."""
@@ -488,18 +251,6 @@ class SimulatorApp:
                   for q in self.profile.quotas.rows()
                   if q.quota_name and q.concurrency is not None and q.service == code]
         return errors.json_ok({"Quotas": quotas})
-
-    def _invoke_endpoint(self, call: Call) -> Response:
-        name = call.path.split("/")[2]
-        status = self._status_of(call, "endpoint", name)
-        if name not in self._backend(call).endpoints or status not in (None, "InService"):
-            return errors.validation(call, f"Endpoint {name} of account {call.account} not found."
-                                     if status is None else f"Endpoint {name} is not InService (it is {status}).")
-        rows = [line for line in call.body.decode("utf-8", "replace").splitlines() if line.strip()]
-        # A stand-in model: one deterministic score per input row.
-        scores = [round((sum(map(ord, row)) % 1000) / 1000.0, 3) for row in rows]
-        body = "\n".join(str(s) for s in scores).encode()
-        return 200, [("Content-Type", "text/csv"), ("x-Amzn-Invoked-Production-Variant", "AllTraffic")], body
 
     # --- lifecycle side effects ------------------------------------------------------------
     def _tick(self) -> None:
