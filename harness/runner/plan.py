@@ -14,7 +14,7 @@ import io
 import math
 import tempfile
 import tomllib
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from harness.clock import ManualClock
@@ -40,32 +40,16 @@ class SimulatorTime(ManualClock):
 
 
 def _dry_run_profile(scenario: Scenario, folder: Path) -> str:
-    """The scenario's profile (for real AWS: aws-default) with only its lifecycle timings."""
+    """The scenario's profile (for real AWS: aws-default) with only its lifecycle timings: every
+    `*_seconds` of every lifecycle, no quota, no jitter, no failure."""
     name = scenario.profile if scenario.backend == "sim" else "aws-default"
     source = load_profile(name)
-    fg, tj, ep, aq = source.feature_group, source.training_job, source.endpoint, source.athena_query
+    lines = ['quota_table = "none"', "jitter = 0.0"]
+    for lifecycle in ("feature_group", "athena_query", "training_job", "endpoint"):
+        timings = {k: v for k, v in asdict(getattr(source, lifecycle)).items() if k.endswith("_seconds")}
+        lines += [f"[lifecycle.{lifecycle}]"] + [f"{key} = {value!r}" for key, value in timings.items()]
     path = folder / "dry-run.toml"
-    path.write_text(f"""quota_table = "none"
-jitter = 0.0
-[lifecycle.feature_group]
-create_seconds = {fg.create_seconds}
-offline_store_seconds = {fg.offline_store_seconds}
-table_seconds = {fg.table_seconds}
-delete_seconds = {fg.delete_seconds}
-rows_min_seconds = {fg.rows_min_seconds}
-rows_max_seconds = {fg.rows_max_seconds}
-[lifecycle.athena_query]
-queued_seconds = {aq.queued_seconds}
-ddl_seconds = {aq.ddl_seconds}
-count_seconds = {aq.count_seconds}
-select_seconds = {aq.select_seconds}
-aggregate_seconds = {aq.aggregate_seconds}
-[lifecycle.training_job]
-run_seconds = {tj.run_seconds}
-[lifecycle.endpoint]
-create_seconds = {ep.create_seconds}
-delete_seconds = {ep.delete_seconds}
-""")
+    path.write_text("\n".join(lines) + "\n")
     return str(path)
 
 
