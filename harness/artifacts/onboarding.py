@@ -13,6 +13,7 @@ they learned back into its parameters (UpdateTable, read-modify-write).
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
@@ -23,7 +24,10 @@ from harness.artifacts.waiting import error_code
 
 VIEW_SUFFIXES = ("_display", "_computation")  # the views onboarding makes of a table
 NUMERIC = ("bigint", "int", "integer", "double", "float", "real", "smallint", "tinyint", "decimal")
-WRITE_ATTEMPTS = 10  # read-modify-write attempts before a table's metadata write gives up
+# A writer beaten to a table backs off a random time up to base x 2^collisions (AWS seconds, at
+# most the cap) before it reads again: retrying at once, 32 writers of one table livelocked and
+# 12 gave up after ten attempts each. It gives up once it has tried for WRITE_PATIENCE.
+WRITE_BACKOFF_BASE, WRITE_BACKOFF_CAP, WRITE_PATIENCE = 0.25, 10.0, 600.0
 
 
 @dataclass(frozen=True)
@@ -104,10 +108,11 @@ def read_metadata(ctx: AwsContext, database: str, table: str) -> dict:
 def write_metadata(ctx: AwsContext, database: str, table: str, changes: dict[str, str]) -> int:
     """Merge `changes` into the table's parameters: read, change, write at the version read. A
     writer that another beat to it (ConcurrentModificationException) records the contention,
-    reads again and retries. Returns the collisions met."""
-    glue, collisions = ctx.client("glue"), 0
+    backs off (full jitter) and reads again. Returns the collisions met."""
+    glue, clock, collisions = ctx.client("glue"), ctx.clock, 0
     keep = ("Name", "Description", "Owner", "Retention", "StorageDescriptor", "PartitionKeys",
             "ViewOriginalText", "ViewExpandedText", "TableType", "Parameters", "TargetTable")
+    started = clock.now()
     while True:
         current = glue.get_table(DatabaseName=database, Name=table)["Table"]
         table_input = {k: v for k, v in current.items() if k in keep}
@@ -116,11 +121,12 @@ def write_metadata(ctx: AwsContext, database: str, table: str, changes: dict[str
             glue.update_table(DatabaseName=database, TableInput=table_input, VersionId=current["VersionId"])
             return collisions
         except ClientError as err:
-            if error_code(err) != "ConcurrentModificationException" or collisions + 1 >= WRITE_ATTEMPTS:
+            if error_code(err) != "ConcurrentModificationException" or clock.now() - started >= WRITE_PATIENCE:
                 raise
             collisions += 1
             ctx.record("contention", service="glue", operation="UpdateTable", error_code="ConcurrentModificationException",
                        table=f"{database}.{table}", attempt=collisions)
+            ctx.sleep(random.uniform(0.0, min(WRITE_BACKOFF_CAP, WRITE_BACKOFF_BASE * 2 ** collisions)))
 
 
 def onboard(ctx: AwsContext, database: str, table: str, plan: Onboarding = Onboarding()) -> dict:
