@@ -186,3 +186,20 @@ def test_queries_list_newest_first_and_batch_get_names_the_unknown(athena, simul
     batch = athena.batch_get_query_execution(QueryExecutionIds=[ids[0], "nope"])
     assert [q["QueryExecutionId"] for q in batch["QueryExecutions"]] == [ids[0]]
     assert batch["UnprocessedQueryExecutionIds"][0]["QueryExecutionId"] == "nope"
+
+
+def test_only_names_outside_string_literals_are_tables_and_t_dot_column_resolves():
+    """The simulator's SQL reads FROM and -- only outside literals; a name after FROM that is
+    no table (a WITH query) is SQLite's to resolve; t.x names the table t."""
+    from harness.sim.sql import Evaluator, QueryFailed, Table
+    tables = {("db", "t"): Table("db", "t", [("id", "bigint"), ("note", "string")],
+                                 rows=lambda: [["1", "moved from stock"], ["2", "a--b"]])}
+    evaluator = Evaluator(lambda database, name: tables.get((database, name)))
+    assert evaluator.run("SELECT count(*) FROM t WHERE note = 'moved from stock'", "db").rows == [["1"]]
+    assert evaluator.run("SELECT note FROM t WHERE note = 'a--b'", "db").rows == [["a--b"]]
+    assert evaluator.run("WITH r AS (SELECT id FROM t) SELECT count(*) FROM r", "db").rows == [["2"]]
+    assert evaluator.run('SELECT t.id FROM "db"."t" ORDER BY 1', "db").rows == [["1"], ["2"]]
+    with pytest.raises(QueryFailed, match="TABLE_NOT_FOUND.*db.nowhere"):
+        evaluator.run("SELECT * FROM nowhere", "db")
+    with pytest.raises(QueryFailed, match="NOT_SUPPORTED"):  # Presto's, not SQLite's: said plainly
+        evaluator.run("SELECT extract(year FROM note) FROM t", "db")

@@ -95,6 +95,8 @@ def test_onboarding_makes_the_calls_its_plan_says(ctx):
     tables = ctx.client("glue").get_tables(DatabaseName="harness")["TableList"]
     tagged = {t["Name"]: t.get("Parameters", {}).get("harness:run-id") for t in tables}
     assert tagged == {"sales": "test-run", "sales_display": "test-run", "sales_computation": "test-run"}
+    DataSource(ctx, "sales").delete()  # with the views onboarding made of it
+    assert ctx.client("glue").get_tables(DatabaseName="harness")["TableList"] == []
 
 
 def test_the_describing_queries_cover_each_string_column():
@@ -247,3 +249,21 @@ concurrency = 1
     waits = load_events(ctx.events_path / "events.db", ["quota_wait"])
     assert list(waits.error_code) == ["TooManyRequestsException"] * 3  # at 0, 15 and 30 s; free at 40
     assert attempts(ctx, "StartQueryExecution") == 4
+
+
+def test_the_runs_cleanup_finds_its_views_of_offline_stores(ctx):
+    """Views of an offline store live in the feature store's database, not the run's: a run
+    killed before its teardown leaves them there, and its cleanup must find them by tag."""
+    from harness.artifacts.featureset import OFFLINE_DATABASE
+    from harness.runner.cleanup import cleanup_run, find_run_resources
+    glue = ctx.client("glue")
+    glue.create_database(DatabaseInput={"Name": OFFLINE_DATABASE})
+    for name, run in (("hxrun_fg_display", "test-run"), ("hxrun_other", "another-run"), ("hxrun_untagged", None)):
+        glue.create_table(DatabaseName=OFFLINE_DATABASE, TableInput={
+            "Name": name, "TableType": "VIRTUAL_VIEW", "Parameters": {"harness:run-id": run} if run else {},
+            "StorageDescriptor": {"Columns": [{"Name": "id", "Type": "string"}]}})
+    assert [(r.kind, r.name) for r in find_run_resources(ctx, "hxrun", "test-run")] == [
+        ("offline_store_view", "hxrun_fg_display")]
+    cleanup_run(ctx, "hxrun", "test-run")
+    left = [t["Name"] for t in glue.get_tables(DatabaseName=OFFLINE_DATABASE)["TableList"]]
+    assert left == ["hxrun_other", "hxrun_untagged"]  # another run's, and an untagged look-alike

@@ -32,56 +32,62 @@ def _concurrency_refused(err: Exception) -> bool:
 
 
 def start_query(ctx: AwsContext, sql: str, database: str | None = None) -> str:
-    """Start a query and return its id without waiting for it (Workbench starts one so)."""
-    athena = ctx.client("athena")
-    athena.get_work_group(WorkGroup=ctx.athena_workgroup)
-    return athena.start_query_execution(
-        QueryString=sql, WorkGroup=ctx.athena_workgroup,
-        QueryExecutionContext={"Database": database or ctx.glue_database},
-        ResultConfiguration={"OutputLocation": ctx.athena_output})["QueryExecutionId"]
+    """Start a query and return its id without waiting for it to finish (Workbench starts one
+    so). Under the harness policy a start refused because the account's active queries are full
+    (the table said there was room: another tenant's queries) is a quota wait, then another try,
+    up to the query deadline; under the botocore policies the refusal was botocore's to retry,
+    and is final here."""
+    athena, clock = ctx.client("athena"), ctx.clock
+    started = clock.now()
+    while True:
+        athena.get_work_group(WorkGroup=ctx.athena_workgroup)
+        try:
+            return athena.start_query_execution(
+                QueryString=sql, WorkGroup=ctx.athena_workgroup,
+                QueryExecutionContext={"Database": database or ctx.glue_database},
+                ResultConfiguration={"OutputLocation": ctx.athena_output})["QueryExecutionId"]
+        except ClientError as err:
+            if ctx.limiter is None or not _concurrency_refused(err):
+                raise
+            waited = clock.now() - started
+            if waited >= ctx.deadlines.athena_query:
+                raise NotReady(f"no room for an Athena query after {waited:.0f} s (AWS time): the account's "
+                               "active queries stayed full") from err
+            ctx.record("quota_wait", service="athena", operation="StartQueryExecution",
+                       duration=clock.wall(ctx.deadlines.poll), error_code="TooManyRequestsException")
+            ctx.sleep(ctx.deadlines.poll)
 
 
 def query(ctx: AwsContext, sql: str, database: str | None = None) -> pd.DataFrame:
     """Run `sql` and return its rows; QueryFailed if Athena fails it, NotReady past the deadline."""
     athena, clock = ctx.client("athena"), ctx.clock
     permit = take_slot(ctx, "StartQueryExecution", service="athena")
-    started = clock.now()
+    started, query_id, execution, outcome = clock.now(), None, None, "error"
     try:
-        query_id = _start(ctx, sql, database, permit)
+        query_id = start_query(ctx, sql, database)
         execution = _wait(ctx, athena, query_id, started)
+        outcome = execution["Status"]["State"]
+    except BaseException as err:
+        outcome = type(err).__name__
+        raise
     finally:
         if permit is not None:
             permit.release()
+        held = clock.wall(clock.now() - started)
+        if query_id is not None:  # on AWS it held an active-query slot from start to end, under every policy
+            ctx.record("quota_hold", service="athena", operation="StartQueryExecution", duration=held)
+        statistics = (execution or {}).get("Statistics", {})
+        ctx.record("query", service="athena", operation="StartQueryExecution", outcome=outcome, duration=held,
+                   query_id=query_id, statement=(execution or {}).get("SubstatementType"),
+                   queued_ms=statistics.get("QueryQueueTimeInMillis"),
+                   engine_ms=statistics.get("EngineExecutionTimeInMillis"))
     status = execution["Status"]
-    # on AWS the query held an active-query slot from start to end, under every policy
-    ctx.record("quota_hold", service="athena", operation="StartQueryExecution",
-               duration=clock.wall(clock.now() - started))
-    ctx.record("query", service="athena", operation="StartQueryExecution", outcome=status["State"],
-               duration=clock.wall(clock.now() - started), query_id=query_id,
-               statement=execution.get("SubstatementType"),
-               queued_ms=execution.get("Statistics", {}).get("QueryQueueTimeInMillis"),
-               engine_ms=execution.get("Statistics", {}).get("EngineExecutionTimeInMillis"))
     if status["State"] != "SUCCEEDED":
         raise QueryFailed(f"Athena query {query_id} {status['State']}: {status.get('StateChangeReason', '')} "
                           f"({sql[:120]})")
     if execution.get("StatementType") != "DML":
         return pd.DataFrame()
     return _results(ctx, athena, query_id, execution["ResultConfiguration"]["OutputLocation"])
-
-
-def _start(ctx: AwsContext, sql: str, database: str | None, permit) -> str:
-    clock = ctx.clock
-    while True:
-        try:
-            return start_query(ctx, sql, database)
-        except ClientError as err:
-            # Under the harness policy a refusal means the account holds more active queries than
-            # the table says (another tenant): wait and start again. Otherwise it is final.
-            if permit is None or not _concurrency_refused(err):
-                raise
-            ctx.record("quota_wait", service="athena", operation="StartQueryExecution",
-                       duration=clock.wall(ctx.deadlines.poll), error_code="TooManyRequestsException")
-            ctx.sleep(ctx.deadlines.poll)
 
 
 def _wait(ctx: AwsContext, athena, query_id: str, started: float) -> dict:

@@ -10,6 +10,7 @@ from harness.artifacts.base import Artifact
 from harness.artifacts.context import RUN_TAG, AwsContext
 from harness.artifacts.waiting import error_code
 
+VIEW_SUFFIXES = ("_display", "_computation")  # the views onboarding makes of a table
 GLUE_TYPES = {"i": "bigint", "u": "bigint", "f": "double", "b": "boolean"}
 
 
@@ -71,11 +72,8 @@ class DataSource(Artifact):
         bucket, _, prefix = location.removeprefix("s3://").partition("/")
         if bucket:
             delete_prefix(self.ctx, bucket, prefix)
-        try:
-            self.ctx.client("glue").delete_table(DatabaseName=self.ctx.glue_database, Name=self.name)
-        except ClientError as err:
-            if error_code(err) != "EntityNotFoundException":
-                raise
+        drop_views(self.ctx, self.ctx.glue_database, self.name)  # what onboarding made of it
+        delete_table(self.ctx, self.ctx.glue_database, self.name)
 
 
 def ensure_database(ctx: AwsContext, name: str | None = None) -> None:
@@ -98,3 +96,18 @@ def delete_prefix(ctx: AwsContext, bucket: str, prefix: str) -> int:
         if error_code(err) != "NoSuchBucket":
             raise
     return deleted
+
+
+def delete_table(ctx: AwsContext, database: str, name: str) -> None:
+    """Delete a Glue table or view (idempotent)."""
+    try:
+        ctx.client("glue").delete_table(DatabaseName=database, Name=name)
+    except ClientError as err:
+        if error_code(err) != "EntityNotFoundException":
+            raise
+
+
+def drop_views(ctx: AwsContext, database: str, table: str) -> None:
+    """Delete the views onboarding made of `table` (idempotent)."""
+    for suffix in VIEW_SUFFIXES:
+        delete_table(ctx, database, table + suffix)

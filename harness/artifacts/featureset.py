@@ -21,6 +21,7 @@ from harness.artifacts.errors import ArtifactError, PartialStateError
 from harness.artifacts.waiting import create_within_quota, error_code, take_slot, wait_for_parts, wait_until
 
 FEATURE_TYPES = {"i": "Integral", "u": "Integral", "f": "Fractional"}
+OFFLINE_DATABASE = "sagemaker_featurestore"  # where AWS puts offline-store tables by default
 
 
 class FeatureSet(Artifact):
@@ -129,9 +130,12 @@ class FeatureSet(Artifact):
             return len(rows)
         # each thread carries this one's context: its events belong to this pipeline and stage,
         # and its waits end when the run stops
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"ingest-{self.name}") as pool:
+        pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"ingest-{self.name}")
+        try:
             for done in [pool.submit(contextvars.copy_context().run, put, row) for row in rows]:
                 done.result()
+        finally:  # after a failed put, the rows not yet sent are not sent
+            pool.shutdown(wait=True, cancel_futures=True)
         return len(rows)
 
     def offline_table(self) -> tuple[str, str] | None:

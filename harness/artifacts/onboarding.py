@@ -20,9 +20,9 @@ from botocore.exceptions import ClientError
 
 from harness.artifacts import athena
 from harness.artifacts.context import RUN_TAG, AwsContext
+from harness.artifacts.datasource import VIEW_SUFFIXES
 from harness.artifacts.waiting import error_code
 
-VIEW_SUFFIXES = ("_display", "_computation")  # the views onboarding makes of a table
 NUMERIC = ("bigint", "int", "integer", "double", "float", "real", "smallint", "tinyint", "decimal")
 # A writer beaten to a table backs off a random time up to base x 2^collisions (AWS seconds, at
 # most the cap) before it reads again: retrying at once, 32 writers of one table livelocked and
@@ -46,7 +46,7 @@ def queries_for(database: str, table: str, columns: list[tuple[str, str]], count
     numeric = [n for n, t in columns if t.lower() in NUMERIC]
     strings = [n for n, t in columns if t.lower() not in NUMERIC and t.lower() not in ("timestamp", "date")]
     t = f'"{database}"."{table}"'
-    display, computation = f'"{database}"."{table}_display"', f'"{database}"."{table}_computation"'
+    display, computation = (f'"{database}"."{table}{suffix}"' for suffix in VIEW_SUFFIXES)
     pick = ", ".join(f'"{n}"' for n, _ in columns)
     stats = ", ".join(f'min("{n}") AS "{n}_min", max("{n}") AS "{n}_max", avg("{n}") AS "{n}_mean", '
                       f'stddev("{n}") AS "{n}_std"' for n in numeric) or "count(*) AS n"
@@ -83,21 +83,6 @@ def queries_for(database: str, table: str, columns: list[tuple[str, str]], count
     chosen = [base[i % len(base)] for i in range(count)]
     chosen += [f'SELECT "{n}", count(*) AS count FROM {t} GROUP BY "{n}" ORDER BY count DESC LIMIT 20' for n in strings]
     return chosen
-
-
-def delete_table(ctx: AwsContext, database: str, name: str) -> None:
-    """Delete a Glue table or view (idempotent)."""
-    try:
-        ctx.client("glue").delete_table(DatabaseName=database, Name=name)
-    except ClientError as err:
-        if error_code(err) != "EntityNotFoundException":
-            raise
-
-
-def drop_views(ctx: AwsContext, database: str, table: str) -> None:
-    """Delete the views onboarding made of `table` (idempotent)."""
-    for suffix in VIEW_SUFFIXES:
-        delete_table(ctx, database, table + suffix)
 
 
 def read_metadata(ctx: AwsContext, database: str, table: str) -> dict:

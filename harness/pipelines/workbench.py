@@ -14,7 +14,9 @@ import pandas as pd
 
 from harness.artifacts import DataSource, Endpoint, FeatureSet, Model
 from harness.artifacts.athena import query
-from harness.artifacts.onboarding import Onboarding, delete_table, drop_views, onboard
+from harness.artifacts.context import RUN_TAG
+from harness.artifacts.datasource import delete_table, drop_views
+from harness.artifacts.onboarding import Onboarding, onboard, write_metadata
 from harness.artifacts.tags import tag_traffic
 from harness.pipelines.base import Pipeline, PipelineRun, Stage, delete_all
 
@@ -94,8 +96,10 @@ def model(run: PipelineRun) -> None:
     ctx = run.ctx
     database, table = run.made["feature_set"].offline_table()
     view = f"{run.base_name.replace('-', '_')}_training"
+    run.made["training_view"] = (database, view)  # before: a query that times out may still have made it
     query(ctx, f'CREATE OR REPLACE VIEW "{database}"."{view}" AS SELECT * FROM "{database}"."{table}"', database)
-    run.made["training_view"] = (database, view)
+    if ctx.run_id:
+        write_metadata(ctx, database, view, {RUN_TAG: ctx.run_id})  # for the run's cleanup
     trained = Model(ctx, run.base_name)
     run.made["model"] = trained
     trained.train(run.made["source"].location, param(run, "instance_type"))
@@ -143,8 +147,6 @@ def teardown(run: PipelineRun) -> None:
         steps.append(("offline-store views", drop_offline_views))
     steps += [(key, made[key].delete) for key in ("endpoint", "model", "feature_set", "data_source")
               if made.get(key) is not None]
-    if made.get("data_source") is not None:
-        steps.append(("data source views", lambda: drop_views(ctx, ctx.glue_database, made["data_source"].name)))
     delete_all(steps)
 
 

@@ -15,7 +15,8 @@ from botocore.exceptions import ClientError
 
 from harness.artifacts import DataSource, Endpoint, FeatureSet, Model
 from harness.artifacts.context import RUN_TAG, AwsContext
-from harness.artifacts.datasource import delete_prefix
+from harness.artifacts.datasource import delete_prefix, delete_table
+from harness.artifacts.featureset import OFFLINE_DATABASE
 from harness.artifacts.waiting import error_code
 
 
@@ -92,14 +93,16 @@ def find_resources(ctx: AwsContext, prefix: str, owns: Owns) -> list[Resource]:
             if owns(_run_tag(ctx, arn)):
                 found.append(Resource(kind, name))
     glue = ctx.client("glue")
-    try:
-        for page in glue.get_paginator("get_tables").paginate(DatabaseName=ctx.glue_database):
-            for table in page.get("TableList", []):
-                if table["Name"].startswith(prefix) and owns(table.get("Parameters", {}).get(RUN_TAG)):
-                    found.append(Resource("glue_table", table["Name"]))
-    except ClientError as err:
-        if error_code(err) != "EntityNotFoundException":
-            raise
+    # the run's own database, and the feature store's, where the views of offline stores live
+    for database, kind in ((ctx.glue_database, "glue_table"), (OFFLINE_DATABASE, "offline_store_view")):
+        try:
+            for page in glue.get_paginator("get_tables").paginate(DatabaseName=database):
+                for table in page.get("TableList", []):
+                    if table["Name"].startswith(prefix) and owns(table.get("Parameters", {}).get(RUN_TAG)):
+                        found.append(Resource(kind, table["Name"]))
+        except ClientError as err:
+            if error_code(err) != "EntityNotFoundException":
+                raise
     s3 = ctx.client("s3")
     for bucket in s3.list_buckets().get("Buckets", []):
         if not bucket["Name"].startswith(prefix):
@@ -123,6 +126,8 @@ def delete_resource(ctx: AwsContext, resource: Resource) -> None:
         FeatureSet(ctx, name).delete()
     elif kind == "glue_table":
         DataSource(ctx, name).delete()
+    elif kind == "offline_store_view":
+        delete_table(ctx, OFFLINE_DATABASE, name)
     elif kind == "s3_bucket":
         delete_prefix(ctx, name, "")
         try:

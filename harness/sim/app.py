@@ -292,7 +292,8 @@ class SimulatorApp:
             "TableType": "EXTERNAL_TABLE",
         })
         names = [c["Name"] for c in columns]
-        self._catalog(clock.account, clock.region).sources[(catalog["Database"], catalog["TableName"])] = (
+        clock.offline_table = (catalog["Database"], catalog["TableName"])
+        self._catalog(clock.account, clock.region).sources[clock.offline_table] = (
             lambda: self.records.offline_rows(clock.account, clock.region, clock.name, names))
         if location.startswith("s3://"):
             bucket, _, prefix = location[5:].partition("/")
@@ -310,6 +311,8 @@ class SimulatorApp:
                 if group.feature_group_name == clock.name:
                     del backend.feature_groups[arn]
             self.records.drop(clock.account, clock.region, clock.name)
+            if clock.offline_table:  # its rows are gone; the Glue table, if left, reads as empty
+                self._catalog(clock.account, clock.region).sources.pop(clock.offline_table, None)
         elif clock.kind == "endpoint":
             backend.endpoints.pop(clock.name, None)
         self.lifecycles.forget(clock)

@@ -35,6 +35,9 @@ CONCURRENCY_MESSAGE = ("You have exceeded the limit for the number of queries yo
 NO_OUTPUT_MESSAGE = ("No output location provided. An output location is required either through the "
                      "Workgroup result configuration setting or as an API input.")
 MAX_RESULTS = 1000
+HISTORY = 5000  # query executions kept per account and region (AWS keeps 45 days; a run reads recent ones)
+OPERATIONS = ("StartQueryExecution", "GetQueryExecution", "BatchGetQueryExecution", "ListQueryExecutions",
+              "StopQueryExecution", "GetQueryResults", "GetWorkGroup")
 
 
 @dataclass
@@ -89,8 +92,9 @@ class Athena:
 
     def handle(self, call: Call) -> Response | None:
         """The answer to an Athena call this module owns, or None for moto's (workgroups...)."""
-        handler = getattr(self, "_" + call.operation, None)
-        return None if handler is None else handler(call, self._account(call), call.json())
+        if call.operation not in OPERATIONS:
+            return None
+        return getattr(self, "_" + call.operation)(call, self._account(call), call.json())
 
     def _account(self, call: Call) -> _Account:
         return self._accounts.setdefault((call.account, call.region), _Account())
@@ -171,6 +175,10 @@ class Athena:
         book.executions[query_id] = execution
         if token:
             book.tokens[token] = execution
+        while len(book.executions) > HISTORY:  # forget the oldest, with its token and its rows
+            oldest = book.executions.pop(next(iter(book.executions)))
+            if oldest.token:
+                book.tokens.pop(oldest.token, None)
         if statement.statement_type == "DML":
             book.active.append(execution)
         if execution.failure is None:
@@ -194,6 +202,8 @@ class Athena:
                 execution.result = evaluator.run(execution.statement.sql, execution.database)
         except QueryFailed as failed:
             execution.failure = failed
+        except Exception as err:  # noqa: BLE001 - a simulator gap: say so in the query, not as HTTP 500
+            execution.failure = QueryFailed("NOT_SUPPORTED", f"the simulator could not run this query: {err}")
 
     def _ddl(self, execution: Execution, catalog: MotoCatalog, evaluator: Evaluator) -> Result:
         sql, database = execution.statement.sql, execution.database
@@ -239,6 +249,8 @@ class Athena:
         if self._workgroup(call, workgroup) is None:
             return _invalid(call, f"WorkGroup {workgroup} is not found.")
         ids = [e.id for e in reversed(book.executions.values()) if e.workgroup == workgroup]
+        if params.get("MaxResults") == 0:  # the model allows 0; a page of none would never end
+            params = {**params, "MaxResults": 50}
         return _page(call, ids, params, "QueryExecutionIds", maximum=50)
 
     def _StopQueryExecution(self, call: Call, book: _Account, params: dict) -> Response:

@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from harness.sim import errors
@@ -40,7 +41,10 @@ def get_tables(call: Call) -> Response:
     database, missing = _database(call, params.get("DatabaseName", ""))
     if missing:
         return missing
-    tables = sorted(_backend(call).get_tables(params["DatabaseName"], params.get("Expression")), key=lambda t: t.name)
+    try:
+        tables = sorted(_backend(call).get_tables(params["DatabaseName"], params.get("Expression")), key=lambda t: t.name)
+    except re.error as err:
+        return errors.error(call, 400, "InvalidInputException", f"Expression {params.get('Expression')!r} is not valid: {err}")
     try:
         start, size = page_window(params, PAGE_MAX, 1, PAGE_MAX)
     except ValueError as err:

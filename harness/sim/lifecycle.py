@@ -30,6 +30,7 @@ class Clock:
     offline_at: float | None = None  # feature groups: OfflineStoreStatus Active from here
     table_at: float | None = None  # feature groups: Glue table appears here; None = never
     table_made: bool = False
+    offline_table: tuple[str, str] | None = None  # feature groups: (database, table) once made
     deleting_until: float | None = None  # set while Deleting; the resource is gone after
     stopping_until: float | None = None  # training jobs: set by StopTrainingJob; Stopped after
 

@@ -176,20 +176,19 @@ class Evaluator:
         self.lookup = lookup
 
     def run(self, sql: str, database: str) -> Result:
+        """The query's answer; QueryFailed for every way it can fail, never another exception
+        from SQLite (the caller answers AWS-shaped errors, not HTTP 500s)."""
         db = sqlite3.connect(":memory:")
         self.scanned = 0
+        self._local: dict[tuple[str, str], str] = {}  # the SQLite name of each Glue table loaded
         try:
-            db.create_aggregate("stddev", 1, _StdDev)
-            db.create_aggregate("stddev_samp", 1, _StdDev)
-            db.create_aggregate("approx_percentile", 2, _Percentile)
-            db.create_aggregate("corr", 2, _Corr)
-            db.create_aggregate("approx_distinct", 1, _Distinct)
+            for name, arity, aggregate in (("stddev", 1, _StdDev), ("stddev_samp", 1, _StdDev),
+                                           ("approx_percentile", 2, _Percentile), ("corr", 2, _Corr),
+                                           ("approx_distinct", 1, _Distinct)):
+                db.create_aggregate(name, arity, aggregate)
             loaded: dict[tuple[str, str], Table] = {}
             query = self._load(db, sql, database, loaded, depth=0)
-            try:
-                cursor = db.execute(strict_identifiers(query))
-            except sqlite3.Error as err:
-                raise self._failure(err) from None
+            cursor = db.execute(strict_identifiers(query))
             # Athena names an expression without an alias _col0, _col1, ... by position
             names = [d[0] if re.fullmatch(r"\w+", d[0]) else f"_col{i}" for i, d in enumerate(cursor.description or [])]
             rows = cursor.fetchall()
@@ -197,6 +196,8 @@ class Evaluator:
             columns = [(n, ATHENA_TYPES.get(known.get(n.lower(), ""), known.get(n.lower())) or _infer(rows, i))
                        for i, n in enumerate(names)]
             return Result(columns, [[_text(v) for v in row] for row in rows], self.scanned)
+        except sqlite3.Error as err:
+            raise self._failure(err, database) from None
         finally:
             db.close()
 
@@ -204,45 +205,62 @@ class Evaluator:
         return self.run(sql, database).columns
 
     def _load(self, db: sqlite3.Connection, sql: str, database: str, loaded: dict, depth: int) -> str:
-        """Create every table the query names in `db`; return the query with its names rewritten."""
+        """Create every table the query names in `db`; return the query with its names rewritten.
+        A name after FROM or JOIN that is no table (extract(year FROM x), a WITH query's name)
+        is left as it is, for SQLite to resolve or refuse."""
         if depth > 8:
             raise QueryFailed("NOT_SUPPORTED", "views nested more than 8 deep")
 
+        def local(key: tuple[str, str]) -> str:
+            # the bare table name, so that t.column resolves; qualified where two databases'
+            # tables of one name meet in a query. Chosen once, when the table is first loaded.
+            if key not in self._local:
+                taken = set(self._local.values())
+                self._local[key] = f'"{key[1]}"' if f'"{key[1]}"' not in taken else f'"{key[0]}.{key[1]}"'
+            return self._local[key]
+
         def replace(match: re.Match) -> str:
             key = split_name(match.group(2), database)
-            local = f'"{key[0]}.{key[1]}"'
             if key not in loaded:
                 table = self.lookup(*key)
                 if table is None:
-                    raise QueryFailed("TABLE_NOT_FOUND", f"line 1:{match.start(2) + 1}: Table "
-                                      f"'awsdatacatalog.{key[0]}.{key[1]}' does not exist")
+                    return match.group(0)
+                if not table.columns:
+                    raise QueryFailed("NOT_SUPPORTED", f"table {key[0]}.{key[1]} has no columns")
                 loaded[key] = table
                 if table.view_sql is not None:
                     inner = self._load(db, view_sql(table.view_sql), key[0], loaded, depth + 1)
-                    try:
-                        db.execute(f"CREATE VIEW {local} AS {strict_identifiers(inner)}")
-                    except sqlite3.Error as err:
-                        raise self._failure(err) from None
+                    db.execute(f"CREATE VIEW {local(key)} AS {strict_identifiers(inner)}")
                 else:
                     definitions = ", ".join(f'"{n}" {GLUE_TO_SQLITE.get(t.lower(), "TEXT")}' for n, t in table.columns)
-                    db.execute(f"CREATE TABLE {local} ({definitions})")
+                    db.execute(f"CREATE TABLE {local(key)} ({definitions})")
                     width, rows = len(table.columns), table.rows()
                     self.scanned += sum(len(",".join(v or "" for v in r)) + 1 for r in rows)
-                    db.executemany(f"INSERT INTO {local} VALUES ({', '.join('?' * width)})",
+                    db.executemany(f"INSERT INTO {local(key)} VALUES ({', '.join('?' * width)})",
                                    [(list(r) + [None] * width)[:width] for r in rows])
-            return f"{match.group(1)} {local}"
+            return f"{match.group(1)} {local(key)}"
 
-        return _TABLE_REF.sub(replace, _COMMENT.sub(" ", sql).strip().rstrip(";"))
+        text = outside_literals(sql, lambda part: _COMMENT.sub(" ", part)).strip().rstrip(";")
+        return outside_literals(text, lambda part: _TABLE_REF.sub(replace, part))
 
     @staticmethod
-    def _failure(err: sqlite3.Error) -> QueryFailed:
+    def _failure(err: sqlite3.Error, database: str) -> QueryFailed:
         message = str(err)
         column = re.match(r"no such column: (.+)", message)
         if column:
             return QueryFailed("COLUMN_NOT_FOUND", f"line 1:8: Column '{column.group(1)}' cannot be resolved")
-        if "syntax error" in message:
-            return QueryFailed("SYNTAX_ERROR", f"line 1:1: {message}")
+        table = re.match(r"no such table: (.+)", message)
+        if table:
+            name = table.group(1) if "." in table.group(1) else f"{database}.{table.group(1)}"
+            return QueryFailed("TABLE_NOT_FOUND", f"line 1:1: Table 'awsdatacatalog.{name}' does not exist")
         return QueryFailed("NOT_SUPPORTED", f"the simulator runs queries on SQLite, which could not run this one: {message}")
+
+
+def outside_literals(sql: str, change: Callable[[str], str]) -> str:
+    """Apply `change` to the parts of `sql` outside single-quoted string literals ('it''s' is
+    one literal), so that FROM, JOIN or -- inside a string are left alone."""
+    parts = re.split(r"('(?:[^']|'')*')", sql)
+    return "".join(part if i % 2 else change(part) for i, part in enumerate(parts))
 
 
 def strict_identifiers(sql: str) -> str:
