@@ -78,7 +78,7 @@ def test_the_bottleneck_analysis_names_the_quota_that_binds(tmp_path):
 SCHEMA_LEVEL_KEYS = {"level", "pipelines", "completed", "failed", "stopped", "failure_reasons", "wall_seconds",
                      "aws_seconds", "throughput_per_hour", "throughput_method", "batch_throughput_per_hour",
                      "steady_window_aws_seconds", "pipeline_seconds", "stage_seconds", "api", "waits",
-                     "partial_state", "queries", "contention", "simulator"}
+                     "partial_state", "queries", "contention", "simulator", "overhead"}
 
 
 def test_metrics_json_follows_its_documented_schema(tmp_path):
@@ -175,3 +175,36 @@ def test_past_a_binding_quota_the_window_counts_what_finished():
     ok = pd.DataFrame(finished + queued, columns=["mono_time", "duration"])
     assert steady_throughput(ok, window, time_scale=1.0) > 1.4 * 12 * 3.6
     assert window_throughput(ok, window, time_scale=1.0) == ("departures", pytest.approx(12 * 3.6))
+
+
+def test_the_report_says_when_a_level_measured_the_machine_more_than_the_account(tmp_path):
+    """Each attempt's round trip minus the latency the simulator injected is the measurement's
+    own cost. At time scale 1/60, 10 wall ms of it per call is 0.6 AWS s: over 100 calls, 60 s
+    of a 600 s pipeline (10%), which the report flags; 0.1 ms per call (0.1%) it does not."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "scenario.toml").write_text('thresholds = ["failed == 0"]\n')
+    rec = Recorder(run_dir / "events.db", "overhead")
+    rec.set_meta(run_id="overhead", scenario="x", time_scale=1 / 60, backend="sim", profile="x",
+                 policy="harness", complete=True)
+    for level, extra_wall in [(4, 0.0001), (32, 0.010)]:
+        with bound(level=level):
+            rec.record("level_start")
+            for worker in range(2):
+                with bound(worker=worker, pipeline=f"p{level}-{worker}"):
+                    for _ in range(100):
+                        rec.record("api_attempt", service="athena", operation="GetQueryExecution", attempt=1,
+                                   outcome="ok", duration=0.0005 + extra_wall, injected=0.0005)
+                    rec.record("pipeline_end", outcome="ok", duration=10.0)  # 600 AWS s
+            rec.record("level_end")
+    rec.close()
+    paths = render(run_dir)
+    levels = {l["level"]: l for l in json.loads(paths["metrics"].read_text())["levels"]}
+    assert levels[4]["overhead"]["share_of_pipeline"] == pytest.approx(0.001, rel=0.01)
+    assert not levels[4]["overhead"]["high"]
+    assert levels[32]["overhead"]["per_call_wall_ms"]["p50"] == pytest.approx(10.0, rel=0.01)
+    assert levels[32]["overhead"]["aws_seconds_per_pipeline"] == pytest.approx(60.0, rel=0.01)
+    assert levels[32]["overhead"]["high"]
+    summary = paths["markdown"].read_text()
+    assert "Warning: at N=32 the measurement's own delay" in summary and "10% of pipeline time" in summary
+    assert "## Measurement health" in summary

@@ -19,6 +19,7 @@ from harness import stopping
 from harness.aws.limiter import Limiter
 from harness.aws.policies import RetrySettings
 from harness.clock import Clock
+from harness.sim import INJECTED_HEADER
 
 CONNECTION_ERRORS = (EndpointConnectionError, ConnectionClosedError, ConnectTimeoutError)
 THROTTLE_CODES = frozenset(standard.ThrottledRetryableChecker._THROTTLED_ERROR_CODES)
@@ -98,10 +99,14 @@ class CallHooks:
         if self.limiter is not None and grant is not None and outcome in ("ok", "throttled"):
             self.limiter.feedback(service, operation, outcome == "throttled", sent_at=grant.at)
         if self.recorder is not None:
+            extra = {}
+            injected = ((response_dict or {}).get("headers") or {}).get(INJECTED_HEADER)
+            if injected is not None:  # only the simulator says how much of the wait was AWS's
+                extra["injected"] = float(injected) / 1000.0
             self.recorder.record("api_attempt", service=service, operation=operation,
                                  attempt=(context.get("retries") or {}).get("attempt", 1),
                                  outcome=outcome, error_code=code, duration=duration,
-                                 status=status, waited=getattr(self._attempt, "waited", 0.0))
+                                 status=status, waited=getattr(self._attempt, "waited", 0.0), **extra)
 
     def needs_retry(self, attempts: int, operation, request_dict: dict, event_name: str, response=None,
                     caught_exception=None, **_):

@@ -122,6 +122,41 @@ def level_metrics(events: pd.DataFrame, level: int, time_scale: float) -> dict:
         # writes another writer beat to it (Glue ConcurrentModificationException), retried
         "contention": int((ev.kind == "contention").sum()),
         "simulator": simulator_health(sim, wall),
+        "overhead": measurement_overhead(attempts, n_pipelines, ok.duration.mean() * aws if len(ok) else None,
+                                         aws),
+    }
+
+
+# Above this share of pipeline time, a level's figures measure the harness and the simulator
+# as much as the account: the report says so and suggests a slower time scale.
+OVERHEAD_WARN_SHARE = 0.05
+
+
+def measurement_overhead(attempts: pd.DataFrame, n_pipelines: int, pipeline_seconds: float | None,
+                         aws: float) -> dict | None:
+    """How much of the calls' time was the measurement itself: each attempt's round trip minus
+    what the simulator says was the profile's latency (the x-sim-injected-ms header), i.e. the
+    harness's CPU and GIL, the transport, the simulator's queue and moto's work. At a time scale
+    of 1/60 one wall millisecond of it is 60 ms of AWS time added to every call.
+
+    None off the simulator (no header). `aws_seconds_per_pipeline` adds up every call, so where a
+    pipeline's calls overlap (PutRecord from many threads) it is an upper bound."""
+    if attempts.empty:
+        return None
+    injected = pd.Series([d.get("injected") for d in _details(attempts)], index=attempts.index, dtype=float)
+    known = injected.notna()
+    if not known.any():
+        return None
+    extra = (attempts.duration[known] - injected[known]).clip(lower=0.0)
+    per_pipeline = float(extra.sum() * aws / n_pipelines)
+    share = per_pipeline / pipeline_seconds if pipeline_seconds else None
+    return {
+        "calls": int(known.sum()),
+        "per_call_wall_ms": {k: (v * 1000.0 if isinstance(v, float) and k != "count" else v)
+                             for k, v in _pct(extra).items()},
+        "aws_seconds_per_pipeline": per_pipeline,
+        "share_of_pipeline": share,
+        "high": bool(share is not None and share > OVERHEAD_WARN_SHARE),
     }
 
 

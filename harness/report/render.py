@@ -152,7 +152,16 @@ def headline(metrics: dict) -> list[str]:
                      "window; a longer duration_seconds measures the sustained rate.")
     if any((l["simulator"] or {}).get("saturated") for l in levels):
         lines.append("Warning: the simulator itself saturated at some level (requests queued for moto); "
-                     "raise the time scale's denominator less or lower N to measure the account, not the simulator.")
+                     "a slower time scale (e.g. 1/30 instead of 1/60) or a lower N measures the account, not "
+                     "the simulator.")
+    heavy = [l for l in levels if (l.get("overhead") or {}).get("high")]
+    if heavy:
+        worst = max(heavy, key=lambda l: l["overhead"]["share_of_pipeline"])
+        lines.append(f"Warning: at N={', '.join(str(l['level']) for l in heavy)} the measurement's own delay "
+                     f"(harness and simulator CPU, beyond the profile's latency) added up to "
+                     f"{100 * worst['overhead']['share_of_pipeline']:.0f}% of pipeline time at N={worst['level']}: "
+                     "part of what looks like contention there is the machine; a slower time scale measures "
+                     "the account.")
     left = metrics.get("left_behind")
     if left:
         lines.append("LEFT BEHIND at the end, by the simulator's own count: "
@@ -207,6 +216,26 @@ def bottleneck_table(metrics: dict) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def health_table(metrics: dict) -> tuple[list[str], list[list[str]]]:
+    """Was each level a measurement of the account? The simulator's queue for moto, and the
+    time per call beyond the profile's latency (harness CPU, GIL, transport, moto's work)."""
+    header = ["N", "requests/s", "max in flight", "queue mean ms", "overhead ms/call p50 (p95)",
+              "overhead share of pipeline time", "simulator saturated"]
+    rows = []
+    for l in metrics["levels"]:
+        sim, over = l.get("simulator") or {}, l.get("overhead") or {}
+        if not sim and not over:
+            continue
+        per_call = over.get("per_call_wall_ms") or {}
+        share = over.get("share_of_pipeline")
+        rows.append([str(l["level"]), _fmt(sim.get("requests_per_second")), str(sim.get("max_in_flight", "-")),
+                     _fmt(sim.get("queue_mean_ms"), 2),
+                     f"{_fmt(per_call.get('p50'), 2)} ({_fmt(per_call.get('p95'), 2)})" if per_call else "-",
+                     (_fmt(100 * share, 1, "%") + (" (high)" if over.get("high") else "")) if share is not None else "-",
+                     "yes" if sim.get("saturated") else ("no" if sim else "-")])
+    return header, rows
+
+
 def markdown(metrics: dict) -> str:
     def table(header, rows):
         return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -217,6 +246,11 @@ def markdown(metrics: dict) -> str:
            f"(figures in AWS time).", ""]
     out += [f"- {line}" for line in headline(metrics)] + [""]
     out += ["## Levels", table(*level_table(metrics)), "", "## Quotas, tightest first", table(*bottleneck_table(metrics))]
+    health = health_table(metrics)
+    if health[1]:
+        out += ["", "## Measurement health",
+                "Wall milliseconds per call beyond the profile's latency; the share adds them up per pipeline "
+                "in AWS time (an upper bound where calls overlap).", table(*health)]
     integrity_info = metrics.get("integrity", {})
     if integrity_info.get("all_match") is not None:
         out += ["", f"Integrity: simulator counters {'match' if integrity_info['all_match'] else 'DO NOT match'} "
@@ -251,10 +285,6 @@ def html_report(metrics: dict, plot_paths: dict[str, Path]) -> str:
     timeline = _img(plot_paths["timeline"]) if "timeline" in plot_paths else ""
     integrity_rows = [[str(r["level"]), r["operation"], str(r["simulator"]), str(r["recorded"]),
                        "yes" if r["match"] else "NO"] for r in metrics.get("integrity", {}).get("rows", [])]
-    sim_rows = [[str(l["level"]), _fmt((l["simulator"] or {}).get("requests_per_second")),
-                 str((l["simulator"] or {}).get("max_in_flight", "-")), _fmt((l["simulator"] or {}).get("queue_mean_ms"), 2),
-                 _fmt((l["simulator"] or {}).get("queue_max_ms"), 1),
-                 "yes" if (l["simulator"] or {}).get("saturated") else "no"] for l in metrics["levels"] if l["simulator"]]
     fit = metrics.get("usl")
     fit_html = ("<p>Not enough levels for a fit (three or more needed).</p>" if not fit else
                 f"<p>λ={fit['lambda']:.1f}/h per pipeline, σ={fit['sigma']:.4g}, κ={fit['kappa']:.4g}, "
@@ -281,9 +311,11 @@ time scale {metrics['time_scale']:g}: durations and rates are AWS time; the wall
 follows from the utilisation law (rate quotas) and Little's law (concurrency quotas).</p>
 {_html_table(*bottleneck_table(metrics))}
 <h2>Universal Scalability Law</h2>{fit_html}
-<h2>Simulator health</h2>
-<p>Queueing for moto means the simulator, not the simulated account, was the limit.</p>
-{_html_table(["N", "requests/s", "max in flight", "queue mean ms", "queue max ms", "saturated"], sim_rows)}
+<h2>Measurement health</h2>
+<p>Queueing for moto means the simulator, not the simulated account, was the limit. Overhead is each call's
+wall time beyond the latency the profile asked for (harness CPU, GIL, transport, moto's work); at a time scale
+of 1/60 every wall millisecond of it is 60 AWS milliseconds added to the pipeline.</p>
+{_html_table(*health_table(metrics))}
 <h2>Integrity</h2>
 <p>Requests the simulator counted against attempts the harness recorded, per operation.</p>
 {_html_table(["N", "operation", "simulator", "recorded", "match"], integrity_rows)}

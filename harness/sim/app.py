@@ -20,7 +20,7 @@ from typing import Callable
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from harness.sim import errors, glue
+from harness.sim import INJECTED_HEADER, errors, glue
 from harness.sim.athena import Athena
 from harness.sim.calls import Call, classify
 from harness.sim.catalog import MotoCatalog
@@ -51,6 +51,7 @@ class SimulatorApp:
         self._moto_apps: dict[tuple[str, str], object] = {}
         self._lock = threading.Lock()  # everything touching moto or simulator state
         self._rng_lock = threading.Lock()
+        self._injected = threading.local()  # per request thread: seconds slept as AWS behaviour
         self.configure(profile, seed, time_scale)
 
     # --- configuration and reset ---------------------------------------------------------
@@ -89,10 +90,15 @@ class SimulatorApp:
         if call is None:
             return self._moto(environ, start_response)
         self.stats.enter()
+        self._injected.seconds = 0.0
         try:
             status, headers, payload = self._serve(call, environ)
         finally:
             self.stats.leave()
+        # What of this response's time was AWS behaviour the profile asked for (latency, a
+        # timeout): a client subtracts it from its round trip to see the measurement's own
+        # overhead (harness CPU, GIL, transport, the simulator's queue and moto's work).
+        headers = list(headers) + [(INJECTED_HEADER, f"{self._injected.seconds * 1000.0:.3f}")]
         return self._respond(start_response, status, headers, payload)
 
     def _serve(self, call: Call, environ: dict) -> Response:
@@ -108,7 +114,10 @@ class SimulatorApp:
         if fault == "timeout":
             self.stats.count(call.key, "timeouts")
             time.sleep(self.profile.timeout_seconds * self.time_scale)
-        time.sleep(self._draw_latency(call))
+            self._injected.seconds += self.profile.timeout_seconds * self.time_scale
+        latency = self._draw_latency(call)
+        time.sleep(latency)
+        self._injected.seconds += latency
         waited = time.monotonic()
         with self._lock:
             self.stats.queued(time.monotonic() - waited)
