@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+from fractions import Fraction
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -61,6 +62,18 @@ def _levels(text: str) -> list[int]:
     return levels
 
 
+def _time_scale(text: str) -> float:
+    """A wall second per AWS second: 0.0333 or 1/30."""
+    try:
+        value = float(Fraction(text.strip()))
+    except (ValueError, ZeroDivisionError):
+        value = 0.0
+    if not 1e-4 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"time scale {text!r}: expected a number from 0.0001 to 1, "
+                                          "or a fraction like 1/30")
+    return value
+
+
 def doubling(up_to: int, start: int = 4) -> list[int]:
     """4, 8, 16, ... up to and including N (N itself always last)."""
     levels, n = [], min(start, up_to)
@@ -115,7 +128,7 @@ def _run(args, levels: list[int] | None) -> int:
     from harness.runner.scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
-    for field in ("policy", "profile", "seed"):
+    for field in ("policy", "profile", "seed", "time_scale"):
         if getattr(args, field, None) is not None:
             setattr(scenario, field, getattr(args, field))
     if scenario.policy not in __import__("harness.aws.policies", fromlist=["POLICIES"]).POLICIES:
@@ -297,6 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--policy", help="override the scenario's retry policy")
         cmd.add_argument("--profile", help="override the scenario's simulator profile")
         cmd.add_argument("--seed", type=int, help="override the scenario's seed")
+        cmd.add_argument("--time-scale", type=_time_scale, metavar="SCALE",
+                         help="override the scenario's time scale (wall seconds per AWS second, e.g. 1/30)")
         cmd.add_argument("--endpoint-url", help="use this running simulator (or AWS stand-in)")
         cmd.add_argument("--allow-account", action="append", metavar="ACCOUNT_ID",
                          help="real AWS: allow this account id (in addition to the scenario's)")
