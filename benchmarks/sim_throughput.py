@@ -1,10 +1,11 @@
 """The simulator's sustained requests per second beside plain moto server, in the same run.
 
 A DescribeModel call from 1, 8 and 32 client threads for a few seconds each, against
-(a) moto's own server, (b) the simulator as it was before it remembered moto's application
-per credential scope (moto's own lookup on every call: the baseline for that change) and
-(c) the simulator, both with no quotas, latency or faults, so the difference from (a) is what
-the middleware costs.
+(a) moto's own server, (b) the simulator as it was before it kept connections alive
+(werkzeug's `Connection: close` on every response, so a new TCP connection and a new server
+thread per call: the baseline for that change) and (c) the simulator, both with no quotas,
+latency or faults, so the difference from (a) is what the middleware costs. Each row also
+gives the client's CPU per call, which the closing server made expensive too.
 
     .venv/bin/python benchmarks/sim_throughput.py [--seconds 5]
 """
@@ -48,7 +49,8 @@ def client(url: str):
                         config=Config(retries={"total_max_attempts": 1}, max_pool_connections=64))
 
 
-def measure(url: str, threads: int, seconds: float) -> float:
+def measure(url: str, threads: int, seconds: float) -> tuple[float, float]:
+    """Requests per second, and the client's CPU milliseconds per request."""
     sagemaker = client(url)
     try:
         sagemaker.create_model(ModelName="bench", ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
@@ -64,27 +66,28 @@ def measure(url: str, threads: int, seconds: float) -> float:
             done[i] += 1
 
     pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
-    start = time.monotonic()
+    start, cpu = time.monotonic(), time.process_time()
     for thread in pool:
         thread.start()
     for thread in pool:
         thread.join()
-    return sum(done) / (time.monotonic() - start)
+    calls = max(1, sum(done))
+    return calls / (time.monotonic() - start), 1000 * (time.process_time() - cpu) / calls
 
 
-# The simulator with moto's per-request application lookup, started as the server is.
-UNCACHED = ("import sys; from harness.sim.app import SimulatorApp; "
-            "SimulatorApp._moto_app = lambda self, environ: self.moto.get_application(environ); "
-            "from harness.sim.server import main; sys.exit(main(sys.argv[1:]))")
+# The simulator with werkzeug's closing request handler (moto's), started as the server is.
+CLOSING = ("import sys; from moto.moto_server.werkzeug_app import MotoRequestHandler; "
+           "import harness.sim.server as server; server.keep_alive_handler = lambda: MotoRequestHandler; "
+           "sys.exit(server.main(sys.argv[1:]))")
 
 
-def start_uncached(profile: str) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen([sys.executable, "-c", UNCACHED, "--profile", profile, "--port", "0",
+def start_closing(profile: str) -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen([sys.executable, "-c", CLOSING, "--profile", profile, "--port", "0",
                                 "--exit-when-stdin-closes"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL, text=True)
     line = process.stdout.readline().strip()
     if not line.startswith("SIMULATOR "):
-        raise RuntimeError(f"the uncached simulator did not start: {line!r}")
+        raise RuntimeError(f"the closing simulator did not start: {line!r}")
     return process, line.split(" ", 1)[1]
 
 
@@ -102,25 +105,25 @@ def main():
     with tempfile.TemporaryDirectory() as folder:
         bare = Path(folder) / "bare.toml"
         bare.write_text('quota_table = "none"\n')
-        uncached = None
+        closing = None
         try:
             wait_ready(moto_url)
-            uncached, uncached_url = start_uncached(str(bare))
+            closing, closing_url = start_closing(str(bare))
             with Simulator(str(bare)) as sim:
-                print(f"DescribeModel, {args.seconds:g} s per measurement\n")
-                print(f"{'threads':>7} {'moto req/s':>11} {'sim, uncached':>14} {'simulator req/s':>16} "
-                      f"{'middleware cost':>16}")
+                print(f"DescribeModel, {args.seconds:g} s per measurement; req/s (client CPU ms per call)\n")
+                print(f"{'threads':>7} {'moto':>16} {'sim, closing':>16} {'simulator':>16} {'vs moto':>8}")
                 for threads in levels:
                     plain = measure(moto_url, threads, args.seconds)
-                    before = measure(uncached_url, threads, args.seconds)
+                    before = measure(closing_url, threads, args.seconds)
                     ours = measure(sim.endpoint_url, threads, args.seconds)
-                    print(f"{threads:7d} {plain:11.1f} {before:14.1f} {ours:16.1f} {100 * (1 - ours / plain):15.1f}%")
+                    cells = " ".join(f"{rate:9.1f} ({cpu:4.2f})" for rate, cpu in (plain, before, ours))
+                    print(f"{threads:7d} {cells} {100 * (ours[0] / plain[0] - 1):+7.1f}%")
         finally:
             moto.terminate()
             moto.wait()
-            if uncached is not None:
-                uncached.stdin.close()
-                uncached.wait(10)
+            if closing is not None:
+                closing.stdin.close()
+                closing.wait(10)
 
 
 if __name__ == "__main__":

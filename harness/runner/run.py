@@ -24,6 +24,7 @@ from harness.clock import Clock
 from harness.events import Recorder, finalize
 from harness.events.context import bound
 from harness.pipelines.base import load_pipeline
+from harness.rlimits import raise_open_file_limit
 from harness.runner.aws_context import scenario_backend, scenario_context
 from harness.runner.cleanup import cleanup_run
 from harness.runner.executor import PipelineExecutor, StopSignals, failure_reason
@@ -127,6 +128,7 @@ class Runner:
     def run(self) -> RunResult:
         scenario = self.scenario
         self.guard_account()
+        raise_open_file_limit()  # kept-alive connections: a socket each, hundreds at high N
         self.prepare_folder()
         self.recorder = Recorder(self.run_dir / "events.db", self.run_id)
         self.recorder.listeners.append(self.progress.observe)

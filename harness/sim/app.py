@@ -80,12 +80,20 @@ class SimulatorApp:
 
     # --- WSGI ----------------------------------------------------------------------------
     def __call__(self, environ: dict, start_response: Callable):
+        # Every body is read whole before anything answers, so the server can keep the
+        # connection open for the client's next request (server.KeepAliveHandler).
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if length:
+            body = environ["wsgi.input"].read(length)
+        elif environ.get("wsgi.input_terminated"):  # a chunked body, already de-chunked
+            body = environ["wsgi.input"].read()
+        else:
+            body = b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_sim/"):
             return self._admin(environ, start_response, path)
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        environ["wsgi.input"] = io.BytesIO(body)
         call = classify(environ, body, ACCOUNT)
         if call is None:
             return self._moto(environ, start_response)

@@ -22,6 +22,8 @@ import sys
 import threading
 import urllib.request
 
+from harness.rlimits import raise_open_file_limit
+
 READY_PREFIX = "SIMULATOR "
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -128,10 +130,69 @@ class Simulator:
         self.stop()
 
 
+class _BodyReader:
+    """The request's body and nothing past it: werkzeug reads 'whatever is left' after each
+    response, which on a kept-alive connection would be the client's next request."""
+
+    def __init__(self, stream, length: int):
+        self._stream, self._left = stream, length
+
+    def read(self, size: int = -1) -> bytes:
+        size = self._left if size is None or size < 0 else min(size, self._left)
+        data = self._stream.read(size) if size else b""
+        self._left -= len(data)
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        size = self._left if size is None or size < 0 else min(size, self._left)
+        data = self._stream.readline(size) if size else b""
+        self._left -= len(data)
+        return data
+
+
+def keep_alive_handler():
+    """moto's request handler, with HTTP keep-alive.
+
+    werkzeug's development server answers every request with `Connection: close`, because it
+    cannot tell where a request's body ends. Then every call costs the client a new TCP
+    connection and the server a new thread: at 32 faithful pipelines that was most of the
+    harness's CPU, and it showed as latency no AWS account has. Here a request with a
+    Content-Length (or no body) hands the application exactly its body, and the connection
+    stays open for the client's next request; a chunked body closes it as before."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class KeepAliveHandler(MotoRequestHandler):
+        protocol_version = "HTTP/1.1"
+        # headers and body go out in separate writes: with Nagle's algorithm on a kept-alive
+        # connection the body waits for the client's delayed ACK, 40 ms a call
+        disable_nagle_algorithm = True
+
+        def handle_one_request(self) -> None:
+            socket_reader = self.rfile
+            try:
+                super().handle_one_request()
+            finally:
+                self.rfile = socket_reader
+
+        def make_environ(self) -> dict:
+            length = self.headers.get("Content-Length") or "0"
+            if self.headers.get("Transfer-Encoding") or not length.isdigit():
+                self.close_connection = True
+            else:
+                self.rfile = _BodyReader(self.rfile, int(length))
+            return super().make_environ()
+
+        def send_header(self, keyword: str, value: str) -> None:
+            if keyword.lower() == "connection" and value.lower() == "close" and not self.close_connection:
+                return  # http.server goes on reading requests from this connection
+            super().send_header(keyword, value)
+
+    return KeepAliveHandler
+
+
 def serve(profile: str, seed: int, time_scale: float, host: str, port: int, allow_remote: bool,
           announce=print, exit_when_stdin_closes: bool = False) -> None:
     """Serve until SIGINT or SIGTERM (in this process), or until standard input closes."""
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
 
     from harness.sim.app import SimulatorApp
@@ -140,7 +201,8 @@ def serve(profile: str, seed: int, time_scale: float, host: str, port: int, allo
     check_bind_address(host, allow_remote)
     app = SimulatorApp(load_profile(profile), seed=seed, time_scale=time_scale)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    raise_open_file_limit()  # a thread and a socket per open client connection
+    server = make_server(host, port, app, threaded=True, request_handler=keep_alive_handler())
     bound = server.server_address[1]
     shown = f"[{host}]" if ":" in host else host
     announce(f"{READY_PREFIX}http://{shown}:{bound}", flush=True)
