@@ -194,7 +194,8 @@ def test_the_report_says_when_a_level_measured_the_machine_more_than_the_account
                 with bound(worker=worker, pipeline=f"p{level}-{worker}"):
                     for _ in range(100):
                         rec.record("api_attempt", service="athena", operation="GetQueryExecution", attempt=1,
-                                   outcome="ok", duration=0.0005 + extra_wall, injected=0.0005)
+                                   outcome="ok", duration=0.0005 + extra_wall, injected=0.0005,
+                                   served=0.0005 + extra_wall / 2)
                     rec.record("pipeline_end", outcome="ok", duration=10.0)  # 600 AWS s
             rec.record("level_end")
     rec.close()
@@ -204,6 +205,8 @@ def test_the_report_says_when_a_level_measured_the_machine_more_than_the_account
     assert not levels[4]["overhead"]["high"]
     assert levels[32]["overhead"]["per_call_wall_ms"]["p50"] == pytest.approx(10.0, rel=0.01)
     assert levels[32]["overhead"]["aws_seconds_per_pipeline"] == pytest.approx(60.0, rel=0.01)
+    assert levels[32]["overhead"]["simulator_wall_ms"]["mean"] == pytest.approx(5.0, rel=0.01)
+    assert levels[32]["overhead"]["client_wall_ms"]["mean"] == pytest.approx(5.0, rel=0.01)
     assert levels[32]["overhead"]["high"]
     summary = paths["markdown"].read_text()
     assert "Warning: at N=32 the measurement's own delay" in summary and "10% of pipeline time" in summary

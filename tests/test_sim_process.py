@@ -44,3 +44,31 @@ def test_counters_are_served_on_loopback(simulator, client):
     stats = simulator.stats()
     assert stats["operations"]["sagemaker.ListModels"]["requests"] == 1
     assert stats["profile"] == "calm" and stats["max_in_flight"] >= 1
+
+
+def test_a_client_reuses_its_connection_and_a_chunked_body_still_arrives_whole(simulator, client):
+    """Connections are kept alive as AWS keeps them, so a call costs no new TCP connection; a
+    body sent in chunks (no Content-Length) is read whole and that connection closed after."""
+    import http.client
+    from urllib.parse import urlparse
+
+    url = urlparse(simulator.endpoint_url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    sockets = []
+    for _ in range(3):
+        connection.request("GET", "/_sim/health")
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 200 and response.getheader("Connection") != "close"
+        sockets.append(connection.sock)
+    assert sockets[0] is sockets[1] is sockets[2]
+
+    s3 = client("s3")
+    s3.create_bucket(Bucket="chunks")
+    connection.request("PUT", "/chunks/k", body=iter([b"a" * 1000, b"b" * 24]),
+                       headers={"Transfer-Encoding": "chunked"}, encode_chunked=True)
+    response = connection.getresponse()
+    response.read()
+    assert response.status == 200 and response.getheader("Connection") == "close"
+    assert s3.get_object(Bucket="chunks", Key="k")["Body"].read() == b"a" * 1000 + b"b" * 24
+    connection.close()

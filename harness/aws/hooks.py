@@ -19,7 +19,7 @@ from harness import stopping
 from harness.aws.limiter import Limiter
 from harness.aws.policies import RetrySettings
 from harness.clock import Clock
-from harness.sim import INJECTED_HEADER
+from harness.sim import INJECTED_HEADER, SERVED_HEADER
 
 CONNECTION_ERRORS = (EndpointConnectionError, ConnectionClosedError, ConnectTimeoutError)
 THROTTLE_CODES = frozenset(standard.ThrottledRetryableChecker._THROTTLED_ERROR_CODES)
@@ -100,9 +100,10 @@ class CallHooks:
             self.limiter.feedback(service, operation, outcome == "throttled", sent_at=grant.at)
         if self.recorder is not None:
             extra = {}
-            injected = ((response_dict or {}).get("headers") or {}).get(INJECTED_HEADER)
-            if injected is not None:  # only the simulator says how much of the wait was AWS's
-                extra["injected"] = float(injected) / 1000.0
+            headers = (response_dict or {}).get("headers") or {}
+            injected, served = headers.get(INJECTED_HEADER), headers.get(SERVED_HEADER)
+            if injected is not None and served is not None:  # only the simulator says what was AWS's
+                extra["injected"], extra["served"] = float(injected) / 1000.0, float(served) / 1000.0
             self.recorder.record("api_attempt", service=service, operation=operation,
                                  attempt=(context.get("retries") or {}).get("attempt", 1),
                                  outcome=outcome, error_code=code, duration=duration,

@@ -135,25 +135,35 @@ OVERHEAD_WARN_SHARE = 0.05
 def measurement_overhead(attempts: pd.DataFrame, n_pipelines: int, pipeline_seconds: float | None,
                          aws: float) -> dict | None:
     """How much of the calls' time was the measurement itself: each attempt's round trip minus
-    what the simulator says was the profile's latency (the x-sim-injected-ms header), i.e. the
-    harness's CPU and GIL, the transport, the simulator's queue and moto's work. At a time scale
-    of 1/60 one wall millisecond of it is 60 ms of AWS time added to every call.
+    what the simulator says was the profile's latency (its x-sim-injected-ms header). The rest
+    is split at the simulator's door (x-sim-served-ms): `simulator` is its own work and its
+    queue for moto, `client` is the harness's CPU and GIL and the transport. At a time scale of
+    1/60 one wall millisecond of it is 60 ms of AWS time added to a call.
 
     None off the simulator (no header). `aws_seconds_per_pipeline` adds up every call, so where a
     pipeline's calls overlap (PutRecord from many threads) it is an upper bound."""
     if attempts.empty:
         return None
-    injected = pd.Series([d.get("injected") for d in _details(attempts)], index=attempts.index, dtype=float)
-    known = injected.notna()
+    details = _details(attempts)
+    injected = pd.Series([d.get("injected") for d in details], index=attempts.index, dtype=float)
+    served = pd.Series([d.get("served") for d in details], index=attempts.index, dtype=float)
+    known = injected.notna() & served.notna()
     if not known.any():
         return None
-    extra = (attempts.duration[known] - injected[known]).clip(lower=0.0)
+    duration = attempts.duration[known]
+    extra = (duration - injected[known]).clip(lower=0.0)
+    simulator = (served[known] - injected[known]).clip(lower=0.0)
+    client = (duration - served[known]).clip(lower=0.0)
     per_pipeline = float(extra.sum() * aws / n_pipelines)
     share = per_pipeline / pipeline_seconds if pipeline_seconds else None
+
+    def ms(values) -> dict:
+        return {k: (v * 1000.0 if k != "count" and v is not None else v) for k, v in _pct(values).items()}
     return {
         "calls": int(known.sum()),
-        "per_call_wall_ms": {k: (v * 1000.0 if isinstance(v, float) and k != "count" else v)
-                             for k, v in _pct(extra).items()},
+        "per_call_wall_ms": ms(extra),
+        "simulator_wall_ms": ms(simulator),
+        "client_wall_ms": ms(client),
         "aws_seconds_per_pipeline": per_pipeline,
         "share_of_pipeline": share,
         "high": bool(share is not None and share > OVERHEAD_WARN_SHARE),

@@ -220,7 +220,7 @@ def health_table(metrics: dict) -> tuple[list[str], list[list[str]]]:
     """Was each level a measurement of the account? The simulator's queue for moto, and the
     time per call beyond the profile's latency (harness CPU, GIL, transport, moto's work)."""
     header = ["N", "requests/s", "max in flight", "queue mean ms", "overhead ms/call p50 (p95)",
-              "overhead share of pipeline time", "simulator saturated"]
+              "of it in the simulator / client, mean ms", "overhead share of pipeline time", "simulator saturated"]
     rows = []
     for l in metrics["levels"]:
         sim, over = l.get("simulator") or {}, l.get("overhead") or {}
@@ -231,6 +231,8 @@ def health_table(metrics: dict) -> tuple[list[str], list[list[str]]]:
         rows.append([str(l["level"]), _fmt(sim.get("requests_per_second")), str(sim.get("max_in_flight", "-")),
                      _fmt(sim.get("queue_mean_ms"), 2),
                      f"{_fmt(per_call.get('p50'), 2)} ({_fmt(per_call.get('p95'), 2)})" if per_call else "-",
+                     f"{_fmt((over.get('simulator_wall_ms') or {}).get('mean'), 2)} / "
+                     f"{_fmt((over.get('client_wall_ms') or {}).get('mean'), 2)}" if per_call else "-",
                      (_fmt(100 * share, 1, "%") + (" (high)" if over.get("high") else "")) if share is not None else "-",
                      "yes" if sim.get("saturated") else ("no" if sim else "-")])
     return header, rows

@@ -20,7 +20,7 @@ from typing import Callable
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from harness.sim import INJECTED_HEADER, errors, glue
+from harness.sim import INJECTED_HEADER, SERVED_HEADER, errors, glue
 from harness.sim.athena import Athena
 from harness.sim.calls import Call, classify
 from harness.sim.catalog import MotoCatalog
@@ -98,6 +98,7 @@ class SimulatorApp:
         if call is None:
             return self._moto(environ, start_response)
         self.stats.enter()
+        arrived = time.monotonic()
         self._injected.seconds = 0.0
         try:
             status, headers, payload = self._serve(call, environ)
@@ -106,7 +107,8 @@ class SimulatorApp:
         # What of this response's time was AWS behaviour the profile asked for (latency, a
         # timeout): a client subtracts it from its round trip to see the measurement's own
         # overhead (harness CPU, GIL, transport, the simulator's queue and moto's work).
-        headers = list(headers) + [(INJECTED_HEADER, f"{self._injected.seconds * 1000.0:.3f}")]
+        headers = list(headers) + [(INJECTED_HEADER, f"{self._injected.seconds * 1000.0:.3f}"),
+                                   (SERVED_HEADER, f"{(time.monotonic() - arrived) * 1000.0:.3f}")]
         return self._respond(start_response, status, headers, payload)
 
     def _serve(self, call: Call, environ: dict) -> Response:
