@@ -229,6 +229,8 @@ def cmd_shootout(args) -> int:
     for policy in policies:
         scenario = load_scenario(args.scenario)
         scenario.policy = policy
+        if args.time_scale is not None:
+            scenario.time_scale = args.time_scale
         runner = Runner(scenario, args.reports, args.levels)
         restore = stop_handlers(runner)
         try:
@@ -330,6 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
     shootout.add_argument("scenario")
     shootout.add_argument("--policies", default="harness,botocore-standard,botocore-adaptive,botocore-legacy")
     shootout.add_argument("--levels", type=_levels)
+    shootout.add_argument("--time-scale", type=_time_scale, metavar="SCALE",
+                          help="override the scenario's time scale (e.g. 1/15 for twice the pipelines)")
     shootout.add_argument("--runs", help="comma-separated run folders already made: compare them, run nothing")
     shootout.add_argument("--reports", default="reports")
     shootout.set_defaults(func=cmd_shootout)
