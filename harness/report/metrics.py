@@ -108,6 +108,10 @@ def level_metrics(events: pd.DataFrame, level: int, time_scale: float) -> dict:
             "quota_wait_seconds_total": float(quota_wait.duration.sum() * aws),
             "quota_wait_seconds_per_pipeline": float(quota_wait.duration.sum() * aws / n_pipelines),
             "quota_hold_seconds": holds,
+            # AWS seconds per pipeline spent waiting for each concurrency quota's slot
+            "quota_wait_by_quota": {f"{service}.{operation}": float(group.duration.sum() * aws / n_pipelines)
+                                    for (service, operation), group
+                                    in quota_wait.groupby(["service", "operation"])},
         },
         "partial_state": {
             "detected": int((partial.kind == "partial_state_detected").sum()),

@@ -129,9 +129,10 @@ def headline(metrics: dict) -> list[str]:
         share = f", {100 * best['throughput_per_hour'] / bound:.0f}% of the bound there" if bound else ""
         lines.append(f"Peak measured throughput: {best['throughput_per_hour']:.0f} pipelines/hour at "
                      f"N={best['level']} ({how}{share}).")
+    lines += contention_lines(levels)
     if b.get("binding"):
         row = b["binding"]
-        lines.append(f"The quota that binds first: {row['quota']} (limit {row['limit']:g}, "
+        lines.append(f"The quota that binds first in steady state: {row['quota']} (limit {row['limit']:g}, "
                      f"{row['demand_per_pipeline']:.1f} {row['unit']} per pipeline) caps throughput at "
                      f"{row['max_pipelines_per_hour']:.0f} pipelines/hour.")
         for n, need in row.get("needed_for", {}).items():
@@ -170,6 +171,53 @@ def headline(metrics: dict) -> list[str]:
         lines.append("Nothing left behind: the simulator held no resource at the end.")
     if not metrics["complete"]:
         lines.append(f"INCOMPLETE RUN (stopped by {metrics.get('stopped_by') or 'a crash'}): figures cover what was recorded.")
+    return lines
+
+
+# A level is contended once its median pipeline takes this much longer than the least loaded
+# level's, or this share of its API attempts is throttled.
+CONTENDED_SLOWDOWN = 1.05
+CONTENDED_THROTTLE_RATE = 0.01
+
+
+def _quota_waits(level: dict) -> list[tuple[str, float]]:
+    waits = (level.get("waits") or {}).get("quota_wait_by_quota") or {}
+    return sorted(((q, s) for q, s in waits.items() if s >= 1.0), key=lambda item: -item[1])
+
+
+def contention_lines(levels: list[dict]) -> list[str]:
+    """Where contention starts and, at the largest level, which quotas the pipelines queued
+    for: measured waits, whichever quota the steady-state bound names."""
+    measured = [l for l in levels if l["completed"] and l["pipeline_seconds"]["p50"]]
+    if len(measured) < 2:
+        return []
+    base = measured[0]
+    lines = []
+    for l in measured[1:]:
+        slowdown = l["pipeline_seconds"]["p50"] / base["pipeline_seconds"]["p50"]
+        if slowdown < CONTENDED_SLOWDOWN and l["api"]["throttle_rate"] < CONTENDED_THROTTLE_RATE and not l["failed"]:
+            continue
+        signs = [f"median pipeline {100 * (slowdown - 1):+.0f}% against N={base['level']}"]
+        if l["api"]["throttled"]:
+            signs.append(f"{l['api']['throttled']} throttled attempts ({100 * l['api']['throttle_rate']:.1f}%)")
+        waits = _quota_waits(l)
+        if waits:
+            signs.append(f"quota waits {l['waits']['quota_wait_seconds_per_pipeline']:.0f} s per pipeline, "
+                         f"most for {waits[0][0]} concurrency")
+        if l.get("contention"):
+            signs.append(f"{l['contention']} metadata write collisions")
+        before = levels[levels.index(l) - 1]["level"]
+        lines.append(f"Contention starts between N={before} and N={l['level']}: " + "; ".join(signs) + ".")
+        break
+    else:
+        lines.append(f"No contention measured up to N={measured[-1]['level']} (median pipeline within "
+                     f"{100 * (CONTENDED_SLOWDOWN - 1):.0f}% of N={base['level']}'s, under "
+                     f"{100 * CONTENDED_THROTTLE_RATE:.0f}% throttled).")
+    top = measured[-1]
+    waits = _quota_waits(top)
+    if waits:
+        lines.append(f"At N={top['level']} the pipelines queued longest for "
+                     + ", then ".join(f"{q} concurrency ({s:.0f} s each)" for q, s in waits[:3]) + ".")
     return lines
 
 
