@@ -130,14 +130,14 @@ def test_quotas_sync_writes_the_accounts_applied_quotas_for_scenarios_to_use(sim
 
 
 def test_plan_counts_the_pipelines_of_a_duration_mode_level():
-    """Stress at N=32: workers start over 20 minutes and keep starting 20-minute pipelines until
-    minute 40, so the first two run three and the rest two (a stress run made 66)."""
+    """The storm shoot-out at N=32: workers start over 20 minutes and keep starting 20-minute
+    pipelines until minute 40, so the first two run three and the rest two (a run made 66)."""
     from dataclasses import replace
 
     from harness.runner.plan import planned_pipelines
     from harness.runner.scenario import load_scenario
 
-    stress = load_scenario("stress")
+    stress = load_scenario("policy-shootout-storm")
     assert (stress.ramp_up_seconds, stress.duration_seconds) == (1200, 2400)
     assert planned_pipelines(stress, 32, duration=1180.0) == 66
     assert planned_pipelines(replace(stress, duration_seconds=0.0, iterations=2), 32, duration=1180.0) == 64

@@ -11,6 +11,7 @@ import fnmatch
 import io
 import ipaddress
 import json
+import logging
 import math
 import random
 import threading
@@ -33,9 +34,16 @@ from harness.sim.stats import Stats
 from harness.tokens import TokenBucket
 
 ACCOUNT = "123456789012"
+log = logging.getLogger("harness.sim")
 Z_99 = 2.3263478740408408  # the 99th percentile of the standard normal
 TICK_SECONDS = 0.05  # how often (wall) lifecycle side effects are applied at most
 GLUE_HANDLERS = {"GetTables": glue.get_tables, "UpdateTable": glue.update_table}
+
+
+def _is_crash_page(headers: list) -> bool:
+    """werkzeug's HTML error page: moto raised (or has no such operation). AWS answers every
+    error in the service's own protocol, never HTML."""
+    return any(k.lower() == "content-type" and v.startswith("text/html") for k, v in headers)
 
 
 def _is_loopback(address: str) -> bool:
@@ -132,7 +140,14 @@ class SimulatorApp:
         with self._lock:
             self.stats.queued(time.monotonic() - waited)
             self._tick()
-            status, headers, payload = self._dispatch(call, environ)
+            try:
+                status, headers, payload = self._dispatch(call, environ)
+            except Exception:  # a gap in moto or here: AWS would say InternalFailure, not crash
+                log.exception("simulator crash on %s", call.key)
+                status, headers, payload = 500, [("Content-Type", "text/html")], b""
+        if status == 500 and _is_crash_page(headers):
+            self.stats.count(call.key, "crashes")
+            status, headers, payload = errors.server_fault(call, 500)
         if status == 400 and (b"ResourceLimitExceeded" in payload or b"CONCURRENT_QUERY_LIMIT_EXCEEDED" in payload):
             self.stats.count(call.key, "limited")
         elif status >= 400:
@@ -237,7 +252,9 @@ class SimulatorApp:
             payload = b"".join(chunks)
         finally:
             getattr(chunks, "close", lambda: None)()
-        headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
+        headers = captured["headers"]
+        if environ.get("REQUEST_METHOD") != "HEAD":  # a HEAD answer's length is the object's
+            headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
         return int(captured["status"].split()[0]), headers, payload
 
     def _moto(self, environ, start_response):
@@ -249,8 +266,11 @@ class SimulatorApp:
     def _respond(start_response, status: int, headers: list, payload: bytes):
         reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error",
                   503: "Service Unavailable"}.get(status, "Status")
-        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
-        start_response(f"{status} {reason}", headers + [("Content-Length", str(len(payload)))])
+        if payload or not any(k.lower() == "content-length" for k, v in headers):
+            # the body's own length; only a bodiless answer (HEAD) keeps the one it was given
+            headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+            headers = headers + [("Content-Length", str(len(payload)))]
+        start_response(f"{status} {reason}", headers)
         return [payload]
 
     def _catalog(self, account: str, region: str) -> MotoCatalog:

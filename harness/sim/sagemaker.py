@@ -8,6 +8,7 @@ InvokeEndpoint on an endpoint that is InService.
 """
 from __future__ import annotations
 
+import io
 import json
 from datetime import datetime
 from typing import Callable
@@ -23,12 +24,16 @@ CREATE_KINDS = {"CreateFeatureGroup": "feature_group", "CreateTrainingJob": "tra
                 "CreateEndpoint": "endpoint"}
 NAME_FIELDS = {"feature_group": "FeatureGroupName", "training_job": "TrainingJobName",
                "endpoint": "EndpointName"}
+# List calls whose StatusEquals must see the lifecycle's status: (list member, status field)
+STATUS_FILTERS = {"ListEndpoints": ("Endpoints", "EndpointStatus"),
+                  "ListTrainingJobs": ("TrainingJobSummaries", "TrainingJobStatus")}
 MAX_TAGS = 50  # per SageMaker resource (AWS tagging quota)
 
 
 class SageMaker:
     def __init__(self, lifecycles: Lifecycles, quotas: QuotaTable, call_moto: Callable[[dict], Response]):
         self.lifecycles, self.quotas, self.call_moto = lifecycles, quotas, call_moto
+        self.online_only: set[tuple[str, str, str]] = set()  # feature groups with no offline store
 
     def handle(self, call: Call, environ: dict) -> Response:
         """A SageMaker JSON call: our handler where there is one (and it answers), else moto's."""
@@ -67,6 +72,13 @@ class SageMaker:
                     return errors.limit_exceeded(
                         call, f"The account-level service limit for concurrent {kind.replace('_', ' ')} "
                               f"operations is {quota.concurrency}; {busy} are in progress.")
+        wanted = None
+        if call.operation in STATUS_FILTERS:
+            # moto filters on its own status, which the lifecycle rewrites after: filter here
+            request = call.json()
+            wanted = request.pop("StatusEquals", None)
+            body = json.dumps(request).encode()
+            environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
         status, headers, payload = self.call_moto(environ)
         if status != 200:
             return status, headers, payload
@@ -83,6 +95,9 @@ class SageMaker:
             del answer[key]
         if rewrite is not None:
             rewrite(call, answer)
+        if wanted is not None:
+            items, field = STATUS_FILTERS[call.operation]
+            answer[items] = [item for item in answer.get(items, []) if item.get(field) == wanted]
         return status, headers, json.dumps(answer, default=str).encode()
 
     def _status_of(self, call: Call, kind: str, name: str) -> str | None:
@@ -94,7 +109,10 @@ class SageMaker:
         if clock is None:
             return
         answer["FeatureGroupStatus"] = self.lifecycles.status(clock)
-        if answer.get("OfflineStoreConfig") and self.lifecycles.now() >= (clock.offline_at or 0):
+        if (call.account, call.region, answer.get("FeatureGroupName", "")) in self.online_only:
+            answer.pop("OfflineStoreConfig", None)
+            answer.pop("OfflineStoreStatus", None)
+        elif answer.get("OfflineStoreConfig") and self.lifecycles.now() >= (clock.offline_at or 0):
             answer["OfflineStoreStatus"] = {"Status": "Active"}
 
     def _rewrite_DescribeTrainingJob(self, call: Call, answer: dict) -> None:
@@ -130,6 +148,49 @@ class SageMaker:
         # moto answers an empty VpcConfig, which AWS never does and the SageMaker SDK rejects.
         if not (answer.get("VpcConfig") or {}).get("Subnets"):
             answer.pop("VpcConfig", None)
+
+    # --- a name already taken: moto accepts it (and the lifecycle clock would restart) --------
+    def _arn(self, call: Call, kind: str, name: str) -> str:
+        return f"arn:aws:sagemaker:{call.region}:{call.account}:{kind}/{name.lower()}"
+
+    def _sm_CreateFeatureGroup(self, call: Call, environ: dict) -> Response | None:
+        """An online-only feature group (no OfflineStoreConfig) is valid in AWS; moto fails on
+        it (TypeError), so moto is given a placeholder and the describe leaves it out."""
+        request = call.json()
+        if "OfflineStoreConfig" not in request:
+            request["OfflineStoreConfig"] = {"S3StorageConfig": {"S3Uri": "s3://simulator-online-only"},
+                                             "DisableGlueTableCreation": True}
+            body = json.dumps(request).encode()
+            environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+            self.online_only.add((call.account, call.region, request.get("FeatureGroupName", "")))
+        return None
+
+    def _sm_CreateEndpoint(self, call: Call, environ: dict) -> Response | None:
+        name = call.json().get("EndpointName", "")
+        if name in self.backend(call).endpoints:
+            return errors.validation(call, f'Cannot create already existing endpoint "{self._arn(call, "endpoint", name)}".')
+        return None
+
+    def _sm_CreateEndpointConfig(self, call: Call, environ: dict) -> Response | None:
+        name = call.json().get("EndpointConfigName", "")
+        if name in self.backend(call).endpoint_configs:
+            return errors.validation(call, "Cannot create already existing endpoint configuration "
+                                           f'"{self._arn(call, "endpoint-config", name)}".')
+        return None
+
+    def _sm_CreateModel(self, call: Call, environ: dict) -> Response | None:
+        name = call.json().get("ModelName", "")
+        if name in self.backend(call)._models:
+            return errors.validation(call, f'Cannot create already existing model "{self._arn(call, "model", name)}".')
+        return None
+
+    def _sm_CreateTrainingJob(self, call: Call, environ: dict) -> Response | None:
+        name = call.json().get("TrainingJobName", "")
+        if name in self.backend(call).training_jobs:
+            return errors.error(call, 400, "ResourceInUse",
+                                "Training job names must be unique within an AWS account and region, and a "
+                                f"training job with this name already exists ({self._arn(call, 'training-job', name)})")
+        return None
 
     def _sm_DescribeFeatureGroup(self, call: Call, environ: dict) -> Response | None:
         name = call.json().get("FeatureGroupName", "")

@@ -6,7 +6,8 @@ import threading
 import time
 from collections import defaultdict
 
-OUTCOMES = ("requests", "throttled", "faults", "timeouts", "limited", "errors")
+# crashes: moto (or the simulator) failed on a request; answered as AWS's InternalFailure
+OUTCOMES = ("requests", "throttled", "faults", "timeouts", "limited", "errors", "crashes")
 
 
 class Stats:
