@@ -149,6 +149,9 @@ def _run(args, levels: list[int] | None) -> int:
         return 130
     if result.stopped_by == "SIGTERM":
         return 143
+    if result.stopped_by == "max_cost_usd":
+        print(f"stopped: the run passed max_cost_usd = {runner.scenario.max_cost_usd:g}", file=sys.stderr)
+        return 3
     return 1 if result.failed else 0
 
 
@@ -201,6 +204,26 @@ def cmd_plan(args) -> int:
     plan = make_plan(scenario, args.n or max(scenario.levels))
     print(json.dumps(plan, indent=2, default=str) if args.json else format_plan(plan))
     return 0
+
+
+def cmd_doctor(args) -> int:
+    """Preflight for a real account: what the run needs, what is missing, how to fix each."""
+    from harness.aws import ClientFactory, RetrySettings
+    from harness.aws.images import training_image
+    from harness.aws.preflight import preflight, render
+    from harness.runner.aws_context import scenario_backend
+    from harness.runner.scenario import load_scenario
+    scenario = load_scenario(args.scenario)
+    if scenario.backend == "sim" and not args.endpoint_url:
+        print(f"{scenario.source} runs on the embedded simulator: nothing in an account to check "
+              "(pass --endpoint-url to check a running simulator or AWS stand-in)")
+        return 0
+    clients = ClientFactory(scenario_backend(scenario, args.endpoint_url), RetrySettings("botocore-standard"))
+    image = scenario.account.training_image or training_image(scenario.region)
+    checks = preflight(scenario, clients, scenario.allowed_accounts + (args.allow_account or []), image,
+                       scenario.quota_table())
+    print(render(checks))
+    return 0 if all(c.ok for c in checks) else 1
 
 
 def cmd_shootout(args) -> int:
@@ -327,6 +350,13 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup.add_argument("--region", help="AWS region (real AWS)")
     cleanup.add_argument("--aws-profile", help="AWS config profile (real AWS)")
     cleanup.set_defaults(func=cmd_cleanup)
+
+    doctor = sub.add_parser("doctor", help="check a real account has what a scenario needs, before anything is made")
+    doctor.add_argument("scenario")
+    doctor.add_argument("--endpoint-url", help="check this AWS stand-in (a running simulator) instead of AWS")
+    doctor.add_argument("--allow-account", action="append", metavar="ACCOUNT_ID",
+                        help="allow this account id (in addition to the scenario's)")
+    doctor.set_defaults(func=cmd_doctor)
 
     shootout = sub.add_parser("shootout", help="run a scenario once per retry policy and compare them")
     shootout.add_argument("scenario")

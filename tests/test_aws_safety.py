@@ -19,7 +19,8 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "AKIAHARNESSCANARY01", "AWS_SECRET_ACCESS_KE
 def aws_scenario(tmp_path, extra=""):
     path = tmp_path / "aws-smoke.toml"
     smoke = (ROOT / "scenarios" / "smoke.toml").read_text().replace('backend = "sim"', 'backend = "aws"\nregion = "us-east-1"')
-    path.write_text(smoke.replace("[params]", extra + "\n[params]"))
+    path.write_text(smoke.replace("[params]", extra + "\n[params]")
+                    + '\n[account]\nrole_arn = "arn:aws:iam::123456789012:role/harness-sagemaker"\n')
     return path
 
 

@@ -138,3 +138,73 @@ def test_workers_can_run_in_processes_sharing_one_limiter(simulator, tmp_path):
     assert sorted(ends.worker) == [0, 1, 2, 3]
     assert events[events.kind == "api_attempt"].pipeline.notna().any()
     assert nothing_in(simulator.endpoint_url)
+
+
+def test_a_run_outside_us_east_1_in_the_accounts_own_bucket_with_its_tags(simulator, tmp_path):
+    """[account] keys as a platform team sets them: the region's own training image (the SDK's
+    lookup), an existing bucket the run keeps to its prefix in, and the team's tags. Then a run
+    that makes its own bucket there, which outside us-east-1 needs the region's constraint."""
+    import boto3
+
+    from harness.runner.scenario import Account
+
+    simulator.reset(profile="calm", time_scale=0.01)
+    aws = dict(endpoint_url=simulator.endpoint_url, region_name="eu-west-1", aws_access_key_id="t",
+               aws_secret_access_key="t")
+    s3, sagemaker = boto3.client("s3", **aws), boto3.client("sagemaker", **aws)
+    s3.create_bucket(Bucket="team-bucket", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_object(Bucket="team-bucket", Key="theirs/keep.csv", Body=b"x")
+    scenario = load_scenario("smoke")
+    scenario.region, scenario.time_scale = "eu-west-1", 0.01
+    scenario.account = Account(bucket="team-bucket", tags={"team": "ml-platform"})
+
+    result = Runner(scenario, tmp_path / "shared", [1], endpoint_url=simulator.endpoint_url, render_report=False).run()
+    assert result.failed == 0
+    job = sagemaker.list_training_jobs()["TrainingJobSummaries"][0]  # AWS keeps finished jobs
+    described = sagemaker.describe_training_job(TrainingJobName=job["TrainingJobName"])
+    assert described["AlgorithmSpecification"]["TrainingImage"].startswith("141502667606.dkr.ecr.eu-west-1.")
+    assert described["OutputDataConfig"]["S3OutputPath"].startswith("s3://team-bucket/hx")
+    tags = {t["Key"]: t["Value"] for t in sagemaker.list_tags(ResourceArn=job["TrainingJobArn"])["Tags"]}
+    assert tags["team"] == "ml-platform" and tags["harness:run-id"] == result.run_dir.name
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="team-bucket").get("Contents", [])]
+    assert keys == ["theirs/keep.csv"]  # the run's prefix is gone, the team's objects stay
+
+    result = Runner(scenario.__class__(**{**scenario.__dict__, "account": Account()}), tmp_path / "own", [1],
+                    endpoint_url=simulator.endpoint_url, render_report=False).run()
+    assert result.failed == 0
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["team-bucket"]  # its own bucket made and gone
+
+
+@pytest.mark.parametrize("account, says", [
+    ("", 'account.role_arn = None is not allowed; expected an IAM role ARN'),
+    ('role_arn = "arn:aws:iam::12:role/x"', "account.role_arn = 'arn:aws:iam::12:role/x' is not allowed"),
+    ('role_arn = "arn:aws:iam::111122223333:role/r"\nbucket = "Team_Bucket"', "account.bucket = 'Team_Bucket'"),
+    ('role_arn = "arn:aws:iam::111122223333:role/r"\ncolour = "blue"', "account.colour = 'blue' is not allowed"),
+])
+def test_a_real_account_scenario_without_what_it_needs_is_refused_by_name(tmp_path, account, says):
+    path = tmp_path / "real.toml"
+    path.write_text(f'backend = "aws"\nregion = "eu-west-1"\n\n[account]\n{account}\n')
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "plan", str(path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and says in done.stderr and str(path) in done.stderr, done.stderr
+
+
+def test_a_run_stops_starting_pipelines_once_it_has_spent_max_cost_usd(simulator, tmp_path):
+    """The first training job's instance time (priced per hour from prices.toml) passes a
+    $0.001 limit: no new pipeline or stage starts, in-flight ones tear down, exit code 3."""
+    scenario = ROOT / "scenarios" / "smoke.toml"
+    capped = tmp_path / "capped.toml"
+    capped.write_text(scenario.read_text().replace("[params]", "max_cost_usd = 0.001\n\n[params]", 1))
+    simulator.reset(profile="calm", time_scale=0.01)
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(capped), "-n", "2", "--reports",
+                           str(tmp_path / "reports"), "--endpoint-url", simulator.endpoint_url],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert "stopped: the run passed max_cost_usd = 0.001" in done.stderr
+    run_dir = next((tmp_path / "reports").iterdir())
+    meta = load_meta(run_dir)
+    assert meta["stopped_by"] == "max_cost_usd" and meta["complete"] is False
+    assert meta["cost_usd"] > 0.001
+    events = load_events(run_dir)
+    assert "stopped" in set(events[events.kind == "pipeline_end"].outcome)  # no new stage after the limit
+    assert nothing_in(simulator.endpoint_url)

@@ -100,3 +100,110 @@ def test_an_online_only_feature_group_is_created_and_described_without_an_offlin
     client("sagemaker-featurestore-runtime").put_record(
         FeatureGroupName="online-only", Record=[{"FeatureName": "id", "ValueAsString": "1"},
                                                 {"FeatureName": "t", "ValueAsString": "2026-11-28T00:00:00Z"}])
+
+
+@pytest.fixture
+def records(simulator, client):
+    """A Created feature group (id String, event_time String, x Fractional) and its runtime client."""
+    from simhelpers import create_feature_group
+    simulator.reset(profile="calm", time_scale=0.01)
+    sagemaker = client("sagemaker")
+    create_feature_group(sagemaker, client("s3"), "runtime")
+    wait_for(lambda: sagemaker.describe_feature_group(FeatureGroupName="runtime")["FeatureGroupStatus"] == "Created",
+             timeout=60)
+    return client("sagemaker-featurestore-runtime")
+
+
+def row(record_id: str, when: str, x: str = "1.5") -> list[dict]:
+    return [{"FeatureName": "id", "ValueAsString": record_id}, {"FeatureName": "event_time", "ValueAsString": when},
+            {"FeatureName": "x", "ValueAsString": x}]
+
+
+def x_of(records, record_id: str) -> str | None:
+    found = records.get_record(FeatureGroupName="runtime", RecordIdentifierValueAsString=record_id)
+    return {f["FeatureName"]: f["ValueAsString"] for f in found.get("Record", [])}.get("x")
+
+
+@pytest.mark.parametrize("record, wrong", [
+    (row("1", "2026-11-28T10:00:00Z") + [{"FeatureName": "nope", "ValueAsString": "1"}], "nope"),
+    (row("1", "2026-11-28T10:00:00Z", x="abc"), "Fractional"),
+    (row("1", "28/11/2026 10:00"), "EventTime"),
+])
+def test_put_record_refuses_what_the_feature_group_does_not_define(records, record, wrong):
+    with pytest.raises(ClientError) as refused:
+        records.put_record(FeatureGroupName="runtime", Record=record)
+    assert refused.value.response["Error"]["Code"] == "ValidationError"
+    assert wrong in refused.value.response["Error"]["Message"]
+
+
+def test_the_online_store_keeps_the_newest_event_time_and_an_older_delete_is_not_applied(records):
+    records.put_record(FeatureGroupName="runtime", Record=row("1", "2026-11-28T10:00:00.500Z", x="2.0"))
+    records.put_record(FeatureGroupName="runtime", Record=row("1", "2026-11-28T09:00:00Z", x="1.0"))  # older
+    assert x_of(records, "1") == "2.0"
+    records.delete_record(FeatureGroupName="runtime", RecordIdentifierValueAsString="1",
+                          EventTime="2026-11-28T09:30:00Z")  # older than the record: not applied
+    assert x_of(records, "1") == "2.0"
+    records.delete_record(FeatureGroupName="runtime", RecordIdentifierValueAsString="1",
+                          EventTime="2026-11-28T11:00:00Z")
+    assert x_of(records, "1") is None
+
+
+def test_batch_write_list_and_update_records(records):
+    answer = records.batch_write_record(Entries=[
+        {"FeatureGroupName": "runtime", "Record": row("a", "2026-11-28T10:00:00Z")},
+        {"FeatureGroupName": "runtime", "Record": row("b", "2026-11-28T10:00:00Z", x="oops")},
+        {"FeatureGroupName": "missing", "Record": row("c", "2026-11-28T10:00:00Z")}])
+    assert [(e["Entry"]["Record"][0]["ValueAsString"], e["ErrorCode"]) for e in answer["Errors"]] == [
+        ("b", "ValidationError"), ("c", "ResourceNotFound")]
+    records.put_record(FeatureGroupName="runtime", Record=row("d", "2026-11-28T10:00:00Z"))
+    listed = records.list_records(FeatureGroupName="runtime", MaxResults=1)
+    assert listed["RecordIdentifiers"] == ["a"] and listed["NextToken"]
+    rest = records.list_records(FeatureGroupName="runtime", NextToken=listed["NextToken"])
+    assert rest["RecordIdentifiers"] == ["d"] and "NextToken" not in rest
+    records.update_record(FeatureGroupName="runtime", RecordIdentifierValueAsString="a",
+                          Features=[{"FeatureName": "x", "ValueAsString": "9.5"}])
+    assert x_of(records, "a") == "9.5"
+
+
+def test_a_finished_training_job_has_its_own_start_end_and_billable_time(simulator, client):
+    simulator.reset(profile="calm", time_scale=0.01)
+    sagemaker = client("sagemaker")
+    training_job(sagemaker, "timed")
+    running = sagemaker.describe_training_job(TrainingJobName="timed")
+    assert running["TrainingJobStatus"] == "InProgress"
+    assert "TrainingEndTime" not in running and "BillableTimeInSeconds" not in running
+    done = wait_for(lambda: (lambda d: d if d["TrainingJobStatus"] == "Completed" else None)(
+        sagemaker.describe_training_job(TrainingJobName="timed")), timeout=60)
+    took = (done["TrainingEndTime"] - done["TrainingStartTime"]).total_seconds()
+    assert took > 0 and done["BillableTimeInSeconds"] == done["TrainingTimeInSeconds"] == pytest.approx(took, abs=1)
+
+
+def test_list_models_filters_sorts_and_pages(client):
+    sagemaker = client("sagemaker")
+    for name in ("keep-a", "keep-b", "keep-c", "other"):
+        sagemaker.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "img:1"})
+    first = sagemaker.list_models(NameContains="keep", SortBy="Name", SortOrder="Ascending", MaxResults=2)
+    assert [m["ModelName"] for m in first["Models"]] == ["keep-a", "keep-b"]
+    rest = sagemaker.list_models(NameContains="keep", SortBy="Name", SortOrder="Ascending", MaxResults=2,
+                                 NextToken=first["NextToken"])
+    assert [m["ModelName"] for m in rest["Models"]] == ["keep-c"] and "NextToken" not in rest
+    every = [m["ModelName"] for page in sagemaker.get_paginator("list_models").paginate() for m in page["Models"]]
+    assert sorted(every) == ["keep-a", "keep-b", "keep-c", "other"]
+
+
+def test_the_sdk_deletes_a_versioned_model_package(simulator, monkeypatch):
+    """DescribeModelPackage carries ModelPackageName (botocore marks it required), so the SDK's
+    typed ModelPackage parses and deletes it."""
+    import boto3
+    from sagemaker.core.resources import ModelPackage
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", simulator.endpoint_url)
+    session = boto3.Session(region_name="us-east-1", aws_access_key_id="sdk", aws_secret_access_key="sdk")
+    sagemaker = session.client("sagemaker")
+    sagemaker.create_model_package_group(ModelPackageGroupName="versioned")
+    arn = sagemaker.create_model_package(ModelPackageGroupName="versioned", InferenceSpecification={
+        "Containers": [{"Image": "img:1"}], "SupportedContentTypes": ["text/csv"],
+        "SupportedResponseMIMETypes": ["text/csv"]})["ModelPackageArn"]
+    assert sagemaker.describe_model_package(ModelPackageName=arn)["ModelPackageName"] == "versioned"
+    ModelPackage.get(model_package_name=arn, session=session, region="us-east-1").delete()
+    assert sagemaker.list_model_packages(ModelPackageGroupName="versioned")["ModelPackageSummaryList"] == []

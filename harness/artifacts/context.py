@@ -31,6 +31,7 @@ class Deadlines:
 class AwsContext:
     clients: ClientFactory
     bucket: str  # where data and offline stores live
+    key_prefix: str = ""  # every object key starts with it ("" in a bucket of the run's own)
     role_arn: str = "arn:aws:iam::123456789012:role/harness-sagemaker"
     glue_database: str = "harness"
     athena_workgroup: str = "primary"
@@ -40,6 +41,7 @@ class AwsContext:
     limiter: Limiter | None = None
     recorder: object | None = None
     deadlines: Deadlines = field(default_factory=Deadlines)
+    extra_tags: dict[str, str] = field(default_factory=dict)  # the scenario's [account] tags
 
     @property
     def clock(self):
@@ -59,12 +61,16 @@ class AwsContext:
     def sleep(self, aws_seconds: float) -> None:
         self.clock.sleep(aws_seconds)
 
+    def s3_uri(self, path: str = "") -> str:
+        """Where the run keeps `path` in its bucket."""
+        return f"s3://{self.bucket}/{self.key_prefix}{path}"
+
     @property
     def athena_output(self) -> str:
-        return f"s3://{self.bucket}/athena-results/"
+        return self.s3_uri("athena-results/")
 
     def tags(self) -> list[dict]:
-        tags = []
+        tags = [{"Key": k, "Value": v} for k, v in self.extra_tags.items()]
         if self.run_id:
             tags.append({"Key": RUN_TAG, "Value": self.run_id})
         if self.pipeline_id:

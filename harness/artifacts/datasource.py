@@ -23,7 +23,7 @@ class DataSource(Artifact):
 
     def __init__(self, ctx: AwsContext, name: str):
         self.ctx, self.name = ctx, name
-        self.prefix = f"data_sources/{name}/"
+        self.prefix = f"{ctx.key_prefix}data_sources/{name}/"
 
     @property
     def location(self) -> str:

@@ -81,7 +81,7 @@ class FeatureSet(Artifact):
             FeatureGroupName=self.name, RecordIdentifierFeatureName=id_column,
             EventTimeFeatureName=time_column, FeatureDefinitions=definitions,
             OnlineStoreConfig={"EnableOnlineStore": True},
-            OfflineStoreConfig={"S3StorageConfig": {"S3Uri": f"s3://{self.ctx.bucket}/feature_store"}},
+            OfflineStoreConfig={"S3StorageConfig": {"S3Uri": self.ctx.s3_uri("feature_store")}},
             RoleArn=self.ctx.role_arn, Tags=self.ctx.tags())
         permit = self._create_with_slot(request)
         held = self.ctx.clock.now()

@@ -80,7 +80,7 @@ class Model(Artifact):
             InputDataConfig=[{"ChannelName": "train", "DataSource": {"S3DataSource": {
                 "S3DataType": "S3Prefix", "S3Uri": training_data_uri,
                 "S3DataDistributionType": "FullyReplicated"}}}],
-            OutputDataConfig={"S3OutputPath": f"s3://{ctx.bucket}/models/{self.name}"},
+            OutputDataConfig={"S3OutputPath": ctx.s3_uri(f"models/{self.name}")},
             ResourceConfig={"InstanceType": instance_type, "InstanceCount": 1, "VolumeSizeInGB": 10},
             StoppingCondition={"MaxRuntimeInSeconds": 3600},
             HyperParameters={"objective": "reg:squarederror", "num_round": "50"},
@@ -99,7 +99,7 @@ class Model(Artifact):
         sm, ctx = self._sm(), self.ctx
         job = self.training_job() or {}
         artifacts = job.get("ModelArtifacts", {}).get("S3ModelArtifacts",
-                                                      f"s3://{ctx.bucket}/models/{self.name}/model.tar.gz")
+                                                      ctx.s3_uri(f"models/{self.name}/model.tar.gz"))
         try:
             sm.create_model_package_group(ModelPackageGroupName=self.name, Tags=ctx.tags())
         except ClientError as err:

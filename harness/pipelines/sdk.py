@@ -30,7 +30,7 @@ def sdk_model(run: PipelineRun) -> None:
     run.made["model"] = trained
     trained.train(run.made["data_source"].location, run.params.get("instance_type", workbench.DEFAULTS["instance_type"]))
     job = trained.training_job() or {}
-    artifacts = job.get("ModelArtifacts", {}).get("S3ModelArtifacts", f"s3://{run.ctx.bucket}/models/{run.base_name}")
+    artifacts = job.get("ModelArtifacts", {}).get("S3ModelArtifacts", run.ctx.s3_uri(f"models/{run.base_name}"))
     Model.create(model_name=run.base_name, execution_role_arn=run.ctx.role_arn, tags=_tags(run),
                  primary_container=ContainerDefinition(image=run.ctx.image_uri, model_data_url=artifacts),
                  **_where(run))

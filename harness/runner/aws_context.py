@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from harness.artifacts import AwsContext
 from harness.aws import Backend, ClientFactory, Limiter
+from harness.aws.images import training_image
 from harness.clock import Clock
 from harness.runner.scenario import Scenario
 
@@ -26,5 +27,10 @@ def scenario_context(scenario: Scenario, endpoint_url: str | None, run_id: str, 
         limiter = Limiter(scenario.quota_table(), scenario.time_scale, limiter_backend, clock=clock)
     factory = ClientFactory(scenario_backend(scenario, endpoint_url), scenario.retry(), recorder, limiter,
                             scenario.time_scale, max_pool_connections=max(64, 2 * max_level), clock=clock)
-    return AwsContext(factory, bucket=f"{prefix}-data", run_id=run_id, limiter=limiter,
-                      recorder=recorder, deadlines=scenario.deadlines)
+    account = scenario.account
+    where = {"role_arn": account.role_arn} if account.role_arn else {}  # else the simulator's own role
+    return AwsContext(factory, bucket=account.bucket or f"{prefix}-data",
+                      key_prefix=f"{prefix}/" if account.bucket else "", run_id=run_id, limiter=limiter,
+                      recorder=recorder, deadlines=scenario.deadlines, glue_database=account.glue_database,
+                      image_uri=account.training_image or training_image(scenario.region),
+                      extra_tags=dict(account.tags), **where)

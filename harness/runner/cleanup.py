@@ -104,6 +104,10 @@ def find_resources(ctx: AwsContext, prefix: str, owns: Owns) -> list[Resource]:
             if error_code(err) != "EntityNotFoundException":
                 raise
     s3 = ctx.client("s3")
+    if ctx.key_prefix:  # a bucket the run does not own: what it wrote lives under its prefix
+        listed = s3.list_objects_v2(Bucket=ctx.bucket, Prefix=ctx.key_prefix, MaxKeys=1)
+        if listed.get("KeyCount"):
+            found.append(Resource("s3_prefix", f"{ctx.bucket}/{ctx.key_prefix}"))
     for bucket in s3.list_buckets().get("Buckets", []):
         if not bucket["Name"].startswith(prefix):
             continue
@@ -128,6 +132,9 @@ def delete_resource(ctx: AwsContext, resource: Resource) -> None:
         DataSource(ctx, name).delete()
     elif kind == "offline_store_view":
         delete_table(ctx, OFFLINE_DATABASE, name)
+    elif kind == "s3_prefix":
+        bucket, _, prefix = name.partition("/")
+        delete_prefix(ctx, bucket, prefix)
     elif kind == "s3_bucket":
         delete_prefix(ctx, name, "")
         try:

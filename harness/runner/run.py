@@ -27,6 +27,7 @@ from harness.pipelines.base import load_pipeline
 from harness.rlimits import raise_open_file_limit
 from harness.runner.aws_context import scenario_backend, scenario_context
 from harness.runner.cleanup import cleanup_run
+from harness.runner.costguard import CostGuard
 from harness.runner.executor import PipelineExecutor, StopSignals, failure_reason
 from harness.runner.pools import ProcessPool, ThreadPool
 from harness.runner.progress import Progress
@@ -95,6 +96,10 @@ class Runner:
         self.progress.say(f"{reason}: stopping - no new pipelines; in-flight ones tear down "
                           f"(grace {self.scenario.grace_seconds:.0f} s AWS; again to stop waiting for them)")
 
+    def _over_budget(self, spent_usd: float) -> None:
+        self.say(f"max_cost_usd: the run has spent about ${spent_usd:.2f} of ${self.scenario.max_cost_usd:.2f}")
+        self.request_stop("max_cost_usd")
+
     def request_abort(self, reason: str = "grace period over") -> None:
         """Teardowns stop waiting; the tagged cleanup deletes whatever is left."""
         if not self.signals.abort.is_set():
@@ -142,6 +147,11 @@ class Runner:
                  f"{' (' + scenario.profile + ')' if scenario.backend == 'sim' else ''}, policy {scenario.policy},"
                  f" levels {', '.join(map(str, self.levels))}, time scale {scenario.time_scale:g}")
         result = RunResult(self.run_id, self.run_dir)
+        guard = None
+        if scenario.max_cost_usd is not None:
+            guard = CostGuard(self.run_dir / "events.db", scenario.max_cost_usd, scenario.time_scale,
+                              scenario.params.get("instance_type", "ml.m5.large"), self._over_budget,
+                              interval=min(2.0, 30 * scenario.time_scale)).start()  # every 30 AWS s at most
         try:
             self._start_backend()
             for level in self.levels:
@@ -149,6 +159,9 @@ class Runner:
                     break
                 self._run_level(level)
         finally:
+            if guard is not None:
+                guard.stop()
+                self.recorder.set_meta(cost_usd=guard.spent_usd, max_cost_usd=scenario.max_cost_usd)
             result.leftovers = self._final_cleanup()
             end = {"outcome": self.stopped_by or "complete"}
             if self.simulator is not None:  # what the simulator itself still holds, by its own count
@@ -187,8 +200,14 @@ class Runner:
 
     def _prepare_account(self, ctx: AwsContext) -> None:
         s3 = ctx.client("s3")
+        if self.scenario.account.bucket:  # the account's own bucket: the run keeps to its prefix
+            s3.head_bucket(Bucket=ctx.bucket)
+            return
+        # outside us-east-1 S3 wants the region named (IllegalLocationConstraintException otherwise)
+        where = ({} if self.scenario.region == "us-east-1" else
+                 {"CreateBucketConfiguration": {"LocationConstraint": self.scenario.region}})
         try:
-            s3.create_bucket(Bucket=ctx.bucket)
+            s3.create_bucket(Bucket=ctx.bucket, **where)
         except ClientError as err:
             if err.response.get("Error", {}).get("Code") not in ("BucketAlreadyOwnedByYou",):
                 raise

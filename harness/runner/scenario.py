@@ -2,6 +2,7 @@
 key or a bad value is an error naming the file, the key, the value and what is allowed."""
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -19,6 +20,23 @@ class Dashboard:
     workers: int = 0  # threads polling Meta lists while the pipelines run
     cached: bool = False  # through CachedMeta
     poll_seconds: float = 30.0  # AWS time between polls
+
+
+ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")  # S3's bucket naming rules, in short
+GLUE_NAME = re.compile(r"^[a-z0-9_]{1,255}$")  # Glue lower-cases names; Athena wants no hyphen
+IMAGE = re.compile(r"^[^\s/]+/[^\s]+$")
+
+
+@dataclass
+class Account:
+    """Where the pipelines put things in the account. On the simulator every key has a default;
+    on real AWS `role_arn` is required (there is no role every account has)."""
+    role_arn: str | None = None  # an IAM role SageMaker assumes: it must trust sagemaker.amazonaws.com
+    training_image: str | None = None  # default: SageMaker's XGBoost image for the region (the SDK's lookup)
+    bucket: str | None = None  # an existing bucket (objects under the run's prefix); default: one per run
+    glue_database: str = "harness"
+    tags: dict[str, str] = field(default_factory=dict)  # added to every resource the run tags
 
 
 @dataclass
@@ -42,12 +60,14 @@ class Scenario:
     workers: str = "threads"  # or "processes": worker threads spread over `processes` processes
     processes: int = 2
     grace_seconds: float = 600.0
+    max_cost_usd: float | None = None  # stop starting pipelines once the run has spent this (prices.toml)
     pipelines: dict[str, float] = field(default_factory=lambda: {"workbench": 1.0})
     params: dict = field(default_factory=dict)
     deadlines: Deadlines = field(default_factory=Deadlines)
     quota_overrides: list[Quota] = field(default_factory=list)  # quota_files first, then [[quota]] rows
     dashboard: Dashboard = field(default_factory=Dashboard)
     thresholds: list[str] = field(default_factory=list)
+    account: Account = field(default_factory=Account)
 
     def quota_table(self) -> QuotaTable:
         return load_table(DEFAULT_TABLE).overridden(self.quota_overrides)
@@ -131,6 +151,8 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
                           poll_seconds=dash.number("poll_seconds", 30.0, minimum=0.1))
     dash.done()
 
+    account = parse_account(root.section("account"), backend)
+
     scenario = Scenario(
         name=root.string("name", name),
         source=source,
@@ -151,14 +173,22 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
         workers=root.string("workers", "threads", choices=["threads", "processes"]),
         processes=root.integer("processes", 2, minimum=1, maximum=64),
         grace_seconds=root.number("grace_seconds", 600.0, minimum=0.0),
+        max_cost_usd=root.number("max_cost_usd", None, minimum=0.0),
         pipelines={str(k): float(v) for k, v in pipelines.items()},
         params=dict(params),
         deadlines=deadlines,
         quota_overrides=_quota_files(root, source) + parse_rows(root.sections("quota")),
         dashboard=dashboard,
         thresholds=list(thresholds),
+        account=account,
     )
     root.done()
+    if scenario.max_cost_usd is not None:
+        from harness.runner.costguard import load_prices
+        instance, prices = scenario.params.get("instance_type", "ml.m5.large"), load_prices()
+        if instance not in prices["training"] or instance not in prices["hosting"]:
+            raise ConfigError(source, "max_cost_usd", scenario.max_cost_usd,
+                              f"a params.instance_type that harness/prices.toml prices ({', '.join(prices['training'])})")
     from harness.pipelines.base import load_pipeline
     for spec in scenario.pipelines:
         try:
@@ -166,3 +196,31 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
         except ValueError as err:
             raise ConfigError(source, "pipelines", spec, str(err).split(": ", 1)[-1]) from None
     return scenario
+
+
+def parse_account(section: Section, backend: str) -> Account:
+    def matching(key: str, pattern: re.Pattern, allowed: str, required: bool = False) -> str | None:
+        value = section.string(key)
+        if value is None and required:
+            raise section.error(key, None, allowed + ' (required with backend = "aws")')
+        if value is not None and not pattern.match(value):
+            raise section.error(key, value, allowed)
+        return value
+
+    tags = section.raw("tags", {})
+    if (not isinstance(tags, dict) or any(not isinstance(v, str) or len(v) > 256 for v in tags.values())
+            or any(not 1 <= len(k) <= 128 or k.lower().startswith("aws:") for k in tags)):
+        raise section.error("tags", tags, "a table of tag = \"value\" (keys 1-128 characters, not aws:*; "
+                                          "values up to 256)")
+    account = Account(
+        role_arn=matching("role_arn", ROLE_ARN, "an IAM role ARN like arn:aws:iam::111122223333:role/name",
+                          required=backend == "aws"),
+        training_image=matching("training_image", IMAGE, "an image URI like "
+                                "111122223333.dkr.ecr.eu-west-1.amazonaws.com/repository:tag"),
+        bucket=matching("bucket", BUCKET, "an S3 bucket name (3-63 lower-case letters, digits, dots, hyphens)"),
+        glue_database=matching("glue_database", GLUE_NAME, "a Glue database name (lower-case letters, digits, "
+                               "underscores)") or "harness",
+        tags={str(k): v for k, v in tags.items()},
+    )
+    section.done()
+    return account

@@ -74,7 +74,7 @@ class SimulatorApp:
         self.records = RecordStore(self.lifecycles.now, seed, (fg.rows_min_seconds, fg.rows_max_seconds), epoch)
         self.catalogs: dict[tuple[str, str], MotoCatalog] = {}
         self.athena = Athena(profile, seed, self.lifecycles.now, epoch, self._catalog, self.quotas)
-        self.sagemaker = SageMaker(self.lifecycles, self.quotas, self._call_moto)
+        self.sagemaker = SageMaker(self.lifecycles, self.quotas, self._call_moto, epoch)
         self.stats = Stats()
         self._next_tick = 0.0
 
@@ -209,7 +209,7 @@ class SimulatorApp:
     # --- dispatch ------------------------------------------------------------------------
     def _dispatch(self, call: Call, environ: dict) -> Response:
         if call.service == "sagemaker-featurestore-runtime":
-            return self.records.handle(call, lambda name: self.sagemaker.feature_group_keys(call, name))
+            return self.records.handle(call, lambda name: self.sagemaker.feature_group_schema(call, name))
         if call.service == "sagemaker-runtime":
             return self.sagemaker.invoke_endpoint(call)
         if call.service == "service-quotas" and call.operation == "ListServiceQuotas":

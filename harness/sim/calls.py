@@ -60,10 +60,13 @@ def classify(environ: dict, body: bytes, account: str = "123456789012") -> Call 
     if signing == "sagemaker":
         if path.startswith("/endpoints/") and path.endswith("/invocations"):
             return call("sagemaker-runtime", "InvokeEndpoint", "rest-json")
-        if path == "/BatchGetRecord":
-            return call("sagemaker-featurestore-runtime", "BatchGetRecord", "rest-json")
+        if path in ("/BatchGetRecord", "/BatchWriteRecord"):
+            return call("sagemaker-featurestore-runtime", path[1:], "rest-json")
         if path.startswith("/FeatureGroup/"):
-            op = {"PUT": "PutRecord", "GET": "GetRecord", "DELETE": "DeleteRecord"}.get(method, method)
+            if method == "POST":
+                op = "ListRecords" if path.endswith("/ListRecords") else "UpdateRecord"
+            else:
+                op = {"PUT": "PutRecord", "GET": "GetRecord", "DELETE": "DeleteRecord"}.get(method, method)
             return call("sagemaker-featurestore-runtime", op, "rest-json")
     if signing == "s3":
         return call("s3", _s3_operation(method, path, query, environ), "rest-xml")

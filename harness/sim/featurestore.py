@@ -1,6 +1,7 @@
 """The sagemaker-featurestore-runtime service, which moto lacks: records kept in memory per
 feature group, with AWS's request and error shapes (PutRecord, GetRecord, DeleteRecord,
-BatchGetRecord).
+BatchGetRecord, BatchWriteRecord, ListRecords, UpdateRecord). Writes are checked against
+the group's feature definitions; the online store keeps each record's newest EventTime.
 
 Every write also goes to the group's offline store, where it arrives late: each row becomes
 visible (to Athena, through the offline store's Glue table) after a delay drawn from the
@@ -9,13 +10,16 @@ profile's window, in the order of the draws, as AWS's offline store fills in the
 from __future__ import annotations
 
 import json
+import math
 import random
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
 
 from harness.sim import errors
 from harness.sim.calls import Call
 from harness.sim.errors import Response
+from harness.sim.paging import page, page_window
 
 
 OFFLINE_COLUMNS = ("write_time", "api_invocation_time", "is_deleted")  # AWS adds these to each row
@@ -47,48 +51,94 @@ class RecordStore:
         return [[row.get(c) for c in columns] for arrives, row, _ in self._offline.get((account, region, group), [])
                 if arrives <= now]
 
-    def handle(self, call: Call, group_info) -> Response:
-        """group_info(name) -> (record identifier feature, event time feature) for a feature group
-        that is Created, or None."""
+    def handle(self, call: Call, schema_of: Callable[[str], "FeatureGroupSchema | None"]) -> Response:
+        """schema_of(name) -> the schema of a feature group that is Created, or None."""
         if call.operation == "BatchGetRecord":
-            return self._batch_get(call, group_info)
-        group = call.path.split("/", 2)[2] if call.path.count("/") >= 2 else ""
-        info = group_info(group)
-        if info is None:
+            return self._batch_get(call, schema_of)
+        if call.operation == "BatchWriteRecord":
+            return self._batch_write(call, schema_of)
+        group = group_name(call.path)
+        schema = schema_of(group)
+        if schema is None:
             return errors.not_found(call, f"Resource not found: feature group {group} does not exist or is not Created")
-        records = self._groups.setdefault((call.account, call.region, group), {})
-        id_name, time_name = info
+        key = (call.account, call.region, group)
+        records = self._groups.setdefault(key, {})
         if call.operation == "PutRecord":
             record = call.json().get("Record") or []
-            values = {f.get("FeatureName"): f.get("ValueAsString") for f in record}
-            for required in (id_name, time_name):
-                if values.get(required) in (None, ""):
-                    return errors.validation(call, f"Record is missing the required feature {required}")
-            records[values[id_name]] = record
-            self._to_offline((call.account, call.region, group), values)
-            return 200, [("Content-Type", "application/json")], b""
+            problem = schema.invalid(group, record)
+            if problem:
+                return errors.validation(call, problem)
+            self._write(key, records, schema, record)
+            return _empty()
+        if call.operation == "ListRecords":
+            try:
+                start, size = page_window(call.json(), 100, 1, 100)
+            except ValueError as err:
+                return errors.validation(call, str(err))
+            return errors.json_ok(page(sorted(records), start, size, "RecordIdentifiers"), "application/json")
+        if call.operation == "UpdateRecord":
+            request = call.json()
+            record_id, features = request.get("RecordIdentifierValueAsString", ""), request.get("Features") or []
+            problem = schema.invalid(group, features, whole=False)
+            if problem:
+                return errors.validation(call, problem)
+            if record_id not in records:
+                return errors.not_found(call, f"Record with identifier {record_id} not found in feature group {group}")
+            updated = {f.get("FeatureName"): f for f in records[record_id]}
+            updated.update({f.get("FeatureName"): f for f in features})
+            records[record_id] = list(updated.values())
+            return _empty()
         record_id = (call.query.get("RecordIdentifierValueAsString") or [""])[0]
         if not record_id:
             return errors.validation(call, "RecordIdentifierValueAsString is required")
         if call.operation == "DeleteRecord":
-            gone = records.pop(record_id, None)
-            if gone is not None:
-                self._to_offline((call.account, call.region, group),
-                                 {f.get("FeatureName"): f.get("ValueAsString") for f in gone}, deleted=True)
-            return 200, [("Content-Type", "application/json")], b""
+            when = (call.query.get("EventTime") or [""])[0]
+            deleted_at = schema.event_seconds(when)
+            if deleted_at is None:
+                return errors.validation(call, schema.event_time_problem(when))
+            current = records.get(record_id)
+            # a delete older than the record it names is not applied (the record is newer)
+            if current is not None and deleted_at >= schema.record_seconds(current):
+                records.pop(record_id)
+                self._to_offline(key, {f.get("FeatureName"): f.get("ValueAsString") for f in current}, deleted=True)
+            return _empty()
         if call.operation == "GetRecord":
             record = self._select(records.get(record_id), call.query.get("FeatureName"))
             payload = {"Record": record} if record else {}
             return 200, [("Content-Type", "application/json")], json.dumps(payload).encode()
         return errors.validation(call, f"Unsupported operation {call.operation}")
 
-    def _batch_get(self, call: Call, group_info) -> Response:
+    def _write(self, key: tuple[str, str, str], records: dict, schema: "FeatureGroupSchema", record: list[dict]) -> None:
+        """Every write reaches the offline store; the online store keeps the newest by EventTime."""
+        record_id = next(f.get("ValueAsString") for f in record if f.get("FeatureName") == schema.record_id)
+        current = records.get(record_id)
+        if current is None or schema.record_seconds(record) >= schema.record_seconds(current):
+            records[record_id] = record
+        self._to_offline(key, {f.get("FeatureName"): f.get("ValueAsString") for f in record})
+
+    def _batch_write(self, call: Call, schema_of) -> Response:
+        failed = []
+        for entry in call.json().get("Entries") or []:
+            group = entry.get("FeatureGroupName", "")
+            schema = schema_of(group)
+            record = entry.get("Record") or []
+            problem = ("ResourceNotFound", f"Feature group {group} not found") if schema is None else None
+            if problem is None and schema.invalid(group, record):
+                problem = ("ValidationError", schema.invalid(group, record))
+            if problem is not None:
+                failed.append({"Entry": entry, "ErrorCode": problem[0], "ErrorMessage": problem[1]})
+                continue
+            key = (call.account, call.region, group)
+            self._write(key, self._groups.setdefault(key, {}), schema, record)
+        return errors.json_ok({"Errors": failed, "UnprocessedEntries": []}, "application/json")
+
+    def _batch_get(self, call: Call, schema_of) -> Response:
         found, failed = [], []
         for ident in call.json().get("Identifiers") or []:
             group = ident.get("FeatureGroupName", "")
             records = self._groups.get((call.account, call.region, group), {})
             for record_id in ident.get("RecordIdentifiersValueAsString") or []:
-                if group_info(group) is None:
+                if schema_of(group) is None:
                     failed.append({"FeatureGroupName": group, "RecordIdentifierValueAsString": record_id,
                                    "ErrorCode": "ResourceNotFound",
                                    "ErrorMessage": f"Feature group {group} not found"})
@@ -105,3 +155,90 @@ class RecordStore:
         if not record or not names:
             return record
         return [f for f in record if f.get("FeatureName") in names]
+
+
+def _empty() -> Response:
+    return 200, [("Content-Type", "application/json")], b""
+
+
+def group_name(path: str) -> str:
+    """The feature group named in /FeatureGroup/{name}[/Record|/ListRecords]; a name or an ARN."""
+    name = path[len("/FeatureGroup/"):]
+    for suffix in ("/ListRecords", "/Record"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return name.rsplit("feature-group/", 1)[-1] if name.startswith("arn:") else name
+
+
+# EventTime as a string: yyyy-MM-dd'T'HH:mm:ssZ or yyyy-MM-dd'T'HH:mm:ss.SSSZ (AWS's two formats)
+EVENT_TIME_FORMATS = ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class FeatureGroupSchema:
+    """A feature group as the runtime checks writes against it: AWS answers ValidationError to a
+    feature the group does not define, a value that is not of the feature's type, and an
+    EventTime in neither of its formats."""
+    record_id: str
+    event_time: str
+    types: dict[str, str]  # feature name -> String, Integral or Fractional
+
+    def invalid(self, group: str, record: list[dict], whole: bool = True) -> str | None:
+        """Why AWS would refuse this record (or these features of one), or None."""
+        values = {}
+        for feature in record:
+            name, value = feature.get("FeatureName"), feature.get("ValueAsString")
+            if name not in self.types:
+                return f"Feature {name} is not defined in the feature group {group}."
+            if value is not None and not _of_type(value, self.types[name]):
+                return f"The value {value!r} of feature {name} is not a valid {self.types[name]}."
+            values[name] = value
+        if whole:
+            for required in (self.record_id, self.event_time):
+                if values.get(required) in (None, ""):
+                    return f"Record is missing the required feature {required}."
+        if self.event_time in values and self.event_seconds(values[self.event_time]) is None:
+            return self.event_time_problem(values[self.event_time])
+        return None
+
+    def event_seconds(self, value: str | None) -> float | None:
+        """An EventTime value as seconds since the epoch, or None if AWS would refuse it."""
+        if value is None or value == "":
+            return None
+        if self.types.get(self.event_time) in ("Fractional", "Integral"):
+            try:
+                seconds = float(value)
+            except ValueError:
+                return None
+            return seconds if math.isfinite(seconds) else None
+        for layout in EVENT_TIME_FORMATS:
+            try:
+                return datetime.strptime(value, layout).replace(tzinfo=timezone.utc).timestamp()
+            except ValueError:
+                continue
+        return None
+
+    def event_time_problem(self, value: str | None) -> str:
+        if self.types.get(self.event_time) in ("Fractional", "Integral"):
+            return f"EventTime {value!r} is not a Unix timestamp in seconds."
+        return (f"EventTime {value!r} is not in one of the formats yyyy-MM-dd'T'HH:mm:ssZ or "
+                "yyyy-MM-dd'T'HH:mm:ss.SSSZ.")
+
+    def record_seconds(self, record: list[dict]) -> float:
+        value = next((f.get("ValueAsString") for f in record if f.get("FeatureName") == self.event_time), None)
+        return self.event_seconds(value) or 0.0
+
+
+def _of_type(value: str, feature_type: str) -> bool:
+    if feature_type == "Integral":
+        try:
+            int(value)
+        except ValueError:
+            return False
+        return True
+    if feature_type == "Fractional":
+        try:
+            return math.isfinite(float(value))
+        except ValueError:
+            return False
+    return True

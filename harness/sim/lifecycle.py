@@ -33,6 +33,7 @@ class Clock:
     offline_table: tuple[str, str] | None = None  # feature groups: (database, table) once made
     deleting_until: float | None = None  # set while Deleting; the resource is gone after
     stopping_until: float | None = None  # training jobs: set by StopTrainingJob; Stopped after
+    started_at: float = 0.0  # AWS seconds: when it was created
 
 
 class Lifecycles:
@@ -91,6 +92,7 @@ class Lifecycles:
             clock = Clock(kind, name, account, region,
                           now + self._jittered(rng, p.endpoint.create_seconds),
                           fails=rng.random() < p.endpoint.fail_fraction)
+        clock.started_at = now
         with self._lock:
             self._clocks[(kind, account, region, name)] = clock
         return clock

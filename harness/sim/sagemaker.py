@@ -17,6 +17,7 @@ from harness.quotas import QuotaTable
 from harness.sim import errors
 from harness.sim.calls import Call
 from harness.sim.errors import Response
+from harness.sim.featurestore import FeatureGroupSchema
 from harness.sim.lifecycle import Lifecycles
 from harness.sim.paging import page, page_window
 
@@ -31,8 +32,10 @@ MAX_TAGS = 50  # per SageMaker resource (AWS tagging quota)
 
 
 class SageMaker:
-    def __init__(self, lifecycles: Lifecycles, quotas: QuotaTable, call_moto: Callable[[dict], Response]):
-        self.lifecycles, self.quotas, self.call_moto = lifecycles, quotas, call_moto
+    def __init__(self, lifecycles: Lifecycles, quotas: QuotaTable, call_moto: Callable[[dict], Response],
+                 epoch: float = 0.0):
+        """epoch: the Unix time AWS time 0 stands for, in the timestamps this answers."""
+        self.lifecycles, self.quotas, self.call_moto, self.epoch = lifecycles, quotas, call_moto, epoch
         self.online_only: set[tuple[str, str, str]] = set()  # feature groups with no offline store
 
     def handle(self, call: Call, environ: dict) -> Response:
@@ -54,12 +57,14 @@ class SageMaker:
                 return group
         return None
 
-    def feature_group_keys(self, call: Call, name: str):
+    def feature_group_schema(self, call: Call, name: str) -> FeatureGroupSchema | None:
+        """What the runtime needs of a Created feature group (None if there is none)."""
         group = self._feature_group(call, name)
         clock = self.lifecycles.get("feature_group", call.account, call.region, name)
         if group is None or (clock is not None and self.lifecycles.status(clock) != "Created"):
             return None
-        return group.record_identifier_feature_name, group.event_time_feature_name
+        types = {d.get("FeatureName"): d.get("FeatureType") for d in group.feature_definitions or []}
+        return FeatureGroupSchema(group.record_identifier_feature_name, group.event_time_feature_name, types)
 
     def passthrough(self, call: Call, environ: dict) -> Response:
         """moto answers; creates start a clock, describes and lists get their status rewritten."""
@@ -124,8 +129,15 @@ class SageMaker:
                                      "Stopping": "Stopping", "Stopped": "Stopped"}[status]
         if status == "Failed":
             answer["FailureReason"] = "AlgorithmError: simulated training failure"
-        if status in ("InProgress", "Stopping"):
-            answer.pop("TrainingEndTime", None)
+        clock = self.lifecycles.get("training_job", call.account, call.region, answer.get("TrainingJobName", ""))
+        # moto answers a fixed date for both; AWS's follow the job, and a finished job is billed
+        answer["CreationTime"] = answer["TrainingStartTime"] = self.epoch + clock.started_at
+        for key in ("TrainingEndTime", "TrainingTimeInSeconds", "BillableTimeInSeconds"):
+            answer.pop(key, None)
+        ended = {"Completed": clock.ready_at, "Failed": clock.ready_at, "Stopped": clock.stopping_until}.get(status)
+        if ended is not None:
+            answer["TrainingEndTime"] = self.epoch + ended
+            answer["TrainingTimeInSeconds"] = answer["BillableTimeInSeconds"] = max(1, int(ended - clock.started_at))
 
     def _rewrite_ListTrainingJobs(self, call: Call, answer: dict) -> None:
         for summary in answer.get("TrainingJobSummaries", []):
@@ -191,6 +203,32 @@ class SageMaker:
                                 "Training job names must be unique within an AWS account and region, and a "
                                 f"training job with this name already exists ({self._arn(call, 'training-job', name)})")
         return None
+
+    def _sm_ListModels(self, call: Call, environ: dict) -> Response:
+        """moto lists every model on one page; AWS filters by NameContains and creation time,
+        sorts (CreationTime, Descending by default) and pages MaxResults at a time."""
+        request = call.json()
+        try:
+            start, size = page_window(request, 10, 1, 100)
+        except ValueError as err:
+            return errors.validation(call, str(err))
+        contains = (request.get("NameContains") or "").lower()
+        before, after = request.get("CreationTimeBefore"), request.get("CreationTimeAfter")
+        models = [m for m in self.backend(call)._models.values()
+                  if contains in m.model_name.lower()
+                  and (before is None or m.creation_time.timestamp() < float(before))
+                  and (after is None or m.creation_time.timestamp() > float(after))]
+        by_name = request.get("SortBy") == "Name"
+        models.sort(key=(lambda m: m.model_name) if by_name else (lambda m: m.creation_time),
+                    reverse=request.get("SortOrder", "Descending") == "Descending")
+        summaries = [{"ModelName": m.model_name, "ModelArn": m.arn, "CreationTime": m.creation_time.timestamp()}
+                     for m in models]
+        return errors.json_ok(page(summaries, start, size, "Models"))
+
+    def _rewrite_DescribeModelPackage(self, call: Call, answer: dict) -> None:
+        # botocore marks ModelPackageName required; moto leaves it out of a versioned package
+        if "ModelPackageName" not in answer and answer.get("ModelPackageGroupName"):
+            answer["ModelPackageName"] = answer["ModelPackageGroupName"]
 
     def _sm_DescribeFeatureGroup(self, call: Call, environ: dict) -> Response | None:
         name = call.json().get("FeatureGroupName", "")

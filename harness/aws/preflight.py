@@ -1,0 +1,134 @@
+"""`harness doctor`: before a run on a real account creates anything, check what it will need
+and say, for each thing missing, how to fix it. Every call here only reads.
+
+Checks: who and where (STS), the account allowed, the role SageMaker will assume (exists,
+trusts sagemaker.amazonaws.com, in the caller's account), the bucket (reachable, in the region),
+the training image (published for the region), and the applied quotas the table names (Service
+Quotas) against the table.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from harness.aws.quota_sync import SERVICE_CODES, applied_quotas
+
+TRUSTED = "sagemaker.amazonaws.com"
+ECR_REGION = re.compile(r"^\d{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com")
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def _code(err: Exception) -> str:
+    return err.response.get("Error", {}).get("Code", "") if isinstance(err, ClientError) else type(err).__name__
+
+
+def trusts_sagemaker(policy) -> bool:
+    """Does a role's trust policy let SageMaker assume it?"""
+    if isinstance(policy, str):
+        policy = json.loads(unquote(policy))
+    for statement in policy.get("Statement", []):
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        services = (statement.get("Principal") or {}).get("Service", [])
+        services = [services] if isinstance(services, str) else services
+        if statement.get("Effect") == "Allow" and TRUSTED in services and (
+                "sts:AssumeRole" in actions or "sts:*" in actions or "*" in actions):
+            return True
+    return False
+
+
+def preflight(scenario, clients, allowed: list[str], image: str, table) -> list[Check]:
+    """clients: a ClientFactory on the scenario's account; image: the training image the run uses."""
+    checks: list[Check] = []
+    account = scenario.account
+    try:
+        who = clients.client("sts").get_caller_identity()
+    except (ClientError, BotoCoreError) as err:
+        return [Check("identity", False, f"no identity: {_code(err)}",
+                      "configure credentials (aws configure, AWS_PROFILE, or the scenario's aws_profile)")]
+    caller = who["Account"]
+    checks.append(Check("identity", True, f"{who['Arn']} in account {caller}, region {scenario.region}"))
+    checks.append(Check("account allowed", caller in allowed,
+                        f"account {caller} {'is' if caller in allowed else 'is not'} allowed",
+                        "" if caller in allowed else f"add \"{caller}\" to allowed_accounts or pass --allow-account {caller}"))
+
+    role = account.role_arn
+    if role is None:
+        checks.append(Check("role", False, "no [account] role_arn",
+                            "set [account] role_arn to a role that trusts sagemaker.amazonaws.com"))
+    elif role.split(":")[4] != caller:
+        checks.append(Check("role", False, f"{role} is in account {role.split(':')[4]}, not {caller}",
+                            "use a role in the account the run uses (SageMaker cannot pass another account's role)"))
+    else:
+        try:
+            found = clients.client("iam").get_role(RoleName=role.rsplit("/", 1)[-1])["Role"]
+            trusted = trusts_sagemaker(found.get("AssumeRolePolicyDocument", {}))
+            checks.append(Check("role", trusted, f"{role} exists" + ("" if trusted else f" but does not trust {TRUSTED}"),
+                                "" if trusted else f"add {TRUSTED} to the role's trust policy (sts:AssumeRole)"))
+        except (ClientError, BotoCoreError) as err:
+            checks.append(Check("role", False, f"{role}: {_code(err)}",
+                                "create the role (with AmazonSageMakerFullAccess or narrower) or fix role_arn"))
+
+    s3 = clients.client("s3")
+    if account.bucket:
+        try:
+            s3.head_bucket(Bucket=account.bucket)
+            where = s3.get_bucket_location(Bucket=account.bucket).get("LocationConstraint") or "us-east-1"
+            ok = where == scenario.region
+            checks.append(Check("bucket", ok, f"{account.bucket} is reachable, in {where}",
+                                "" if ok else f"use a bucket in {scenario.region} (SageMaker reads and writes there)"))
+        except (ClientError, BotoCoreError) as err:
+            checks.append(Check("bucket", False, f"{account.bucket}: {_code(err)}",
+                                "create the bucket in the region, or grant the caller s3:ListBucket on it"))
+    else:
+        checks.append(Check("bucket", True, f"the run creates its own bucket in {scenario.region} and deletes it",
+                            ""))
+
+    found_region = ECR_REGION.match(image)
+    ok = found_region is None or found_region.group(1) == scenario.region
+    checks.append(Check("training image", ok, image,
+                        "" if ok else f"the image is in {found_region.group(1)}: use one from {scenario.region} "
+                                      "or leave [account] training_image unset"))
+
+    try:
+        quotas = clients.client("service-quotas")
+        for service in sorted({q.service for q in table.rows() if q.quota_name}):
+            listed = applied_quotas(quotas, SERVICE_CODES.get(service, service))
+            for row in (q for q in table.rows() if q.service == service and q.quota_name):
+                entry = listed.get(row.quota_name)
+                if entry is None:
+                    checks.append(Check(f"quota {service}.{row.operation}", False,
+                                        f"'{row.quota_name}' is not listed by Service Quotas",
+                                        "check the quota's name in the Service Quotas console"))
+                    continue
+                value = int(entry["Value"])
+                same = value == row.concurrency
+                checks.append(Check(f"quota {service}.{row.operation}", same,
+                                    f"'{row.quota_name}' = {value} (the table says {row.concurrency})",
+                                    "" if same else "run `harness quotas sync` and add the file to quota_files"))
+    except (ClientError, BotoCoreError) as err:
+        checks.append(Check("quotas", False, f"Service Quotas: {_code(err)}",
+                            "grant servicequotas:ListServiceQuotas, or check quotas by hand"))
+    return checks
+
+
+def render(checks: list[Check]) -> str:
+    lines = []
+    for check in checks:
+        lines.append(f"{'ok ' if check.ok else 'NO '} {check.name}: {check.detail}")
+        if check.fix:
+            lines.append(f"     fix: {check.fix}")
+    missing = sum(not c.ok for c in checks)
+    lines.append(f"{len(checks) - missing} of {len(checks)} checks pass" + (f"; {missing} to fix" if missing else ""))
+    return "\n".join(lines)
