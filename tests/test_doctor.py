@@ -1,6 +1,7 @@
 """`harness doctor` on an account (the simulator standing in for AWS): what a run needs, each
 missing thing named with its fix, and nothing created."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +14,11 @@ TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal":
 
 
 def doctor(scenario: Path, url: str):
+    """As a user runs it: credentials from the environment (here, the stand-in's)."""
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "doctor", "AWS_SECRET_ACCESS_KEY": "doctor"}
+    env.pop("AWS_PROFILE", None)
     return subprocess.run([sys.executable, "-m", "harness.cli", "doctor", str(scenario), "--endpoint-url", url],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
 
 
 def real_scenario(tmp_path: Path, account: str) -> Path:
