@@ -203,3 +203,21 @@ def test_only_names_outside_string_literals_are_tables_and_t_dot_column_resolves
         evaluator.run("SELECT * FROM nowhere", "db")
     with pytest.raises(QueryFailed, match="NOT_SUPPORTED"):  # Presto's, not SQLite's: said plainly
         evaluator.run("SELECT extract(year FROM note) FROM t", "db")
+
+
+def test_other_tenants_queries_count_against_the_active_query_limit(simulator, client, tmp_path):
+    """A profile that extends aws-default (its quotas, latency, lifecycles) and adds other
+    teams' queries holding 18 of the account's 20 active slots: the 3rd query is refused."""
+    simulator.reset(profile=write_profile(tmp_path, 'extends = "aws-default"\n'
+                                          "[lifecycle.athena_query]\ntenant_active_queries = 18\n"),
+                    manual_time=True)
+    client("s3").create_bucket(Bucket="athena-results")
+    athena = client("athena")
+    for _ in range(2):
+        start(athena, "SELECT 1 AS one")
+    with pytest.raises(ClientError) as refused:
+        start(athena, "SELECT 1 AS one")
+    assert refused.value.response["Reason"] == "CONCURRENT_QUERY_LIMIT_EXCEEDED"
+    simulator.advance(60)  # ours finished; the tenants' stay
+    start(athena, "SELECT 1 AS one")
+    assert simulator.stats()["profile"] == "test-profile"

@@ -156,7 +156,8 @@ class Athena:
         statement = classify(sql)
         if statement.statement_type == "DML":
             quota = self.quotas.lookup("athena", "StartQueryExecution")
-            if quota is not None and quota.concurrency is not None and self.active(call.account, call.region) >= quota.concurrency:
+            busy = self.active(call.account, call.region) + self.profile.athena_query.tenant_active_queries
+            if quota is not None and quota.concurrency is not None and busy >= quota.concurrency:
                 return errors.error(call, 400, "TooManyRequestsException", CONCURRENCY_MESSAGE,
                                     Reason="CONCURRENT_QUERY_LIMIT_EXCEEDED")
         context = params.get("QueryExecutionContext") or {}

@@ -81,6 +81,9 @@ class AthenaQueryLifecycle:
     select_seconds: float = 1.2  # SELECT ... [LIMIT n]: rows, no aggregation
     aggregate_seconds: float = 3.0  # GROUP BY, aggregates, joins: statistics over a table
     fail_fraction: float = 0.0  # share of queries that fail with an internal error
+    # other tenants' queries (dashboards, other teams) holding this many of the account's
+    # active-query slots all the time: the quota counts them, the harness's table cannot know
+    tenant_active_queries: int = 0
 
     def run_seconds(self, kind: str) -> float:
         return {"ddl": self.ddl_seconds, "count": self.count_seconds, "select": self.select_seconds,
@@ -124,8 +127,35 @@ def load_profile(name_or_path: str | Path) -> Profile:
     return parse_profile(read_toml(path), str(path), path.stem)
 
 
+def with_base(data: dict, source: str, seen: tuple[str, ...] = ()) -> dict:
+    """`extends = "aws-default"`: the named shipped profile, with this file's keys on top
+    (tables merged key by key, arrays of tables such as [[quota]] appended after the base's)."""
+    base_name = data.get("extends")
+    if base_name is None:
+        return data
+    if not isinstance(base_name, str) or base_name not in available_profiles() or base_name in seen:
+        raise ConfigError(source, "extends", base_name, "one of " + ", ".join(available_profiles())
+                          + " (not the profile itself)")
+    base_path = PROFILE_DIR / f"{base_name}.toml"
+    merged = with_base(read_toml(base_path), str(base_path), seen + (base_name,))
+    merged.pop("description", None)
+    return _merge(merged, {k: v for k, v in data.items() if k != "extends"})
+
+
+def _merge(base: dict, top: dict) -> dict:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        elif isinstance(value, list) and isinstance(out.get(key), list):
+            out[key] = out[key] + value
+        else:
+            out[key] = value
+    return out
+
+
 def parse_profile(data: dict, source: str, name: str) -> Profile:
-    root = Section(data, source)
+    root = Section(with_base(data, source) if isinstance(data, dict) else data, source)
     description = root.string("description", "")
     base = root.string("quota_table", "default", choices=["default", "none"])
     table = load_table(DEFAULT_TABLE) if base == "default" else QuotaTable([])
@@ -190,7 +220,8 @@ def parse_profile(data: dict, source: str, name: str) -> Profile:
             key: aq.number(key, getattr(query_defaults, key), minimum=0.0,
                            maximum=1.0 if key == "fail_fraction" else None)
             for key in ("queued_seconds", "ddl_seconds", "count_seconds", "select_seconds",
-                        "aggregate_seconds", "fail_fraction")}),
+                        "aggregate_seconds", "fail_fraction")},
+            tenant_active_queries=aq.integer("tenant_active_queries", 0, minimum=0)),
     )
     rows = profile.feature_group
     if rows.rows_max_seconds < rows.rows_min_seconds:
