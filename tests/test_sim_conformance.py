@@ -207,3 +207,15 @@ def test_the_sdk_deletes_a_versioned_model_package(simulator, monkeypatch):
     assert sagemaker.describe_model_package(ModelPackageName=arn)["ModelPackageName"] == "versioned"
     ModelPackage.get(model_package_name=arn, session=session, region="us-east-1").delete()
     assert sagemaker.list_model_packages(ModelPackageGroupName="versioned")["ModelPackageSummaryList"] == []
+
+
+def test_a_role_from_another_account_is_refused_on_a_strict_account(simulator, client):
+    """aws-default keeps AWS's account rules: SageMaker cannot be passed another account's role."""
+    simulator.reset(profile="aws-default", time_scale=0.01)
+    sagemaker = client("sagemaker")
+    with pytest.raises(ClientError) as refused:
+        sagemaker.create_model(ModelName="foreign", ExecutionRoleArn="arn:aws:iam::999999999999:role/theirs",
+                               PrimaryContainer={"Image": "img:1"})
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert refused.value.response["Error"]["Message"] == "Cross-account pass role is not allowed."
+    sagemaker.create_model(ModelName="ours", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "img:1"})

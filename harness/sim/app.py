@@ -74,7 +74,7 @@ class SimulatorApp:
         self.records = RecordStore(self.lifecycles.now, seed, (fg.rows_min_seconds, fg.rows_max_seconds), epoch)
         self.catalogs: dict[tuple[str, str], MotoCatalog] = {}
         self.athena = Athena(profile, seed, self.lifecycles.now, epoch, self._catalog, self.quotas)
-        self.sagemaker = SageMaker(self.lifecycles, self.quotas, self._call_moto, epoch)
+        self.sagemaker = SageMaker(self.lifecycles, self.quotas, self._call_moto, epoch, profile.strict_account)
         self.stats = Stats()
         self._next_tick = 0.0
 

@@ -99,6 +99,8 @@ class Profile:
     faults: list[FaultRule] = field(default_factory=list)
     storms: list[Storm] = field(default_factory=list)
     timeout_seconds: float = 90.0  # AWS time a timed-out answer is held
+    # AWS's account rules that moto does not keep: a role from another account is refused
+    strict_account: bool = False
     jitter: float = 0.2  # lifecycle durations vary by +-jitter, drawn from the seed
     feature_group: FeatureGroupLifecycle = FeatureGroupLifecycle()
     training_job: TrainingJobLifecycle = TrainingJobLifecycle()
@@ -199,6 +201,7 @@ def parse_profile(data: dict, source: str, name: str) -> Profile:
         faults=faults,
         storms=storms,
         timeout_seconds=root.number("timeout_seconds", 90.0, minimum=0.0),
+        strict_account=root.boolean("strict_account", False),
         jitter=root.number("jitter", 0.2, minimum=0.0, maximum=0.9),
         feature_group=FeatureGroupLifecycle(
             create_seconds=fg.number("create_seconds", 60.0, minimum=0.0),

@@ -28,18 +28,27 @@ NAME_FIELDS = {"feature_group": "FeatureGroupName", "training_job": "TrainingJob
 # List calls whose StatusEquals must see the lifecycle's status: (list member, status field)
 STATUS_FILTERS = {"ListEndpoints": ("Endpoints", "EndpointStatus"),
                   "ListTrainingJobs": ("TrainingJobSummaries", "TrainingJobStatus")}
+# the role a create passes to SageMaker: AWS refuses one from another account
+ROLE_FIELDS = {"CreateTrainingJob": "RoleArn", "CreateModel": "ExecutionRoleArn", "CreateFeatureGroup": "RoleArn",
+               "CreateProcessingJob": "RoleArn", "CreatePipeline": "RoleArn"}
 MAX_TAGS = 50  # per SageMaker resource (AWS tagging quota)
 
 
 class SageMaker:
     def __init__(self, lifecycles: Lifecycles, quotas: QuotaTable, call_moto: Callable[[dict], Response],
-                 epoch: float = 0.0):
-        """epoch: the Unix time AWS time 0 stands for, in the timestamps this answers."""
+                 epoch: float = 0.0, strict_account: bool = False):
+        """epoch: the Unix time AWS time 0 stands for, in the timestamps this answers;
+        strict_account: refuse a role from another account, as AWS does."""
         self.lifecycles, self.quotas, self.call_moto, self.epoch = lifecycles, quotas, call_moto, epoch
+        self.strict_account = strict_account
         self.online_only: set[tuple[str, str, str]] = set()  # feature groups with no offline store
 
     def handle(self, call: Call, environ: dict) -> Response:
         """A SageMaker JSON call: our handler where there is one (and it answers), else moto's."""
+        if self.strict_account and call.operation in ROLE_FIELDS:
+            role = str(call.json().get(ROLE_FIELDS[call.operation]) or "")
+            if role.count(":") >= 5 and role.split(":")[4] != call.account:
+                return errors.validation(call, "Cross-account pass role is not allowed.")
         handler = getattr(self, "_sm_" + call.operation, None)
         if handler is not None:
             answer = handler(call, environ)
