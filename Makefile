@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 N      ?= 32
 SCENARIO ?= scenarios/stress.toml
 
-.PHONY: test test-all test-lowest test-under-load stress sim bench bench-storm bench-past-quota clean
+.PHONY: test test-all test-lowest test-under-load stress sim bench bench-storm bench-shared-athena bench-past-quota clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ bench: $(VENV)/.installed
 # The same shoot-out on a contended account (throttle-storm profile, a dashboard polling).
 bench-storm: $(VENV)/.installed
 	$(VENV)/bin/harness shootout policy-shootout-storm
+
+# The faithful pipeline on an account whose other teams hold 12 of its 20 Athena query slots.
+bench-shared-athena: $(VENV)/.installed
+	$(VENV)/bin/harness shootout policy-shootout-shared-athena
 
 # And past the binding quota: 96 pipelines queueing for endpoint, training and feature-group slots.
 bench-past-quota: $(VENV)/.installed
