@@ -12,16 +12,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import tomllib
 from pathlib import Path
 
-from harness.runner.plan import PRICES
+from harness.runner.plan import PRICES, load_prices
 
 HOLDS = {"CreateTrainingJob": "training", "CreateEndpoint": "hosting"}
-
-
-def load_prices() -> dict:
-    return tomllib.loads(PRICES.read_text())
 
 
 class CostGuard:

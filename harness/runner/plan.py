@@ -128,8 +128,12 @@ def planned_pipelines(scenario: Scenario, n: int, duration: float) -> int:
     return total
 
 
+def load_prices() -> dict:
+    return tomllib.loads(PRICES.read_text())
+
+
 def cost(scenario: Scenario, holds: dict, calls: dict, pipelines: int) -> dict:
-    prices = tomllib.loads(PRICES.read_text())
+    prices = load_prices()
     instance = scenario.params.get("instance_type", "ml.m5.large")
     training_h = (holds.get("sagemaker.CreateTrainingJob") or {}).get("mean") or 0.0
     hosting_h = (holds.get("sagemaker.CreateEndpoint") or {}).get("mean") or 0.0

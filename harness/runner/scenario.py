@@ -184,7 +184,7 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
     )
     root.done()
     if scenario.max_cost_usd is not None:
-        from harness.runner.costguard import load_prices
+        from harness.runner.plan import load_prices
         instance, prices = scenario.params.get("instance_type", "ml.m5.large"), load_prices()
         if instance not in prices["training"] or instance not in prices["hosting"]:
             raise ConfigError(source, "max_cost_usd", scenario.max_cost_usd,

@@ -122,9 +122,11 @@ class RecordStore:
             group = entry.get("FeatureGroupName", "")
             schema = schema_of(group)
             record = entry.get("Record") or []
-            problem = ("ResourceNotFound", f"Feature group {group} not found") if schema is None else None
-            if problem is None and schema.invalid(group, record):
-                problem = ("ValidationError", schema.invalid(group, record))
+            if schema is None:
+                problem = ("ResourceNotFound", f"Feature group {group} not found")
+            else:
+                invalid = schema.invalid(group, record)
+                problem = ("ValidationError", invalid) if invalid else None
             if problem is not None:
                 failed.append({"Entry": entry, "ErrorCode": problem[0], "ErrorMessage": problem[1]})
                 continue

@@ -28,10 +28,23 @@ NAME_FIELDS = {"feature_group": "FeatureGroupName", "training_job": "TrainingJob
 # List calls whose StatusEquals must see the lifecycle's status: (list member, status field)
 STATUS_FILTERS = {"ListEndpoints": ("Endpoints", "EndpointStatus"),
                   "ListTrainingJobs": ("TrainingJobSummaries", "TrainingJobStatus")}
+# Creates whose name must be free, as AWS checks it and moto does not (the lifecycle clock would
+# restart): operation -> (name field, moto's store, ARN resource type, what AWS calls it)
+NAMED_CREATES = {"CreateEndpoint": ("EndpointName", "endpoints", "endpoint", "endpoint"),
+                 "CreateEndpointConfig": ("EndpointConfigName", "endpoint_configs", "endpoint-config",
+                                          "endpoint configuration"),
+                 "CreateModel": ("ModelName", "_models", "model", "model"),
+                 "CreateTrainingJob": ("TrainingJobName", "training_jobs", "training-job", "training job")}
 # the role a create passes to SageMaker: AWS refuses one from another account
 ROLE_FIELDS = {"CreateTrainingJob": "RoleArn", "CreateModel": "ExecutionRoleArn", "CreateFeatureGroup": "RoleArn",
                "CreateProcessingJob": "RoleArn", "CreatePipeline": "RoleArn"}
 MAX_TAGS = 50  # per SageMaker resource (AWS tagging quota)
+
+
+def _replace_body(environ: dict, request: dict) -> None:
+    """What moto reads instead of the request as sent."""
+    body = json.dumps(request).encode()
+    environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
 
 
 class SageMaker:
@@ -49,6 +62,10 @@ class SageMaker:
             role = str(call.json().get(ROLE_FIELDS[call.operation]) or "")
             if role.count(":") >= 5 and role.split(":")[4] != call.account:
                 return errors.validation(call, "Cross-account pass role is not allowed.")
+        if call.operation in NAMED_CREATES:
+            taken = self._name_taken(call)
+            if taken is not None:
+                return taken
         handler = getattr(self, "_sm_" + call.operation, None)
         if handler is not None:
             answer = handler(call, environ)
@@ -91,8 +108,7 @@ class SageMaker:
             # moto filters on its own status, which the lifecycle rewrites after: filter here
             request = call.json()
             wanted = request.pop("StatusEquals", None)
-            body = json.dumps(request).encode()
-            environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+            _replace_body(environ, request)
         status, headers, payload = self.call_moto(environ)
         if status != 200:
             return status, headers, payload
@@ -170,10 +186,6 @@ class SageMaker:
         if not (answer.get("VpcConfig") or {}).get("Subnets"):
             answer.pop("VpcConfig", None)
 
-    # --- a name already taken: moto accepts it (and the lifecycle clock would restart) --------
-    def _arn(self, call: Call, kind: str, name: str) -> str:
-        return f"arn:aws:sagemaker:{call.region}:{call.account}:{kind}/{name.lower()}"
-
     def _sm_CreateFeatureGroup(self, call: Call, environ: dict) -> Response | None:
         """An online-only feature group (no OfflineStoreConfig) is valid in AWS; moto fails on
         it (TypeError), so moto is given a placeholder and the describe leaves it out."""
@@ -181,37 +193,20 @@ class SageMaker:
         if "OfflineStoreConfig" not in request:
             request["OfflineStoreConfig"] = {"S3StorageConfig": {"S3Uri": "s3://simulator-online-only"},
                                              "DisableGlueTableCreation": True}
-            body = json.dumps(request).encode()
-            environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+            _replace_body(environ, request)
             self.online_only.add((call.account, call.region, request.get("FeatureGroupName", "")))
         return None
 
-    def _sm_CreateEndpoint(self, call: Call, environ: dict) -> Response | None:
-        name = call.json().get("EndpointName", "")
-        if name in self.backend(call).endpoints:
-            return errors.validation(call, f'Cannot create already existing endpoint "{self._arn(call, "endpoint", name)}".')
-        return None
-
-    def _sm_CreateEndpointConfig(self, call: Call, environ: dict) -> Response | None:
-        name = call.json().get("EndpointConfigName", "")
-        if name in self.backend(call).endpoint_configs:
-            return errors.validation(call, "Cannot create already existing endpoint configuration "
-                                           f'"{self._arn(call, "endpoint-config", name)}".')
-        return None
-
-    def _sm_CreateModel(self, call: Call, environ: dict) -> Response | None:
-        name = call.json().get("ModelName", "")
-        if name in self.backend(call)._models:
-            return errors.validation(call, f'Cannot create already existing model "{self._arn(call, "model", name)}".')
-        return None
-
-    def _sm_CreateTrainingJob(self, call: Call, environ: dict) -> Response | None:
-        name = call.json().get("TrainingJobName", "")
-        if name in self.backend(call).training_jobs:
-            return errors.error(call, 400, "ResourceInUse",
-                                "Training job names must be unique within an AWS account and region, and a "
-                                f"training job with this name already exists ({self._arn(call, 'training-job', name)})")
-        return None
+    def _name_taken(self, call: Call) -> Response | None:
+        field, store, kind, label = NAMED_CREATES[call.operation]
+        name = call.json().get(field, "")
+        if name not in getattr(self.backend(call), store):
+            return None
+        arn = f"arn:aws:sagemaker:{call.region}:{call.account}:{kind}/{name.lower()}"
+        if call.operation == "CreateTrainingJob":
+            return errors.error(call, 400, "ResourceInUse", "Training job names must be unique within an AWS "
+                                f"account and region, and a training job with this name already exists ({arn})")
+        return errors.validation(call, f'Cannot create already existing {label} "{arn}".')
 
     def _sm_ListModels(self, call: Call, environ: dict) -> Response:
         """moto lists every model on one page; AWS filters by NameContains and creation time,
