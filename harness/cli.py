@@ -8,6 +8,7 @@ from fractions import Fraction
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from harness.aws.policies import POLICIES, SDK_DEFAULT
 from harness.config import ConfigError
 
 
@@ -60,6 +61,18 @@ def _levels(text: str) -> list[int]:
     if not levels or any(n < 1 for n in levels):
         raise argparse.ArgumentTypeError(f"levels {text!r}: expected integers >= 1 like 4,8,16,32")
     return levels
+
+
+def _max_attempts(text: str) -> int | str:
+    if text == SDK_DEFAULT:
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 50:
+        raise argparse.ArgumentTypeError(f"max attempts {text!r}: expected an integer from 1 to 50 or {SDK_DEFAULT}")
+    return value
 
 
 def _time_scale(text: str) -> float:
@@ -131,9 +144,8 @@ def _run(args, levels: list[int] | None) -> int:
     for field in ("policy", "profile", "seed", "time_scale"):
         if getattr(args, field, None) is not None:
             setattr(scenario, field, getattr(args, field))
-    if scenario.policy not in __import__("harness.aws.policies", fromlist=["POLICIES"]).POLICIES:
-        raise ValueError(f"--policy {scenario.policy!r} is not one of "
-                         + ", ".join(__import__("harness.aws.policies", fromlist=["POLICIES"]).POLICIES))
+    if scenario.policy not in POLICIES:
+        raise ValueError(f"--policy {scenario.policy!r} is not one of " + ", ".join(POLICIES))
     runner = Runner(scenario, args.reports, levels, endpoint_url=args.endpoint_url,
                     allow_accounts=args.allow_account or [])
     restore = stop_handlers(runner)
@@ -230,7 +242,6 @@ def cmd_shootout(args) -> int:
     """The same scenario once per retry policy (same seed, same simulator), then side by side."""
     from pathlib import Path
 
-    from harness.aws.policies import POLICIES
     from harness.report.policies import write
     from harness.runner.run import Runner
     from harness.runner.scenario import load_scenario
@@ -254,6 +265,8 @@ def cmd_shootout(args) -> int:
         scenario.policy = policy
         if args.time_scale is not None:
             scenario.time_scale = args.time_scale
+        if args.max_attempts is not None:
+            scenario.max_attempts = None if args.max_attempts == SDK_DEFAULT else args.max_attempts
         runner = Runner(scenario, args.reports, args.levels)
         restore = stop_handlers(runner)
         try:
@@ -364,6 +377,9 @@ def build_parser() -> argparse.ArgumentParser:
     shootout.add_argument("--levels", type=_levels)
     shootout.add_argument("--time-scale", type=_time_scale, metavar="SCALE",
                           help="override the scenario's time scale (e.g. 1/15 for twice the pipelines)")
+    shootout.add_argument("--max-attempts", type=_max_attempts, metavar="N|sdk-default",
+                          help="override the scenario's attempt budget; sdk-default gives each policy its own "
+                               "(botocore legacy 5, standard and adaptive 3, harness 8)")
     shootout.add_argument("--runs", help="comma-separated run folders already made: compare them, run nothing")
     shootout.add_argument("--reports", default="reports")
     shootout.set_defaults(func=cmd_shootout)

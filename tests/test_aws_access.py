@@ -8,6 +8,7 @@ from harness.aws import Backend, ClientFactory, Limiter, RetrySettings
 from harness.clock import Clock
 from harness.events import Recorder, load_events
 from harness.quotas import Quota, QuotaTable
+from harness.runner.scenario import parse_scenario
 from simhelpers import write_profile
 
 QUOTA = """
@@ -63,6 +64,23 @@ def test_botocore_retries_are_recorded_attempt_by_attempt(simulator, tmp_path):
     attempts = load_events(tmp_path, ["api_attempt"])
     assert attempts.attempt.max() > 1
     assert (attempts.outcome == "throttled").sum() == simulator.stats()["operations"]["sagemaker.ListModels"]["throttled"]
+
+
+@pytest.mark.parametrize("policy, attempts", [("botocore-legacy", 5), ("botocore-standard", 3),
+                                              ("botocore-adaptive", 3)])
+def test_sdk_default_gives_each_botocore_mode_its_own_attempt_budget(simulator, tmp_path, policy, attempts):
+    """`max_attempts = "sdk-default"`: a throttled call is tried as often as a user who set nothing
+    would see it tried."""
+    simulator.reset(profile=write_profile(tmp_path, QUOTA.replace("rate = 20", "rate = 0.001").replace(
+        "burst = 20", "burst = 1")), time_scale=0.001)
+    scenario = parse_scenario({"policy": policy, "max_attempts": "sdk-default"}, "s.toml", "s")
+    assert scenario.max_attempts is None and scenario.resolved()["max_attempts"] == "sdk-default"
+    sagemaker = ClientFactory(Backend.simulator(simulator.endpoint_url), scenario.retry(),
+                              time_scale=0.001).client("sagemaker")
+    sagemaker.list_models()  # the one token
+    with pytest.raises(ClientError):
+        sagemaker.list_models()
+    assert simulator.stats()["operations"]["sagemaker.ListModels"]["throttled"] == attempts
 
 
 def test_harness_policy_never_retries_a_validation_error(simulator, tmp_path):

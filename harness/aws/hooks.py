@@ -47,7 +47,7 @@ class CallHooks:
         self.recorder, self.limiter = recorder, limiter
         self.clock = clock or Clock(time_scale)
         self._attempt = threading.local()
-        self._retryable = standard.StandardRetryConditions(max_attempts=settings.max_attempts)
+        self._retryable = standard.StandardRetryConditions(max_attempts=settings.harness_attempts)
         self._backoff = wait_random_exponential(multiplier=settings.base_seconds * time_scale,
                                                 max=settings.cap_seconds * time_scale)
 

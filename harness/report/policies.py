@@ -77,7 +77,7 @@ def fairness(run_dirs: list[Path]) -> str:
     """How the fight was kept fair, from the runs' own scenarios."""
     scenarios = [tomllib.loads((d / "scenario.toml").read_text()) for d in run_dirs]
     scales = {s.get("time_scale") for s in scenarios}
-    attempts = {s.get("max_attempts") for s in scenarios}
+    attempts = {str(s.get("max_attempts")) for s in scenarios}
     seeds = {s.get("seed") for s in scenarios}
     profiles = {s.get("profile") for s in scenarios}
     steady = all(s.get("duration_seconds", 0) > s.get("ramp_up_seconds", 0) for s in scenarios)
@@ -85,8 +85,11 @@ def fairness(run_dirs: list[Path]) -> str:
                "the last pipeline start (pipelines finished in it, where a level had not reached steady state)"
                if steady else "Throughput is completed pipelines / level time (batch)")
     return (f"Same seed ({', '.join(map(str, seeds))}), same profile ({', '.join(map(str, profiles))}), time scale "
-            f"{', '.join(map(str, scales))}, max_attempts {', '.join(map(str, attempts))} per call for every "
-            "policy. botocore's clocks (retry backoff, adaptive mode's rate limiter) run at the time scale, as "
+            f"{', '.join(map(str, scales))}, "
+            + ("each policy's own default attempt budget (botocore legacy 5 attempts per call, standard and "
+               "adaptive 3, harness 8), as a user who sets nothing gets it. " if attempts == {"sdk-default"} else
+               f"max_attempts {', '.join(sorted(attempts))} per call for every policy. ")
+            + "botocore's clocks (retry backoff, adaptive mode's rate limiter) run at the time scale, as "
             "the harness's do. Each pipeline worker has its own botocore clients, as separate pipeline "
             "processes would; only the harness policy shares a limiter (rate pacing and concurrency slots), "
             "the others meet a full concurrency quota as ResourceLimitExceeded ('limit refused') and retry "

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from harness.artifacts.context import Deadlines
-from harness.aws.policies import POLICIES, RetrySettings
+from harness.aws.policies import POLICIES, SDK_DEFAULT, RetrySettings
 from harness.config import ConfigError, Section, read_toml
 from harness.quotas import DEFAULT_TABLE, Quota, QuotaTable, load_table, parse_rows
 from harness.sim.profile import available_profiles
@@ -52,7 +52,7 @@ class Scenario:
     time_scale: float = 1.0
     seed: int = 0
     policy: str = "harness"
-    max_attempts: int = 8
+    max_attempts: int | None = 8  # None: each retry policy's own default ("sdk-default")
     levels: list[int] = field(default_factory=lambda: [4])
     iterations: int = 1
     duration_seconds: float = 0.0
@@ -79,6 +79,8 @@ class Scenario:
         """The scenario as run, for the run folder's scenario.toml."""
         data = asdict(self)
         data["quota_overrides"] = [asdict(q) for q in self.quota_overrides]
+        if self.max_attempts is None:
+            data["max_attempts"] = SDK_DEFAULT
         return data
 
 
@@ -165,7 +167,7 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
         time_scale=root.number("time_scale", 1.0 if backend == "aws" else 1 / 30, minimum=1e-4, maximum=1.0),
         seed=root.integer("seed", 0, minimum=0),
         policy=root.string("policy", "harness", choices=POLICIES),
-        max_attempts=root.integer("max_attempts", 8, minimum=1, maximum=50),
+        max_attempts=parse_max_attempts(root),
         levels=list(levels),
         iterations=root.integer("iterations", 1, minimum=1, maximum=10000),
         duration_seconds=root.number("duration_seconds", 0.0, minimum=0.0),
@@ -196,6 +198,18 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
         except ValueError as err:
             raise ConfigError(source, "pipelines", spec, str(err).split(": ", 1)[-1]) from None
     return scenario
+
+
+def parse_max_attempts(root: Section) -> int | None:
+    """An attempt budget every policy shares, or "sdk-default": each policy's own."""
+    value = root.raw("max_attempts", 8)
+    if value == SDK_DEFAULT:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 50:
+        raise root.error("max_attempts", value, f'an integer from 1 to 50, or "{SDK_DEFAULT}" (each retry '
+                                                "policy's own default: botocore legacy 5, standard and adaptive "
+                                                "3, harness 8)")
+    return value
 
 
 def parse_account(section: Section, backend: str) -> Account:
