@@ -29,11 +29,23 @@ def simulator(simulator_process):
 
 
 @pytest.fixture
+def redis_server():
+    """A redis-server of this test's own, on a free loopback port (.ci/run installs it)."""
+    from harness.redis_local import LocalRedis, RedisMissing
+    try:
+        server = LocalRedis()
+    except RedisMissing as missing:
+        pytest.skip(str(missing))  # a failure under CI (see below)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def client(simulator):
     """client('sagemaker') -> a plain boto3 client on the simulator, botocore retries off."""
-    def make(service: str, **config):
+    def make(service: str, region_name: str = "us-east-1", **config):
         settings = {"retries": {"total_max_attempts": 1, "mode": "standard"}, **config}
-        return boto3.client(service, endpoint_url=simulator.endpoint_url, region_name="us-east-1",
+        return boto3.client(service, endpoint_url=simulator.endpoint_url, region_name=region_name,
                             config=Config(**settings))
     return make
 

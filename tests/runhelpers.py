@@ -2,8 +2,8 @@
 import boto3
 
 
-def everything_in(endpoint_url: str) -> dict:
-    kw = dict(endpoint_url=endpoint_url, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
+def everything_in(endpoint_url: str, region: str = "us-east-1") -> dict:
+    kw = dict(endpoint_url=endpoint_url, region_name=region, aws_access_key_id="t", aws_secret_access_key="t")
     sm, glue, s3 = boto3.client("sagemaker", **kw), boto3.client("glue", **kw), boto3.client("s3", **kw)
     try:
         tables = [t["Name"] for d in glue.get_databases()["DatabaseList"]
@@ -24,7 +24,7 @@ def everything_in(endpoint_url: str) -> dict:
     }
 
 
-def nothing_in(endpoint_url: str) -> bool:
-    left = everything_in(endpoint_url)
+def nothing_in(endpoint_url: str, region: str = "us-east-1") -> bool:
+    left = everything_in(endpoint_url, region)
     assert all(not v for v in left.values()), left
     return True

@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import boto3
+import pytest
 
 from harness.artifacts import AwsContext
 from harness.aws import Backend, ClientFactory, RetrySettings
@@ -142,3 +143,35 @@ def test_plan_counts_the_pipelines_of_a_duration_mode_level():
     assert (stress.ramp_up_seconds, stress.duration_seconds) == (1200, 2400)
     assert planned_pipelines(stress, 32, duration=1180.0) == 66
     assert planned_pipelines(replace(stress, duration_seconds=0.0, iterations=2), 32, duration=1180.0) == 64
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1", "ap-southeast-2"])
+def test_a_real_account_scenario_runs_end_to_end_in_three_regions(simulator, tmp_path, region):
+    """The real-AWS path as a user walks it, against the strict simulator standing in for AWS:
+    doctor (preflight), plan, run (account guard, bucket with the region's constraint, the
+    region's own training image) and cleanup by run id, each through the command line."""
+    import json
+    simulator.reset(profile="aws-default", seed=1, time_scale=0.01)
+    url = simulator.endpoint_url
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                     "Principal": {"Service": "sagemaker.amazonaws.com"}}]}
+    boto3.client("iam", endpoint_url=url, region_name=region).create_role(
+        RoleName="harness-sagemaker", AssumeRolePolicyDocument=json.dumps(trust))
+    scenario = aws_scenario(tmp_path, 'allowed_accounts = ["123456789012"]')
+    scenario.write_text(scenario.read_text().replace('region = "us-east-1"', f'region = "{region}"'))
+    reports = tmp_path / "reports"
+
+    doctor = run_cli(["doctor", str(scenario), "--endpoint-url", url], CREDENTIALS)
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert "training image: " in doctor.stdout and f".dkr.ecr.{region}.amazonaws.com" in doctor.stdout
+    plan = run_cli(["plan", str(scenario), "-n", "2"])
+    assert plan.returncode == 0, plan.stderr
+    run = run_cli(["run", str(scenario), "-n", "2", "--reports", str(reports), "--endpoint-url", url], CREDENTIALS)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert f"AWS account 123456789012, region {region}" in run.stderr
+    run_dir = next(reports.iterdir())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["levels"][0]["completed"] == 2 and metrics["levels"][0]["failed"] == 0
+    cleanup = run_cli(["cleanup", "--run-id", run_dir.name, "--endpoint-url", url, "--region", region], CREDENTIALS)
+    assert cleanup.returncode == 0, cleanup.stderr
+    assert nothing_in(url, region)

@@ -219,3 +219,68 @@ def test_a_role_from_another_account_is_refused_on_a_strict_account(simulator, c
     assert refused.value.response["Error"]["Code"] == "ValidationException"
     assert refused.value.response["Error"]["Message"] == "Cross-account pass role is not allowed."
     sagemaker.create_model(ModelName="ours", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "img:1"})
+
+
+def test_names_lengths_and_patterns_are_checked_from_the_service_model_in_aws_words(simulator, client):
+    """botocore's client checks only required members and minimum lengths; AWS checks the rest."""
+    simulator.reset(profile="aws-default", time_scale=0.01)
+    sagemaker = client("sagemaker")
+    name = "model_" + "x" * 60
+    with pytest.raises(ClientError) as refused:
+        sagemaker.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "img:1"})
+    error = refused.value.response["Error"]
+    assert error["Code"] == "ValidationException"
+    assert error["Message"].startswith(
+        f"2 validation errors detected: Value '{name}' at 'modelName' failed to satisfy constraint: Member must "
+        f"have length less than or equal to 63; Value '{name}' at 'modelName' failed to satisfy constraint: "
+        "Member must satisfy regular expression pattern: ")
+    with pytest.raises(ClientError, match="at 'resourceConfig.instanceType' failed to satisfy constraint: "
+                                          "Member must satisfy enum value set: \\[ml.m4.xlarge, "):
+        sagemaker.create_training_job(
+            TrainingJobName="enum", RoleArn=ROLE, AlgorithmSpecification={"TrainingImage": "img:1",
+                                                                          "TrainingInputMode": "File"},
+            OutputDataConfig={"S3OutputPath": "s3://bucket/out"}, StoppingCondition={"MaxRuntimeInSeconds": 3600},
+            ResourceConfig={"InstanceType": "ml.m99.huge", "InstanceCount": 1, "VolumeSizeInGB": 10})
+    with pytest.raises(ClientError, match="1 validation error detected: .* at 'tags' failed to satisfy "
+                                          "constraint: Member must have length less than or equal to 50"):
+        sagemaker.create_model(ModelName="many-tags", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "img:1"},
+                               Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(51)])
+    sagemaker.create_model(ModelName="fine-name", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "img:1"})
+
+
+def test_calm_keeps_motos_leniency_so_strictness_is_a_profile_choice(simulator, client):
+    simulator.reset(profile="calm", time_scale=0.01)
+    client("sagemaker").create_model(ModelName="model_" + "x" * 60, ExecutionRoleArn=ROLE,
+                                     PrimaryContainer={"Image": "img:1"})
+
+
+@pytest.mark.parametrize("region", ["eu-west-1", "ap-southeast-2"])
+def test_an_image_from_another_region_is_refused_as_aws_refuses_it(simulator, client, region):
+    simulator.reset(profile="aws-default", time_scale=0.01)
+    sagemaker = client("sagemaker", region_name=region)
+    foreign = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+    with pytest.raises(ClientError) as refused:
+        sagemaker.create_model(ModelName="foreign", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": foreign})
+    assert refused.value.response["Error"]["Message"] == (
+        f'Region of "{foreign}" does not match expected region of {region}. Cross region ECR image pulls are '
+        "not allowed.")
+    with pytest.raises(ClientError, match=f"Invalid DNS suffix 'amazonaws.com' for region 'us-east-1' in training "
+                                          f"image. Please provide the valid <region>.<dns-suffix>: '{region}"):
+        sagemaker.create_training_job(
+            TrainingJobName="foreign", RoleArn=ROLE,
+            AlgorithmSpecification={"TrainingImage": foreign, "TrainingInputMode": "File"},
+            OutputDataConfig={"S3OutputPath": "s3://bucket/out"}, StoppingCondition={"MaxRuntimeInSeconds": 3600},
+            ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10})
+    own = foreign.replace("us-east-1", region)
+    sagemaker.create_model(ModelName="own", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": own})
+
+
+def test_a_bucket_outside_us_east_1_needs_its_regions_location_constraint(client):
+    s3 = client("s3", region_name="eu-west-1")
+    with pytest.raises(ClientError) as refused:
+        s3.create_bucket(Bucket="no-constraint")
+    assert refused.value.response["Error"]["Code"] == "IllegalLocationConstraintException"
+    with pytest.raises(ClientError, match="IllegalLocationConstraintException"):
+        s3.create_bucket(Bucket="wrong-constraint", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    s3.create_bucket(Bucket="right-constraint", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    assert s3.get_bucket_location(Bucket="right-constraint")["LocationConstraint"] == "eu-west-1"

@@ -21,7 +21,7 @@ from typing import Callable
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from harness.sim import INJECTED_HEADER, SERVED_HEADER, errors, glue
+from harness.sim import INJECTED_HEADER, SERVED_HEADER, constraints, errors, glue
 from harness.sim.athena import Athena
 from harness.sim.calls import Call, classify
 from harness.sim.catalog import MotoCatalog
@@ -208,6 +208,10 @@ class SimulatorApp:
 
     # --- dispatch ------------------------------------------------------------------------
     def _dispatch(self, call: Call, environ: dict) -> Response:
+        if self.profile.strict_account and call.protocol == "json" and call.service in constraints.CHECKED_SERVICES:
+            broken = constraints.violations(call.service, call.operation, call.json())
+            if broken:
+                return errors.validation(call, constraints.message(broken))
         if call.service == "sagemaker-featurestore-runtime":
             return self.records.handle(call, lambda name: self.sagemaker.feature_group_schema(call, name))
         if call.service == "sagemaker-runtime":

@@ -99,7 +99,8 @@ class Profile:
     faults: list[FaultRule] = field(default_factory=list)
     storms: list[Storm] = field(default_factory=list)
     timeout_seconds: float = 90.0  # AWS time a timed-out answer is held
-    # AWS's account rules that moto does not keep: a role from another account is refused
+    # AWS's rules that moto does not keep: a role from another account and an image from another
+    # region are refused, and requests are checked against the service model's constraints
     strict_account: bool = False
     jitter: float = 0.2  # lifecycle durations vary by +-jitter, drawn from the seed
     feature_group: FeatureGroupLifecycle = FeatureGroupLifecycle()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import datetime
 from typing import Callable
 
@@ -38,6 +39,11 @@ NAMED_CREATES = {"CreateEndpoint": ("EndpointName", "endpoints", "endpoint", "en
 # the role a create passes to SageMaker: AWS refuses one from another account
 ROLE_FIELDS = {"CreateTrainingJob": "RoleArn", "CreateModel": "ExecutionRoleArn", "CreateFeatureGroup": "RoleArn",
                "CreateProcessingJob": "RoleArn", "CreatePipeline": "RoleArn"}
+# the images a create makes SageMaker pull: (path to the image fields, AWS's message when the
+# image is in another region)
+IMAGE_FIELDS = {"CreateTrainingJob": (("AlgorithmSpecification", "TrainingImage"),),
+                "CreateModel": (("PrimaryContainer", "Image"), ("Containers", "*", "Image"))}
+ECR_REGION = re.compile(r"^\d{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/")
 MAX_TAGS = 50  # per SageMaker resource (AWS tagging quota)
 
 
@@ -62,6 +68,10 @@ class SageMaker:
             role = str(call.json().get(ROLE_FIELDS[call.operation]) or "")
             if role.count(":") >= 5 and role.split(":")[4] != call.account:
                 return errors.validation(call, "Cross-account pass role is not allowed.")
+        if self.strict_account and call.operation in IMAGE_FIELDS:
+            refused = self._image_elsewhere(call)
+            if refused is not None:
+                return refused
         if call.operation in NAMED_CREATES:
             taken = self._name_taken(call)
             if taken is not None:
@@ -72,6 +82,31 @@ class SageMaker:
             if answer is not None:
                 return answer
         return self.passthrough(call, environ)
+
+    def _image_elsewhere(self, call: Call) -> Response | None:
+        """AWS does not pull an ECR image across regions; its answer names the image's region."""
+        def images(value, path):
+            if not path:
+                yield value
+            elif path[0] == "*":
+                for item in value if isinstance(value, list) else []:
+                    yield from images(item, path[1:])
+            elif isinstance(value, dict) and path[0] in value:
+                yield from images(value[path[0]], path[1:])
+
+        request = call.json()
+        for path in IMAGE_FIELDS[call.operation]:
+            for image in images(request, path):
+                found = ECR_REGION.match(str(image))
+                if found is None or found.group(1) == call.region:
+                    continue
+                if call.operation == "CreateTrainingJob":
+                    return errors.validation(
+                        call, f"Invalid DNS suffix 'amazonaws.com' for region '{found.group(1)}' in training "
+                              f"image. Please provide the valid <region>.<dns-suffix>: '{call.region}.amazonaws.com'")
+                return errors.validation(call, f'Region of "{image}" does not match expected region of '
+                                               f"{call.region}. Cross region ECR image pulls are not allowed.")
+        return None
 
     def backend(self, call: Call):
         from moto.sagemaker.models import sagemaker_backends
