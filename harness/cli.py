@@ -63,6 +63,15 @@ def _levels(text: str) -> list[int]:
     return levels
 
 
+def _redis_url(text: str) -> str:
+    from harness.aws.limiter.redis_backend import without_password
+    from harness.runner.scenario import REDIS_URL
+    if not REDIS_URL.match(text):
+        raise argparse.ArgumentTypeError(f"redis url {without_password(text)!r}: expected redis://HOST:PORT/DB, "
+                                         "rediss://... or unix://PATH")
+    return text
+
+
 def _max_attempts(text: str) -> int | str:
     if text == SDK_DEFAULT:
         return text
@@ -144,6 +153,8 @@ def _run(args, levels: list[int] | None) -> int:
     for field in ("policy", "profile", "seed", "time_scale"):
         if getattr(args, field, None) is not None:
             setattr(scenario, field, getattr(args, field))
+    if args.redis_url:
+        scenario.limiter.redis_url = args.redis_url
     if scenario.policy not in POLICIES:
         raise ValueError(f"--policy {scenario.policy!r} is not one of " + ", ".join(POLICIES))
     runner = Runner(scenario, args.reports, levels, endpoint_url=args.endpoint_url,
@@ -351,6 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--time-scale", type=_time_scale, metavar="SCALE",
                          help="override the scenario's time scale (wall seconds per AWS second, e.g. 1/30)")
         cmd.add_argument("--endpoint-url", help="use this running simulator (or AWS stand-in)")
+        cmd.add_argument("--redis-url", type=_redis_url, metavar="URL",
+                         help="share the limiter through this Redis with every run that uses it (the "
+                              "scenario's [limiter] redis_url), e.g. redis://127.0.0.1:6379/0")
         cmd.add_argument("--allow-account", action="append", metavar="ACCOUNT_ID",
                          help="real AWS: allow this account id (in addition to the scenario's)")
         cmd.set_defaults(func=cmd_run if name == "run" else cmd_sweep)

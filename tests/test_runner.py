@@ -140,6 +140,43 @@ def test_workers_can_run_in_processes_sharing_one_limiter(simulator, tmp_path):
     assert nothing_in(simulator.endpoint_url)
 
 
+def test_worker_processes_share_the_limiter_through_redis(simulator, redis_server, tmp_path):
+    """[limiter] redis_url: each worker process reaches Redis itself (no limiter server in the
+    runner), under a namespace of the simulator's endpoint and region."""
+    import redis
+    scenario = load_scenario("smoke")
+    scenario.workers, scenario.processes = "processes", 2
+    scenario.limiter.redis_url = redis_server.url
+    simulator.reset(profile=scenario.profile, seed=scenario.seed, time_scale=scenario.time_scale)
+    result = Runner(scenario, tmp_path, [4], endpoint_url=simulator.endpoint_url, render_report=False).run()
+    assert result.pipelines == 4 and result.failed == 0
+    assert load_meta(result.run_dir)["shared_limiter"] is True
+    keys = redis.Redis.from_url(redis_server.url, decode_responses=True).keys("*")
+    namespace = f"harness:{simulator.endpoint_url}:us-east-1"
+    assert any(k.startswith(namespace + ":{sagemaker.CreateFeatureGroup}") for k in keys)  # a rate key
+    assert any(k.startswith(namespace + ":{permit:sagemaker.CreateEndpoint}") for k in keys)  # a permit key
+    assert nothing_in(simulator.endpoint_url)
+
+
+def test_an_unreachable_redis_is_a_warning_or_a_refusal_before_any_pipeline(simulator, tmp_path):
+    from harness.aws.limiter.redis_backend import LimiterUnreachable
+    from harness.redis_local import free_port
+    scenario = load_scenario("smoke")
+    scenario.limiter.redis_url = f"redis://127.0.0.1:{free_port()}/0"  # nobody listens there
+    simulator.reset(profile=scenario.profile, seed=scenario.seed, time_scale=scenario.time_scale)
+    result = Runner(scenario, tmp_path, [4], endpoint_url=simulator.endpoint_url, render_report=False).run()
+    assert result.pipelines == 4 and result.failed == 0  # on_unreachable = "local": the run goes on
+    assert load_meta(result.run_dir)["shared_limiter"] is False
+    fallback = load_events(result.run_dir, ["limiter_fallback"])
+    assert len(fallback) == 1 and "no longer shares the account's quotas" in fallback.detail.iloc[0]
+
+    scenario.limiter.on_unreachable = "fail"
+    runner = Runner(scenario, tmp_path, [4], endpoint_url=simulator.endpoint_url, render_report=False)
+    with pytest.raises(LimiterUnreachable, match="cannot be reached"):
+        runner.run()
+    assert load_events(runner.run_dir, ["pipeline_start"]).empty
+
+
 def test_a_run_outside_us_east_1_in_the_accounts_own_bucket_with_its_tags(simulator, tmp_path):
     """[account] keys as a platform team sets them: the region's own training image (the SDK's
     lookup), an existing bucket the run keeps to its prefix in, and the team's tags. Then a run

@@ -261,5 +261,8 @@ def run_metrics(events: pd.DataFrame, meta: dict) -> dict:
         "complete": bool(meta.get("complete", False)),
         "stopped_by": meta.get("stopped_by"),
         "left_behind": left_behind(events),
+        # None: the limiter lived in the run; True: shared through Redis throughout; False: it fell back
+        "shared_limiter": meta.get("shared_limiter"),
+        "limiter_fallbacks": int((events.kind == "limiter_fallback").sum()),
         "levels": per_level,
     }

@@ -163,6 +163,10 @@ def headline(metrics: dict) -> list[str]:
                      f"{100 * worst['overhead']['share_of_pipeline']:.0f}% of pipeline time at N={worst['level']}: "
                      "part of what looks like contention there is the machine; a slower time scale measures "
                      "the account.")
+    if metrics.get("limiter_fallbacks"):
+        lines.append(f"Warning: the shared limiter (Redis) could not be reached by {metrics['limiter_fallbacks']} "
+                     "process(es) of this run, which went on with limiters of their own: other runs on the "
+                     "account were not counted against its quotas from then on.")
     left = metrics.get("left_behind")
     if left:
         lines.append("LEFT BEHIND at the end, by the simulator's own count: "

@@ -15,6 +15,25 @@ def scenario_backend(scenario: Scenario, endpoint_url: str | None) -> Backend:
     return Backend.aws(scenario.region, scenario.aws_profile, endpoint_url)
 
 
+def shared_limiter_backend(scenario: Scenario, endpoint_url: str | None, recorder=None):
+    """The scenario's Redis limiter backend, or None when its limiter lives in the run. Runs and
+    hosts share a namespace when they spend one account's quotas: on the simulator, the same
+    endpoint and region; on AWS, the region (set `namespace` to the account id when one Redis
+    serves several accounts)."""
+    shared = scenario.limiter
+    if not shared.redis_url or not scenario.retry().uses_limiter:
+        return None
+    from harness.aws.limiter.redis_backend import RedisBackend
+
+    where = endpoint_url if scenario.backend == "sim" else "aws"
+    namespace = shared.namespace or f"harness:{where}:{scenario.region}"
+
+    def fell_back(message: str) -> None:
+        if recorder is not None:
+            recorder.record("limiter_fallback", message=message)
+    return RedisBackend(shared.redis_url, namespace, scenario.time_scale, shared.on_unreachable, on_fallback=fell_back)
+
+
 def scenario_context(scenario: Scenario, endpoint_url: str | None, run_id: str, prefix: str, recorder,
                      max_level: int, limiter_backend=None, clock: Clock | None = None) -> AwsContext:
     """Fresh per level (no carried adaptation); shared with worker processes through a limiter

@@ -75,14 +75,17 @@ class ProcessPool:
         self._limiter = None
 
     def start(self) -> None:
-        from harness.aws.limiter.shared import SharedLimiterServer
-        self._limiter = SharedLimiterServer(self._spawn, self._plan["scenario"].time_scale).start()
+        limiter = None  # each worker process reaches the scenario's Redis limiter on its own
+        if not self._plan["scenario"].limiter.redis_url:
+            from harness.aws.limiter.shared import SharedLimiterServer
+            self._limiter = SharedLimiterServer(self._spawn, self._plan["scenario"].time_scale).start()
+            limiter = (self._limiter.address, self._limiter.authkey)
         self._relay()
         level, count = self._level, self._count
         for p in range(count):
             plan = {**self._plan, "level": level, "workers": list(range(p, level, count)),
                     "stop": self._remote[0], "abort": self._remote[1],
-                    "limiter": (self._limiter.address, self._limiter.authkey)}
+                    "limiter": limiter}
             self._processes.append(self._spawn.Process(target=process_main, args=(plan,),
                                                        name=f"workers-{p}", daemon=True))
         with held_interrupts():  # the children inherit the block and detach before unblocking
@@ -121,14 +124,16 @@ def process_main(plan: dict) -> None:
     from harness.aws.limiter.shared import connect
     from harness.events import Recorder
     from harness.pipelines.base import load_pipeline
-    from harness.runner.aws_context import scenario_context
+    from harness.runner.aws_context import scenario_context, shared_limiter_backend
     from harness.runner.executor import PipelineExecutor, StopSignals
 
     scenario, level, workers = plan["scenario"], plan["level"], plan["workers"]
     recorder = Recorder(Path(plan["run_dir"]) / "events.db", plan["run_id"])
     try:
+        shared = (connect(*plan["limiter"]) if plan["limiter"] else
+                  shared_limiter_backend(scenario, plan["endpoint_url"], recorder))
         ctx = scenario_context(scenario, plan["endpoint_url"], plan["run_id"], plan["prefix"], recorder,
-                               plan["max_level"], limiter_backend=connect(*plan["limiter"]))
+                               plan["max_level"], limiter_backend=shared)
         executor = PipelineExecutor(scenario, recorder, plan["prefix"], StopSignals(plan["stop"], plan["abort"]))
         pipelines = {spec: load_pipeline(spec) for spec in scenario.pipelines}
         pool = ThreadPool(lambda i: executor.run_worker(ctx, level, workers[i], pipelines), len(workers))

@@ -25,7 +25,7 @@ from harness.events import Recorder, finalize
 from harness.events.context import bound
 from harness.pipelines.base import load_pipeline
 from harness.rlimits import raise_open_file_limit
-from harness.runner.aws_context import scenario_backend, scenario_context
+from harness.runner.aws_context import scenario_backend, scenario_context, shared_limiter_backend
 from harness.runner.cleanup import cleanup_run
 from harness.runner.costguard import CostGuard
 from harness.runner.executor import PipelineExecutor, StopSignals, failure_reason
@@ -84,6 +84,7 @@ class Runner:
         self.recorder: Recorder | None = None
         self._executor: PipelineExecutor | None = None
         self._counted = [0, 0]  # pipelines and failures counted from worker processes' events
+        self._shared_limiter = None  # a Redis limiter backend, when the scenario names one
 
     # --- control -----------------------------------------------------------------------------
     def request_stop(self, reason: str = "SIGINT") -> None:
@@ -154,6 +155,7 @@ class Runner:
                               interval=min(2.0, 30 * scenario.time_scale)).start()  # every 30 AWS s at most
         try:
             self._start_backend()
+            self._connect_shared_limiter()
             for level in self.levels:
                 if self.signals.stop.is_set():
                     break
@@ -191,12 +193,30 @@ class Runner:
             self.simulator = Simulator(scenario.profile, seed=scenario.seed, time_scale=scenario.time_scale).start()
             self.endpoint_url = self.simulator.endpoint_url
 
+    def _connect_shared_limiter(self) -> None:
+        """A Redis limiter is reached before the first pipeline: a wrong URL stops the run here
+        (on_unreachable = "fail") or is a warning at its start ("local"), not in the middle."""
+        self._shared_limiter = shared_limiter_backend(self.scenario, self.endpoint_url, self.recorder)
+        if self._shared_limiter is None:
+            return
+        from harness.aws.limiter.redis_backend import LimiterUnreachable, without_password
+        try:
+            self._shared_limiter.check()
+        except LimiterUnreachable:
+            if self.scenario.limiter.on_unreachable == "fail":
+                raise
+            self._shared_limiter.now()  # falls back, with the warning
+        else:
+            self.say(f"limiter: shared through {without_password(self.scenario.limiter.redis_url)} "
+                     f"(namespace {self._shared_limiter.namespace})")
+        self.recorder.set_meta(shared_limiter=self._shared_limiter.shared)
+
     def _backend(self) -> Backend:
         return scenario_backend(self.scenario, self.endpoint_url)
 
     def context(self) -> AwsContext:
         return scenario_context(self.scenario, self.endpoint_url, self.run_id, self.prefix, self.recorder,
-                                max(self.levels), clock=self.clock)
+                                max(self.levels), limiter_backend=self._shared_limiter, clock=self.clock)
 
     def _prepare_account(self, ctx: AwsContext) -> None:
         s3 = ctx.client("s3")

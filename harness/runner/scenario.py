@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from harness.artifacts.context import Deadlines
+from harness.aws.limiter.redis_backend import ON_UNREACHABLE, without_password
 from harness.aws.policies import POLICIES, SDK_DEFAULT, RetrySettings
 from harness.config import ConfigError, Section, read_toml
 from harness.quotas import DEFAULT_TABLE, Quota, QuotaTable, load_table, parse_rows
@@ -20,6 +21,19 @@ class Dashboard:
     workers: int = 0  # threads polling Meta lists while the pipelines run
     cached: bool = False  # through CachedMeta
     poll_seconds: float = 30.0  # AWS time between polls
+
+
+REDIS_URL = re.compile(r"^(redis|rediss|unix)://\S+$")
+
+
+@dataclass
+class SharedLimiter:
+    """Where the harness policy's limiter keeps its state. Without `redis_url`, in this run (its
+    threads, or its worker processes through the runner); with it, in Redis, shared by every run
+    and host that uses the same Redis and namespace (runs that spend one account's quotas)."""
+    redis_url: str | None = None
+    namespace: str | None = None  # default: the backend, endpoint and region (see aws_context)
+    on_unreachable: str = "local"  # or "fail": see harness/aws/limiter/redis_backend.py
 
 
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
@@ -68,6 +82,7 @@ class Scenario:
     dashboard: Dashboard = field(default_factory=Dashboard)
     thresholds: list[str] = field(default_factory=list)
     account: Account = field(default_factory=Account)
+    limiter: SharedLimiter = field(default_factory=SharedLimiter)
 
     def quota_table(self) -> QuotaTable:
         return load_table(DEFAULT_TABLE).overridden(self.quota_overrides)
@@ -81,6 +96,8 @@ class Scenario:
         data["quota_overrides"] = [asdict(q) for q in self.quota_overrides]
         if self.max_attempts is None:
             data["max_attempts"] = SDK_DEFAULT
+        if self.limiter.redis_url:
+            data["limiter"]["redis_url"] = without_password(self.limiter.redis_url)  # the run folder is shared
         return data
 
 
@@ -154,6 +171,7 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
     dash.done()
 
     account = parse_account(root.section("account"), backend)
+    limiter = parse_limiter(root.section("limiter"))
 
     scenario = Scenario(
         name=root.string("name", name),
@@ -183,6 +201,7 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
         dashboard=dashboard,
         thresholds=list(thresholds),
         account=account,
+        limiter=limiter,
     )
     root.done()
     if scenario.max_cost_usd is not None:
@@ -198,6 +217,17 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
         except ValueError as err:
             raise ConfigError(source, "pipelines", spec, str(err).split(": ", 1)[-1]) from None
     return scenario
+
+
+def parse_limiter(section: Section) -> SharedLimiter:
+    url = section.string("redis_url")
+    if url is not None and not REDIS_URL.match(url):
+        raise section.error("redis_url", without_password(url), "a Redis URL such as redis://127.0.0.1:6379/0 (redis://, rediss:// "
+                                              "or unix://)")
+    limiter = SharedLimiter(redis_url=url, namespace=section.string("namespace"),
+                            on_unreachable=section.string("on_unreachable", "local", choices=ON_UNREACHABLE))
+    section.done()
+    return limiter
 
 
 def parse_max_attempts(root: Section) -> int | None:

@@ -2,7 +2,8 @@
 
 One concept per module: `adaptation` (a key's rate, learned from AWS's answers), `pacing`
 (a key's token queue), `permits` (a key's concurrency leases), `backends` (where that state
-lives: this process, or `shared` for worker processes), `limiter` (what callers use).
+lives: this process, `shared` for a run's worker processes, `redis_backend` for runs and hosts
+that share an account, with `limiter.lua` its port of the three), `limiter` (what callers use).
 """
 from harness.aws.limiter.adaptation import AdaptiveRate, Pace
 from harness.aws.limiter.backends import Answer, LimiterBackend, LocalBackend

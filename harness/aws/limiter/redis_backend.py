@@ -1,0 +1,168 @@
+"""The limiter's state in Redis, shared by every run and host that spends one account's quotas.
+
+Each operation of the `LimiterBackend` interface is one atomic Lua script call
+(`limiter.lua`, a port of pacing, adaptation and permits), timed by Redis's own clock, so
+neither the hosts' clocks nor the order their calls arrive in can break it. Permits are leases:
+a holder that dies stops renewing and its slot comes back when the lease runs out.
+
+Keys live under a namespace (by default the account and region the runs share) and expire a day
+after their last use.
+
+When Redis cannot be reached, `on_unreachable` decides, once per run:
+- "local" (the default): a warning, and this process goes on with an in-process limiter. The
+  run keeps going and still adapts to throttling, but no longer shares the account's quotas with
+  other runs: they may together exceed them until it ends. A stress run that stopped because a
+  coordination service blinked would measure nothing.
+- "fail": every call that needs a token or a permit fails with LimiterUnreachable, so nothing
+  is sent that was not paced (for accounts where production shares the quotas).
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from importlib.resources import files
+from typing import Callable
+
+from harness.aws.limiter.adaptation import BETA, DOUBLING, EARLY, FLOOR, NEAR, RECOVERY_CALLS, Pace
+from harness.aws.limiter.backends import PERMIT_POLL_SECONDS, STALE_WALL_SECONDS, Answer, LocalBackend
+from harness.aws.limiter.permits import Lease
+from harness.clock import Clock
+
+log = logging.getLogger(__name__)
+
+ON_UNREACHABLE = ("local", "fail")
+KEY_PARTS = ("queue", "line", "due", "rate", "holders", "permit-line", "permit-due", "permit-counters")
+KEY_TTL_SECONDS = 86400  # wall: state nobody has used for a day is gone
+SOCKET_TIMEOUT_SECONDS = 2.0  # wall: an unreachable Redis is found out in this long, not hung on
+ADAPTATION = (BETA, NEAR, RECOVERY_CALLS, DOUBLING, FLOOR, EARLY)
+
+
+class LimiterUnreachable(ConnectionError):
+    """The shared limiter could not be reached and the run said to fail rather than go on alone."""
+
+
+def without_password(url: str) -> str:
+    """The URL as it may be printed or written down: credentials are never shown."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme}://{rest.rsplit('@', 1)[-1]}" if sep and "@" in rest else url
+
+
+def _number(text: str) -> float:
+    return float(text)
+
+
+class RedisBackend:
+    """`RedisBackend(url, namespace, time_scale)`: the LimiterBackend on a Redis server.
+    `clock`: tests only, to drive the scripts with given times; in a run Redis's TIME is the clock."""
+
+    def __init__(self, url: str, namespace: str = "harness", time_scale: float = 1.0,
+                 on_unreachable: str = "local", clock: Clock | None = None,
+                 on_fallback: Callable[[str], None] | None = None):
+        import redis  # only runs that share a limiter need the client library
+
+        if on_unreachable not in ON_UNREACHABLE:
+            raise ValueError(f"on_unreachable {on_unreachable!r} is not one of {', '.join(ON_UNREACHABLE)}")
+        self.url, self.namespace, self.time_scale = url, namespace, time_scale
+        self.on_unreachable, self.on_fallback = on_unreachable, on_fallback
+        self._given_clock = clock
+        self._errors = (redis.ConnectionError, redis.TimeoutError)
+        self._redis = redis.Redis.from_url(url, decode_responses=True, socket_timeout=SOCKET_TIMEOUT_SECONDS,
+                                           socket_connect_timeout=SOCKET_TIMEOUT_SECONDS)
+        self._script = self._redis.register_script(files("harness.aws.limiter").joinpath("limiter.lua").read_text())
+        self._fallback: LocalBackend | None = None
+        self._fallback_lock = threading.Lock()
+        self._stale = STALE_WALL_SECONDS / time_scale
+
+    # --- reaching Redis ---------------------------------------------------------------------
+    @property
+    def shared(self) -> bool:
+        """False once this process has fallen back to a limiter of its own."""
+        return self._fallback is None
+
+    def check(self) -> None:
+        """Reach Redis now (at the start of a run), so a wrong URL is found before any pipeline."""
+        self._run("now", "check")
+
+    def _keys(self, key: str) -> list[str]:
+        # the braces make every part of one key land on one Redis Cluster slot
+        return [f"{self.namespace}:{{{key}}}:{part}" for part in KEY_PARTS]
+
+    def _run(self, op: str, key: str, *args):
+        now = "" if self._given_clock is None else repr(self._given_clock.now())
+        try:
+            return self._script(keys=self._keys(key), args=[op, repr(self.time_scale), now, KEY_TTL_SECONDS, *args])
+        except self._errors as err:
+            raise LimiterUnreachable(f"the shared limiter at {without_password(self.url)} cannot be reached: {err}") from None
+
+    def _local(self) -> LocalBackend:
+        with self._fallback_lock:
+            if self._fallback is None:
+                self._fallback = LocalBackend(self._given_clock or Clock(self.time_scale))
+                message = (f"the shared limiter at {without_password(self.url)} cannot be reached: this process goes on with "
+                           "a limiter of its own, and no longer shares the account's quotas with other runs")
+                log.warning(message)
+                if self.on_fallback is not None:
+                    self.on_fallback(message)
+            return self._fallback
+
+    def _either(self, shared: Callable, local: Callable):
+        if self._fallback is not None:
+            return local(self._fallback)
+        try:
+            return shared()
+        except LimiterUnreachable:
+            if self.on_unreachable == "fail":
+                raise
+            return local(self._local())
+
+    # --- the LimiterBackend interface ---------------------------------------------------------
+    def now(self) -> float:
+        return self._either(lambda: _number(self._run("now", "clock")), lambda b: b.now())
+
+    def ask_token(self, key: str, ticket: str | None, pace: Pace) -> Answer:
+        def shared():
+            mine = ticket or secrets.token_hex(8)
+            got, wait, at = self._run("ask_token", key, mine, "1" if ticket is None else "0", repr(pace.rate),
+                                      repr(pace.capacity), "1" if pace.ceiling else "0", repr(self._stale))
+            return Answer(got or None, _number(wait), at=_number(at))
+        return self._either(shared, lambda b: b.ask_token(key, ticket, pace))
+
+    def feedback(self, key: str, sent_at: float, throttled: bool) -> float:
+        return self._either(
+            lambda: _number(self._run("feedback", key, repr(sent_at), "1" if throttled else "0", *map(repr, ADAPTATION))),
+            lambda b: b.feedback(key, sent_at, throttled))
+
+    def rate(self, key: str) -> float | None:
+        def shared():
+            rate = self._run("rate", key)
+            return _number(rate) if rate else None
+        return self._either(shared, lambda b: b.rate(key))
+
+    def ask_permit(self, key: str, ticket: str | None, limit: int, lease_seconds: float) -> Answer:
+        def shared():
+            mine = ticket or secrets.token_hex(8)
+            got, expires, at = self._run("ask_permit", key, mine, limit, repr(lease_seconds),
+                                         repr(PERMIT_POLL_SECONDS + self._stale))
+            if got:
+                return Answer(got, PERMIT_POLL_SECONDS, at=_number(at))
+            return Answer(None, 0.0, lease=Lease(key, mine, _number(expires)), at=_number(at))
+        return self._either(shared, lambda b: b.ask_permit(key, ticket, limit, lease_seconds))
+
+    def release(self, lease: Lease) -> None:
+        self._either(lambda: self._run("release", lease.key, lease.token), lambda b: b.release(lease))
+
+    def renew(self, lease: Lease, lease_seconds: float) -> Lease | None:
+        def shared():
+            expires = self._run("renew", lease.key, lease.token, repr(lease_seconds))
+            return Lease(lease.key, lease.token, _number(expires)) if expires else None
+        return self._either(shared, lambda b: b.renew(lease, lease_seconds))
+
+    def waiters(self, key: str) -> int:
+        return self._either(lambda: int(self._run("waiters", key)), lambda b: b.waiters(key))
+
+    def held(self, key: str) -> int:
+        return self._either(lambda: int(self._run("held", key)), lambda b: b.held(key))
+
+    def leave(self, key: str, ticket: str) -> None:
+        self._either(lambda: self._run("leave", key, ticket), lambda b: b.leave(key, ticket))
