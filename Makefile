@@ -3,7 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 N      ?= 32
-SCENARIO ?= scenarios/stress.toml
+# Above 32 the main job runs the light pipeline (stress-hundreds: 32, 64, ... up to N): the
+# faithful one makes ten times the calls (README, "Hundreds of pipelines": how far one machine takes it).
+SCENARIO ?= $(if $(shell [ "$(N)" -gt 32 ] 2>/dev/null && echo hundreds),scenarios/stress-hundreds.toml,scenarios/stress.toml)
 
 .PHONY: test test-all test-lowest test-under-load stress sim bench bench-storm bench-shared-athena bench-past-quota clean
 

@@ -183,7 +183,13 @@ def cmd_run(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    return _run(args, args.levels or (doubling(args.up_to) if args.up_to else None))
+    """--up-to N doubles from the scenario's smallest level: 4, 8, ... for stress; 32, 64, ...
+    for stress-hundreds."""
+    levels = args.levels
+    if not levels and args.up_to:
+        from harness.runner.scenario import load_scenario
+        levels = doubling(args.up_to, start=min(load_scenario(args.scenario).levels))
+    return _run(args, levels)
 
 
 def parse_age(text: str) -> float:
@@ -353,7 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "run":
             cmd.add_argument("-n", type=int, help="concurrent pipelines (one level)")
         else:
-            cmd.add_argument("--up-to", type=int, help="levels 4, 8, 16, ... up to N")
+            cmd.add_argument("--up-to", type=int, help="levels doubling from the scenario's smallest (4, 8, "
+                                                       "16, ... for stress) up to N")
         cmd.add_argument("--levels", type=_levels, help="comma-separated levels, e.g. 4,8,16,32")
         cmd.add_argument("--reports", default="reports", help="where run folders go (default: reports)")
         cmd.add_argument("--policy", help="override the scenario's retry policy")

@@ -75,7 +75,7 @@ def test_the_bottleneck_analysis_names_the_quota_that_binds(tmp_path):
     assert result["quotas"][1]["quota"] == "sagemaker.DescribeEndpoint rate"
 
 
-SCHEMA_LEVEL_KEYS = {"level", "pipelines", "completed", "failed", "stopped", "failure_reasons", "wall_seconds",
+SCHEMA_LEVEL_KEYS = {"level", "time_scale", "pipelines", "completed", "failed", "stopped", "failure_reasons", "wall_seconds",
                      "aws_seconds", "throughput_per_hour", "throughput_method", "batch_throughput_per_hour",
                      "steady_window_aws_seconds", "pipeline_seconds", "stage_seconds", "api", "waits",
                      "partial_state", "queries", "contention", "simulator", "overhead"}
@@ -86,7 +86,8 @@ def test_metrics_json_follows_its_documented_schema(tmp_path):
     paths = render(run_dir)
     metrics = json.loads(paths["metrics"].read_text())
     documented = (ROOT / "harness" / "report" / "SCHEMA.md").read_text()
-    for key in ["schema_version", "run_id", "left_behind", "levels", "usl", "bottleneck", "integrity"] + sorted(SCHEMA_LEVEL_KEYS):
+    for key in ["schema_version", "run_id", "left_behind", "shared_limiter", "limiter_fallbacks", "levels", "usl",
+                "bottleneck", "integrity"] + sorted(SCHEMA_LEVEL_KEYS):
         assert f"`{key}`" in documented, f"{key} is not documented"
     assert set(metrics) >= {"schema_version", "run_id", "scenario", "time_scale", "complete", "left_behind",
                             "levels", "usl", "bottleneck", "integrity"}

@@ -81,6 +81,7 @@ def level_metrics(events: pd.DataFrame, level: int, time_scale: float) -> dict:
     failure_reasons = failed.error_code.fillna("unknown").value_counts().to_dict()
     return {
         "level": int(level),
+        "time_scale": time_scale,
         "pipelines": int(len(pipelines)), "completed": int(len(ok)), "failed": int(len(failed)),
         "stopped": int(len(stopped)),
         "failure_reasons": {str(k): int(v) for k, v in failure_reasons.items()},
@@ -248,10 +249,26 @@ def left_behind(events: pd.DataFrame) -> dict | None:
     return {kind: int(n) for kind, n in resources.items() if n}
 
 
+def level_time_scales(metrics: dict) -> dict[int, float]:
+    """Each level's time scale (a scenario may change it from a level on)."""
+    return {l["level"]: l.get("time_scale", metrics["time_scale"]) for l in metrics["levels"]}
+
+
+def time_scales_text(metrics: dict) -> str:
+    scales = level_time_scales(metrics)
+    if len(set(scales.values())) <= 1:
+        return f"time scale {metrics['time_scale']:g}"
+    return "time scales " + ", ".join(f"{scale:g} at N={n}" for n, scale in scales.items())
+
+
 def run_metrics(events: pd.DataFrame, meta: dict) -> dict:
     time_scale = float(meta.get("time_scale", 1.0))
-    levels = sorted(int(l) for l in events[events.kind == "level_start"].level.dropna().unique())
-    per_level = [level_metrics(events, level, time_scale) for level in levels]
+    starts = events[events.kind == "level_start"]
+    levels = sorted(int(l) for l in starts.level.dropna().unique())
+    # each level at the time scale it ran at (a scenario's level_time_scale), else the run's
+    scales = {int(level): float(detail.get("time_scale", time_scale))
+              for level, detail in zip(starts.level, _details(starts)) if level == level}
+    per_level = [level_metrics(events, level, scales.get(level, time_scale)) for level in levels]
     return {
         "schema_version": 1,
         "run_id": meta.get("run_id"),

@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from harness.report.usl import usl  # noqa: E402
-from harness.report.metrics import measurement_window  # noqa: E402
+from harness.report.metrics import level_time_scales, measurement_window  # noqa: E402
 
 STAGE_COLOURS = {"data_source": "#4c72b0", "feature_set": "#55a868", "model": "#c44e52",
                  "endpoint": "#8172b2", "inference": "#ccb974", "teardown": "#64b5cd"}
@@ -132,13 +132,13 @@ def timeline(events: pd.DataFrame, level: int, time_scale: float, path: Path) ->
     return _save(fig, path)
 
 
-def partial_state(events: pd.DataFrame, time_scale: float, path: Path) -> Path:
+def partial_state(events: pd.DataFrame, scales: dict[int, float], path: Path) -> Path:
     done = events[events.kind.isin(["partial_state_resolved", "partial_state_failed"])]
     fig, ax = plt.subplots(figsize=(7, 4.2))
     if len(done):
         for kind, colour in (("partial_state_resolved", "#55a868"), ("partial_state_failed", "#c44e52")):
             subset = done[done.kind == kind]
-            ax.scatter(subset.level, subset.duration / time_scale / 60, color=colour, alpha=0.7,
+            ax.scatter(subset.level, subset.duration / subset.level.map(scales) / 60, color=colour, alpha=0.7,
                        label=kind.replace("partial_state_", ""))
         ax.legend(fontsize=8)
         ax.set_xscale("log", base=2)
@@ -158,8 +158,8 @@ def render_all(events: pd.DataFrame, metrics: dict, fit, bound, plots_dir: Path,
         "throughput": throughput(metrics, fit, bound, plots_dir / "throughput.png", bounds),
         "latency": latency(metrics, plots_dir / "latency.png"),
         "throttles": throttles(metrics, plots_dir / "throttles.png"),
-        "partial_state": partial_state(events, metrics["time_scale"], plots_dir / "partial_state.png"),
+        "partial_state": partial_state(events, level_time_scales(metrics), plots_dir / "partial_state.png"),
     }
     if top is not None:
-        out["timeline"] = timeline(events, top, metrics["time_scale"], plots_dir / "timeline.png")
+        out["timeline"] = timeline(events, top, level_time_scales(metrics)[top], plots_dir / "timeline.png")
     return out

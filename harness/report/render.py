@@ -15,7 +15,7 @@ from harness.events import load_events, load_meta
 from harness.quotas import Quota, QuotaTable, load_table
 from harness.report import plots
 from harness.report.bottleneck import analyse
-from harness.report.metrics import run_metrics
+from harness.report.metrics import level_time_scales, run_metrics, time_scales_text
 from harness.report.usl import fit_usl
 
 
@@ -96,7 +96,8 @@ def csv_exports(events: pd.DataFrame, metrics: dict) -> dict[str, pd.DataFrame]:
                                for l in metrics["levels"] for op, m in l["api"]["by_operation"].items()])
     pipelines = events[events.kind == "pipeline_end"][["level", "worker", "pipeline", "outcome", "error_code",
                                                         "duration"]].copy()
-    pipelines["duration_aws_s"] = pipelines.pop("duration") / metrics["time_scale"]
+    scales = level_time_scales(metrics)
+    pipelines["duration_aws_s"] = pipelines.pop("duration") / pipelines.level.map(scales).fillna(metrics["time_scale"])
     return {"levels": levels, "operations": operations, "pipelines": pipelines}
 
 
@@ -296,7 +297,7 @@ def markdown(metrics: dict) -> str:
                          + ["| " + " | ".join(r) + " |" for r in rows])
     out = [f"# Stress run {metrics['run_id']}",
            f"Scenario `{metrics['scenario']}` on `{metrics['backend']}` (profile `{metrics['profile']}`), "
-           f"policy `{metrics['policy']}`, time scale {metrics['time_scale']:g} "
+           f"policy `{metrics['policy']}`, {time_scales_text(metrics)} "
            f"(figures in AWS time).", ""]
     out += [f"- {line}" for line in headline(metrics)] + [""]
     out += ["## Levels", table(*level_table(metrics)), "", "## Quotas, tightest first", table(*bottleneck_table(metrics))]
@@ -354,7 +355,7 @@ def html_report(metrics: dict, plot_paths: dict[str, Path]) -> str:
 <h1>Stress run {html.escape(str(metrics['run_id']))}</h1>
 <p>Scenario <b>{html.escape(str(metrics['scenario']))}</b> on <b>{html.escape(str(metrics['backend']))}</b>
 (profile {html.escape(str(metrics['profile']))}), retry policy <b>{html.escape(str(metrics['policy']))}</b>,
-time scale {metrics['time_scale']:g}: durations and rates are AWS time; the wall column says what each level took.</p>
+{time_scales_text(metrics)}: durations and rates are AWS time; the wall column says what each level took.</p>
 {status}
 <div class="answer"><h2>How far does it scale?</h2><ul>{answer}</ul></div>
 <h2>Levels</h2>{_html_table(*level_table(metrics))}

@@ -12,7 +12,7 @@ import secrets
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from botocore.exceptions import ClientError
@@ -67,7 +67,9 @@ class Runner:
                  render_report: bool = True, allow_accounts: list[str] | None = None, clock: Clock | None = None):
         """clock: the run's clock; the default is the wall at the scenario's time scale (a dry run
         passes a manual clock that drives a manual-time simulator)."""
-        self.scenario = scenario
+        self.scenario = scenario  # the level's own (its time scale), during a level
+        self._base = scenario
+        self._clock_given = clock is not None
         self.clock = clock or Clock(scenario.time_scale)
         self.levels = levels or scenario.levels
         self.run_id = run_id or new_run_id()
@@ -134,6 +136,9 @@ class Runner:
     def run(self) -> RunResult:
         scenario = self.scenario
         self.guard_account()
+        if scenario.level_time_scales and self.endpoint_url is not None:
+            raise ValueError(f"{scenario.source}: level_time_scale needs the simulator the run starts itself; a "
+                             "running simulator (--endpoint-url) keeps the time scale it was started with")
         raise_open_file_limit()  # kept-alive connections: a socket each, hundreds at high N
         self.prepare_folder()
         self.recorder = Recorder(self.run_dir / "events.db", self.run_id)
@@ -146,7 +151,7 @@ class Runner:
                                pipelines=scenario.pipelines)
         self.say(f"run {self.run_id}: {scenario.name} on {scenario.backend}"
                  f"{' (' + scenario.profile + ')' if scenario.backend == 'sim' else ''}, policy {scenario.policy},"
-                 f" levels {', '.join(map(str, self.levels))}, time scale {scenario.time_scale:g}")
+                 f" levels {', '.join(map(str, self.levels))}, {self._time_scales_text()}")
         result = RunResult(self.run_id, self.run_dir)
         guard = None
         if scenario.max_cost_usd is not None:
@@ -242,10 +247,27 @@ class Runner:
         pipelines = {spec: load_pipeline(spec) for spec in scenario.pipelines}
         return ThreadPool(lambda i: self._executor.run_worker(ctx, level, i, pipelines), level)
 
+    def _time_scales_text(self) -> str:
+        scales = {n: self._base.time_scale_at(n) for n in self.levels}
+        if len(set(scales.values())) == 1:
+            return f"time scale {self._base.time_scale:g}"
+        return "time scales " + ", ".join(f"{scale:g} at N={n}" for n, scale in scales.items())
+
+    def _at_time_scale(self, scale: float) -> None:
+        """The level's own time scale: its scenario, clock and shared limiter follow it."""
+        if scale == self.scenario.time_scale:
+            return
+        self.scenario = replace(self._base, time_scale=scale)
+        if not self._clock_given:
+            self.clock = Clock(scale)
+        if self._shared_limiter is not None:
+            self._shared_limiter = shared_limiter_backend(self.scenario, self.endpoint_url, self.recorder)
+
     def _run_level(self, level: int) -> None:
+        self._at_time_scale(self._base.time_scale_at(level))
         scenario = self.scenario
-        if self.simulator is not None:
-            self.simulator.reset()  # fresh state for every level, same seed
+        if self.simulator is not None:  # fresh state for every level, same seed
+            self.simulator.reset(time_scale=scenario.time_scale)
         ctx = self.context()
         total = level * scenario.iterations if not scenario.duration_seconds else 0
         self.progress.start_level(level, total, scenario.duration_seconds * scenario.time_scale
@@ -253,7 +275,7 @@ class Runner:
         started = time.monotonic()
         with bound(level=level):
             self.recorder.record("level_start", workers=level, ramp_up_seconds=scenario.ramp_up_seconds,
-                                 duration_seconds=scenario.duration_seconds)
+                                 duration_seconds=scenario.duration_seconds, time_scale=scenario.time_scale)
             self._prepare_account(ctx)
         pool = self._pool(ctx, level)
         level_done = threading.Event()

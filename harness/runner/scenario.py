@@ -64,6 +64,9 @@ class Scenario:
     aws_profile: str | None = None
     allowed_accounts: list[str] = field(default_factory=list)
     time_scale: float = 1.0
+    # from a level on, another time scale ({128: 0.1}: N=128 and above run at 1/10), so that the
+    # simulator and the client keep up at high N; the report says which scale each level ran at
+    level_time_scales: dict[int, float] = field(default_factory=dict)
     seed: int = 0
     policy: str = "harness"
     max_attempts: int | None = 8  # None: each retry policy's own default ("sdk-default")
@@ -87,6 +90,11 @@ class Scenario:
     def quota_table(self) -> QuotaTable:
         return load_table(DEFAULT_TABLE).overridden(self.quota_overrides)
 
+    def time_scale_at(self, level: int) -> float:
+        """The scale of the largest `level_time_scales` entry at or below `level`, else time_scale."""
+        at = [n for n in self.level_time_scales if n <= level]
+        return self.level_time_scales[max(at)] if at else self.time_scale
+
     def retry(self) -> RetrySettings:
         return RetrySettings(self.policy, max_attempts=self.max_attempts)
 
@@ -94,6 +102,7 @@ class Scenario:
         """The scenario as run, for the run folder's scenario.toml."""
         data = asdict(self)
         data["quota_overrides"] = [asdict(q) for q in self.quota_overrides]
+        data["level_time_scales"] = {str(n): scale for n, scale in self.level_time_scales.items()}
         if self.max_attempts is None:
             data["max_attempts"] = SDK_DEFAULT
         if self.limiter.redis_url:
@@ -183,6 +192,7 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
         aws_profile=root.string("aws_profile"),
         allowed_accounts=list(accounts),
         time_scale=root.number("time_scale", 1.0 if backend == "aws" else 1 / 30, minimum=1e-4, maximum=1.0),
+        level_time_scales=parse_level_time_scales(root.section("level_time_scale"), backend),
         seed=root.integer("seed", 0, minimum=0),
         policy=root.string("policy", "harness", choices=POLICIES),
         max_attempts=parse_max_attempts(root),
@@ -217,6 +227,20 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
         except ValueError as err:
             raise ConfigError(source, "pipelines", spec, str(err).split(": ", 1)[-1]) from None
     return scenario
+
+
+def parse_level_time_scales(section: Section, backend: str) -> dict[int, float]:
+    """[level_time_scale] 128 = 0.1: from N=128 on, one wall second is 10 AWS seconds."""
+    scales = {}
+    for key in list(section.data):
+        if not key.isdigit() or int(key) < 1:
+            raise section.error(key, section.data[key], "a level (an integer >= 1) = a time scale")
+        scales[int(key)] = section.number(key, minimum=1e-4, maximum=1.0)
+    if scales and backend == "aws":
+        raise section.error(next(iter(section.data)), next(iter(scales.values())),
+                            'nothing with backend = "aws" (AWS runs in real time)')
+    section.done()
+    return dict(sorted(scales.items()))
 
 
 def parse_limiter(section: Section) -> SharedLimiter:

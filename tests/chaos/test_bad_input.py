@@ -16,13 +16,13 @@ from runhelpers import nothing_in
 SCENARIO_KEYS = ["name", "description", "backend", "profile", "region", "aws_profile", "allowed_accounts",
                  "time_scale", "seed", "policy", "max_attempts", "levels", "iterations", "duration_seconds",
                  "ramp_up_seconds", "workers", "grace_seconds", "pipelines", "params", "deadlines", "quota",
-                 "dashboard", "thresholds", "levles", "polcy"]
+                 "dashboard", "thresholds", "level_time_scale", "limiter", "levles", "polcy"]
 PROFILE_KEYS = ["description", "quota_table", "quota", "latency", "fault", "storm", "timeout_seconds", "jitter",
                 "lifecycle", "latncy"]
 QUOTA_KEYS = ["service", "operation", "rate", "burst", "concurrency", "adjustable", "source", "rte"]
 NESTED_KEYS = ["feature_group", "training_job", "endpoint", "create_seconds", "p50_ms", "p99_ms", "error_rate",
                "workers", "cached", "poll_seconds", "service", "operation", "rate", "start_seconds",
-               "duration_seconds", "throttle", "offline_store", "x"]
+               "duration_seconds", "throttle", "offline_store", "redis_url", "on_unreachable", "128", "x"]
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),
                     st.text(max_size=12), st.sampled_from(["sim", "aws", "harness", "calm", "aws-default",
