@@ -172,6 +172,9 @@ def _run(args, levels: list[int] | None) -> int:
         return 130
     if result.stopped_by == "SIGTERM":
         return 143
+    if result.stopped_by and result.stopped_by.startswith("threshold"):
+        print(f"stopped: {result.stopped_by}", file=sys.stderr)
+        return 99  # k6's exit code for failed thresholds
     if result.stopped_by == "max_cost_usd":
         print(f"stopped: the run passed max_cost_usd = {runner.scenario.max_cost_usd:g}", file=sys.stderr)
         return 3
@@ -294,7 +297,7 @@ def cmd_shootout(args) -> int:
         if result.stopped_by:
             print(f"run folder: {result.run_dir}")
             print(f"stopped by {result.stopped_by}: the policies after {policy} were not run", file=sys.stderr)
-            return 130 if result.stopped_by == "SIGINT" else 143
+            return {"SIGINT": 130, "SIGTERM": 143}.get(result.stopped_by, 99 if result.stopped_by.startswith("threshold") else 3)
     out = write(run_dirs, Path(args.reports) / ("shootout-" + run_dirs[0].name))
     print(out["table"].read_text())
     print(f"comparison: {out['table'].parent}")

@@ -1,5 +1,6 @@
 """The runner end to end on the simulator: the smoke scenario, failures, signals, bad input."""
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -44,6 +45,43 @@ def test_a_stage_that_raises_is_recorded_and_the_other_workers_finish(simulator,
     assert ends.loc[1, "outcome"] == "failed" and ends.loc[1, "error_code"] == "error:RuntimeError"
     assert list(ends.loc[[0, 2], "outcome"]) == ["ok", "ok"]
     assert nothing_in(simulator.endpoint_url)
+
+
+def test_an_abort_threshold_stops_the_run_as_soon_as_it_fails(simulator, tmp_path):
+    """{ check = "failed < 1", abort = true }: worker 1's pipeline fails at N=3, so the run stops
+    there (N=6 never starts), tears down, cleans up and says which threshold stopped it."""
+    from harness.runner.scenario import parse_scenario
+    scenario = parse_scenario({"profile": "calm", "time_scale": 0.01, "levels": [3, 6],
+                               "pipelines": "pipelines_for_tests:flaky",
+                               "thresholds": ["throughput >= 0.9*base", {"check": "failed < 1", "abort": True}]},
+                              "abort.toml", "abort")
+    assert scenario.thresholds == ["throughput >= 0.9*base", "failed < 1"]
+    assert scenario.abort_thresholds == ["failed < 1"]
+    simulator.reset(profile="calm", time_scale=0.01)
+    result = Runner(scenario, tmp_path, endpoint_url=simulator.endpoint_url).run()
+    assert result.stopped_by == "threshold 'failed < 1' failed"
+    events = load_events(result.run_dir)
+    assert set(events[events.kind == "level_start"].level) == {3}
+    assert json_detail(events[events.kind == "threshold_abort"]) == [{"check": "failed < 1"}]
+    assert "INCOMPLETE RUN (stopped by threshold 'failed < 1' failed)" in (result.run_dir / "summary.md").read_text()
+    assert nothing_in(simulator.endpoint_url)
+
+
+@pytest.mark.parametrize("item, says", [
+    ({"check": "throughput@32 >= 0.9*base", "abort": True}, "an abort threshold on a live metric (failed, completed"),
+    ({"check": "failed <= base", "abort": True}, "an abort threshold on a number on the right"),
+    ({"check": "failed <= 2", "abort": "yes"}, "or tables like { check = "),
+])
+def test_an_abort_threshold_must_be_countable_while_the_run_goes(item, says):
+    from harness.config import ConfigError
+    from harness.runner.scenario import parse_scenario
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        parse_scenario({"thresholds": [item]}, "bad.toml", "bad")
+
+
+def json_detail(frame):
+    import json
+    return [json.loads(d) for d in frame.detail]
 
 
 def test_sigint_gives_exit_130_a_complete_run_folder_and_no_resources_left(simulator, tmp_path):

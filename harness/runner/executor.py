@@ -13,6 +13,7 @@ import random
 import threading
 import traceback
 from dataclasses import dataclass
+from typing import Callable
 
 from botocore.exceptions import ClientError
 
@@ -72,6 +73,7 @@ class PipelineExecutor:
         self.scenario, self.recorder, self.prefix = scenario, recorder, prefix
         self.signals, self.progress = signals, progress
         self.tally = Tally()
+        self.after_pipeline: Callable[[], None] | None = None  # e.g. the abort thresholds' check
 
     def run_worker(self, ctx: AwsContext, level: int, worker: int, pipelines: dict[str, Pipeline]) -> None:
         """One worker of a level: spread over the ramp-up, then pipelines back to back until the
@@ -144,6 +146,8 @@ class PipelineExecutor:
         self.tally.add(1, outcome == "failed")
         if self.progress is not None:
             self.progress.pipeline_ended(outcome == "ok")
+        if self.after_pipeline is not None:
+            self.after_pipeline()
         return outcome
 
     def _stage(self, clock, name: str, body) -> None:

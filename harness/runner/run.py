@@ -12,7 +12,9 @@ import secrets
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field, replace
+from typing import Callable
 from pathlib import Path
 
 from botocore.exceptions import ClientError
@@ -27,6 +29,7 @@ from harness.pipelines.base import load_pipeline
 from harness.rlimits import raise_open_file_limit
 from harness.runner.aws_context import scenario_backend, scenario_context, shared_limiter_backend
 from harness.runner.cleanup import cleanup_run
+from harness.runner.abort import AbortWatch
 from harness.runner.costguard import CostGuard
 from harness.runner.executor import PipelineExecutor, StopSignals, failure_reason
 from harness.runner.pools import ProcessPool, ThreadPool
@@ -87,6 +90,8 @@ class Runner:
         self._executor: PipelineExecutor | None = None
         self._counted = [0, 0]  # pipelines and failures counted from worker processes' events
         self._shared_limiter = None  # a Redis limiter backend, when the scenario names one
+        self._finished_counts: dict[int, Counter] = {}  # each finished level's live counters
+        self._after_level: Callable[[], None] = lambda: None
 
     # --- control -----------------------------------------------------------------------------
     def request_stop(self, reason: str = "SIGINT") -> None:
@@ -102,6 +107,17 @@ class Runner:
     def _over_budget(self, spent_usd: float) -> None:
         self.say(f"max_cost_usd: the run has spent about ${spent_usd:.2f} of ${self.scenario.max_cost_usd:.2f}")
         self.request_stop("max_cost_usd")
+
+    def _threshold_failed(self, expression: str) -> None:
+        self.recorder.record("threshold_abort", check=expression)
+        self.request_stop(f"threshold {expression!r} failed")
+
+    def _live_counts(self) -> dict:
+        """Level -> live counters (pipelines done and failed, throttled attempts, ...)."""
+        live = dict(self._finished_counts)
+        if self.progress.level is not None:
+            live[self.progress.level] = Counter(self.progress.counts)
+        return live
 
     def request_abort(self, reason: str = "grace period over") -> None:
         """Teardowns stop waiting; the tagged cleanup deletes whatever is left."""
@@ -153,6 +169,10 @@ class Runner:
                  f"{' (' + scenario.profile + ')' if scenario.backend == 'sim' else ''}, policy {scenario.policy},"
                  f" levels {', '.join(map(str, self.levels))}, {self._time_scales_text()}")
         result = RunResult(self.run_id, self.run_dir)
+        watch = AbortWatch(scenario.abort_thresholds, self._live_counts, self._threshold_failed).start()
+        if scenario.abort_thresholds:
+            self._executor.after_pipeline = watch.check  # at once, not at the next look
+            self._after_level = watch.check
         guard = None
         if scenario.max_cost_usd is not None:
             guard = CostGuard(self.run_dir / "events.db", scenario.max_cost_usd, scenario.time_scale,
@@ -166,6 +186,7 @@ class Runner:
                     break
                 self._run_level(level)
         finally:
+            watch.close()
             if guard is not None:
                 guard.stop()
                 self.recorder.set_meta(cost_usd=guard.spent_usd, max_cost_usd=scenario.max_cost_usd)
@@ -298,6 +319,8 @@ class Runner:
                                  **({"sim": stats} if stats else {}))
         self.recorder.flush()
         c = self.progress.counts
+        self._finished_counts[level] = Counter(c)
+        self._after_level()  # worker processes' failures, counted from their events just now
         self.progress.end_level()
         self.say(f"N={level}: {c['done']} done, {c['failed']} failed in {time.monotonic() - started:.0f}s wall "
                  f"({(time.monotonic() - started) / scenario.time_scale / 60:.0f} min AWS), "

@@ -84,6 +84,7 @@ class Scenario:
     quota_overrides: list[Quota] = field(default_factory=list)  # quota_files first, then [[quota]] rows
     dashboard: Dashboard = field(default_factory=Dashboard)
     thresholds: list[str] = field(default_factory=list)
+    abort_thresholds: list[str] = field(default_factory=list)  # also in thresholds; stop the run when failing
     account: Account = field(default_factory=Account)
     limiter: SharedLimiter = field(default_factory=SharedLimiter)
 
@@ -154,9 +155,7 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
     if not isinstance(accounts, list) or any(not isinstance(a, str) or not a.isdigit() or len(a) != 12
                                              for a in accounts):
         raise root.error("allowed_accounts", accounts, "a list of 12-digit account ids as strings")
-    thresholds = root.raw("thresholds", [])
-    if not isinstance(thresholds, list) or any(not isinstance(t, str) for t in thresholds):
-        raise root.error("thresholds", thresholds, "a list of strings like 'failed == 0'")
+    thresholds, abort_thresholds = parse_thresholds(root)
 
     pipelines = root.raw("pipelines", {"workbench": 1})
     if isinstance(pipelines, str):
@@ -209,7 +208,8 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
         deadlines=deadlines,
         quota_overrides=_quota_files(root, source) + parse_rows(root.sections("quota")),
         dashboard=dashboard,
-        thresholds=list(thresholds),
+        thresholds=thresholds,
+        abort_thresholds=abort_thresholds,
         account=account,
         limiter=limiter,
     )
@@ -227,6 +227,30 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
         except ValueError as err:
             raise ConfigError(source, "pipelines", spec, str(err).split(": ", 1)[-1]) from None
     return scenario
+
+
+def parse_thresholds(root: Section) -> tuple[list[str], list[str]]:
+    """Strings, or tables {check = "failed <= 2", abort = true} for thresholds that stop the run."""
+    from harness.runner.abort import check_abortable
+    items = root.raw("thresholds", [])
+    allowed = "a list of strings like 'failed == 0', or tables like { check = \"failed <= 2\", abort = true }"
+    if not isinstance(items, list):
+        raise root.error("thresholds", items, allowed)
+    checks, aborts = [], []
+    for item in items:
+        if isinstance(item, str):
+            checks.append(item)
+            continue
+        if not isinstance(item, dict) or set(item) - {"check", "abort"} or not isinstance(item.get("check"), str) \
+                or not isinstance(item.get("abort", False), bool):
+            raise root.error("thresholds", item, allowed)
+        checks.append(item["check"])
+        if item.get("abort"):
+            why = check_abortable(item["check"])
+            if why is not None:
+                raise root.error("thresholds", item, f"an abort threshold on {why}")
+            aborts.append(item["check"])
+    return checks, aborts
 
 
 def parse_level_time_scales(section: Section, backend: str) -> dict[int, float]:
