@@ -15,6 +15,7 @@ from harness.report import render
 from harness.report.bottleneck import analyse
 from harness.report.compare import check, ThresholdError
 from harness.report.metrics import run_metrics
+from harness.report.render import usl_lines
 from harness.report.usl import fit_usl, usl
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +32,34 @@ def test_the_usl_fit_recovers_known_parameters_from_noisy_data():
     assert fit["kappa"] == pytest.approx(kappa, rel=0.05)
     assert fit["r2"] > 0.99
     assert fit["peak_n"] == pytest.approx(np.sqrt((1 - sigma) / kappa), rel=0.05)
+    low, high = fit["intervals"]["kappa"]
+    assert low <= kappa <= high and high - low < kappa  # nine levels pin it down
+    assert fit["warnings"] == [] and not fit["degenerate"]
+    assert fit["r2"] > fit["alternatives"]["amdahl"]["r2"] > fit["alternatives"]["linear"]["r2"]
+
+
+def test_a_fit_that_measured_no_contention_predicts_nothing_and_says_to_measure_higher():
+    """aws-default below its binding quota: throughput grows as N does, so sigma and kappa fit as
+    0 with R² = 1.00; a prediction from that would only extend the straight line."""
+    n = np.array([4, 8, 16, 32])
+    fit = fit_usl(n, 1.3 * n)
+    assert fit["degenerate"] and fit["predicted"] == {} and fit["peak_n"] is None
+    assert fit["alternatives"]["linear"]["r2"] == pytest.approx(1.0)
+    assert fit["warnings"] == ["4 levels: three parameters from fewer than 6 levels are loosely pinned; measure "
+                               "more levels before planning on the prediction"]
+    metrics = {"usl": fit, "levels": [{"level": int(k)} for k in n], "bottleneck": {}}
+    [line] = usl_lines(metrics)
+    assert line.startswith("USL: no contention measured in this range (sigma and kappa fit as 0, R²=1.00): "
+                           "measure higher N. No prediction beyond N=32.")
+
+
+def test_three_levels_give_a_fit_but_no_confidence_interval():
+    n = np.array([4, 8, 16])
+    fit = fit_usl(n, usl(n, 10.0, 0.1, 0.01))
+    assert fit["intervals"] is None and not fit["degenerate"]
+    lines = usl_lines({"usl": fit, "levels": [{"level": int(k)} for k in n], "bottleneck": {}})
+    assert any("no confidence interval" in line for line in lines)
+    assert any(line.startswith("Warning: 3 levels") for line in lines)
 
 
 def synthetic_run(folder: Path, levels=(4, 8, 16), throughput_scale=1.0, time_scale=1.0) -> Path:

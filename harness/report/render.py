@@ -143,10 +143,7 @@ def headline(metrics: dict) -> list[str]:
                 break
     fit = metrics.get("usl")
     if fit:
-        peak = f"peak at N*={fit['peak_n']:.0f}" if fit["peak_n"] else "no peak within reach (kappa = 0)"
-        lines.append(f"USL fit: sigma={fit['sigma']:.3g}, kappa={fit['kappa']:.3g}, R²={fit['r2']:.2f}; {peak}; "
-                     f"predicted {fit['predicted']['64']:.0f}/h at 64, {fit['predicted']['128']:.0f}/h at 128"
-                     f"{usl_caveat(metrics)}.")
+        lines.extend(usl_lines(metrics))
     unsteady = [str(l["level"]) for l in levels if l.get("throughput_method") == "departures"]
     if unsteady:
         lines.append(f"Not in steady state by the end of the window at N={', '.join(unsteady)} (a queue for a "
@@ -226,11 +223,35 @@ def contention_lines(levels: list[dict]) -> list[str]:
     return lines
 
 
+def usl_lines(metrics: dict) -> list[str]:
+    """The fit, how far to trust it, and its prediction (none from a degenerate fit)."""
+    fit = metrics["usl"]
+    top = max(l["level"] for l in metrics["levels"])
+    alt = fit.get("alternatives") or {}
+    compare = (f" Beside it, linear R²={alt['linear']['r2']:.2f} (RMSE {alt['linear']['rmse']:.1f}/h), Amdahl "
+               f"R²={alt['amdahl']['r2']:.2f} (RMSE {alt['amdahl']['rmse']:.1f}/h).") if alt else ""
+    if fit.get("degenerate"):
+        return [f"USL: no contention measured in this range (sigma and kappa fit as 0, R²={fit['r2']:.2f}): "
+                f"measure higher N. No prediction beyond N={top}.{compare}"]
+    ci = fit.get("intervals")
+    spread = (lambda k: f" (95% CI {ci[k][0]:.3g} to {ci[k][1]:.3g})") if ci else (lambda k: "")
+    peak = f"peak at N*={fit['peak_n']:.0f}" if fit["peak_n"] else "no peak within reach (kappa = 0)"
+    predicted = ", ".join(f"{v:.0f}/h at {k}" for k, v in list(fit["predicted"].items())[:2])
+    lines = [f"USL fit: sigma={fit['sigma']:.3g}{spread('sigma')}, kappa={fit['kappa']:.3g}{spread('kappa')}, "
+             f"R²={fit['r2']:.2f}, RMSE {fit.get('rmse', 0):.1f}/h; {peak}"
+             + (f"; predicted {predicted}" if predicted else "") + f"{usl_caveat(metrics)}.{compare}"]
+    if not ci:
+        lines.append("USL: as many levels as parameters, so no confidence interval; the fit passes through "
+                     "every point whatever the truth.")
+    lines += [f"Warning: {w}." for w in fit.get("warnings", [])]
+    return lines
+
+
 def usl_caveat(metrics: dict) -> str:
     """The USL fits the levels measured; it cannot see a quota that binds beyond them."""
     fit, b = metrics.get("usl") or {}, metrics.get("bottleneck") or {}
     cap = b.get("bound_pipelines_per_hour")
-    if not cap or not fit or max(fit["predicted"].values()) <= cap:
+    if not cap or not fit or not fit["predicted"] or max(fit["predicted"].values()) <= cap:
         return ""
     return (f" (beyond the measured levels the fit cannot see the binding quota: "
             f"{b['binding']['quota']} caps throughput at {cap:.0f}/h)")
@@ -343,9 +364,8 @@ def html_report(metrics: dict, plot_paths: dict[str, Path]) -> str:
     fit = metrics.get("usl")
     fit_html = ("<p>Not enough levels for a fit (three or more needed).</p>" if not fit else
                 f"<p>λ={fit['lambda']:.1f}/h per pipeline, σ={fit['sigma']:.4g}, κ={fit['kappa']:.4g}, "
-                f"R²={fit['r2']:.3f}, N*={_fmt(fit['peak_n'], 0)}. Predicted: "
-                + ", ".join(f"{v:.0f}/h at N={k}" for k, v in fit["predicted"].items())
-                + f"{html.escape(usl_caveat(metrics))}.</p>")
+                f"R²={fit['r2']:.3f}, N*={_fmt(fit['peak_n'], 0)}.</p>"
+                + "".join(f"<p>{html.escape(line)}</p>" for line in usl_lines(metrics)))
     status = "" if metrics["complete"] else (
         f'<p class="warn">Incomplete run (stopped by {html.escape(str(metrics.get("stopped_by") or "a crash"))}):'
         " the figures cover what was recorded before it stopped.</p>")

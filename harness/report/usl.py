@@ -53,8 +53,58 @@ def _nelder_mead(f, start, step=0.5, iterations=400):
     return simplex[best]
 
 
+MIN_LEVELS_TRUSTED = 6  # fewer levels than this: the fit is shown with a warning
+DEGENERATE = 1e-6  # sigma and kappa both below this: nothing measured bends the curve
+T_975 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26, 10: 2.23}
+
+
+def _quality(x, predicted, parameters: int) -> dict:
+    """R² and RMSE (pipelines/hour) of a fit, and its relative RMSE."""
+    residual = float(np.sum((x - predicted) ** 2))
+    total = float(np.sum((x - x.mean()) ** 2))
+    return {"r2": 1 - residual / total if total > 0 else 1.0, "rmse": math.sqrt(residual / len(x)),
+            "relative_rmse": math.sqrt(float(np.mean(((x - predicted) / np.maximum(x, 1e-12)) ** 2))),
+            "parameters": parameters}
+
+
+def _intervals(n, x, lam, sigma, kappa) -> dict | None:
+    """95% confidence intervals of lambda, sigma and kappa from the fit's own residuals (the
+    asymptotic covariance s² (JᵀJ)⁻¹ of the weighted least squares, with Student's t), or None
+    when there are no more levels than parameters. Bounds below 0 are cut at 0."""
+    dof = len(n) - 3
+    if dof < 1:
+        return None
+    w = 1.0 / np.maximum(x, 1e-12)
+    params = np.array([lam, sigma, kappa])
+    residual = w * (x - usl(n, *params))
+    jacobian = np.empty((len(n), 3))
+    for i in range(3):
+        h = max(abs(params[i]) * 1e-6, 1e-9)
+        up, down = params.copy(), params.copy()
+        up[i] += h
+        down[i] -= h
+        jacobian[:, i] = w * (usl(n, *up) - usl(n, *down)) / (2 * h)
+    s2 = float(np.sum(residual ** 2)) / dof
+    try:
+        covariance = s2 * np.linalg.pinv(jacobian.T @ jacobian)
+    except np.linalg.LinAlgError:
+        return None
+    t = T_975.get(dof, 1.96)
+    half = t * np.sqrt(np.maximum(np.diag(covariance), 0.0))
+    return {name: [max(0.0, float(v - h)), float(v + h)] for name, v, h in zip(("lambda", "sigma", "kappa"), params, half)}
+
+
+def _amdahl(n, x) -> tuple[float, float]:
+    """X = lambda N / (1 + sigma (N - 1)): the USL without coherency."""
+    sigma = min(np.concatenate([[0.0], np.logspace(-5, 0, 200)]), key=lambda s: _best_lambda(n, x, s, 0.0)[1])
+    return _best_lambda(n, x, float(sigma), 0.0)[0], float(sigma)
+
+
 def fit_usl(n, x) -> dict | None:
-    """Fit lambda, sigma, kappa (all >= 0); None with fewer than 3 levels."""
+    """Fit lambda, sigma, kappa (all >= 0), and say how far to trust it; None with fewer than 3
+    levels. Beside the USL: a linear fit (X = lambda N) and Amdahl's (kappa = 0), each with R²
+    and RMSE. `degenerate`: no contention measured (sigma and kappa both about 0), so the fit
+    is a straight line and predicts nothing beyond the levels measured."""
     n, x = np.asarray(n, dtype=float), np.asarray(x, dtype=float)
     if len(n) < 3 or np.all(x <= 0):
         return None
@@ -66,9 +116,22 @@ def fit_usl(n, x) -> dict | None:
                         [np.sqrt(sigma0), np.sqrt(kappa0)], step=0.05)
     sigma, kappa = float(root[0] ** 2), float(root[1] ** 2)
     lam, _ = _best_lambda(n, x, sigma, kappa)
-    predicted = usl(n, lam, sigma, kappa)
-    total = float(np.sum((x - x.mean()) ** 2))
-    r2 = 1 - float(np.sum((x - predicted) ** 2)) / total if total > 0 else 1.0
+    quality = _quality(x, usl(n, lam, sigma, kappa), 3)
+    linear_lambda = _best_lambda(n, x, 0.0, 0.0)[0]
+    amdahl_lambda, amdahl_sigma = _amdahl(n, x)
+    degenerate = sigma < DEGENERATE and kappa < DEGENERATE
     peak = math.sqrt((1 - sigma) / kappa) if kappa > 1e-12 and sigma < 1 else None
-    return {"lambda": lam, "sigma": sigma, "kappa": kappa, "r2": r2, "peak_n": peak,
-            "predicted": {str(k): float(usl(k, lam, sigma, kappa)) for k in (64, 128, 256)}}
+    warnings = []
+    if len(n) < MIN_LEVELS_TRUSTED:
+        warnings.append(f"{len(n)} levels: three parameters from fewer than {MIN_LEVELS_TRUSTED} levels are "
+                        "loosely pinned; measure more levels before planning on the prediction")
+    return {"lambda": lam, "sigma": sigma, "kappa": kappa, **quality, "levels": len(n),
+            "intervals": _intervals(n, x, lam, sigma, kappa),
+            "peak_n": None if degenerate else peak, "degenerate": degenerate, "warnings": warnings,
+            "alternatives": {
+                "linear": {"lambda": linear_lambda, **_quality(x, usl(n, linear_lambda, 0.0, 0.0), 1)},
+                "amdahl": {"lambda": amdahl_lambda, "sigma": amdahl_sigma,
+                           **_quality(x, usl(n, amdahl_lambda, amdahl_sigma, 0.0), 2)}},
+            # a degenerate fit is a straight line through the levels: it predicts nothing beyond them
+            "predicted": {} if degenerate else
+            {str(k): float(usl(k, lam, sigma, kappa)) for k in (64, 128, 256, 512, 1024) if k > n.max()}}
