@@ -67,6 +67,11 @@ def level_metrics(events: pd.DataFrame, level: int, time_scale: float) -> dict:
         holds[f"{service}.{operation}"] = _pct(group.duration * aws) | {
             "holds_per_pipeline": len(group) / n_pipelines}
 
+    # each finished pipeline's time less its own waits for concurrency slots: what it would have
+    # taken had no quota been full (the capacity plan's D when every level was contended)
+    waited = quota_wait.groupby("pipeline").duration.sum()
+    unqueued = (ok.duration - ok.pipeline.map(waited).fillna(0.0)).clip(lower=0.0)
+
     queries = ev[ev.kind == "query"]
     sim = None
     if len(ends):
@@ -91,6 +96,7 @@ def level_metrics(events: pd.DataFrame, level: int, time_scale: float) -> dict:
         "batch_throughput_per_hour": batch,
         "steady_window_aws_seconds": (window[1] - window[0]) * aws if window else None,
         "pipeline_seconds": _pct(ok.duration * aws),
+        "pipeline_seconds_without_quota_waits": _pct(unqueued * aws),
         "stage_seconds": stages,
         "api": {
             "attempts": int(len(attempts)), "attempts_per_pipeline": len(attempts) / n_pipelines,

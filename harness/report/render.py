@@ -138,8 +138,11 @@ def headline(metrics: dict) -> list[str]:
                      f"{row['max_pipelines_per_hour']:.0f} pipelines/hour.")
         for n, need in row.get("needed_for", {}).items():
             if need["raise_by"] > 1:
+                d = b.get("pipeline_seconds_uncontended")
                 lines.append(f"To run {n} pipelines at once without queueing on it, raise it to "
-                             f"{need['limit']:.3g} (x{need['raise_by']:.1f}).")
+                             f"{need['limit']:.3g} (x{need['raise_by']:.1f}), for pipelines of "
+                             f"{d / 60:.0f} AWS minutes with nothing to queue for (from "
+                             f"{b.get('uncontended_from', 'the least contended level')}).")
                 break
     fit = metrics.get("usl")
     if fit:

@@ -1,0 +1,51 @@
+"""Capacity planning from runs on the simulator: the plan a report makes is the one a planner
+can act on, whatever levels were measured."""
+import json
+
+import pytest
+
+from harness.runner.run import Runner
+from harness.runner.scenario import parse_scenario
+from simhelpers import write_profile
+
+TIGHT_ENDPOINTS = """
+extends = "aws-default"
+[[quota]]
+service = "sagemaker"
+operation = "CreateEndpoint"
+concurrency = 2
+"""
+
+
+def endpoint_row(run_dir):
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    [row] = [r for r in metrics["bottleneck"]["quotas"] if r["quota"] == "sagemaker.CreateEndpoint concurrency"]
+    return metrics, row
+
+
+def test_a_run_where_every_level_queued_recommends_the_raise_a_sweep_from_an_uncontended_level_does(
+        simulator, tmp_path):
+    """Eight pipelines against 2 endpoint slots queue for them; the plan takes their time less
+    those waits as the uncontended pipeline time, and recommends what a sweep that also measured
+    one pipeline alone recommends (within 10%)."""
+    profile = write_profile(tmp_path, TIGHT_ENDPOINTS)
+    scenario = parse_scenario({"profile": profile, "time_scale": 0.01, "seed": 4, "levels": [8],
+                               "pipelines": "workbench-light", "ramp_up_seconds": 0,
+                               "params": {"rows": 40, "ingest_rows": 8, "inference_batches": 3, "batch_rows": 5},
+                               "quota": [{"service": "sagemaker", "operation": "CreateEndpoint", "concurrency": 2}]},
+                              "tight.toml", "tight")
+    simulator.reset(profile=profile, seed=4, time_scale=0.01)
+    alone = Runner(scenario, tmp_path / "sweep", [1, 8], endpoint_url=simulator.endpoint_url).run()
+    simulator.reset(profile=profile, seed=4, time_scale=0.01)
+    queued = Runner(scenario, tmp_path / "single", [8], endpoint_url=simulator.endpoint_url).run()
+    assert alone.failed == queued.failed == 0
+
+    sweep, from_sweep = endpoint_row(alone.run_dir)
+    single, from_single = endpoint_row(queued.run_dir)
+    assert "as measured" in sweep["bottleneck"]["uncontended_from"]
+    assert "less their waits for concurrency slots" in single["bottleneck"]["uncontended_from"]
+    waited = single["levels"][0]["pipeline_seconds"]["mean"] - single["bottleneck"]["pipeline_seconds_uncontended"]
+    assert waited > 0.1 * single["levels"][0]["pipeline_seconds"]["mean"]  # the level really queued
+    assert from_single["needed_for"]["32"]["limit"] == pytest.approx(from_sweep["needed_for"]["32"]["limit"], rel=0.1)
+    summary = (queued.run_dir / "summary.md").read_text()
+    assert "even the least contended level queued" in summary
