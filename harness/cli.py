@@ -312,6 +312,53 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_whatif(args) -> int:
+    """A quota change's effect from a run's recorded demands; --verify reruns on the simulator."""
+    import json
+    from pathlib import Path
+
+    from harness.report import whatif
+
+    run_dir = Path(args.run)
+    metrics, table = whatif.load(run_dir)
+    changes = [whatif.parse_change(text) for text in args.quota]
+    result = whatif.whatif(metrics, table, changes)
+    verified = None
+    out = Path(args.reports) / f"whatif-{run_dir.name}"
+    if args.verify:
+        from harness.runner.run import Runner
+        from harness.runner.scenario import load_scenario
+
+        scenario = load_scenario(args.scenario or metrics["scenario"])
+        if scenario.backend != "sim":
+            raise ValueError(f"--verify reruns on the simulator; scenario {scenario.name} has backend = "
+                             f"{scenario.backend!r}")
+        out.mkdir(parents=True, exist_ok=True)
+        rows = whatif.changed_rows(table, changes)
+        scenario.profile = whatif.verify_profile(scenario.profile, rows, out)
+        scenario.quota_overrides = list(scenario.quota_overrides) + rows
+        scenario.time_scale = metrics["time_scale"]
+        runner = Runner(scenario, args.reports, [l["level"] for l in metrics["levels"]])
+        restore = stop_handlers(runner)
+        try:
+            rerun = runner.run()
+        finally:
+            restore()
+        if rerun.stopped_by:
+            print(f"stopped by {rerun.stopped_by}: nothing verified", file=sys.stderr)
+            return 130
+        measured = json.loads((rerun.run_dir / "metrics.json").read_text())
+        verified = {l["level"]: l["throughput_per_hour"] for l in measured["levels"]}
+        result["verified"] = {"run": str(rerun.run_dir), "per_hour": verified}
+    report = whatif.text(result, verified)
+    print(report)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "whatif.txt").write_text(report + "\n")
+    (out / "whatif.json").write_text(json.dumps(result, indent=2, default=str))
+    print(f"\nwritten: {out}")
+    return 0
+
+
 def cmd_compare(args) -> int:
     from harness.report.compare import ThresholdError, check, load_metrics, moved, scenario_thresholds
     base, head = load_metrics(args.base), load_metrics(args.head)
@@ -424,6 +471,17 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--threshold", action="append",
                          help="e.g. 'throughput@32 >= 0.9*base' (repeatable; default: HEAD scenario's)")
     compare.set_defaults(func=cmd_compare)
+
+    whatif = sub.add_parser("whatif", help="what a quota change would buy, from a run's recorded demands")
+    whatif.add_argument("run", help="a run folder")
+    whatif.add_argument("--quota", action="append", required=True, metavar="SERVICE.OPERATION.FIELD=VALUE",
+                        help="a changed quota, e.g. sagemaker.CreateEndpoint.concurrency=40 (repeatable; "
+                             "field rate, burst or concurrency)")
+    whatif.add_argument("--verify", action="store_true",
+                        help="rerun the scenario on the simulator with the changed quotas and compare")
+    whatif.add_argument("--scenario", help="--verify: the scenario to rerun (default: the run's, by name)")
+    whatif.add_argument("--reports", default="reports")
+    whatif.set_defaults(func=cmd_whatif)
 
     quotas = sub.add_parser("quotas", help="print the quota table in force")
     quotas.add_argument("--table", help="a quota table TOML (default: the shipped table)")

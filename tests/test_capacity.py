@@ -1,6 +1,7 @@
 """Capacity planning from runs on the simulator: the plan a report makes is the one a planner
 can act on, whatever levels were measured."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -49,3 +50,48 @@ def test_a_run_where_every_level_queued_recommends_the_raise_a_sweep_from_an_unc
     assert from_single["needed_for"]["32"]["limit"] == pytest.approx(from_sweep["needed_for"]["32"]["limit"], rel=0.1)
     summary = (queued.run_dir / "summary.md").read_text()
     assert "even the least contended level queued" in summary
+
+
+def test_whatif_predicts_a_raise_from_the_run_and_verify_reruns_with_it(simulator, tmp_path):
+    """Eight pipelines queue for 2 endpoint slots. `harness whatif RUN --quota
+    sagemaker.CreateEndpoint.concurrency=8` predicts from the run alone; `--verify` reruns the
+    scenario with 8 slots in both the simulator and the harness's table, and nobody queues."""
+    import subprocess
+    import sys
+
+    from harness.events import load_events
+
+    profile = write_profile(tmp_path, TIGHT_ENDPOINTS)
+    scenario = tmp_path / "tight.toml"
+    scenario.write_text(f'profile = "{profile}"\ntime_scale = 0.01\nseed = 4\nlevels = [8]\nramp_up_seconds = 0\n'
+                        'pipelines = "workbench-light"\n[params]\nrows = 40\ningest_rows = 8\n'
+                        'inference_batches = 3\nbatch_rows = 5\n[[quota]]\nservice = "sagemaker"\n'
+                        'operation = "CreateEndpoint"\nconcurrency = 2\n')
+    reports = tmp_path / "reports"
+
+    def cli(*args):
+        done = subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
+                              timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout
+
+    cli("run", str(scenario), "--reports", str(reports))
+    [run_dir] = [p for p in reports.iterdir() if p.is_dir()]
+    predicted = cli("whatif", str(run_dir), "--quota", "sagemaker.CreateEndpoint.concurrency=8", "--reports",
+                    str(reports))
+    assert "what if sagemaker.CreateEndpoint.concurrency=8:" in predicted
+    assert "binding quota: sagemaker.CreateEndpoint concurrency (limit 2) -> " in predicted
+
+    verified = cli("whatif", str(run_dir), "--quota", "sagemaker.CreateEndpoint.concurrency=8", "--verify",
+                   "--scenario", str(scenario), "--reports", str(reports))
+    assert "verified/h" in verified
+    result = json.loads((reports / f"whatif-{run_dir.name}" / "whatif.json").read_text())
+    rerun = Path(result["verified"]["run"])
+    def endpoint_queueing(run):  # wall seconds waited for endpoint slots
+        waits = load_events(run, ["quota_wait"])
+        return waits[waits.operation == "CreateEndpoint"].duration.sum()
+    assert endpoint_queueing(run_dir) > 1.0
+    assert endpoint_queueing(rerun) < 0.01 * endpoint_queueing(run_dir)  # 8 slots for 8 pipelines
+    [level] = result["levels"]
+    got = result["verified"]["per_hour"]["8"]
+    assert level["predicted_per_hour"] == pytest.approx(got, rel=0.25)

@@ -1,0 +1,135 @@
+"""What a quota change would buy, from a run's recorded demands, without any AWS call.
+
+    harness whatif RUN --quota sagemaker.CreateEndpoint.concurrency=40 [--quota ...]
+
+Each pipeline's demand on each quota was measured in the run (calls per pipeline for a rate,
+slot-seconds per pipeline for a concurrency), and so was the uncontended pipeline time D. With
+the changed table the operational laws give the new binding quota, its bound, and the knee: the
+N at which N / D reaches that bound, past which more pipelines only queue. Per measured level the
+prediction keeps the run's own efficiency: measured throughput x new bound / old bound.
+
+`--verify` reruns the scenario on the simulator with the changed quotas (the simulator's
+profile and the harness's table both) and puts prediction and measurement side by side.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from harness.quotas import Quota, QuotaTable
+from harness.report.bottleneck import analyse
+
+CHANGE = re.compile(r"^(?P<service>[a-z0-9-]+)\.(?P<operation>[A-Za-z*]+)\.(?P<field>rate|burst|concurrency)"
+                    r"=(?P<value>[0-9]+(?:\.[0-9]*)?)$")
+
+
+@dataclass(frozen=True)
+class Change:
+    service: str
+    operation: str
+    field: str  # rate, burst or concurrency
+    value: float
+
+    def __str__(self) -> str:
+        return f"{self.service}.{self.operation}.{self.field}={self.value:g}"
+
+
+def parse_change(text: str) -> Change:
+    found = CHANGE.match(text.strip())
+    if not found or float(found["value"]) <= 0:
+        raise ValueError(f"--quota {text!r}: expected service.Operation.field=value with field rate, burst or "
+                         "concurrency and a value > 0, e.g. sagemaker.CreateEndpoint.concurrency=40")
+    return Change(found["service"], found["operation"], found["field"], float(found["value"]))
+
+
+def changed_rows(table: QuotaTable, changes: list[Change]) -> list[Quota]:
+    """Each changed quota as a whole row: the table's row for the call with the field replaced."""
+    rows: dict[tuple[str, str], Quota] = {}
+    for change in changes:
+        key = (change.service, change.operation)
+        row = rows.get(key) or table.lookup(*key) or Quota(change.service, change.operation)
+        value = int(change.value) if change.field == "concurrency" else change.value
+        rows[key] = replace(row, service=change.service, operation=change.operation, **{change.field: value},
+                            source="what-if")
+    return list(rows.values())
+
+
+def predict(metrics: dict, table: QuotaTable) -> dict:
+    analysis = analyse(metrics, table)
+    binding, d = analysis.get("binding"), analysis.get("pipeline_seconds_uncontended")
+    bound = analysis.get("bound_pipelines_per_hour")
+    return {"binding": binding["quota"] if binding else None, "limit": binding["limit"] if binding else None,
+            "bound_per_hour": bound, "knee_n": bound * d / 3600.0 if bound and d else None,
+            "bound_by_level": analysis.get("bound_by_level") or {}, "pipeline_seconds_uncontended": d}
+
+
+def whatif(metrics: dict, table: QuotaTable, changes: list[Change]) -> dict:
+    before = predict(metrics, table)
+    after = predict(metrics, table.overridden(changed_rows(table, changes)))
+    levels = []
+    for level in metrics["levels"]:
+        n, measured = str(level["level"]), level["throughput_per_hour"]
+        old, new = before["bound_by_level"].get(n), after["bound_by_level"].get(n)
+        predicted = measured * new / old if measured and old and new else new
+        levels.append({"level": level["level"], "measured_per_hour": measured, "bound_before": old,
+                       "bound_after": new, "predicted_per_hour": predicted})
+    return {"changes": [str(c) for c in changes], "before": before, "after": after, "levels": levels}
+
+
+def _f(value, digits=1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def text(result: dict, verified: dict | None = None) -> str:
+    b, a = result["before"], result["after"]
+    lines = [f"what if {', '.join(result['changes'])}:",
+             f"  binding quota: {b['binding']} (limit {b['limit']:g}) -> {a['binding']} (limit {a['limit']:g})"
+             if b["binding"] and a["binding"] else "  binding quota: none measured",
+             f"  bound: {_f(b['bound_per_hour'])} -> {_f(a['bound_per_hour'])} pipelines/hour; knee (N where N/D "
+             f"reaches it, D = {_f((a['pipeline_seconds_uncontended'] or 0) / 60)} AWS min): N={_f(b['knee_n'], 0)} "
+             f"-> N={_f(a['knee_n'], 0)}", ""]
+    header = ["N", "measured/h", "bound before", "bound after", "predicted/h"]
+    if verified:
+        header += ["verified/h", "error"]
+    rows = []
+    for level in result["levels"]:
+        row = [str(level["level"]), _f(level["measured_per_hour"]), _f(level["bound_before"]),
+               _f(level["bound_after"]), _f(level["predicted_per_hour"])]
+        if verified:
+            got = verified.get(level["level"])
+            err = (f"{100 * (level['predicted_per_hour'] - got) / got:+.0f}%"
+                   if got and level["predicted_per_hour"] else "-")
+            row += [_f(got), err]
+        rows.append(row)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)] if rows else []
+    lines += ["  ".join(h.rjust(w) for h, w in zip(header, widths))]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
+    return "\n".join(lines)
+
+
+def verify_profile(profile: str, rows: list[Quota], folder: Path) -> str:
+    """A simulator profile: the run's, with the changed quota rows on top."""
+    from harness.config import read_toml
+    from harness.runner.toml_out import dumps as toml_dumps
+    from harness.sim.profile import available_profiles
+
+    quota = [{k: v for k, v in (("service", q.service), ("operation", q.operation), ("rate", q.rate),
+                                ("burst", q.burst), ("concurrency", q.concurrency)) if v is not None} for q in rows]
+    if profile in available_profiles():
+        data = {"extends": profile, "quota": quota}
+    else:
+        data = read_toml(Path(profile))
+        data["quota"] = list(data.get("quota", [])) + quota
+    path = folder / "whatif-profile.toml"
+    path.write_text(toml_dumps(data))
+    return str(path)
+
+
+def load(run_dir: Path) -> tuple[dict, QuotaTable]:
+    from harness.report.render import quota_table_of
+    path = run_dir / "metrics.json"
+    if not path.exists():
+        raise ValueError(f"{run_dir}: no metrics.json (not a run folder, or not reported)")
+    return json.loads(path.read_text()), quota_table_of(run_dir)
