@@ -94,4 +94,4 @@ def test_whatif_predicts_a_raise_from_the_run_and_verify_reruns_with_it(simulato
     assert endpoint_queueing(rerun) < 0.01 * endpoint_queueing(run_dir)  # 8 slots for 8 pipelines
     [level] = result["levels"]
     got = result["verified"]["per_hour"]["8"]
-    assert level["predicted_per_hour"] == pytest.approx(got, rel=0.25)
+    assert level["predicted_per_hour"] == pytest.approx(got, rel=0.15)

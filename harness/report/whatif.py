@@ -65,14 +65,34 @@ def predict(metrics: dict, table: QuotaTable) -> dict:
             "bound_by_level": analysis.get("bound_by_level") or {}, "pipeline_seconds_uncontended": d}
 
 
+def batch_seconds(metrics: dict, table: QuotaTable, n: int) -> float | None:
+    """T(N): how long a batch of N pipelines takes with this table (module docstring)."""
+    analysis = analyse(metrics, table)
+    d = analysis.get("pipeline_seconds_uncontended")
+    if not d:
+        return None
+    t = d
+    for row in analysis["quotas"]:
+        demand = row["demand_per_pipeline"]
+        if row["kind"] == "concurrency":
+            t = max(t, n * demand / row["limit"] + d - min(demand, d))
+        else:
+            t = max(t, n * demand / row["limit"])
+    return t
+
+
 def whatif(metrics: dict, table: QuotaTable, changes: list[Change]) -> dict:
-    before = predict(metrics, table)
-    after = predict(metrics, table.overridden(changed_rows(table, changes)))
+    changed = table.overridden(changed_rows(table, changes))
+    before, after = predict(metrics, table), predict(metrics, changed)
     levels = []
     for level in metrics["levels"]:
         n, measured = str(level["level"]), level["throughput_per_hour"]
         old, new = before["bound_by_level"].get(n), after["bound_by_level"].get(n)
-        predicted = measured * new / old if measured and old and new else new
+        if level.get("throughput_method", "batch") == "batch":
+            t_old, t_new = batch_seconds(metrics, table, level["level"]), batch_seconds(metrics, changed, level["level"])
+            predicted = measured * t_old / t_new if measured and t_old and t_new else None
+        else:
+            predicted = measured * new / old if measured and old and new else new
         levels.append({"level": level["level"], "measured_per_hour": measured, "bound_before": old,
                        "bound_after": new, "predicted_per_hour": predicted})
     return {"changes": [str(c) for c in changes], "before": before, "after": after, "levels": levels}
