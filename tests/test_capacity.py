@@ -95,3 +95,27 @@ def test_whatif_predicts_a_raise_from_the_run_and_verify_reruns_with_it(simulato
     [level] = result["levels"]
     got = result["verified"]["per_hour"]["8"]
     assert level["predicted_per_hour"] == pytest.approx(got, rel=0.15)
+
+
+def test_the_binding_quota_is_the_one_the_account_enforced_not_the_one_the_table_believes(simulator, tmp_path):
+    """The account allows 2 endpoints at once; the harness's table says 20. The report plans on
+    the 2 it saw enforced (refusals, never more than 2 in progress) and flags the table."""
+    profile = write_profile(tmp_path, TIGHT_ENDPOINTS)
+    scenario = parse_scenario({"profile": profile, "time_scale": 0.01, "seed": 4, "levels": [8],
+                               "pipelines": "workbench-light", "ramp_up_seconds": 0,
+                               "params": {"rows": 40, "ingest_rows": 8, "inference_batches": 3, "batch_rows": 5}},
+                              "believes-20.toml", "believes-20")
+    assert scenario.quota_table().lookup("sagemaker", "CreateEndpoint").concurrency == 20
+    simulator.reset(profile=profile, seed=4, time_scale=0.01)
+    result = Runner(scenario, tmp_path, endpoint_url=simulator.endpoint_url).run()
+    assert result.failed == 0
+    metrics, row = endpoint_row(result.run_dir)
+    assert row["limit"] == 2 and row["table_limit"] == 20
+    assert row["enforced"]["refused"] > 0
+    assert metrics["bottleneck"]["binding"]["quota"] == "sagemaker.CreateEndpoint concurrency"
+    measured = metrics["levels"][0]["throughput_per_hour"]
+    assert row["max_pipelines_per_hour"] >= measured  # the bound holds what was measured...
+    assert row["max_pipelines_per_hour"] < 2 * measured  # ...and is near it, not 10x off
+    summary = (result.run_dir / "summary.md").read_text()
+    assert "limit about 2 as the account enforced it, the table says 20" in summary
+    assert "The account enforced less than the quota table says: sagemaker.CreateEndpoint concurrency about 2" in summary

@@ -11,6 +11,20 @@ pipeline time D, the needed throughput is N / D, and each quota must rise to dem
 from __future__ import annotations
 
 from harness.quotas import QuotaTable
+from harness.report import enforced
+
+
+def account_says(rows: list[dict], seen: dict) -> None:
+    """Where the account enforced less than the table says, plan on what it enforced; the row
+    keeps the table's figure (`table_limit`) and says why (`enforced`)."""
+    for row in rows:
+        key, kind = row["quota"].rsplit(" ", 1)
+        evidence = seen.get(key)
+        if not evidence or evidence["kind"] != kind or evidence["enforced"] >= enforced.DISAGREE * row["limit"]:
+            continue
+        scale = evidence["enforced"] / row["limit"]
+        row.update(table_limit=row["limit"], limit=evidence["enforced"], enforced=evidence,
+                   max_pipelines_per_hour=row["max_pipelines_per_hour"] * scale)
 
 
 QUEUED_SHARE = 0.05  # the least contended level queued this much of its time: take D without the queue
@@ -65,6 +79,7 @@ def analyse(metrics: dict, table: QuotaTable, targets=(32, 64, 128)) -> dict:
                      "limit": quota.concurrency, "demand_per_pipeline": demand, "unit": "slot-seconds",
                      "max_pipelines_per_hour": 3600.0 * quota.concurrency / demand,
                      "source": quota.source})
+    account_says(rows, enforced.merged(levels))
     rows.sort(key=lambda r: r["max_pipelines_per_hour"])
     for row in rows:
         row["needed_for"] = {}

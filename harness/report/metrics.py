@@ -12,6 +12,8 @@ import json
 import numpy as np
 import pandas as pd
 
+from harness.report import enforced
+
 PERCENTILES = (50, 95, 99)
 
 
@@ -132,6 +134,8 @@ def level_metrics(events: pd.DataFrame, level: int, time_scale: float) -> dict:
         },
         # writes another writer beat to it (Glue ConcurrentModificationException), retried
         "contention": int((ev.kind == "contention").sum()),
+        # what the account enforced where it refused or throttled (harness/report/enforced.py)
+        "enforced": enforced.observed(ev, attempts, time_scale),
         "simulator": simulator_health(sim, wall),
         "overhead": measurement_overhead(attempts, n_pipelines, ok.duration.mean() * aws if len(ok) else None,
                                          aws),

@@ -133,9 +133,19 @@ def headline(metrics: dict) -> list[str]:
     lines += contention_lines(levels)
     if b.get("binding"):
         row = b["binding"]
-        lines.append(f"The quota that binds first in steady state: {row['quota']} (limit {row['limit']:g}, "
+        limit = (f"limit about {row['limit']:.3g} as the account enforced it, the table says {row['table_limit']:g}"
+                 if row.get("enforced") else f"limit {row['limit']:g}")
+        lines.append(f"The quota that binds first in steady state: {row['quota']} ({limit}, "
                      f"{row['demand_per_pipeline']:.1f} {row['unit']} per pipeline) caps throughput at "
                      f"{row['max_pipelines_per_hour']:.0f} pipelines/hour.")
+        for other in (r for r in b.get("quotas", []) if r.get("enforced")):
+            seen = other["enforced"]
+            how = (f"{seen['refused']} creates refused, at most {seen['enforced']} in progress"
+                   if seen["kind"] == "concurrency" else
+                   f"{seen['throttled']} calls throttled, about {seen['enforced']:.3g}/s getting through")
+            lines.append(f"The account enforced less than the quota table says: {other['quota']} about "
+                         f"{other['limit']:.3g}, the table {other['table_limit']:g} ({how} at N={seen['level']}); "
+                         "the plan uses what the account enforced.")
         for n, need in row.get("needed_for", {}).items():
             if need["raise_by"] > 1:
                 d = b.get("pipeline_seconds_uncontended")

@@ -1,0 +1,72 @@
+"""What the account enforced, read from what it did, not from the quota table.
+
+- A concurrency quota: every refusal (ResourceLimitExceeded, or Athena's TooManyRequestsException
+  answered as an error) came while some of the run's resources were in progress. The most the
+  run ever had in progress at once is what the account demonstrably allowed; with refusals
+  beside it, that is about the limit (other tenants' resources only make it lower still).
+- A rate quota: in the windows where calls were throttled, the calls that got through measure
+  the rate the account allowed (bursts make it read a little high, never low).
+
+The bottleneck analysis takes the lower of the table and what was enforced, and the report
+flags every row where they disagree.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+REFUSALS = ("ResourceLimitExceeded",)
+WINDOW_AWS_SECONDS = 10.0
+DISAGREE = 0.9  # enforced below this share of the table's limit: the table is wrong for this account
+
+
+def _refused(attempts: pd.DataFrame) -> pd.DataFrame:
+    return attempts[attempts.error_code.isin(REFUSALS)
+                    | ((attempts.error_code == "TooManyRequestsException") & (attempts.outcome == "error"))]
+
+
+def most_in_progress(holds: pd.DataFrame) -> int:
+    """The most holds (wall intervals ending at mono_time) open at one moment."""
+    if holds.empty:
+        return 0
+    starts = (holds.mono_time - holds.duration).to_numpy()
+    ends = holds.mono_time.to_numpy()
+    moments = np.concatenate([starts, ends])
+    steps = np.concatenate([np.ones(len(starts)), -np.ones(len(ends))])
+    order = np.lexsort((steps, moments))  # at a tie, an end before a start
+    return int(np.cumsum(steps[order]).max())
+
+
+def observed(ev: pd.DataFrame, attempts: pd.DataFrame, time_scale: float) -> dict:
+    """Per quota the level met: {"service.Operation": {"kind", "refused" or "throttled", "enforced"}}."""
+    out = {}
+    holds = ev[ev.kind == "quota_hold"]
+    for (service, operation), refused in _refused(attempts).groupby(["service", "operation"]):
+        mine = holds[(holds.service == service) & (holds.operation == operation)]
+        most = most_in_progress(mine)
+        if most:
+            out[f"{service}.{operation}"] = {"kind": "concurrency", "refused": int(len(refused)), "enforced": most}
+    window = WINDOW_AWS_SECONDS * time_scale
+    for (service, operation), calls in attempts.groupby(["service", "operation"]):
+        throttled = calls[calls.outcome == "throttled"]
+        if throttled.empty:
+            continue
+        bins = ((calls.mono_time - calls.mono_time.min()) // window).astype(int)
+        hit = set(bins[calls.outcome == "throttled"])
+        through = calls[(calls.outcome != "throttled") & bins.isin(hit)]
+        per_window = through.groupby(bins[through.index]).size().reindex(sorted(hit), fill_value=0)
+        out[f"{service}.{operation}"] = {"kind": "rate", "throttled": int(len(throttled)),
+                                         "enforced": float(per_window.median()) / WINDOW_AWS_SECONDS}
+    return out
+
+
+def merged(levels: list[dict]) -> dict:
+    """Across levels: for a concurrency quota the most ever in progress where refusals came, for a
+    rate the highest rate that got through while throttled (the account allowed at least that)."""
+    out: dict[str, dict] = {}
+    for level in levels:
+        for key, seen in (level.get("enforced") or {}).items():
+            have = out.get(key)
+            if have is None or seen["enforced"] > have["enforced"]:
+                out[key] = dict(seen, level=level["level"])
+    return out
