@@ -359,6 +359,18 @@ def cmd_whatif(args) -> int:
     return 0
 
 
+def cmd_calibrate(args) -> int:
+    """A simulator profile from a run: latency, lifecycles, faults, inferred quotas."""
+    from harness.report.calibrate import calibrate, write
+    profile = calibrate(args.run, extends=args.extends)
+    path = write(profile, args.output)
+    print(f"{path}: {len(profile['latency'])} operations' latency, "
+          f"{sum(len(v) for v in profile['lifecycle'].values())} lifecycle durations, {len(profile['fault'])} fault "
+          f"rates, {len(profile['quota'])} inferred quotas; the rest from {args.extends}")
+    print(f"use it: harness sim --profile {path}, or profile = \"{path}\" in a scenario")
+    return 0
+
+
 def cmd_compare(args) -> int:
     from harness.report.compare import ThresholdError, check, load_metrics, moved, scenario_thresholds
     base, head = load_metrics(args.base), load_metrics(args.head)
@@ -482,6 +494,13 @@ def build_parser() -> argparse.ArgumentParser:
     whatif.add_argument("--scenario", help="--verify: the scenario to rerun (default: the run's, by name)")
     whatif.add_argument("--reports", default="reports")
     whatif.set_defaults(func=cmd_whatif)
+
+    calibrate = sub.add_parser("calibrate", help="write a simulator profile from a run's recorded events")
+    calibrate.add_argument("run", help="a run folder (a real AWS run makes the simulator look like that account)")
+    calibrate.add_argument("-o", "--output", required=True, help="the profile TOML to write")
+    calibrate.add_argument("--extends", default="aws-default",
+                           help="the shipped profile for everything the run did not measure (default aws-default)")
+    calibrate.set_defaults(func=cmd_calibrate)
 
     quotas = sub.add_parser("quotas", help="print the quota table in force")
     quotas.add_argument("--table", help="a quota table TOML (default: the shipped table)")

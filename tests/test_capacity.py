@@ -119,3 +119,47 @@ def test_the_binding_quota_is_the_one_the_account_enforced_not_the_one_the_table
     summary = (result.run_dir / "summary.md").read_text()
     assert "limit about 2 as the account enforced it, the table says 20" in summary
     assert "The account enforced less than the quota table says: sagemaker.CreateEndpoint concurrency about 2" in summary
+
+
+def test_a_profile_calibrated_from_a_run_reproduces_that_run(simulator, tmp_path):
+    """The round trip a user makes with a real account, here with aws-default as the account:
+    run on A, `harness calibrate` it to B, run on B. Per-operation p50 latency within 15%,
+    lifecycle means within 10%, throughput within 5%."""
+    from harness.report.calibrate import calibrate, write
+
+    def run_on(profile, folder, time_scale=0.02, n=32):
+        scenario = parse_scenario({"profile": profile, "time_scale": time_scale, "seed": 6, "levels": [n],
+                                   "pipelines": "workbench-light", "ramp_up_seconds": 0,
+                                   "params": {"rows": 40, "ingest_rows": 8, "inference_batches": 3,
+                                              "batch_rows": 5}}, "trip.toml", "trip")
+        simulator.reset(profile=profile, seed=6, time_scale=time_scale)
+        result = Runner(scenario, folder, endpoint_url=simulator.endpoint_url).run()
+        assert result.failed == 0
+        return result.run_dir
+
+    # The first pipelines a simulator process serves pay for its imports (a second of wall time,
+    # a minute of AWS time at 1/50): warm it, as the second of two runs always is.
+    run_on("aws-default", tmp_path / "warm", time_scale=0.005, n=2)
+    a = run_on("aws-default", tmp_path / "a")
+    b_profile = write(calibrate(a), tmp_path / "b.toml")
+    b = run_on(str(b_profile), tmp_path / "b")
+    seen_a, seen_b = calibrate(a), calibrate(b)
+
+    assert set(seen_a["lifecycle"]) == {"feature_group", "training_job", "endpoint"}
+    for table, values in seen_a["lifecycle"].items():
+        for key, mean in values.items():
+            assert seen_b["lifecycle"][table][key] == pytest.approx(mean, rel=0.10), (table, key)
+    # a sample median is only as good as its sample: compare where both runs answered 100 times
+    latency_b = {f"{r['service']}.{r['operation']}": r["p50_ms"] for r in seen_b["latency"]}
+    compared = [f"{r['service']}.{r['operation']}" for r in seen_a["latency"]
+                if min(seen_a["_samples"][f"{r['service']}.{r['operation']}"],
+                       seen_b["_samples"].get(f"{r['service']}.{r['operation']}", 0)) >= 100]
+    for row in seen_a["latency"]:
+        key = f"{row['service']}.{row['operation']}"
+        if key in compared:
+            assert latency_b[key] == pytest.approx(row["p50_ms"], rel=0.15), key
+    assert len(compared) >= 2, seen_a["_samples"]
+
+    def throughput(run_dir):
+        return json.loads((run_dir / "metrics.json").read_text())["levels"][0]["throughput_per_hour"]
+    assert throughput(b) == pytest.approx(throughput(a), rel=0.05)

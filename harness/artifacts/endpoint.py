@@ -7,7 +7,7 @@ from botocore.exceptions import ClientError
 from harness.artifacts.base import Artifact
 from harness.artifacts.context import AwsContext
 from harness.artifacts.errors import ArtifactFailed
-from harness.artifacts.waiting import create_within_quota, error_code, take_slot, wait_until
+from harness.artifacts.waiting import create_within_quota, error_code, record_lifecycle, take_slot, wait_until
 
 
 class Endpoint(Artifact):
@@ -62,6 +62,8 @@ class Endpoint(Artifact):
         status = described.get("EndpointStatus")
         if status == "Failed":
             raise ArtifactFailed(f"endpoint {self.name} Failed: {described.get('FailureReason', '')}")
+        if status == "InService":
+            record_lifecycle(self.ctx, "endpoint", described, "CreationTime", "LastModifiedTime")
         return status == "InService"
 
     def invoke(self, rows: list[list]) -> list[float]:

@@ -18,7 +18,8 @@ from harness.artifacts.base import Artifact
 from harness.artifacts.context import AwsContext
 from harness.artifacts.datasource import delete_prefix
 from harness.artifacts.errors import ArtifactError, PartialStateError
-from harness.artifacts.waiting import create_within_quota, error_code, take_slot, wait_for_parts, wait_until
+from harness.artifacts.waiting import (create_within_quota, error_code, record_lifecycle, take_slot, wait_for_parts,
+                                       wait_until)
 
 FEATURE_TYPES = {"i": "Integral", "u": "Integral", "f": "Fractional"}
 OFFLINE_DATABASE = "sagemaker_featurestore"  # where AWS puts offline-store tables by default
@@ -112,6 +113,8 @@ class FeatureSet(Artifact):
         status = described and described["FeatureGroupStatus"]
         if status in ("CreateFailed", "DeleteFailed"):
             raise ArtifactError(f"feature group {self.name} is {status}: {described.get('FailureReason', '')}")
+        if status == "Created":
+            record_lifecycle(self.ctx, "feature_group", described, "CreationTime", "LastModifiedTime")
         return status == "Created"
 
     def ingest(self, df: pd.DataFrame, threads: int = 1) -> int:

@@ -7,7 +7,7 @@ from botocore.exceptions import ClientError
 from harness.artifacts.base import Artifact
 from harness.artifacts.context import AwsContext
 from harness.artifacts.errors import ArtifactFailed
-from harness.artifacts.waiting import create_within_quota, error_code, take_slot, wait_until
+from harness.artifacts.waiting import create_within_quota, error_code, record_lifecycle, take_slot, wait_until
 
 NOT_FOUND = ("ValidationException", "ResourceNotFound")
 
@@ -91,6 +91,8 @@ class Model(Artifact):
         status = job.get("TrainingJobStatus")
         if status in ("Failed", "Stopped"):
             raise ArtifactFailed(f"training job {self.name} {status}: {job.get('FailureReason', '')}")
+        if status == "Completed":
+            record_lifecycle(self.ctx, "training_job", job, "TrainingStartTime", "TrainingEndTime")
         return status == "Completed"
 
     def register(self) -> str:

@@ -28,6 +28,17 @@ def _polls(ctx: AwsContext, permit=None):
         interval = min(ctx.deadlines.poll_cap, interval * 1.5)
 
 
+def record_lifecycle(ctx: AwsContext, resource: str, described: dict, start: str, end: str) -> None:
+    """How long AWS took to bring a resource to where it is, by AWS's own timestamps (not by when
+    a poll saw it): the `lifecycle` event `harness calibrate` reads."""
+    began, ended = described.get(start), described.get(end)
+    if began is None or ended is None:
+        return
+    seconds = (ended - began).total_seconds() if hasattr(ended, "timestamp") else float(ended) - float(began)
+    if seconds >= 0:
+        ctx.record("lifecycle", resource=resource, duration=ctx.clock.wall(seconds))
+
+
 def wait_until(ctx: AwsContext, what: str, done: Callable[[], bool], deadline: float, permit=None) -> float:
     """Poll `done()` until true; return AWS seconds waited; NotReady past the deadline. Pass the
     concurrency `permit` the resource holds, if any, so a contended slot is watched closely."""

@@ -5,7 +5,9 @@
   run ever had in progress at once is what the account demonstrably allowed; with refusals
   beside it, that is about the limit (other tenants' resources only make it lower still).
 - A rate quota: in the windows where calls were throttled, the calls that got through measure
-  the rate the account allowed (bursts make it read a little high, never low).
+  the rate the account allowed (bursts make it read a little high). A few throttles say only
+  that a burst met the bucket, not what the rate is: it takes at least MIN_THROTTLES, and
+  THROTTLED_SHARE of the operation's attempts, to read one.
 
 The bottleneck analysis takes the lower of the table and what was enforced, and the report
 flags every row where they disagree.
@@ -17,6 +19,8 @@ import pandas as pd
 
 REFUSALS = ("ResourceLimitExceeded",)
 WINDOW_AWS_SECONDS = 10.0
+MIN_THROTTLES = 10
+THROTTLED_SHARE = 0.02
 DISAGREE = 0.9  # enforced below this share of the table's limit: the table is wrong for this account
 
 
@@ -49,7 +53,7 @@ def observed(ev: pd.DataFrame, attempts: pd.DataFrame, time_scale: float) -> dic
     window = WINDOW_AWS_SECONDS * time_scale
     for (service, operation), calls in attempts.groupby(["service", "operation"]):
         throttled = calls[calls.outcome == "throttled"]
-        if throttled.empty:
+        if len(throttled) < MIN_THROTTLES or len(throttled) < THROTTLED_SHARE * len(calls):
             continue
         bins = ((calls.mono_time - calls.mono_time.min()) // window).astype(int)
         hit = set(bins[calls.outcome == "throttled"])

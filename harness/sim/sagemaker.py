@@ -174,6 +174,7 @@ class SageMaker:
         if clock is None:
             return
         answer["FeatureGroupStatus"] = self.lifecycles.status(clock)
+        self._stamp(answer, clock, answer["FeatureGroupStatus"], ("Created", "CreateFailed"))
         if (call.account, call.region, answer.get("FeatureGroupName", "")) in self.online_only:
             answer.pop("OfflineStoreConfig", None)
             answer.pop("OfflineStoreStatus", None)
@@ -204,12 +205,21 @@ class SageMaker:
             summary["TrainingJobStatus"] = self._status_of(
                 call, "training_job", summary.get("TrainingJobName", "")) or summary.get("TrainingJobStatus")
 
+    def _stamp(self, answer: dict, clock, status: str, settled: tuple[str, ...]) -> None:
+        """CreationTime and LastModifiedTime as AWS sets them: created when the create came, last
+        modified when the resource reached the state it is in (moto answers its own dates)."""
+        answer["CreationTime"] = self.epoch + clock.started_at
+        answer["LastModifiedTime"] = self.epoch + (clock.ready_at if status in settled else clock.started_at)
+
     def _rewrite_DescribeEndpoint(self, call: Call, answer: dict) -> None:
-        status = self._status_of(call, "endpoint", answer.get("EndpointName", ""))
-        if status is not None:
-            answer["EndpointStatus"] = status
-            if status == "Failed":
-                answer["FailureReason"] = "Simulated endpoint failure: the primary container did not pass the ping health check."
+        clock = self.lifecycles.get("endpoint", call.account, call.region, answer.get("EndpointName", ""))
+        if clock is None:
+            return
+        status = self.lifecycles.status(clock)
+        answer["EndpointStatus"] = status
+        self._stamp(answer, clock, status, ("InService", "Failed"))
+        if status == "Failed":
+            answer["FailureReason"] = "Simulated endpoint failure: the primary container did not pass the ping health check."
 
     def _rewrite_ListEndpoints(self, call: Call, answer: dict) -> None:
         for summary in answer.get("Endpoints", []):
