@@ -71,8 +71,8 @@ def level_metrics(events: pd.DataFrame, level: int, time_scale: float) -> dict:
 
     # each finished pipeline's time less its own waits for concurrency slots: what it would have
     # taken had no quota been full (the capacity plan's D when every level was contended)
-    waited = quota_wait.groupby("pipeline").duration.sum()
-    unqueued = (ok.duration - ok.pipeline.map(waited).fillna(0.0)).clip(lower=0.0)
+    waited = {p: float(d) for p, d in quota_wait.groupby("pipeline").duration.sum().items()}
+    unqueued = [max(0.0, float(d) - waited.get(p, 0.0)) for p, d in zip(ok.pipeline, ok.duration)]
 
     queries = ev[ev.kind == "query"]
     sim = None
@@ -98,7 +98,7 @@ def level_metrics(events: pd.DataFrame, level: int, time_scale: float) -> dict:
         "batch_throughput_per_hour": batch,
         "steady_window_aws_seconds": (window[1] - window[0]) * aws if window else None,
         "pipeline_seconds": _pct(ok.duration * aws),
-        "pipeline_seconds_without_quota_waits": _pct(unqueued * aws),
+        "pipeline_seconds_without_quota_waits": _pct([d * aws for d in unqueued]),
         "stage_seconds": stages,
         "api": {
             "attempts": int(len(attempts)), "attempts_per_pipeline": len(attempts) / n_pipelines,
