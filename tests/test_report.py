@@ -104,7 +104,7 @@ def test_the_bottleneck_analysis_names_the_quota_that_binds(tmp_path):
     assert result["quotas"][1]["quota"] == "sagemaker.DescribeEndpoint rate"
 
 
-SCHEMA_LEVEL_KEYS = {"level", "time_scale", "enforced", "pipeline_seconds_without_quota_waits", "pipelines", "completed", "failed", "stopped", "failure_reasons", "wall_seconds",
+SCHEMA_LEVEL_KEYS = {"level", "time_scale", "enforced", "arrivals", "pipeline_seconds_without_quota_waits", "pipelines", "completed", "failed", "stopped", "failure_reasons", "wall_seconds",
                      "aws_seconds", "throughput_per_hour", "throughput_method", "batch_throughput_per_hour",
                      "steady_window_aws_seconds", "pipeline_seconds", "stage_seconds", "api", "waits",
                      "partial_state", "queries", "contention", "simulator", "overhead"}

@@ -13,6 +13,7 @@ KINDS = (
     "partial_state_detected", "partial_state_resolved", "partial_state_failed",
     "query",  # an Athena query from start to finish; outcome = its final state
     "contention",  # a write another writer beat (ConcurrentModificationException), read again and retried
+    "arrival",  # the open model: a pipeline started; duration = how late against when it was due
     "lifecycle",  # a resource reached its state: detail.resource, duration = AWS's own timestamps apart
     "threshold_abort",  # an abort threshold failed (its expression in detail.check): the run stops
     "limiter_fallback",  # the shared limiter (Redis) was unreachable: this process went on with its own

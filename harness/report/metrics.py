@@ -134,6 +134,7 @@ def level_metrics(events: pd.DataFrame, level: int, time_scale: float) -> dict:
         },
         # writes another writer beat to it (Glue ConcurrentModificationException), retried
         "contention": int((ev.kind == "contention").sum()),
+        "arrivals": arrival_metrics(ev, starts, ok, aws),
         # what the account enforced where it refused or throttled (harness/report/enforced.py)
         "enforced": enforced.observed(ev, attempts, time_scale),
         "simulator": simulator_health(sim, wall),
@@ -257,6 +258,31 @@ def left_behind(events: pd.DataFrame) -> dict | None:
     if resources is None:
         return None
     return {kind: int(n) for kind, n in resources.items() if n}
+
+
+SUSTAINED_DELAY_SHARE = 0.05  # start delays (p95) under this share of the pipeline time: the queue drained
+
+
+def arrival_metrics(ev: pd.DataFrame, starts: pd.DataFrame, ok: pd.DataFrame, aws: float) -> dict | None:
+    """The open model's level (an arrival rate): how many arrived, how late they started against
+    when they were due, how many completed per hour of arrivals, and whether the queue drained
+    (late starts stayed small, and the later half started no later than the earlier half)."""
+    arrived = ev[ev.kind == "arrival"]
+    if arrived.empty:
+        return None
+    details = _details(starts.tail(1))
+    window = float(details[0].get("duration_seconds") or 0.0) if details else 0.0
+    late = arrived.duration.to_numpy() * aws
+    half = len(late) // 2
+    mean_pipeline = float(ok.duration.mean() * aws) if len(ok) else None
+    by_worker = dict(zip(arrived.worker, late))
+    response = [d * aws + by_worker.get(w, 0.0) for w, d in zip(ok.worker, ok.duration)]
+    p95_late = float(np.percentile(late, 95))
+    growing = half > 0 and float(np.mean(late[half:])) > 2 * float(np.mean(late[:half])) + 1.0
+    sustained = bool(mean_pipeline and p95_late <= SUSTAINED_DELAY_SHARE * mean_pipeline and not growing)
+    return {"arrived": int(len(arrived)), "window_seconds": window,
+            "completed_per_hour": len(ok) / (window / 3600.0) if window else None,
+            "start_delay_seconds": _pct(late), "response_seconds": _pct(response), "sustained": sustained}
 
 
 def level_time_scales(metrics: dict) -> dict[int, float]:

@@ -58,7 +58,8 @@ def render(run_dir: str | Path) -> dict[str, Path]:
     metrics = run_metrics(events, meta)
     table = quota_table_of(run_dir)
     usable = [l for l in metrics["levels"] if l["throughput_per_hour"]]
-    fit = fit_usl([l["level"] for l in usable], [l["throughput_per_hour"] for l in usable])
+    open_model = any(l.get("arrivals") for l in metrics["levels"])  # levels are arrival rates, not N
+    fit = None if open_model else fit_usl([l["level"] for l in usable], [l["throughput_per_hour"] for l in usable])
     bottleneck = analyse(metrics, table)
     checks = integrity(events)
     metrics["usl"] = fit
@@ -109,8 +110,41 @@ def _fmt(value, digits=1, suffix="") -> str:
     return f"{value}{suffix}"
 
 
+def arrival_lines(metrics: dict) -> list[str]:
+    """The open model's answers: the highest arrival rate the account kept up with, and where the
+    queue began to grow."""
+    levels = [l for l in metrics["levels"] if l.get("arrivals")]
+    lines = []
+    for l in levels:
+        a = l["arrivals"]
+        delay = a["start_delay_seconds"]
+        lines.append(f"{l['level']} arriving per hour: {a['arrived']} arrived, {l['completed']} completed "
+                     f"({_fmt(a['completed_per_hour'], 0)}/h over the {a['window_seconds'] / 60:.0f}-minute window), "
+                     f"started late by {_fmt((delay['p50'] or 0) / 60)} min (p50) and {_fmt((delay['p95'] or 0) / 60)} "
+                     f"min (p95); {'the queue drained' if a['sustained'] else 'the queue grew'}.")
+    kept = [l["level"] for l in levels if l["arrivals"]["sustained"]]
+    b = metrics.get("bottleneck") or {}
+    binding = b.get("binding")
+    quota = (f"; the quota that binds: {binding['quota']}, which allows {binding['max_pipelines_per_hour']:.0f}/h"
+             if binding else "")
+    if kept:
+        lines.append(f"Highest sustainable arrival rate measured: {max(kept)} pipelines/hour{quota}.")
+    elif levels:
+        lines.append(f"No arrival rate measured was sustained: the queue grew at every one{quota}.")
+    return lines
+
+
 def headline(metrics: dict) -> list[str]:
-    """The answers a capacity planner wants, in sentences."""
+    """The answers a capacity planner wants, in sentences: the open model's or the closed one's,
+    then how far to trust the measurement."""
+    levels = metrics["levels"]
+    if any(l.get("arrivals") for l in levels):
+        return arrival_lines(metrics) + health_lines(metrics)
+    return closed_lines(metrics) + health_lines(metrics)
+
+
+def closed_lines(metrics: dict) -> list[str]:
+    """N pipelines at once: the highest clean level, peak throughput, the binding quota, the fit."""
     lines = []
     levels = metrics["levels"]
     clean = [l["level"] for l in levels if l["failed"] == 0 and l["completed"]]
@@ -162,6 +196,12 @@ def headline(metrics: dict) -> list[str]:
         lines.append(f"Not in steady state by the end of the window at N={', '.join(unsteady)} (a queue for a "
                      "quota was still building): throughput there counts the pipelines that finished in the "
                      "window; a longer duration_seconds measures the sustained rate.")
+    return lines
+
+
+def health_lines(metrics: dict) -> list[str]:
+    """The simulator, the measurement's own cost, the limiter, what was left behind."""
+    lines, levels = [], metrics["levels"]
     if any((l["simulator"] or {}).get("saturated") for l in levels):
         lines.append("Warning: the simulator itself saturated at some level (requests queued for moto); "
                      "a slower time scale (e.g. 1/30 instead of 1/60) or a lower N measures the account, not "

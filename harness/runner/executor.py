@@ -102,6 +102,18 @@ class PipelineExecutor:
                 spec = rng.choices(specs, weights)[0]
                 self.run_pipeline(ctx, pipelines[spec], level, worker, iteration, rng)
 
+    def run_arrival(self, ctx: AwsContext, rate: int, index: int, due: float, pipelines: dict[str, Pipeline]) -> None:
+        """One arrival of the open model: record how late it started against when it was due
+        (AWS seconds), then run one pipeline."""
+        scenario = self.scenario
+        rng = random.Random(f"{scenario.seed}:{rate}:{index}")
+        ctx = ctx.for_worker()
+        specs, weights = list(scenario.pipelines), list(scenario.pipelines.values())
+        with bound(level=rate, worker=index):
+            late = max(0.0, ctx.clock.now() - due)
+            self.recorder.record("arrival", duration=ctx.clock.wall(late))
+            self.run_pipeline(ctx, pipelines[rng.choices(specs, weights)[0]], rate, index, 1, rng)
+
     def run_pipeline(self, ctx: AwsContext, pipeline: Pipeline, level: int, worker: int, iteration: int,
                      rng: random.Random) -> str:
         """Stages under the stop signal, then the teardown under the abort signal; returns the

@@ -57,6 +57,75 @@ class ThreadPool:
         pass  # daemon threads: they end with the process
 
 
+class ArrivalPool:
+    """The open model, as k6's constant-arrival-rate executor: pipelines arrive at `rate` per
+    AWS hour for `duration` AWS seconds, each on its own thread. At most `max_in_flight` run at
+    once; one that arrives when all are busy waits in line and starts when one finishes. Each is
+    handed the time it was due, so its start delay counts from there: a slow account shows up as
+    queueing, not as fewer arrivals (no coordinated omission)."""
+
+    def __init__(self, run_one: Callable[[int, float], None], rate: float, duration: float, max_in_flight: int,
+                 clock, stop: threading.Event):
+        self._run_one, self._interval, self._duration = run_one, 3600.0 / rate, duration
+        self._max, self._clock, self._stop = max_in_flight, clock, stop
+        self._lock = threading.Condition()
+        self._waiting: list[tuple[int, float]] = []
+        self._running = 0
+        self._arriving = True
+        self._scheduler = threading.Thread(target=self._arrive, name="arrivals", daemon=True)
+
+    def start(self) -> None:
+        self._scheduler.start()
+
+    def _arrive(self) -> None:
+        from harness.stopping import Stopped, stop_on
+        began = self._clock.now()
+        index = 0
+        try:
+            while not self._stop.is_set():
+                due = began + index * self._interval
+                if due - began >= self._duration:
+                    break
+                with stop_on(self._stop):
+                    self._clock.sleep(max(0.0, due - self._clock.now()))
+                with self._lock:
+                    self._waiting.append((index, due))
+                    self._dispatch()
+                index += 1
+        except Stopped:
+            pass
+        finally:
+            with self._lock:
+                self._arriving = False
+                if self._stop.is_set():
+                    self._waiting.clear()  # due but never started: a stopping run starts nothing
+                self._lock.notify_all()
+
+    def _dispatch(self) -> None:
+        """Under the lock: start whoever waits, while there is room."""
+        while self._waiting and self._running < self._max and not self._stop.is_set():
+            index, due = self._waiting.pop(0)
+            self._running += 1
+            threading.Thread(target=self._one, args=(index, due), name=f"arrival-{index}", daemon=True).start()
+
+    def _one(self, index: int, due: float) -> None:
+        try:
+            self._run_one(index, due)
+        finally:
+            with self._lock:
+                self._running -= 1
+                self._dispatch()
+                self._lock.notify_all()
+
+    def wait(self, timeout: float) -> bool:
+        with self._lock:
+            return self._lock.wait_for(lambda: not self._arriving and not self._running and not self._waiting,
+                                       timeout)
+
+    def close(self) -> None:
+        pass  # daemon threads: they end with the process
+
+
 class ProcessPool:
     """`processes` worker processes, each running its share of a level's workers as threads,
     recording into the run's events.db and pacing through one limiter served from here.

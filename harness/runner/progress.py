@@ -14,6 +14,7 @@ class Progress:
         self.interval = interval or (1.0 if self.tty else 10.0)
         self.counts: Counter = Counter()
         self.level = None
+        self.label = ""
         self.total = 0
         self.starts_for: float | None = None  # duration mode: wall seconds new pipelines start for
         self.level_started = time.monotonic()
@@ -37,9 +38,10 @@ class Progress:
             self.counts["running"] -= 1
             self.counts["done" if ok else "failed"] += 1
 
-    def start_level(self, level: int, total: int, starts_for: float | None = None) -> None:
+    def start_level(self, level: int, total: int, starts_for: float | None = None, label: str | None = None) -> None:
         with self._lock:
             self.level, self.total, self.starts_for = level, total, starts_for
+            self.label = label or f"N={level}"
             self.counts = Counter()
             self.level_started = time.monotonic()
         if self._thread is None:
@@ -60,7 +62,7 @@ class Progress:
             eta = f"new pipelines for {left:.0f}s more" if left > 0 else "in-flight pipelines finishing"
         else:
             eta = f"eta {elapsed / finished * (self.total - finished):.0f}s" if finished and self.total else "eta ?"
-        return (f"N={self.level}: {c['done']} done, {c['running']} running, {c['failed']} failed"
+        return (f"{self.label}: {c['done']} done, {c['running']} running, {c['failed']} failed"
                 f"{f' of {self.total}' if self.total else ''} | throttled {c['throttled']} | partial state "
                 f"{c['partial_state_detected']} seen, {c['partial_state_failed']} failed | "
                 f"{elapsed:.0f}s elapsed, {eta}")

@@ -32,7 +32,7 @@ from harness.runner.cleanup import cleanup_run
 from harness.runner.abort import AbortWatch
 from harness.runner.costguard import CostGuard
 from harness.runner.executor import PipelineExecutor, StopSignals, failure_reason
-from harness.runner.pools import ProcessPool, ThreadPool
+from harness.runner.pools import ArrivalPool, ProcessPool, ThreadPool
 from harness.runner.progress import Progress
 from harness.runner.scenario import Scenario
 from harness.runner.toml_out import dumps as toml_dumps
@@ -266,6 +266,9 @@ class Runner:
                     "endpoint_url": self.endpoint_url, "prefix": self.prefix, "max_level": max(self.levels)}
             return ProcessPool(plan, level, scenario.processes, self.signals)
         pipelines = {spec: load_pipeline(spec) for spec in scenario.pipelines}
+        if scenario.arrivals:  # `level` is an arrival rate, pipelines per AWS hour
+            return ArrivalPool(lambda i, due: self._executor.run_arrival(ctx, level, i, due, pipelines), level,
+                               scenario.duration_seconds, scenario.max_in_flight, ctx.clock, self.signals.stop)
         return ThreadPool(lambda i: self._executor.run_worker(ctx, level, i, pipelines), level)
 
     def _time_scales_text(self) -> str:
@@ -291,8 +294,9 @@ class Runner:
             self.simulator.reset(time_scale=scenario.time_scale)
         ctx = self.context()
         total = level * scenario.iterations if not scenario.duration_seconds else 0
+        label = f"{level} arriving/h" if scenario.arrivals else f"N={level}"
         self.progress.start_level(level, total, scenario.duration_seconds * scenario.time_scale
-                                  if scenario.duration_seconds else None)
+                                  if scenario.duration_seconds else None, label)
         started = time.monotonic()
         with bound(level=level):
             self.recorder.record("level_start", workers=level, ramp_up_seconds=scenario.ramp_up_seconds,
@@ -322,7 +326,7 @@ class Runner:
         self._finished_counts[level] = Counter(c)
         self._after_level()  # worker processes' failures, counted from their events just now
         self.progress.end_level()
-        self.say(f"N={level}: {c['done']} done, {c['failed']} failed in {time.monotonic() - started:.0f}s wall "
+        self.say(f"{label}: {c['done']} done, {c['failed']} failed in {time.monotonic() - started:.0f}s wall "
                  f"({(time.monotonic() - started) / scenario.time_scale / 60:.0f} min AWS), "
                  f"{c['throttled']} throttled attempts, {c['partial_state_detected']} partial states")
         with bound(level=level):

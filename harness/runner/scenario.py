@@ -73,6 +73,11 @@ class Scenario:
     levels: list[int] = field(default_factory=lambda: [4])
     iterations: int = 1
     duration_seconds: float = 0.0
+    # the open model: each level is an arrival rate (pipelines per AWS hour) instead of N workers;
+    # pipelines arrive for duration_seconds, at most max_in_flight run at once (the rest wait, and
+    # their start delay counts from when they were due)
+    arrivals: bool = False
+    max_in_flight: int = 256
     ramp_up_seconds: float = 0.0
     workers: str = "threads"  # or "processes": worker threads spread over `processes` processes
     processes: int = 2
@@ -147,9 +152,22 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
     profile = root.raw("profile", "aws-default")
     if not isinstance(profile, str) or not (profile in available_profiles() or profile.endswith(".toml")):
         raise root.error("profile", profile, "one of " + ", ".join(available_profiles()) + ", or a .toml path")
-    levels = root.raw("levels", [4])
-    if (not isinstance(levels, list) or not levels
-            or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 or n > 1024 for n in levels)):
+    arrivals = root.has("arrival_rates")
+    if arrivals and root.has("levels"):
+        raise root.error("arrival_rates", root.raw("arrival_rates"), "nothing beside levels: a scenario runs N "
+                                                                     "pipelines at once (levels) or pipelines "
+                                                                     "arriving at rates (arrival_rates)")
+    levels = root.raw("arrival_rates" if arrivals else "levels", [4])
+    if arrivals and (not isinstance(levels, list) or not levels or any(
+            isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 100000 for n in levels)):
+        raise root.error("arrival_rates", levels, "a non-empty list of pipelines per AWS hour, integers from 1 to "
+                                                  "100000")
+    if arrivals and not root.number("duration_seconds", 0.0, minimum=0.0):
+        raise root.error("duration_seconds", root.raw("duration_seconds"), "how long pipelines arrive, in AWS "
+                                                                           "seconds (> 0, required with "
+                                                                           "arrival_rates)")
+    if not arrivals and (not isinstance(levels, list) or not levels
+                         or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 or n > 1024 for n in levels)):
         raise root.error("levels", levels, "a non-empty list of integers from 1 to 1024")
     accounts = root.raw("allowed_accounts", [])
     if not isinstance(accounts, list) or any(not isinstance(a, str) or not a.isdigit() or len(a) != 12
@@ -198,6 +216,8 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
         levels=list(levels),
         iterations=root.integer("iterations", 1, minimum=1, maximum=10000),
         duration_seconds=root.number("duration_seconds", 0.0, minimum=0.0),
+        arrivals=arrivals and _threads_only(root),
+        max_in_flight=root.integer("max_in_flight", 256, minimum=1, maximum=100000),
         ramp_up_seconds=root.number("ramp_up_seconds", 0.0, minimum=0.0),
         workers=root.string("workers", "threads", choices=["threads", "processes"]),
         processes=root.integer("processes", 2, minimum=1, maximum=64),
@@ -227,6 +247,13 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
         except ValueError as err:
             raise ConfigError(source, "pipelines", spec, str(err).split(": ", 1)[-1]) from None
     return scenario
+
+
+def _threads_only(root: Section) -> bool:
+    if root.raw("workers", "threads") != "threads":
+        raise root.error("workers", root.raw("workers"), 'threads with arrival_rates (each arrival is a thread of '
+                                                        "the runner)")
+    return True
 
 
 def parse_thresholds(root: Section) -> tuple[list[str], list[str]]:
