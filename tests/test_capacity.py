@@ -185,5 +185,7 @@ def test_pipelines_arriving_at_a_rate_show_where_the_queue_stops_draining(simula
     assert fast["response_seconds"]["p95"] > fast["start_delay_seconds"]["p95"]
     summary = (result.run_dir / "summary.md").read_text()
     assert "Highest sustainable arrival rate measured: 6 pipelines/hour" in summary
+    predicted = metrics["predicted_sustainable_per_hour"]  # 8 in flight, no quota on calm
+    assert predicted and f"harness plan predicted {predicted:.0f}/h before the run" in summary
     assert "60 arriving per hour: 20 arrived, 20 completed" in summary and "the queue grew" in summary
     assert metrics["usl"] is None  # a fit of throughput against N means nothing for rates

@@ -316,6 +316,8 @@ def run_metrics(events: pd.DataFrame, meta: dict) -> dict:
         "left_behind": left_behind(events),
         # None: the limiter lived in the run; True: shared through Redis throughout; False: it fell back
         "shared_limiter": meta.get("shared_limiter"),
+        # the open model: the rate `harness plan` predicted the account sustains, before the run
+        "predicted_sustainable_per_hour": meta.get("predicted_sustainable_per_hour"),
         "limiter_fallbacks": int((events.kind == "limiter_fallback").sum()),
         "levels": per_level,
     }

@@ -127,6 +127,9 @@ def arrival_lines(metrics: dict) -> list[str]:
     binding = b.get("binding")
     quota = (f"; the quota that binds: {binding['quota']}, which allows {binding['max_pipelines_per_hour']:.0f}/h"
              if binding else "")
+    predicted = metrics.get("predicted_sustainable_per_hour")
+    if predicted:
+        quota += f"; harness plan predicted {predicted:.0f}/h before the run"
     if kept:
         lines.append(f"Highest sustainable arrival rate measured: {max(kept)} pipelines/hour{quota}.")
     elif levels:

@@ -68,6 +68,7 @@ def dry_run(scenario: Scenario) -> tuple[dict, dict]:
                 sim.reset(manual_time=True)
                 single = replace(scenario, backend="sim", profile=profile, time_scale=1.0,
                                  pipelines={spec: 1.0}, iterations=1, duration_seconds=0.0, ramp_up_seconds=0.0,
+                                 arrivals=False, levels=[1], level_time_scales={},
                                  dashboard=replace(scenario.dashboard, workers=0))
                 result = Runner(single, folder, [1], out=io.StringIO(), endpoint_url=sim.endpoint_url,
                                 render_report=False, clock=SimulatorTime(sim)).run()
@@ -101,7 +102,13 @@ def make_plan(scenario: Scenario, n: int) -> dict:
     else:
         run_seconds = scenario.ramp_up_seconds + scenario.iterations * duration + queueing
     creates = {op: per * pipelines for op, per in calls.items() if op.split(".", 1)[1].startswith("Create")}
+    sustainable = None
+    if scenario.arrivals:  # the open model: n is an arrival rate; what rate can the account keep up with?
+        bounds = [b for b in (bottleneck.get("bound_pipelines_per_hour"),
+                              3600.0 * scenario.max_in_flight / duration if duration else None) if b]
+        sustainable = min(bounds) if bounds else None
     return {
+        "sustainable_per_hour": sustainable,
         "scenario": scenario.name, "n": n, "pipelines": pipelines,
         "calls_per_pipeline": calls,
         "calls": {op: per * pipelines for op, per in sorted(calls.items(), key=lambda kv: -kv[1])},
@@ -116,7 +123,10 @@ def make_plan(scenario: Scenario, n: int) -> dict:
 
 def planned_pipelines(scenario: Scenario, n: int, duration: float) -> int:
     """Pipelines a level of N runs: N x iterations, or in duration mode each worker's pipelines
-    from its start in the ramp-up until the duration is over (the last one started counts)."""
+    from its start in the ramp-up until the duration is over (the last one started counts); in
+    the open model, n per hour for the duration."""
+    if scenario.arrivals:
+        return math.ceil(n * scenario.duration_seconds / 3600.0)
     if not scenario.duration_seconds:
         return n * scenario.iterations
     if duration <= 0:
@@ -163,6 +173,9 @@ def format_plan(plan: dict) -> str:
         lines.append(f"Quota predicted to bind first: {binding['quota']} (limit {binding['limit']:g}); it allows "
                      f"{binding['max_pipelines_per_hour']:.0f} pipelines/hour"
                      + (f"; N={plan['n']} needs {need['limit']:.3g} (x{need['raise_by']:.2f})" if need else ""))
+    if plan.get("sustainable_per_hour"):
+        lines.append(f"Highest sustainable arrival rate predicted: {plan['sustainable_per_hour']:.0f} pipelines/hour "
+                     "(the binding quota's bound, or max_in_flight pipelines of the uncontended length per hour)")
     lines.append(f"Expected run time: {plan['run_seconds'] / 60:.0f} min in AWS time (a pipeline takes "
                  f"{plan['pipeline_seconds'] / 60:.0f} min; queueing for concurrency quotas adds "
                  f"{plan['queueing_seconds'] / 60:.0f} min)")

@@ -108,6 +108,19 @@ class Runner:
         self.say(f"max_cost_usd: the run has spent about ${spent_usd:.2f} of ${self.scenario.max_cost_usd:.2f}")
         self.request_stop("max_cost_usd")
 
+    def _predict_sustainable_rate(self) -> None:
+        """The open model: what `harness plan` predicts, recorded so the report can show it beside
+        the measured rate (a dry run on a private simulator, a few seconds)."""
+        from harness.runner.plan import make_plan
+        try:
+            predicted = make_plan(self._base, max(self.levels))["sustainable_per_hour"]
+        except Exception as err:  # noqa: BLE001 - a prediction that cannot be made is not a failed run
+            self.say(f"no prediction of the sustainable rate: {err}")
+            return
+        if predicted:
+            self.say(f"plan: the highest sustainable arrival rate is predicted at {predicted:.0f} pipelines/hour")
+            self.recorder.set_meta(predicted_sustainable_per_hour=predicted)
+
     def _threshold_failed(self, expression: str) -> None:
         self.recorder.record("threshold_abort", check=expression)
         self.request_stop(f"threshold {expression!r} failed")
@@ -168,6 +181,8 @@ class Runner:
         self.say(f"run {self.run_id}: {scenario.name} on {scenario.backend}"
                  f"{' (' + scenario.profile + ')' if scenario.backend == 'sim' else ''}, policy {scenario.policy},"
                  f" levels {', '.join(map(str, self.levels))}, {self._time_scales_text()}")
+        if scenario.arrivals and scenario.backend == "sim":
+            self._predict_sustainable_rate()
         result = RunResult(self.run_id, self.run_dir)
         watch = AbortWatch(scenario.abort_thresholds, self._live_counts, self._threshold_failed).start()
         if scenario.abort_thresholds:
