@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.quotas import Quota
 from harness.runner.run import Runner
 from harness.runner.scenario import parse_scenario
 from simhelpers import write_profile
@@ -189,3 +190,20 @@ def test_pipelines_arriving_at_a_rate_show_where_the_queue_stops_draining(simula
     assert predicted and f"harness plan predicted {predicted:.0f}/h before the run" in summary
     assert "60 arriving per hour: 20 arrived, 20 completed" in summary and "the queue grew" in summary
     assert metrics["usl"] is None  # a fit of throughput against N means nothing for rates
+
+
+def test_whatif_plans_on_the_quota_asked_about_even_where_the_account_enforced_less():
+    """The run saw DescribeFeatureGroup throttled at about 0.95/s against a table of 1/s; asked
+    what 5/s would buy, the what-if plans on 5/s, not on what the account did before."""
+    from harness.quotas import QuotaTable
+    from harness.report.whatif import parse_change, whatif
+    level = {"level": 8, "completed": 8, "pipelines": 8, "throughput_per_hour": 10.0, "throughput_method": "batch",
+             "pipeline_seconds": {"mean": 1800.0}, "pipeline_seconds_without_quota_waits": {"mean": 1800.0},
+             "api": {"by_operation": {"sagemaker.DescribeFeatureGroup": {"attempts": 420, "throttled": 20}}},
+             "waits": {"quota_hold_seconds": {}},
+             "enforced": {"sagemaker.DescribeFeatureGroup": {"kind": "rate", "throttled": 20, "enforced": 0.5}}}
+    table = QuotaTable([Quota("sagemaker", "DescribeFeatureGroup", rate=1.0, burst=1.0)])
+    result = whatif({"levels": [level]}, table, [parse_change("sagemaker.DescribeFeatureGroup.rate=5")])
+    assert result["before"]["limit"] == 0.5  # planned on what the account enforced
+    assert result["after"]["limit"] == 5.0  # and on the raise asked about
+    assert result["after"]["bound_per_hour"] == pytest.approx(10 * result["before"]["bound_per_hour"])

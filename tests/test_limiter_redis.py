@@ -162,7 +162,7 @@ def test_an_unreachable_redis_falls_back_to_a_local_limiter_with_a_warning(redis
 
 
 def test_an_unreachable_redis_fails_calls_when_the_run_asks_to_fail_closed(redis_server):
-    url = redis_server.url.replace("redis://", "redis://:s3cret-pass@")
+    url = redis_server.url.replace("redis://", "redis://:s3cret-pass@") + "?password=s3cret-too"
     redis_server.stop()
     limiter = Limiter(QuotaTable([Quota("sagemaker", "DescribeEndpoint", rate=1000, burst=10)]),
                       backend=RedisBackend(url, namespace="closed", on_unreachable="fail"))

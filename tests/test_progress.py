@@ -24,3 +24,15 @@ def test_a_level_with_a_duration_counts_down_to_its_last_start_then_says_it_is_f
     progress.level_started -= 30.0
     assert "in-flight pipelines finishing" in progress.line()
     progress.close()
+
+
+def test_counters_read_back_from_worker_processes_replace_the_last_reading():
+    """A runner polls the events of its worker processes for totals: each reading replaces the
+    previous one (adding them made one failure count as three, and tripped abort thresholds)."""
+    import io
+
+    from harness.runner.progress import Progress
+    progress = Progress(io.StringIO())
+    for _ in range(3):
+        progress.set_counts({"done": 4, "failed": 1})
+    assert progress.counts["failed"] == 1 and progress.counts["done"] == 4

@@ -18,6 +18,8 @@ def account_says(rows: list[dict], seen: dict) -> None:
     """Where the account enforced less than the table says, plan on what it enforced; the row
     keeps the table's figure (`table_limit`) and says why (`enforced`)."""
     for row in rows:
+        if row.get("source") == "what-if":  # a limit someone asks about: what the account did then is moot
+            continue
         key, kind = row["quota"].rsplit(" ", 1)
         evidence = seen.get(key)
         if not evidence or evidence["kind"] != kind or evidence["enforced"] >= enforced.DISAGREE * row["limit"]:

@@ -7,7 +7,8 @@
 - A rate quota: in the windows where calls were throttled, the calls that got through measure
   the rate the account allowed (bursts make it read a little high). A few throttles say only
   that a burst met the bucket, not what the rate is: it takes at least MIN_THROTTLES, and
-  THROTTLED_SHARE of the operation's attempts, to read one.
+  THROTTLED_SHARE of the operation's attempts, to read one, and only windows where a third of
+  the calls or more were throttled count (elsewhere what got through is the demand).
 
 The bottleneck analysis takes the lower of the table and what was enforced, and the report
 flags every row where they disagree.
@@ -21,6 +22,7 @@ REFUSALS = ("ResourceLimitExceeded",)
 WINDOW_AWS_SECONDS = 10.0
 MIN_THROTTLES = 10
 THROTTLED_SHARE = 0.02
+SATURATED_SHARE = 0.33
 DISAGREE = 0.9  # enforced below this share of the table's limit: the table is wrong for this account
 
 
@@ -56,9 +58,15 @@ def observed(ev: pd.DataFrame, attempts: pd.DataFrame, time_scale: float) -> dic
         if len(throttled) < MIN_THROTTLES or len(throttled) < THROTTLED_SHARE * len(calls):
             continue
         bins = ((calls.mono_time - calls.mono_time.min()) // window).astype(int)
-        hit = set(bins[calls.outcome == "throttled"])
-        through = calls[(calls.outcome != "throttled") & bins.isin(hit)]
-        per_window = through.groupby(bins[through.index]).size().reindex(sorted(hit), fill_value=0)
+        tried = calls.groupby(bins).size()
+        refused = calls[calls.outcome == "throttled"].groupby(bins[calls.outcome == "throttled"]).size()
+        # only windows where the bucket was empty most of the time: a third or more throttled (else
+        # what got through is the demand, and reads the rate low)
+        full = [b for b, n in refused.items() if n >= SATURATED_SHARE * tried[b]]
+        if not full:
+            continue
+        through = calls[(calls.outcome != "throttled") & bins.isin(full)]
+        per_window = through.groupby(bins[through.index]).size().reindex(sorted(full), fill_value=0)
         out[f"{service}.{operation}"] = {"kind": "rate", "throttled": int(len(throttled)),
                                          "enforced": float(per_window.median()) / WINDOW_AWS_SECONDS}
     return out

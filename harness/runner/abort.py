@@ -53,6 +53,7 @@ class AbortWatch:
                  stop: Callable[[str], None]):
         self.expressions, self.counts, self.stop = expressions, counts, stop
         self.fired: str | None = None
+        self._lock = threading.Lock()  # the watcher and every pipeline thread check
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="abort-thresholds", daemon=True)
 
@@ -62,14 +63,15 @@ class AbortWatch:
         return self
 
     def check(self) -> None:
-        if self.fired is not None:
-            return
-        counts = self.counts()
-        for expression in self.expressions:
-            if failing(expression, counts):
-                self.fired = expression
-                self.stop(expression)
+        with self._lock:
+            if self.fired is not None:
                 return
+            counts = self.counts()
+            failed = next((e for e in self.expressions if failing(e, counts)), None)
+            if failed is None:
+                return
+            self.fired = failed
+        self.stop(failed)
 
     def _watch(self) -> None:
         while not self._done.wait(INTERVAL_SECONDS):

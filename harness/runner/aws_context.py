@@ -26,7 +26,8 @@ def shared_limiter_backend(scenario: Scenario, endpoint_url: str | None, recorde
     from harness.aws.limiter.redis_backend import RedisBackend
 
     where = endpoint_url if scenario.backend == "sim" else "aws"
-    namespace = shared.namespace or f"harness:{where}:{scenario.region}"
+    # the scale is part of it: the scripts keep AWS time as Redis time / scale
+    namespace = f"{shared.namespace or f'harness:{where}:{scenario.region}'}:x{scenario.time_scale:g}"
 
     def fell_back(message: str) -> None:
         if recorder is not None:

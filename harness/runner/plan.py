@@ -21,7 +21,7 @@ from harness.clock import ManualClock
 from harness.events import load_events, load_meta
 from harness.report.bottleneck import analyse
 from harness.report.metrics import run_metrics
-from harness.runner.scenario import Scenario
+from harness.runner.scenario import Scenario, SharedLimiter
 from harness.sim.profile import load_profile
 
 PRICES = Path(__file__).resolve().parents[1] / "prices.toml"
@@ -68,7 +68,7 @@ def dry_run(scenario: Scenario) -> tuple[dict, dict]:
                 sim.reset(manual_time=True)
                 single = replace(scenario, backend="sim", profile=profile, time_scale=1.0,
                                  pipelines={spec: 1.0}, iterations=1, duration_seconds=0.0, ramp_up_seconds=0.0,
-                                 arrivals=False, levels=[1], level_time_scales={},
+                                 arrivals=False, levels=[1], level_time_scales={}, limiter=SharedLimiter(),
                                  dashboard=replace(scenario.dashboard, workers=0))
                 result = Runner(single, folder, [1], out=io.StringIO(), endpoint_url=sim.endpoint_url,
                                 render_report=False, clock=SimulatorTime(sim)).run()

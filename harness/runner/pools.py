@@ -114,13 +114,16 @@ class ArrivalPool:
         finally:
             with self._lock:
                 self._running -= 1
+                if self._stop.is_set():
+                    self._waiting.clear()  # due but never started: a stopping run starts nothing
                 self._dispatch()
                 self._lock.notify_all()
 
     def wait(self, timeout: float) -> bool:
         with self._lock:
-            return self._lock.wait_for(lambda: not self._arriving and not self._running and not self._waiting,
-                                       timeout)
+            return self._lock.wait_for(
+                lambda: not self._arriving and not self._running and (not self._waiting or self._stop.is_set()),
+                timeout)
 
     def close(self) -> None:
         pass  # daemon threads: they end with the process

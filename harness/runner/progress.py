@@ -29,6 +29,12 @@ class Progress:
         elif kind.startswith("partial_state"):
             self.counts[kind] += 1
 
+    def set_counts(self, counts: dict) -> None:
+        """Counters read back whole (from worker processes' events): they replace, not add."""
+        with self._lock:
+            for key, value in counts.items():
+                self.counts[key] = value
+
     def pipeline_started(self) -> None:
         with self._lock:
             self.counts["running"] += 1

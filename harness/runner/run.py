@@ -293,17 +293,27 @@ class Runner:
         return "time scales " + ", ".join(f"{scale:g} at N={n}" for n, scale in scales.items())
 
     def _at_time_scale(self, scale: float) -> None:
-        """The level's own time scale: its scenario, clock and shared limiter follow it."""
+        """The level's own time scale: its scenario and clock follow it."""
         if scale == self.scenario.time_scale:
             return
         self.scenario = replace(self._base, time_scale=scale)
         if not self._clock_given:
             self.clock = Clock(scale)
-        if self._shared_limiter is not None:
-            self._shared_limiter = shared_limiter_backend(self.scenario, self.endpoint_url, self.recorder)
+
+    def _level_limiter(self, level: int) -> None:
+        """A Redis limiter for this level: its state is kept at the level's time scale, and where
+        the run owns its simulator (a fresh account each level) under this run and level alone."""
+        if self._shared_limiter is None:
+            return
+        scenario = self.scenario
+        if self.simulator is not None and not self._base.limiter.namespace:
+            scenario = replace(scenario, limiter=replace(scenario.limiter,
+                                                         namespace=f"harness:{self.run_id}:n{level}"))
+        self._shared_limiter = shared_limiter_backend(scenario, self.endpoint_url, self.recorder)
 
     def _run_level(self, level: int) -> None:
         self._at_time_scale(self._base.time_scale_at(level))
+        self._level_limiter(level)
         scenario = self.scenario
         if self.simulator is not None:  # fresh state for every level, same seed
             self.simulator.reset(time_scale=scenario.time_scale)
@@ -371,7 +381,7 @@ class Runner:
                                                     "partial_state_detected", "partial_state_failed"])
             except Exception:  # noqa: BLE001 - a busy database: try again next time
                 continue
-            self.progress.counts.update(self._level_counts(events, level))
+            self.progress.set_counts(self._level_counts(events, level))
 
     @staticmethod
     def _level_counts(events, level: int) -> dict:
@@ -387,7 +397,7 @@ class Runner:
     def _count_from_events(self, level: int) -> None:
         from harness.events import load_events
         counts = self._level_counts(load_events(self.run_dir), level)
-        self.progress.counts.update(counts)
+        self.progress.set_counts(counts)
         self._counted[0] += counts["done"] + counts["failed"] + counts["stopped"]
         self._counted[1] += counts["failed"]
 

@@ -43,9 +43,16 @@ class LimiterUnreachable(ConnectionError):
 
 
 def without_password(url: str) -> str:
-    """The URL as it may be printed or written down: credentials are never shown."""
-    scheme, sep, rest = url.partition("://")
-    return f"{scheme}://{rest.rsplit('@', 1)[-1]}" if sep and "@" in rest else url
+    """The URL as it may be printed or written down: no user, password or `password=` query
+    parameter (redis-py reads credentials from all three)."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                       if k.lower() not in ("password", "username")])
+    if not host:  # unix:///path: no host, and urlunsplit would drop the empty authority
+        return f"{parts.scheme}://{parts.path}" + (f"?{query}" if query else "")
+    return urlunsplit((parts.scheme, host, parts.path, query, parts.fragment))
 
 
 def _number(text: str) -> float:
@@ -66,7 +73,9 @@ class RedisBackend:
         self.url, self.namespace, self.time_scale = url, namespace, time_scale
         self.on_unreachable, self.on_fallback = on_unreachable, on_fallback
         self._given_clock = clock
-        self._errors = (redis.ConnectionError, redis.TimeoutError)
+        # a refused connection, a timeout, and a server that cannot run the script (read-only
+        # after a failover, out of memory, too old for TIME before writes) alike
+        self._errors = (redis.RedisError,)
         self._redis = redis.Redis.from_url(url, decode_responses=True, socket_timeout=SOCKET_TIMEOUT_SECONDS,
                                            socket_connect_timeout=SOCKET_TIMEOUT_SECONDS)
         self._script = self._redis.register_script(files("harness.aws.limiter").joinpath("limiter.lua").read_text())
