@@ -206,7 +206,7 @@ def test_worker_processes_share_the_limiter_through_redis(simulator, redis_serve
     assert result.pipelines == 4 and result.failed == 0
     assert load_meta(result.run_dir)["shared_limiter"] is True
     keys = redis.Redis.from_url(redis_server.url, decode_responses=True).keys("*")
-    namespace = f"harness:{simulator.endpoint_url}:us-east-1"
+    namespace = f"harness:{simulator.endpoint_url}:us-east-1:x0.01"  # a running simulator: shared by its runs
     assert any(k.startswith(namespace + ":{sagemaker.CreateFeatureGroup}") for k in keys)  # a rate key
     assert any(k.startswith(namespace + ":{permit:sagemaker.CreateEndpoint}") for k in keys)  # a permit key
     assert nothing_in(simulator.endpoint_url)

@@ -1,9 +1,10 @@
 """What the account enforced, read from what it did, not from the quota table.
 
 - A concurrency quota: every refusal (ResourceLimitExceeded, or Athena's TooManyRequestsException
-  answered as an error) came while some of the run's resources were in progress. The most the
-  run ever had in progress at once is what the account demonstrably allowed; with refusals
-  beside it, that is about the limit (other tenants' resources only make it lower still).
+  answered as an error) came while the run's resources filled the slots: the median number in
+  progress at the moments of refusal is about the limit (other tenants' resources only make
+  it lower still). The median, not the most: a slot handed from one pipeline to the next is
+  counted twice for the milliseconds between the create and the previous holder's record.
 - A rate quota: in the windows where calls were throttled, the calls that got through measure
   the rate the account allowed (bursts make it read a little high). A few throttles say only
   that a burst met the bucket, not what the rate is: it takes at least MIN_THROTTLES, and
@@ -31,16 +32,12 @@ def _refused(attempts: pd.DataFrame) -> pd.DataFrame:
                     | ((attempts.error_code == "TooManyRequestsException") & (attempts.outcome == "error"))]
 
 
-def most_in_progress(holds: pd.DataFrame) -> int:
-    """The most holds (wall intervals ending at mono_time) open at one moment."""
-    if holds.empty:
-        return 0
+def in_progress_at(holds: pd.DataFrame, moments) -> np.ndarray:
+    """How many holds were open at each moment."""
     starts = (holds.mono_time - holds.duration).to_numpy()
     ends = holds.mono_time.to_numpy()
-    moments = np.concatenate([starts, ends])
-    steps = np.concatenate([np.ones(len(starts)), -np.ones(len(ends))])
-    order = np.lexsort((steps, moments))  # at a tie, an end before a start
-    return int(np.cumsum(steps[order]).max())
+    moments = np.asarray(list(moments), dtype=float)
+    return ((starts[None, :] <= moments[:, None]) & (ends[None, :] > moments[:, None])).sum(axis=1)
 
 
 def observed(ev: pd.DataFrame, attempts: pd.DataFrame, time_scale: float) -> dict:
@@ -49,9 +46,11 @@ def observed(ev: pd.DataFrame, attempts: pd.DataFrame, time_scale: float) -> dic
     holds = ev[ev.kind == "quota_hold"]
     for (service, operation), refused in _refused(attempts).groupby(["service", "operation"]):
         mine = holds[(holds.service == service) & (holds.operation == operation)]
-        most = most_in_progress(mine)
-        if most:
-            out[f"{service}.{operation}"] = {"kind": "concurrency", "refused": int(len(refused)), "enforced": most}
+        if mine.empty:
+            continue
+        busy = int(np.median(in_progress_at(mine, refused.mono_time)))
+        if busy:
+            out[f"{service}.{operation}"] = {"kind": "concurrency", "refused": int(len(refused)), "enforced": busy}
     window = WINDOW_AWS_SECONDS * time_scale
     for (service, operation), calls in attempts.groupby(["service", "operation"]):
         throttled = calls[calls.outcome == "throttled"]

@@ -303,8 +303,8 @@ class Runner:
     def _level_limiter(self, level: int) -> None:
         """A Redis limiter for this level: its state is kept at the level's time scale, and where
         the run owns its simulator (a fresh account each level) under this run and level alone."""
-        if self._shared_limiter is None:
-            return
+        if self._shared_limiter is None or not self._shared_limiter.shared:
+            return  # none, or Redis was out at the start: this run goes on with its own (warned once)
         scenario = self.scenario
         if self.simulator is not None and not self._base.limiter.namespace:
             scenario = replace(scenario, limiter=replace(scenario.limiter,
