@@ -207,3 +207,23 @@ def test_whatif_plans_on_the_quota_asked_about_even_where_the_account_enforced_l
     assert result["before"]["limit"] == 0.5  # planned on what the account enforced
     assert result["after"]["limit"] == 5.0  # and on the raise asked about
     assert result["after"]["bound_per_hour"] == pytest.approx(10 * result["before"]["bound_per_hour"])
+
+
+def test_a_ramp_of_arrivals_finds_the_rate_where_the_queue_starts_to_grow(simulator, tmp_path):
+    """k6's ramping-arrival-rate: from 6 to 120 pipelines an hour over 30 AWS minutes, 6 at a
+    time of pipelines that take about 10 minutes (about 36 an hour): the queue starts to grow
+    between, and the report says at about which rate."""
+    scenario = parse_scenario({"profile": "calm", "time_scale": 0.01, "seed": 3, "start_rate": 6,
+                               "arrival_stages": [{"target": 120, "duration_seconds": 1800}], "max_in_flight": 6,
+                               "pipelines": "workbench-light",
+                               "params": {"rows": 40, "ingest_rows": 8, "inference_batches": 3, "batch_rows": 5}},
+                              "ramp.toml", "ramp")
+    simulator.reset(profile="calm", seed=3, time_scale=0.01)
+    result = Runner(scenario, tmp_path, endpoint_url=simulator.endpoint_url).run()
+    assert result.failed == 0
+    [level] = json.loads((result.run_dir / "metrics.json").read_text())["levels"]
+    ramp = level["arrivals"]
+    assert level["level"] == 120 and ramp["ramp"] and ramp["arrived"] == 31  # (6 + 120) / 2 an hour for half an hour
+    assert 20 < ramp["queue_grew_from_rate"] < 110
+    summary = (result.run_dir / "summary.md").read_text()
+    assert f"the queue began to grow at about {ramp['queue_grew_from_rate']:.0f} pipelines/hour" in summary

@@ -280,7 +280,14 @@ def arrival_metrics(ev: pd.DataFrame, starts: pd.DataFrame, ok: pd.DataFrame, aw
     p95_late = float(np.percentile(late, 95))
     growing = half > 0 and float(np.mean(late[half:])) > 2 * float(np.mean(late[:half])) + 1.0
     sustained = bool(mean_pipeline and p95_late <= SUSTAINED_DELAY_SHARE * mean_pipeline and not growing)
-    return {"arrived": int(len(arrived)), "window_seconds": window,
+    # a ramp: the rate in force when pipelines first started late by more than the share
+    rates = [d.get("rate") for d in _details(arrived)]
+    late_from = None
+    if mean_pipeline and len({r for r in rates if r is not None}) > 1:
+        over = [r for r, wait in zip(rates, late) if wait > SUSTAINED_DELAY_SHARE * mean_pipeline]
+        late_from = over[0] if over else None
+    return {"arrived": int(len(arrived)), "window_seconds": window, "ramp": len(set(rates)) > 1,
+            "queue_grew_from_rate": late_from,
             "completed_per_hour": len(ok) / (window / 3600.0) if window else None,
             "start_delay_seconds": _pct(late), "response_seconds": _pct(response), "sustained": sustained}
 

@@ -118,11 +118,18 @@ def arrival_lines(metrics: dict) -> list[str]:
     for l in levels:
         a = l["arrivals"]
         delay = a["start_delay_seconds"]
+        if a.get("ramp"):
+            grew = a.get("queue_grew_from_rate")
+            lines.append(f"A ramp up to {l['level']} arriving per hour: {a['arrived']} arrived, {l['completed']} "
+                         f"completed; " + (f"the queue began to grow at about {grew:.0f} pipelines/hour "
+                                           f"(start delays past 5% of the pipeline time from then on)."
+                                           if grew else "the queue drained all the way up."))
+            continue
         lines.append(f"{l['level']} arriving per hour: {a['arrived']} arrived, {l['completed']} completed "
                      f"({_fmt(a['completed_per_hour'], 0)}/h over the {a['window_seconds'] / 60:.0f}-minute window), "
                      f"started late by {_fmt((delay['p50'] or 0) / 60)} min (p50) and {_fmt((delay['p95'] or 0) / 60)} "
                      f"min (p95); {'the queue drained' if a['sustained'] else 'the queue grew'}.")
-    kept = [l["level"] for l in levels if l["arrivals"]["sustained"]]
+    kept = [l["level"] for l in levels if l["arrivals"]["sustained"] and not l["arrivals"].get("ramp")]
     b = metrics.get("bottleneck") or {}
     binding = b.get("binding")
     quota = (f"; the quota that binds: {binding['quota']}, which allows {binding['max_pipelines_per_hour']:.0f}/h"
@@ -132,8 +139,12 @@ def arrival_lines(metrics: dict) -> list[str]:
         quota += f"; harness plan predicted {predicted:.0f}/h before the run"
     if kept:
         lines.append(f"Highest sustainable arrival rate measured: {max(kept)} pipelines/hour{quota}.")
-    elif levels:
+    elif levels and not any(l["arrivals"].get("ramp") for l in levels):
         lines.append(f"No arrival rate measured was sustained: the queue grew at every one{quota}.")
+    elif binding:
+        lines.append(f"The quota that binds: {binding['quota']}, which allows "
+                     f"{binding['max_pipelines_per_hour']:.0f}/h" + (f"; harness plan predicted {predicted:.0f}/h "
+                                                                    "before the run." if predicted else "."))
     return lines
 
 

@@ -102,17 +102,18 @@ class PipelineExecutor:
                 spec = rng.choices(specs, weights)[0]
                 self.run_pipeline(ctx, pipelines[spec], level, worker, iteration, rng)
 
-    def run_arrival(self, ctx: AwsContext, rate: int, index: int, due: float, pipelines: dict[str, Pipeline]) -> None:
+    def run_arrival(self, ctx: AwsContext, level: int, index: int, due: float, rate: float,
+                    pipelines: dict[str, Pipeline]) -> None:
         """One arrival of the open model: record how late it started against when it was due
-        (AWS seconds), then run one pipeline."""
+        (AWS seconds) and the arrival rate then, then run one pipeline."""
         scenario = self.scenario
-        rng = random.Random(f"{scenario.seed}:{rate}:{index}")
+        rng = random.Random(f"{scenario.seed}:{level}:{index}")
         ctx = ctx.for_worker()
         specs, weights = list(scenario.pipelines), list(scenario.pipelines.values())
-        with bound(level=rate, worker=index):
+        with bound(level=level, worker=index):
             late = max(0.0, ctx.clock.now() - due)
-            self.recorder.record("arrival", duration=ctx.clock.wall(late))
-            self.run_pipeline(ctx, pipelines[rng.choices(specs, weights)[0]], rate, index, 1, rng)
+            self.recorder.record("arrival", duration=ctx.clock.wall(late), rate=round(rate, 2))
+            self.run_pipeline(ctx, pipelines[rng.choices(specs, weights)[0]], level, index, 1, rng)
 
     def run_pipeline(self, ctx: AwsContext, pipeline: Pipeline, level: int, worker: int, iteration: int,
                      rng: random.Random) -> str:

@@ -58,18 +58,20 @@ class ThreadPool:
 
 
 class ArrivalPool:
-    """The open model, as k6's constant-arrival-rate executor: pipelines arrive at `rate` per
-    AWS hour for `duration` AWS seconds, each on its own thread. At most `max_in_flight` run at
+    """The open model, as k6's arrival-rate executors: pipelines arrive on a schedule (a constant
+    rate, or ramping stages), each on its own thread. At most `max_in_flight` run at
     once; one that arrives when all are busy waits in line and starts when one finishes. Each is
     handed the time it was due, so its start delay counts from there: a slow account shows up as
     queueing, not as fewer arrivals (no coordinated omission)."""
 
-    def __init__(self, run_one: Callable[[int, float], None], rate: float, duration: float, max_in_flight: int,
-                 clock, stop: threading.Event):
-        self._run_one, self._interval, self._duration = run_one, 3600.0 / rate, duration
+    def __init__(self, run_one: Callable[[int, float, float], None], schedule: list[tuple[float, float]],
+                 max_in_flight: int, clock, stop: threading.Event):
+        """schedule: (AWS seconds after the start, the rate then) for each pipeline, in order
+        (harness/runner/arrivals.py); run_one(index, due, rate)."""
+        self._run_one, self._schedule = run_one, schedule
         self._max, self._clock, self._stop = max_in_flight, clock, stop
         self._lock = threading.Condition()
-        self._waiting: list[tuple[int, float]] = []
+        self._waiting: list[tuple[int, float, float]] = []
         self._running = 0
         self._arriving = True
         self._scheduler = threading.Thread(target=self._arrive, name="arrivals", daemon=True)
@@ -80,18 +82,16 @@ class ArrivalPool:
     def _arrive(self) -> None:
         from harness.stopping import Stopped, stop_on
         began = self._clock.now()
-        index = 0
         try:
-            while not self._stop.is_set():
-                due = began + index * self._interval
-                if due - began >= self._duration:
+            for index, (offset, rate) in enumerate(self._schedule):
+                if self._stop.is_set():
                     break
+                due = began + offset
                 with stop_on(self._stop):
                     self._clock.sleep(max(0.0, due - self._clock.now()))
                 with self._lock:
-                    self._waiting.append((index, due))
+                    self._waiting.append((index, due, rate))
                     self._dispatch()
-                index += 1
         except Stopped:
             pass
         finally:
@@ -104,13 +104,13 @@ class ArrivalPool:
     def _dispatch(self) -> None:
         """Under the lock: start whoever waits, while there is room."""
         while self._waiting and self._running < self._max and not self._stop.is_set():
-            index, due = self._waiting.pop(0)
+            index, due, rate = self._waiting.pop(0)
             self._running += 1
-            threading.Thread(target=self._one, args=(index, due), name=f"arrival-{index}", daemon=True).start()
+            threading.Thread(target=self._one, args=(index, due, rate), name=f"arrival-{index}", daemon=True).start()
 
-    def _one(self, index: int, due: float) -> None:
+    def _one(self, index: int, due: float, rate: float) -> None:
         try:
-            self._run_one(index, due)
+            self._run_one(index, due, rate)
         finally:
             with self._lock:
                 self._running -= 1

@@ -29,6 +29,7 @@ from harness.pipelines.base import load_pipeline
 from harness.rlimits import raise_open_file_limit
 from harness.runner.aws_context import scenario_backend, scenario_context, shared_limiter_backend
 from harness.runner.cleanup import cleanup_run
+from harness.runner import arrivals
 from harness.runner.abort import AbortWatch
 from harness.runner.costguard import CostGuard
 from harness.runner.executor import PipelineExecutor, StopSignals, failure_reason
@@ -281,9 +282,11 @@ class Runner:
                     "endpoint_url": self.endpoint_url, "prefix": self.prefix, "max_level": max(self.levels)}
             return ProcessPool(plan, level, scenario.processes, self.signals)
         pipelines = {spec: load_pipeline(spec) for spec in scenario.pipelines}
-        if scenario.arrivals:  # `level` is an arrival rate, pipelines per AWS hour
-            return ArrivalPool(lambda i, due: self._executor.run_arrival(ctx, level, i, due, pipelines), level,
-                               scenario.duration_seconds, scenario.max_in_flight, ctx.clock, self.signals.stop)
+        if scenario.arrivals:  # `level` is an arrival rate, pipelines per AWS hour (a ramp's highest)
+            schedule = (arrivals.ramping(scenario.start_rate, scenario.arrival_stages) if scenario.arrival_stages
+                        else arrivals.constant(level, scenario.duration_seconds))
+            return ArrivalPool(lambda i, due, rate: self._executor.run_arrival(ctx, level, i, due, rate, pipelines),
+                               schedule, scenario.max_in_flight, ctx.clock, self.signals.stop)
         return ThreadPool(lambda i: self._executor.run_worker(ctx, level, i, pipelines), level)
 
     def _time_scales_text(self) -> str:

@@ -10,6 +10,7 @@ from harness.artifacts.context import Deadlines
 from harness.aws.limiter.redis_backend import ON_UNREACHABLE, without_password
 from harness.aws.policies import POLICIES, SDK_DEFAULT, RetrySettings
 from harness.config import ConfigError, Section, read_toml
+from harness.runner.arrivals import Stage
 from harness.quotas import DEFAULT_TABLE, Quota, QuotaTable, load_table, parse_rows
 from harness.sim.profile import available_profiles
 
@@ -78,6 +79,10 @@ class Scenario:
     # their start delay counts from when they were due)
     arrivals: bool = False
     max_in_flight: int = 256
+    # a ramp instead of fixed rates (k6's ramping-arrival-rate): one level, the rate moving from
+    # start_rate to each stage's target over its duration
+    start_rate: float = 0.0
+    arrival_stages: list[Stage] = field(default_factory=list)
     ramp_up_seconds: float = 0.0
     workers: str = "threads"  # or "processes": worker threads spread over `processes` processes
     processes: int = 2
@@ -152,17 +157,19 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
     profile = root.raw("profile", "aws-default")
     if not isinstance(profile, str) or not (profile in available_profiles() or profile.endswith(".toml")):
         raise root.error("profile", profile, "one of " + ", ".join(available_profiles()) + ", or a .toml path")
-    arrivals = root.has("arrival_rates")
+    stages = parse_stages(root)
+    arrivals = bool(stages) or root.has("arrival_rates")
     if arrivals and root.has("levels"):
         raise root.error("arrival_rates", root.raw("arrival_rates"), "nothing beside levels: a scenario runs N "
                                                                      "pipelines at once (levels) or pipelines "
                                                                      "arriving at rates (arrival_rates)")
-    levels = root.raw("arrival_rates" if arrivals else "levels", [4])
+    levels = ([max(1, int(round(max(s.target for s in stages))))] if stages else
+              root.raw("arrival_rates" if arrivals else "levels", [4]))
     if arrivals and (not isinstance(levels, list) or not levels or any(
             isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 100000 for n in levels)):
         raise root.error("arrival_rates", levels, "a non-empty list of pipelines per AWS hour, integers from 1 to "
                                                   "100000")
-    if arrivals and not root.number("duration_seconds", 0.0, minimum=0.0):
+    if arrivals and not stages and not root.number("duration_seconds", 0.0, minimum=0.0):
         raise root.error("duration_seconds", root.raw("duration_seconds"), "how long pipelines arrive, in AWS "
                                                                            "seconds (> 0, required with "
                                                                            "arrival_rates)")
@@ -215,9 +222,12 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
         max_attempts=parse_max_attempts(root),
         levels=list(levels),
         iterations=root.integer("iterations", 1, minimum=1, maximum=10000),
-        duration_seconds=root.number("duration_seconds", 0.0, minimum=0.0),
+        duration_seconds=(sum(s.duration_seconds for s in stages) if stages else
+                          root.number("duration_seconds", 0.0, minimum=0.0)),
         arrivals=arrivals and _threads_only(root),
         max_in_flight=root.integer("max_in_flight", 256, minimum=1, maximum=100000),
+        start_rate=root.number("start_rate", 0.0, minimum=0.0, maximum=100000.0),
+        arrival_stages=stages,
         ramp_up_seconds=root.number("ramp_up_seconds", 0.0, minimum=0.0),
         workers=root.string("workers", "threads", choices=["threads", "processes"]),
         processes=root.integer("processes", 2, minimum=1, maximum=64),
@@ -247,6 +257,26 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
         except ValueError as err:
             raise ConfigError(source, "pipelines", spec, str(err).split(": ", 1)[-1]) from None
     return scenario
+
+
+def parse_stages(root: Section) -> list[Stage]:
+    """arrival_stages = [{ target = 60, duration_seconds = 1800 }, ...] and start_rate."""
+    if not root.has("arrival_stages"):
+        return []
+    for key in ("arrival_rates", "levels", "duration_seconds"):
+        if root.has(key):
+            raise root.error(key, root.raw(key), "nothing beside arrival_stages (the stages say the rates and "
+                                                 "how long)")
+    rows = root.sections("arrival_stages")
+    stages = []
+    for row in rows:
+        stages.append(Stage(row.number("target", required=True, minimum=0.0, maximum=100000.0),
+                            row.number("duration_seconds", required=True, above=0.0)))
+        row.done()
+    if not stages or max(s.target for s in stages) < 1:
+        raise root.error("arrival_stages", root.raw("arrival_stages"), "stages with a target of 1 pipeline per hour "
+                                                                        "or more")
+    return stages
 
 
 def _threads_only(root: Section) -> bool:
