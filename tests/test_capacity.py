@@ -190,6 +190,7 @@ def test_pipelines_arriving_at_a_rate_show_where_the_queue_stops_draining(simula
     assert predicted and f"harness plan predicted {predicted:.0f}/h before the run" in summary
     assert "60 arriving per hour: 20 arrived, 20 completed" in summary and "the queue grew" in summary
     assert metrics["usl"] is None  # a fit of throughput against N means nothing for rates
+    assert (result.run_dir / "plots" / "arrivals.png").exists()
 
 
 def test_whatif_plans_on_the_quota_asked_about_even_where_the_account_enforced_less():
@@ -227,3 +228,4 @@ def test_a_ramp_of_arrivals_finds_the_rate_where_the_queue_starts_to_grow(simula
     assert 20 < ramp["queue_grew_from_rate"] < 110
     summary = (result.run_dir / "summary.md").read_text()
     assert f"the queue began to grow at about {ramp['queue_grew_from_rate']:.0f} pipelines/hour" in summary
+    assert (result.run_dir / "plots" / "arrivals.png").stat().st_size > 10_000

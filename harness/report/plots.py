@@ -1,6 +1,7 @@
 """The report's pictures (matplotlib, Agg backend: no display needed)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import matplotlib
@@ -150,6 +151,46 @@ def partial_state(events: pd.DataFrame, scales: dict[int, float], path: Path) ->
     return _save(fig, path)
 
 
+def arrivals(events: pd.DataFrame, metrics: dict, bound, path: Path) -> Path:
+    """The open model: completions against arrival rate (the diagonal is keeping up), and how
+    late pipelines started against the rate (each pipeline of a ramp, at the rate it came in)."""
+    levels = [l for l in metrics["levels"] if l.get("arrivals")]
+    fig, (done, late) = plt.subplots(1, 2, figsize=(11, 4.2))
+    rates = [l["level"] for l in levels if not l["arrivals"].get("ramp")]
+    if rates:
+        done.plot(rates, [l["arrivals"]["completed_per_hour"] or 0 for l in levels if not l["arrivals"].get("ramp")],
+                  "o-", label="completed")
+        done.plot([0, max(rates)], [0, max(rates)], "--", color="grey", label="arrivals (keeping up)")
+        late.plot(rates, [(l["arrivals"]["start_delay_seconds"]["p95"] or 0) / 60 for l in levels
+                          if not l["arrivals"].get("ramp")], "o-", label="p95 start delay")
+    scales = level_time_scales(metrics)
+    for l in (l for l in levels if l["arrivals"].get("ramp")):
+        scale = scales[l["level"]]
+        came = events[(events.kind == "arrival") & (events.level == l["level"])]
+        rate = [json.loads(d).get("rate") for d in came.detail]
+        late.scatter(rate, came.duration / scale / 60, s=12, label="each pipeline of the ramp")
+        if not rates:  # a ramp alone: arrivals due and pipelines completed over the ramp's time
+            ended = events[(events.kind == "pipeline_end") & (events.level == l["level"]) & (events.outcome == "ok")]
+            start = events[(events.kind == "level_start") & (events.level == l["level"])].mono_time.min()
+            due = np.sort((came.mono_time - came.duration - start).to_numpy()) / scale / 60
+            finished = np.sort((ended.mono_time - start).to_numpy()) / scale / 60
+            done.step(due, np.arange(1, len(due) + 1), where="post", label="due (arrivals)")
+            done.step(finished, np.arange(1, len(finished) + 1), where="post", label="completed")
+            done.set_xlabel("AWS minutes into the ramp")
+            done.set_ylabel("pipelines")
+    if rates:
+        if bound:
+            done.axhline(bound, color="#c44e52", linestyle=":", label=f"quota bound {bound:.0f}/h")
+        done.set_xlabel("arrival rate (pipelines per AWS hour)")
+        done.set_ylabel("completed per hour")
+    done.legend(fontsize=8)
+    late.set_xlabel("arrival rate (pipelines per AWS hour)")
+    late.set_ylabel("AWS minutes started late")
+    late.legend(fontsize=8)
+    fig.suptitle("Pipelines arriving at a rate: does the account keep up?")
+    return _save(fig, path)
+
+
 def render_all(events: pd.DataFrame, metrics: dict, fit, bound, plots_dir: Path,
                bounds: dict | None = None) -> dict[str, Path]:
     plots_dir.mkdir(exist_ok=True)
@@ -160,6 +201,8 @@ def render_all(events: pd.DataFrame, metrics: dict, fit, bound, plots_dir: Path,
         "throttles": throttles(metrics, plots_dir / "throttles.png"),
         "partial_state": partial_state(events, level_time_scales(metrics), plots_dir / "partial_state.png"),
     }
+    if any(l.get("arrivals") for l in metrics["levels"]):
+        out["arrivals"] = arrivals(events, metrics, bound, plots_dir / "arrivals.png")
     if top is not None:
         out["timeline"] = timeline(events, top, level_time_scales(metrics)[top], plots_dir / "timeline.png")
     return out
