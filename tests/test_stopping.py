@@ -98,14 +98,15 @@ def test_a_thread_pool_says_at_once_when_its_last_worker_is_done():
 def test_a_stopped_arrival_level_with_a_backlog_is_done_once_its_running_pipelines_are():
     """Pipelines arriving faster than one slot serves them leave a backlog; once the run stops,
     the backlog is dropped (nothing new starts) and the level is done when the running one ends."""
+    from harness.runner.arrivals import constant
     from harness.runner.pools import ArrivalPool
     stop, release, started = threading.Event(), threading.Event(), []
 
-    def run_one(index, due):
+    def run_one(index, due, rate):
         started.append(index)
         release.wait(10)
 
-    pool = ArrivalPool(run_one, rate=36000, duration=1.0, max_in_flight=1, clock=Clock(1.0), stop=stop)
+    pool = ArrivalPool(run_one, constant(rate=36000, duration=1.0), max_in_flight=1, clock=Clock(1.0), stop=stop)
     pool.start()
     assert not pool.wait(1.5)  # ten arrived in the second, one runs, the rest wait in line
     stop.set()
