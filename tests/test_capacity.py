@@ -229,3 +229,14 @@ def test_a_ramp_of_arrivals_finds_the_rate_where_the_queue_starts_to_grow(simula
     summary = (result.run_dir / "summary.md").read_text()
     assert f"the queue began to grow at about {ramp['queue_grew_from_rate']:.0f} pipelines/hour" in summary
     assert (result.run_dir / "plots" / "arrivals.png").stat().st_size > 10_000
+
+
+def test_arrival_schedules_integrate_the_rate():
+    from harness.runner.arrivals import Stage, constant, ramping
+    assert constant(6, 1200) == [(0.0, 6), (600.0, 6)]  # every 600 s, from the start
+    assert len(constant(60, 1200)) == 20
+    ramp = ramping(0, [Stage(60, 1800), Stage(60, 600)])
+    assert len(ramp) == 25  # 15 while the rate climbs to 60 over half an hour, then 10 in ten minutes
+    offsets = [offset for offset, _ in ramp]
+    assert offsets == sorted(offsets) and offsets[-1] == pytest.approx(2400.0)
+    assert [rate for _, rate in ramp][-10:] == [60.0] * 10
