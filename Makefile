@@ -7,7 +7,7 @@ N      ?= 32
 # faithful one makes ten times the calls (README, "Hundreds of pipelines": how far one machine takes it).
 SCENARIO ?= $(if $(shell [ "$(N)" -gt 32 ] 2>/dev/null && echo hundreds),scenarios/stress-hundreds.toml,scenarios/stress.toml)
 
-.PHONY: test test-all test-lowest test-under-load stress sim bench bench-storm bench-shared-athena bench-past-quota clean
+.PHONY: redis-server test test-all test-lowest test-under-load stress sim bench bench-storm bench-shared-athena bench-past-quota clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,16 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
-test: $(VENV)/.installed
+# The shared limiter's tests run a real Redis server: Debian's redis-server, installed here when
+# missing (as root, or through sudo), as .ci/run does.
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "installing redis-server (Debian package)"; \
+	  root=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  $$root apt-get update -qq && \
+	  $$root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null; }
+
+test: $(VENV)/.installed redis-server
 	$(PY) -m pytest -n auto -q
 
 # The suite on the lowest versions pyproject.toml allows (constraints/lowest.txt), in its own venv.

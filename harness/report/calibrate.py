@@ -25,6 +25,7 @@ import pandas as pd
 
 from harness.events import load_events, load_meta
 from harness.report.enforced import merged, observed
+from harness.report.metrics import recorded_time_scales
 
 # fewer answers than this for an operation: its latency is left to the base profile (the median
 # of 20 draws from AWS-like latency, p99/p50 about 7, is within 30% two times in three)
@@ -39,10 +40,7 @@ LIFECYCLE_KEYS = {"feature_group": ("feature_group", "create_seconds"),
 def _scales(events: pd.DataFrame, meta: dict) -> pd.Series:
     """Each event's time scale (its level's, else the run's)."""
     default = float(meta.get("time_scale", 1.0))
-    starts = events[events.kind == "level_start"]
-    by_level = {lvl: float(json.loads(d).get("time_scale", default)) if isinstance(d, str) and d else default
-                for lvl, d in zip(starts.level, starts.detail)}
-    return events.level.map(by_level).fillna(default)
+    return events.level.map(recorded_time_scales(events, default)).fillna(default)
 
 
 def _aws_ms(attempts: pd.DataFrame, scale: pd.Series) -> pd.Series:
@@ -105,11 +103,7 @@ def calibrate(run_dir: str | Path, extends: str = "aws-default") -> dict:
 def write(profile: dict, path: str | Path) -> Path:
     from harness.runner.toml_out import dumps
     path = Path(path)
-    data = {k: v for k, v in profile.items() if k != "lifecycle" and not k.startswith("_")}
-    text = dumps(data)
-    for table, values in profile["lifecycle"].items():
-        text += f"\n[lifecycle.{table}]\n" + "".join(f"{k} = {v!r}\n" for k, v in values.items())
-    path.write_text(text)
+    path.write_text(dumps({k: v for k, v in profile.items() if not k.startswith("_")}))
     from harness.sim.profile import load_profile
     load_profile(path)  # what was written must load as a profile
     return path

@@ -27,7 +27,8 @@ SATURATED_SHARE = 0.33
 DISAGREE = 0.9  # enforced below this share of the table's limit: the table is wrong for this account
 
 
-def _refused(attempts: pd.DataFrame) -> pd.DataFrame:
+def refusals(attempts: pd.DataFrame) -> pd.DataFrame:
+    """Attempts a full concurrency quota refused (not throttled: the slot, not the rate)."""
     return attempts[attempts.error_code.isin(REFUSALS)
                     | ((attempts.error_code == "TooManyRequestsException") & (attempts.outcome == "error"))]
 
@@ -44,7 +45,7 @@ def observed(ev: pd.DataFrame, attempts: pd.DataFrame, time_scale: float) -> dic
     """Per quota the level met: {"service.Operation": {"kind", "refused" or "throttled", "enforced"}}."""
     out = {}
     holds = ev[ev.kind == "quota_hold"]
-    for (service, operation), refused in _refused(attempts).groupby(["service", "operation"]):
+    for (service, operation), refused in refusals(attempts).groupby(["service", "operation"]):
         mine = holds[(holds.service == service) & (holds.operation == operation)]
         if mine.empty:
             continue

@@ -104,9 +104,7 @@ def level_metrics(events: pd.DataFrame, level: int, time_scale: float) -> dict:
             "attempts": int(len(attempts)), "attempts_per_pipeline": len(attempts) / n_pipelines,
             "throttled": int((attempts.outcome == "throttled").sum()),
             # a concurrency quota full (e.g. 4 feature groups creating): refused, not throttled
-            "limit_rejected": int(((attempts.error_code == "ResourceLimitExceeded")
-                                   | ((attempts.error_code == "TooManyRequestsException")
-                                      & (attempts.outcome == "error"))).sum()),
+            "limit_rejected": int(len(enforced.refusals(attempts))),
             "throttle_rate": float((attempts.outcome == "throttled").mean()) if len(attempts) else 0.0,
             "retries": int((own.kind == "retry").sum()),
             "by_operation": by_op,
@@ -304,13 +302,18 @@ def time_scales_text(metrics: dict) -> str:
     return "time scales " + ", ".join(f"{scale:g} at N={n}" for n, scale in scales.items())
 
 
+def recorded_time_scales(events: pd.DataFrame, default: float) -> dict[int, float]:
+    """Each level's time scale as its level_start recorded it (a scenario's level_time_scale),
+    else the run's."""
+    starts = events[events.kind == "level_start"]
+    return {int(level): float(detail.get("time_scale", default))
+            for level, detail in zip(starts.level, _details(starts)) if level == level}
+
+
 def run_metrics(events: pd.DataFrame, meta: dict) -> dict:
     time_scale = float(meta.get("time_scale", 1.0))
-    starts = events[events.kind == "level_start"]
-    levels = sorted(int(l) for l in starts.level.dropna().unique())
-    # each level at the time scale it ran at (a scenario's level_time_scale), else the run's
-    scales = {int(level): float(detail.get("time_scale", time_scale))
-              for level, detail in zip(starts.level, _details(starts)) if level == level}
+    levels = sorted(int(l) for l in events[events.kind == "level_start"].level.dropna().unique())
+    scales = recorded_time_scales(events, time_scale)
     per_level = [level_metrics(events, level, scales.get(level, time_scale)) for level in levels]
     return {
         "schema_version": 1,
