@@ -40,6 +40,21 @@ def redis_server():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A two-node Ray cluster on this machine (Ray's own cluster_utils), as `ray start` on two
+    hosts would make it; its processes are not in a terminal job's process group. One per test
+    process (pytest-xdist worker)."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # nothing leaves the machine
+    from ray.cluster_utils import Cluster
+    node = {"num_cpus": 1, "object_store_memory": 80 * 2**20}
+    cluster = Cluster(initialize_head=True, head_node_args={**node, "include_dashboard": False})
+    cluster.add_node(**node)
+    cluster.wait_for_nodes()
+    yield cluster
+    cluster.shutdown()
+
+
 @pytest.fixture
 def client(simulator):
     """client('sagemaker') -> a plain boto3 client on the simulator, botocore retries off."""

@@ -157,3 +157,46 @@ def test_a_finalized_run_folder_is_one_file_without_a_write_ahead_log(tmp_path):
     load_events(tmp_path)  # reading it afterwards leaves nothing behind either
     load_meta(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["events.db"]
+
+
+def test_events_forwarded_from_another_host_arrive_once_in_order_on_the_runners_clock(tmp_path):
+    """A Ray worker's recorder: batches go to the sink in the run folder; a batch the sink could
+    not take (the connection dropped) is sent again, ahead of newer rows."""
+    from harness.events.forwarding import EventSink, ForwardingRecorder, clock_offset
+    sink = EventSink(tmp_path / "events.db")
+    refused = []
+
+    def send(rows):
+        if len(refused) < 2:
+            refused.append(len(rows))
+            raise ConnectionError("the hub did not answer")
+        sink.write(rows)
+
+    ahead = 1000.0  # the runner's host booted 1000 s before this one
+    offset = clock_offset(lambda: time.monotonic() + ahead)
+    assert abs(offset - ahead) < 0.05
+    recorder = ForwardingRecorder(send, "run-ray", clock_offset=offset, flush_interval=0.02)
+    for i in range(100):
+        recorder.record("api_attempt", seq=i)
+    _until(lambda: len(refused) == 2, "two refused sends")
+    for i in range(100, 150):
+        recorder.record("api_attempt", seq=i)
+    recorder.close()
+    events = load_events(tmp_path)
+    assert [json.loads(d)["seq"] for d in events.detail] == list(range(150))
+    assert (events.mono_time - time.monotonic()).between(ahead - 60, ahead + 0.05).all()
+
+
+def test_events_that_never_reach_the_run_folder_are_kept_on_the_workers_host(tmp_path, capsys):
+    from harness.events.forwarding import ForwardingRecorder
+
+    def send(rows):
+        raise ConnectionError("the runner is gone")
+
+    recorder = ForwardingRecorder(send, "run-ray", flush_interval=0.02, close_patience=0.1, spill_dir=tmp_path)
+    for i in range(20):
+        recorder.record("api_attempt", seq=i)
+    recorder.close()
+    assert "20 events could not be written to the run folder (from " in capsys.readouterr().err
+    [spilled] = tmp_path.glob("events.unwritten-*.jsonl")  # as load_events reads it, once put beside events.db
+    assert [json.loads(json.loads(line)["detail"])["seq"] for line in spilled.read_text().splitlines()] == list(range(20))

@@ -58,15 +58,35 @@ def finalize(path: str | Path, patience: float = 30.0) -> None:
         db.close()
 
 
+def write_rows(db: sqlite3.Connection, rows: list) -> None:
+    """Commit event rows (tuples in COLUMNS order) all together, or none of them."""
+    try:
+        db.executemany(_INSERT, rows)
+        db.commit()
+    except sqlite3.Error:
+        try:
+            db.rollback()
+        except sqlite3.Error:
+            pass
+        raise
+
+
 class Recorder:
+    WRITE_ERRORS: tuple = (sqlite3.Error,)  # a failed write: its rows stay pending for the next flush
+
     def __init__(self, path: str | Path, run_id: str, flush_interval: float = 0.25,
                  busy_timeout: float = 30.0, close_patience: float = 30.0):
         """busy_timeout: how long one write waits for a locked file before it counts as failed
         (and is retried on the next flush); close_patience: how long `close` keeps retrying."""
-        self.path, self.run_id, self.flush_interval = Path(path), run_id, flush_interval
-        self.close_patience = close_patience
+        self.path = Path(path)
         self._db = connect(self.path)
         self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        self._start(run_id, flush_interval, close_patience)
+
+    def _start(self, run_id: str, flush_interval: float, close_patience: float) -> None:
+        self.run_id, self.flush_interval, self.close_patience = run_id, flush_interval, close_patience
+        # added to this host's time.monotonic(): a recorder on another host keeps the run's clock
+        self.clock_offset = 0.0
         self._queue: deque = deque()
         self._pending: list = []  # taken off the queue, not yet committed
         self._stop = threading.Event()
@@ -85,7 +105,7 @@ class Recorder:
         ctx = current()
         for listener in self.listeners:
             listener(kind, outcome)
-        self._queue.append((self.run_id, time.time(), time.monotonic(), ctx.level, ctx.worker,
+        self._queue.append((self.run_id, time.time(), time.monotonic() + self.clock_offset, ctx.level, ctx.worker,
                             ctx.pipeline, stage if stage is not None else ctx.stage, kind, service,
                             operation, attempt, outcome, error_code, duration,
                             json.dumps(detail, default=str) if detail else None))
@@ -104,23 +124,22 @@ class Recorder:
             if not self._pending:
                 return
             try:
-                self._db.executemany(_INSERT, self._pending)
-                self._db.commit()
-            except sqlite3.Error:
+                self._write(self._pending)
+            except self.WRITE_ERRORS:
                 self.failed_writes += 1
-                try:
-                    self._db.rollback()
-                except sqlite3.Error:
-                    pass
                 raise
             self.written += len(self._pending)
             self._pending = []
+
+    def _write(self, rows: list) -> None:
+        """Commit rows, or raise one of WRITE_ERRORS having committed none of them."""
+        write_rows(self._db, rows)
 
     def _run(self) -> None:
         while not self._stop.wait(self.flush_interval):
             try:
                 self.flush()
-            except sqlite3.Error:  # locked or full: the rows stay pending for the next flush
+            except self.WRITE_ERRORS:  # locked or full: the rows stay pending for the next flush
                 pass
 
     def close(self) -> None:
@@ -134,25 +153,34 @@ class Recorder:
             try:
                 self.flush()
                 break
-            except sqlite3.Error as err:
+            except self.WRITE_ERRORS as err:
                 if time.monotonic() >= deadline:
                     self._spill(err)
                     break
                 time.sleep(min(0.5, self.flush_interval))
-        self._db.close()
+        self._close_sink()
         atexit.unregister(self.close)
 
-    def _spill(self, err: sqlite3.Error) -> None:
+    def _close_sink(self) -> None:
+        self._db.close()
+
+    def _spill(self, err: Exception) -> None:
         """The database would not take the last rows: keep them beside it, never drop them."""
         with self._flush_lock:
             rows, self._pending = self._pending + list(self._queue), []
             self._queue.clear()
-        spill = self.path.parent / f"events.unwritten-{os.getpid()}.jsonl"
+        spill = self._spill_dir() / f"events.unwritten-{os.getpid()}.jsonl"
         with spill.open("a") as out:
             for row in rows:
                 out.write(json.dumps(dict(zip(COLUMNS, row))) + "\n")
-        print(f"events: {len(rows)} events could not be written to {self.path} ({err}); "
+        print(f"events: {len(rows)} events could not be written to {self._destination()} ({err}); "
               f"kept in {spill}", file=sys.stderr)
+
+    def _spill_dir(self) -> Path:
+        return self.path.parent  # beside the database: load_events reads it there
+
+    def _destination(self) -> str:
+        return str(self.path)
 
     def __enter__(self) -> "Recorder":
         return self

@@ -17,6 +17,7 @@ KINDS = (
     "lifecycle",  # a resource reached its state: detail.resource, duration = AWS's own timestamps apart
     "threshold_abort",  # an abort threshold failed (its expression in detail.check): the run stops
     "limiter_fallback",  # the shared limiter (Redis) was unreachable: this process went on with its own
+    "worker_process",  # a worker process or Ray worker began its share of a level: detail.host, pid, node
     "stage_start", "stage_end", "pipeline_start", "pipeline_end",
     "worker_error", "cleanup", "cache_hit", "cache_miss", "level_start", "level_end", "run_end",
 )

@@ -1,5 +1,6 @@
 """Worker pools: a level's N workers as threads in this process, or as threads spread over K
-worker processes. Both answer `wait(timeout)` in one call, whatever N is.
+worker processes (or K Ray workers: harness/runner/ray_workers.py). Each answers `wait(timeout)`
+in one call, whatever N is.
 
 Worker processes are detached from the terminal (`harness.detach`): a Ctrl-C reaches the runner
 only, which tells them to stop through the run's stop signals. They share the runner's limiter
@@ -195,22 +196,37 @@ def process_main(plan: dict) -> None:
     exit_with_parent(lambda: (plan["stop"].set(), plan["abort"].set()))
     from harness.aws.limiter.shared import connect
     from harness.events import Recorder
-    from harness.pipelines.base import load_pipeline
-    from harness.runner.aws_context import scenario_context, shared_limiter_backend
-    from harness.runner.executor import PipelineExecutor, StopSignals
+    from harness.runner.aws_context import shared_limiter_backend
+    from harness.runner.executor import StopSignals
 
-    scenario, level, workers = plan["scenario"], plan["level"], plan["workers"]
     recorder = Recorder(Path(plan["run_dir"]) / "events.db", plan["run_id"])
     try:
-        shared = (connect(*plan["limiter"]) if plan["limiter"] else
-                  shared_limiter_backend(scenario, plan["endpoint_url"], recorder))
-        ctx = scenario_context(scenario, plan["endpoint_url"], plan["run_id"], plan["prefix"], recorder,
-                               plan["max_level"], limiter_backend=shared)
-        executor = PipelineExecutor(scenario, recorder, plan["prefix"], StopSignals(plan["stop"], plan["abort"]))
-        pipelines = {spec: load_pipeline(spec) for spec in scenario.pipelines}
-        pool = ThreadPool(lambda i: executor.run_worker(ctx, level, workers[i], pipelines), len(workers))
-        pool.start()
-        while not pool.wait(1.0):
-            pass
+        limiter = (connect(*plan["limiter"]) if plan["limiter"] else
+                   shared_limiter_backend(plan["scenario"], plan["endpoint_url"], recorder))
+        run_share(plan, recorder, StopSignals(plan["stop"], plan["abort"]), limiter)
     finally:
         recorder.close()
+
+
+def run_share(plan: dict, recorder, signals, limiter_backend, **where) -> None:
+    """One process's share of a level's workers (plan["workers"]), as threads, until they are
+    done. `where` (host, node, ...) goes on the `worker_process` event with the pid."""
+    import os
+    import socket
+    from harness.events.context import bound
+    from harness.pipelines.base import load_pipeline
+    from harness.runner.aws_context import scenario_context
+    from harness.runner.executor import PipelineExecutor
+
+    scenario, level, workers = plan["scenario"], plan["level"], plan["workers"]
+    with bound(level=level):
+        recorder.record("worker_process", **{"host": socket.gethostname(), "pid": os.getpid(), "workers": len(workers),
+                                             **where})
+    ctx = scenario_context(scenario, plan["endpoint_url"], plan["run_id"], plan["prefix"], recorder,
+                           plan["max_level"], limiter_backend=limiter_backend)
+    executor = PipelineExecutor(scenario, recorder, plan["prefix"], signals)
+    pipelines = {spec: load_pipeline(spec) for spec in scenario.pipelines}
+    pool = ThreadPool(lambda i: executor.run_worker(ctx, level, workers[i], pipelines), len(workers))
+    pool.start()
+    while not pool.wait(1.0):
+        pass

@@ -35,7 +35,7 @@ from harness.runner.costguard import CostGuard
 from harness.runner.executor import PipelineExecutor, StopSignals, failure_reason
 from harness.runner.pools import ArrivalPool, ProcessPool, ThreadPool
 from harness.runner.progress import Progress
-from harness.runner.scenario import Scenario
+from harness.runner.scenario import Scenario, check_shared_limiter
 from harness.runner.toml_out import dumps as toml_dumps
 from harness.stopping import stop_on
 
@@ -91,6 +91,7 @@ class Runner:
         self._executor: PipelineExecutor | None = None
         self._counted = [0, 0]  # pipelines and failures counted from worker processes' events
         self._shared_limiter = None  # a Redis limiter backend, when the scenario names one
+        self._ray = None  # the connection to a Ray cluster, with workers = "ray"
         self._finished_counts: dict[int, Counter] = {}  # each finished level's live counters
         self._after_level: Callable[[], None] = lambda: None
 
@@ -165,6 +166,7 @@ class Runner:
 
     def run(self) -> RunResult:
         scenario = self.scenario
+        check_shared_limiter(scenario)
         self.guard_account()
         if scenario.level_time_scales and self.endpoint_url is not None:
             raise ValueError(f"{scenario.source}: level_time_scale needs the simulator the run starts itself; a "
@@ -197,6 +199,7 @@ class Runner:
         try:
             self._start_backend()
             self._connect_shared_limiter()
+            self._connect_ray()
             for level in self.levels:
                 if self.signals.stop.is_set():
                     break
@@ -219,6 +222,8 @@ class Runner:
             self.recorder.close()
             finalize(self.run_dir / "events.db")
             self.progress.close()
+            if self._ray is not None:
+                self._ray.close()
             if self.simulator is not None:
                 self.simulator.stop()
         result.stopped_by = self.stopped_by
@@ -253,6 +258,16 @@ class Runner:
                      f"(namespace {self._shared_limiter.namespace})")
         self.recorder.set_meta(shared_limiter=self._shared_limiter.shared)
 
+    def _connect_ray(self) -> None:
+        if self.scenario.workers != "ray":
+            return
+        from harness.runner.ray_workers import RayConnection
+        where = self.scenario.ray_address or "a cluster on this machine, started for the run"
+        self._ray = RayConnection(self.scenario.ray_address).open()
+        nodes = self._ray.nodes()
+        self.say(f"workers: {self.scenario.processes} Ray workers on {where} ({nodes} node{'s' * (nodes != 1)})")
+        self.recorder.set_meta(ray_nodes=nodes)
+
     def _backend(self) -> Backend:
         return scenario_backend(self.scenario, self.endpoint_url)
 
@@ -277,10 +292,18 @@ class Runner:
 
     def _pool(self, ctx: AwsContext, level: int):
         scenario = self.scenario
+        plan = {"scenario": scenario, "run_id": self.run_id, "run_dir": str(self.run_dir.resolve()),
+                "endpoint_url": self.endpoint_url, "prefix": self.prefix, "max_level": max(self.levels)}
         if scenario.workers == "processes":
-            plan = {"scenario": scenario, "run_id": self.run_id, "run_dir": str(self.run_dir),
-                    "endpoint_url": self.endpoint_url, "prefix": self.prefix, "max_level": max(self.levels)}
             return ProcessPool(plan, level, scenario.processes, self.signals)
+        if scenario.workers == "ray":
+            from harness.runner.ray_workers import RayPool
+
+            def lost(message: str) -> None:
+                self.say(message)
+                with bound(level=level):
+                    self.recorder.record("worker_error", error_code="ray_worker_lost", error=message)
+            return RayPool(plan, level, scenario.processes, self.signals, lost)
         pipelines = {spec: load_pipeline(spec) for spec in scenario.pipelines}
         if scenario.arrivals:  # `level` is an arrival rate, pipelines per AWS hour (a ramp's highest)
             schedule = (arrivals.ramping(scenario.start_rate, scenario.arrival_stages) if scenario.arrival_stages
@@ -310,8 +333,9 @@ class Runner:
             return  # none, or Redis was out at the start: this run goes on with its own (warned once)
         scenario = self.scenario
         if self.simulator is not None and not self._base.limiter.namespace:
-            scenario = replace(scenario, limiter=replace(scenario.limiter,
-                                                         namespace=f"harness:{self.run_id}:n{level}"))
+            # the level's own scenario carries it, so that worker processes and Ray workers use it too
+            self.scenario = scenario = replace(scenario, limiter=replace(scenario.limiter,
+                                                                         namespace=f"harness:{self.run_id}:n{level}"))
         self._shared_limiter = shared_limiter_backend(scenario, self.endpoint_url, self.recorder)
 
     def _run_level(self, level: int) -> None:
@@ -332,7 +356,7 @@ class Runner:
             self._prepare_account(ctx)
         pool = self._pool(ctx, level)
         level_done = threading.Event()
-        processes = scenario.workers == "processes"
+        processes = scenario.workers in ("processes", "ray")  # their events reach events.db, not the progress
         if processes:
             threading.Thread(target=self._follow_progress, args=(level, level_done), daemon=True).start()
         dashboards = ThreadPool(lambda k: self._dashboard(ctx, level, k, level_done), scenario.dashboard.workers,

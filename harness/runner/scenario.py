@@ -24,6 +24,8 @@ class Dashboard:
     poll_seconds: float = 30.0  # AWS time between polls
 
 
+WORKERS = ("threads", "processes", "ray")
+RAY_ADDRESS = re.compile(r"^(auto|[\w.-]+:\d{1,5})$")
 REDIS_URL = re.compile(r"^(redis|rediss|unix)://\S+$")
 
 
@@ -84,8 +86,11 @@ class Scenario:
     start_rate: float = 0.0
     arrival_stages: list[Stage] = field(default_factory=list)
     ramp_up_seconds: float = 0.0
-    workers: str = "threads"  # or "processes": worker threads spread over `processes` processes
+    # "threads", or spread over `processes` worker processes ("processes") or Ray workers ("ray",
+    # on the cluster at `ray_address`: a run across hosts), each running its share as threads
+    workers: str = "threads"
     processes: int = 2
+    ray_address: str | None = None  # None: a Ray cluster on this machine, started for the run
     grace_seconds: float = 600.0
     max_cost_usd: float | None = None  # stop starting pipelines once the run has spent this (prices.toml)
     pipelines: dict[str, float] = field(default_factory=lambda: {"workbench": 1.0})
@@ -229,8 +234,9 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
         start_rate=root.number("start_rate", 0.0, minimum=0.0, maximum=100000.0),
         arrival_stages=stages,
         ramp_up_seconds=root.number("ramp_up_seconds", 0.0, minimum=0.0),
-        workers=root.string("workers", "threads", choices=["threads", "processes"]),
-        processes=root.integer("processes", 2, minimum=1, maximum=64),
+        workers=root.string("workers", "threads", choices=WORKERS),
+        processes=root.integer("processes", 2, minimum=1, maximum=1024),
+        ray_address=parse_ray_address(root),
         grace_seconds=root.number("grace_seconds", 600.0, minimum=0.0),
         max_cost_usd=root.number("max_cost_usd", None, minimum=0.0),
         pipelines={str(k): float(v) for k, v in pipelines.items()},
@@ -322,6 +328,27 @@ def parse_level_time_scales(section: Section, backend: str) -> dict[int, float]:
                             'nothing with backend = "aws" (AWS runs in real time)')
     section.done()
     return dict(sorted(scales.items()))
+
+
+def parse_ray_address(root: Section) -> str | None:
+    address = root.string("ray_address")
+    if address is None:
+        return None
+    if root.raw("workers", "threads") != "ray":
+        raise root.error("ray_address", address, 'nothing unless workers = "ray"')
+    if not RAY_ADDRESS.match(address):
+        raise root.error("ray_address", address, 'a Ray cluster address: "auto" or host:port of its head node (not '
+                                                 "ray:// - the runner's host must be a node: it writes the run folder)")
+    return address
+
+
+def check_shared_limiter(scenario: Scenario) -> None:
+    """Ray workers on several hosts pace through one limiter only if it lives in Redis. Checked
+    when the run starts, after the command line had its say (--redis-url)."""
+    if scenario.workers == "ray" and scenario.retry().uses_limiter and not scenario.limiter.redis_url:
+        raise ConfigError(scenario.source, "workers", "ray",
+                          'threads or processes, unless the limiter is shared through Redis ([limiter] redis_url '
+                          'or --redis-url): Ray workers on every host pace through one limiter')
 
 
 def parse_limiter(section: Section) -> SharedLimiter:

@@ -78,6 +78,31 @@ def test_ctrl_c_reaches_worker_processes_only_through_the_runner(tmp_path):
 
 
 @pytest.mark.chaos
+def test_ctrl_c_reaches_ray_workers_only_through_the_runner(tmp_path, redis_server, ray_cluster):
+    """On a cluster started apart (`ray start` on each host; here cluster_utils), in-flight
+    pipelines on every node tear down and their events reach the run folder."""
+    assert_ray_run_keeps_the_promise(tmp_path, redis_server, f'ray_address = "{ray_cluster.address}"\n')
+
+
+@pytest.mark.chaos
+def test_ctrl_c_on_a_ray_cluster_the_run_started_itself(tmp_path, redis_server):
+    """Without ray_address the run starts a cluster on this machine: its processes are the
+    runner's children, and the terminal's Ctrl-C must still reach the workers through the runner."""
+    assert_ray_run_keeps_the_promise(tmp_path, redis_server, "")
+
+
+def assert_ray_run_keeps_the_promise(tmp_path, redis_server, address: str) -> None:
+    path = scenario(tmp_path, SMOKE.replace("[params]", f'workers = "ray"\n{address}processes = 2\n\n[params]'))
+    process = start_as_a_terminal_job("run", path, "-n", "4", "--reports", str(tmp_path / "reports"),
+                                      "--redis-url", redis_server.url)
+    run_dir = ctrl_c_once_pipelines_are_in(process, tmp_path / "reports")
+    assert_kept_its_promise(process, run_dir)
+    events = load_events(run_dir)
+    assert len(events[events.kind == "worker_process"]) == 2
+    assert json.loads((run_dir / "metrics.json").read_text())["integrity"]["all_match"] is True
+
+
+@pytest.mark.chaos
 def test_ctrl_c_during_a_shootout_finishes_the_current_run_and_runs_no_other(tmp_path):
     process = start_as_a_terminal_job("shootout", "smoke", "--levels", "4", "--policies",
                                       "harness,botocore-standard", "--reports", str(tmp_path))

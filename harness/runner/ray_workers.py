@@ -1,0 +1,222 @@
+"""Workers on Ray, for a run that spans hosts (`workers = "ray"`, `ray_address`).
+
+A level's N workers are split over K Ray workers, spread over the cluster's nodes; each runs its
+share as threads, as a worker process does. What crosses hosts:
+- **Pacing**: every Ray worker reaches the scenario's Redis limiter itself (required: a limiter
+  in one host's memory cannot pace the others).
+- **Events**: a worker's `ForwardingRecorder` sends its batches to the `RunHub` actor, which
+  lives on the runner's host and commits them into the run's events.db. A worker returns only
+  once its last batch is committed, so a level that ends holds every node's events.
+- **Stopping**: the runner's stop and abort signals are set on the hub; workers read them every
+  quarter second. A Ctrl-C reaches the runner only: the cluster's processes are not in the
+  terminal's process group (a cluster started for the run blocks SIGINT in them, and a worker
+  ignores it while it runs its share).
+
+The runner's host must be a node of the cluster (the hub writes the run folder there), and the
+backend must be reachable from every node: real AWS, or a simulator every node can reach.
+If the runner dies, Ray ends its job's workers with it: the tagged cleanup (`harness cleanup
+--run-id`) deletes what they left.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from typing import Callable
+
+RELAY_SECONDS = 0.25  # how soon a stop reaches the workers, at most (wall)
+SEND_PATIENCE = 60.0  # wall seconds one batch of events may take to reach the hub before it is retried
+
+
+class RayMissing(RuntimeError):
+    pass
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise RayMissing('workers = "ray" needs Ray: pip install "ml-pipeline-stress-harness[ray]"') from None
+    return ray
+
+
+class RayConnection:
+    """This process's connection to the cluster, for one run. Without an address, a cluster on
+    this machine is started for the run and stopped with it."""
+
+    def __init__(self, address: str | None):
+        self.address = address
+        self._started = False
+
+    def open(self) -> "RayConnection":
+        ray = _ray()
+        if ray.is_initialized():
+            return self
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # nothing leaves the machine
+        # ray.init installs its own SIGTERM handler (sys.exit): the runner keeps its own, which
+        # stops the run cleanly
+        handlers = ({sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+                    if threading.current_thread() is threading.main_thread() else {})
+        options = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+        if self.address is None:
+            options.update(num_cpus=os.cpu_count(), object_store_memory=128 * 2**20)
+        try:
+            ray.init(address=self.address or "local", **options)  # "local": never one found running
+        finally:
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+        self._started = True
+        return self
+
+    def nodes(self) -> int:
+        return sum(1 for node in _ray().nodes() if node.get("Alive"))
+
+    def close(self) -> None:
+        if self._started:
+            _ray().shutdown()
+            self._started = False
+
+
+class RunHub:
+    """The runner's end on the cluster (a Ray actor on the runner's host): takes the workers'
+    event batches into events.db and tells them when to stop."""
+
+    def __init__(self, db_path: str):
+        from harness.events.forwarding import EventSink
+        self._sink = EventSink(db_path)
+        self._signals = (False, False)
+
+    def write(self, rows: list) -> int:
+        return self._sink.write(rows)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def signals(self) -> tuple[bool, bool]:
+        return self._signals
+
+    def set_signals(self, stop: bool, abort: bool) -> None:
+        self._signals = (stop, abort)
+
+    def written(self) -> int:
+        return self._sink.written
+
+    def close(self) -> None:
+        self._sink.close()
+
+
+class RayPool:
+    """`count` Ray workers spread over the cluster's nodes, each running its share of a level's
+    workers as threads; the `WorkerPool` interface."""
+
+    def __init__(self, plan: dict, level: int, count: int, signals, on_lost: Callable[[str], None]):
+        """on_lost(message): a Ray worker ended in an error (its node died, say); its pipelines'
+        events up to the last batch it sent are in the run folder."""
+        self._plan, self._level, self._signals, self._on_lost = plan, level, signals, on_lost
+        self._count = min(count, level)
+        self._hub = None
+        self._running: list = []
+        self._relayed = (False, False)
+
+    def start(self) -> None:
+        ray = _ray()
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+        self._hub = ray.remote(RunHub).options(num_cpus=0, scheduling_strategy=here).remote(
+            os.path.join(self._plan["run_dir"], "events.db"))
+        worker = ray.remote(ray_worker_main).options(num_cpus=0, max_retries=0, scheduling_strategy="SPREAD")
+        level, count = self._level, self._count
+        self._running = [worker.remote({**self._plan, "level": level, "workers": list(range(p, level, count))},
+                                       self._hub)
+                         for p in range(count)]
+        self._relay()
+
+    def _relay(self) -> None:
+        now = (self._signals.stop.is_set(), self._signals.abort.is_set())
+        if now != self._relayed:
+            self._hub.set_signals.remote(*now)  # one caller's calls reach an actor in order
+            self._relayed = now
+
+    def wait(self, timeout: float) -> bool:
+        ray = _ray()
+        deadline = time.monotonic() + timeout
+        while True:
+            self._relay()
+            if self._running:
+                done, self._running = ray.wait(self._running, num_returns=len(self._running),
+                                               timeout=max(0.0, min(deadline - time.monotonic(), RELAY_SECONDS)))
+                for ref in done:
+                    try:
+                        ray.get(ref)
+                    except Exception as err:  # noqa: BLE001 - a lost node must not lose the level
+                        self._on_lost(f"a Ray worker ended in an error: {_cause(err)}")
+            if not self._running or time.monotonic() >= deadline:
+                return not self._running
+
+    def close(self) -> None:
+        ray = _ray()
+        for ref in self._running:  # still running after the grace period: let them go
+            ray.cancel(ref, force=True)
+        if self._hub is not None:
+            try:
+                ray.get(self._hub.close.remote(), timeout=30)
+            finally:
+                ray.kill(self._hub)
+
+
+def ray_worker_main(plan: dict, hub) -> int:
+    """A Ray worker: its share of the level's workers, its events sent to the hub. Returns how
+    many events it recorded."""
+    import ray
+    from harness.events.forwarding import ForwardingRecorder, clock_offset
+    from harness.runner.aws_context import shared_limiter_backend
+    from harness.runner.executor import StopSignals
+    from harness.runner.pools import run_share
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():  # the runner alone answers a Ctrl-C
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    offset = clock_offset(lambda: ray.get(hub.monotonic.remote(), timeout=SEND_PATIENCE))
+    recorder = ForwardingRecorder(lambda rows: ray.get(hub.write.remote(rows), timeout=SEND_PATIENCE),
+                                  plan["run_id"], clock_offset=offset)
+    signals = StopSignals(threading.Event(), threading.Event())
+    done = threading.Event()
+    threading.Thread(target=_follow_signals, args=(hub, signals, done), name="signals", daemon=True).start()
+    try:
+        run_share(plan, recorder, signals, shared_limiter_backend(plan["scenario"], plan["endpoint_url"], recorder),
+                  node=ray.get_runtime_context().get_node_id())
+    finally:
+        done.set()
+        recorder.close()
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    return recorder.written
+
+
+def _follow_signals(hub, signals, done: threading.Event) -> None:
+    """The runner's stop and abort, read from the hub. A hub that stops answering means the
+    runner is gone: stop and tear down, as an orphaned worker process does."""
+    import ray
+    silent_since = None
+    while not done.wait(RELAY_SECONDS):
+        try:
+            stop, abort = ray.get(hub.signals.remote(), timeout=10)
+            silent_since = None
+        except Exception:  # noqa: BLE001 - the hub busy or gone: decide below
+            silent_since = silent_since or time.monotonic()
+            if time.monotonic() - silent_since < 30:
+                continue
+            stop = abort = True
+        if stop:
+            signals.stop.set()
+        if abort:
+            signals.abort.set()
+
+
+def _cause(err: Exception) -> str:
+    """A Ray task's error as one line: the worker's own exception, not Ray's wrapper."""
+    cause = getattr(err, "cause", None) or err
+    text = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {text[-1][:300] if text else ''}"
