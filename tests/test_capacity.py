@@ -166,6 +166,45 @@ def test_a_profile_calibrated_from_a_run_reproduces_that_run(simulator, tmp_path
     assert throughput(b) == pytest.approx(throughput(a), rel=0.05)
 
 
+SLOW_OFFLINE_STORE = """
+extends = "aws-default"
+[lifecycle.feature_group]
+offline_store_seconds = 100
+table_seconds = 200
+rows_min_seconds = 300
+rows_max_seconds = 700
+"""
+
+
+def test_calibration_recovers_the_offline_stores_timings_that_no_aws_answer_dates(simulator, tmp_path):
+    """The account builds its offline stores in 300 s and lands rows 300-700 s after PutRecord;
+    only polling sees it. Calibrated from the faithful pipeline's waits (Athena counting the rows),
+    the build time and the latest rows delay come back within 10%, and a run on the calibrated
+    profile calibrates to the same within 10%."""
+    from harness.report.calibrate import calibrate, write
+
+    def run_on(profile, folder):
+        scenario = parse_scenario({"profile": profile, "time_scale": 0.01, "seed": 8, "levels": [6],
+                                   "pipelines": "workbench", "ramp_up_seconds": 0,
+                                   "params": {"rows": 20, "onboarding_queries": 2, "glue_listings": 2,
+                                              "glue_reads": 2, "glue_writes": 1, "tag_reads": 2, "tag_writes": 1,
+                                              "inference_batches": 1, "batch_rows": 5}},
+                                  "offline.toml", "offline")
+        simulator.reset(profile=profile, seed=8, time_scale=0.01)
+        result = Runner(scenario, folder, endpoint_url=simulator.endpoint_url).run()
+        assert result.failed == 0
+        return result.run_dir
+
+    a = run_on(write_profile(tmp_path, SLOW_OFFLINE_STORE), tmp_path / "a")
+    seen_a = calibrate(a)["lifecycle"]["feature_group"]
+    assert seen_a["offline_store_seconds"] + seen_a["table_seconds"] == pytest.approx(300, rel=0.10)
+    assert seen_a["rows_max_seconds"] == pytest.approx(700, rel=0.10)
+    b = run_on(str(write(calibrate(a), tmp_path / "b.toml")), tmp_path / "b")
+    seen_b = calibrate(b)["lifecycle"]["feature_group"]
+    for key in ("offline_store_seconds", "table_seconds", "rows_max_seconds"):
+        assert seen_b[key] == pytest.approx(seen_a[key], rel=0.10), key
+
+
 def test_pipelines_arriving_at_a_rate_show_where_the_queue_stops_draining(simulator, tmp_path):
     """The open model: 6 pipelines an hour are served as they come; 60 an hour, with at most 8
     in flight, queue, and each start delay counts from when the pipeline was due, so the queue

@@ -12,8 +12,21 @@ account after one real run.
 - Rate quotas inferred from the throttles observed (what got through while throttled), each
   marked as inferred with the evidence; concurrency quotas the account refused at, likewise.
 
-Everything else comes from `extends` (aws-default by default). The offline store's timings are
-not calibrated: no AWS answer dates them, and polling only bounds them.
+- The offline store's timings, inferred: no AWS answer dates them, so each is bounded by the
+  last two looks of the pipeline that waited for it (the one that saw it missing, the one that
+  saw it there) and taken at the middle.
+  - Building the store (OfflineStoreStatus Active, its Glue table and S3 prefix), from when the
+    group was Created (its create call plus AWS's own creation time). The split between
+    `offline_store_seconds` and `table_seconds` cannot be seen from outside: the base profile's
+    proportion is kept.
+  - Rows reaching the offline store (what Workbench waits 10-20 minutes for): the wait ends when
+    the last record lands, the latest of many uniform delays, so the time from the last
+    PutRecord to the Athena count that saw every row estimates `rows_max_seconds`;
+    `rows_min_seconds` keeps the base profile's proportion to it.
+  Only pipelines that waited count (one that found the store ready bounds it from above only),
+  and at least MIN_WAITS of them.
+
+Everything else comes from `extends` (aws-default by default).
 """
 from __future__ import annotations
 
@@ -26,12 +39,14 @@ import pandas as pd
 from harness.events import load_events, load_meta
 from harness.report.enforced import merged, observed
 from harness.report.metrics import recorded_time_scales
+from harness.sim.profile import load_profile
 
 # fewer answers than this for an operation: its latency is left to the base profile (the median
 # of 20 draws from AWS-like latency, p99/p50 about 7, is within 30% two times in three)
 MIN_SAMPLES = 20
 SERVER_FAULTS = ("InternalFailure", "InternalError", "ServiceUnavailable", "InternalServerException")
 TIMEOUTS = ("ReadTimeoutError", "ConnectTimeoutError", "EndpointConnectionError")
+MIN_WAITS = 3  # pipelines that waited for the offline store (or its rows) before its timing is calibrated
 LIFECYCLE_KEYS = {"feature_group": ("feature_group", "create_seconds"),
                   "training_job": ("training_job", "run_seconds"),
                   "endpoint": ("endpoint", "create_seconds")}
@@ -77,6 +92,9 @@ def calibrate(run_dir: str | Path, extends: str = "aws-default") -> dict:
         mine = seen[resources == resource]
         if len(mine):
             lifecycle.setdefault(table, {})[key] = round(float((mine.duration / scale[mine.index]).mean()), 1)
+    offline = offline_store_timings(events, scale, load_profile(extends).feature_group)
+    if offline:
+        lifecycle.setdefault("feature_group", {}).update(offline)
     quotas = []
     levels = []
     for level in sorted(int(n) for n in events[events.kind == "level_start"].level.dropna().unique()):
@@ -98,6 +116,52 @@ def calibrate(run_dir: str | Path, extends: str = "aws-default") -> dict:
                            f"from {extends}.",
             "extends": extends, "latency": latency, "fault": faults, "quota": quotas, "lifecycle": lifecycle,
             "_samples": samples}  # answers per operation (not written: the evidence behind `latency`)
+
+
+def _between_looks(looks: pd.Series, seen_at: float) -> float | None:
+    """The middle of the last look before `seen_at` (it saw the thing missing) and the last look
+    at or before it (it saw it there); None without two looks."""
+    before = looks[looks <= seen_at + 1e-6].sort_values()
+    return float(before.iloc[-2:].mean()) if len(before) >= 2 else None
+
+
+def offline_store_timings(events: pd.DataFrame, scale: pd.Series, base) -> dict:
+    """The offline store's build time and rows delay (AWS seconds), inferred from the waits for
+    them; {} for whichever too few pipelines waited for. `base`: the base profile's feature group
+    lifecycle (the proportions that cannot be observed)."""
+    waits = events[(events.kind == "partial_state_resolved") & events.pipeline.notna()]
+    waited_for = waits.detail.map(lambda d: json.loads(d).get("artifact", "") if isinstance(d, str) and d else "")
+    waits = waits[waited_for.str.startswith("FeatureSet ")]
+    store, rows = [], []
+    for pipeline, mine in events[events.pipeline.isin(set(waits.pipeline))].groupby("pipeline"):
+        ok = mine[(mine.kind == "api_attempt") & (mine.outcome == "ok")]
+        for index, wait in waits[waits.pipeline == pipeline].iterrows():
+            wall = float(scale[index])  # wall seconds per AWS second
+            if waited_for[index].endswith(" offline rows"):
+                counts = mine[mine.kind == "query"]
+                landed = _between_looks(counts.mono_time - counts.duration, wait.mono_time)
+                puts = ok[ok.operation == "PutRecord"].mono_time
+                if landed is not None and len(puts):
+                    rows.append((landed - float(puts.max())) / wall)
+                continue
+            created = ok[ok.operation == "CreateFeatureGroup"]
+            building = mine[(mine.kind == "lifecycle") & mine.detail.str.contains('"feature_group"', na=False)]
+            looks = mine[(mine.kind == "api_attempt") & (mine.operation == "DescribeFeatureGroup")]
+            ready = _between_looks(looks.mono_time - looks.duration, wait.mono_time)
+            if ready is not None and len(created) and len(building):
+                created_at = (float(created.mono_time.iloc[0] - created.duration.iloc[0] / 2)
+                              + float(building.duration.iloc[0]))
+                store.append((ready - created_at) / wall)
+    timings = {}
+    if len(store) >= MIN_WAITS:
+        built = float(np.mean(store))
+        share = base.offline_store_seconds / max(1e-9, base.offline_store_seconds + base.table_seconds)
+        timings |= {"offline_store_seconds": round(built * share, 1), "table_seconds": round(built * (1 - share), 1)}
+    if len(rows) >= MIN_WAITS:
+        latest = float(np.mean(rows))
+        timings |= {"rows_min_seconds": round(latest * base.rows_min_seconds / max(1e-9, base.rows_max_seconds), 1),
+                    "rows_max_seconds": round(latest, 1)}
+    return timings
 
 
 def write(profile: dict, path: str | Path) -> Path:
