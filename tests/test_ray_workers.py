@@ -44,9 +44,19 @@ def test_a_run_on_two_ray_nodes_has_every_nodes_events_and_one_limiter(ray_clust
     assert events[events.pipeline.notna()].mono_time.between(start, end).all()
 
 
-def test_ray_workers_need_the_limiter_in_redis(tmp_path, ray_cluster):
-    done = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(ray_scenario(tmp_path, ray_cluster.address)),
+def test_ray_workers_need_the_limiter_in_redis(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(ray_scenario(tmp_path, "10.0.0.5:6379")),
                            "--reports", str(tmp_path / "reports")], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "ray-smoke.toml" in done.stderr and "workers" in done.stderr and "redis_url" in done.stderr
     assert not (tmp_path / "reports").exists()
+
+
+def test_a_ray_address_where_nothing_answers_is_said_at_once(tmp_path, redis_server):
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(ray_scenario(tmp_path, "127.0.0.1:1")),
+                           "--reports", str(tmp_path / "reports"), "--redis-url", redis_server.url],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith(
+        "error: ray_address 127.0.0.1:1: no Ray head node answers there (Connection refused)")
+    assert not (tmp_path / "reports").exists()  # stopped before the run folder

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from typing import Callable
@@ -30,7 +31,7 @@ RELAY_SECONDS = 0.25  # how soon a stop reaches the workers, at most (wall)
 SEND_PATIENCE = 60.0  # wall seconds one batch of events may take to reach the hub before it is retried
 
 
-class RayMissing(RuntimeError):
+class RayMissing(ValueError):
     pass
 
 
@@ -54,6 +55,7 @@ class RayConnection:
         ray = _ray()
         if ray.is_initialized():
             return self
+        self._check_reachable()
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # nothing leaves the machine
         # ray.init installs its own SIGTERM handler (sys.exit): the runner keeps its own, which
         # stops the run cleanly
@@ -69,6 +71,18 @@ class RayConnection:
                 signal.signal(sig, handler)
         self._started = True
         return self
+
+    def _check_reachable(self, patience: float = 5.0) -> None:
+        """A head node that does not answer: said at once (ray.init would retry for minutes)."""
+        if self.address in (None, "auto"):
+            return  # "auto" looks for a cluster started on this machine, and says so quickly
+        host, _, port = self.address.rpartition(":")
+        try:
+            socket.create_connection((host, int(port)), timeout=patience).close()
+        except OSError as err:
+            raise ConnectionError(f"ray_address {self.address}: no Ray head node answers there "
+                                  f"({err.strerror or err}); start one with `ray start --head`, or leave "
+                                  "ray_address out to start a cluster on this machine for the run") from None
 
     def nodes(self) -> int:
         return sum(1 for node in _ray().nodes() if node.get("Alive"))
@@ -162,6 +176,8 @@ class RayPool:
         if self._hub is not None:
             try:
                 ray.get(self._hub.close.remote(), timeout=30)
+            except Exception as err:  # noqa: BLE001 - every batch it took is committed already
+                self._on_lost(f"the run's event hub did not close cleanly: {_cause(err)}")
             finally:
                 ray.kill(self._hub)
 

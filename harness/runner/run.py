@@ -172,7 +172,12 @@ class Runner:
             raise ValueError(f"{scenario.source}: level_time_scale needs the simulator the run starts itself; a "
                              "running simulator (--endpoint-url) keeps the time scale it was started with")
         raise_open_file_limit()  # kept-alive connections: a socket each, hundreds at high N
-        self.prepare_folder()
+        self._open_ray()  # a cluster that does not answer stops the run here, before its folder exists
+        try:
+            self.prepare_folder()
+        except OSError:
+            self._close_ray()
+            raise
         self.recorder = Recorder(self.run_dir / "events.db", self.run_id)
         self.recorder.listeners.append(self.progress.observe)
         self._executor = PipelineExecutor(scenario, self.recorder, self.prefix, self.signals, self.progress)
@@ -199,7 +204,7 @@ class Runner:
         try:
             self._start_backend()
             self._connect_shared_limiter()
-            self._connect_ray()
+            self._say_ray()
             for level in self.levels:
                 if self.signals.stop.is_set():
                     break
@@ -222,8 +227,7 @@ class Runner:
             self.recorder.close()
             finalize(self.run_dir / "events.db")
             self.progress.close()
-            if self._ray is not None:
-                self._ray.close()
+            self._close_ray()
             if self.simulator is not None:
                 self.simulator.stop()
         result.stopped_by = self.stopped_by
@@ -258,15 +262,22 @@ class Runner:
                      f"(namespace {self._shared_limiter.namespace})")
         self.recorder.set_meta(shared_limiter=self._shared_limiter.shared)
 
-    def _connect_ray(self) -> None:
-        if self.scenario.workers != "ray":
+    def _open_ray(self) -> None:
+        if self.scenario.workers == "ray":
+            from harness.runner.ray_workers import RayConnection
+            self._ray = RayConnection(self.scenario.ray_address).open()
+
+    def _say_ray(self) -> None:
+        if self._ray is None:
             return
-        from harness.runner.ray_workers import RayConnection
         where = self.scenario.ray_address or "a cluster on this machine, started for the run"
-        self._ray = RayConnection(self.scenario.ray_address).open()
         nodes = self._ray.nodes()
         self.say(f"workers: {self.scenario.processes} Ray workers on {where} ({nodes} node{'s' * (nodes != 1)})")
         self.recorder.set_meta(ray_nodes=nodes)
+
+    def _close_ray(self) -> None:
+        if self._ray is not None:
+            self._ray.close()
 
     def _backend(self) -> Backend:
         return scenario_backend(self.scenario, self.endpoint_url)
