@@ -54,15 +54,21 @@ def test_a_permit_wait_ends_when_the_run_stops():
     assert limiter.backend.waiters("permit:sagemaker.CreateEndpoint") == 0
 
 
-def test_no_new_call_starts_once_the_run_is_stopping(simulator):
-    factory = ClientFactory(Backend.simulator(simulator.endpoint_url), RetrySettings("harness"),
+def test_no_new_call_starts_once_the_run_is_stopping_and_none_is_recorded(simulator, tmp_path):
+    from harness.events import Recorder, load_events
+    recorder = Recorder(tmp_path / "events.db", "run-stop")
+    factory = ClientFactory(Backend.simulator(simulator.endpoint_url), RetrySettings("harness"), recorder,
                             limiter=Limiter(QuotaTable([])))
     sagemaker = factory.client("sagemaker")
+    sagemaker.list_models()  # an attempt sent and answered
     stop = threading.Event()
     stop.set()
     with stop_on(stop), pytest.raises(Stopped):
         sagemaker.list_models()
-    assert "sagemaker.ListModels" not in simulator.stats()["operations"]  # it never reached AWS
+    recorder.close()
+    assert simulator.stats()["operations"]["sagemaker.ListModels"]["requests"] == 1  # the second never reached AWS
+    # ...so it is not an attempt either: the integrity line counts what AWS saw against what was recorded
+    assert len(load_events(tmp_path, ["api_attempt"])) == 1
 
 
 @pytest.mark.parametrize("policy", ["harness", "botocore-standard"])

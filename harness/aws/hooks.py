@@ -62,6 +62,9 @@ class CallHooks:
         return self.service or service, operation
 
     def before_send(self, event_name: str, request=None, **_):
+        # until this returns nothing is sent: a stop or a limiter timeout raised here is not an
+        # attempt AWS saw, though botocore still emits response-received with the exception
+        self._attempt.sent = False
         stopping.check("the run is stopping: no new AWS call")
         service, operation = self._names(event_name)
         context = request.context if request is not None and request.context is not None else {}
@@ -77,10 +80,13 @@ class CallHooks:
         self._attempt.grant = grant
         self._attempt.waited = waited
         self._attempt.start = time.monotonic()
+        self._attempt.sent = True
         return None  # let botocore send the request
 
     def response_received(self, event_name: str, context: dict, parsed_response=None,
                           exception=None, response_dict=None, **_):
+        if not getattr(self._attempt, "sent", True):
+            return  # stopped before it was sent (before_send raised): nothing reached AWS
         duration = time.monotonic() - getattr(self._attempt, "start", time.monotonic())
         service, operation = self._names(event_name)
         code = error_code(parsed_response, exception)
