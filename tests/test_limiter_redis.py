@@ -161,6 +161,22 @@ def test_an_unreachable_redis_falls_back_to_a_local_limiter_with_a_warning(redis
     assert "cannot be reached" in caplog.text
 
 
+def test_permits_held_in_redis_still_count_after_falling_back(redis_server):
+    """Redis goes away while this process holds a permit: the local limiter it falls back to
+    counts that permit, so the quota is not handed out twice, and its holder releases it there."""
+    backend = RedisBackend(redis_server.url, namespace="adopt")
+    held = backend.ask_permit(PERMIT, None, 2, lease_seconds=60).lease
+    assert held is not None
+    redis_server.stop()
+    assert backend.ask_permit(PERMIT, None, 2, 60).lease is not None  # the second of two slots
+    assert not backend.shared
+    waiting = backend.ask_permit(PERMIT, None, 2, 60)
+    assert waiting.lease is None  # both taken: the first still counts
+    assert backend.renew(held, 60) is not None  # its holder keeps it...
+    backend.release(held)  # ...and gives it back to the one waiting
+    assert backend.ask_permit(PERMIT, waiting.ticket, 2, 60).lease is not None
+
+
 def test_an_unreachable_redis_fails_calls_when_the_run_asks_to_fail_closed(redis_server):
     url = redis_server.url.replace("redis://", "redis://:s3cret-pass@") + "?password=s3cret-too"
     redis_server.stop()

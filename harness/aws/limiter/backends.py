@@ -144,6 +144,15 @@ class LocalBackend:
                 return Answer(None, 0.0, state.version, lease, now)
             return Answer(ticket, PERMIT_POLL_SECONDS, state.version, at=now)
 
+    def adopt(self, lease: Lease, lease_seconds: float) -> None:
+        """Count a permit this process holds from a shared backend it can no longer reach: its
+        holder renews and releases it here from now on."""
+        state = self._key(lease.key)
+        with state.lock:
+            if state.permits is None:
+                state.permits = PermitQueue(lease.key)
+            state.permits.adopt(lease.token, self.clock.now() + lease_seconds)
+
     def release(self, lease: Lease) -> None:
         state = self._key(lease.key)
         with state.lock:

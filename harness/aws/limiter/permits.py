@@ -55,6 +55,10 @@ class PermitQueue:
     def leave(self, ticket: str) -> None:
         self._tickets.pop(ticket, None)
 
+    def adopt(self, token: str, expires: float) -> None:
+        """A lease granted elsewhere (by Redis, before it became unreachable) counts here too."""
+        self._holders[token] = expires
+
     def release(self, token: str) -> bool:
         """False when the lease had already run out (or was never granted): harmless."""
         return self._holders.pop(token, None) is not None

@@ -81,6 +81,9 @@ class RedisBackend:
         self._script = self._redis.register_script(files("harness.aws.limiter").joinpath("limiter.lua").read_text())
         self._fallback: LocalBackend | None = None
         self._fallback_lock = threading.Lock()
+        # permits this process holds in Redis (token -> key, lease seconds): a fallback limiter
+        # adopts them, or it would hand their slots out again while their holders still work
+        self._leases: dict[str, tuple[str, float]] = {}
         self._stale = STALE_WALL_SECONDS / time_scale
 
     # --- reaching Redis ---------------------------------------------------------------------
@@ -108,6 +111,8 @@ class RedisBackend:
         with self._fallback_lock:
             if self._fallback is None:
                 self._fallback = LocalBackend(self._given_clock or Clock(self.time_scale))
+                for token, (key, seconds) in list(self._leases.items()):
+                    self._fallback.adopt(Lease(key, token, 0.0), seconds)
                 message = (f"the shared limiter at {without_password(self.url)} cannot be reached: this process goes on with "
                            "a limiter of its own, and no longer shares the account's quotas with other runs")
                 log.warning(message)
@@ -155,16 +160,22 @@ class RedisBackend:
                                          repr(PERMIT_POLL_SECONDS + self._stale))
             if got:
                 return Answer(got, PERMIT_POLL_SECONDS, at=_number(at))
+            self._leases[mine] = (key, lease_seconds)
             return Answer(None, 0.0, lease=Lease(key, mine, _number(expires)), at=_number(at))
         return self._either(shared, lambda b: b.ask_permit(key, ticket, limit, lease_seconds))
 
     def release(self, lease: Lease) -> None:
+        self._leases.pop(lease.token, None)
         self._either(lambda: self._run("release", lease.key, lease.token), lambda b: b.release(lease))
 
     def renew(self, lease: Lease, lease_seconds: float) -> Lease | None:
         def shared():
             expires = self._run("renew", lease.key, lease.token, repr(lease_seconds))
-            return Lease(lease.key, lease.token, _number(expires)) if expires else None
+            if not expires:
+                self._leases.pop(lease.token, None)
+                return None
+            self._leases[lease.token] = (lease.key, lease_seconds)
+            return Lease(lease.key, lease.token, _number(expires))
         return self._either(shared, lambda b: b.renew(lease, lease_seconds))
 
     def waiters(self, key: str) -> int:
