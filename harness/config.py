@@ -17,6 +17,20 @@ class ConfigError(ValueError):
         super().__init__(f"{source}: {key} = {value!r} is not allowed; expected {allowed}")
 
 
+def dumps_toml(data: dict[str, Any]) -> str:
+    """TOML text for `data` (tomllib only reads), leaving out None values: TOML has no null, and
+    an unset key reads back as its default."""
+    import tomli_w
+
+    def present(value):
+        if isinstance(value, dict):
+            return {str(k): present(v) for k, v in value.items() if v is not None}
+        if isinstance(value, (list, tuple)):
+            return [present(v) for v in value if v is not None]
+        return value
+    return tomli_w.dumps(present(data))
+
+
 def read_toml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:

@@ -165,7 +165,7 @@ def offline_store_timings(events: pd.DataFrame, scale: pd.Series, base) -> dict:
 
 
 def write(profile: dict, path: str | Path) -> Path:
-    from harness.runner.toml_out import dumps
+    from harness.config import dumps_toml as dumps
     path = Path(path)
     path.write_text(dumps({k: v for k, v in profile.items() if not k.startswith("_")}))
     from harness.sim.profile import load_profile

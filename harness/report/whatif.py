@@ -132,7 +132,7 @@ def text(result: dict, verified: dict | None = None) -> str:
 def verify_profile(profile: str, rows: list[Quota], folder: Path) -> str:
     """A simulator profile: the run's, with the changed quota rows on top."""
     from harness.config import read_toml
-    from harness.runner.toml_out import dumps as toml_dumps
+    from harness.config import dumps_toml as toml_dumps
     from harness.sim.profile import available_profiles
 
     quota = [{k: v for k, v in (("service", q.service), ("operation", q.operation), ("rate", q.rate),

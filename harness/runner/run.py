@@ -36,7 +36,7 @@ from harness.runner.executor import PipelineExecutor, StopSignals, failure_reaso
 from harness.runner.pools import ArrivalPool, ProcessPool, ThreadPool
 from harness.runner.progress import Progress
 from harness.runner.scenario import Scenario, check_shared_limiter
-from harness.runner.toml_out import dumps as toml_dumps
+from harness.config import dumps_toml as toml_dumps
 from harness.stopping import stop_on
 
 # After the grace period, teardowns are told to stop waiting; this long (wall) later the level
