@@ -166,11 +166,11 @@ def test_events_forwarded_from_another_host_arrive_once_in_order_on_the_runners_
     sink = EventSink(tmp_path / "events.db")
     refused = []
 
-    def send(rows):
+    def send(sender, first, rows):
         if len(refused) < 2:
             refused.append(len(rows))
             raise ConnectionError("the hub did not answer")
-        sink.write(rows)
+        sink.write(sender, first, rows)
 
     ahead = 1000.0  # the runner's host booted 1000 s before this one
     offset = clock_offset(lambda: time.monotonic() + ahead)
@@ -187,10 +187,34 @@ def test_events_forwarded_from_another_host_arrive_once_in_order_on_the_runners_
     assert (events.mono_time - time.monotonic()).between(ahead - 60, ahead + 0.05).all()
 
 
+def test_a_batch_the_sink_took_after_the_sender_gave_up_is_not_written_twice(tmp_path):
+    """The hub was only slow: the send timed out, the batch was committed anyway, and the sender
+    sends it again with newer rows. The sink skips what it has."""
+    from harness.events.forwarding import EventSink, ForwardingRecorder
+    sink = EventSink(tmp_path / "events.db")
+    timeouts = []
+
+    def send(sender, first, rows):
+        sink.write(sender, first, rows)
+        if not timeouts:
+            timeouts.append(len(rows))
+            raise TimeoutError("no answer within SEND_PATIENCE")  # ...but it was committed
+
+    recorder = ForwardingRecorder(send, "run-ray", flush_interval=0.02)
+    for i in range(50):
+        recorder.record("api_attempt", seq=i)
+    _until(lambda: timeouts, "a send that timed out")
+    for i in range(50, 80):
+        recorder.record("api_attempt", seq=i)
+    recorder.close()
+    assert [json.loads(d)["seq"] for d in load_events(tmp_path).detail] == list(range(80))
+    assert recorder.written == sink.written == 80
+
+
 def test_events_that_never_reach_the_run_folder_are_kept_on_the_workers_host(tmp_path, capsys):
     from harness.events.forwarding import ForwardingRecorder
 
-    def send(rows):
+    def send(sender, first, rows):
         raise ConnectionError("the runner is gone")
 
     recorder = ForwardingRecorder(send, "run-ray", flush_interval=0.02, close_patience=0.1, spill_dir=tmp_path)
@@ -198,5 +222,6 @@ def test_events_that_never_reach_the_run_folder_are_kept_on_the_workers_host(tmp
         recorder.record("api_attempt", seq=i)
     recorder.close()
     assert "20 events could not be written to the run folder (from " in capsys.readouterr().err
+    assert recorder.spilled == 20 and recorder.spill_path.parent == tmp_path  # the Ray worker reports these
     [spilled] = tmp_path.glob("events.unwritten-*.jsonl")  # as load_events reads it, once put beside events.db
     assert [json.loads(json.loads(line)["detail"])["seq"] for line in spilled.read_text().splitlines()] == list(range(20))

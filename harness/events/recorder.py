@@ -93,6 +93,7 @@ class Recorder:
         self._flush_lock = threading.Lock()
         self.written = 0
         self.failed_writes = 0  # flushes that could not commit (their rows stayed pending)
+        self.spilled, self.spill_path = 0, None  # rows kept in a file because no write took them
         self.listeners: list = []  # callables(kind, outcome), e.g. live progress counters
         self._writer = threading.Thread(target=self._run, name="event-writer", daemon=True)
         self._writer.start()
@@ -170,6 +171,7 @@ class Recorder:
             rows, self._pending = self._pending + list(self._queue), []
             self._queue.clear()
         spill = self._spill_dir() / f"events.unwritten-{os.getpid()}.jsonl"
+        self.spilled, self.spill_path = self.spilled + len(rows), spill
         with spill.open("a") as out:
             for row in rows:
                 out.write(json.dumps(dict(zip(COLUMNS, row))) + "\n")

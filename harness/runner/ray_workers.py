@@ -102,8 +102,8 @@ class RunHub:
         self._sink = EventSink(db_path)
         self._signals = (False, False)
 
-    def write(self, rows: list) -> int:
-        return self._sink.write(rows)
+    def write(self, sender: str, first: int, rows: list) -> int:
+        return self._sink.write(sender, first, rows)
 
     def monotonic(self) -> float:
         return time.monotonic()
@@ -138,7 +138,8 @@ class RayPool:
         ray = _ray()
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
         here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
-        self._hub = ray.remote(RunHub).options(num_cpus=0, scheduling_strategy=here).remote(
+        # several calls at once: a stop must not wait behind a slow write (the sink has its own lock)
+        self._hub = ray.remote(RunHub).options(num_cpus=0, scheduling_strategy=here, max_concurrency=8).remote(
             os.path.join(self._plan["run_dir"], "events.db"))
         worker = ray.remote(ray_worker_main).options(num_cpus=0, max_retries=0, scheduling_strategy="SPREAD")
         level, count = self._level, self._count
@@ -163,9 +164,13 @@ class RayPool:
                                                timeout=max(0.0, min(deadline - time.monotonic(), RELAY_SECONDS)))
                 for ref in done:
                     try:
-                        ray.get(ref)
+                        ended = ray.get(ref)
                     except Exception as err:  # noqa: BLE001 - a lost node must not lose the level
                         self._on_lost(f"a Ray worker ended in an error: {_cause(err)}")
+                        continue
+                    if ended["spilled"]:
+                        self._on_lost(f"a Ray worker on {ended['host']} could not send {ended['spilled']} events: "
+                                      f"they are in {ended['spill_path']} on that host")
             if not self._running or time.monotonic() >= deadline:
                 return not self._running
 
@@ -182,9 +187,11 @@ class RayPool:
                 ray.kill(self._hub)
 
 
-def ray_worker_main(plan: dict, hub) -> int:
+def ray_worker_main(plan: dict, hub) -> dict:
     """A Ray worker: its share of the level's workers, its events sent to the hub. Returns how
-    many events it recorded."""
+    many events it sent, and how many it could not (kept in a file on its host)."""
+    import socket
+
     import ray
     from harness.events.forwarding import ForwardingRecorder, clock_offset
     from harness.runner.aws_context import shared_limiter_backend
@@ -194,21 +201,25 @@ def ray_worker_main(plan: dict, hub) -> int:
     previous = None
     if threading.current_thread() is threading.main_thread():  # the runner alone answers a Ctrl-C
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    offset = clock_offset(lambda: ray.get(hub.monotonic.remote(), timeout=SEND_PATIENCE))
-    recorder = ForwardingRecorder(lambda rows: ray.get(hub.write.remote(rows), timeout=SEND_PATIENCE),
-                                  plan["run_id"], clock_offset=offset)
-    signals = StopSignals(threading.Event(), threading.Event())
+    recorder = None
     done = threading.Event()
-    threading.Thread(target=_follow_signals, args=(hub, signals, done), name="signals", daemon=True).start()
     try:
+        offset = clock_offset(lambda: ray.get(hub.monotonic.remote(), timeout=SEND_PATIENCE))
+        recorder = ForwardingRecorder(
+            lambda sender, first, rows: ray.get(hub.write.remote(sender, first, rows), timeout=SEND_PATIENCE),
+            plan["run_id"], clock_offset=offset)
+        signals = StopSignals(threading.Event(), threading.Event())
+        threading.Thread(target=_follow_signals, args=(hub, signals, done), name="signals", daemon=True).start()
         run_share(plan, recorder, signals, shared_limiter_backend(plan["scenario"], plan["endpoint_url"], recorder),
                   node=ray.get_runtime_context().get_node_id())
     finally:
         done.set()
-        recorder.close()
+        if recorder is not None:
+            recorder.close()
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
-    return recorder.written
+    return {"host": socket.gethostname(), "written": recorder.written, "spilled": recorder.spilled,
+            "spill_path": str(recorder.spill_path) if recorder.spill_path else None}
 
 
 def _follow_signals(hub, signals, done: threading.Event) -> None:

@@ -110,9 +110,10 @@ class RedisBackend:
     def _local(self) -> LocalBackend:
         with self._fallback_lock:
             if self._fallback is None:
-                self._fallback = LocalBackend(self._given_clock or Clock(self.time_scale))
-                for token, (key, seconds) in list(self._leases.items()):
-                    self._fallback.adopt(Lease(key, token, 0.0), seconds)
+                fallback = LocalBackend(self._given_clock or Clock(self.time_scale))
+                for token, (key, seconds) in self._leases.items():
+                    fallback.adopt(Lease(key, token, 0.0), seconds)
+                self._fallback = fallback  # only once it counts them: other threads use it at once
                 message = (f"the shared limiter at {without_password(self.url)} cannot be reached: this process goes on with "
                            "a limiter of its own, and no longer shares the account's quotas with other runs")
                 log.warning(message)
@@ -160,22 +161,31 @@ class RedisBackend:
                                          repr(PERMIT_POLL_SECONDS + self._stale))
             if got:
                 return Answer(got, PERMIT_POLL_SECONDS, at=_number(at))
-            self._leases[mine] = (key, lease_seconds)
-            return Answer(None, 0.0, lease=Lease(key, mine, _number(expires)), at=_number(at))
+            lease = Lease(key, mine, _number(expires))
+            self._keep(lease, lease_seconds)
+            return Answer(None, 0.0, lease=lease, at=_number(at))
         return self._either(shared, lambda b: b.ask_permit(key, ticket, limit, lease_seconds))
 
+    def _keep(self, lease: Lease, lease_seconds: float | None) -> None:
+        """Note a permit held in Redis (None: no longer held). One granted just as another thread
+        fell back goes straight to the fallback."""
+        with self._fallback_lock:
+            if lease_seconds is None:
+                self._leases.pop(lease.token, None)
+                return
+            self._leases[lease.token] = (lease.key, lease_seconds)
+            if self._fallback is not None:
+                self._fallback.adopt(lease, lease_seconds)
+
     def release(self, lease: Lease) -> None:
-        self._leases.pop(lease.token, None)
+        self._keep(lease, None)
         self._either(lambda: self._run("release", lease.key, lease.token), lambda b: b.release(lease))
 
     def renew(self, lease: Lease, lease_seconds: float) -> Lease | None:
         def shared():
             expires = self._run("renew", lease.key, lease.token, repr(lease_seconds))
-            if not expires:
-                self._leases.pop(lease.token, None)
-                return None
-            self._leases[lease.token] = (lease.key, lease_seconds)
-            return Lease(lease.key, lease.token, _number(expires))
+            self._keep(lease, lease_seconds if expires else None)
+            return Lease(lease.key, lease.token, _number(expires)) if expires else None
         return self._either(shared, lambda b: b.renew(lease, lease_seconds))
 
     def waiters(self, key: str) -> int:
