@@ -280,6 +280,22 @@ def test_a_real_account_scenario_without_what_it_needs_is_refused_by_name(tmp_pa
     assert done.returncode == 2 and says in done.stderr and str(path) in done.stderr, done.stderr
 
 
+def test_the_cost_guard_reads_each_levels_hold_at_that_levels_time_scale(tmp_path):
+    """An endpoint held 36 wall seconds is an AWS hour at 1/100 and six minutes at 1/10."""
+    from harness.events import Recorder
+    from harness.events.context import bound
+    from harness.runner.costguard import CostGuard
+    from harness.runner.plan import load_prices
+    with Recorder(tmp_path / "events.db", "run-cost") as recorder:
+        for level in (4, 128):
+            with bound(level=level):
+                recorder.record("quota_hold", service="sagemaker", operation="CreateEndpoint", duration=36.0)
+    guard = CostGuard(tmp_path / "events.db", 100.0, 0.01, "ml.m5.large", lambda usd: None,
+                      level_time_scales={128: 0.1})
+    hourly = load_prices()["hosting"]["ml.m5.large"]
+    assert guard.estimate() == pytest.approx(1.1 * hourly)
+
+
 def test_a_run_stops_starting_pipelines_once_it_has_spent_max_cost_usd(simulator, tmp_path):
     """The first training job's instance time (priced per hour from prices.toml) passes a
     $0.001 limit: no new pipeline or stage starts, in-flight ones tear down, exit code 3."""

@@ -21,8 +21,11 @@ HOLDS = {"CreateTrainingJob": "training", "CreateEndpoint": "hosting"}
 
 class CostGuard:
     def __init__(self, db_path: Path, limit_usd: float, time_scale: float, instance_type: str, on_exceeded,
-                 interval: float = 2.0, prices: dict | None = None):
+                 interval: float = 2.0, prices: dict | None = None, level_time_scales: dict[int, float] | None = None):
+        """level_time_scales: the levels that ran at another scale than time_scale (wall seconds
+        per AWS second), so that a hold's wall time is read at its own level's scale."""
         self.db_path, self.limit, self.time_scale = Path(db_path), limit_usd, time_scale
+        self.level_time_scales = dict(level_time_scales or {})
         self.instance_type, self.on_exceeded, self.interval = instance_type, on_exceeded, interval
         self.prices = prices or load_prices()
         for table in HOLDS.values():
@@ -37,17 +40,17 @@ class CostGuard:
     def estimate(self) -> float:
         """USD spent so far by the run's record."""
         with sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=5) as db:
-            held = dict(db.execute(
-                "SELECT operation, COALESCE(SUM(duration), 0) FROM events WHERE kind = 'quota_hold' "
+            held = db.execute(
+                "SELECT operation, level, COALESCE(SUM(duration), 0) FROM events WHERE kind = 'quota_hold' "
                 "AND service = 'sagemaker' AND operation IN ('CreateTrainingJob', 'CreateEndpoint') "
-                "GROUP BY operation").fetchall())
+                "GROUP BY operation, level").fetchall()
             writes = db.execute("SELECT COUNT(*) FROM events WHERE kind = 'api_attempt' AND outcome = 'ok' "
                                 "AND service = 'sagemaker-featurestore-runtime' AND operation = 'PutRecord'"
                                 ).fetchone()[0]
         usd = writes / 1e6 * self.prices["feature_store"]["write_per_million"]
-        for operation, table in HOLDS.items():
-            hours = held.get(operation, 0.0) / self.time_scale / 3600.0
-            usd += hours * self.prices[table][self.instance_type]
+        for operation, level, wall_seconds in held:
+            hours = wall_seconds / self.level_time_scales.get(level, self.time_scale) / 3600.0
+            usd += hours * self.prices[HOLDS[operation]][self.instance_type]
         return usd
 
     def check(self) -> bool:

@@ -200,7 +200,8 @@ class Runner:
         if scenario.max_cost_usd is not None:
             guard = CostGuard(self.run_dir / "events.db", scenario.max_cost_usd, scenario.time_scale,
                               scenario.params.get("instance_type", "ml.m5.large"), self._over_budget,
-                              interval=min(2.0, 30 * scenario.time_scale)).start()  # every 30 AWS s at most
+                              interval=min(2.0, 30 * scenario.time_scale),  # every 30 AWS s at most
+                              level_time_scales={n: scenario.time_scale_at(n) for n in self.levels}).start()
         try:
             self._start_backend()
             self._connect_shared_limiter()
