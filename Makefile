@@ -7,7 +7,7 @@ N      ?= 32
 # faithful one makes ten times the calls (README, "Hundreds of pipelines": how far one machine takes it).
 SCENARIO ?= $(if $(shell [ "$(N)" -gt 32 ] 2>/dev/null && echo hundreds),scenarios/stress-hundreds.toml,scenarios/stress.toml)
 
-.PHONY: redis-server test test-all test-lowest test-under-load stress sim bench bench-storm bench-shared-athena bench-past-quota clean
+.PHONY: redis-server test test-all test-lowest test-under-load stress sim bench bench-storm bench-shared-athena bench-past-quota bench-shared clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,13 @@ bench-shared-athena: $(VENV)/.installed
 # And past the binding quota: 96 pipelines queueing for endpoint, training and feature-group slots.
 bench-past-quota: $(VENV)/.installed
 	$(VENV)/bin/harness shootout policy-shootout-past-quota
+
+# Several runs on one account (two harness runs, with and without the Redis limiter), and what
+# workers on Ray cost against threads (a two-node cluster on this machine). Both start their own
+# redis-server.
+bench-shared: $(VENV)/.installed redis-server
+	$(PY) benchmarks/shared_quota.py
+	$(PY) benchmarks/ray_workers.py
 
 clean:
 	rm -rf $(VENV) .venv-lowest build *.egg-info
