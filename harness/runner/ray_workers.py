@@ -112,7 +112,8 @@ class RunHub:
         return self._signals
 
     def set_signals(self, stop: bool, abort: bool) -> None:
-        self._signals = (stop, abort)
+        # signals only ever turn on: calls to a threaded actor may run out of order
+        self._signals = (self._signals[0] or stop, self._signals[1] or abort)
 
     def written(self) -> int:
         return self._sink.written
@@ -151,7 +152,7 @@ class RayPool:
     def _relay(self) -> None:
         now = (self._signals.stop.is_set(), self._signals.abort.is_set())
         if now != self._relayed:
-            self._hub.set_signals.remote(*now)  # one caller's calls reach an actor in order
+            self._hub.set_signals.remote(*now)
             self._relayed = now
 
     def wait(self, timeout: float) -> bool:
