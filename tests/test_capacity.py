@@ -122,6 +122,24 @@ def test_the_binding_quota_is_the_one_the_account_enforced_not_the_one_the_table
     assert "The account enforced less than the quota table says: sagemaker.CreateEndpoint concurrency about 2" in summary
 
 
+def describe_calls(outcomes: list[str]):
+    """One DescribeFeatureGroup attempt per AWS second (time scale 1), with these outcomes."""
+    import pandas as pd
+    return pd.DataFrame({"kind": "api_attempt", "service": "sagemaker", "operation": "DescribeFeatureGroup",
+                         "outcome": outcomes, "error_code": [("ThrottlingException" if o == "throttled" else None)
+                                                             for o in outcomes],
+                         "mono_time": [float(t) / 3 for t in range(len(outcomes))], "duration": 0.01})
+
+
+def test_a_rate_quota_is_read_from_what_gets_through_while_throttled_and_a_storm_is_not_one():
+    from harness.report.enforced import observed
+    steady = describe_calls(["ok", "throttled", "throttled"] * 120)  # 3 asked a second, 1 let through
+    assert observed(steady, steady, 1.0)["sagemaker.DescribeFeatureGroup"]["enforced"] == pytest.approx(1.0)
+    # a throttling storm: everything refused for a minute, one call let through as it began
+    storm = describe_calls(["ok"] * 120 + ["ok"] + ["throttled"] * 179 + ["ok"] * 120)
+    assert observed(storm, storm, 1.0) == {}
+
+
 def test_a_profile_calibrated_from_a_run_reproduces_that_run(simulator, tmp_path):
     """The round trip a user makes with a real account, here with aws-default as the account:
     run on A, `harness calibrate` it to B, run on B. Per-operation p50 latency within 15%,

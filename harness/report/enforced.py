@@ -67,6 +67,10 @@ def observed(ev: pd.DataFrame, attempts: pd.DataFrame, time_scale: float) -> dic
             continue
         through = calls[(calls.outcome != "throttled") & bins.isin(full)]
         per_window = through.groupby(bins[through.index]).size().reindex(sorted(full), fill_value=0)
+        if not per_window.median():
+            # most saturated windows let nothing through: a throttling storm or an outage, not a
+            # rate (a bucket that refills lets some through every window, at 0.1/s and more)
+            continue
         out[f"{service}.{operation}"] = {"kind": "rate", "throttled": int(len(throttled)),
                                          "enforced": float(per_window.median()) / WINDOW_AWS_SECONDS}
     return out
