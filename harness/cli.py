@@ -178,6 +178,8 @@ def _run(args, levels: list[int] | None) -> int:
     if result.stopped_by == "max_cost_usd":
         print(f"stopped: the run passed max_cost_usd = {runner.scenario.max_cost_usd:g}", file=sys.stderr)
         return 3
+    if result.report_failed:
+        return 4  # a harness bug: the run's events are kept, the report is not there to read
     return 1 if result.failed else 0
 
 

@@ -280,6 +280,20 @@ def test_a_real_account_scenario_without_what_it_needs_is_refused_by_name(tmp_pa
     assert done.returncode == 2 and says in done.stderr and str(path) in done.stderr, done.stderr
 
 
+def test_a_report_that_cannot_be_rendered_is_said_and_the_events_are_kept(simulator, tmp_path, monkeypatch):
+    import harness.report
+    from harness.runner.scenario import load_scenario
+
+    def broken(run_dir):
+        raise ZeroDivisionError("float division by zero")
+    monkeypatch.setattr(harness.report, "render", broken)
+    simulator.reset(profile="calm", time_scale=0.01)
+    result = Runner(load_scenario("smoke"), tmp_path, levels=[1], endpoint_url=simulator.endpoint_url).run()
+    assert result.report_failed == "ZeroDivisionError: float division by zero"  # harness run exits 4
+    assert len(load_events(result.run_dir, ["pipeline_end"])) == 1
+    assert not (result.run_dir / "report.html").exists()
+
+
 def test_the_cost_guard_reads_each_levels_hold_at_that_levels_time_scale(tmp_path):
     """An endpoint held 36 wall seconds is an AWS hour at 1/100 and six minutes at 1/10."""
     from harness.events import Recorder

@@ -63,6 +63,7 @@ class RunResult:
     pipelines: int = 0
     failed: int = 0
     leftovers: list = field(default_factory=list)
+    report_failed: str | None = None  # why the report could not be rendered (the events are kept)
 
 
 class Runner:
@@ -235,7 +236,7 @@ class Runner:
         result.pipelines = self._executor.tally.pipelines + self._counted[0]
         result.failed = self._executor.tally.failed + self._counted[1]
         if self.render_report:
-            self._render()
+            result.report_failed = self._render()
         return result
 
     def _start_backend(self) -> None:
@@ -473,13 +474,14 @@ class Runner:
             self.recorder.record("cleanup", outcome="failed", error=str(err)[:300])
             return []
 
-    def _render(self) -> None:
-        try:
-            from harness.report import render
-        except ImportError:
-            return
+    def _render(self) -> str | None:
+        """None once the report is written, else why not."""
+        from harness.report import render
         try:
             paths = render(self.run_dir)
             self.say(f"report: {paths['html']}")
+            return None
         except Exception as err:  # noqa: BLE001 - the events are safe; the report can be rebuilt
-            self.say(f"report could not be rendered ({err}); rebuild with: harness report {self.run_dir}")
+            why = f"{type(err).__name__}: {err}"
+            self.say(f"report could not be rendered ({why}); rebuild with: harness report {self.run_dir}")
+            return why
