@@ -50,22 +50,19 @@ class EventSink:
             self.written += len(new)
             return len(new)
 
-    @staticmethod
-    def monotonic() -> float:
-        return time.monotonic()
-
     def close(self) -> None:
         self._db.close()
 
 
-def clock_offset(remote_monotonic: Callable[[], float], tries: int = 3) -> float:
-    """What to add to this host's time.monotonic() to read the remote clock: from the round trip
+def clock_offset(remote_monotonic: Callable[[], float], tries: int = 3,
+                 local_monotonic: Callable[[], float] = time.monotonic) -> float:
+    """What to add to this host's monotonic clock to read the remote one: from the round trip
     with the shortest time, the remote reading taken as halfway through it."""
     best = None
     for _ in range(tries):
-        before = time.monotonic()
+        before = local_monotonic()
         remote = remote_monotonic()
-        after = time.monotonic()
+        after = local_monotonic()
         if best is None or after - before < best[0]:
             best = (after - before, remote - (before + after) / 2)
     return best[1]

@@ -49,7 +49,7 @@ class RayConnection:
 
     def __init__(self, address: str | None):
         self.address = address
-        self._started = False
+        self._connected = False  # by this run (a cluster it started goes with the connection)
 
     def open(self) -> "RayConnection":
         ray = _ray()
@@ -62,14 +62,14 @@ class RayConnection:
         handlers = ({sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
                     if threading.current_thread() is threading.main_thread() else {})
         options = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
-        if self.address is None:
-            options.update(num_cpus=os.cpu_count(), object_store_memory=128 * 2**20)
+        if self.address is None:  # Ray's default object store is 30% of memory: events are all it holds
+            options.update(object_store_memory=128 * 2**20)
         try:
             ray.init(address=self.address or "local", **options)  # "local": never one found running
         finally:
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
-        self._started = True
+        self._connected = True
         return self
 
     def _check_reachable(self, patience: float = 5.0) -> None:
@@ -88,9 +88,10 @@ class RayConnection:
         return sum(1 for node in _ray().nodes() if node.get("Alive"))
 
     def close(self) -> None:
-        if self._started:
+        """Disconnect; a cluster started for the run stops with it."""
+        if self._connected:
             _ray().shutdown()
-            self._started = False
+            self._connected = False
 
 
 class RunHub:
@@ -114,9 +115,6 @@ class RunHub:
     def set_signals(self, stop: bool, abort: bool) -> None:
         # signals only ever turn on: calls to a threaded actor may run out of order
         self._signals = (self._signals[0] or stop, self._signals[1] or abort)
-
-    def written(self) -> int:
-        return self._sink.written
 
     def close(self) -> None:
         self._sink.close()
@@ -189,10 +187,8 @@ class RayPool:
 
 
 def ray_worker_main(plan: dict, hub) -> dict:
-    """A Ray worker: its share of the level's workers, its events sent to the hub. Returns how
-    many events it sent, and how many it could not (kept in a file on its host)."""
-    import socket
-
+    """A Ray worker: its share of the level's workers, its events sent to the hub. Returns the
+    events it could not send (kept in a file on its host), for the runner to report."""
     import ray
     from harness.events.forwarding import ForwardingRecorder, clock_offset
     from harness.runner.aws_context import shared_limiter_backend
@@ -219,7 +215,7 @@ def ray_worker_main(plan: dict, hub) -> dict:
             recorder.close()
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
-    return {"host": socket.gethostname(), "written": recorder.written, "spilled": recorder.spilled,
+    return {"host": socket.gethostname(), "spilled": recorder.spilled,
             "spill_path": str(recorder.spill_path) if recorder.spill_path else None}
 
 
