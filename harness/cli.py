@@ -53,14 +53,43 @@ def quotas_sync(args, table) -> int:
     return 0
 
 
-def _levels(text: str) -> list[int]:
+def _as_level(text: str) -> int | None:
+    """Concurrent pipelines from the command line (-n, --levels, --up-to): the limits a scenario's
+    levels have, or None."""
+    from harness.runner.scenario import is_level
     try:
-        levels = [int(part) for part in text.split(",") if part.strip()]
+        n = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"levels {text!r}: expected integers like 4,8,16,32") from None
-    if not levels or any(n < 1 for n in levels):
-        raise argparse.ArgumentTypeError(f"levels {text!r}: expected integers >= 1 like 4,8,16,32")
+        return None
+    return n if is_level(n) else None
+
+
+def _level(text: str) -> int:
+    from harness.runner.scenario import LEVEL_RANGE
+    n = _as_level(text)
+    if n is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; expected an integer {LEVEL_RANGE}")
+    return n
+
+
+def _levels(text: str) -> list[int]:
+    from harness.runner.scenario import LEVEL_RANGE
+    levels = [_as_level(part) for part in text.split(",") if part.strip()]
+    if not levels or None in levels:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; expected comma-separated integers "
+                                         f"{LEVEL_RANGE}, like 4,8,16,32")
     return levels
+
+
+def _profile(text: str) -> str:
+    """Checked as the command line is read, so a bad profile stops the run before its folder exists."""
+    from harness.runner.scenario import check_profile
+    try:
+        check_profile(text, "--profile")
+    except ConfigError as err:  # a name or path that is no profile, or a profile file that does not load
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; expected {err.allowed}"
+                                         if err.source == "--profile" else str(err)) from None
+    return text
 
 
 def _redis_url(text: str) -> str:
@@ -184,7 +213,7 @@ def _run(args, levels: list[int] | None) -> int:
 
 
 def cmd_run(args) -> int:
-    return _run(args, [args.n] if args.n else (args.levels or None))
+    return _run(args, [args.n] if args.n is not None else args.levels)
 
 
 def cmd_sweep(args) -> int:
@@ -235,7 +264,7 @@ def cmd_plan(args) -> int:
     from harness.runner.plan import format_plan, make_plan
     from harness.runner.scenario import load_scenario
     scenario = load_scenario(args.scenario)
-    plan = make_plan(scenario, args.n or max(scenario.levels))
+    plan = make_plan(scenario, args.n if args.n is not None else max(scenario.levels))
     print(json.dumps(plan, indent=2, default=str) if args.json else format_plan(plan))
     return 0
 
@@ -396,6 +425,14 @@ def cmd_compare(args) -> int:
     return 1 if failed else 0
 
 
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("ml-pipeline-stress-harness")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
+
+
 class OneLineParser(argparse.ArgumentParser):
     """Bad arguments get one line naming what was wrong, and exit code 2 (no usage dump)."""
 
@@ -405,10 +442,11 @@ class OneLineParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="harness", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     sim = sub.add_parser("sim", help="run the AWS simulator on loopback until Ctrl-C")
-    sim.add_argument("--profile", default="aws-default", help="profile name or TOML path")
+    sim.add_argument("--profile", type=_profile, default="aws-default", help="profile name or TOML path")
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--time-scale", type=float, default=1.0, help="wall seconds per AWS second")
     sim.add_argument("--host", default="127.0.0.1")
@@ -421,14 +459,14 @@ def build_parser() -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=helptext)
         cmd.add_argument("scenario", help="a scenario name (scenarios/NAME.toml) or path")
         if name == "run":
-            cmd.add_argument("-n", type=int, help="concurrent pipelines (one level)")
+            cmd.add_argument("-n", type=_level, help="concurrent pipelines (one level)")
         else:
-            cmd.add_argument("--up-to", type=int, help="levels doubling from the scenario's smallest (4, 8, "
+            cmd.add_argument("--up-to", type=_level, help="levels doubling from the scenario's smallest (4, 8, "
                                                        "16, ... for stress) up to N")
         cmd.add_argument("--levels", type=_levels, help="comma-separated levels, e.g. 4,8,16,32")
         cmd.add_argument("--reports", default="reports", help="where run folders go (default: reports)")
         cmd.add_argument("--policy", help="override the scenario's retry policy")
-        cmd.add_argument("--profile", help="override the scenario's simulator profile")
+        cmd.add_argument("--profile", type=_profile, help="override the scenario's simulator profile")
         cmd.add_argument("--seed", type=int, help="override the scenario's seed")
         cmd.add_argument("--time-scale", type=_time_scale, metavar="SCALE",
                          help="override the scenario's time scale (wall seconds per AWS second, e.g. 1/30)")
@@ -471,7 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = sub.add_parser("plan", help="what a scenario would create, call and cost, without calling AWS")
     plan.add_argument("scenario")
-    plan.add_argument("-n", type=int, help="concurrent pipelines (default: the scenario's largest level)")
+    plan.add_argument("-n", type=_level, help="concurrent pipelines (default: the scenario's largest level)")
     plan.add_argument("--json", action="store_true", help="print the plan as JSON")
     plan.set_defaults(func=cmd_plan)
 

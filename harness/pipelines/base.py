@@ -29,12 +29,37 @@ class Stage:
     run: Callable[[PipelineRun], None]
 
 
+# A parameter's type -> the values a TOML file may give for it, and how to say so.
+PARAM_KINDS = {bool: ((bool,), "true or false"), int: ((int,), "an integer"), float: ((int, float), "a number"),
+               str: ((str,), "a string")}
+
+
+@dataclass(frozen=True)
+class Param:
+    """A key of the scenario's [params] that a pipeline reads; its type is its default's."""
+    name: str
+    default: bool | int | float | str
+    help: str
+
+    @property
+    def kind(self) -> str:
+        return PARAM_KINDS[type(self.default)][1]
+
+    def accepts(self, value) -> bool:
+        # TOML true is no integer here, though Python's bool is an int
+        return isinstance(value, PARAM_KINDS[type(self.default)][0]) and (
+            isinstance(self.default, bool) or not isinstance(value, bool))
+
+
 @dataclass(frozen=True)
 class Pipeline:
     name: str
     stages: tuple[Stage, ...]
     teardown: Callable[[PipelineRun], None] | None = None
     description: str = ""
+    # the [params] it reads; None: not declared (a user's module:function pipeline may read any key),
+    # so its scenario's params are not checked against it
+    params: tuple[Param, ...] | None = None
 
 
 def delete_all(steps: Iterable[tuple[str, Callable[[], None]]]) -> None:

@@ -58,4 +58,4 @@ def sdk_pipeline() -> Pipeline:
         Stage("model", sdk_model),
         Stage("endpoint", sdk_endpoint),
         Stage("inference", workbench.inference),
-    ), workbench.teardown, __doc__.strip().splitlines()[0])
+    ), workbench.teardown, __doc__.strip().splitlines()[0], workbench.PARAMS)  # its stages read workbench-light's keys

@@ -18,22 +18,27 @@ from harness.artifacts.context import RUN_TAG
 from harness.artifacts.datasource import delete_table, drop_views
 from harness.artifacts.onboarding import Onboarding, onboard, write_metadata
 from harness.artifacts.tags import tag_traffic
-from harness.pipelines.base import Pipeline, PipelineRun, Stage, delete_all
+from harness.pipelines.base import Param, Pipeline, PipelineRun, Stage, delete_all
 
-DEFAULTS = {
-    "rows": 100,  # rows in the dataset; every one is ingested with PutRecord
-    "string_columns": 2,  # string columns: one value-count query each per onboarding
-    "onboarding_queries": 18,  # describing queries per onboarding, before the value counts
-    "glue_listings": 17, "glue_reads": 25, "glue_writes": 7,  # per onboarding
-    "unawaited_queries": 1,  # per onboarding: started, never waited for
-    "putrecord_threads": 32,
-    "offline_poll_seconds": 30.0,  # count(*) on the offline store this often until rows arrive
-    "pause_after_ingest_seconds": 30.0,
-    "tag_reads": 23, "tag_writes": 12,  # ListTags and AddTags per SageMaker stage (three stages)
-    "shared_data_source": True,
-    "inference_batches": 5, "batch_rows": 100,
-    "instance_type": "ml.m5.large",
-}
+PARAMS = (
+    Param("rows", 100, "rows in the dataset; every one is ingested with PutRecord"),
+    Param("string_columns", 2, "string columns: one value-count query each per onboarding"),
+    Param("onboarding_queries", 18, "describing queries per onboarding, before the value counts"),
+    Param("glue_listings", 17, "GetTables per onboarding"),
+    Param("glue_reads", 25, "GetTable per onboarding"),
+    Param("glue_writes", 7, "UpdateTable per onboarding"),
+    Param("unawaited_queries", 1, "queries per onboarding started and never waited for"),
+    Param("putrecord_threads", 32, "threads calling PutRecord"),
+    Param("offline_poll_seconds", 30.0, "count(*) on the offline store this often until rows arrive"),
+    Param("pause_after_ingest_seconds", 30.0, "AWS seconds between ingesting and polling the offline store"),
+    Param("tag_reads", 23, "ListTags per SageMaker stage (three stages)"),
+    Param("tag_writes", 12, "AddTags per SageMaker stage (three stages)"),
+    Param("shared_data_source", True, "one data source shared by the run's pipelines"),
+    Param("inference_batches", 5, "InvokeEndpoint calls"),
+    Param("batch_rows", 100, "rows per InvokeEndpoint"),
+    Param("instance_type", "ml.m5.large", "training and endpoint instance type"),
+)
+DEFAULTS = {p.name: p.default for p in PARAMS}
 
 
 def param(run: PipelineRun, key: str):
@@ -157,4 +162,4 @@ def workbench_pipeline() -> Pipeline:
         Stage("model", model),
         Stage("endpoint", endpoint),
         Stage("inference", inference),
-    ), teardown, __doc__.strip().splitlines()[0])
+    ), teardown, __doc__.strip().splitlines()[0], PARAMS)

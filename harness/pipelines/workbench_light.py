@@ -9,10 +9,16 @@ from __future__ import annotations
 import pandas as pd
 
 from harness.artifacts import DataSource, Endpoint, FeatureSet, Model
-from harness.pipelines.base import Pipeline, PipelineRun, Stage, delete_all
+from harness.pipelines.base import Param, Pipeline, PipelineRun, Stage, delete_all
 
-DEFAULTS = {"rows": 100, "ingest_rows": 20, "inference_batches": 5, "batch_rows": 10,
-            "instance_type": "ml.m5.large"}
+PARAMS = (
+    Param("rows", 100, "rows in the dataset"),
+    Param("ingest_rows", 20, "of those, rows ingested with PutRecord"),
+    Param("inference_batches", 5, "InvokeEndpoint calls"),
+    Param("batch_rows", 10, "rows per InvokeEndpoint"),
+    Param("instance_type", "ml.m5.large", "training and endpoint instance type"),
+)
+DEFAULTS = {p.name: p.default for p in PARAMS}
 
 
 def make_dataset(run: PipelineRun) -> pd.DataFrame:
@@ -78,4 +84,4 @@ def workbench_light_pipeline() -> Pipeline:
         Stage("model", model),
         Stage("endpoint", endpoint),
         Stage("inference", inference),
-    ), teardown, __doc__.strip().splitlines()[0])
+    ), teardown, __doc__.strip().splitlines()[0], PARAMS)

@@ -11,6 +11,7 @@ binds first (the bottleneck analysis), the run time in AWS time, and a cost esti
 from __future__ import annotations
 
 import io
+import json
 import math
 import tempfile
 import tomllib
@@ -73,14 +74,25 @@ def dry_run(scenario: Scenario) -> tuple[dict, dict]:
                 result = Runner(single, folder, [1], out=io.StringIO(), endpoint_url=sim.endpoint_url,
                                 render_report=False, clock=SimulatorTime(sim)).run()
                 events = load_events(result.run_dir)
-                if result.failed:
-                    raise RuntimeError(f"the dry run of pipeline {spec} failed; run it with harness run to see why")
+                if result.failed:  # bad input more often than not (a user pipeline's params are not checked)
+                    raise ValueError(f"the dry run of pipeline {spec} failed{first_error(events)}; run it with "
+                                     "harness run to see more")
                 attempts = events[(events.kind == "api_attempt") & events.pipeline.notna()]
                 for (service, operation), n in attempts.groupby(["service", "operation"]).size().items():
                     key = f"{service}.{operation}"
                     calls[key] = calls.get(key, 0.0) + n * weight / total_weight
                 metrics = run_metrics(events, load_meta(result.run_dir))
     return calls, metrics
+
+
+def first_error(events) -> str:
+    """': what the first failed pipeline raised', on one line (or '')."""
+    errors = events[events.kind == "worker_error"]
+    if errors.empty:
+        return ""
+    first = errors.iloc[0]
+    error = json.loads(first.detail or "{}").get("error") or first.error_code
+    return ": " + " ".join(str(error).split())
 
 
 def make_plan(scenario: Scenario, n: int) -> dict:

@@ -12,7 +12,7 @@ from harness.aws.policies import POLICIES, SDK_DEFAULT, RetrySettings
 from harness.config import ConfigError, Section, read_toml
 from harness.runner.arrivals import Stage
 from harness.quotas import DEFAULT_TABLE, Quota, QuotaTable, load_table, parse_rows
-from harness.sim.profile import available_profiles
+from harness.sim.profile import available_profiles, load_profile
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 
@@ -27,6 +27,26 @@ class Dashboard:
 WORKERS = ("threads", "processes", "ray")
 RAY_ADDRESS = re.compile(r"^(auto|[\w.-]+:\d{1,5})$")
 REDIS_URL = re.compile(r"^(redis|rediss|unix)://\S+$")
+# How many pipelines one level may run at once: the scenario's levels and the command line's -n,
+# --levels and --up-to all go through is_level, so the limits live here only.
+LEVELS = range(1, 1025)
+LEVEL_RANGE = f"from {LEVELS[0]} to {LEVELS[-1]}"
+
+
+def is_level(n) -> bool:
+    return isinstance(n, int) and not isinstance(n, bool) and n in LEVELS
+
+
+def check_profile(profile, source: str) -> None:
+    """A shipped profile's name, or the path of a profile TOML that loads. Checked where the
+    profile is given (scenario or --profile), before a run folder exists: the simulator that
+    would read it runs in a subprocess, and a bad profile only shows there as a start timeout."""
+    if isinstance(profile, str) and profile in available_profiles():
+        return
+    if not isinstance(profile, str) or not profile.endswith(".toml") or not Path(profile).is_file():
+        raise ConfigError(source, "profile", profile,
+                          "one of " + ", ".join(available_profiles()) + ", or the path of an existing profile .toml")
+    load_profile(profile)  # a profile that does not load: its error names that file and key
 
 
 @dataclass
@@ -160,8 +180,7 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
     root = Section(data, source)
     backend = root.string("backend", "sim", choices=["sim", "aws"])
     profile = root.raw("profile", "aws-default")
-    if not isinstance(profile, str) or not (profile in available_profiles() or profile.endswith(".toml")):
-        raise root.error("profile", profile, "one of " + ", ".join(available_profiles()) + ", or a .toml path")
+    check_profile(profile, source)
     stages = parse_stages(root)
     arrivals = bool(stages) or root.has("arrival_rates")
     if arrivals and root.has("levels"):
@@ -178,9 +197,8 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
         raise root.error("duration_seconds", root.raw("duration_seconds"), "how long pipelines arrive, in AWS "
                                                                            "seconds (> 0, required with "
                                                                            "arrival_rates)")
-    if not arrivals and (not isinstance(levels, list) or not levels
-                         or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 or n > 1024 for n in levels)):
-        raise root.error("levels", levels, "a non-empty list of integers from 1 to 1024")
+    if not arrivals and (not isinstance(levels, list) or not levels or not all(map(is_level, levels))):
+        raise root.error("levels", levels, f"a non-empty list of integers {LEVEL_RANGE}")
     accounts = root.raw("allowed_accounts", [])
     if not isinstance(accounts, list) or any(not isinstance(a, str) or not a.isdigit() or len(a) != 12
                                              for a in accounts):
@@ -250,19 +268,40 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
         limiter=limiter,
     )
     root.done()
+    from harness.pipelines.base import load_pipeline
+    loaded = {}
+    for spec in scenario.pipelines:
+        try:
+            loaded[spec] = load_pipeline(spec)
+        except ValueError as err:
+            raise ConfigError(source, "pipelines", spec, str(err).split(": ", 1)[-1]) from None
+    check_params(scenario.params, loaded, source)
     if scenario.max_cost_usd is not None:
         from harness.runner.plan import load_prices
         instance, prices = scenario.params.get("instance_type", "ml.m5.large"), load_prices()
         if instance not in prices["training"] or instance not in prices["hosting"]:
             raise ConfigError(source, "max_cost_usd", scenario.max_cost_usd,
                               f"a params.instance_type that harness/prices.toml prices ({', '.join(prices['training'])})")
-    from harness.pipelines.base import load_pipeline
-    for spec in scenario.pipelines:
-        try:
-            load_pipeline(spec)
-        except ValueError as err:
-            raise ConfigError(source, "pipelines", spec, str(err).split(": ", 1)[-1]) from None
     return scenario
+
+
+def check_params(params: dict, pipelines: dict, source: str) -> None:
+    """[params] against the parameters the scenario's pipelines declare (one table serves the
+    whole mix): a key none of them declares is a typo, a value of another type would fail mid-run.
+    A pipeline that declares nothing (a user's module:function) may read any key: then only the
+    declared keys' types are checked."""
+    declared: dict[str, list] = {}
+    for spec, pipeline in pipelines.items():
+        for param in pipeline.params or ():
+            declared.setdefault(param.name, []).append((spec, param))
+    every_pipeline_declares = all(p.params is not None for p in pipelines.values())
+    for key, value in params.items():
+        if key not in declared and every_pipeline_declares:
+            raise ConfigError(source, f"params.{key}", value, f"a parameter of {' or '.join(pipelines)}: "
+                                                              + (", ".join(declared) or "none"))
+        for spec, param in declared.get(key, ()):
+            if not param.accepts(value):
+                raise ConfigError(source, f"params.{key}", value, f"{param.kind} ({spec}: {param.help})")
 
 
 def parse_stages(root: Section) -> list[Stage]:

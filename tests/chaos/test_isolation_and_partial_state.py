@@ -52,7 +52,6 @@ levels = [6]
 offline_store = 600
 [params]
 rows = 20
-ingest_rows = 4
 """)
     done = harness("run", path, "--reports", str(tmp_path / "reports"))
     run_dir = next((tmp_path / "reports").iterdir())

@@ -41,7 +41,6 @@ levels = [4]
 ramp_up_seconds = 20
 [params]
 rows = 30
-ingest_rows = 5
 """)
     done = harness("run", path, "--reports", str(tmp_path / "reports"))
     assert done.returncode == 0, done.stderr[-3000:]
