@@ -14,3 +14,12 @@ def flaky() -> Pipeline:
 
 def not_a_pipeline():
     return 42
+
+
+def look_up_a_database_that_is_not_there(run):
+    run.ctx.client("glue").get_database(Name="harness_no_such_database")
+
+
+def missing_database() -> Pipeline:
+    """Every pipeline fails on its first call: Glue answers EntityNotFoundException."""
+    return Pipeline("missing-database", (Stage("lookup", look_up_a_database_that_is_not_there),))

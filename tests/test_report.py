@@ -62,9 +62,14 @@ def test_three_levels_give_a_fit_but_no_confidence_interval():
     assert any(line.startswith("Warning: 3 levels") for line in lines)
 
 
-def synthetic_run(folder: Path, levels=(4, 8, 16), throughput_scale=1.0, time_scale=1.0) -> Path:
+HTML_404 = "athena.StartQueryExecution: HTTP 404"  # a failure reason, as the executor records it
+
+
+def synthetic_run(folder: Path, levels=(4, 8, 16), throughput_scale=1.0, time_scale=1.0,
+                  failing: dict[int, int] | None = None) -> Path:
     """A run folder written through the real recorder: pipelines that each make 10 DescribeEndpoint
-    calls and hold a CreateFeatureGroup slot for 50 s."""
+    calls and hold a CreateFeatureGroup slot for 50 s. `failing` {N: k}: k of level N's pipelines
+    then have Athena answer an HTML 404 page, and fail after 2 s."""
     run_dir = folder
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "scenario.toml").write_text('thresholds = ["failed == 0"]\n')
@@ -82,7 +87,12 @@ def synthetic_run(folder: Path, levels=(4, 8, 16), throughput_scale=1.0, time_sc
                         rec.record("api_attempt", service="sagemaker", operation="DescribeEndpoint",
                                    attempt=1, outcome="ok", duration=0.01)
                     rec.record("quota_hold", service="sagemaker", operation="CreateFeatureGroup", duration=50.0)
-                    rec.record("pipeline_end", outcome="ok", duration=100 + rng.random())
+                    if worker < (failing or {}).get(level, 0):
+                        rec.record("api_attempt", service="athena", operation="StartQueryExecution", attempt=1,
+                                   outcome="error", error_code="404", status=404, duration=0.01)
+                        rec.record("pipeline_end", outcome="failed", error_code=HTML_404, duration=2.0)
+                    else:
+                        rec.record("pipeline_end", outcome="ok", duration=100 + rng.random())
         rec.flush()
         _time.sleep(0.01 * level / throughput_scale)
         with bound(level=level):
@@ -104,6 +114,46 @@ def test_the_bottleneck_analysis_names_the_quota_that_binds(tmp_path):
     assert result["quotas"][1]["quota"] == "sagemaker.DescribeEndpoint rate"
 
 
+def test_a_run_where_every_pipeline_failed_says_why_and_gives_no_capacity_figures(tmp_path):
+    """4 pipelines, each refused by Athena after 2 s (the simulator answered an HTML 404 page): the
+    run measured how they failed, not the account. The report says so first, with the reasons
+    counted, and names no binding quota, raise or USL prediction, though the pipelines did call."""
+    paths = render(synthetic_run(tmp_path / "run", levels=(4,), failing={4: 4}))
+    metrics = json.loads(paths["metrics"].read_text())
+    assert metrics["every_level_failed"] and metrics["failed_levels"] == [4]
+    assert metrics["top_failure_reasons"] == [{"reason": HTML_404, "count": 4}]
+    assert metrics["usl"] is None
+    assert metrics["bottleneck"]["binding"] is None and metrics["bottleneck"]["quotas"] == []
+    summary = paths["markdown"].read_text()
+    answers = [line for line in summary.splitlines() if line.startswith("- ")]
+    assert answers[0] == ("- EVERY LEVEL FAILED: none of the run's 4 pipelines completed (4 failed), so it "
+                          "measured no capacity: no throughput, binding quota, raise or USL prediction.")
+    assert answers[1] == f"- Top failure reasons: 4 × {HTML_404}."
+    assert answers[2:] == []  # no peak throughput, binding quota, raise or USL line follows
+    assert "CreateFeatureGroup" not in summary  # the slot they held is in no quota row either
+    html = paths["html"].read_text()
+    assert "Every level failed: no capacity was measured" in html and "How far does it scale?" not in html
+    assert f"4 × {HTML_404}" in html and "No fit: no level completed a pipeline." in html
+
+
+def test_a_level_where_nothing_completed_is_left_out_of_the_capacity_figures(tmp_path):
+    """N=2's pipelines all failed; N=4, 8 and 16 completed theirs, but for one at N=16. The quotas,
+    the raise and the USL come from N=4, 8 and 16; each level with failures says why."""
+    paths = render(synthetic_run(tmp_path / "run", levels=(2, 4, 8, 16), failing={2: 2, 16: 1}))
+    metrics = json.loads(paths["metrics"].read_text())
+    assert not metrics["every_level_failed"] and metrics["failed_levels"] == [2]
+    assert metrics["top_failure_reasons"] == [{"reason": HTML_404, "count": 3}]
+    assert metrics["usl"]["levels"] == 3
+    bottleneck = metrics["bottleneck"]
+    assert bottleneck["uncontended_from"] == "the pipelines at N=4, the least contended level, as measured"
+    assert set(bottleneck["bound_by_level"]) == {"4", "8", "16"}
+    summary = paths["markdown"].read_text()
+    assert (f"- N=2 failed: no pipeline completed, 2 of 2 failed: 2 × {HTML_404}; the capacity figures leave "
+            "it out.") in summary
+    assert f"- N=16: 1 of 16 pipelines failed: 1 × {HTML_404}." in summary
+    assert "- The quota that binds first in steady state: sagemaker.CreateFeatureGroup concurrency" in summary
+
+
 SCHEMA_LEVEL_KEYS = {"level", "time_scale", "enforced", "arrivals", "pipeline_seconds_without_quota_waits", "pipelines", "completed", "failed", "stopped", "failure_reasons", "wall_seconds",
                      "aws_seconds", "throughput_per_hour", "throughput_method", "batch_throughput_per_hour",
                      "steady_window_aws_seconds", "pipeline_seconds", "stage_seconds", "api", "waits",
@@ -115,8 +165,9 @@ def test_metrics_json_follows_its_documented_schema(tmp_path):
     paths = render(run_dir)
     metrics = json.loads(paths["metrics"].read_text())
     documented = (ROOT / "harness" / "report" / "SCHEMA.md").read_text()
-    for key in ["schema_version", "run_id", "left_behind", "shared_limiter", "limiter_fallbacks", "levels", "usl",
-                "bottleneck", "integrity"] + sorted(SCHEMA_LEVEL_KEYS):
+    for key in ["schema_version", "run_id", "every_level_failed", "failed_levels", "top_failure_reasons",
+                "left_behind", "shared_limiter", "limiter_fallbacks", "levels", "usl", "bottleneck",
+                "integrity"] + sorted(SCHEMA_LEVEL_KEYS):
         assert f"`{key}`" in documented, f"{key} is not documented"
     assert set(metrics) >= {"schema_version", "run_id", "scenario", "time_scale", "complete", "left_behind",
                             "levels", "usl", "bottleneck", "integrity"}

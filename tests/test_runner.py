@@ -47,6 +47,35 @@ def test_a_stage_that_raises_is_recorded_and_the_other_workers_finish(simulator,
     assert nothing_in(simulator.endpoint_url)
 
 
+def test_a_pipeline_that_fails_on_an_aws_call_names_the_call_in_its_failure_line(simulator, tmp_path):
+    """Every pipeline's first call fails: the recorded reason and the report name the
+    service.Operation and AWS's error code, and the report gives no capacity figures."""
+    scenario = load_scenario("smoke")
+    scenario.pipelines = {"pipelines_for_tests:missing_database": 1.0}
+    simulator.reset(profile="calm", time_scale=0.01)
+    result = Runner(scenario, tmp_path, [2], endpoint_url=simulator.endpoint_url).run()
+    ends = load_events(result.run_dir).query("kind == 'pipeline_end'")
+    assert list(ends.error_code) == ["glue.GetDatabase: EntityNotFoundException"] * 2
+    summary = (result.run_dir / "summary.md").read_text()
+    assert "- EVERY LEVEL FAILED: none of the run's 2 pipelines completed" in summary
+    assert "- Top failure reasons: 2 × glue.GetDatabase: EntityNotFoundException." in summary
+
+
+def test_an_error_code_that_is_only_a_number_is_given_as_the_http_status():
+    """An answer botocore cannot read a code from (an HTML 404 page) has the status for a code."""
+    import boto3
+    from botocore.exceptions import ClientError
+    from botocore.stub import Stubber
+
+    from harness.runner.executor import failure_reason
+    athena = boto3.client("athena", region_name="us-east-1")
+    with Stubber(athena) as stub:
+        stub.add_client_error("start_query_execution", service_error_code="404", http_status_code=404)
+        with pytest.raises(ClientError) as failed:
+            athena.start_query_execution(QueryString="SELECT 1")
+    assert failure_reason(failed.value) == "athena.StartQueryExecution: HTTP 404"
+
+
 def test_an_abort_threshold_stops_the_run_as_soon_as_it_fails(simulator, tmp_path):
     """{ check = "failed < 1", abort = true }: worker 1's pipeline fails at N=3, so the run stops
     there (N=6 never starts), tears down, cleans up and says which threshold stopped it."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from harness.quotas import QuotaTable
 from harness.report import enforced
+from harness.report.metrics import capacity_levels
 
 
 def account_says(rows: list[dict], seen: dict) -> None:
@@ -46,11 +47,12 @@ def uncontended_time(base: dict) -> tuple[float | None, str]:
 
 
 def analyse(metrics: dict, table: QuotaTable, targets=(32, 64, 128)) -> dict:
-    levels = metrics["levels"]
+    levels = capacity_levels(metrics["levels"])  # a level where nothing completed gives no demand or D
     if not levels:
-        return {"quotas": [], "binding": None}
+        return {"quotas": [], "binding": None, "pipeline_seconds_uncontended": None, "uncontended_from": None,
+                "bound_pipelines_per_hour": None, "bound_by_level": {}}
     base = levels[0]  # the least contended level gives the pipeline's own demand and duration
-    n_ok = max(1, base["completed"] or base["pipelines"])
+    n_ok = base["completed"]
     # the mean, as Little's law has it: N pipelines of mean time D complete N / D per second
     duration, uncontended_from = uncontended_time(base)
     rows = []

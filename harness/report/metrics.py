@@ -310,11 +310,31 @@ def recorded_time_scales(events: pd.DataFrame, default: float) -> dict[int, floa
             for level, detail in zip(starts.level, _details(starts)) if level == level}
 
 
+def capacity_levels(levels: list[dict]) -> list[dict]:
+    """The levels capacity figures (binding quota, raise, USL) come from: those where a pipeline
+    completed. A level whose pipelines all failed measured how they failed, not the account."""
+    return [l for l in levels if l["completed"]]
+
+
+TOP_FAILURE_REASONS = 5
+
+
+def top_failure_reasons(levels: list[dict]) -> list[dict]:
+    """The run's most frequent failure reasons, most frequent first, with a count each."""
+    counts: dict[str, int] = {}
+    for level in levels:
+        for reason, n in level["failure_reasons"].items():
+            counts[reason] = counts.get(reason, 0) + n
+    ranked = sorted(counts.items(), key=lambda item: -item[1])[:TOP_FAILURE_REASONS]
+    return [{"reason": reason, "count": n} for reason, n in ranked]
+
+
 def run_metrics(events: pd.DataFrame, meta: dict) -> dict:
     time_scale = float(meta.get("time_scale", 1.0))
     levels = sorted(int(l) for l in events[events.kind == "level_start"].level.dropna().unique())
     scales = recorded_time_scales(events, time_scale)
     per_level = [level_metrics(events, level, scales.get(level, time_scale)) for level in levels]
+    failed_levels = [l["level"] for l in per_level if l["failed"] and not l["completed"]]
     return {
         "schema_version": 1,
         "run_id": meta.get("run_id"),
@@ -323,6 +343,10 @@ def run_metrics(events: pd.DataFrame, meta: dict) -> dict:
         "time_scale": time_scale,
         "complete": bool(meta.get("complete", False)),
         "stopped_by": meta.get("stopped_by"),
+        # first, as the report puts it first: a run where nothing completed measured no capacity
+        "every_level_failed": bool(failed_levels) and not capacity_levels(per_level),
+        "failed_levels": failed_levels,
+        "top_failure_reasons": top_failure_reasons(per_level),
         "left_behind": left_behind(events),
         # None: the limiter lived in the run; True: shared through Redis throughout; False: it fell back
         "shared_limiter": meta.get("shared_limiter"),

@@ -15,7 +15,7 @@ from harness.events import load_events, load_meta
 from harness.quotas import Quota, QuotaTable, load_table
 from harness.report import plots
 from harness.report.bottleneck import analyse
-from harness.report.metrics import level_time_scales, run_metrics, time_scales_text
+from harness.report.metrics import capacity_levels, level_time_scales, run_metrics, time_scales_text
 from harness.report.usl import fit_usl
 
 
@@ -57,7 +57,7 @@ def render(run_dir: str | Path) -> dict[str, Path]:
     meta = load_meta(run_dir)
     metrics = run_metrics(events, meta)
     table = quota_table_of(run_dir)
-    usable = [l for l in metrics["levels"] if l["throughput_per_hour"]]
+    usable = [l for l in capacity_levels(metrics["levels"]) if l["throughput_per_hour"]]
     open_model = any(l.get("arrivals") for l in metrics["levels"])  # levels are arrival rates, not N
     fit = None if open_model else fit_usl([l["level"] for l in usable], [l["throughput_per_hour"] for l in usable])
     bottleneck = analyse(metrics, table)
@@ -129,6 +129,7 @@ def arrival_lines(metrics: dict) -> list[str]:
                      f"({_fmt(a['completed_per_hour'], 0)}/h over the {a['window_seconds'] / 60:.0f}-minute window), "
                      f"started late by {_fmt((delay['p50'] or 0) / 60)} min (p50) and {_fmt((delay['p95'] or 0) / 60)} "
                      f"min (p95); {'the queue drained' if a['sustained'] else 'the queue grew'}.")
+    lines += level_failure_lines(levels, lambda rate: f"At {rate} arriving per hour")
     kept = [l["level"] for l in levels if l["arrivals"]["sustained"] and not l["arrivals"].get("ramp")]
     b = metrics.get("bottleneck") or {}
     binding = b.get("binding")
@@ -150,11 +151,43 @@ def arrival_lines(metrics: dict) -> list[str]:
 
 def headline(metrics: dict) -> list[str]:
     """The answers a capacity planner wants, in sentences: the open model's or the closed one's,
-    then how far to trust the measurement."""
+    then how far to trust the measurement. Where every level failed there are no answers, only
+    why the pipelines failed."""
     levels = metrics["levels"]
+    if metrics.get("every_level_failed"):
+        return every_level_failed_lines(metrics) + health_lines(metrics)
     if any(l.get("arrivals") for l in levels):
         return arrival_lines(metrics) + health_lines(metrics)
     return closed_lines(metrics) + health_lines(metrics)
+
+
+def counted(reasons) -> str:
+    """(reason, count) pairs as '4 × athena.StartQueryExecution: HTTP 404; 1 × throttling' (a
+    reason may hold colons and commas, so semicolons part them)."""
+    return "; ".join(f"{n} × {reason}" for reason, n in reasons)
+
+
+def every_level_failed_lines(metrics: dict) -> list[str]:
+    levels = metrics["levels"]
+    top = [(r["reason"], r["count"]) for r in metrics["top_failure_reasons"]]
+    return [f"EVERY LEVEL FAILED: none of the run's {sum(l['pipelines'] for l in levels)} pipelines completed "
+            f"({sum(l['failed'] for l in levels)} failed), so it measured no capacity: no throughput, binding "
+            "quota, raise or USL prediction.",
+            f"Top failure reasons: {counted(top)}."]
+
+
+def level_failure_lines(levels: list[dict], name=lambda n: f"N={n}") -> list[str]:
+    """Why each level's failed pipelines failed; a level where none completed is left out of the
+    capacity figures, and says so."""
+    lines = []
+    for l in (l for l in levels if l["failed"]):
+        reasons = counted(l["failure_reasons"].items())
+        if l["completed"]:
+            lines.append(f"{name(l['level'])}: {l['failed']} of {l['pipelines']} pipelines failed: {reasons}.")
+        else:
+            lines.append(f"{name(l['level'])} failed: no pipeline completed, {l['failed']} of {l['pipelines']} "
+                         f"failed: {reasons}; the capacity figures leave it out.")
+    return lines
 
 
 def closed_lines(metrics: dict) -> list[str]:
@@ -164,10 +197,7 @@ def closed_lines(metrics: dict) -> list[str]:
     clean = [l["level"] for l in levels if l["failed"] == 0 and l["completed"]]
     if clean:
         lines.append(f"Highest level with no failed pipeline: N={max(clean)}.")
-    failing = [l for l in levels if l["failed"]]
-    for l in failing:
-        reasons = ", ".join(f"{k} ({v})" for k, v in l["failure_reasons"].items())
-        lines.append(f"N={l['level']}: {l['failed']} of {l['pipelines']} pipelines failed: {reasons}.")
+    lines += level_failure_lines(levels)
     best = max(levels, key=lambda l: l["throughput_per_hour"] or 0, default=None)
     b = metrics.get("bottleneck") or {}
     if best and best["throughput_per_hour"]:
@@ -422,14 +452,18 @@ def _html_table(header, rows) -> str:
 
 
 def html_report(metrics: dict, plot_paths: dict[str, Path]) -> str:
-    lines = headline(metrics)
-    answer = "".join(f"<li>{html.escape(l)}</li>" for l in lines)
+    lines = "".join(f"<li>{html.escape(l)}</li>" for l in headline(metrics))
+    answer = (f'<div class="warn"><h2>Every level failed: no capacity was measured</h2><ul>{lines}</ul></div>'
+              if metrics.get("every_level_failed") else
+              f'<div class="answer"><h2>How far does it scale?</h2><ul>{lines}</ul></div>')
     plots_html = "".join(f"<figure>{_img(p)}</figure>" for k, p in plot_paths.items() if k != "timeline")
     timeline = _img(plot_paths["timeline"]) if "timeline" in plot_paths else ""
     integrity_rows = [[str(r["level"]), r["operation"], str(r["simulator"]), str(r["recorded"]),
                        "yes" if r["match"] else "NO"] for r in metrics.get("integrity", {}).get("rows", [])]
     fit = metrics.get("usl")
-    fit_html = ("<p>Not enough levels for a fit (three or more needed).</p>" if not fit else
+    no_fit = ("No fit: no level completed a pipeline." if metrics.get("every_level_failed")
+              else "Not enough levels for a fit (three or more needed).")
+    fit_html = (f"<p>{no_fit}</p>" if not fit else
                 f"<p>λ={fit['lambda']:.1f}/h per pipeline, σ={fit['sigma']:.4g}, κ={fit['kappa']:.4g}, "
                 f"R²={fit['r2']:.3f}, N*={_fmt(fit['peak_n'], 0)}.</p>"
                 + "".join(f"<p>{html.escape(line)}</p>" for line in usl_lines(metrics)))
@@ -444,7 +478,7 @@ def html_report(metrics: dict, plot_paths: dict[str, Path]) -> str:
 (profile {html.escape(str(metrics['profile']))}), retry policy <b>{html.escape(str(metrics['policy']))}</b>,
 {time_scales_text(metrics)}: durations and rates are AWS time; the wall column says what each level took.</p>
 {status}
-<div class="answer"><h2>How far does it scale?</h2><ul>{answer}</ul></div>
+{answer}
 <h2>Levels</h2>{_html_table(*level_table(metrics))}
 <div class="grid">{plots_html}</div>
 <h2>Timeline of the largest level</h2>{timeline}

@@ -15,6 +15,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Callable
 
+from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from harness.artifacts import AwsContext, PartialStateError
@@ -45,8 +46,30 @@ def failure_reason(err: BaseException) -> str:
             return "throttling"
         if code == "ResourceLimitExceeded":
             return "resource_limit"
-        return f"aws_error:{code}"
+        return failed_call(err)
     return f"error:{type(err).__name__}"
+
+
+def failed_call(err: ClientError) -> str:
+    """`service.Operation: Code`: the AWS call that failed and AWS's error code, or `HTTP <status>`
+    for a code that is only a number (botocore's code for an answer it could not parse, e.g. an
+    HTML 404 page)."""
+    code = err.response.get("Error", {}).get("Code") or ""
+    if not code or code.isdigit():
+        code = f"HTTP {err.response.get('ResponseMetadata', {}).get('HTTPStatusCode') or code or '?'}"
+    service = client_service(err)
+    return f"{service + '.' if service else ''}{err.operation_name}: {code}"
+
+
+def client_service(err: ClientError) -> str | None:
+    """The service of the client that raised err, named as api_attempt events name it. A
+    ClientError names only the operation; the client is `self` in the deepest client frame of its
+    traceback (botocore raises it in the client's own method, in whatever thread made the call)."""
+    for frame, _ in reversed(list(traceback.walk_tb(err.__traceback__))):
+        client = frame.f_locals.get("self")
+        if isinstance(client, BaseClient):
+            return client.meta.service_model.service_id.hyphenize()
+    return None
 
 
 @dataclass
