@@ -1,19 +1,33 @@
-# Everything sets itself up: a fresh machine needs only python3 (3.11+).
+# Everything sets itself up: a fresh machine needs only python3 (3.11+). What `make test` and
+# `make stress` install is uv.lock: the whole dependency tree, pinned, with hashes (`make lock`
+# remakes it). uv itself comes from constraints/uv.txt, by hash, into .uv/.
 PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
+UV      = .uv/bin/uv
 N      ?= 32
 # Above 32 the main job runs the light pipeline (stress-hundreds: 32, 64, ... up to N): the
 # faithful one makes ten times the calls (README, "Hundreds of pipelines": how far one machine takes it).
 SCENARIO ?= $(if $(shell [ "$(N)" -gt 32 ] 2>/dev/null && echo hundreds),scenarios/stress-hundreds.toml,scenarios/stress.toml)
+# uv uses this machine's Python (never one it downloads: CI reaches only package registries).
+export UV_PYTHON_DOWNLOADS = never
+export UV_PYTHON_PREFERENCE = only-system
 
-.PHONY: redis-server test test-all test-lowest test-under-load stress sim bench bench-storm bench-shared-athena bench-past-quota bench-shared clean
+.PHONY: redis-server lock test test-all test-lowest test-latest test-under-load stress sim bench bench-storm bench-shared-athena bench-past-quota bench-shared clean
 
-$(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+$(UV): constraints/uv.txt
+	$(PYTHON) -m venv .uv
+	.uv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r constraints/uv.txt
 	touch $@
+
+# --locked: a uv.lock that no longer matches pyproject.toml is an error, never re-resolved here.
+$(VENV)/.installed: pyproject.toml uv.lock $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --quiet --locked --extra test --python $(PYTHON)
+	touch $@
+
+# The newest releases pyproject.toml allows, into uv.lock (PACKAGE=botocore: that one only).
+lock: $(UV)
+	$(UV) lock $(if $(PACKAGE),--upgrade-package $(PACKAGE),--upgrade) --python $(PYTHON)
 
 # The shared limiter's tests run a real Redis server: Debian's redis-server, installed here when
 # missing (as root, or through sudo), as .ci/run does.
@@ -28,14 +42,19 @@ test: $(VENV)/.installed redis-server
 	$(PY) -m pytest -n auto -q
 
 # The suite on the lowest versions pyproject.toml allows (constraints/lowest.txt), in its own venv.
-.venv-lowest/.installed: pyproject.toml constraints/lowest.txt
-	$(PYTHON) -m venv .venv-lowest
-	.venv-lowest/bin/python -m pip install --quiet --upgrade pip
-	.venv-lowest/bin/python -m pip install --quiet -c constraints/lowest.txt -e '.[test]'
+.venv-lowest/.installed: pyproject.toml constraints/lowest.txt $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) .venv-lowest
+	$(UV) pip install --quiet --python .venv-lowest -c constraints/lowest.txt -e '.[test]'
 	touch $@
 
-test-lowest: .venv-lowest/.installed
+test-lowest: .venv-lowest/.installed redis-server
 	.venv-lowest/bin/python -m pytest -n auto -q
+
+# The suite on the newest release of every dependency, today's, in .venv-latest (made anew each
+# time); when it fails, the packages newer than uv.lock are put back one at a time to name the one
+# that breaks it (tests/newest.py).
+test-latest: $(UV) redis-server
+	$(PYTHON) tests/newest.py --uv $(UV) --venv .venv-latest
 
 # The suite three times in a row while one busy process per core competes for the CPU: no
 # test may rest on a wall-clock tolerance that a loaded machine breaks.
@@ -82,4 +101,4 @@ bench-shared: $(VENV)/.installed redis-server
 	$(PY) benchmarks/ray_workers.py
 
 clean:
-	rm -rf $(VENV) .venv-lowest build *.egg-info
+	rm -rf $(VENV) .venv-lowest .venv-latest .uv build *.egg-info
