@@ -37,3 +37,37 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05):
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+def client_speaking(service: str, protocol: str, endpoint_url: str, models_dir: Path, **config):
+    """A boto3 client whose model makes it speak `protocol`, as a botocore from before or after a
+    move would: the simulator's bundled variant where it has one (Athena's json and rest-json),
+    else the installed model with only its protocol changed (an RPC service as
+    smithy-rpc-v2-cbor, before AWS moves it)."""
+    import copy
+    import json
+
+    import boto3
+    import botocore.session
+    from botocore.config import Config
+
+    from harness.sim.wire.models import BUNDLED
+
+    session = botocore.session.Session()
+    if (BUNDLED / protocol / service).is_dir():
+        search = BUNDLED / protocol
+    else:
+        reader = botocore.session.Session().get_component("data_loader")
+        version = reader.determine_latest_version(service, "service-2")
+        model = copy.deepcopy(reader.load_service_model(service, "service-2"))
+        model["metadata"].update(protocol=protocol, protocols=[protocol])
+        folder = models_dir / protocol / service / version
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "service-2.json").write_text(json.dumps(model))
+        search = models_dir / protocol  # the endpoint rules still come from botocore's own folder
+    session.get_component("data_loader").search_paths.insert(0, str(search))
+    settings = {"retries": {"total_max_attempts": 1, "mode": "standard"}, **config}
+    made = boto3.Session(botocore_session=session).client(service, endpoint_url=endpoint_url, region_name="us-east-1",
+                                                         config=Config(**settings))
+    assert made.meta.service_model.resolved_protocol == protocol  # the test speaks what it says
+    return made

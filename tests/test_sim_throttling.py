@@ -84,12 +84,14 @@ def test_time_scale_multiplies_rates(monkeypatch):
     from harness.sim import lifecycle
     from harness.sim.calls import Call
     from harness.sim.profile import Profile
+    from harness.sim.wire import HttpRequest
 
     wall = [1000.0]
     monkeypatch.setattr(lifecycle.time, "monotonic", lambda: wall[0])
     app = sim_app.SimulatorApp(Profile("one-per-second", quotas=QuotaTable(
         [Quota("sagemaker", "ListModels", rate=1, burst=1)])), time_scale=0.1)
-    call = Call("sagemaker", "ListModels", "json", "us-east-1", sim_app.ACCOUNT, b"{}", "/", {})
+    request = HttpRequest("POST", "/", {}, {"x-amz-target": "SageMaker.ListModels"}, b"{}", "us-east-1", "sagemaker")
+    call = Call.read(app.router.route(request), request, sim_app.ACCOUNT)
     admitted = 0
     for _ in range(100):  # one wall second in steps of 10 ms
         admitted += app._admit(call)

@@ -1,9 +1,11 @@
 """The simulator's WSGI application: moto behind AWS-like quotas, latency, faults and lifecycles.
 
-Order of a request: classify -> rate quota (throttle answers at once) -> injected fault or
+Order of a request: route and decode it from the service models, in whatever protocol the
+caller speaks (harness/sim/wire) -> rate quota (throttle answers at once) -> injected fault or
 hold (drawn from the seed) -> latency -> the call itself under one lock (moto is not
-thread-safe), through our handlers for what moto lacks or gets wrong (sagemaker.py, athena.py,
-glue.py, featurestore.py), then moto.
+thread-safe), through the handler of its service for what moto lacks or gets wrong
+(sagemaker.py, athena.py, glue.py, featurestore.py), else moto (motobridge.py) -> the answer
+written in the caller's protocol.
 """
 from __future__ import annotations
 
@@ -17,33 +19,28 @@ import random
 import threading
 import time
 import zlib
+from http import HTTPStatus
 from typing import Callable
-
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from harness.sim import INJECTED_HEADER, SERVED_HEADER, constraints, errors, glue
 from harness.sim.athena import Athena
-from harness.sim.calls import Call, classify
+from harness.sim.calls import Call
 from harness.sim.catalog import MotoCatalog
-from harness.sim.errors import Response
 from harness.sim.featurestore import RecordStore
 from harness.sim.lifecycle import Clock, Lifecycles
+from harness.sim.motobridge import CRASH_MESSAGE, Moto, MotoGap
 from harness.sim.profile import Profile, load_profile
+from harness.sim.replies import ApiError, Reply
 from harness.sim.sagemaker import SageMaker
 from harness.sim.stats import Stats
+from harness.sim.wire import DecodeError, HttpRequest, Router, ServiceModels, Unroutable, encode, unknown_operation
 from harness.tokens import TokenBucket
 
 ACCOUNT = "123456789012"
 log = logging.getLogger("harness.sim")
 Z_99 = 2.3263478740408408  # the 99th percentile of the standard normal
 TICK_SECONDS = 0.05  # how often (wall) lifecycle side effects are applied at most
-GLUE_HANDLERS = {"GetTables": glue.get_tables, "UpdateTable": glue.update_table}
-
-
-def _is_crash_page(headers: list) -> bool:
-    """werkzeug's HTML error page: moto raised (or has no such operation). AWS answers every
-    error in the service's own protocol, never HTML."""
-    return any(k.lower() == "content-type" and v.startswith("text/html") for k, v in headers)
+LIMIT_REASONS = ("CONCURRENT_QUERY_LIMIT_EXCEEDED",)
 
 
 def _is_loopback(address: str) -> bool:
@@ -53,10 +50,17 @@ def _is_loopback(address: str) -> bool:
         return False
 
 
+def _limited(reply: Reply) -> bool:
+    """A concurrency quota's refusal (not a rate quota's throttle)."""
+    return isinstance(reply, ApiError) and (
+        reply.code == "ResourceLimitExceeded" or reply.members.get("Reason") in LIMIT_REASONS)
+
+
 class SimulatorApp:
     def __init__(self, profile: Profile, seed: int = 0, time_scale: float = 1.0):
-        self.moto = DomainDispatcherApplication(create_backend_app)
-        self._moto_apps: dict[tuple[str, str], object] = {}
+        self.models = ServiceModels()
+        self.router = Router(self.models)
+        self.moto = Moto(self.models)
         self._lock = threading.Lock()  # everything touching moto or simulator state
         self._rng_lock = threading.Lock()
         self._injected = threading.local()  # per request thread: seconds slept as AWS behaviour
@@ -74,7 +78,17 @@ class SimulatorApp:
         self.records = RecordStore(self.lifecycles.now, seed, (fg.rows_min_seconds, fg.rows_max_seconds), epoch)
         self.catalogs: dict[tuple[str, str], MotoCatalog] = {}
         self.athena = Athena(profile, seed, self.lifecycles.now, epoch, self._catalog, self.quotas)
-        self.sagemaker = SageMaker(self.lifecycles, self.quotas, self._call_moto, epoch, profile.strict_account)
+        self.sagemaker = SageMaker(self.lifecycles, self.quotas, self.moto, epoch, profile.strict_account)
+        # Each service's handler: its answer, or None for moto's.
+        self.handlers: dict[str, Callable[[Call], Reply | None]] = {
+            "athena": self.athena.handle,
+            "glue": glue.handle,
+            "sagemaker": self.sagemaker.handle,
+            "sagemaker-runtime": self.sagemaker.runtime,
+            "sagemaker-featurestore-runtime":
+                lambda call: self.records.handle(call, lambda name: self.sagemaker.feature_group_schema(call, name)),
+            "service-quotas": self._service_quotas,
+        }
         self.stats = Stats()
         self._next_tick = 0.0
 
@@ -102,14 +116,32 @@ class SimulatorApp:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_sim/"):
             return self._admin(environ, start_response, path)
-        call = classify(environ, body, ACCOUNT)
-        if call is None:
-            return self._moto(environ, start_response)
+        request = HttpRequest.from_environ(environ, body)
+        if request.signing_name is None:  # not an AWS API call (moto's own pages)
+            with self._lock:
+                status, headers, payload = self.moto.wsgi(environ, body)
+            return self._respond(start_response, status, headers, payload)
+        try:
+            route = self.router.route(request)
+        except Unroutable as miss:
+            self.stats.note(f"unroutable:{miss.service or request.signing_name}")
+            return self._respond(start_response, *unknown_operation(miss))
         self.stats.enter()
         arrived = time.monotonic()
         self._injected.seconds = 0.0
         try:
-            status, headers, payload = self._serve(call, environ)
+            try:
+                call = Call.read(route, request, ACCOUNT)
+            except DecodeError as err:
+                self.stats.count(f"{route.service}.{route.operation.name}", "errors")
+                reply = errors.malformed(str(err))
+            else:
+                reply = self._serve(call)
+            status, headers, payload = encode(route, reply)
+        except Exception:  # a gap here: AWS would say InternalFailure, in the caller's protocol
+            log.exception("simulator crash on %s.%s", route.service, route.operation.name)
+            self.stats.count(f"{route.service}.{route.operation.name}", "crashes")
+            status, headers, payload = encode(route, MotoGap(500, "InternalFailure", CRASH_MESSAGE))
         finally:
             self.stats.leave()
         # What of this response's time was AWS behaviour the profile asked for (latency, a
@@ -119,7 +151,7 @@ class SimulatorApp:
                                    (SERVED_HEADER, f"{(time.monotonic() - arrived) * 1000.0:.3f}")]
         return self._respond(start_response, status, headers, payload)
 
-    def _serve(self, call: Call, environ: dict) -> Response:
+    def _serve(self, call: Call) -> Reply:
         self.stats.count(call.key, "requests")
         storm = self._storm(call)
         if not self._admit(call) or (storm is not None and storm.throttle):
@@ -141,18 +173,18 @@ class SimulatorApp:
             self.stats.queued(time.monotonic() - waited)
             self._tick()
             try:
-                status, headers, payload = self._dispatch(call, environ)
+                reply = self._dispatch(call)
             except Exception:  # a gap in moto or here: AWS would say InternalFailure, not crash
                 log.exception("simulator crash on %s", call.key)
-                status, headers, payload = 500, [("Content-Type", "text/html")], b""
-        if status == 500 and _is_crash_page(headers):
+                reply = MotoGap(500, "InternalFailure", CRASH_MESSAGE)
+        status = reply.status
+        if isinstance(reply, MotoGap) and status == 500:
             self.stats.count(call.key, "crashes")
-            status, headers, payload = errors.server_fault(call, 500)
-        if status == 400 and (b"ResourceLimitExceeded" in payload or b"CONCURRENT_QUERY_LIMIT_EXCEEDED" in payload):
+        elif _limited(reply):
             self.stats.count(call.key, "limited")
         elif status >= 400:
             self.stats.count(call.key, "errors")
-        return status, headers, payload
+        return reply
 
     # --- quotas, faults, latency ---------------------------------------------------------
     def _admit(self, call: Call) -> bool:
@@ -207,69 +239,21 @@ class SimulatorApp:
         return rule.p50_ms * math.exp(sigma * z) / 1000.0 * self.time_scale
 
     # --- dispatch ------------------------------------------------------------------------
-    def _dispatch(self, call: Call, environ: dict) -> Response:
-        if self.profile.strict_account and call.protocol == "json" and call.service in constraints.CHECKED_SERVICES:
-            broken = constraints.violations(call.service, call.operation, call.json())
+    def _dispatch(self, call: Call) -> Reply:
+        if self.profile.strict_account and call.service in constraints.CHECKED_SERVICES:
+            broken = constraints.violations(call.route.operation.input_shape, call.params)
             if broken:
                 return errors.validation(call, constraints.message(broken))
-        if call.service == "sagemaker-featurestore-runtime":
-            return self.records.handle(call, lambda name: self.sagemaker.feature_group_schema(call, name))
-        if call.service == "sagemaker-runtime":
-            return self.sagemaker.invoke_endpoint(call)
-        if call.service == "service-quotas" and call.operation == "ListServiceQuotas":
-            return self._list_service_quotas(call)
-        if call.service == "athena":
-            answer = self.athena.handle(call)
-            if answer is not None:
-                return answer
-        if call.service == "glue" and call.operation in GLUE_HANDLERS:
-            answer = GLUE_HANDLERS[call.operation](call)
-            if answer is not None:
-                return answer
-        if call.service == "sagemaker" and call.protocol == "json":
-            return self.sagemaker.handle(call, environ)
-        return self._call_moto(environ)
-
-    def _moto_app(self, environ: dict):
-        """moto's application for this request. moto finds it by matching the request against
-        every backend's URL patterns, about a third of its time per call; a signed request's
-        backend follows from its credential scope (region, service) and target prefix, so the
-        answer is remembered per those."""
-        auth = environ.get("HTTP_AUTHORIZATION", "")
-        if "Credential=" not in auth or environ.get("PATH_INFO", "").startswith(("/moto-api", "/latest/")):
-            return self.moto.get_application(environ)
-        scope = auth.split("Credential=", 1)[1].split(",", 1)[0].split("/", 2)[-1]
-        key = (scope, environ.get("HTTP_X_AMZ_TARGET", "").split(".", 1)[0])
-        app = self._moto_apps.get(key)
-        if app is None:
-            app = self._moto_apps[key] = self.moto.get_application(environ)
-        return app
-
-    def _call_moto(self, environ: dict) -> Response:
-        captured: dict = {}
-
-        def start_response(status, headers, exc_info=None):
-            captured["status"], captured["headers"] = status, headers
-
-        chunks = self._moto_app(environ)(environ, start_response)
-        try:
-            payload = b"".join(chunks)
-        finally:
-            getattr(chunks, "close", lambda: None)()
-        headers = captured["headers"]
-        if environ.get("REQUEST_METHOD") != "HEAD":  # a HEAD answer's length is the object's
-            headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
-        return int(captured["status"].split()[0]), headers, payload
-
-    def _moto(self, environ, start_response):
-        with self._lock:
-            status, headers, payload = self._call_moto(environ)
-        return self._respond(start_response, status, headers, payload)
+        handler = self.handlers.get(call.service)
+        reply = handler(call) if handler is not None else None
+        return reply if reply is not None else self.moto.forward(call)
 
     @staticmethod
     def _respond(start_response, status: int, headers: list, payload: bytes):
-        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error",
-                  503: "Service Unavailable"}.get(status, "Status")
+        try:
+            reason = HTTPStatus(status).phrase
+        except ValueError:
+            reason = "Status"
         if payload or not any(k.lower() == "content-length" for k, v in headers):
             # the body's own length; only a bodiless answer (HEAD) keeps the one it was given
             headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
@@ -283,17 +267,19 @@ class SimulatorApp:
             found = self.catalogs[(account, region)] = MotoCatalog(account, region)
         return found
 
-    def _list_service_quotas(self, call: Call) -> Response:
+    def _service_quotas(self, call: Call) -> Reply | None:
         """The simulated account's applied quotas: every profile quota that has a Service Quotas
         name, with its concurrency limit as the value (moto has no such listing)."""
-        code = call.json().get("ServiceCode", "")
+        if call.operation != "ListServiceQuotas":
+            return None
+        code = call.params.get("ServiceCode", "")
         quotas = [{"ServiceCode": code, "ServiceName": code, "QuotaName": q.quota_name,
                    "QuotaCode": f"SIM-{zlib.crc32(q.quota_name.encode()) % 10**6:06d}",
                    "QuotaArn": f"arn:aws:servicequotas:{call.region}:{call.account}:{code}/{q.quota_name}",
                    "Value": float(q.concurrency), "Unit": "None", "Adjustable": q.adjustable, "GlobalQuota": False}
                   for q in self.profile.quotas.rows()
                   if q.quota_name and q.concurrency is not None and q.service == code]
-        return errors.json_ok({"Quotas": quotas})
+        return errors.ok({"Quotas": quotas})
 
     # --- lifecycle side effects ------------------------------------------------------------
     def _tick(self) -> None:
@@ -320,16 +306,16 @@ class SimulatorApp:
         catalog, storage = config.get("DataCatalogConfig"), config.get("S3StorageConfig") or {}
         if not catalog:
             return
-        glue = glue_backends[clock.account][clock.region]
-        if catalog["Database"] not in glue.databases:
-            glue.create_database(catalog["Database"], {"Name": catalog["Database"]})
+        data_catalog = glue_backends[clock.account][clock.region]
+        if catalog["Database"] not in data_catalog.databases:
+            data_catalog.create_database(catalog["Database"], {"Name": catalog["Database"]})
         location = storage.get("ResolvedOutputS3Uri", "")
         types = {"Integral": "bigint", "Fractional": "double", "String": "string"}
         columns = [{"Name": f["FeatureName"], "Type": types.get(f.get("FeatureType"), "string")}
                    for f in group.feature_definitions]
         columns += [{"Name": "write_time", "Type": "timestamp"}, {"Name": "api_invocation_time", "Type": "timestamp"},
                     {"Name": "is_deleted", "Type": "boolean"}]
-        glue.create_table(catalog["Database"], catalog["TableName"], {
+        data_catalog.create_table(catalog["Database"], catalog["TableName"], {
             "Name": catalog["TableName"],
             "StorageDescriptor": {"Columns": columns, "Location": location},
             "TableType": "EXTERNAL_TABLE",
@@ -382,8 +368,8 @@ class SimulatorApp:
                 counts["sagemaker.training_job_in_progress"] += self.lifecycles.in_progress(
                     "training_job", account, region)
         for regions in dict.values(glue_backends):
-            for glue in dict.values(regions):
-                counts["glue.table"] += sum(len(db.tables) for db in glue.databases.values())
+            for data_catalog in dict.values(regions):
+                counts["glue.table"] += sum(len(db.tables) for db in data_catalog.databases.values())
         for partitions in dict.values(s3_backends):
             for s3 in dict.values(partitions):
                 counts["s3.bucket"] += len(s3.buckets)

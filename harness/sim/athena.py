@@ -23,9 +23,9 @@ from harness.quotas import QuotaTable
 from harness.sim import errors
 from harness.sim.calls import Call
 from harness.sim.catalog import MotoCatalog
-from harness.sim.errors import Response
 from harness.sim.paging import page, page_window
 from harness.sim.profile import Profile
+from harness.sim.replies import Reply
 from harness.sim.sql import Evaluator, QueryFailed, Result, Statement, classify, parse_create_view, parse_drop, split_name
 
 ACTIVE = ("QUEUED", "RUNNING")
@@ -37,7 +37,8 @@ NO_OUTPUT_MESSAGE = ("No output location provided. An output location is require
 MAX_RESULTS = 1000
 HISTORY = 5000  # query executions kept per account and region (AWS keeps 45 days; a run reads recent ones)
 OPERATIONS = ("StartQueryExecution", "GetQueryExecution", "BatchGetQueryExecution", "ListQueryExecutions",
-              "StopQueryExecution", "GetQueryResults", "GetWorkGroup")
+              "StopQueryExecution", "GetQueryResults", "GetWorkGroup", "CreateWorkGroup", "ListWorkGroups",
+              "DeleteWorkGroup")
 
 
 @dataclass
@@ -88,13 +89,14 @@ class Athena:
         self._draws: dict[str, random.Random] = {}
         self._ids = random.Random(f"{seed}:athena:ids")
         self._unwritten: list[Execution] = []  # results not yet in their output location
+        self._created_at: dict[tuple[str, str, str], float] = {}
         self._lock = threading.Lock()
 
-    def handle(self, call: Call) -> Response | None:
-        """The answer to an Athena call this module owns, or None for moto's (workgroups...)."""
+    def handle(self, call: Call) -> Reply | None:
+        """The answer to an Athena call this module owns, or None for moto's."""
         if call.operation not in OPERATIONS:
             return None
-        return getattr(self, "_" + call.operation)(call, self._account(call), call.json())
+        return getattr(self, "_" + call.operation)(call, self._account(call), call.params)
 
     def _account(self, call: Call) -> _Account:
         return self._accounts.setdefault((call.account, call.region), _Account())
@@ -130,7 +132,7 @@ class Athena:
         return seconds * rng.uniform(1 - self.profile.jitter, 1 + self.profile.jitter)
 
     # --- operations -----------------------------------------------------------------------
-    def _StartQueryExecution(self, call: Call, book: _Account, params: dict) -> Response:
+    def _StartQueryExecution(self, call: Call, book: _Account, params: dict) -> Reply:
         sql = params.get("QueryString") or ""
         if not sql.strip():
             return _invalid(call, "QueryString must not be empty")
@@ -139,7 +141,7 @@ class Athena:
             known = book.tokens[token]
             if known.query != sql:
                 return _invalid(call, "Idempotent parameters do not match")
-            return errors.json_ok({"QueryExecutionId": known.id})
+            return errors.ok({"QueryExecutionId": known.id})
         workgroup = params.get("WorkGroup") or "primary"
         group = self._workgroup(call, workgroup)
         if group is None:
@@ -184,7 +186,7 @@ class Athena:
             book.active.append(execution)
         if execution.failure is None:
             self._unwritten.append(execution)
-        return errors.json_ok({"QueryExecutionId": query_id})
+        return errors.ok({"QueryExecutionId": query_id})
 
     def _run(self, execution: Execution, call: Call) -> None:
         """Compute the answer now (it is shown when the query finishes): DDL changes the catalog."""
@@ -229,23 +231,23 @@ class Athena:
         raise QueryFailed("NOT_SUPPORTED", "the simulator runs CREATE [OR REPLACE] VIEW and DROP TABLE|VIEW; "
                                            f"not this statement: {sql[:80]}")
 
-    def _GetQueryExecution(self, call: Call, book: _Account, params: dict) -> Response:
+    def _GetQueryExecution(self, call: Call, book: _Account, params: dict) -> Reply:
         execution = book.executions.get(params.get("QueryExecutionId") or "")
         if execution is None:
             return _not_found(call, params.get("QueryExecutionId"))
-        return errors.json_ok({"QueryExecution": self._describe(execution)})
+        return errors.ok({"QueryExecution": self._describe(execution)})
 
-    def _BatchGetQueryExecution(self, call: Call, book: _Account, params: dict) -> Response:
+    def _BatchGetQueryExecution(self, call: Call, book: _Account, params: dict) -> Reply:
         ids = params.get("QueryExecutionIds") or []
         if not 1 <= len(ids) <= 50:
             return _invalid(call, "QueryExecutionIds must hold 1 to 50 ids")
         found = [book.executions[i] for i in ids if i in book.executions]
         missing = [{"QueryExecutionId": i, "ErrorCode": "INVALID_INPUT", "ErrorMessage": f"QueryExecution {i} was not found"}
                    for i in ids if i not in book.executions]
-        return errors.json_ok({"QueryExecutions": [self._describe(e) for e in found],
+        return errors.ok({"QueryExecutions": [self._describe(e) for e in found],
                                "UnprocessedQueryExecutionIds": missing})
 
-    def _ListQueryExecutions(self, call: Call, book: _Account, params: dict) -> Response:
+    def _ListQueryExecutions(self, call: Call, book: _Account, params: dict) -> Reply:
         workgroup = params.get("WorkGroup") or "primary"
         if self._workgroup(call, workgroup) is None:
             return _invalid(call, f"WorkGroup {workgroup} is not found.")
@@ -254,16 +256,16 @@ class Athena:
             params = {**params, "MaxResults": 50}
         return _page(call, ids, params, "QueryExecutionIds", maximum=50)
 
-    def _StopQueryExecution(self, call: Call, book: _Account, params: dict) -> Response:
+    def _StopQueryExecution(self, call: Call, book: _Account, params: dict) -> Reply:
         execution = book.executions.get(params.get("QueryExecutionId") or "")
         if execution is None:
             return _not_found(call, params.get("QueryExecutionId"))
         now = self.now()
         if execution.state(now) in ACTIVE:
             execution.cancelled_at = now
-        return errors.json_ok({})
+        return errors.ok({})
 
-    def _GetQueryResults(self, call: Call, book: _Account, params: dict) -> Response:
+    def _GetQueryResults(self, call: Call, book: _Account, params: dict) -> Reply:
         execution = book.executions.get(params.get("QueryExecutionId") or "")
         if execution is None:
             return _not_found(call, params.get("QueryExecutionId"))
@@ -292,17 +294,49 @@ class Athena:
             answer["NextToken"] = str(start + size)
         if not execution.written:
             self._write(execution)
-        return errors.json_ok(answer)
+        return errors.ok(answer)
 
-    def _GetWorkGroup(self, call: Call, book: _Account, params: dict) -> Response | None:
+    def _GetWorkGroup(self, call: Call, book: _Account, params: dict) -> Reply:
         name = params.get("WorkGroup") or ""
-        return None if self._workgroup(call, name) is not None else _invalid(call, f"WorkGroup {name} is not found.")
+        group = self._workgroup(call, name)
+        if group is None:
+            return _invalid(call, f"WorkGroup {name} is not found.")
+        return errors.ok({"WorkGroup": {**group, "CreationTime": self._created(call, name)}})
+
+    def _CreateWorkGroup(self, call: Call, book: _Account, params: dict) -> Reply:
+        name = params.get("Name") or ""
+        made = self._workgroups(call).create_work_group(name, dict(params.get("Configuration") or {}),
+                                                         params.get("Description") or "", params.get("Tags") or [])
+        if made is None:
+            return _invalid(call, f"WorkGroup {name} is already created")
+        self._created(call, name)
+        return errors.ok({})
+
+    def _ListWorkGroups(self, call: Call, book: _Account, params: dict) -> Reply:
+        groups = [{**g, "CreationTime": self._created(call, g["Name"])} for g in self._workgroups(call).list_work_groups()]
+        return _page(call, sorted(groups, key=lambda g: g["Name"]), params, "WorkGroups", maximum=50)
+
+    def _DeleteWorkGroup(self, call: Call, book: _Account, params: dict) -> Reply:
+        name = params.get("WorkGroup") or ""
+        if name == "primary":
+            return _invalid(call, "The primary workgroup cannot be deleted.")
+        if self._workgroup(call, name) is None:
+            return _invalid(call, f"WorkGroup {name} is not found.")
+        self._workgroups(call).delete_work_group(name)
+        return errors.ok({})
 
     # --- helpers --------------------------------------------------------------------------
     @staticmethod
-    def _workgroup(call: Call, name: str) -> dict | None:
+    def _workgroups(call: Call):
         from moto.athena.models import athena_backends
-        return athena_backends[call.account][call.region].get_work_group(name)
+        return athena_backends[call.account][call.region]
+
+    def _workgroup(self, call: Call, name: str) -> dict | None:
+        return self._workgroups(call).get_work_group(name)
+
+    def _created(self, call: Call, name: str) -> float:
+        """When the workgroup was made (moto answers the time of asking): the first time this asks."""
+        return self._created_at.setdefault((call.account, call.region, name), self.epoch + self.now())
 
     def _describe(self, execution: Execution) -> dict:
         now = self.now()
@@ -343,17 +377,17 @@ class Athena:
         self.catalog(execution.account, execution.region).write(execution.output, body.getvalue().encode())
 
 
-def _invalid(call: Call, message: str) -> Response:
+def _invalid(call: Call, message: str) -> Reply:
     return errors.error(call, 400, "InvalidRequestException", message, AthenaErrorCode="INVALID_INPUT")
 
 
-def _not_found(call: Call, query_id) -> Response:
+def _not_found(call: Call, query_id) -> Reply:
     return _invalid(call, f"QueryExecution {query_id} was not found")
 
 
-def _page(call: Call, items: list, params: dict, key: str, maximum: int) -> Response:
+def _page(call: Call, items: list, params: dict, key: str, maximum: int) -> Reply:
     try:
         start, size = page_window(params, maximum, 0, maximum)
     except ValueError as err:
         return _invalid(call, str(err))
-    return errors.json_ok(page(items, start, size, key))
+    return errors.ok(page(items, start, size, key))

@@ -11,17 +11,11 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-import botocore.session
 
 # Services whose constraint failures AWS answers as ValidationException (their framework's code,
 # not in the service model). Athena and the Feature Store runtime answer theirs differently.
 CHECKED_SERVICES = ("sagemaker", "glue")
 MAX_REPORTED = 10  # AWS lists at most this many in one message
-
-
-@lru_cache(maxsize=None)
-def _model(service: str):
-    return botocore.session.get_session().get_service_model(service)
 
 
 @lru_cache(maxsize=None)
@@ -81,13 +75,8 @@ def _check(shape, value, path: str, out: list[str]) -> None:
     out.extend(f"Value '{_shown(value)}' at '{path}' failed to satisfy constraint: {why}" for why in failed)
 
 
-def violations(service: str, operation: str, request: dict) -> list[str]:
-    """Each constraint the request breaks, in AWS's words."""
-    model = _model(service)
-    try:
-        shape = model.operation_model(operation).input_shape
-    except Exception:  # an operation this botocore does not know: moto answers it
-        return []
+def violations(shape, request: dict) -> list[str]:
+    """Each constraint the request (in the internal form) breaks against its input shape, in AWS's words."""
     out: list[str] = []
     if shape is not None:
         _check(shape, request, "", out)

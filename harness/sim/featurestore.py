@@ -9,7 +9,6 @@ profile's window, in the order of the draws, as AWS's offline store fills in the
 """
 from __future__ import annotations
 
-import json
 import math
 import random
 from dataclasses import dataclass
@@ -18,8 +17,8 @@ from typing import Callable
 
 from harness.sim import errors
 from harness.sim.calls import Call
-from harness.sim.errors import Response
 from harness.sim.paging import page, page_window
+from harness.sim.replies import Reply
 
 
 OFFLINE_COLUMNS = ("write_time", "api_invocation_time", "is_deleted")  # AWS adds these to each row
@@ -51,34 +50,34 @@ class RecordStore:
         return [[row.get(c) for c in columns] for arrives, row, _ in self._offline.get((account, region, group), [])
                 if arrives <= now]
 
-    def handle(self, call: Call, schema_of: Callable[[str], "FeatureGroupSchema | None"]) -> Response:
+    def handle(self, call: Call, schema_of: Callable[[str], "FeatureGroupSchema | None"]) -> Reply:
         """schema_of(name) -> the schema of a feature group that is Created, or None."""
         if call.operation == "BatchGetRecord":
             return self._batch_get(call, schema_of)
         if call.operation == "BatchWriteRecord":
             return self._batch_write(call, schema_of)
-        group = group_name(call.path)
+        params = call.params
+        group = group_name(params.get("FeatureGroupName", ""))
         schema = schema_of(group)
         if schema is None:
             return errors.not_found(call, f"Resource not found: feature group {group} does not exist or is not Created")
         key = (call.account, call.region, group)
         records = self._groups.setdefault(key, {})
         if call.operation == "PutRecord":
-            record = call.json().get("Record") or []
+            record = params.get("Record") or []
             problem = schema.invalid(group, record)
             if problem:
                 return errors.validation(call, problem)
             self._write(key, records, schema, record)
-            return _empty()
+            return errors.ok()
         if call.operation == "ListRecords":
             try:
-                start, size = page_window(call.json(), 100, 1, 100)
+                start, size = page_window(params, 100, 1, 100)
             except ValueError as err:
                 return errors.validation(call, str(err))
-            return errors.json_ok(page(sorted(records), start, size, "RecordIdentifiers"), "application/json")
+            return errors.ok(page(sorted(records), start, size, "RecordIdentifiers"))
         if call.operation == "UpdateRecord":
-            request = call.json()
-            record_id, features = request.get("RecordIdentifierValueAsString", ""), request.get("Features") or []
+            record_id, features = params.get("RecordIdentifierValueAsString", ""), params.get("Features") or []
             problem = schema.invalid(group, features, whole=False)
             if problem:
                 return errors.validation(call, problem)
@@ -87,12 +86,12 @@ class RecordStore:
             updated = {f.get("FeatureName"): f for f in records[record_id]}
             updated.update({f.get("FeatureName"): f for f in features})
             records[record_id] = list(updated.values())
-            return _empty()
-        record_id = (call.query.get("RecordIdentifierValueAsString") or [""])[0]
+            return errors.ok()
+        record_id = params.get("RecordIdentifierValueAsString") or ""
         if not record_id:
             return errors.validation(call, "RecordIdentifierValueAsString is required")
         if call.operation == "DeleteRecord":
-            when = (call.query.get("EventTime") or [""])[0]
+            when = params.get("EventTime") or ""
             deleted_at = schema.event_seconds(when)
             if deleted_at is None:
                 return errors.validation(call, schema.event_time_problem(when))
@@ -101,11 +100,10 @@ class RecordStore:
             if current is not None and deleted_at >= schema.record_seconds(current):
                 records.pop(record_id)
                 self._to_offline(key, {f.get("FeatureName"): f.get("ValueAsString") for f in current}, deleted=True)
-            return _empty()
+            return errors.ok()
         if call.operation == "GetRecord":
-            record = self._select(records.get(record_id), call.query.get("FeatureName"))
-            payload = {"Record": record} if record else {}
-            return 200, [("Content-Type", "application/json")], json.dumps(payload).encode()
+            record = self._select(records.get(record_id), params.get("FeatureNames"))
+            return errors.ok({"Record": record} if record else {})
         return errors.validation(call, f"Unsupported operation {call.operation}")
 
     def _write(self, key: tuple[str, str, str], records: dict, schema: "FeatureGroupSchema", record: list[dict]) -> None:
@@ -116,9 +114,9 @@ class RecordStore:
             records[record_id] = record
         self._to_offline(key, {f.get("FeatureName"): f.get("ValueAsString") for f in record})
 
-    def _batch_write(self, call: Call, schema_of) -> Response:
+    def _batch_write(self, call: Call, schema_of) -> Reply:
         failed = []
-        for entry in call.json().get("Entries") or []:
+        for entry in call.params.get("Entries") or []:
             group = entry.get("FeatureGroupName", "")
             schema = schema_of(group)
             record = entry.get("Record") or []
@@ -132,11 +130,11 @@ class RecordStore:
                 continue
             key = (call.account, call.region, group)
             self._write(key, self._groups.setdefault(key, {}), schema, record)
-        return errors.json_ok({"Errors": failed, "UnprocessedEntries": []}, "application/json")
+        return errors.ok({"Errors": failed, "UnprocessedEntries": []})
 
-    def _batch_get(self, call: Call, schema_of) -> Response:
+    def _batch_get(self, call: Call, schema_of) -> Reply:
         found, failed = [], []
-        for ident in call.json().get("Identifiers") or []:
+        for ident in call.params.get("Identifiers") or []:
             group = ident.get("FeatureGroupName", "")
             records = self._groups.get((call.account, call.region, group), {})
             for record_id in ident.get("RecordIdentifiersValueAsString") or []:
@@ -149,8 +147,7 @@ class RecordStore:
                 if record:
                     found.append({"FeatureGroupName": group, "RecordIdentifierValueAsString": record_id,
                                   "Record": record})
-        payload = {"Records": found, "Errors": failed, "UnprocessedIdentifiers": []}
-        return 200, [("Content-Type", "application/json")], json.dumps(payload).encode()
+        return errors.ok({"Records": found, "Errors": failed, "UnprocessedIdentifiers": []})
 
     @staticmethod
     def _select(record: list[dict] | None, names: list[str] | None) -> list[dict] | None:
@@ -159,17 +156,9 @@ class RecordStore:
         return [f for f in record if f.get("FeatureName") in names]
 
 
-def _empty() -> Response:
-    return 200, [("Content-Type", "application/json")], b""
-
-
-def group_name(path: str) -> str:
-    """The feature group named in /FeatureGroup/{name}[/Record|/ListRecords]; a name or an ARN."""
-    name = path[len("/FeatureGroup/"):]
-    for suffix in ("/ListRecords", "/Record"):
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-    return name.rsplit("feature-group/", 1)[-1] if name.startswith("arn:") else name
+def group_name(name_or_arn: str) -> str:
+    """The feature group a request names, by its name or its ARN."""
+    return name_or_arn.rsplit("feature-group/", 1)[-1] if name_or_arn.startswith("arn:") else name_or_arn
 
 
 # EventTime as a string: yyyy-MM-dd'T'HH:mm:ssZ or yyyy-MM-dd'T'HH:mm:ss.SSSZ (AWS's two formats)

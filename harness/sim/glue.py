@@ -13,8 +13,8 @@ from datetime import datetime
 
 from harness.sim import errors
 from harness.sim.calls import Call
-from harness.sim.errors import Response
 from harness.sim.paging import page, page_window
+from harness.sim.replies import Reply
 
 PAGE_MAX = 100
 CONFLICT_MESSAGE = "Update table failed due to concurrent modifications."
@@ -36,8 +36,8 @@ def _database(call: Call, name: str):
     return database, None
 
 
-def get_tables(call: Call) -> Response:
-    params = call.json()
+def get_tables(call: Call) -> Reply:
+    params = call.params
     database, missing = _database(call, params.get("DatabaseName", ""))
     if missing:
         return missing
@@ -49,13 +49,13 @@ def get_tables(call: Call) -> Response:
         start, size = page_window(params, PAGE_MAX, 1, PAGE_MAX)
     except ValueError as err:
         return errors.error(call, 400, "InvalidInputException", str(err))
-    return errors.json_ok(page([{k: _epoch(v) for k, v in t.as_dict().items()} for t in tables],
+    return errors.ok(page([{k: _epoch(v) for k, v in t.as_dict().items()} for t in tables],
                                start, size, "TableList"))
 
 
-def update_table(call: Call) -> Response | None:
+def update_table(call: Call) -> Reply | None:
     """Refuse a stale VersionId; else None, and moto updates (making a new version)."""
-    params = call.json()
+    params = call.params
     version = params.get("VersionId")
     if version is None:
         return None
@@ -69,3 +69,12 @@ def update_table(call: Call) -> Response | None:
     if str(version) != str(table._current_version):
         return errors.error(call, 400, "ConcurrentModificationException", CONFLICT_MESSAGE)
     return None
+
+
+HANDLERS = {"GetTables": get_tables, "UpdateTable": update_table}
+
+
+def handle(call: Call) -> Reply | None:
+    """The Glue calls answered here (None: moto's)."""
+    handler = HANDLERS.get(call.operation)
+    return handler(call) if handler is not None else None

@@ -8,19 +8,18 @@ InvokeEndpoint on an endpoint that is InService.
 """
 from __future__ import annotations
 
-import io
-import json
 import re
 from datetime import datetime
-from typing import Callable
 
 from harness.quotas import QuotaTable
 from harness.sim import errors
 from harness.sim.calls import Call
-from harness.sim.errors import Response
 from harness.sim.featurestore import FeatureGroupSchema
 from harness.sim.lifecycle import Lifecycles
+from harness.sim.motobridge import Moto
 from harness.sim.paging import page, page_window
+from harness.sim.replies import Answer, ApiError, Reply
+from harness.sim.wire.values import b64, epoch, raw
 
 CREATE_KINDS = {"CreateFeatureGroup": "feature_group", "CreateTrainingJob": "training_job",
                 "CreateEndpoint": "endpoint"}
@@ -47,25 +46,19 @@ ECR_REGION = re.compile(r"^\d{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?
 MAX_TAGS = 50  # per SageMaker resource (AWS tagging quota)
 
 
-def _replace_body(environ: dict, request: dict) -> None:
-    """What moto reads instead of the request as sent."""
-    body = json.dumps(request).encode()
-    environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
-
-
 class SageMaker:
-    def __init__(self, lifecycles: Lifecycles, quotas: QuotaTable, call_moto: Callable[[dict], Response],
+    def __init__(self, lifecycles: Lifecycles, quotas: QuotaTable, moto: Moto,
                  epoch: float = 0.0, strict_account: bool = False):
         """epoch: the Unix time AWS time 0 stands for, in the timestamps this answers;
         strict_account: refuse a role from another account, as AWS does."""
-        self.lifecycles, self.quotas, self.call_moto, self.epoch = lifecycles, quotas, call_moto, epoch
+        self.lifecycles, self.quotas, self.moto, self.epoch = lifecycles, quotas, moto, epoch
         self.strict_account = strict_account
         self.online_only: set[tuple[str, str, str]] = set()  # feature groups with no offline store
 
-    def handle(self, call: Call, environ: dict) -> Response:
-        """A SageMaker JSON call: our handler where there is one (and it answers), else moto's."""
+    def handle(self, call: Call) -> Reply:
+        """A SageMaker call: our handler where there is one (and it answers), else moto's."""
         if self.strict_account and call.operation in ROLE_FIELDS:
-            role = str(call.json().get(ROLE_FIELDS[call.operation]) or "")
+            role = str(call.params.get(ROLE_FIELDS[call.operation]) or "")
             if role.count(":") >= 5 and role.split(":")[4] != call.account:
                 return errors.validation(call, "Cross-account pass role is not allowed.")
         if self.strict_account and call.operation in IMAGE_FIELDS:
@@ -77,13 +70,16 @@ class SageMaker:
             if taken is not None:
                 return taken
         handler = getattr(self, "_sm_" + call.operation, None)
+        params = call.params
         if handler is not None:
-            answer = handler(call, environ)
-            if answer is not None:
+            answer = handler(call)
+            if isinstance(answer, dict):  # the request moto is to get instead
+                params = answer
+            elif answer is not None:
                 return answer
-        return self.passthrough(call, environ)
+        return self.passthrough(call, params)
 
-    def _image_elsewhere(self, call: Call) -> Response | None:
+    def _image_elsewhere(self, call: Call) -> Reply | None:
         """AWS does not pull an ECR image across regions; its answer names the image's region."""
         def images(value, path):
             if not path:
@@ -94,7 +90,7 @@ class SageMaker:
             elif isinstance(value, dict) and path[0] in value:
                 yield from images(value[path[0]], path[1:])
 
-        request = call.json()
+        request = call.params
         for path in IMAGE_FIELDS[call.operation]:
             for image in images(request, path):
                 found = ECR_REGION.match(str(image))
@@ -127,8 +123,9 @@ class SageMaker:
         types = {d.get("FeatureName"): d.get("FeatureType") for d in group.feature_definitions or []}
         return FeatureGroupSchema(group.record_identifier_feature_name, group.event_time_feature_name, types)
 
-    def passthrough(self, call: Call, environ: dict) -> Response:
-        """moto answers; creates start a clock, describes and lists get their status rewritten."""
+    def passthrough(self, call: Call, params: dict) -> Reply:
+        """moto answers; creates start a clock, describes and lists get their status rewritten.
+        params: the request moto gets (a handler may have changed the call's own)."""
         kind = CREATE_KINDS.get(call.operation)
         if kind is not None:
             quota = self.quotas.lookup(call.service, call.operation)
@@ -141,19 +138,22 @@ class SageMaker:
         wanted = None
         if call.operation in STATUS_FILTERS:
             # moto filters on its own status, which the lifecycle rewrites after: filter here
-            request = call.json()
-            wanted = request.pop("StatusEquals", None)
-            _replace_body(environ, request)
-        status, headers, payload = self.call_moto(environ)
-        if status != 200:
-            return status, headers, payload
-        if kind is not None:
-            self.lifecycles.start(kind, call.account, call.region, call.json().get(NAME_FIELDS[kind], ""))
-            return status, headers, payload
+            params = dict(params)
+            wanted = params.pop("StatusEquals", None)
         rewrite = getattr(self, "_rewrite_" + call.operation, None)
-        if rewrite is None and not call.operation.startswith("Describe"):
-            return status, headers, payload
-        answer = json.loads(payload or b"{}")
+        reads_answer = rewrite is not None or call.operation.startswith("Describe") or wanted is not None
+        if params is call.params and not reads_answer:
+            reply = self.moto.forward(call)
+        else:
+            reply = self.moto.ask(call, params)
+        if isinstance(reply, ApiError) or reply.status != 200:
+            return reply
+        if kind is not None:
+            self.lifecycles.start(kind, call.account, call.region, call.params.get(NAME_FIELDS[kind], ""))
+            return reply
+        if not isinstance(reply, Answer):
+            return reply
+        answer = reply.output
         # moto answers absent optional structures as {} (e.g. DataCaptureConfig); AWS leaves
         # them out, and typed clients such as the SageMaker SDK reject the empty ones.
         for key in [k for k, v in answer.items() if v == {}]:
@@ -163,7 +163,7 @@ class SageMaker:
         if wanted is not None:
             items, field = STATUS_FILTERS[call.operation]
             answer[items] = [item for item in answer.get(items, []) if item.get(field) == wanted]
-        return status, headers, json.dumps(answer, default=str).encode()
+        return reply
 
     def _status_of(self, call: Call, kind: str, name: str) -> str | None:
         clock = self.lifecycles.get(kind, call.account, call.region, name)
@@ -231,20 +231,18 @@ class SageMaker:
         if not (answer.get("VpcConfig") or {}).get("Subnets"):
             answer.pop("VpcConfig", None)
 
-    def _sm_CreateFeatureGroup(self, call: Call, environ: dict) -> Response | None:
+    def _sm_CreateFeatureGroup(self, call: Call) -> Reply | dict | None:
         """An online-only feature group (no OfflineStoreConfig) is valid in AWS; moto fails on
         it (TypeError), so moto is given a placeholder and the describe leaves it out."""
-        request = call.json()
-        if "OfflineStoreConfig" not in request:
-            request["OfflineStoreConfig"] = {"S3StorageConfig": {"S3Uri": "s3://simulator-online-only"},
-                                             "DisableGlueTableCreation": True}
-            _replace_body(environ, request)
-            self.online_only.add((call.account, call.region, request.get("FeatureGroupName", "")))
-        return None
+        if "OfflineStoreConfig" in call.params:
+            return None
+        self.online_only.add((call.account, call.region, call.params.get("FeatureGroupName", "")))
+        return {**call.params, "OfflineStoreConfig": {"S3StorageConfig": {"S3Uri": "s3://simulator-online-only"},
+                                                      "DisableGlueTableCreation": True}}
 
-    def _name_taken(self, call: Call) -> Response | None:
+    def _name_taken(self, call: Call) -> Reply | None:
         field, store, kind, label = NAMED_CREATES[call.operation]
-        name = call.json().get(field, "")
+        name = call.params.get(field, "")
         if name not in getattr(self.backend(call), store):
             return None
         arn = f"arn:aws:sagemaker:{call.region}:{call.account}:{kind}/{name.lower()}"
@@ -253,10 +251,10 @@ class SageMaker:
                                 f"account and region, and a training job with this name already exists ({arn})")
         return errors.validation(call, f'Cannot create already existing {label} "{arn}".')
 
-    def _sm_ListModels(self, call: Call, environ: dict) -> Response:
+    def _sm_ListModels(self, call: Call) -> Reply:
         """moto lists every model on one page; AWS filters by NameContains and creation time,
         sorts (CreationTime, Descending by default) and pages MaxResults at a time."""
-        request = call.json()
+        request = call.params
         try:
             start, size = page_window(request, 10, 1, 100)
         except ValueError as err:
@@ -265,86 +263,86 @@ class SageMaker:
         before, after = request.get("CreationTimeBefore"), request.get("CreationTimeAfter")
         models = [m for m in self.backend(call)._models.values()
                   if contains in m.model_name.lower()
-                  and (before is None or m.creation_time.timestamp() < float(before))
-                  and (after is None or m.creation_time.timestamp() > float(after))]
+                  and (before is None or m.creation_time.timestamp() < epoch(before))
+                  and (after is None or m.creation_time.timestamp() > epoch(after))]
         by_name = request.get("SortBy") == "Name"
         models.sort(key=(lambda m: m.model_name) if by_name else (lambda m: m.creation_time),
                     reverse=request.get("SortOrder", "Descending") == "Descending")
         summaries = [{"ModelName": m.model_name, "ModelArn": m.arn, "CreationTime": m.creation_time.timestamp()}
                      for m in models]
-        return errors.json_ok(page(summaries, start, size, "Models"))
+        return errors.ok(page(summaries, start, size, "Models"))
 
     def _rewrite_DescribeModelPackage(self, call: Call, answer: dict) -> None:
         # botocore marks ModelPackageName required; moto leaves it out of a versioned package
         if "ModelPackageName" not in answer and answer.get("ModelPackageGroupName"):
             answer["ModelPackageName"] = answer["ModelPackageGroupName"]
 
-    def _sm_DescribeFeatureGroup(self, call: Call, environ: dict) -> Response | None:
-        name = call.json().get("FeatureGroupName", "")
+    def _sm_DescribeFeatureGroup(self, call: Call) -> Reply | dict | None:
+        name = call.params.get("FeatureGroupName", "")
         if self._feature_group(call, name) is None:  # moto answers 500 here
             return errors.not_found(call, f"Resource Not Found: Amazon SageMaker can't find a FeatureGroup with name {name}")
         return None
 
-    def _sm_DeleteFeatureGroup(self, call: Call, environ: dict) -> Response:
-        name = call.json().get("FeatureGroupName", "")
+    def _sm_DeleteFeatureGroup(self, call: Call) -> Reply:
+        name = call.params.get("FeatureGroupName", "")
         if self._feature_group(call, name) is None:
             return errors.not_found(call, f"Resource Not Found: Amazon SageMaker can't find a FeatureGroup with name {name}")
         clock = (self.lifecycles.get("feature_group", call.account, call.region, name)
                  or self.lifecycles.start("feature_group", call.account, call.region, name))
         self.lifecycles.start_deleting(clock)
-        return errors.json_ok({})
+        return errors.ok({})
 
-    def _sm_DeleteEndpoint(self, call: Call, environ: dict) -> Response | None:
-        name = call.json().get("EndpointName", "")
+    def _sm_DeleteEndpoint(self, call: Call) -> Reply | dict | None:
+        name = call.params.get("EndpointName", "")
         if name not in self.backend(call).endpoints:
             return None  # moto's own ValidationException
         clock = (self.lifecycles.get("endpoint", call.account, call.region, name)
                  or self.lifecycles.start("endpoint", call.account, call.region, name))
         self.lifecycles.start_deleting(clock)
-        return errors.json_ok({})
+        return errors.ok({})
 
-    def _sm_StopTrainingJob(self, call: Call, environ: dict) -> Response:
+    def _sm_StopTrainingJob(self, call: Call) -> Reply:
         """moto lacks it (HTTP 500). A running job goes Stopping, then Stopped."""
-        name = call.json().get("TrainingJobName", "")
+        name = call.params.get("TrainingJobName", "")
         if name not in self.backend(call).training_jobs:
             return errors.not_found(call, f"Requested resource not found: training job {name} does not exist.")
         clock = self.lifecycles.get("training_job", call.account, call.region, name)
         status = "Completed" if clock is None else self.lifecycles.status(clock)
         if status == "Stopping":
-            return errors.json_ok({})
+            return errors.ok({})
         if status != "InProgress":
             return errors.validation(call, f"The request was rejected because the training job is in status {status}.")
         self.lifecycles.start_stopping(clock)
-        return errors.json_ok({})
+        return errors.ok({})
 
-    def _sm_DeleteModelPackage(self, call: Call, environ: dict) -> Response:
-        backend, name = self.backend(call), call.json().get("ModelPackageName", "")
+    def _sm_DeleteModelPackage(self, call: Call) -> Reply:
+        backend, name = self.backend(call), call.params.get("ModelPackageName", "")
         arn = backend.model_package_name_mapping.get(name)
         if arn is None or arn not in backend.model_packages:
             return errors.validation(call, f"Model package {name} does not exist.")
         del backend.model_packages[arn]
         for alias in [k for k, v in backend.model_package_name_mapping.items() if v == arn]:
             del backend.model_package_name_mapping[alias]
-        return errors.json_ok({})
+        return errors.ok({})
 
-    def _sm_DeleteModelPackageGroup(self, call: Call, environ: dict) -> Response:
-        backend, name = self.backend(call), call.json().get("ModelPackageGroupName", "")
+    def _sm_DeleteModelPackageGroup(self, call: Call) -> Reply:
+        backend, name = self.backend(call), call.params.get("ModelPackageGroupName", "")
         if name not in backend.model_package_groups:
             return errors.validation(call, f"ModelPackageGroup {name} does not exist.")
         if any(p.model_package_group_name == name for p in backend.model_packages.values()):
             return errors.error(call, 400, "ConflictException",
                                 f"Model package group {name} still has model packages; delete them first.")
         del backend.model_package_groups[name]
-        return errors.json_ok({})
+        return errors.ok({})
 
-    def _sm_ListTags(self, call: Call, environ: dict) -> Response | None:
+    def _sm_ListTags(self, call: Call) -> Reply | dict | None:
         """moto cannot list a feature group's tags, and answers 500 for unknown resources."""
-        arn = call.json().get("ResourceArn", "")
+        arn = call.params.get("ResourceArn", "")
         resource = self._tagged(call, arn)
         if resource is None:
             return errors.validation(call, f"Could not find resource {arn}")
         if ":feature-group/" in arn:
-            return errors.json_ok({"Tags": resource.tags or []})
+            return errors.ok({"Tags": resource.tags or []})
         return None  # moto's answer, with its paging
 
     def _tagged(self, call: Call, arn: str):
@@ -356,10 +354,10 @@ class SageMaker:
         except Exception:  # moto raises for what it does not know
             return None
 
-    def _sm_AddTags(self, call: Call, environ: dict) -> Response:
+    def _sm_AddTags(self, call: Call) -> Reply:
         """Adds or overwrites by key, as AWS does (moto appends duplicates, and cannot tag a
         feature group after creation); a resource holds at most 50 tags."""
-        params = call.json()
+        params = call.params
         arn = params.get("ResourceArn", "")
         resource = self._tagged(call, arn)
         if resource is None:
@@ -371,20 +369,20 @@ class SageMaker:
             return errors.validation(call, f"Tag limit exceeded: {arn} would have {len(merged)} tags; "
                                            f"a resource can have at most {MAX_TAGS}.")
         resource.tags = merged
-        return errors.json_ok({"Tags": merged})
+        return errors.ok({"Tags": merged})
 
-    def _sm_DeleteTags(self, call: Call, environ: dict) -> Response:
-        params = call.json()
+    def _sm_DeleteTags(self, call: Call) -> Reply:
+        params = call.params
         arn = params.get("ResourceArn", "")
         resource = self._tagged(call, arn)
         if resource is None:
             return errors.validation(call, f"Could not find resource {arn}")
         gone = set(params.get("TagKeys", []))
         resource.tags = [t for t in (resource.tags or []) if t["Key"] not in gone]
-        return errors.json_ok({})
+        return errors.ok({})
 
-    def _sm_ListFeatureGroups(self, call: Call, environ: dict) -> Response:
-        params = call.json()
+    def _sm_ListFeatureGroups(self, call: Call) -> Reply:
+        params = call.params
         rows = []
         for group in self.backend(call).feature_groups.values():
             status = self._status_of(call, "feature_group", group.feature_group_name) or "Created"
@@ -412,16 +410,21 @@ class SageMaker:
             start, size = page_window(params, 10, 1, 100)
         except ValueError as err:
             return errors.validation(call, str(err))
-        return errors.json_ok(page(rows, start, size, "FeatureGroupSummaries"))
+        return errors.ok(page(rows, start, size, "FeatureGroupSummaries"))
 
-    def invoke_endpoint(self, call: Call) -> Response:
-        name = call.path.split("/")[2]
+    def runtime(self, call: Call) -> Reply | None:
+        """sagemaker-runtime: InvokeEndpoint is answered here (moto's answers canned text)."""
+        return self.invoke_endpoint(call) if call.operation == "InvokeEndpoint" else None
+
+    def invoke_endpoint(self, call: Call) -> Reply:
+        name = call.params.get("EndpointName", "")
         status = self._status_of(call, "endpoint", name)
         if name not in self.backend(call).endpoints or status not in (None, "InService"):
             return errors.validation(call, f"Endpoint {name} of account {call.account} not found."
                                      if status is None else f"Endpoint {name} is not InService (it is {status}).")
-        rows = [line for line in call.body.decode("utf-8", "replace").splitlines() if line.strip()]
+        rows = [line for line in raw(call.params.get("Body", "")).decode("utf-8", "replace").splitlines()
+                if line.strip()]
         # A stand-in model: one deterministic score per input row.
         scores = [round((sum(map(ord, row)) % 1000) / 1000.0, 3) for row in rows]
-        body = "\n".join(str(s) for s in scores).encode()
-        return 200, [("Content-Type", "text/csv"), ("x-Amzn-Invoked-Production-Variant", "AllTraffic")], body
+        return errors.ok({"Body": b64("\n".join(str(s) for s in scores).encode()), "ContentType": "text/csv",
+                          "InvokedProductionVariant": "AllTraffic"})
