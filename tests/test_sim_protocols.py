@@ -237,3 +237,30 @@ def test_no_html_page_ever_reaches_a_client(simulator, service, method, path, ta
     headers = {"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"} if target else {}
     status, answer_headers, _ = signed(simulator, service, method, path, headers, body)
     assert not answer_headers.get("content-type", "").startswith("text/html"), (status, method, path, target)
+
+
+def test_a_rest_payloads_own_content_type_never_picks_the_protocol(client):
+    """An S3 object stored as CBOR, or as a form that says Action=, is an upload like any other."""
+    s3 = client("s3")
+    s3.create_bucket(Bucket="payloads")
+    s3.put_object(Bucket="payloads", Key="a.cbor", Body=cbor2.dumps({"x": 1}), ContentType="application/cbor")
+    assert cbor2.loads(s3.get_object(Bucket="payloads", Key="a.cbor")["Body"].read()) == {"x": 1}
+    s3.put_object(Bucket="payloads", Key="form", Body=b"Action=Subscribe&x=1",
+                  ContentType="application/x-www-form-urlencoded")  # (moto keeps no body for a form)
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="payloads")["Contents"]] == ["a.cbor", "form"]
+    with pytest.raises(ClientError) as missing:  # moto's bodiless 404: AWS's, not a gap
+        s3.head_object(Bucket="payloads", Key="nope")
+    assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_operations_that_share_a_path_or_an_action_are_told_apart(simulator, client):
+    s3, elbv2 = client("s3"), client("elbv2")
+    s3.create_bucket(Bucket="rules")
+    s3.put_bucket_lifecycle_configuration(Bucket="rules", LifecycleConfiguration={"Rules": [
+        {"ID": "old", "Status": "Enabled", "Filter": {"Prefix": "tmp/"}, "Expiration": {"Days": 1}}]})
+    elbv2.describe_load_balancers()  # elb has an action of that name too, in another API version
+    client("ec2").describe_vpcs()  # EC2's query dialect goes to moto as sent
+    operations = simulator.stats()["operations"]
+    assert "s3.PutBucketLifecycleConfiguration" in operations and "s3.PutBucketLifecycle" not in operations
+    assert "elbv2.DescribeLoadBalancers" in operations and "elb.DescribeLoadBalancers" not in operations
+    assert operations["ec2.DescribeVpcs"]["errors"] == 0

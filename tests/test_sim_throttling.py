@@ -91,7 +91,7 @@ def test_time_scale_multiplies_rates(monkeypatch):
     app = sim_app.SimulatorApp(Profile("one-per-second", quotas=QuotaTable(
         [Quota("sagemaker", "ListModels", rate=1, burst=1)])), time_scale=0.1)
     request = HttpRequest("POST", "/", {}, {"x-amz-target": "SageMaker.ListModels"}, b"{}", "us-east-1", "sagemaker")
-    call = Call.read(app.router.route(request), request, sim_app.ACCOUNT)
+    call = Call(app.router.route(request), request, sim_app.ACCOUNT)
     admitted = 0
     for _ in range(100):  # one wall second in steps of 10 ms
         admitted += app._admit(call)

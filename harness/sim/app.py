@@ -28,9 +28,9 @@ from harness.sim.calls import Call
 from harness.sim.catalog import MotoCatalog
 from harness.sim.featurestore import RecordStore
 from harness.sim.lifecycle import Clock, Lifecycles
-from harness.sim.motobridge import CRASH_MESSAGE, Moto, MotoGap
+from harness.sim.motobridge import Moto, is_error_page
 from harness.sim.profile import Profile, load_profile
-from harness.sim.replies import ApiError, Reply
+from harness.sim.replies import ApiError, Gap, Reply
 from harness.sim.sagemaker import SageMaker
 from harness.sim.stats import Stats
 from harness.sim.wire import DecodeError, HttpRequest, Router, ServiceModels, Unroutable, encode, unknown_operation
@@ -116,32 +116,29 @@ class SimulatorApp:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_sim/"):
             return self._admin(environ, start_response, path)
+        arrived = time.monotonic()
         request = HttpRequest.from_environ(environ, body)
         if request.signing_name is None:  # not an AWS API call (moto's own pages)
-            with self._lock:
-                status, headers, payload = self.moto.wsgi(environ, body)
-            return self._respond(start_response, status, headers, payload)
+            return self._respond(start_response, *self._moto_as_sent(environ, body))
         try:
             route = self.router.route(request)
         except Unroutable as miss:
             self.stats.note(f"unroutable:{miss.service or request.signing_name}")
-            return self._respond(start_response, *unknown_operation(miss))
+            answer = unknown_operation(miss)
+            if miss.service == "s3":  # virtual-hosted style (the bucket in the Host): moto reads it
+                status, headers, payload = self._moto_as_sent(environ, body)
+                if not is_error_page(status, payload):
+                    answer = status, headers, payload
+            return self._respond(start_response, *answer)
         self.stats.enter()
-        arrived = time.monotonic()
         self._injected.seconds = 0.0
+        call = Call(route, request, ACCOUNT)
         try:
-            try:
-                call = Call.read(route, request, ACCOUNT)
-            except DecodeError as err:
-                self.stats.count(f"{route.service}.{route.operation.name}", "errors")
-                reply = errors.malformed(str(err))
-            else:
-                reply = self._serve(call)
-            status, headers, payload = encode(route, reply)
+            status, headers, payload = encode(route, self._serve(call))
         except Exception:  # a gap here: AWS would say InternalFailure, in the caller's protocol
-            log.exception("simulator crash on %s.%s", route.service, route.operation.name)
-            self.stats.count(f"{route.service}.{route.operation.name}", "crashes")
-            status, headers, payload = encode(route, MotoGap(500, "InternalFailure", CRASH_MESSAGE))
+            log.exception("simulator crash on %s", call.key)
+            self.stats.count(call.key, "crashes")
+            status, headers, payload = encode(route, errors.crashed(call))
         finally:
             self.stats.leave()
         # What of this response's time was AWS behaviour the profile asked for (latency, a
@@ -174,11 +171,13 @@ class SimulatorApp:
             self._tick()
             try:
                 reply = self._dispatch(call)
+            except DecodeError as err:  # the body, read when a handler first asked for it
+                reply = errors.malformed(str(err))
             except Exception:  # a gap in moto or here: AWS would say InternalFailure, not crash
                 log.exception("simulator crash on %s", call.key)
-                reply = MotoGap(500, "InternalFailure", CRASH_MESSAGE)
+                reply = errors.crashed(call)
         status = reply.status
-        if isinstance(reply, MotoGap) and status == 500:
+        if isinstance(reply, Gap) and status == 500:
             self.stats.count(call.key, "crashes")
         elif _limited(reply):
             self.stats.count(call.key, "limited")
@@ -247,6 +246,15 @@ class SimulatorApp:
         handler = self.handlers.get(call.service)
         reply = handler(call) if handler is not None else None
         return reply if reply is not None else self.moto.forward(call)
+
+    def _moto_as_sent(self, environ: dict, body: bytes):
+        """moto's answer to a request the simulator does not route; a 500 where moto raises."""
+        with self._lock:
+            try:
+                return self.moto.wsgi(environ, body)
+            except Exception:  # noqa: BLE001 - moto's failure is the answer, not the server's
+                log.exception("moto failed on %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
+                return 500, [("Content-Type", "text/plain")], b"<!doctype html> moto failed"
 
     @staticmethod
     def _respond(start_response, status: int, headers: list, payload: bytes):

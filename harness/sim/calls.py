@@ -3,6 +3,7 @@ protocol, and its parameters in the internal form (harness/sim/wire/values.py)."
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from harness.sim.wire import PROTOCOLS, HttpRequest, Route
 
@@ -11,13 +12,14 @@ from harness.sim.wire import PROTOCOLS, HttpRequest, Route
 class Call:
     route: Route
     request: HttpRequest
-    params: dict
     account: str
 
-    @classmethod
-    def read(cls, route: Route, request: HttpRequest, account: str) -> "Call":
-        """Raises wire.DecodeError for a body the protocol cannot read."""
-        return cls(route, request, PROTOCOLS[route.protocol].decode(request, route.operation, route.labels), account)
+    @cached_property
+    def params(self) -> dict:
+        """The request's members in the internal form, read when first asked for: a call moto
+        answers as sent (an S3 upload) is never decoded. Raises wire.DecodeError for a body the
+        protocol cannot read."""
+        return PROTOCOLS[self.route.protocol].decode(self.request, self.route.operation, self.route.labels)
 
     @property
     def service(self) -> str:

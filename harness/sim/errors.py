@@ -3,7 +3,7 @@ the caller's protocol, harness/sim/wire)."""
 from __future__ import annotations
 
 from harness.sim.calls import Call
-from harness.sim.replies import Answer, ApiError
+from harness.sim.replies import Answer, ApiError, Gap
 
 # The throttling code each service answers with (botocore classifies all of these as throttling).
 THROTTLE_CODES = {
@@ -11,6 +11,7 @@ THROTTLE_CODES = {
     "s3": "SlowDown",
 }
 THROTTLE_MESSAGE = "Rate exceeded"
+INTERNAL_MESSAGE = "We encountered an internal error. Please try again."
 RUNTIMES = ("sagemaker-featurestore-runtime", "sagemaker-runtime")
 
 
@@ -32,10 +33,19 @@ def throttled(call: Call) -> ApiError:
 
 
 def server_fault(call: Call, status: int) -> ApiError:
+    """An injected fault: AWS's own 500 or 503."""
     if status == 503:
         return ApiError(503, "ServiceUnavailable", "Service is unavailable, please try again")
-    code = "InternalError" if call.service == "s3" else "InternalFailure"
-    return ApiError(500, code, "We encountered an internal error. Please try again.")
+    return ApiError(500, _internal_code(call.service), INTERNAL_MESSAGE)
+
+
+def crashed(call: Call) -> Gap:
+    """The simulator or moto failed on the call: answered as AWS's 500 would be."""
+    return Gap(500, _internal_code(call.service), INTERNAL_MESSAGE)
+
+
+def _internal_code(service: str) -> str:
+    return "InternalError" if service == "s3" else "InternalFailure"
 
 
 def not_found(call: Call, message: str) -> ApiError:

@@ -16,22 +16,18 @@ import json
 import moto
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+from harness.sim import errors
 from harness.sim.calls import Call
-from harness.sim.replies import Answer, ApiError, Raw, Reply
+from harness.sim.replies import Answer, ApiError, Gap, Raw, Reply
 from harness.sim.wire import Response, ServiceModels
 from harness.sim.wire.rpc import json_bytes
 
-CRASH_MESSAGE = "We encountered an internal error. Please try again."
 
-
-def is_error_page(status: int, headers) -> bool:
+def is_error_page(status: int, body: bytes) -> bool:
     """werkzeug's HTML error page: moto raised, or has no route. AWS answers every error in the
-    service's own protocol, never HTML. (moto labels some empty successes text/html too.)"""
-    return status >= 400 and any(k.lower() == "content-type" and v.startswith("text/html") for k, v in headers)
-
-
-class MotoGap(ApiError):
-    """What moto could not answer: it crashed (500), or has no such route (501)."""
+    service's own protocol, never HTML. (The content type cannot tell: moto labels its empty
+    answers text/html, S3's HEAD 404 among them.)"""
+    return status >= 400 and body[:64].lstrip().lower().startswith((b"<!doctype html", b"<html"))
 
 
 class Moto:
@@ -49,7 +45,7 @@ class Moto:
         if not self.speaks(call):
             return self.ask(call, call.params)
         status, headers, body = self.wsgi(call.request.environ, call.request.body)
-        if is_error_page(status, headers):
+        if is_error_page(status, body):
             return self._gap(call, status)
         return Raw(status, headers, body)
 
@@ -57,8 +53,9 @@ class Moto:
         """moto's answer to this operation with these parameters, in the internal form."""
         installed = self.models.installed(call.service)
         if installed is None or "json" not in installed.protocols or not installed.target_prefix:
-            return MotoGap(501, "NotImplemented", f"the simulator cannot put {call.key} to moto "
-                                                  f"(moto reads it only as {call.protocol})")
+            spoken = ", ".join(installed.protocols) if installed else "no protocol"
+            return Gap(501, "NotImplemented", f"the simulator cannot put {call.key} to moto in {call.protocol} "
+                                                  f"(moto reads {call.service} as {spoken})")
         environ = dict(call.request.environ)
         for key in ("HTTP_SMITHY_PROTOCOL", "HTTP_ACCEPT", "HTTP_CONTENT_ENCODING"):
             environ.pop(key, None)
@@ -66,7 +63,7 @@ class Moto:
                        CONTENT_TYPE=f"application/x-amz-json-{installed.model.metadata.get('jsonVersion', '1.1')}",
                        HTTP_X_AMZ_TARGET=f"{installed.target_prefix}.{call.operation}")
         status, headers, body = self.wsgi(environ, json_bytes(params))
-        if is_error_page(status, headers):
+        if is_error_page(status, body):
             return self._gap(call, status)
         try:
             answer = json.loads(body or b"{}")
@@ -79,11 +76,11 @@ class Moto:
         return Answer(answer, status)
 
     @staticmethod
-    def _gap(call: Call, status: int) -> MotoGap:
+    def _gap(call: Call, status: int) -> Gap:
         if status == 404:
-            return MotoGap(501, "NotImplemented", f"the simulator does not implement {call.key} "
+            return Gap(501, "NotImplemented", f"the simulator does not implement {call.key} "
                                                   f"(moto {moto.__version__} has no route for it)")
-        return MotoGap(500, "InternalError" if call.service == "s3" else "InternalFailure", CRASH_MESSAGE)
+        return errors.crashed(call)
 
     # --- WSGI ------------------------------------------------------------------------------
     def wsgi(self, environ: dict, body: bytes) -> Response:
@@ -101,6 +98,8 @@ class Moto:
         headers = captured["headers"]
         if environ.get("REQUEST_METHOD") != "HEAD":  # a HEAD answer's length is the object's
             headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        if not payload:  # werkzeug's label on moto's empty answers: AWS sends no HTML, nor says so
+            headers = [(k, v) for k, v in headers if not (k.lower() == "content-type" and v.startswith("text/html"))]
         return int(captured["status"].split()[0]), headers, payload
 
     def _app(self, environ: dict):

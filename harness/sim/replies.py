@@ -21,6 +21,11 @@ class ApiError:
     members: dict = field(default_factory=dict)
 
 
+class Gap(ApiError):
+    """What the simulator cannot answer as AWS would: it or moto failed on the call (500, counted
+    as a crash), or neither has the operation (501 NotImplemented, naming it)."""
+
+
 @dataclass
 class Raw:
     """An answer already on the wire in the caller's protocol (moto's, passed through)."""

@@ -15,7 +15,7 @@ duration_seconds = 300
 error_rate = 0.3
 [[storm]]
 start_seconds = 700
-duration_seconds = 60
+duration_seconds = 180
 throttle = true
 service = "sagemaker"
 [lifecycle.feature_group]
@@ -49,7 +49,8 @@ rows = 30
     level = metrics["levels"][0]
     assert level["failed"] == 0 and level["completed"] == 4
     # the throttling storm happened: each pipeline polls SageMaker at least once a minute, so each
-    # meets the 60-second storm at least once (how often it retries in it depends on the limiter)
+    # meets the 3-minute storm (how often it retries in it depends on the limiter). At 1 minute
+    # (0.6 s of wall time) a loaded machine could stretch the polls past it: seen once in CI.
     assert level["api"]["throttled"] >= 4
     ops = level["simulator"]["operations"]
     assert sum(op["faults"] for op in ops.values()) > 10  # so did the 5xx storm

@@ -22,7 +22,6 @@ from botocore.exceptions import UnknownServiceError
 from botocore.model import OperationModel, ServiceModel
 
 BUNDLED = Path(__file__).resolve().parent.parent / "models"
-RPC_PROTOCOLS = ("json", "smithy-rpc-v2-cbor", "query")
 REST_PROTOCOLS = ("rest-json", "rest-xml")
 
 
@@ -77,14 +76,18 @@ class ServiceModels:
         return next((v for v in self.variants(service) if v.source.startswith("botocore")), None)
 
     def _load(self, service: str):
+        installed = None
         try:
-            yield Variant(self._session.get_service_model(service), f"botocore {botocore.__version__}")
+            installed = Variant(self._session.get_service_model(service), f"botocore {botocore.__version__}")
+            yield installed
         except UnknownServiceError:
             pass
         for path in sorted(self._bundled.glob(f"*/{service}/*/service-2.json*")):
             opener = gzip.open if path.suffix == ".gz" else open
             with opener(path, "rt", encoding="utf-8") as handle:
-                yield Variant(ServiceModel(json.load(handle), service), str(path.relative_to(self._bundled)))
+                bundled = Variant(ServiceModel(json.load(handle), service), str(path.relative_to(self._bundled)))
+            if installed is None or bundled.protocols != installed.protocols:  # else the installed one serves
+                yield bundled
 
     def signing_services(self, signing_name: str) -> tuple[str, ...]:
         """The services a request signed for `signing_name` may be for (SageMaker's control

@@ -55,7 +55,10 @@ def _read(shape, fields: dict[str, str], prefix: str):
         return found if found or not prefix else None
     if kind == "list":
         if shape.serialization.get("flattened"):
-            base = prefix
+            # botocore names a flattened list's items after the member where it has a name
+            # (Attribute.1.Name, not Attributes.1.Name)
+            member_name = shape.member.serialization.get("name")
+            base = ".".join(prefix.split(".")[:-1] + [member_name]) if member_name else prefix
         else:
             base = f"{prefix}.{shape.member.serialization.get('name', 'member')}"
         items, index = [], 1

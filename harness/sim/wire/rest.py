@@ -54,7 +54,7 @@ class Rest(Protocol):
                 elif location == "header" and wire.lower() in request.headers:
                     text = request.headers[wire.lower()]
                     params[name] = [from_text(member.member, v.strip()) for v in text.split(",")] \
-                        if member.type_name == "list" else from_text(member, text, "rfc822")
+                        if member.type_name == "list" else from_text(member, text)
                 elif location == "headers":
                     prefix = wire.lower()
                     found = {k[len(prefix):]: v for k, v in request.headers.items() if k.startswith(prefix)}
@@ -74,7 +74,10 @@ class Rest(Protocol):
             if member.type_name == "blob":
                 params[payload] = b64(request.body)
             elif member.type_name == "string":
-                params[payload] = request.body.decode("utf-8")
+                try:
+                    params[payload] = request.body.decode("utf-8")
+                except UnicodeDecodeError as err:
+                    raise DecodeError(f"the body is not UTF-8 text: {err}") from None
             elif request.body:
                 params[payload] = self.read_body(member, request.body)
         elif request.body:
@@ -88,12 +91,14 @@ class Rest(Protocol):
     def write_body(self, shape, value: dict) -> bytes:
         raise NotImplementedError
 
+    REQUEST_ID = "x-amzn-RequestId"
+
     def encode(self, operation, answer: Answer, request_id: str) -> Response:
         shape, output = operation.output_shape, answer.output
         status = answer.status
         if status == 200:
             status = operation.http.get("responseCode", 200)
-        headers = [("x-amzn-RequestId", request_id)]
+        headers = [(self.REQUEST_ID, request_id)]
         body = b""
         if shape is not None:
             for name, member in shape.members.items():
@@ -135,6 +140,8 @@ class RestJson(Rest):
             value = json.loads(body)
         except ValueError as err:
             raise DecodeError(f"the body is not JSON: {err}") from None
+        if shape.type_name == "structure" and not isinstance(value, dict):
+            raise DecodeError("the body is not a JSON object")
         return walk(shape, value, _from_body, _wire_name)
 
     def write_body(self, shape, value: dict) -> bytes:
@@ -154,6 +161,7 @@ class RestXml(Rest):
     which gets the request as sent."""
     name = "rest-xml"
     CONTENT_TYPE = "application/xml"
+    REQUEST_ID = "x-amz-request-id"
 
     def read_body(self, shape, body: bytes) -> dict:
         return {}

@@ -44,23 +44,26 @@ class Unroutable(Exception):
         self.protocol, self.service, self.what = protocol, service, what
 
 
-def sniff(request: HttpRequest) -> str:
-    """The protocol family the request is in, from its headers and body alone."""
-    if request.headers.get("smithy-protocol") == "rpc-v2-cbor" or request.content_type == "application/cbor":
+def sniff(request: HttpRequest, query_family: bool) -> str:
+    """The protocol family the request is in, from what its protocol alone puts there (never the
+    body's own content type: a REST payload's is the user's, an S3 object stored as CBOR).
+    query_family: a service signing as this one speaks query (or ec2)."""
+    if request.headers.get("smithy-protocol") == "rpc-v2-cbor" and CBOR_PATH.search(request.path):
         return "smithy-rpc-v2-cbor"
     if "x-amz-target" in request.headers:
         return "json"
-    if request.content_type == "application/x-www-form-urlencoded" and b"Action=" in request.body:
-        return "query"
-    if request.method == "GET" and "Action" in request.query and "Version" in request.query:
-        return "query"
+    if query_family and request.path in ("", "/"):
+        if request.method == "POST" and request.content_type == "application/x-www-form-urlencoded":
+            return "query"
+        if request.method == "GET" and "Action" in request.query:
+            return "query"
     return "rest"
 
 
 class Router:
     def __init__(self, models: ServiceModels):
         self.models = models
-        self._rest: dict[int, list[_Rule]] = {}
+        self._rest: dict[Variant, dict[str, list[_Rule]]] = {}
 
     def services(self, request: HttpRequest) -> tuple[str, ...]:
         signing = request.signing_name or ""
@@ -68,27 +71,35 @@ class Router:
 
     def route(self, request: HttpRequest) -> Route:
         services = self.services(request)
-        family = sniff(request)
+        query_family = any(set(v.protocols) & {"query", "ec2"} for s in services for v in self.models.variants(s))
+        family = sniff(request, query_family)
         if family == "rest":
             return self._rest_route(request, services)
+        version = None
         if family == "smithy-rpc-v2-cbor":
-            found = CBOR_PATH.search(request.path)
-            prefix, name = (found.group(1), found.group(2)) if found else ("", "")
+            prefix, name = CBOR_PATH.search(request.path).groups()
         elif family == "json":
             prefix, _, name = request.headers["x-amz-target"].rpartition(".")
         else:
-            prefix, name = "", request.form().get("Action", "")
-        for service in services:
+            form = request.form()
+            prefix, name, version = "", form.get("Action", ""), form.get("Version")
+        # a service named as the scope signs first: elbv2 and elb, rds and docdb share actions
+        signing = request.signing_name
+        for service in sorted(services, key=lambda s: s != signing):
             variants = self.models.variants(service)
             prefixes = {v.target_prefix for v in variants if v.target_prefix}
             if prefix and prefixes and prefix not in prefixes:
                 continue
+            if version and not any(v.model.metadata.get("apiVersion") == version for v in variants):
+                continue
             # the variant that speaks the caller's protocol reads it best; any with the operation will do
-            ordered = sorted(variants, key=lambda v: family not in v.protocols)
+            ordered = sorted(variants, key=lambda v: family not in v.protocols and not (
+                family == "query" and "ec2" in v.protocols))
             for variant in ordered:
                 operation = variant.operation(name)
                 if operation is not None:
-                    return Route(service, variant, operation, family)
+                    spoken = "ec2" if family == "query" and "ec2" in variant.protocols else family
+                    return Route(service, variant, operation, spoken)
         service = services[0] if services else None
         raise Unroutable(family, service, f"{prefix + '.' if prefix else ''}{name or '(no operation)'}")
 
@@ -101,7 +112,7 @@ class Router:
                 if not rest:
                     continue
                 protocol = rest[0]
-                for rule in self._rules(variant):
+                for rule in self._rules(variant).get(request.method, ()):
                     labels = rule.match(request)
                     if labels is None:
                         continue
@@ -112,10 +123,15 @@ class Router:
             raise Unroutable(protocol, services[0] if services else None, f"{request.method} {request.path}")
         return best
 
-    def _rules(self, variant: Variant) -> list["_Rule"]:
-        rules = self._rest.get(id(variant))
+    def _rules(self, variant: Variant) -> dict[str, list["_Rule"]]:
+        """The variant's rules by HTTP method."""
+        rules = self._rest.get(variant)
         if rules is None:
-            rules = self._rest[id(variant)] = [_Rule(variant.operation(n)) for n in sorted(variant.operation_names)]
+            rules = {}
+            for name in sorted(variant.operation_names):
+                rule = _Rule(variant.operation(name))
+                rules.setdefault(rule.method, []).append(rule)
+            self._rest[variant] = rules
         return rules
 
 
@@ -154,11 +170,12 @@ class _Rule:
                 self.required_query.append(wire)
             elif location == "header":
                 self.required_headers.append(wire.lower())
-        # more that must hold is a closer match; then a longer literal path (/FeatureGroup/{x}/ListRecords
-        # before /FeatureGroup/{x}); a greedy label matches last
+        # more that must hold is a closer match; then the current operation over a deprecated twin
+        # on the same path (PutBucketLifecycleConfiguration, not PutBucketLifecycle); then a longer
+        # literal path (/FeatureGroup/{x}/ListRecords before /FeatureGroup/{x}); a greedy label last
         literal_path = len(re.sub(r"\{[^}]+\}", "", path))
         self.score = (len(self.literals) + len(self.required_query) + len(self.required_headers),
-                      literal_path, "+}" not in path)
+                      not operation.deprecated, literal_path, "+}" not in path)
 
     def match(self, request: HttpRequest) -> dict[str, str] | None:
         if request.method != self.method:

@@ -95,7 +95,7 @@ def number_text(value) -> str:
     return str(value)
 
 
-def from_text(shape, text: str, default_timestamp: str = "iso8601"):
+def from_text(shape, text: str):
     """A scalar sent as text (URI label, query string, header, form field) in the internal form."""
     kind = shape.type_name
     if kind in ("integer", "long", "short", "byte"):

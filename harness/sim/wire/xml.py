@@ -10,9 +10,10 @@ def element(parent: ElementTree.Element | None, shape, value, name: str) -> Elem
     """`value` (internal form) as an element `name` under `parent` (a new root if None)."""
     node = ElementTree.Element(name) if parent is None else ElementTree.SubElement(parent, name)
     namespace = shape.serialization.get("xmlNamespace")
-    if namespace:
-        uri = namespace["uri"] if isinstance(namespace, dict) else namespace
-        node.set("xmlns", uri)
+    if isinstance(namespace, dict):
+        node.set(f"xmlns:{namespace['prefix']}" if namespace.get("prefix") else "xmlns", namespace["uri"])
+    elif namespace:
+        node.set("xmlns", namespace)
     fill(node, shape, value)
     return node
 
