@@ -26,6 +26,7 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from harness.aws import Backend, ClientFactory, Limiter, RetrySettings
+from harness.aws.policies import policy_named
 from harness.events import Recorder
 from harness.quotas import Quota, QuotaTable
 from harness.sim import Simulator
@@ -52,7 +53,7 @@ class Row:
 
     @property
     def label(self) -> str:
-        if self.policy != "harness":
+        if not policy_named(self.policy).uses_limiter:
             return self.policy + (" + tenant" if self.tenant else "")
         table = "exact" if self.table == 1.0 else f"{self.table:g}x"
         return f"harness (table {table}, {self.basis})" + (" + tenant" if self.tenant else "")

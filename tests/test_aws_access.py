@@ -134,7 +134,7 @@ def test_botocore_adaptive_paces_in_aws_time_on_a_scaled_simulator(simulator):
     (on the wall clock it would be the whole half second)."""
     from botocore.retries import adaptive
 
-    from harness.aws.clients import ScaledClock, ScaledTokenBucket
+    from harness.aws.policies.botocore_modes import ScaledClock, ScaledTokenBucket
     factory = ClientFactory(Backend.simulator(simulator.endpoint_url),
                             RetrySettings("botocore-adaptive", max_attempts=8), time_scale=0.01)
     events = factory.client("sagemaker").meta.events

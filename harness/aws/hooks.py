@@ -1,5 +1,5 @@
 """botocore event hooks: the limiter before each attempt, a record of each attempt after it,
-and, under the `harness` policy, the decision to retry.
+and the harness policy's decision to retry (which that policy installs: harness/aws/policies).
 
 They hang on botocore's own events (before-send, response-received, needs-retry), so every
 HTTP attempt of every client made by the factory is paced and recorded, botocore's own
@@ -47,15 +47,14 @@ class CallHooks:
         self.recorder, self.limiter = recorder, limiter
         self.clock = clock or Clock(time_scale)
         self._attempt = threading.local()
-        self._retryable = standard.StandardRetryConditions(max_attempts=settings.harness_attempts)
+        self._retryable = standard.StandardRetryConditions(max_attempts=settings.attempts)
         self._backoff = wait_random_exponential(multiplier=settings.base_seconds * time_scale,
                                                 max=settings.cap_seconds * time_scale)
 
     def register(self, events) -> None:
+        """Pacing and recording, under every policy."""
         events.register("before-send", self.before_send)
         events.register("response-received", self.response_received)
-        if self.settings.policy == "harness":
-            events.register("needs-retry", self.needs_retry)
 
     def _names(self, event_name: str) -> tuple[str, str]:
         _, service, operation = event_name.split(".", 2)

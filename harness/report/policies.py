@@ -12,6 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from harness.aws.policies import POLICIES  # noqa: E402
 from harness.report.compare import load_metrics  # noqa: E402
 from harness.report.render import STYLE, _html_table, _img  # noqa: E402
 
@@ -40,9 +41,10 @@ def rows(runs: list[dict]) -> list[list[str]]:
     return out
 
 
-def verdict(runs: list[dict], reference: str = "harness") -> list[str]:
+def verdict(runs: list[dict]) -> list[str]:
     """At the largest level every run reached: each policy against the bound, then the reference
-    policy against each other one (throughput ratio, throttled attempts)."""
+    (the policy the shared limiter paces) against each other one (throughput ratio, throttled
+    attempts)."""
     common = set.intersection(*({l["level"] for l in m["levels"]} for m in runs)) if runs else set()
     if not common:
         return []
@@ -56,10 +58,11 @@ def verdict(runs: list[dict], reference: str = "harness") -> list[str]:
                      f"{level['api']['attempts']} attempts throttled ({100 * level['api']['throttle_rate']:.2f}%), "
                      f"{level['api'].get('limit_rejected', 0)} refused by a full concurrency quota, "
                      f"{level['failed']} pipelines failed.")
+    reference = next((m["policy"] for m in runs if _shares_limiter(m)), None)
     if reference in at:
         mine, _ = at[reference]
-        for policy, (level, _) in at.items():
-            if policy == reference or not level["throughput_per_hour"]:
+        for other, (level, _) in at.items():
+            if other == reference or not level["throughput_per_hour"]:
                 continue
             ratio = (mine["throughput_per_hour"] or 0.0) / level["throughput_per_hour"]
             theirs, ours = level["api"]["throttled"], mine["api"]["throttled"]
@@ -69,7 +72,7 @@ def verdict(runs: list[dict], reference: str = "harness") -> list[str]:
                      f"{theirs / ours:.1f}x fewer throttled attempts ({ours} against {theirs})" if ours < theirs else
                      f"{ours / theirs:.1f}x more throttled attempts ({ours} against {theirs})" if theirs else
                      f"more throttled attempts ({ours} against none)")
-            lines.append(f"{reference} against {policy} at N={n}: {ratio:.2f}x the throughput, {fewer}.")
+            lines.append(f"{reference} against {other} at N={n}: {ratio:.2f}x the throughput, {fewer}.")
     return lines
 
 
@@ -117,7 +120,7 @@ def plot(runs: list[dict], path: Path) -> Path:
         line, = failed.plot(n, [l["failed"] for l in levels], "o-", label=label)
         failed.plot(n, [l["partial_state"]["failed"] for l in levels], "x--", color=line.get_color())
         most_failed = max([most_failed] + [l["failed"] for l in levels])
-        if metrics["policy"] == "harness" or not bounds:  # the harness run's bound, else the first
+        if _shares_limiter(metrics) or not bounds:  # the limiter-paced run's bound, else the first
             bounds = _bounds(metrics)
     if bounds:
         speed.plot([int(k) for k in bounds], list(bounds.values()), ":", color="black", lw=2, zorder=5,
@@ -167,3 +170,9 @@ def write(run_dirs: list[Path], out_dir: Path) -> dict[str, Path]:
     plot_path = plot(runs, out_dir / "policies.png")
     (out_dir / "policies.html").write_text(page(run_dirs, runs, body, verdict_lines, fair, plot_path))
     return {"table": out_dir / "policies.txt", "plot": plot_path, "page": out_dir / "policies.html"}
+
+
+def _shares_limiter(metrics: dict) -> bool:
+    """The run's policy was paced by the shared limiter (its bound is the reference)."""
+    policy = POLICIES.get(metrics.get("policy", ""))
+    return policy is not None and policy.uses_limiter

@@ -21,7 +21,7 @@ def shared_limiter_backend(scenario: Scenario, endpoint_url: str | None, recorde
     endpoint and region; on AWS, the region (set `namespace` to the account id when one Redis
     serves several accounts)."""
     shared = scenario.limiter
-    if not shared.redis_url or not scenario.retry().uses_limiter:
+    if not shared.redis_url or not scenario.retry().policy.uses_limiter:
         return None
     from harness.aws.limiter.redis_backend import RedisBackend
 
@@ -43,7 +43,7 @@ def scenario_context(scenario: Scenario, endpoint_url: str | None, run_id: str, 
     clock: the run's clock (default: the wall at the scenario's time scale)."""
     clock = clock or Clock(scenario.time_scale)
     limiter = None
-    if scenario.retry().uses_limiter:
+    if scenario.retry().policy.uses_limiter:
         limiter = Limiter(scenario.quota_table(), scenario.time_scale, limiter_backend, clock=clock)
     factory = ClientFactory(scenario_backend(scenario, endpoint_url), scenario.retry(), recorder, limiter,
                             scenario.time_scale, max_pool_connections=max(64, 2 * max_level), clock=clock)

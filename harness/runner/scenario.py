@@ -384,7 +384,7 @@ def parse_ray_address(root: Section) -> str | None:
 def check_shared_limiter(scenario: Scenario) -> None:
     """Ray workers on several hosts pace through one limiter only if it lives in Redis. Checked
     when the run starts, after the command line had its say (--redis-url)."""
-    if scenario.workers == "ray" and scenario.retry().uses_limiter and not scenario.limiter.redis_url:
+    if scenario.workers == "ray" and scenario.retry().policy.uses_limiter and not scenario.limiter.redis_url:
         raise ConfigError(scenario.source, "workers", "ray",
                           'threads or processes, unless the limiter is shared through Redis ([limiter] redis_url '
                           'or --redis-url): Ray workers on every host pace through one limiter')

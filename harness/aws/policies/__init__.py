@@ -1,0 +1,53 @@
+"""Retry policies, so runs can compare them side by side: one object each, found by name.
+
+- harness: botocore's retries off; the shared limiter paces every attempt and the harness
+  backs off (exponential, full jitter, per-call deadline) on throttling and transient errors.
+- botocore-standard, botocore-adaptive, botocore-legacy: botocore's own retry modes.
+- none: one attempt, no pacing.
+
+Every policy gets the same attempt budget (`max_attempts`), or with `max_attempts = None`
+("sdk-default" in a scenario) each its own default, as a user who sets nothing gets it.
+Adding a policy is a class and a line in POLICIES.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.aws.policies.base import RetryPolicy
+from harness.aws.policies.botocore_modes import BotocoreMode
+from harness.aws.policies.no_retries import NoRetries
+from harness.aws.policies.shared_limiter import HarnessPolicy
+
+POLICIES: dict[str, RetryPolicy] = {p.name: p for p in (
+    HarnessPolicy(), BotocoreMode("standard", 3), BotocoreMode("adaptive", 3), BotocoreMode("legacy", 5),
+    NoRetries())}
+SDK_DEFAULT = "sdk-default"
+
+
+def policy_named(name: str) -> RetryPolicy:
+    try:
+        return POLICIES[name]
+    except KeyError:
+        raise ValueError(f"retry policy {name!r} is not one of {', '.join(POLICIES)}") from None
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    policy: RetryPolicy | str = "harness"  # a policy, or its name
+    max_attempts: int | None = 8  # None: each policy's own default
+    base_seconds: float = 1.0  # AWS time: the first backoff is up to this long
+    cap_seconds: float = 20.0  # AWS time: no single backoff is longer
+    deadline_seconds: float = 600.0  # AWS time: no retry starts after this since the first attempt
+
+    def __post_init__(self):
+        if isinstance(self.policy, str):
+            object.__setattr__(self, "policy", policy_named(self.policy))
+
+    @property
+    def attempts(self) -> int:
+        """Attempts per call: the budget every policy shares, or this policy's own default."""
+        return self.max_attempts or self.policy.default_attempts
+
+
+__all__ = ["POLICIES", "SDK_DEFAULT", "BotocoreMode", "HarnessPolicy", "NoRetries", "RetryPolicy",
+           "RetrySettings", "policy_named"]
