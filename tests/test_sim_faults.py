@@ -4,7 +4,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from harness.sim import INJECTED_HEADER, SERVED_HEADER
+from harness.timing import INJECTED_HEADER, SERVED_HEADER
 from simhelpers import write_profile
 
 FAULTY = """

@@ -18,18 +18,11 @@ from tenacity import wait_random_exponential
 from harness import stopping
 from harness.aws.limiter import Limiter
 from harness.aws.policies import RetrySettings
+from harness.aws.throttling import THROTTLE_CODES, concurrency_refused
 from harness.clock import Clock
-from harness.sim import INJECTED_HEADER, SERVED_HEADER
+from harness.timing import INJECTED_HEADER, SERVED_HEADER
 
 CONNECTION_ERRORS = (EndpointConnectionError, ConnectionClosedError, ConnectTimeoutError)
-THROTTLE_CODES = frozenset(standard.ThrottledRetryableChecker._THROTTLED_ERROR_CODES)
-
-
-def concurrency_refused(code: str | None, parsed_response: dict | None) -> bool:
-    """AWS refused the call because a concurrency quota is full (Athena's active queries), which
-    botocore files under throttling: no rate is too high, so the rate must not be cut, and a
-    retry cannot help until a slot frees; the caller waits for one (artifacts/athena.py)."""
-    return code == "TooManyRequestsException" and (parsed_response or {}).get("Reason") == "CONCURRENT_QUERY_LIMIT_EXCEEDED"
 
 
 def error_code(parsed_response: dict | None, exception: BaseException | None) -> str | None:

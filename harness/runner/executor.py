@@ -19,13 +19,13 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from harness.artifacts import AwsContext, PartialStateError
+from harness.aws.throttling import THROTTLE_CODES
 from harness.artifacts.errors import ArtifactFailed, NotReady
 from harness.events.context import bound
 from harness.pipelines.base import Pipeline, PipelineRun
 from harness.runner.scenario import Scenario
 from harness.stopping import StopSignal, Stopped, stop_on
 
-THROTTLE_CODES = ("ThrottlingException", "Throttling", "TooManyRequestsException", "SlowDown")
 
 
 def failure_reason(err: BaseException) -> str:

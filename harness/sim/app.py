@@ -22,7 +22,7 @@ import zlib
 from http import HTTPStatus
 from typing import Callable
 
-from harness.sim import INJECTED_HEADER, SERVED_HEADER, constraints, errors, glue
+from harness.sim import constraints, errors, glue
 from harness.sim.athena import Athena
 from harness.sim.calls import Call
 from harness.sim.catalog import MotoCatalog
@@ -34,6 +34,7 @@ from harness.sim.replies import ApiError, Gap, Reply
 from harness.sim.sagemaker import SageMaker
 from harness.sim.stats import Stats
 from harness.sim.wire import DecodeError, HttpRequest, Router, ServiceModels, Unroutable, encode, unknown_operation
+from harness.timing import INJECTED_HEADER, SERVED_HEADER
 from harness.tokens import TokenBucket
 
 ACCOUNT = "123456789012"

@@ -5,8 +5,9 @@ from __future__ import annotations
 from harness.sim.calls import Call
 from harness.sim.replies import Answer, ApiError, Gap
 
-# The throttling code each service answers with (botocore classifies all of these as throttling).
-THROTTLE_CODES = {
+# The code each service answers a throttled call with (botocore files each under throttling);
+# the others answer ThrottlingException, or Throttling in the query family.
+THROTTLING_ANSWERS = {
     "athena": "TooManyRequestsException",
     "s3": "SlowDown",
 }
@@ -29,7 +30,7 @@ def throttled(call: Call) -> ApiError:
         return ApiError(503, "SlowDown", "Please reduce your request rate.")
     if call.query_family:
         return ApiError(400, "Throttling", THROTTLE_MESSAGE)
-    return ApiError(400, THROTTLE_CODES.get(call.service, "ThrottlingException"), THROTTLE_MESSAGE)
+    return ApiError(400, THROTTLING_ANSWERS.get(call.service, "ThrottlingException"), THROTTLE_MESSAGE)
 
 
 def server_fault(call: Call, status: int) -> ApiError:
