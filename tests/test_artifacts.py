@@ -4,11 +4,14 @@ import time
 
 import pandas as pd
 import pytest
+from botocore.exceptions import ClientError
 
 from harness.artifacts import DataSource, Endpoint, FeatureSet, Model, PartialStateError
+from harness.aws.limiter import Limiter
 from harness.clock import ManualClock
 from harness.events import load_events
 from harness.meta import Meta
+from harness.quotas import Quota, QuotaTable
 
 
 def dataset(rows=10):
@@ -142,3 +145,55 @@ def test_16_feature_sets_at_once_respect_the_4_creation_quota(aws_ctx):
     ctx.recorder.flush()
     limited = load_events(ctx.events_path, ["api_attempt"])
     assert (limited.error_code == "ResourceLimitExceeded").sum() == 0  # the permits kept us inside the quota
+
+
+# --- an endpoint's concurrency permit --------------------------------------------------------------
+ENDPOINT_SLOT = "permit:sagemaker.CreateEndpoint"
+
+
+def with_endpoint_slots(ctx, limit=1):
+    """ctx with a limiter whose only quota is `limit` endpoints at once (calm has none)."""
+    ctx.limiter = Limiter(QuotaTable([Quota("sagemaker", "CreateEndpoint", concurrency=limit)]))
+    sagemaker = ctx.client("sagemaker")
+    sagemaker.create_model(ModelName="scorer", ExecutionRoleArn=ctx.role_arn,
+                           PrimaryContainer={"Image": ctx.image_uri})
+    return sagemaker
+
+
+def throttled(operation):
+    """An AWS call that stays throttled past its retries."""
+    def call(**_):
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, operation)
+    return call
+
+
+def test_an_endpoint_aws_refused_to_create_gives_its_slot_back_at_once(aws_ctx, monkeypatch):
+    """CreateEndpoint is throttled past its retries: no endpoint was made, so deploy() gives the
+    permit back as it fails. (It used to keep it for the teardown to give back, and when the
+    teardown's DescribeEndpoint was throttled too the slot stayed taken for good.)"""
+    sagemaker = with_endpoint_slots(aws_ctx)
+    monkeypatch.setattr(sagemaker, "create_endpoint", throttled("CreateEndpoint"))
+    endpoint = Endpoint(aws_ctx, "refused-ep")
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        endpoint.deploy("scorer")
+    assert aws_ctx.limiter.backend.held(ENDPOINT_SLOT) == 0
+    monkeypatch.setattr(sagemaker, "describe_endpoint", throttled("DescribeEndpoint"))
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        endpoint.delete()  # the teardown, throttled too
+    assert aws_ctx.limiter.backend.held(ENDPOINT_SLOT) == 0
+
+
+def test_a_teardown_that_fails_keeps_the_endpoints_slot_until_a_later_delete(aws_ctx, monkeypatch):
+    """DeleteEndpoint is throttled past its retries: the endpoint is still there and still counts
+    against the account's quota, so it keeps its permit (the permit's life bounds how long, see
+    test_limiter); a later delete() that goes through gives it back."""
+    ctx = aws_ctx.reset(time_scale=0.001)  # the endpoint is InService in 240 AWS seconds
+    sagemaker = with_endpoint_slots(ctx)
+    endpoint = Endpoint(ctx, "kept-ep").deploy("scorer")
+    with monkeypatch.context() as throttling:
+        throttling.setattr(sagemaker, "delete_endpoint", throttled("DeleteEndpoint"))
+        with pytest.raises(ClientError, match="ThrottlingException"):
+            endpoint.delete()
+    assert endpoint.status() == "InService" and ctx.limiter.backend.held(ENDPOINT_SLOT) == 1
+    endpoint.delete()
+    assert not endpoint.exists() and ctx.limiter.backend.held(ENDPOINT_SLOT) == 0

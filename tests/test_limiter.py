@@ -184,10 +184,10 @@ def test_a_rate_of_zero_is_refused_with_the_field_and_the_allowed_values(tmp_pat
 
 
 # --- permits: leases in arrival order ------------------------------------------------------------
-def permit_limiter(limit=1, lease_seconds=600.0, clock=None):
+def permit_limiter(limit=1, lease_seconds=600.0, clock=None, **kw):
     table = QuotaTable([Quota("sagemaker", "CreateFeatureGroup", concurrency=limit),
                         Quota("sagemaker", "CreateEndpoint", concurrency=limit)])
-    return Limiter(table, clock=clock, lease_seconds=lease_seconds)
+    return Limiter(table, clock=clock, lease_seconds=lease_seconds, **kw)
 
 
 def wait_until(condition, patience=30.0):
@@ -265,6 +265,26 @@ def test_a_renewed_lease_keeps_its_slot():
         limiter.permit("sagemaker", "CreateFeatureGroup", timeout=10)
     held.release()
     assert limiter.permit("sagemaker", "CreateFeatureGroup", timeout=0) is not None
+
+
+def test_a_permit_never_released_is_renewed_for_its_life_and_no_longer():
+    """A holder that never releases its permit (a teardown that failed) while its process lives
+    on: the renewals stop at the permit's life and the slot comes back then (it used to be
+    renewed for as long as the process lived)."""
+    clock = ManualClock()
+    limiter = permit_limiter(lease_seconds=60, clock=clock, permit_life=300)
+    leaked = limiter.permit("sagemaker", "CreateFeatureGroup")
+    for _ in range(14):  # the renewer's rounds, a third of a lease apart: 20 s ... 280 s
+        clock.advance(20)
+        assert leaked.renew()
+    assert leaked.lease.expires == 300  # the last renewal does not reach past the life
+    with pytest.raises(LimiterTimeout):
+        limiter.permit("sagemaker", "CreateFeatureGroup", timeout=15)
+    assert clock.now() == 295
+    clock.advance(5)
+    assert leaked.renew() is False and leaked.lost
+    assert limiter.permit("sagemaker", "CreateFeatureGroup", timeout=0) is not None  # at 300 s
+    leaked.release()  # harmless
 
 
 def test_the_limiter_renews_held_leases_in_the_background():

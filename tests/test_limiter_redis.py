@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from harness.aws.limiter import Limiter, LocalBackend, Pace
+from harness.aws.limiter.adaptation import BETA
 from harness.aws.limiter.redis_backend import LimiterUnreachable, RedisBackend
 from harness.clock import ManualClock
 from harness.quotas import Quota, QuotaTable
@@ -110,6 +111,31 @@ def test_cuts_recovery_and_cubic_growth_match_the_reference(redis_server, thrott
     assert local.backend.adaptation(KEY).cuts >= 1
 
 
+def test_a_deeper_cut_in_a_second_episode_is_not_undone_by_the_next_success(redis_server):
+    """A throttle while the rate still recovers from the last cut cuts by BETA squared: 8/s
+    throttled gives 5.12/s. Growth then starts from 5.12 on a steeper curve (it started from
+    BETA times 8, so the next success, 10 ms later, put the rate back to 6.40), in Python and in
+    the Lua port alike."""
+    pace = Pace(10.0, 10.0, True)  # published: no slow start, the cuts are CUBIC's
+    script = [("token", 0), ("advance", 3.0)] + [("token", 0)] * 10  # 10 calls in a second
+    script += [("feedback", True),  # one is throttled: 10 -> 8
+               ("advance", 0.5), ("token", 0), ("feedback", True),  # 0.5 s on, still recovering: 8 -> 5.12
+               ("token", 1), ("advance", 0.01), ("feedback", False)]  # a caller queues; a success 10 ms on
+    clock = ManualClock(1.0, start=1000.0)
+    python = Side(LocalBackend(clock))
+    lua = Side(RedisBackend(redis_server.url, namespace=uuid.uuid4().hex, clock=clock))
+    rates = {python: [], lua: []}
+    for op, arg in script:
+        if op == "advance":
+            clock.advance(arg)
+            continue
+        for side in (python, lua):
+            answer = side.step(op, arg, pace)
+            if op == "feedback":
+                rates[side].append(answer[1])
+    assert rates[python] == rates[lua] == [8.0, 5.12, 5.129412]
+
+
 def _spend(url, namespace, calls, out, together):
     table = QuotaTable([Quota("sagemaker", "DescribeEndpoint", rate=40, burst=2, rate_basis="published")])
     limiter = Limiter(table, backend=RedisBackend(url, namespace=namespace))
@@ -175,6 +201,26 @@ def test_permits_held_in_redis_still_count_after_falling_back(redis_server):
     assert backend.renew(held, 60) is not None  # its holder keeps it...
     backend.release(held)  # ...and gives it back to the one waiting
     assert backend.ask_permit(PERMIT, waiting.ticket, 2, 60).lease is not None
+
+
+def test_throttled_answers_to_calls_redis_let_go_cut_the_fallbacks_rate_once(redis_server):
+    """8 calls go through Redis; Redis goes away and they all come back throttled, one before
+    and seven after a call goes from the limiter this process fell back to: one episode, one
+    cut. (The first answer used to be dropped, there being no local state for the key yet, and
+    each of the others cut again: their send times were on Redis's clock, the fallback's cuts on
+    this process's.)"""
+    limiter = Limiter(QuotaTable([Quota("sagemaker", "DescribeEndpoint", rate=100, burst=40)]),
+                      backend=RedisBackend(redis_server.url, namespace=uuid.uuid4().hex))
+    grants = [limiter.wait("sagemaker", "DescribeEndpoint") for _ in range(8)]
+    redis_server.stop()
+    limiter.feedback("sagemaker", "DescribeEndpoint", throttled=True, sent_at=grants[0].at)
+    assert not limiter.backend.shared and limiter.backend.rate(KEY) == BETA * 100  # cut once, from the table's rate
+    later = limiter.wait("sagemaker", "DescribeEndpoint")  # sent from here, after the cut
+    for grant in grants[1:]:
+        limiter.feedback("sagemaker", "DescribeEndpoint", throttled=True, sent_at=grant.at)
+    assert limiter.backend.rate(KEY) == BETA * 100  # in flight at the cut: the same episode
+    limiter.feedback("sagemaker", "DescribeEndpoint", throttled=True, sent_at=later.at)
+    assert limiter.backend.rate(KEY) < BETA * 100  # sent after the cut: a new episode
 
 
 def test_an_unreachable_redis_fails_calls_when_the_run_asks_to_fail_closed(redis_server):

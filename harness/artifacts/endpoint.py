@@ -51,8 +51,15 @@ class Endpoint(Artifact):
                 raise
         if self._permit is None:
             self._permit = take_slot(ctx, "CreateEndpoint")
-        create_within_quota(ctx, "CreateEndpoint", lambda: sm.create_endpoint(
-            EndpointName=self.name, EndpointConfigName=self.name, Tags=ctx.tags()))
+        try:
+            create_within_quota(ctx, "CreateEndpoint", lambda: sm.create_endpoint(
+                EndpointName=self.name, EndpointConfigName=self.name, Tags=ctx.tags()))
+        except ClientError as err:
+            # AWS refused it, so no endpoint holds the slot (unless one by this name already does).
+            # Anything else (a timeout) may have made it: delete() looks before giving the slot back.
+            if "already exist" not in str(err).lower():
+                self._free_slot()
+            raise
         self._created_at = ctx.clock.now()
         wait_until(ctx, f"endpoint {self.name} InService", self._in_service, ctx.deadlines.endpoint)
         return self
@@ -72,8 +79,22 @@ class Endpoint(Artifact):
             EndpointName=self.name, Body=body.encode(), ContentType="text/csv")
         return [float(line) for line in answer["Body"].read().decode().splitlines() if line.strip()]
 
+    def _free_slot(self) -> None:
+        """The endpoint no longer counts against the account's quota: its permit goes back."""
+        if self._permit is not None:
+            self._permit.release()
+            self._permit = None
+        if self._created_at is not None:
+            self.ctx.record("quota_hold", service="sagemaker", operation="CreateEndpoint",
+                            duration=self.ctx.clock.wall(self.ctx.clock.now() - self._created_at))
+            self._created_at = None
+
     def delete(self) -> None:
-        """Idempotent: the endpoint (waiting through Deleting), then its config."""
+        """Idempotent: the endpoint (waiting through Deleting), then its config. Its permit goes
+        back once the endpoint is missing or being deleted. If looking or deleting fails (say, it
+        is throttled), the endpoint may still exist and count against the account's quota, so the
+        permit stays: a later delete() gives it back, else it ends with its life (the limiter's
+        PERMIT_LIFE_SECONDS)."""
         sm = self._sm()
         status = self.status()
         if status is not None and status != "Deleting":
@@ -84,13 +105,7 @@ class Endpoint(Artifact):
                     raise
         # Free the slot once deletion is accepted: the simulator stops counting a Deleting endpoint.
         # Should an account still count it, the next create meets ResourceLimitExceeded and waits.
-        if self._permit is not None:
-            self._permit.release()
-            self._permit = None
-        if self._created_at is not None:
-            self.ctx.record("quota_hold", service="sagemaker", operation="CreateEndpoint",
-                            duration=self.ctx.clock.wall(self.ctx.clock.now() - self._created_at))
-            self._created_at = None
+        self._free_slot()
         if status is not None:
             wait_until(self.ctx, f"endpoint {self.name} deleted", lambda: self.describe() is None,
                        self.ctx.deadlines.deletion)

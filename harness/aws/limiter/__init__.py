@@ -7,9 +7,10 @@ that share an account, with `limiter.lua` its port of the three), `limiter` (wha
 """
 from harness.aws.limiter.adaptation import AdaptiveRate, Pace
 from harness.aws.limiter.backends import Answer, LimiterBackend, LocalBackend
-from harness.aws.limiter.limiter import (BURST_SHARE, JITTER_SECONDS, LEASE_SECONDS, Grant, Limiter, LimiterTimeout,
-                                         Permit)
+from harness.aws.limiter.limiter import (BURST_SHARE, JITTER_SECONDS, LEASE_SECONDS, PERMIT_LIFE_SECONDS, Grant,
+                                         Limiter, LimiterTimeout, Permit)
 from harness.aws.limiter.permits import Lease
 
 __all__ = ["AdaptiveRate", "Answer", "BURST_SHARE", "Grant", "JITTER_SECONDS", "LEASE_SECONDS", "Lease",
-           "Limiter", "LimiterBackend", "LimiterTimeout", "LocalBackend", "Pace", "Permit"]
+           "Limiter", "LimiterBackend", "LimiterTimeout", "LocalBackend", "PERMIT_LIFE_SECONDS", "Pace",
+           "Permit"]

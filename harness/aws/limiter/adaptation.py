@@ -7,9 +7,10 @@
   enough). Answers to calls already in flight at the cut belong to that episode and change
   nothing, as TCP cuts once per window.
 - **Growth after a cut follows CUBIC** (RFC 9438), scaled to W, just below the rate that was
-  throttled: back to W within RECOVERY_CALLS calls (concave, quick at first), a plateau near W,
-  then faster and faster above it (convex), so a cut that undershot is made good soon and a
-  quota that was raised is found.
+  throttled: from where the cut left the rate back to W within RECOVERY_CALLS calls (concave,
+  quick at first), a plateau near W, then faster and faster above it (convex), so a cut that
+  undershot is made good soon and a quota that was raised is found. A deeper cut starts lower
+  on a steeper curve: the next success does not undo it.
 - **Ceilings and estimates.** A published or synced rate is a ceiling the rate never exceeds.
   An estimate is a starting point: until the first throttle the rate may double every DOUBLING
   AWS seconds (TCP's slow start), so a table that is too low costs seconds, not the run.
@@ -50,6 +51,7 @@ class AdaptiveRate:
         self.pace = pace
         self.rate = pace.rate
         self.throttled_at: float | None = None  # W: the rate the last episode was throttled at
+        self.depth = BETA  # the share of throttled_at the last cut left: growth starts from there
         self.last_cut = -math.inf  # AWS time of the last cut
         self._since_cut = 0.0  # AWS seconds since the last cut during which the key was limiting
         self._seen = self._born = now
@@ -68,8 +70,8 @@ class AdaptiveRate:
         going = max(self.floor, self.rate if not send_rate else min(self.rate, send_rate))
         recovering = (not self._slow_start and self.throttled_at is not None
                       and self._since_cut * NEAR * self.throttled_at < RECOVERY_CALLS)
-        self.throttled_at = going
-        self.rate = max(self.floor, (BETA * BETA if recovering else BETA) * going)
+        self.throttled_at, self.depth = going, BETA * BETA if recovering else BETA
+        self.rate = max(self.floor, self.depth * going)
         self.last_cut, self._since_cut = now, 0.0
         self._slow_start = now - self._born < EARLY
         self.cuts += 1
@@ -87,7 +89,7 @@ class AdaptiveRate:
         else:
             self._since_cut += dt
             w = NEAR * self.throttled_at
-            c = (1 - BETA / NEAR) / RECOVERY_CALLS ** 3  # so that the rate starts at BETA times the throttled one
+            c = (1 - self.depth / NEAR) / RECOVERY_CALLS ** 3  # so that the curve starts where the cut left the rate
             self.rate = max(self.rate, w * (1 + c * (self._since_cut * w - RECOVERY_CALLS) ** 3))
         if self.pace.ceiling:
             self.rate = min(self.rate, self.pace.rate)

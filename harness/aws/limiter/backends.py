@@ -95,13 +95,24 @@ class LocalBackend:
         state.lock.notify_all()
 
     # --- rates ---------------------------------------------------------------------------------
+    def _begin(self, state: _Key, pace: Pace, now: float) -> None:
+        if state.tokens is None:
+            state.rate = AdaptiveRate(pace, now)
+            state.tokens = TokenQueue(pace.rate, pace.capacity, now, window=1.0)
+
+    def begin(self, key: str, pace: Pace) -> None:
+        """Pace `key` from `pace` unless it is paced already. Feedback on a key nobody has asked a
+        token of here is dropped; a fallback from Redis begins the keys whose calls Redis let go,
+        so that their answers still count."""
+        state = self._key(key)
+        with state.lock:
+            self._begin(state, pace, self.clock.now())
+
     def ask_token(self, key: str, ticket: str | None, pace: Pace) -> Answer:
         state = self._key(key)
         with state.lock:
             now = self.clock.now()
-            if state.tokens is None:
-                state.rate = AdaptiveRate(pace, now)
-                state.tokens = TokenQueue(pace.rate, pace.capacity, now, window=1.0)
+            self._begin(state, pace, now)
             ticket, wait = state.tokens.ask(ticket, now, self._stale())
             return Answer(ticket, wait, state.version, at=now)
 

@@ -40,8 +40,8 @@ end
 -- --- the token queue (pacing.TokenQueue) ----------------------------------------------------
 local QUEUE_FIELDS = {"rate", "capacity", "tokens", "stamp", "window", "window_start", "count", "previous",
                       "granted", "waited", "seq"}
-local RATE_FIELDS = {"prate", "pcapacity", "ceiling", "rate", "throttled_at", "last_cut", "since_cut", "seen",
-                     "born", "slow", "cuts"}
+local RATE_FIELDS = {"prate", "pcapacity", "ceiling", "rate", "throttled_at", "depth", "last_cut", "since_cut",
+                     "seen", "born", "slow", "cuts"}
 
 local function refill(q, now)
   if now > q.stamp then
@@ -99,8 +99,8 @@ local function on_throttle(r, c, sent_at, now, sending)
   going = math.max(floor, going)
   local recovering = r.slow == 0 and r.throttled_at ~= nil
                      and r.since_cut * c.near * r.throttled_at < c.recovery
-  r.throttled_at = going
-  r.rate = math.max(floor, (recovering and c.beta * c.beta or c.beta) * going)
+  r.throttled_at, r.depth = going, recovering and c.beta * c.beta or c.beta
+  r.rate = math.max(floor, r.depth * going)
   r.last_cut, r.since_cut = now, 0.0
   r.slow = (now - r.born < c.early) and 1 or 0
   r.cuts = r.cuts + 1
@@ -118,7 +118,8 @@ local function on_success(r, c, sent_at, now, is_limiting)
   else
     r.since_cut = r.since_cut + dt
     local w = c.near * r.throttled_at
-    local k = (1 - c.beta / c.near) / c.recovery ^ 3
+    -- depth: where the last cut left the rate (state a version without it saved: the usual cut)
+    local k = (1 - (r.depth or c.beta) / c.near) / c.recovery ^ 3
     r.rate = math.max(r.rate, w * (1 + k * (r.since_cut * w - c.recovery) ^ 3))
   end
   if r.ceiling == 1 then r.rate = math.min(r.rate, r.prate) end

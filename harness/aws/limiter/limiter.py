@@ -7,13 +7,15 @@ lives in a backend (`backends.py`), so workers in other processes can share it t
 - `feedback(service, operation, throttled, sent_at)`: AWS's answer to a granted call; the rate
   adapts (`adaptation.py`).
 - `permit(service, operation, timeout)`: a concurrency slot (e.g. a feature group Creating), as
-  a lease the limiter renews in the background until the holder releases it.
+  a lease the limiter renews in the background until the holder releases it, or for the
+  permit's life at most.
 
 Times and rates are AWS time on the run's clock; every wait ends with `Stopped` when the run
 stops, and none goes past the call's deadline.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -24,6 +26,8 @@ from harness.aws.limiter.permits import Lease
 from harness.clock import Clock
 from harness.quotas import QuotaTable
 
+log = logging.getLogger(__name__)
+
 # The limiter spends only half of the account's burst: the other half stays in AWS's bucket as
 # slack for jitter between when we let a call go and when AWS counts it.
 BURST_SHARE = 0.5
@@ -32,6 +36,12 @@ BURST_SHARE = 0.5
 # asks (2% of a 1/s quota).
 JITTER_SECONDS = 0.02
 LEASE_SECONDS = 600.0  # AWS seconds a permit lasts unless renewed (the holder renews every third)
+# AWS seconds a permit is renewed for at most: a holder that never releases it (a teardown that
+# failed) gives its slot back then, not when its process ends. Twice the longest hold the default
+# deadlines allow, so a holder that still works is not cut short: an endpoint's, about three
+# hours (an hour of ResourceLimitExceeded on its create, half an hour to InService, the Athena
+# queries of the last stage and the teardown before its turn, a quarter of an hour deleting).
+PERMIT_LIFE_SECONDS = 6 * 3600.0
 # Where the backend cannot wake a waiter (another process's), the waiter looks again this often.
 UNNOTIFIED_POLL_SECONDS = 5.0
 
@@ -49,13 +59,15 @@ class Grant:
 
 class Permit:
     """A concurrency slot held as a lease. `release()` when the resource leaves its in-progress
-    state; meanwhile the limiter renews it. `contended()`: others are waiting for the slot."""
+    state; meanwhile the limiter renews it, until `ends` at the latest. `contended()`: others are
+    waiting for the slot."""
 
     def __init__(self, limiter: "Limiter", lease: Lease, waited: float):
         self.limiter, self.lease, self.waited = limiter, lease, waited
         self.key = lease.key
+        self.ends = limiter.clock.now() + limiter.permit_life  # AWS time (the limiter's clock)
         self.released = False
-        self.lost = False  # a renewal found the lease had run out
+        self.lost = False  # the slot is gone: a renewal found the lease had run out, or the life ended
 
     def release(self) -> None:
         if not self.released:
@@ -66,7 +78,13 @@ class Permit:
     def renew(self) -> bool:
         if self.released or self.lost:
             return False
-        renewed = self.limiter.backend.renew(self.lease, self.limiter.lease_seconds)
+        left = self.ends - self.limiter.clock.now()
+        if left <= 0:  # the last renewal made the lease end now: the slot is back
+            self.lost = True
+            log.warning("a %s permit was never released: its slot went back after %.0f AWS seconds",
+                        self.key, self.limiter.permit_life)
+            return False
+        renewed = self.limiter.backend.renew(self.lease, min(self.limiter.lease_seconds, left))
         if renewed is None:
             self.lost = True
             return False
@@ -86,11 +104,12 @@ class Permit:
 
 class Limiter:
     def __init__(self, table: QuotaTable, time_scale: float = 1.0, backend: LimiterBackend | None = None,
-                 clock: Clock | None = None, lease_seconds: float = LEASE_SECONDS):
+                 clock: Clock | None = None, lease_seconds: float = LEASE_SECONDS,
+                 permit_life: float = PERMIT_LIFE_SECONDS):
         self.table = table
         self.clock = clock or Clock(time_scale)
         self.backend = backend if backend is not None else LocalBackend(self.clock)
-        self.lease_seconds = lease_seconds
+        self.lease_seconds, self.permit_life = lease_seconds, permit_life
         self._paces: dict[tuple[str, str], Pace | None] = {}
         self._held: dict[str, Permit] = {}
         self._held_lock = threading.Lock()
@@ -173,7 +192,7 @@ class Limiter:
         if deadline is not None:
             left = deadline - self.clock.now()
             if left <= 0:
-                raise LimiterTimeout(f"no {what} came within the call's deadline")
+                raise LimiterTimeout(f"no {what.removeprefix('a ')} came within the call's deadline")
             wait = min(wait, left)
         if self._wake is None:
             self.clock.sleep(min(wait, UNNOTIFIED_POLL_SECONDS))
@@ -194,7 +213,7 @@ class Limiter:
 
     def _renew_forever(self) -> None:
         """Renew held leases every third of their length (in wall time: this is about the process
-        being alive, and a dead process stops renewing)."""
+        being alive, and a dead process stops renewing), each until its permit's life ends."""
         interval = max(0.05, self.clock.wall(self.lease_seconds / 3))
         while True:
             time.sleep(interval)
@@ -202,6 +221,7 @@ class Limiter:
                 held = list(self._held.values())
             for permit in held:
                 try:
-                    permit.renew()
+                    if not permit.renew():
+                        self._forget(permit)  # lost or past its life: nothing left to renew
                 except Exception:  # noqa: BLE001 - a backend blip: the next round tries again
                     pass

@@ -12,13 +12,16 @@ When Redis cannot be reached, `on_unreachable` decides, once per run:
 - "local" (the default): a warning, and this process goes on with an in-process limiter. The
   run keeps going and still adapts to throttling, but no longer shares the account's quotas with
   other runs: they may together exceed them until it ends. A stress run that stopped because a
-  coordination service blinked would measure nothing.
+  coordination service blinked would measure nothing. The limiter it falls back to carries on
+  Redis's clock, the keys this process paced and the permits it held, so the answers to calls
+  Redis let go still count, once per throttle episode.
 - "fail": every call that needs a token or a permit fails with LimiterUnreachable, so nothing
   is sent that was not paced (for accounts where production shares the quotas).
 """
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import threading
 from importlib.resources import files
@@ -59,6 +62,19 @@ def _number(text: str) -> float:
     return float(text)
 
 
+class _CarriedOn(Clock):
+    """Redis's clock, carried on by this process's once Redis is gone: a fallback's cuts are
+    then timed on the clock that timed the calls Redis let go, and a throttled answer to one of
+    those is told from a new episode by its send time."""
+
+    def __init__(self, local: Clock, ahead: float):
+        super().__init__(local.time_scale)
+        self.local, self.ahead = local, ahead
+
+    def now(self) -> float:
+        return self.local.now() + self.ahead
+
+
 class RedisBackend:
     """`RedisBackend(url, namespace, time_scale)`: the LimiterBackend on a Redis server.
     `clock`: tests only, to drive the scripts with given times; in a run Redis's TIME is the clock."""
@@ -73,6 +89,11 @@ class RedisBackend:
         self.url, self.namespace, self.time_scale = url, namespace, time_scale
         self.on_unreachable, self.on_fallback = on_unreachable, on_fallback
         self._given_clock = clock
+        # A fallback limiter carries Redis's clock on from this process's (see _saw), and begins
+        # the keys this process paced (see feedback).
+        self._clock = clock or Clock(time_scale)
+        self._ahead, self._ahead_lock = -math.inf, threading.Lock()
+        self._paces: dict[str, Pace] = {}
         # a refused connection, a timeout, and a server that cannot run the script (read-only
         # after a failover, out of memory, too old for TIME before writes) alike
         self._errors = (redis.RedisError,)
@@ -110,7 +131,8 @@ class RedisBackend:
     def _local(self) -> LocalBackend:
         with self._fallback_lock:
             if self._fallback is None:
-                fallback = LocalBackend(self._given_clock or Clock(self.time_scale))
+                ahead = self._ahead if self._ahead > -math.inf else 0.0  # never reached: nothing to carry on
+                fallback = LocalBackend(_CarriedOn(self._clock, ahead))
                 for token, (key, seconds) in self._leases.items():
                     fallback.adopt(Lease(key, token, 0.0), seconds)
                 self._fallback = fallback  # only once it counts them: other threads use it at once
@@ -120,6 +142,15 @@ class RedisBackend:
                 if self.on_fallback is not None:
                     self.on_fallback(message)
             return self._fallback
+
+    def _saw(self, at: float) -> float:
+        """A time Redis answered with. Taken once the answer is here, `at` less our clock is at
+        most how far Redis's clock is ahead of ours; carried on from the most of those, a
+        fallback's clock is never behind a time Redis gave."""
+        ahead = at - self._clock.now()
+        with self._ahead_lock:
+            self._ahead = max(self._ahead, ahead)
+        return at
 
     def _either(self, shared: Callable, local: Callable):
         if self._fallback is not None:
@@ -133,20 +164,25 @@ class RedisBackend:
 
     # --- the LimiterBackend interface ---------------------------------------------------------
     def now(self) -> float:
-        return self._either(lambda: _number(self._run("now", "clock")), lambda b: b.now())
+        return self._either(lambda: self._saw(_number(self._run("now", "clock"))), lambda b: b.now())
 
     def ask_token(self, key: str, ticket: str | None, pace: Pace) -> Answer:
         def shared():
             mine = ticket or secrets.token_hex(8)
             got, wait, at = self._run("ask_token", key, mine, "1" if ticket is None else "0", repr(pace.rate),
                                       repr(pace.capacity), "1" if pace.ceiling else "0", repr(self._stale))
-            return Answer(got or None, _number(wait), at=_number(at))
+            return Answer(got or None, _number(wait), at=self._saw(_number(at)))
+        self._paces[key] = pace
         return self._either(shared, lambda b: b.ask_token(key, ticket, pace))
 
     def feedback(self, key: str, sent_at: float, throttled: bool) -> float:
+        def local(b: LocalBackend) -> float:
+            if key in self._paces:  # it may answer a call Redis let go, before any went from here
+                b.begin(key, self._paces[key])
+            return b.feedback(key, sent_at, throttled)
         return self._either(
             lambda: _number(self._run("feedback", key, repr(sent_at), "1" if throttled else "0", *map(repr, ADAPTATION))),
-            lambda b: b.feedback(key, sent_at, throttled))
+            local)
 
     def rate(self, key: str) -> float | None:
         def shared():
@@ -160,10 +196,10 @@ class RedisBackend:
             got, expires, at = self._run("ask_permit", key, mine, limit, repr(lease_seconds),
                                          repr(PERMIT_POLL_SECONDS + self._stale))
             if got:
-                return Answer(got, PERMIT_POLL_SECONDS, at=_number(at))
+                return Answer(got, PERMIT_POLL_SECONDS, at=self._saw(_number(at)))
             lease = Lease(key, mine, _number(expires))
             self._keep(lease, lease_seconds)
-            return Answer(None, 0.0, lease=lease, at=_number(at))
+            return Answer(None, 0.0, lease=lease, at=self._saw(_number(at)))
         return self._either(shared, lambda b: b.ask_permit(key, ticket, limit, lease_seconds))
 
     def _keep(self, lease: Lease, lease_seconds: float | None) -> None:
