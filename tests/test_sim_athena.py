@@ -221,3 +221,66 @@ def test_other_tenants_queries_count_against_the_active_query_limit(simulator, c
     simulator.advance(60)  # ours finished; the tenants' stay
     start(athena, "SELECT 1 AS one")
     assert simulator.stats()["profile"] == "test-profile"
+
+
+def test_comment_marks_inside_string_literals_and_quoted_names_are_text(athena, simulator):
+    """-- and /* */ start a comment only outside quotes; a quote inside a comment starts no
+    string. (The statement was once stripped of them whole, and 'a--b' failed as NOT_SUPPORTED.)"""
+    queries = {}
+    for name, sql in {
+        "dashes": "SELECT 'a--b' AS s, count(*) AS n FROM sales WHERE region <> 'x--y' -- a comment",
+        "block": "SELECT '/* kept */' AS s /* dropped */ FROM sales LIMIT 1",
+        "quote in a comment": "SELECT count(*) AS n -- it's a comment\nFROM sales",
+        "quoted name": 'SELECT "a--b" FROM (SELECT 1 AS "a--b")',
+    }.items():
+        queries[name] = start(athena, sql)
+        simulator.advance(10)  # done: the account runs 3 at once
+    for name, query_id in queries.items():
+        assert state(athena, query_id) == "SUCCEEDED", (name, athena.get_query_execution(
+            QueryExecutionId=query_id)["QueryExecution"]["Status"])
+    assert rows(athena, queries["dashes"]) == [["s", "n"], ["a--b", "4"]]
+    assert rows(athena, queries["block"]) == [["s"], ["/* kept */"]]
+    assert rows(athena, queries["quote in a comment"]) == [["n"], ["4"]]
+    assert rows(athena, queries["quoted name"])[1:] == [["1"]]
+
+
+def test_list_query_executions_pages_stay_put_while_new_queries_start(athena, simulator):
+    """A NextToken marks a place in the list, not an offset from its newest end: queries started
+    between two pages neither repeat an id on the next page nor hide one."""
+    def started(i: int) -> str:
+        query_id = start(athena, f"SELECT {i} AS n")
+        simulator.advance(10)  # done: the account runs 3 at once
+        return query_id
+
+    ids = [started(i) for i in range(5)]
+    first = athena.list_query_executions(WorkGroup="primary", MaxResults=2)
+    assert first["QueryExecutionIds"] == [ids[4], ids[3]]
+    newer = [started(i) for i in range(5, 8)]
+    second = athena.list_query_executions(WorkGroup="primary", MaxResults=2, NextToken=first["NextToken"])
+    assert second["QueryExecutionIds"] == [ids[2], ids[1]]
+    rest = athena.list_query_executions(WorkGroup="primary", NextToken=second["NextToken"])
+    assert rest["QueryExecutionIds"] == [ids[0]] and "NextToken" not in rest
+    every = [i for page in athena.get_paginator("list_query_executions").paginate(
+        WorkGroup="primary", PaginationConfig={"PageSize": 3}) for i in page["QueryExecutionIds"]]
+    assert every == newer[::-1] + ids[::-1]
+    with pytest.raises(ClientError) as bad:
+        athena.list_query_executions(WorkGroup="primary", NextToken="not-a-token")
+    assert bad.value.response["Error"]["Code"] == "InvalidRequestException"
+
+
+def test_a_query_cancelled_while_queued_stops_counting_queue_time(athena, simulator):
+    """Statistics of a query stopped before it ran: its queue time ends when it was cancelled,
+    and it never ran."""
+    profile_queue = 1.0  # PROFILE's queued_seconds
+    query = start(athena, "SELECT count(*) FROM sales")
+    simulator.advance(profile_queue / 4)
+    athena.stop_query_execution(QueryExecutionId=query)
+    simulator.advance(30)
+    described = athena.get_query_execution(QueryExecutionId=query)["QueryExecution"]
+    assert described["Status"]["State"] == "CANCELLED"
+    statistics = described["Statistics"]
+    assert statistics["QueryQueueTimeInMillis"] == 250
+    assert statistics["EngineExecutionTimeInMillis"] == 0
+    assert statistics["TotalExecutionTimeInMillis"] == 250
+    completed = described["Status"]["CompletionDateTime"] - described["Status"]["SubmissionDateTime"]
+    assert completed.total_seconds() == pytest.approx(0.25, abs=1e-3)

@@ -191,22 +191,61 @@ def test_list_models_filters_sorts_and_pages(client):
     assert sorted(every) == ["keep-a", "keep-b", "keep-c", "other"]
 
 
-def test_the_sdk_deletes_a_versioned_model_package(simulator, monkeypatch):
+INFERENCE = {"Containers": [{"Image": "img:1"}], "SupportedContentTypes": ["text/csv"],
+             "SupportedResponseMIMETypes": ["text/csv"]}
+
+
+@pytest.fixture
+def sdk_session(simulator, monkeypatch):
+    """A boto3 session the SageMaker SDK's typed resources reach the simulator with."""
+    import boto3
+    monkeypatch.setenv("AWS_ENDPOINT_URL", simulator.endpoint_url)
+    return boto3.Session(region_name="us-east-1", aws_access_key_id="sdk", aws_secret_access_key="sdk")
+
+
+def listed(sagemaker, group: str) -> list[str]:
+    return [p["ModelPackageArn"] for p in sagemaker.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"]]
+
+
+def test_the_sdk_deletes_a_versioned_model_package(sdk_session):
     """DescribeModelPackage carries ModelPackageName (botocore marks it required), so the SDK's
     typed ModelPackage parses and deletes it."""
-    import boto3
     from sagemaker.core.resources import ModelPackage
 
-    monkeypatch.setenv("AWS_ENDPOINT_URL", simulator.endpoint_url)
-    session = boto3.Session(region_name="us-east-1", aws_access_key_id="sdk", aws_secret_access_key="sdk")
-    sagemaker = session.client("sagemaker")
+    sagemaker = sdk_session.client("sagemaker")
     sagemaker.create_model_package_group(ModelPackageGroupName="versioned")
-    arn = sagemaker.create_model_package(ModelPackageGroupName="versioned", InferenceSpecification={
-        "Containers": [{"Image": "img:1"}], "SupportedContentTypes": ["text/csv"],
-        "SupportedResponseMIMETypes": ["text/csv"]})["ModelPackageArn"]
-    assert sagemaker.describe_model_package(ModelPackageName=arn)["ModelPackageName"] == "versioned"
-    ModelPackage.get(model_package_name=arn, session=session, region="us-east-1").delete()
-    assert sagemaker.list_model_packages(ModelPackageGroupName="versioned")["ModelPackageSummaryList"] == []
+    arn = sagemaker.create_model_package(ModelPackageGroupName="versioned", InferenceSpecification=INFERENCE)["ModelPackageArn"]
+    assert sagemaker.describe_model_package(ModelPackageName=arn)["ModelPackageName"] == "versioned/1"
+    ModelPackage.get(model_package_name=arn, session=sdk_session, region="us-east-1").delete()
+    assert listed(sagemaker, "versioned") == []
+
+
+def test_each_version_of_a_model_package_is_named_and_deleted_on_its_own(sdk_session):
+    """A versioned package's name is AWS's 'group/version', so the name the SDK deletes by is
+    that version's, not the group's (whose newest version moto deleted instead). Each version
+    is deleted by its ARN or its name while listed, and a version number is never given twice."""
+    from sagemaker.core.resources import ModelPackage
+
+    sagemaker = sdk_session.client("sagemaker")
+    sagemaker.create_model_package_group(ModelPackageGroupName="kept")
+    arns = [sagemaker.create_model_package(ModelPackageGroupName="kept", InferenceSpecification=INFERENCE)["ModelPackageArn"]
+            for _ in range(3)]
+    assert [arn.rsplit("/", 2)[-2:] for arn in arns] == [["kept", "1"], ["kept", "2"], ["kept", "3"]]
+
+    ModelPackage.get(model_package_name=arns[0], session=sdk_session, region="us-east-1").delete()
+    assert listed(sagemaker, "kept") == arns[1:]  # the first version went, not the newest
+    assert sagemaker.describe_model_package(ModelPackageName="kept/2")["ModelPackageArn"] == arns[1]
+
+    newest = sagemaker.create_model_package(ModelPackageGroupName="kept", InferenceSpecification=INFERENCE)["ModelPackageArn"]
+    assert newest.endswith("/kept/4") and listed(sagemaker, "kept") == arns[1:] + [newest]  # 3 is not given again
+
+    sagemaker.delete_model_package(ModelPackageName=arns[1])  # by the second version's ARN
+    sagemaker.delete_model_package(ModelPackageName="kept/3")  # by its name
+    ModelPackage.get(model_package_name=newest, session=sdk_session, region="us-east-1").delete()
+    assert listed(sagemaker, "kept") == []
+    with pytest.raises(ClientError, match="does not exist"):
+        sagemaker.delete_model_package(ModelPackageName=arns[1])
+    sagemaker.delete_model_package_group(ModelPackageGroupName="kept")
 
 
 def test_a_role_from_another_account_is_refused_on_a_strict_account(simulator, client):

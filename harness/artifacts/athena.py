@@ -15,6 +15,7 @@ import io
 import pandas as pd
 from botocore.exceptions import ClientError
 
+from harness import stopping
 from harness.artifacts.context import AwsContext
 from harness.artifacts.errors import ArtifactFailed, NotReady
 from harness.artifacts.waiting import error_code, take_slot
@@ -59,22 +60,32 @@ def start_query(ctx: AwsContext, sql: str, database: str | None = None) -> str:
 
 
 def query(ctx: AwsContext, sql: str, database: str | None = None) -> pd.DataFrame:
-    """Run `sql` and return its rows; QueryFailed if Athena fails it, NotReady past the deadline."""
+    """Run `sql` and return its rows; QueryFailed if Athena fails it, NotReady past the deadline.
+
+    The query's `quota_hold` (and its `query` event) run from the start AWS accepted to its end:
+    starts AWS refused held no active-query slot (they are quota waits), and a hold that
+    covered them would count the refused query among those in progress when it was refused.
+    A query whose wait fails for any reason (the deadline, an error, the run stopping) is
+    stopped before its permit goes back, so the account's slot is freed as the harness stops
+    counting it."""
     athena, clock = ctx.client("athena"), ctx.clock
     permit = take_slot(ctx, "StartQueryExecution", service="athena")
-    started, query_id, execution, outcome = clock.now(), None, None, "error"
+    tried, started, query_id, execution, outcome = clock.now(), None, None, None, "error"
     try:
         query_id = start_query(ctx, sql, database)
-        execution = _wait(ctx, athena, query_id, started)
+        started = clock.now()
+        execution = _wait(ctx, athena, query_id, tried)
         outcome = execution["Status"]["State"]
     except BaseException as err:
         outcome = type(err).__name__
+        if query_id is not None and execution is None:
+            _stop(athena, query_id)
         raise
     finally:
         if permit is not None:
             permit.release()
-        held = clock.wall(clock.now() - started)
-        if query_id is not None:  # on AWS it held an active-query slot from start to end, under every policy
+        held = clock.wall(clock.now() - (tried if started is None else started))
+        if started is not None:  # on AWS it held an active-query slot from start to end, under every policy
             ctx.record("quota_hold", service="athena", operation="StartQueryExecution", duration=held)
         statistics = (execution or {}).get("Statistics", {})
         ctx.record("query", service="athena", operation="StartQueryExecution", outcome=outcome, duration=held,
@@ -90,17 +101,29 @@ def query(ctx: AwsContext, sql: str, database: str | None = None) -> pd.DataFram
     return _results(ctx, athena, query_id, execution["ResultConfiguration"]["OutputLocation"])
 
 
-def _wait(ctx: AwsContext, athena, query_id: str, started: float) -> dict:
+def _wait(ctx: AwsContext, athena, query_id: str, tried: float) -> dict:
+    """The query's execution once it is done; NotReady once the query deadline (from the first
+    try to start it) has passed."""
     clock = ctx.clock
     while True:
         execution = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
         if execution["Status"]["State"] in FINAL:
             return execution
-        waited = clock.now() - started
+        waited = clock.now() - tried
         if waited >= ctx.deadlines.athena_query:
-            athena.stop_query_execution(QueryExecutionId=query_id)
             raise NotReady(f"Athena query {query_id} not done after {waited:.0f} s (AWS time)")
         ctx.sleep(ctx.deadlines.athena_poll)
+
+
+def _stop(athena, query_id: str) -> None:
+    """Stop a query the harness no longer waits for. It is the query's teardown, so it goes out
+    even when the run is stopping (one call); if it fails, the failure that ended the wait is
+    the one raised, and the query runs until it ends on its own."""
+    with stopping.stop_on(None):
+        try:
+            athena.stop_query_execution(QueryExecutionId=query_id)
+        except Exception:  # noqa: BLE001 - best effort: the caller raises what ended the wait
+            pass
 
 
 def _results(ctx: AwsContext, athena, query_id: str, location: str) -> pd.DataFrame:

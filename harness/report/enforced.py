@@ -5,6 +5,10 @@
   progress at the moments of refusal is about the limit (other tenants' resources only make
   it lower still). The median, not the most: a slot handed from one pipeline to the next is
   counted twice for the milliseconds between the create and the previous holder's record.
+  Each hold runs from the create or start the account accepted: a refused attempt holds no
+  slot, and a hold that covered it would count the refused resource at its own refusal (one
+  too many every time). Without refusals there is no figure: the account allowed at least what
+  was in progress. (tests/test_enforced.py checks this against accounts whose limit is known.)
 - A rate quota: in the windows where calls were throttled, the calls that got through measure
   the rate the account allowed (bursts make it read a little high). A few throttles say only
   that a burst met the bucket, not what the rate is: it takes at least MIN_THROTTLES, and

@@ -59,6 +59,7 @@ class Execution:
     cancelled_at: float | None = None
     written: bool = False
     token: str | None = None
+    number: int = 0  # its place in the account's submission order, from 1: what a list's NextToken names
 
     def state(self, now: float) -> str:
         if self.cancelled_at is not None and self.cancelled_at <= now:
@@ -78,6 +79,7 @@ class _Account:
     executions: dict[str, Execution] = field(default_factory=dict)  # in submission order
     active: list[Execution] = field(default_factory=list)  # queued or running DML, pruned when asked
     tokens: dict[str, Execution] = field(default_factory=dict)
+    submitted: int = 0  # queries started so far (numbers them)
 
 
 class Athena:
@@ -168,9 +170,10 @@ class Athena:
         started = now + self._jittered(rng, lifecycle.queued_seconds)
         ends = started + self._jittered(rng, lifecycle.run_seconds(statement.kind))
         query_id = str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+        book.submitted += 1
         execution = Execution(query_id, call.account, call.region, statement, sql, workgroup, database,
                               output.rstrip("/") + f"/{query_id}." + ("csv" if statement.statement_type == "DML" else "txt"),
-                              now, started, ends, token=token)
+                              now, started, ends, token=token, number=book.submitted)
         if rng.random() < lifecycle.fail_fraction:
             execution.failure = QueryFailed("GENERIC_INTERNAL_ERROR", "simulated internal error", category=1)
         else:
@@ -248,13 +251,24 @@ class Athena:
                                "UnprocessedQueryExecutionIds": missing})
 
     def _ListQueryExecutions(self, call: Call, book: _Account, params: dict) -> Reply:
+        """Newest first. The NextToken names the next query to list by its place in submission
+        order (not an offset from the newest), so queries started between two pages move nothing:
+        no id repeats on the next page and none is skipped."""
         workgroup = params.get("WorkGroup") or "primary"
         if self._workgroup(call, workgroup) is None:
             return _invalid(call, f"WorkGroup {workgroup} is not found.")
-        ids = [e.id for e in reversed(book.executions.values()) if e.workgroup == workgroup]
         if params.get("MaxResults") == 0:  # the model allows 0; a page of none would never end
             params = {**params, "MaxResults": 50}
-        return _page(call, ids, params, "QueryExecutionIds", maximum=50)
+        try:
+            _, size = page_window(params, 50, 0, 50)  # (a bad token or page size is the caller's error)
+        except ValueError as err:
+            return _invalid(call, str(err))
+        first = int(params["NextToken"]) if params.get("NextToken") else book.submitted
+        listed = [e for e in reversed(book.executions.values()) if e.workgroup == workgroup and e.number <= first]
+        answer: dict = {"QueryExecutionIds": [e.id for e in listed[:size]]}
+        if len(listed) > size:
+            answer["NextToken"] = str(listed[size].number)
+        return errors.ok(answer)
 
     def _StopQueryExecution(self, call: Call, book: _Account, params: dict) -> Reply:
         execution = book.executions.get(params.get("QueryExecutionId") or "")
@@ -351,7 +365,9 @@ class Athena:
                                      "Retryable": execution.failure.category == 1, "ErrorMessage": str(execution.failure)}
         if state == "CANCELLED":
             status["StateChangeReason"] = "Query cancelled by user"
-        queued_ms = int(1000 * (min(now, execution.started) - execution.submitted))
+        # queued until it ran, or until it was cancelled if that came first
+        queued_until = min(now, execution.started, execution.finished_at())
+        queued_ms = int(1000 * (queued_until - execution.submitted))
         engine_ms = int(1000 * max(0.0, min(now, execution.finished_at()) - execution.started))
         statistics = {"EngineExecutionTimeInMillis": engine_ms, "QueryQueueTimeInMillis": queued_ms,
                       "TotalExecutionTimeInMillis": queued_ms + engine_ms,

@@ -3,8 +3,8 @@
 moto stays the store. Creates start a lifecycle clock (and meet the account's concurrency
 quotas); describes and lists get their status rewritten from that clock; and the calls moto
 lacks or answers unlike AWS are answered here: feature groups listed, described and deleted,
-StopTrainingJob, model package deletes, tags (added or overwritten by key, at most 50), and
-InvokeEndpoint on an endpoint that is InService.
+StopTrainingJob, model package versions (numbered and named as AWS does) and deletes, tags
+(added or overwritten by key, at most 50), and InvokeEndpoint on an endpoint that is InService.
 """
 from __future__ import annotations
 
@@ -54,6 +54,7 @@ class SageMaker:
         self.lifecycles, self.quotas, self.moto, self.epoch = lifecycles, quotas, moto, epoch
         self.strict_account = strict_account
         self.online_only: set[tuple[str, str, str]] = set()  # feature groups with no offline store
+        self.versions: dict[tuple[str, str, str], int] = {}  # the highest version given in each model package group
 
     def handle(self, call: Call) -> Reply:
         """A SageMaker call: our handler where there is one (and it answers), else moto's."""
@@ -273,9 +274,46 @@ class SageMaker:
         return errors.ok(page(summaries, start, size, "Models"))
 
     def _rewrite_DescribeModelPackage(self, call: Call, answer: dict) -> None:
-        # botocore marks ModelPackageName required; moto leaves it out of a versioned package
+        # botocore marks ModelPackageName required: a versioned package's is AWS's "group/version"
         if "ModelPackageName" not in answer and answer.get("ModelPackageGroupName"):
-            answer["ModelPackageName"] = answer["ModelPackageGroupName"]
+            answer["ModelPackageName"] = f"{answer['ModelPackageGroupName']}/{answer.get('ModelPackageVersion', 1)}"
+
+    def _sm_CreateModelPackage(self, call: Call) -> Reply | None:
+        """A new version in a model package group. moto numbers it one more than the group holds
+        (so a version deleted below the newest has its number given again, and the package that
+        holds it is replaced) and names it after the group (so the name the SDK deletes by is the
+        group's, whose newest version moto deletes). AWS numbers it one more than the highest it
+        has given in the group and names it "group/version"; so does this."""
+        backend, group = self.backend(call), call.params.get("ModelPackageGroupName")
+        if not group or call.params.get("ModelPackageName") or group not in backend.model_package_groups:
+            return None  # an unversioned package, or moto's refusal
+        key = (call.account, call.region, group)
+        siblings = {arn: p for arn, p in backend.model_packages.items() if p.model_package_group_name == group}
+        version = 1 + max([self.versions.get(key, 0)] + [p.model_package_version or 0 for p in siblings.values()])
+        for arn in siblings:  # set aside while moto makes the new one (which it numbers 1)
+            del backend.model_packages[arn]
+        try:
+            reply = self.moto.ask(call, call.params)
+            made = (backend.model_packages.pop(reply.output.get("ModelPackageArn", ""), None)
+                    if isinstance(reply, Answer) and reply.status == 200 else None)
+        finally:
+            backend.model_packages.update(siblings)
+        if made is None:
+            return reply
+        given = made.arn
+        made.model_package_version, made.model_package_name = version, f"{group}/{version}"
+        made.arn = given.rsplit("/", 1)[0] + f"/{version}"
+        for statuses in (made.model_package_status_details or {}).values():
+            for status in statuses:
+                if status.get("Name") == given:
+                    status["Name"] = made.arn
+        backend.model_packages[made.arn] = made
+        names = backend.model_package_name_mapping
+        if given not in backend.model_packages:
+            names.pop(given, None)
+        names.update({group: made.arn, made.arn: made.arn, made.model_package_name: made.arn})
+        self.versions[key] = version
+        return errors.ok({"ModelPackageArn": made.arn})
 
     def _sm_DescribeFeatureGroup(self, call: Call) -> Reply | dict | None:
         name = call.params.get("FeatureGroupName", "")
@@ -316,8 +354,9 @@ class SageMaker:
         return errors.ok({})
 
     def _sm_DeleteModelPackage(self, call: Call) -> Reply:
+        """By ARN, by a versioned package's "group/version" or by an unversioned one's name."""
         backend, name = self.backend(call), call.params.get("ModelPackageName", "")
-        arn = backend.model_package_name_mapping.get(name)
+        arn = name if name in backend.model_packages else backend.model_package_name_mapping.get(name)
         if arn is None or arn not in backend.model_packages:
             return errors.validation(call, f"Model package {name} does not exist.")
         del backend.model_packages[arn]
@@ -333,6 +372,7 @@ class SageMaker:
             return errors.error(call, 400, "ConflictException",
                                 f"Model package group {name} still has model packages; delete them first.")
         del backend.model_package_groups[name]
+        self.versions.pop((call.account, call.region, name), None)  # a new group of this name starts at 1
         return errors.ok({})
 
     def _sm_ListTags(self, call: Call) -> Reply | dict | None:

@@ -18,7 +18,9 @@ from typing import Callable
 
 STATEMENT_TYPES = ("DDL", "DML", "UTILITY")
 KINDS = ("ddl", "count", "select", "aggregate")
-_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
+# A string literal ('it''s'), a quoted name ("a--b", `a--b`) or a comment, whichever starts first:
+# -- and /* inside quotes are text, and a quote inside a comment starts nothing.
+_QUOTED_OR_COMMENT = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|--[^\n]*|/\*.*?\*/", re.S)
 _AGGREGATE = re.compile(r"\b(count|sum|avg|min|max|stddev\w*|var\w*|approx_\w+|corr)\s*\(|\bgroup\s+by\b|\bjoin\b", re.I)
 _COUNT_ONLY = re.compile(r"^select\s+count\s*\(\s*\*\s*\)(\s+as\s+\"?\w+\"?)?\s+from\s+[\w\".]+\s*;?\s*$", re.I)
 _NAME = r'(?:"[^"]+"|`[^`]+`|[A-Za-z_][\w]*)'
@@ -49,8 +51,13 @@ class Statement:
         return (self.sql.split(None, 1) or ["UNKNOWN"])[0].upper()
 
 
+def strip_comments(sql: str) -> str:
+    """`sql` with each comment replaced by a space, and string literals and quoted names as they were."""
+    return _QUOTED_OR_COMMENT.sub(lambda m: " " if m.group(0)[:1] in ("-", "/") else m.group(0), sql)
+
+
 def classify(sql: str) -> Statement:
-    text = _COMMENT.sub(" ", sql).strip()
+    text = strip_comments(sql).strip()
     first = (text.split(None, 1) or [""])[0].lower()
     if first in ("show", "describe", "explain"):
         return Statement("UTILITY", "ddl", text)
@@ -240,7 +247,7 @@ class Evaluator:
                                    [(list(r) + [None] * width)[:width] for r in rows])
             return f"{match.group(1)} {local(key)}"
 
-        text = outside_literals(sql, lambda part: _COMMENT.sub(" ", part)).strip().rstrip(";")
+        text = strip_comments(sql).strip().rstrip(";")
         return outside_literals(text, lambda part: _TABLE_REF.sub(replace, part))
 
     @staticmethod
@@ -258,7 +265,7 @@ class Evaluator:
 
 def outside_literals(sql: str, change: Callable[[str], str]) -> str:
     """Apply `change` to the parts of `sql` outside single-quoted string literals ('it''s' is
-    one literal), so that FROM, JOIN or -- inside a string are left alone."""
+    one literal), so that FROM or JOIN inside a string are left alone."""
     parts = re.split(r"('(?:[^']|'')*')", sql)
     return "".join(part if i % 2 else change(part) for i, part in enumerate(parts))
 
