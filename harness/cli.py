@@ -125,6 +125,15 @@ def _time_scale(text: str) -> float:
     return value
 
 
+def _quota_change(text: str):
+    """whatif --quota SERVICE.OPERATION.FIELD=VALUE, checked as the quota table's rows are."""
+    from harness.report.whatif import parse_change
+    try:
+        return parse_change(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def doubling(up_to: int, start: int = 4) -> list[int]:
     """4, 8, 16, ... up to and including N (N itself always last)."""
     levels, n = [], min(start, up_to)
@@ -350,9 +359,12 @@ def cmd_whatif(args) -> int:
 
     from harness.report import whatif
 
+    if args.scenario and not args.verify:
+        raise ValueError(f"--scenario {args.scenario!r} is not allowed without --verify; expected --verify with it "
+                         "(it names the scenario --verify reruns)")
     run_dir = Path(args.run)
     metrics, table = whatif.load(run_dir)
-    changes = [whatif.parse_change(text) for text in args.quota]
+    changes = args.quota  # parsed and checked as the command line was read (_quota_change)
     result = whatif.whatif(metrics, table, changes)
     verified = None
     out = Path(args.reports) / f"whatif-{run_dir.name}"
@@ -526,9 +538,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     whatif = sub.add_parser("whatif", help="what a quota change would buy, from a run's recorded demands")
     whatif.add_argument("run", help="a run folder")
-    whatif.add_argument("--quota", action="append", required=True, metavar="SERVICE.OPERATION.FIELD=VALUE",
+    whatif.add_argument("--quota", action="append", required=True, type=_quota_change,
+                        metavar="SERVICE.OPERATION.FIELD=VALUE",
                         help="a changed quota, e.g. sagemaker.CreateEndpoint.concurrency=40 (repeatable; "
-                             "field rate, burst or concurrency)")
+                             "field rate (calls per AWS second, > 0), burst (calls, >= 1) or concurrency (a whole "
+                             "number >= 1))")
     whatif.add_argument("--verify", action="store_true",
                         help="rerun the scenario on the simulator with the changed quotas and compare")
     whatif.add_argument("--scenario", help="--verify: the scenario to rerun (default: the run's, by name)")

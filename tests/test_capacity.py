@@ -295,5 +295,6 @@ def test_arrival_schedules_integrate_the_rate():
     ramp = ramping(0, [Stage(60, 1800), Stage(60, 600)])
     assert len(ramp) == 25  # 15 while the rate climbs to 60 over half an hour, then 10 in ten minutes
     offsets = [offset for offset, _ in ramp]
-    assert offsets == sorted(offsets) and offsets[-1] == pytest.approx(2400.0)
+    # each due as the rate adds up to one more, from the start: the last at 24, a minute before the end
+    assert offsets == sorted(offsets) and offsets[0] == 0.0 and offsets[-1] == pytest.approx(2340.0)
     assert [rate for _, rate in ramp][-10:] == [60.0] * 10

@@ -3,6 +3,7 @@ names the flag (or the file and field), the value and what is allowed; no traceb
 
 Every command runs in an empty folder, so the default `reports/` would appear there if a run
 started."""
+import json
 import os
 import subprocess
 import sys
@@ -125,3 +126,85 @@ def test_a_user_pipeline_that_fails_its_dry_run_on_a_bad_param_says_why_in_one_l
 def test_version_prints_the_package_version(tmp_path):
     done = harness(tmp_path, "--version")
     assert done.returncode == 0 and done.stdout == f"harness {version('ml-pipeline-stress-harness')}\n"
+
+
+def whatif_run(folder: Path) -> Path:
+    """A run folder as `harness whatif` reads it (metrics.json; no scenario.toml: the shipped
+    quota table): 8 pipelines of 30 AWS minutes, each holding a CreateEndpoint slot for 10
+    minutes and calling DescribeEndpoint and ListObjectsV2."""
+    level = {"level": 8, "completed": 8, "pipelines": 8, "failed": 0, "throughput_per_hour": 12.0,
+             "throughput_method": "batch", "pipeline_seconds": {"mean": 1800.0},
+             "pipeline_seconds_without_quota_waits": {"mean": 1800.0},
+             "api": {"by_operation": {"sagemaker.DescribeEndpoint": {"attempts": 400, "throttled": 0},
+                                      "s3.ListObjectsV2": {"attempts": 80, "throttled": 0}}},
+             "waits": {"quota_hold_seconds": {"sagemaker.CreateEndpoint": {"mean": 600.0, "holds_per_pipeline": 1}}},
+             "enforced": {}}
+    run = folder / "run"
+    run.mkdir()
+    (run / "metrics.json").write_text(json.dumps({"scenario": "smoke", "time_scale": 1.0, "levels": [level]}))
+    return run
+
+
+CONCURRENCY = "a concurrency limit: a whole number of resources, 1 or more (only a rate may be fractional)"
+RATE = "a rate: calls per AWS second, a number > 0 (fractions allowed, e.g. 0.5)"
+
+
+@pytest.mark.parametrize("change, allowed", [
+    ("sagemaker.CreateEndpoint.concurrency=0.5", CONCURRENCY),  # was a ZeroDivisionError traceback (int(0.5))
+    ("sagemaker.CreateEndpoint.concurrency=2.7", CONCURRENCY),  # was planned as 2
+    ("sagemaker.CreateEndpoint.concurrency=2.0", CONCURRENCY),  # an integer, as a quota table row has it
+    ("sagemaker.CreateEndpoint.concurrency=0", CONCURRENCY),
+    ("sagemaker.DescribeEndpoint.rate=0", RATE),
+    ("sagemaker.DescribeEndpoint.rate=fast", RATE),
+    ("sagemaker.DescribeEndpoint.rate=1e400", RATE),
+    ("sagemaker.DescribeEndpoint.burst=0.5", "a burst: the bucket size in calls, a number of 1 or more"),
+    ("sagemaker.CreateEndpoint.slots=4", "service.Operation.field=value with field rate, burst or concurrency, "
+                                         "e.g. sagemaker.CreateEndpoint.concurrency=40"),
+])
+def test_a_whatif_quota_outside_what_its_field_takes_names_the_flag_the_value_and_what_is_allowed(tmp_path, change,
+                                                                                                 allowed):
+    line = refused(harness(tmp_path, "whatif", str(whatif_run(tmp_path)), "--quota", change))
+    assert line == (f"harness whatif: error: argument --quota: {change!r} is not allowed; expected {allowed} "
+                    "(see harness whatif --help)")
+    assert not (tmp_path / "reports").exists()
+
+
+def test_a_whatif_takes_a_fractional_rate_and_a_whole_concurrency(tmp_path):
+    done = harness(tmp_path, "whatif", str(whatif_run(tmp_path)), "--quota", "sagemaker.CreateEndpoint.concurrency=3",
+                   "--quota", "s3.ListObjectsV2.rate=0.5")
+    assert done.returncode == 0, done.stderr
+    result = json.loads((tmp_path / "reports" / "whatif-run" / "whatif.json").read_text())
+    assert result["changes"] == ["sagemaker.CreateEndpoint.concurrency=3", "s3.ListObjectsV2.rate=0.5"]
+    assert result["after"]["binding"] == "sagemaker.CreateEndpoint concurrency" and result["after"]["limit"] == 3
+
+
+@pytest.mark.parametrize("changes, message", [
+    (["sagemaker.CreateEndpont.concurrency=4"],  # misspelt: was 'no change'
+     "error: --quota 'sagemaker.CreateEndpont.concurrency=4' is not allowed: the run held no slots of "
+     "sagemaker.CreateEndpont, so it measured no demand on it (did you mean sagemaker.CreateEndpoint?); expected a "
+     "concurrency on one of the calls whose slots it held: sagemaker.CreateEndpoint"),
+    (["sagemaker.DescribeEndpoint.concurrency=4"],  # a Describe call holds nothing
+     "error: --quota 'sagemaker.DescribeEndpoint.concurrency=4' is not allowed: the run held no slots of "
+     "sagemaker.DescribeEndpoint, so it measured no demand on it (did you mean sagemaker.CreateEndpoint?); expected "
+     "a concurrency on one of the calls whose slots it held: sagemaker.CreateEndpoint"),
+    (["athena.StartQueryExecution.rate=2"],
+     "error: --quota 'athena.StartQueryExecution.rate=2' is not allowed: the run made no call to "
+     "athena.StartQueryExecution, so it measured no demand on it; expected a rate on one of the calls it made: "
+     "s3.ListObjectsV2, sagemaker.DescribeEndpoint"),
+    (["sagemaker.CreateEndpoint.concurrency=4", "sagemaker.CreateEndpoint.concurrency=8"],  # was: the last won
+     "error: --quota 'sagemaker.CreateEndpoint.concurrency=8' is not allowed: sagemaker.CreateEndpoint.concurrency "
+     "is given twice (sagemaker.CreateEndpoint.concurrency=4 and sagemaker.CreateEndpoint.concurrency=8); expected "
+     "each quota once"),
+])
+def test_a_whatif_quota_the_run_measured_no_demand_on_is_refused_not_planned_as_no_change(tmp_path, changes, message):
+    args = [arg for change in changes for arg in ("--quota", change)]
+    line = refused(harness(tmp_path, "whatif", str(whatif_run(tmp_path)), *args))
+    assert line == message
+    assert not (tmp_path / "reports").exists()
+
+
+def test_whatif_scenario_without_verify_is_refused(tmp_path):
+    line = refused(harness(tmp_path, "whatif", str(whatif_run(tmp_path)), "--quota",
+                           "sagemaker.CreateEndpoint.concurrency=4", "--scenario", "smoke"))
+    assert line == ("error: --scenario 'smoke' is not allowed without --verify; expected --verify with it (it names "
+                    "the scenario --verify reruns)")

@@ -154,6 +154,42 @@ def test_a_level_where_nothing_completed_is_left_out_of_the_capacity_figures(tmp
     assert "- The quota that binds first in steady state: sagemaker.CreateFeatureGroup concurrency" in summary
 
 
+def test_the_usl_predicts_nothing_at_or_beyond_a_level_where_every_pipeline_failed():
+    """Issue #26: N=4 to 32 fitted, N=64 measured 0 (every pipeline failed) and was 'predicted'
+    88.8/h. A level where nothing completed was measured, not left unknown: the fit predicts only
+    below it, and says why."""
+    n = np.array([4, 8, 16, 32])
+    x = usl(n, 10.0, 0.05, 0.001)
+    assert list(fit_usl(n, x)["predicted"]) == ["64", "128", "256", "512", "1024"]
+    assert fit_usl(n, x, failed=[64])["predicted"] == {}
+    assert list(fit_usl(n, x, failed=[200])["predicted"]) == ["64", "128"]  # below the failed level only
+    assert list(fit_usl(n, x, failed=[2])["predicted"]) == ["64", "128", "256", "512", "1024"]  # a failure below
+    fit = fit_usl(n, x, failed=[200])
+    levels = [{"level": k, "failed": 0} for k in (4, 8, 16, 32)] + [{"level": 200, "failed": 200}]
+    [line, *_] = usl_lines({"usl": fit, "levels": levels, "failed_levels": [200], "bottleneck": {}})
+    assert f"; predicted {fit['predicted']['64']:.0f}/h at 64, {fit['predicted']['128']:.0f}/h at 128; no " \
+           "prediction at N=200 or beyond: N=200 failed (no pipeline completed)." in line
+
+
+def test_a_report_does_not_predict_throughput_at_a_level_where_every_pipeline_failed(tmp_path):
+    """The run behind issue #26: N=4 to 32 completed their pipelines and N=64's all failed. The
+    fit comes from N=4 to 32 and its predictions start at 64, where the run measured nothing
+    completing: the report says that level failed, and predicts no throughput there or beyond."""
+    paths = render(synthetic_run(tmp_path / "run", levels=(4, 8, 16, 32, 64), failing={64: 64}))
+    metrics = json.loads(paths["metrics"].read_text())
+    assert metrics["failed_levels"] == [64]
+    fit = metrics["usl"]
+    assert fit["levels"] == 4 and not fit["degenerate"]  # a fit that would predict, were it not for N=64
+    assert fit["predicted"] == {}
+    summary = paths["markdown"].read_text()
+    assert (f"- N=64 failed: no pipeline completed, 64 of 64 failed: 64 × {HTML_404}; the capacity figures "
+            "leave it out.") in summary
+    [line] = [l for l in summary.splitlines() if l.startswith("- USL fit:")]
+    assert "predicted" not in line and "no prediction at N=64 or beyond: N=64 failed (no pipeline completed)" in line
+    html = paths["html"].read_text()
+    assert "no prediction at N=64 or beyond" in html and "/h at 64" not in html
+
+
 SCHEMA_LEVEL_KEYS = {"level", "time_scale", "enforced", "arrivals", "pipeline_seconds_without_quota_waits", "pipelines", "completed", "failed", "stopped", "failure_reasons", "wall_seconds",
                      "aws_seconds", "throughput_per_hour", "throughput_method", "batch_throughput_per_hour",
                      "steady_window_aws_seconds", "pipeline_seconds", "stage_seconds", "api", "waits",

@@ -16,7 +16,7 @@ from harness.quotas import Quota, QuotaTable, load_table
 from harness.report import plots
 from harness.report.bottleneck import analyse
 from harness.report.metrics import capacity_levels, level_time_scales, run_metrics, time_scales_text
-from harness.report.usl import fit_usl
+from harness.report.usl import PREDICTED_AT, fit_usl
 
 
 def quota_table_of(run_dir: Path) -> QuotaTable:
@@ -59,7 +59,8 @@ def render(run_dir: str | Path) -> dict[str, Path]:
     table = quota_table_of(run_dir)
     usable = [l for l in capacity_levels(metrics["levels"]) if l["throughput_per_hour"]]
     open_model = any(l.get("arrivals") for l in metrics["levels"])  # levels are arrival rates, not N
-    fit = None if open_model else fit_usl([l["level"] for l in usable], [l["throughput_per_hour"] for l in usable])
+    fit = None if open_model else fit_usl([l["level"] for l in usable], [l["throughput_per_hour"] for l in usable],
+                                          failed=metrics["failed_levels"])
     bottleneck = analyse(metrics, table)
     checks = integrity(events)
     metrics["usl"] = fit
@@ -321,9 +322,14 @@ def contention_lines(levels: list[dict]) -> list[str]:
 
 
 def usl_lines(metrics: dict) -> list[str]:
-    """The fit, how far to trust it, and its prediction (none from a degenerate fit)."""
+    """The fit, how far to trust it, and its prediction (none from a degenerate fit, and none at
+    or beyond a level above those fitted where every pipeline failed)."""
     fit = metrics["usl"]
-    top = max(l["level"] for l in metrics["levels"])
+    failed = metrics.get("failed_levels") or []
+    top = max((l["level"] for l in metrics["levels"] if l["level"] not in failed), default=0)  # the largest fitted
+    cut = min((n for n in failed if n > top), default=None)
+    refused = (f"; no prediction at N={cut} or beyond: N={cut} failed (no pipeline completed)"
+               if cut is not None and any(k >= cut for k in PREDICTED_AT) else "")
     alt = fit.get("alternatives") or {}
     compare = (f" Beside it, linear R²={alt['linear']['r2']:.2f} (RMSE {alt['linear']['rmse']:.1f}/h), Amdahl "
                f"R²={alt['amdahl']['r2']:.2f} (RMSE {alt['amdahl']['rmse']:.1f}/h).") if alt else ""
@@ -336,7 +342,7 @@ def usl_lines(metrics: dict) -> list[str]:
     predicted = ", ".join(f"{v:.0f}/h at {k}" for k, v in list(fit["predicted"].items())[:2])
     lines = [f"USL fit: sigma={fit['sigma']:.3g}{spread('sigma')}, kappa={fit['kappa']:.3g}{spread('kappa')}, "
              f"R²={fit['r2']:.2f}, RMSE {fit.get('rmse', 0):.1f}/h; {peak}"
-             + (f"; predicted {predicted}" if predicted else "") + f"{usl_caveat(metrics)}.{compare}"]
+             + (f"; predicted {predicted}" if predicted else "") + refused + f"{usl_caveat(metrics)}.{compare}"]
     if not ci:
         lines.append("USL: as many levels as parameters, so no confidence interval; the fit passes through "
                      "every point whatever the truth.")

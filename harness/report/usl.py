@@ -100,11 +100,25 @@ def _amdahl(n, x) -> tuple[float, float]:
     return _best_lambda(n, x, float(sigma), 0.0)[0], float(sigma)
 
 
-def fit_usl(n, x) -> dict | None:
+PREDICTED_AT = (64, 128, 256, 512, 1024)
+
+
+def predicted_at(top: float, failed=()) -> list[int]:
+    """The N a fit predicts at: above the largest level fitted, and below the first level above
+    it where the run measured pipelines failing and none completing. That level's throughput was
+    measured (nothing completed), not left unknown, so a prediction there or beyond would be
+    shown as the throughput the run did not get."""
+    stop = min((f for f in failed if f > top), default=math.inf)
+    return [k for k in PREDICTED_AT if top < k < stop]
+
+
+def fit_usl(n, x, failed=()) -> dict | None:
     """Fit lambda, sigma, kappa (all >= 0), and say how far to trust it; None with fewer than 3
     levels. Beside the USL: a linear fit (X = lambda N) and Amdahl's (kappa = 0), each with R²
     and RMSE. `degenerate`: no contention measured (sigma and kappa both about 0), so the fit
-    is a straight line and predicts nothing beyond the levels measured."""
+    is a straight line and predicts nothing beyond the levels measured. `failed`: the levels
+    where pipelines failed and none completed, left out of n and x; nothing is predicted at or
+    beyond the first of them above the levels fitted (`predicted_at`)."""
     n, x = np.asarray(n, dtype=float), np.asarray(x, dtype=float)
     if len(n) < 3 or np.all(x <= 0):
         return None
@@ -134,4 +148,4 @@ def fit_usl(n, x) -> dict | None:
                            **_quality(x, usl(n, amdahl_lambda, amdahl_sigma, 0.0), 2)}},
             # a degenerate fit is a straight line through the levels: it predicts nothing beyond them
             "predicted": {} if degenerate else
-            {str(k): float(usl(k, lam, sigma, kappa)) for k in (64, 128, 256, 512, 1024) if k > n.max()}}
+            {str(k): float(usl(k, lam, sigma, kappa)) for k in predicted_at(n.max(), failed)}}

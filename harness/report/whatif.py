@@ -13,7 +13,10 @@ profile and the harness's table both) and puts prediction and measurement side b
 """
 from __future__ import annotations
 
+import difflib
+import fnmatch
 import json
+import math
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,8 +24,15 @@ from pathlib import Path
 from harness.quotas import Quota, QuotaTable
 from harness.report.bottleneck import analyse
 
-CHANGE = re.compile(r"^(?P<service>[a-z0-9-]+)\.(?P<operation>[A-Za-z*]+)\.(?P<field>rate|burst|concurrency)"
-                    r"=(?P<value>[0-9]+(?:\.[0-9]*)?)$")
+CHANGE = re.compile(r"^(?P<service>[a-z0-9-]+)\.(?P<operation>[A-Za-z*][A-Za-z0-9*]*)"  # s3.ListObjectsV2 too
+                    r"\.(?P<field>rate|burst|concurrency)=(?P<value>\S+)$")
+DECIMAL = re.compile(r"^[0-9]+(?:\.[0-9]*)?$")
+WHOLE = re.compile(r"^[0-9]+$")
+# what each field takes, as a quota table row does (harness/quotas.py)
+ALLOWED = {"rate": "a rate: calls per AWS second, a number > 0 (fractions allowed, e.g. 0.5)",
+           "burst": "a burst: the bucket size in calls, a number of 1 or more",
+           "concurrency": "a concurrency limit: a whole number of resources, 1 or more (only a rate may be "
+                          "fractional)"}
 
 
 @dataclass(frozen=True)
@@ -30,18 +40,61 @@ class Change:
     service: str
     operation: str
     field: str  # rate, burst or concurrency
-    value: float
+    value: float  # an int for a concurrency
 
     def __str__(self) -> str:
         return f"{self.service}.{self.operation}.{self.field}={self.value:g}"
 
+    @property
+    def call(self) -> str:
+        return f"{self.service}.{self.operation}"
+
 
 def parse_change(text: str) -> Change:
+    """SERVICE.OPERATION.FIELD=VALUE, or ValueError naming the text and what is allowed."""
     found = CHANGE.match(text.strip())
-    if not found or float(found["value"]) <= 0:
-        raise ValueError(f"--quota {text!r}: expected service.Operation.field=value with field rate, burst or "
-                         "concurrency and a value > 0, e.g. sagemaker.CreateEndpoint.concurrency=40")
-    return Change(found["service"], found["operation"], found["field"], float(found["value"]))
+    if not found:
+        raise ValueError(f"{text!r} is not allowed; expected service.Operation.field=value with field rate, burst "
+                         "or concurrency, e.g. sagemaker.CreateEndpoint.concurrency=40")
+    field, raw = found["field"], found["value"]
+    if field == "concurrency":
+        value = int(raw) if WHOLE.match(raw) else 0
+        ok = value >= 1
+    else:
+        value = float(raw) if DECIMAL.match(raw) else math.nan
+        ok = math.isfinite(value) and (value > 0 if field == "rate" else value >= 1)
+    if not ok:
+        raise ValueError(f"{text!r} is not allowed; expected {ALLOWED[field]}")
+    return Change(found["service"], found["operation"], field, value)
+
+
+def check_changes(metrics: dict, changes: list[Change]) -> None:
+    """Each change once, and on a quota the run measured a demand on: a rate or burst on a call
+    it made, a concurrency on a call whose resources it held. Anything else would change nothing
+    in the prediction (a misspelt operation, a concurrency on a Describe call) and read as 'no
+    effect'. ValueError names the --quota, the value and what is allowed."""
+    calls, held = set(), set()
+    for level in metrics["levels"]:
+        calls |= set(level.get("api", {}).get("by_operation", {}))
+        held |= set(level.get("waits", {}).get("quota_hold_seconds") or {})
+    seen: dict[tuple[str, str], Change] = {}
+    for change in changes:
+        first = seen.setdefault((change.call, change.field), change)
+        if first is not change:
+            raise ValueError(f"--quota {str(change)!r} is not allowed: {change.call}.{change.field} is given twice "
+                             f"({first} and {change}); expected each quota once")
+        slots = change.field == "concurrency"
+        known = held if slots else calls
+        if any(fnmatch.fnmatchcase(call, change.call) for call in known):
+            continue
+        close = difflib.get_close_matches(change.call, sorted(known), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        what = "held no slots of" if slots else "made no call to"
+        allowed = (f"a {change.field} on one of the {'calls whose slots it held' if slots else 'calls it made'}: "
+                   + ", ".join(sorted(known)) if known else
+                   "a rate or burst: the run held no concurrency slots" if slots else "nothing: the run made no call")
+        raise ValueError(f"--quota {str(change)!r} is not allowed: the run {what} {change.call}, so it measured "
+                         f"no demand on it{hint}; expected {allowed}")
 
 
 def changed_rows(table: QuotaTable, changes: list[Change]) -> list[Quota]:
@@ -50,8 +103,7 @@ def changed_rows(table: QuotaTable, changes: list[Change]) -> list[Quota]:
     for change in changes:
         key = (change.service, change.operation)
         row = rows.get(key) or table.lookup(*key) or Quota(change.service, change.operation)
-        value = int(change.value) if change.field == "concurrency" else change.value
-        rows[key] = replace(row, service=change.service, operation=change.operation, **{change.field: value},
+        rows[key] = replace(row, service=change.service, operation=change.operation, **{change.field: change.value},
                             source="what-if")
     return list(rows.values())
 
@@ -82,6 +134,7 @@ def batch_seconds(metrics: dict, table: QuotaTable, n: int) -> float | None:
 
 
 def whatif(metrics: dict, table: QuotaTable, changes: list[Change]) -> dict:
+    check_changes(metrics, changes)
     changed = table.overridden(changed_rows(table, changes))
     before, after = predict(metrics, table), predict(metrics, changed)
     levels = []
