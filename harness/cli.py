@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 from fractions import Fraction
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -143,46 +142,6 @@ def doubling(up_to: int, start: int = 4) -> list[int]:
     return levels + [up_to]
 
 
-def stop_handlers(runner):
-    """Ctrl-C or SIGTERM once: the run stops gracefully (teardown, cleanup, report). Twice:
-    teardowns stop waiting. Three times: quit at once (the events are safe; `harness cleanup
-    --run-id` removes what is left). Returns a function that restores the previous handlers.
-
-    The handler only notes the signal; a relay thread acts on it. A handler runs between two
-    bytecodes of the main thread, which may hold a lock that stopping needs (an event's, or
-    stderr's), so doing the work in the handler could deadlock."""
-    import contextlib
-    import signal
-    received: list[str] = []
-    done = threading.Event()
-
-    def handle(signum, _frame):
-        received.append(signal.Signals(signum).name)  # atomic; never blocks
-        if len(received) >= 3:
-            raise KeyboardInterrupt
-
-    def relay():
-        acted = 0
-        while not done.wait(0.05):
-            while acted < min(len(received), 2):
-                runner.request_stop(received[acted])
-                acted += 1
-            if len(received) >= 3:
-                print(f"quitting at once; to delete what is left: harness cleanup --run-id {runner.run_id}",
-                      file=sys.stderr)
-                return
-
-    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
-    threading.Thread(target=relay, name="stop-relay", daemon=True).start()
-
-    def restore():
-        done.set()
-        for sig, handler in previous.items():
-            with contextlib.suppress(ValueError, TypeError):
-                signal.signal(sig, handler)
-    return restore
-
-
 def _run(args, levels: list[int] | None) -> int:
     from harness.runner.run import Runner
     from harness.runner.scenario import load_scenario
@@ -195,30 +154,22 @@ def _run(args, levels: list[int] | None) -> int:
         scenario.limiter.redis_url = args.redis_url
     if scenario.policy not in POLICIES:
         raise ValueError(f"--policy {scenario.policy!r} is not one of " + ", ".join(POLICIES))
+    from harness.runner.plan import predict_sustainable_rate
+    from harness.runner.session import run_and_report
+    levels = levels or scenario.levels
+    predicted = predict_sustainable_rate(scenario, levels, say=lambda line: print(line, file=sys.stderr))
     runner = Runner(scenario, args.reports, levels, endpoint_url=args.endpoint_url,
-                    allow_accounts=args.allow_account or [])
-    restore = stop_handlers(runner)
-    try:
-        result = runner.run()
-    finally:
-        restore()
+                    allow_accounts=args.allow_account or [], predicted_rate=predicted)
+    result = run_and_report(runner)
     print(f"run folder: {result.run_dir}")
     if result.leftovers:
         print(f"left behind (could not delete): {', '.join(f'{r.kind} {r.name}' for r in result.leftovers)}",
               file=sys.stderr)
-    if result.stopped_by == "SIGINT":
-        return 130
-    if result.stopped_by == "SIGTERM":
-        return 143
     if result.stopped_by and result.stopped_by.startswith("threshold"):
         print(f"stopped: {result.stopped_by}", file=sys.stderr)
-        return 99  # k6's exit code for failed thresholds
     if result.stopped_by == "max_cost_usd":
         print(f"stopped: the run passed max_cost_usd = {runner.scenario.max_cost_usd:g}", file=sys.stderr)
-        return 3
-    if result.report_failed:
-        return 4  # a harness bug: the run's events are kept, the report is not there to read
-    return 1 if result.failed else 0
+    return result.exit_code
 
 
 def cmd_run(args) -> int:
@@ -305,6 +256,7 @@ def cmd_shootout(args) -> int:
     from harness.report.policies import write
     from harness.runner.run import Runner
     from harness.runner.scenario import load_scenario
+    from harness.runner.session import run_and_report
 
     if args.runs:  # side by side from runs already made: nothing is run
         run_dirs = [Path(d) for d in args.runs.split(",")]
@@ -327,17 +279,12 @@ def cmd_shootout(args) -> int:
             scenario.time_scale = args.time_scale
         if args.max_attempts is not None:
             scenario.max_attempts = None if args.max_attempts == SDK_DEFAULT else args.max_attempts
-        runner = Runner(scenario, args.reports, args.levels)
-        restore = stop_handlers(runner)
-        try:
-            result = runner.run()
-        finally:
-            restore()
+        result = run_and_report(Runner(scenario, args.reports, args.levels))
         run_dirs.append(result.run_dir)
         if result.stopped_by:
             print(f"run folder: {result.run_dir}")
             print(f"stopped by {result.stopped_by}: the policies after {policy} were not run", file=sys.stderr)
-            return {"SIGINT": 130, "SIGTERM": 143}.get(result.stopped_by, 99 if result.stopped_by.startswith("threshold") else 3)
+            return result.exit_code
     out = write(run_dirs, Path(args.reports) / ("shootout-" + run_dirs[0].name))
     print(out["table"].read_text())
     print(f"comparison: {out['table'].parent}")
@@ -371,6 +318,7 @@ def cmd_whatif(args) -> int:
     if args.verify:
         from harness.runner.run import Runner
         from harness.runner.scenario import load_scenario
+        from harness.runner.session import run_and_report
 
         scenario = load_scenario(args.scenario or metrics["scenario"])
         if scenario.backend != "sim":
@@ -381,12 +329,7 @@ def cmd_whatif(args) -> int:
         scenario.profile = whatif.verify_profile(scenario.profile, rows, out)
         scenario.quota_overrides = list(scenario.quota_overrides) + rows
         scenario.time_scale = metrics["time_scale"]
-        runner = Runner(scenario, args.reports, [l["level"] for l in metrics["levels"]])
-        restore = stop_handlers(runner)
-        try:
-            rerun = runner.run()
-        finally:
-            restore()
+        rerun = run_and_report(Runner(scenario, args.reports, [l["level"] for l in metrics["levels"]]))
         if rerun.stopped_by:
             print(f"stopped by {rerun.stopped_by}: nothing verified", file=sys.stderr)
             return 130

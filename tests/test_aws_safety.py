@@ -98,7 +98,7 @@ def test_plan_predicts_the_calls_a_real_smoke_run_makes(simulator, tmp_path):
     scenario, pipelines = load_scenario("smoke"), 4
     plan = make_plan(scenario, pipelines)
     simulator.reset(profile=scenario.profile, seed=scenario.seed, time_scale=scenario.time_scale)
-    result = Runner(scenario, tmp_path, [pipelines], endpoint_url=simulator.endpoint_url, render_report=False).run()
+    result = Runner(scenario, tmp_path, [pipelines], endpoint_url=simulator.endpoint_url).run()
     attempts = load_events(result.run_dir, ["api_attempt"])
     attempts = attempts[attempts.pipeline.notna()]
     recorded = attempts.groupby(["service", "operation"]).size()

@@ -37,9 +37,9 @@ def test_a_run_where_every_level_queued_recommends_the_raise_a_sweep_from_an_unc
                                "quota": [{"service": "sagemaker", "operation": "CreateEndpoint", "concurrency": 2}]},
                               "tight.toml", "tight")
     simulator.reset(profile=profile, seed=4, time_scale=0.01)
-    alone = Runner(scenario, tmp_path / "sweep", [1, 8], endpoint_url=simulator.endpoint_url).run()
+    alone = Runner(scenario, tmp_path / "sweep", [1, 8], endpoint_url=simulator.endpoint_url).run().render()
     simulator.reset(profile=profile, seed=4, time_scale=0.01)
-    queued = Runner(scenario, tmp_path / "single", [8], endpoint_url=simulator.endpoint_url).run()
+    queued = Runner(scenario, tmp_path / "single", [8], endpoint_url=simulator.endpoint_url).run().render()
     assert alone.failed == queued.failed == 0
 
     sweep, from_sweep = endpoint_row(alone.run_dir)
@@ -108,7 +108,7 @@ def test_the_binding_quota_is_the_one_the_account_enforced_not_the_one_the_table
                               "believes-20.toml", "believes-20")
     assert scenario.quota_table().lookup("sagemaker", "CreateEndpoint").concurrency == 20
     simulator.reset(profile=profile, seed=4, time_scale=0.01)
-    result = Runner(scenario, tmp_path, endpoint_url=simulator.endpoint_url).run()
+    result = Runner(scenario, tmp_path, endpoint_url=simulator.endpoint_url).run().render()
     assert result.failed == 0
     metrics, row = endpoint_row(result.run_dir)
     assert row["limit"] == 2 and row["table_limit"] == 20
@@ -152,7 +152,7 @@ def test_a_profile_calibrated_from_a_run_reproduces_that_run(simulator, tmp_path
                                    "params": {"rows": 40, "ingest_rows": 8, "inference_batches": 3,
                                               "batch_rows": 5}}, "trip.toml", "trip")
         simulator.reset(profile=profile, seed=6, time_scale=time_scale)
-        result = Runner(scenario, folder, endpoint_url=simulator.endpoint_url).run()
+        result = Runner(scenario, folder, endpoint_url=simulator.endpoint_url).run().render()
         assert result.failed == 0
         return result.run_dir
 
@@ -209,7 +209,7 @@ def test_calibration_recovers_the_offline_stores_timings_that_no_aws_answer_date
                                               "inference_batches": 1, "batch_rows": 5}},
                                   "offline.toml", "offline")
         simulator.reset(profile=profile, seed=8, time_scale=0.01)
-        result = Runner(scenario, folder, endpoint_url=simulator.endpoint_url).run()
+        result = Runner(scenario, folder, endpoint_url=simulator.endpoint_url).run().render()
         assert result.failed == 0
         return result.run_dir
 
@@ -231,8 +231,10 @@ def test_pipelines_arriving_at_a_rate_show_where_the_queue_stops_draining(simula
                                "duration_seconds": 1200, "max_in_flight": 8, "pipelines": "workbench-light",
                                "params": {"rows": 40, "ingest_rows": 8, "inference_batches": 3, "batch_rows": 5}},
                               "arrivals.toml", "arrivals")
+    from harness.runner.plan import predict_sustainable_rate
+    predicted = predict_sustainable_rate(scenario, scenario.levels, say=print)  # what `harness run` records
     simulator.reset(profile="calm", seed=2, time_scale=0.01)
-    result = Runner(scenario, tmp_path, endpoint_url=simulator.endpoint_url).run()
+    result = Runner(scenario, tmp_path, endpoint_url=simulator.endpoint_url, predicted_rate=predicted).run().render()
     assert result.failed == 0
     metrics = json.loads((result.run_dir / "metrics.json").read_text())
     slow, fast = [l["arrivals"] for l in metrics["levels"]]
@@ -277,7 +279,7 @@ def test_a_ramp_of_arrivals_finds_the_rate_where_the_queue_starts_to_grow(simula
                                "params": {"rows": 40, "ingest_rows": 8, "inference_batches": 3, "batch_rows": 5}},
                               "ramp.toml", "ramp")
     simulator.reset(profile="calm", seed=3, time_scale=0.01)
-    result = Runner(scenario, tmp_path, endpoint_url=simulator.endpoint_url).run()
+    result = Runner(scenario, tmp_path, endpoint_url=simulator.endpoint_url).run().render()
     assert result.failed == 0
     [level] = json.loads((result.run_dir / "metrics.json").read_text())["levels"]
     ramp = level["arrivals"]

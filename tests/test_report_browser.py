@@ -18,7 +18,7 @@ needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not in
 def test_the_smoke_run_report_opens_with_every_plot(simulator, tmp_path):
     scenario = load_scenario("smoke")
     simulator.reset(profile=scenario.profile, seed=scenario.seed, time_scale=scenario.time_scale)
-    result = Runner(scenario, tmp_path, [2, 4], endpoint_url=simulator.endpoint_url).run()
+    result = Runner(scenario, tmp_path, [2, 4], endpoint_url=simulator.endpoint_url).run().render()
     seen = open_report(result.run_dir / "report.html", tmp_path / "report.png", tmp_path / "chromium")
     assert seen["plots_loaded"] == "5/5"
     assert seen["console"] == []

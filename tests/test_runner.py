@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_the_smoke_scenario_runs_end_to_end_at_n4(simulator, tmp_path):
     scenario = load_scenario("smoke")
     simulator.reset(profile=scenario.profile, seed=scenario.seed, time_scale=scenario.time_scale)
-    result = Runner(scenario, tmp_path, [4], endpoint_url=simulator.endpoint_url).run()
+    result = Runner(scenario, tmp_path, [4], endpoint_url=simulator.endpoint_url).run().render()
     assert result.pipelines == 4 and result.failed == 0
     events = load_events(result.run_dir)
     ends = events[events.kind == "pipeline_end"]
@@ -37,7 +37,7 @@ def test_a_stage_that_raises_is_recorded_and_the_other_workers_finish(simulator,
     scenario = load_scenario("smoke")
     scenario.pipelines = {"pipelines_for_tests:flaky": 1.0}
     simulator.reset(profile="calm", time_scale=0.01)
-    result = Runner(scenario, tmp_path, [3], endpoint_url=simulator.endpoint_url, render_report=False).run()
+    result = Runner(scenario, tmp_path, [3], endpoint_url=simulator.endpoint_url).run()
     events = load_events(result.run_dir)
     errors = events[events.kind == "worker_error"]
     assert len(errors) == 1 and errors.iloc[0].worker == 1 and "boom" in errors.iloc[0].detail
@@ -53,7 +53,7 @@ def test_a_pipeline_that_fails_on_an_aws_call_names_the_call_in_its_failure_line
     scenario = load_scenario("smoke")
     scenario.pipelines = {"pipelines_for_tests:missing_database": 1.0}
     simulator.reset(profile="calm", time_scale=0.01)
-    result = Runner(scenario, tmp_path, [2], endpoint_url=simulator.endpoint_url).run()
+    result = Runner(scenario, tmp_path, [2], endpoint_url=simulator.endpoint_url).run().render()
     ends = load_events(result.run_dir).query("kind == 'pipeline_end'")
     assert list(ends.error_code) == ["glue.GetDatabase: EntityNotFoundException"] * 2
     summary = (result.run_dir / "summary.md").read_text()
@@ -87,7 +87,7 @@ def test_an_abort_threshold_stops_the_run_as_soon_as_it_fails(simulator, tmp_pat
     assert scenario.thresholds == ["throughput >= 0.9*base", "failed < 1"]
     assert scenario.abort_thresholds == ["failed < 1"]
     simulator.reset(profile="calm", time_scale=0.01)
-    result = Runner(scenario, tmp_path, endpoint_url=simulator.endpoint_url).run()
+    result = Runner(scenario, tmp_path, endpoint_url=simulator.endpoint_url).run().render()
     assert result.stopped_by == "threshold 'failed < 1' failed"
     events = load_events(result.run_dir)
     assert set(events[events.kind == "level_start"].level) == {3}
@@ -172,7 +172,7 @@ def test_the_sdk_pipeline_runs_through_the_harness_hooks(simulator, tmp_path):
     scenario = load_scenario("smoke")
     scenario.pipelines = {"workbench-sdk": 1.0}
     simulator.reset(profile=scenario.profile, seed=scenario.seed, time_scale=scenario.time_scale)
-    result = Runner(scenario, tmp_path, [2], endpoint_url=simulator.endpoint_url, render_report=False).run()
+    result = Runner(scenario, tmp_path, [2], endpoint_url=simulator.endpoint_url).run()
     assert result.pipelines == 2 and result.failed == 0
     attempts = load_events(result.run_dir, ["api_attempt"])
     sdk_calls = attempts[attempts.operation == "CreateEndpoint"]
@@ -185,7 +185,7 @@ def test_a_cached_dashboard_polls_meta_while_the_pipelines_run(simulator, tmp_pa
     # polls every 10 AWS seconds, inside the TTLs (15 and 30 AWS seconds): some polls are answered from the cache
     scenario.dashboard.workers, scenario.dashboard.cached, scenario.dashboard.poll_seconds = 2, True, 10
     simulator.reset(profile="calm", time_scale=0.01)
-    result = Runner(scenario, tmp_path, [2], endpoint_url=simulator.endpoint_url, render_report=False).run()
+    result = Runner(scenario, tmp_path, [2], endpoint_url=simulator.endpoint_url).run()
     events = load_events(result.run_dir)
     dashboard = events[events.worker < 0]
     assert set(dashboard.worker) == {-1, -2}
@@ -198,7 +198,7 @@ def test_workers_can_run_in_processes_sharing_one_limiter(simulator, tmp_path):
     scenario = load_scenario("smoke")
     scenario.workers, scenario.processes = "processes", 2
     simulator.reset(profile=scenario.profile, seed=scenario.seed, time_scale=scenario.time_scale)
-    result = Runner(scenario, tmp_path, [4], endpoint_url=simulator.endpoint_url, render_report=False).run()
+    result = Runner(scenario, tmp_path, [4], endpoint_url=simulator.endpoint_url).run()
     assert result.pipelines == 4 and result.failed == 0
     events = load_events(result.run_dir)
     ends = events[events.kind == "pipeline_end"]
@@ -213,7 +213,7 @@ def test_a_level_can_run_at_its_own_time_scale(tmp_path):
     import json
     scenario = load_scenario("smoke")
     scenario.level_time_scales = {2: 0.02}
-    result = Runner(scenario, tmp_path, [1, 2], out=open(os.devnull, "w")).run()
+    result = Runner(scenario, tmp_path, [1, 2], out=open(os.devnull, "w")).run().render()
     assert result.failed == 0
     metrics = json.loads((result.run_dir / "metrics.json").read_text())
     assert [(l["level"], l["time_scale"]) for l in metrics["levels"]] == [(1, 0.01), (2, 0.02)]
@@ -231,7 +231,7 @@ def test_worker_processes_share_the_limiter_through_redis(simulator, redis_serve
     scenario.workers, scenario.processes = "processes", 2
     scenario.limiter.redis_url = redis_server.url
     simulator.reset(profile=scenario.profile, seed=scenario.seed, time_scale=scenario.time_scale)
-    result = Runner(scenario, tmp_path, [4], endpoint_url=simulator.endpoint_url, render_report=False).run()
+    result = Runner(scenario, tmp_path, [4], endpoint_url=simulator.endpoint_url).run()
     assert result.pipelines == 4 and result.failed == 0
     assert load_meta(result.run_dir)["shared_limiter"] is True
     keys = redis.Redis.from_url(redis_server.url, decode_responses=True).keys("*")
@@ -247,14 +247,14 @@ def test_an_unreachable_redis_is_a_warning_or_a_refusal_before_any_pipeline(simu
     scenario = load_scenario("smoke")
     scenario.limiter.redis_url = f"redis://127.0.0.1:{free_port()}/0"  # nobody listens there
     simulator.reset(profile=scenario.profile, seed=scenario.seed, time_scale=scenario.time_scale)
-    result = Runner(scenario, tmp_path, [4], endpoint_url=simulator.endpoint_url, render_report=False).run()
+    result = Runner(scenario, tmp_path, [4], endpoint_url=simulator.endpoint_url).run()
     assert result.pipelines == 4 and result.failed == 0  # on_unreachable = "local": the run goes on
     assert load_meta(result.run_dir)["shared_limiter"] is False
     fallback = load_events(result.run_dir, ["limiter_fallback"])
     assert len(fallback) == 1 and "no longer shares the account's quotas" in fallback.detail.iloc[0]
 
     scenario.limiter.on_unreachable = "fail"
-    runner = Runner(scenario, tmp_path, [4], endpoint_url=simulator.endpoint_url, render_report=False)
+    runner = Runner(scenario, tmp_path, [4], endpoint_url=simulator.endpoint_url)
     with pytest.raises(LimiterUnreachable, match="cannot be reached"):
         runner.run()
     assert load_events(runner.run_dir, ["pipeline_start"]).empty
@@ -278,7 +278,7 @@ def test_a_run_outside_us_east_1_in_the_accounts_own_bucket_with_its_tags(simula
     scenario.region, scenario.time_scale = "eu-west-1", 0.01
     scenario.account = Account(bucket="team-bucket", tags={"team": "ml-platform"})
 
-    result = Runner(scenario, tmp_path / "shared", [1], endpoint_url=simulator.endpoint_url, render_report=False).run()
+    result = Runner(scenario, tmp_path / "shared", [1], endpoint_url=simulator.endpoint_url).run()
     assert result.failed == 0
     job = sagemaker.list_training_jobs()["TrainingJobSummaries"][0]  # AWS keeps finished jobs
     described = sagemaker.describe_training_job(TrainingJobName=job["TrainingJobName"])
@@ -290,7 +290,7 @@ def test_a_run_outside_us_east_1_in_the_accounts_own_bucket_with_its_tags(simula
     assert keys == ["theirs/keep.csv"]  # the run's prefix is gone, the team's objects stay
 
     result = Runner(scenario.__class__(**{**scenario.__dict__, "account": Account()}), tmp_path / "own", [1],
-                    endpoint_url=simulator.endpoint_url, render_report=False).run()
+                    endpoint_url=simulator.endpoint_url).run()
     assert result.failed == 0
     assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["team-bucket"]  # its own bucket made and gone
 
@@ -317,7 +317,7 @@ def test_a_report_that_cannot_be_rendered_is_said_and_the_events_are_kept(simula
         raise ZeroDivisionError("float division by zero")
     monkeypatch.setattr(harness.report, "render", broken)
     simulator.reset(profile="calm", time_scale=0.01)
-    result = Runner(load_scenario("smoke"), tmp_path, levels=[1], endpoint_url=simulator.endpoint_url).run()
+    result = Runner(load_scenario("smoke"), tmp_path, levels=[1], endpoint_url=simulator.endpoint_url).run().render()
     assert result.report_failed == "ZeroDivisionError: float division by zero"  # harness run exits 4
     assert len(load_events(result.run_dir, ["pipeline_end"])) == 1
     assert not (result.run_dir / "report.html").exists()
@@ -328,7 +328,7 @@ def test_the_cost_guard_reads_each_levels_hold_at_that_levels_time_scale(tmp_pat
     from harness.events import Recorder
     from harness.events.context import bound
     from harness.runner.costguard import CostGuard
-    from harness.runner.plan import load_prices
+    from harness.runner.prices import load_prices
     with Recorder(tmp_path / "events.db", "run-cost") as recorder:
         for level in (4, 128):
             with bound(level=level):

@@ -201,7 +201,7 @@ def test_endpoint_goes_in_service_answers_and_deletes(scaled, client):
 
 def test_the_nth_resource_has_the_same_fate_for_a_seed_whatever_it_is_called():
     from harness.sim.lifecycle import Lifecycles
-    from harness.sim.profile import parse_profile
+    from harness.profiles import parse_profile
     profile = parse_profile({"lifecycle": {"feature_group": {"never_fraction": 0.5},
                                            "training_job": {"fail_fraction": 0.5}}}, "test", "test")
 

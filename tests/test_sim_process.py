@@ -6,7 +6,7 @@ import pytest
 
 from harness.config import ConfigError
 from harness.sim import Simulator, available_profiles, load_profile
-from harness.sim.profile import parse_profile
+from harness.profiles import parse_profile
 
 
 def test_the_simulator_refuses_a_non_loopback_bind_address():

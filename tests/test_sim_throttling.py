@@ -83,7 +83,7 @@ def test_time_scale_multiplies_rates(monkeypatch):
     from harness.sim import app as sim_app
     from harness.sim import lifecycle
     from harness.sim.calls import Call
-    from harness.sim.profile import Profile
+    from harness.profiles import Profile
     from harness.sim.wire import HttpRequest
 
     wall = [1000.0]

@@ -173,7 +173,7 @@ def test_the_workbench_pipeline_runs_end_to_end_at_n2_and_leaves_nothing(simulat
     scenario.params = {"rows": 20, "onboarding_queries": 4, "glue_listings": 2, "glue_reads": 2, "glue_writes": 2,
                        "putrecord_threads": 4, "tag_reads": 2, "tag_writes": 1, "inference_batches": 2, "batch_rows": 5}
     simulator.reset(profile=scenario.profile, seed=1, time_scale=0.01)
-    result = Runner(scenario, tmp_path, [2], endpoint_url=simulator.endpoint_url, render_report=False).run()
+    result = Runner(scenario, tmp_path, [2], endpoint_url=simulator.endpoint_url).run()
     events = load_events(result.run_dir)
     ends = events[events.kind == "pipeline_end"]
     assert list(ends.outcome) == ["ok", "ok"], events[events.kind == "worker_error"].detail.tolist()

@@ -39,7 +39,7 @@ import pandas as pd
 from harness.events import load_events, load_meta
 from harness.report.enforced import merged, observed
 from harness.report.metrics import recorded_time_scales
-from harness.sim.profile import load_profile
+from harness.profiles import load_profile
 
 # fewer answers than this for an operation: its latency is left to the base profile (the median
 # of 20 draws from AWS-like latency, p99/p50 about 7, is within 30% two times in three)
@@ -168,6 +168,6 @@ def write(profile: dict, path: str | Path) -> Path:
     from harness.config import dumps_toml as dumps
     path = Path(path)
     path.write_text(dumps({k: v for k, v in profile.items() if not k.startswith("_")}))
-    from harness.sim.profile import load_profile
+    from harness.profiles import load_profile
     load_profile(path)  # what was written must load as a profile
     return path

@@ -186,7 +186,7 @@ def verify_profile(profile: str, rows: list[Quota], folder: Path) -> str:
     """A simulator profile: the run's, with the changed quota rows on top."""
     from harness.config import read_toml
     from harness.config import dumps_toml as toml_dumps
-    from harness.sim.profile import available_profiles
+    from harness.profiles import available_profiles
 
     quota = [{k: v for k, v in (("service", q.service), ("operation", q.operation), ("rate", q.rate),
                                 ("burst", q.burst), ("concurrency", q.concurrency)) if v is not None} for q in rows]

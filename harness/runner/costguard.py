@@ -14,7 +14,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from harness.runner.plan import PRICES, load_prices
+from harness.runner.prices import PRICES, load_prices
 
 HOLDS = {"CreateTrainingJob": "training", "CreateEndpoint": "hosting"}
 

@@ -14,7 +14,6 @@ import io
 import json
 import math
 import tempfile
-import tomllib
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -22,10 +21,10 @@ from harness.clock import ManualClock
 from harness.events import load_events, load_meta
 from harness.report.bottleneck import analyse
 from harness.report.metrics import run_metrics
+from harness.runner.prices import load_prices
 from harness.runner.scenario import Scenario, SharedLimiter
-from harness.sim.profile import load_profile
+from harness.profiles import load_profile
 
-PRICES = Path(__file__).resolve().parents[1] / "prices.toml"
 
 
 class SimulatorTime(ManualClock):
@@ -72,7 +71,7 @@ def dry_run(scenario: Scenario) -> tuple[dict, dict]:
                                  arrivals=False, levels=[1], level_time_scales={}, limiter=SharedLimiter(),
                                  dashboard=replace(scenario.dashboard, workers=0))
                 result = Runner(single, folder, [1], out=io.StringIO(), endpoint_url=sim.endpoint_url,
-                                render_report=False, clock=SimulatorTime(sim)).run()
+                                clock=SimulatorTime(sim)).run()
                 events = load_events(result.run_dir)
                 if result.failed:  # bad input more often than not (a user pipeline's params are not checked)
                     raise ValueError(f"the dry run of pipeline {spec} failed{first_error(events)}; run it with "
@@ -150,10 +149,6 @@ def planned_pipelines(scenario: Scenario, n: int, duration: float) -> int:
     return total
 
 
-def load_prices() -> dict:
-    return tomllib.loads(PRICES.read_text())
-
-
 def cost(scenario: Scenario, holds: dict, calls: dict, pipelines: int) -> dict:
     prices = load_prices()
     instance = scenario.params.get("instance_type", "ml.m5.large")
@@ -196,3 +191,16 @@ def format_plan(plan: dict) -> str:
                  f"${c['hosting_usd']:.2f}, feature store writes ${c['feature_store_usd']:.4f}) on {c['instance_type']}, "
                  f"prices of {c['prices_date']} for {c['prices_region']}; excludes {c['excludes']}")
     return "\n".join(lines)
+
+
+def predict_sustainable_rate(scenario: Scenario, levels: list[int], say) -> float | None:
+    """The open model: what `harness plan` predicts as the highest sustainable arrival rate, for a
+    run to record beside the rate it measures (a dry run on a private simulator, a few seconds)."""
+    if not scenario.arrivals or scenario.backend != "sim":
+        return None
+    try:
+        predicted = make_plan(scenario, max(levels))["sustainable_per_hour"]
+    except Exception as err:  # noqa: BLE001 - a prediction that cannot be made is not a failed run
+        say(f"no prediction of the sustainable rate: {err}")
+        return None
+    return predicted or None

@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from harness.detach import detach, exit_with_parent, held_interrupts
+from harness.runner.orders import WorkOrder
+
+RELAY_SECONDS = 0.25  # how soon a stop reaches worker processes and Ray workers, at most (wall)
 
 
 class WorkerPool(Protocol):
@@ -137,11 +140,9 @@ class ProcessPool:
     The runner's stop signals are threading events (set by a signal relay, never under a lock
     the relay could need); `wait` mirrors them into multiprocessing events the children see."""
 
-    RELAY_SECONDS = 0.25  # how soon a stop reaches the worker processes, at most
-
-    def __init__(self, plan: dict, level: int, processes: int, signals):
-        self._plan, self._level, self._signals = plan, level, signals
-        self._count = min(processes, level)
+    def __init__(self, order: WorkOrder, processes: int, signals):
+        self._order, self._signals = order, signals
+        self._count = processes
         self._spawn = multiprocessing.get_context("spawn")
         self._remote = (self._spawn.Event(), self._spawn.Event())  # stop, abort, as the children see them
         self._processes: list = []
@@ -149,17 +150,13 @@ class ProcessPool:
 
     def start(self) -> None:
         limiter = None  # each worker process reaches the scenario's Redis limiter on its own
-        if not self._plan["scenario"].limiter.redis_url:
+        if not self._order.scenario.limiter.redis_url:
             from harness.aws.limiter.shared import SharedLimiterServer
-            self._limiter = SharedLimiterServer(self._spawn, self._plan["scenario"].time_scale).start()
+            self._limiter = SharedLimiterServer(self._spawn, self._order.scenario.time_scale).start()
             limiter = (self._limiter.address, self._limiter.authkey)
         self._relay()
-        level, count = self._level, self._count
-        for p in range(count):
-            plan = {**self._plan, "level": level, "workers": list(range(p, level, count)),
-                    "stop": self._remote[0], "abort": self._remote[1],
-                    "limiter": limiter}
-            self._processes.append(self._spawn.Process(target=process_main, args=(plan,),
+        for p, share in enumerate(self._order.shares(self._count)):
+            self._processes.append(self._spawn.Process(target=process_main, args=(share, *self._remote, limiter),
                                                        name=f"workers-{p}", daemon=True))
         with held_interrupts():  # the children inherit the block and detach before unblocking
             for process in self._processes:
@@ -178,7 +175,7 @@ class ProcessPool:
             left = deadline - time.monotonic()
             if not alive or left <= 0:
                 return not alive
-            wait_for_any(alive, min(left, self.RELAY_SECONDS))
+            wait_for_any(alive, min(left, RELAY_SECONDS))
 
     def close(self) -> None:
         for process in self._processes:
@@ -189,28 +186,30 @@ class ProcessPool:
             self._limiter.stop()
 
 
-def process_main(plan: dict) -> None:
+def process_main(order: WorkOrder, stop, abort, limiter: tuple | None) -> None:
     """A worker process: detach from the terminal, then run this process's share of the level's
-    workers as threads. Orphaned (the runner killed), it stops and tears down on its own."""
+    workers as threads. Orphaned (the runner killed), it stops and tears down on its own.
+    stop, abort: the runner's signals as multiprocessing events; limiter: the address and key of
+    the runner's limiter server (None: the scenario's Redis limiter)."""
     detach()
-    exit_with_parent(lambda: (plan["stop"].set(), plan["abort"].set()))
+    exit_with_parent(lambda: (stop.set(), abort.set()))
     from harness.aws.limiter.shared import connect
     from harness.events import Recorder
     from harness.runner.aws_context import shared_limiter_backend
     from harness.runner.executor import StopSignals
 
-    recorder = Recorder(Path(plan["run_dir"]) / "events.db", plan["run_id"])
+    recorder = Recorder(Path(order.run_dir) / "events.db", order.run_id)
     try:
-        limiter = (connect(*plan["limiter"]) if plan["limiter"] else
-                   shared_limiter_backend(plan["scenario"], plan["endpoint_url"], recorder))
-        run_share(plan, recorder, StopSignals(plan["stop"], plan["abort"]), limiter)
+        backend = (connect(*limiter) if limiter else
+                   shared_limiter_backend(order.scenario, order.endpoint_url, recorder))
+        run_share(order, recorder, StopSignals(stop, abort), backend)
     finally:
         recorder.close()
 
 
-def run_share(plan: dict, recorder, signals, limiter_backend, **where) -> None:
-    """One process's share of a level's workers (plan["workers"]), as threads, until they are
-    done. `where` (host, node, ...) goes on the `worker_process` event with the pid."""
+def run_share(order: WorkOrder, recorder, signals, limiter_backend, **where) -> None:
+    """One process's share of a level's workers, as threads, until they are done. `where` (host,
+    node, ...) goes on the `worker_process` event with the pid."""
     import os
     import socket
     from harness.events.context import bound
@@ -218,13 +217,13 @@ def run_share(plan: dict, recorder, signals, limiter_backend, **where) -> None:
     from harness.runner.aws_context import scenario_context
     from harness.runner.executor import PipelineExecutor
 
-    scenario, level, workers = plan["scenario"], plan["level"], plan["workers"]
+    scenario, level, workers = order.scenario, order.level, order.workers
     with bound(level=level):
         recorder.record("worker_process", **{"host": socket.gethostname(), "pid": os.getpid(), "workers": len(workers),
                                              **where})
-    ctx = scenario_context(scenario, plan["endpoint_url"], plan["run_id"], plan["prefix"], recorder,
-                           plan["max_level"], limiter_backend=limiter_backend)
-    executor = PipelineExecutor(scenario, recorder, plan["prefix"], signals)
+    ctx = scenario_context(scenario, order.endpoint_url, order.run_id, order.prefix, recorder,
+                           order.max_level, limiter_backend=limiter_backend)
+    executor = PipelineExecutor(scenario, recorder, order.prefix, signals)
     pipelines = {spec: load_pipeline(spec) for spec in scenario.pipelines}
     pool = ThreadPool(lambda i: executor.run_worker(ctx, level, workers[i], pipelines), len(workers))
     pool.start()

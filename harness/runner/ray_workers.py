@@ -27,7 +27,9 @@ import threading
 import time
 from typing import Callable
 
-RELAY_SECONDS = 0.25  # how soon a stop reaches the workers, at most (wall)
+from harness.runner.orders import WorkOrder
+from harness.runner.pools import RELAY_SECONDS
+
 SEND_PATIENCE = 60.0  # wall seconds one batch of events may take to reach the hub before it is retried
 
 
@@ -124,11 +126,11 @@ class RayPool:
     """`count` Ray workers spread over the cluster's nodes, each running its share of a level's
     workers as threads; the `WorkerPool` interface."""
 
-    def __init__(self, plan: dict, level: int, count: int, signals, on_lost: Callable[[str], None]):
+    def __init__(self, order: WorkOrder, count: int, signals, on_lost: Callable[[str], None]):
         """on_lost(message): a Ray worker ended in an error (its node died, say); its pipelines'
         events up to the last batch it sent are in the run folder."""
-        self._plan, self._level, self._signals, self._on_lost = plan, level, signals, on_lost
-        self._count = min(count, level)
+        self._order, self._signals, self._on_lost = order, signals, on_lost
+        self._count = count
         self._hub = None
         self._running: list = []
         self._relayed = (False, False)
@@ -139,12 +141,9 @@ class RayPool:
         here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
         # several calls at once: a stop must not wait behind a slow write (the sink has its own lock)
         self._hub = ray.remote(RunHub).options(num_cpus=0, scheduling_strategy=here, max_concurrency=8).remote(
-            os.path.join(self._plan["run_dir"], "events.db"))
+            os.path.join(self._order.run_dir, "events.db"))
         worker = ray.remote(ray_worker_main).options(num_cpus=0, max_retries=0, scheduling_strategy="SPREAD")
-        level, count = self._level, self._count
-        self._running = [worker.remote({**self._plan, "level": level, "workers": list(range(p, level, count))},
-                                       self._hub)
-                         for p in range(count)]
+        self._running = [worker.remote(share, self._hub) for share in self._order.shares(self._count)]
         self._relay()
 
     def _relay(self) -> None:
@@ -186,7 +185,7 @@ class RayPool:
                 ray.kill(self._hub)
 
 
-def ray_worker_main(plan: dict, hub) -> dict:
+def ray_worker_main(order: WorkOrder, hub) -> dict:
     """A Ray worker: its share of the level's workers, its events sent to the hub. Returns the
     events it could not send (kept in a file on its host), for the runner to report."""
     import ray
@@ -204,10 +203,10 @@ def ray_worker_main(plan: dict, hub) -> dict:
         offset = clock_offset(lambda: ray.get(hub.monotonic.remote(), timeout=SEND_PATIENCE))
         recorder = ForwardingRecorder(
             lambda sender, first, rows: ray.get(hub.write.remote(sender, first, rows), timeout=SEND_PATIENCE),
-            plan["run_id"], clock_offset=offset)
+            order.run_id, clock_offset=offset)
         signals = StopSignals(threading.Event(), threading.Event())
         threading.Thread(target=_follow_signals, args=(hub, signals, done), name="signals", daemon=True).start()
-        run_share(plan, recorder, signals, shared_limiter_backend(plan["scenario"], plan["endpoint_url"], recorder),
+        run_share(order, recorder, signals, shared_limiter_backend(order.scenario, order.endpoint_url, recorder),
                   node=ray.get_runtime_context().get_node_id())
     finally:
         done.set()

@@ -12,7 +12,7 @@ from harness.aws.policies import POLICIES, SDK_DEFAULT, RetrySettings
 from harness.config import ConfigError, Section, read_toml
 from harness.runner.arrivals import Stage
 from harness.quotas import DEFAULT_TABLE, Quota, QuotaTable, load_table, parse_rows
-from harness.sim.profile import available_profiles, load_profile
+from harness.profiles import available_profiles, load_profile
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 
@@ -277,7 +277,7 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
             raise ConfigError(source, "pipelines", spec, str(err).split(": ", 1)[-1]) from None
     check_params(scenario.params, loaded, source)
     if scenario.max_cost_usd is not None:
-        from harness.runner.plan import load_prices
+        from harness.runner.prices import load_prices
         instance, prices = scenario.params.get("instance_type", "ml.m5.large"), load_prices()
         if instance not in prices["training"] or instance not in prices["hosting"]:
             raise ConfigError(source, "max_cost_usd", scenario.max_cost_usd,

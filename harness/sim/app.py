@@ -29,7 +29,7 @@ from harness.sim.catalog import MotoCatalog
 from harness.sim.featurestore import RecordStore
 from harness.sim.lifecycle import Clock, Lifecycles
 from harness.sim.motobridge import Moto, is_error_page
-from harness.sim.profile import Profile, load_profile
+from harness.profiles import Profile, load_profile
 from harness.sim.replies import ApiError, Gap, Reply
 from harness.sim.sagemaker import SageMaker
 from harness.sim.stats import Stats

@@ -24,7 +24,7 @@ from harness.sim import errors
 from harness.sim.calls import Call
 from harness.sim.catalog import MotoCatalog
 from harness.sim.paging import page, page_window
-from harness.sim.profile import Profile
+from harness.profiles import Profile
 from harness.sim.replies import Reply
 from harness.sim.sql import Evaluator, QueryFailed, Result, Statement, classify, parse_create_view, parse_drop, split_name
 

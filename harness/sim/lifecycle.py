@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from harness.sim.profile import Profile
+from harness.profiles import Profile
 
 KINDS = ("feature_group", "training_job", "endpoint")
 

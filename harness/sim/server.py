@@ -196,7 +196,7 @@ def serve(profile: str, seed: int, time_scale: float, host: str, port: int, allo
     from werkzeug.serving import make_server
 
     from harness.sim.app import SimulatorApp
-    from harness.sim.profile import load_profile
+    from harness.profiles import load_profile
 
     check_bind_address(host, allow_remote)
     app = SimulatorApp(load_profile(profile), seed=seed, time_scale=time_scale)

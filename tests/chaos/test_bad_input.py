@@ -10,7 +10,7 @@ from harness.cli import main
 from harness.config import ConfigError, Section
 from harness.quotas import parse_rows
 from harness.runner.scenario import parse_scenario
-from harness.sim.profile import parse_profile
+from harness.profiles import parse_profile
 from runhelpers import nothing_in
 
 SCENARIO_KEYS = ["name", "description", "backend", "profile", "region", "aws_profile", "allowed_accounts",

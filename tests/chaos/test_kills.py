@@ -49,7 +49,7 @@ def test_a_simulator_restart_mid_run_ends_in_bounded_time_with_clear_reasons(tmp
     scenario = load_scenario("smoke")
     first = Simulator("aws-default", seed=1, time_scale=0.01).start()
     port = first.port
-    runner = Runner(scenario, tmp_path, [3], endpoint_url=first.endpoint_url, render_report=False)
+    runner = Runner(scenario, tmp_path, [3], endpoint_url=first.endpoint_url)
     finished = []
     thread = threading.Thread(target=lambda: finished.append(runner.run()), daemon=True)
     started = time.monotonic()

@@ -1,6 +1,6 @@
 """Simulator profiles: how busy an AWS account the simulator pretends to be.
 
-A profile is TOML shipped in `harness/sim/profiles/` (or any file path). Every duration and rate
+A profile is TOML shipped in `harness/profiles/` (or any file path). Every duration and rate
 is in AWS time; the simulator applies the scenario's time scale.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 from harness.config import ConfigError, Section, read_toml
 from harness.quotas import DEFAULT_TABLE, QuotaTable, load_table, most_specific, parse_rows
 
-PROFILE_DIR = Path(__file__).with_name("profiles")
+PROFILE_DIR = Path(__file__).parent
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,218 @@
+"""One level of a run: N workers (or an arrival rate) on fresh simulator state, from the level's
+start to its cleanup. The run (harness/runner/run.py) loops over its levels with this."""
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+from harness.artifacts import AwsContext
+from harness.clock import Clock
+from harness.events import Recorder
+from harness.events.context import bound
+from harness.pipelines.base import load_pipeline
+from harness.runner import arrivals
+from harness.runner.aws_context import scenario_context, shared_limiter_backend
+from harness.runner.cleanup import cleanup_run
+from harness.runner.executor import PipelineExecutor, StopSignals, failure_reason
+from harness.runner.orders import WorkOrder
+from harness.runner.pools import ArrivalPool, ProcessPool, ThreadPool, WorkerPool
+from harness.runner.progress import Progress
+from harness.runner.resources import prepare_bucket
+from harness.runner.scenario import Scenario
+from harness.stopping import stop_on
+
+# After the grace period, teardowns are told to stop waiting; this long (wall) later the level
+# moves on to the cleanup even if some worker is still inside an AWS call.
+ABORT_PATIENCE = 10.0
+COUNTED = ("pipeline_start", "pipeline_end", "api_attempt", "partial_state_detected", "partial_state_failed")
+
+
+@dataclass
+class RunState:
+    """What every level of a run shares."""
+    base: Scenario  # the run's scenario; a level may run at its own time scale
+    run_id: str
+    run_dir: Path
+    prefix: str
+    max_level: int
+    recorder: Recorder
+    progress: Progress
+    signals: StopSignals
+    executor: PipelineExecutor
+    endpoint_url: str | None
+    simulator: object | None  # the embedded simulator, reset for every level
+    limiter_backend: object | None  # the Redis limiter, or None
+    clock: Clock | None  # a clock given to the run (a dry run's); else each level's wall clock
+    request_abort: Callable[[], None]
+    say: Callable[[str], None]
+    finished: dict[int, Counter] = field(default_factory=dict)  # each finished level's live counters
+    counted: list[int] = field(default_factory=lambda: [0, 0])  # pipelines, failures from worker processes
+
+    def context(self, scenario: Scenario, limiter_backend=None) -> AwsContext:
+        return scenario_context(scenario, self.endpoint_url, self.run_id, self.prefix, self.recorder,
+                                self.max_level, limiter_backend=limiter_backend,
+                                clock=self.clock or Clock(scenario.time_scale))
+
+
+class LevelRun:
+    def __init__(self, run: RunState, level: int):
+        self.run, self.level = run, level
+        self.scenario = self._level_scenario()
+        self.limiter_backend = self._level_limiter()
+
+    def _level_scenario(self) -> Scenario:
+        """The run's scenario at this level's time scale, with this level's limiter namespace where
+        the run owns its simulator (a fresh account each level): worker processes and Ray workers
+        get it with their work order."""
+        base, run = self.run.base, self.run
+        scenario = replace(base, time_scale=base.time_scale_at(self.level))
+        shared = run.limiter_backend is not None and run.limiter_backend.shared
+        if shared and run.simulator is not None and not base.limiter.namespace:
+            scenario = replace(scenario, limiter=replace(scenario.limiter,
+                                                         namespace=f"harness:{run.run_id}:n{self.level}"))
+        return scenario
+
+    def _level_limiter(self):
+        """The Redis limiter at this level's time scale (its state is kept at it); none, or Redis
+        out at the run's start: the run goes on with its own (warned once)."""
+        backend = self.run.limiter_backend
+        if backend is None or not backend.shared:
+            return backend
+        return shared_limiter_backend(self.scenario, self.run.endpoint_url, self.run.recorder)
+
+    def run_level(self, after_level: Callable[[], None] = lambda: None) -> None:
+        """after_level: checks on the level's counters (abort thresholds), before its cleanup."""
+        run, scenario, level = self.run, self.scenario, self.level
+        if run.simulator is not None:  # fresh state for every level, same seed
+            run.simulator.reset(time_scale=scenario.time_scale)
+        ctx = run.context(scenario, self.limiter_backend)
+        total = level * scenario.iterations if not scenario.duration_seconds else 0
+        label = f"{level} arriving/h" if scenario.arrivals else f"N={level}"
+        run.progress.start_level(level, total, scenario.duration_seconds * scenario.time_scale
+                                 if scenario.duration_seconds else None, label)
+        started = time.monotonic()
+        with bound(level=level):
+            run.recorder.record("level_start", workers=level, ramp_up_seconds=scenario.ramp_up_seconds,
+                                duration_seconds=scenario.duration_seconds, time_scale=scenario.time_scale)
+            prepare_bucket(ctx, scenario, run.run_id)
+        pool = self.pool(ctx)
+        level_done = threading.Event()
+        elsewhere = scenario.workers in ("processes", "ray")  # their events reach events.db, not the progress
+        if elsewhere:
+            threading.Thread(target=self._follow_progress, args=(level_done,), daemon=True).start()
+        dashboards = ThreadPool(lambda k: self._dashboard(ctx, k, level_done), scenario.dashboard.workers,
+                                name="dashboard")
+        pool.start()
+        dashboards.start()
+        self._wait_for(pool)
+        level_done.set()
+        pool.close()
+        if elsewhere:
+            self._count_from_events()
+        dashboards.wait(5)
+        stats = run.simulator.stats() if run.simulator is not None else None
+        with bound(level=level):
+            run.recorder.record("level_end", duration=time.monotonic() - started, **({"sim": stats} if stats else {}))
+        run.recorder.flush()
+        counts = run.progress.counts
+        run.finished[level] = Counter(counts)
+        after_level()  # worker processes' failures, counted from their events just now
+        run.progress.end_level()
+        wall = time.monotonic() - started
+        run.say(f"{label}: {counts['done']} done, {counts['failed']} failed in {wall:.0f}s wall "
+                f"({wall / scenario.time_scale / 60:.0f} min AWS), {counts['throttled']} throttled attempts, "
+                f"{counts['partial_state_detected']} partial states")
+        with bound(level=level):
+            cleanup_run(ctx, run.prefix, run.run_id)
+
+    def pool(self, ctx: AwsContext) -> WorkerPool:
+        """The level's workers: threads here, worker processes, Ray workers, or arrivals at a rate."""
+        run, scenario, level = self.run, self.scenario, self.level
+        order = WorkOrder(scenario, run.run_id, str(run.run_dir.resolve()), run.endpoint_url, run.prefix,
+                          run.max_level, level)
+        if scenario.workers == "processes":
+            return ProcessPool(order, scenario.processes, run.signals)
+        if scenario.workers == "ray":
+            from harness.runner.ray_workers import RayPool
+
+            def lost(message: str) -> None:
+                run.say(message)
+                with bound(level=level):
+                    run.recorder.record("worker_error", error_code="ray_worker_lost", error=message)
+            return RayPool(order, scenario.processes, run.signals, lost)
+        pipelines = {spec: load_pipeline(spec) for spec in scenario.pipelines}
+        if scenario.arrivals:  # `level` is an arrival rate, pipelines per AWS hour (a ramp's highest)
+            schedule = (arrivals.ramping(scenario.start_rate, scenario.arrival_stages) if scenario.arrival_stages
+                        else arrivals.constant(level, scenario.duration_seconds))
+            return ArrivalPool(lambda i, due, rate: run.executor.run_arrival(ctx, level, i, due, rate, pipelines),
+                               schedule, scenario.max_in_flight, ctx.clock, run.signals.stop)
+        return ThreadPool(lambda i: run.executor.run_worker(ctx, level, i, pipelines), level)
+
+    def _wait_for(self, pool: WorkerPool) -> None:
+        """Until the workers are done; once stopping, the grace period, then abort."""
+        signals, scenario = self.run.signals, self.scenario
+        grace_until = abort_until = None
+        while not pool.wait(0.5):
+            now = time.monotonic()
+            if signals.stop.is_set() and grace_until is None:
+                grace_until = now + scenario.grace_seconds * scenario.time_scale + 5
+            if grace_until is not None and now > grace_until:
+                self.run.request_abort()
+            if signals.abort.is_set():
+                abort_until = abort_until or now + ABORT_PATIENCE
+                if now > abort_until:
+                    self.run.say("workers still inside AWS calls: leaving them to the cleanup")
+                    return
+
+    def _follow_progress(self, done: threading.Event) -> None:
+        """Worker processes record into events.db; the live counters are read back from it."""
+        from harness.events import load_events
+        while not done.wait(self.run.progress.interval / 2):
+            try:
+                events = load_events(self.run.run_dir, list(COUNTED))
+            except Exception:  # noqa: BLE001 - a busy database: try again next time
+                continue
+            self.run.progress.set_counts(level_counts(events, self.level))
+
+    def _count_from_events(self) -> None:
+        from harness.events import load_events
+        counts = level_counts(load_events(self.run.run_dir), self.level)
+        self.run.progress.set_counts(counts)
+        self.run.counted[0] += counts["done"] + counts["failed"] + counts["stopped"]
+        self.run.counted[1] += counts["failed"]
+
+    def _dashboard(self, ctx: AwsContext, k: int, done: threading.Event) -> None:
+        """A dashboard user: polls Meta's lists while the pipelines run."""
+        from harness.meta import CachedMeta, Meta
+        from harness.stopping import Stopped
+        run, scenario = self.run, self.scenario
+        meta = Meta(ctx)
+        if scenario.dashboard.cached:
+            meta = CachedMeta(meta, recorder=run.recorder)
+        with bound(level=self.level, worker=-(k + 1), stage="dashboard"), stop_on(run.signals.stop):
+            while not done.is_set() and not run.signals.stop.is_set():
+                try:
+                    meta.feature_sets()
+                    meta.endpoints()
+                    meta.models()
+                except Stopped:
+                    return
+                except Exception as err:  # noqa: BLE001
+                    run.recorder.record("worker_error", error_code=failure_reason(err), error=str(err)[:300])
+                done.wait(scenario.dashboard.poll_seconds * scenario.time_scale)
+
+
+def level_counts(events, level: int) -> dict:
+    """A level's live counters, from its recorded events."""
+    ev = events[events.level == level]
+    ends = ev[ev.kind == "pipeline_end"]
+    return {"running": int((ev.kind == "pipeline_start").sum() - len(ends)),
+            "done": int((ends.outcome == "ok").sum()), "failed": int((ends.outcome == "failed").sum()),
+            "stopped": int((ends.outcome == "stopped").sum()),
+            "throttled": int(((ev.kind == "api_attempt") & (ev.outcome == "throttled")).sum()),
+            "partial_state_detected": int((ev.kind == "partial_state_detected").sum()),
+            "partial_state_failed": int((ev.kind == "partial_state_failed").sum())}

@@ -1,0 +1,96 @@
+"""What a run holds while its levels run, each opened and let go in one place: the embedded
+simulator, a Ray cluster, a Redis limiter, and the account (checked before anything is written,
+its bucket made per level)."""
+from __future__ import annotations
+
+import contextlib
+from typing import Callable, Iterator
+
+from botocore.exceptions import ClientError
+
+from harness.artifacts import AwsContext
+from harness.artifacts.context import RUN_TAG
+from harness.aws import ClientFactory
+from harness.runner.aws_context import scenario_backend, shared_limiter_backend
+from harness.runner.scenario import Scenario
+
+Say = Callable[[str], None]
+
+
+@contextlib.contextmanager
+def embedded_simulator(scenario: Scenario, endpoint_url: str | None) -> Iterator[object | None]:
+    """The simulator the run starts itself (none on AWS, or when one already runs at endpoint_url)."""
+    if scenario.backend != "sim" or endpoint_url is not None:
+        yield None
+        return
+    from harness.sim import Simulator
+    simulator = Simulator(scenario.profile, seed=scenario.seed, time_scale=scenario.time_scale).start()
+    try:
+        yield simulator
+    finally:
+        simulator.stop()
+
+
+@contextlib.contextmanager
+def ray_cluster(scenario: Scenario) -> Iterator[object | None]:
+    """The Ray cluster of a `workers = "ray"` run: one that does not answer stops the run before
+    its folder exists."""
+    if scenario.workers != "ray":
+        yield None
+        return
+    from harness.runner.ray_workers import RayConnection
+    connection = RayConnection(scenario.ray_address).open()
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def guard_account(scenario: Scenario, endpoint_url: str | None, allowed_accounts: list[str], say: Say) -> None:
+    """Real AWS: identify the account and refuse before anything is written anywhere."""
+    if scenario.backend != "aws":
+        return
+    if endpoint_url is None and scenario.time_scale != 1.0:
+        raise ValueError(f"{scenario.source}: time_scale = {scenario.time_scale!r} is not allowed; "
+                         "expected 1.0 with backend = \"aws\" (AWS runs in real time)")
+    from harness.aws.account import check_account
+    sts = ClientFactory(scenario_backend(scenario, endpoint_url), scenario.retry()).client("sts")
+    check_account(sts, scenario.region, allowed_accounts, say=say)
+
+
+def connect_shared_limiter(scenario: Scenario, endpoint_url: str | None, recorder, say: Say):
+    """The scenario's Redis limiter, reached before the first pipeline: a wrong URL stops the run
+    here (on_unreachable = "fail") or is a warning at its start ("local"), not in the middle.
+    None when the limiter lives in the run."""
+    backend = shared_limiter_backend(scenario, endpoint_url, recorder)
+    if backend is None:
+        return None
+    from harness.aws.limiter.redis_backend import LimiterUnreachable, without_password
+    try:
+        backend.check()
+    except LimiterUnreachable:
+        if scenario.limiter.on_unreachable == "fail":
+            raise
+        backend.now()  # falls back, with the warning
+    else:
+        say(f"limiter: shared through {without_password(scenario.limiter.redis_url)} "
+            f"(namespace {backend.namespace})")
+    recorder.set_meta(shared_limiter=backend.shared)
+    return backend
+
+
+def prepare_bucket(ctx: AwsContext, scenario: Scenario, run_id: str) -> None:
+    """The run's bucket: made and tagged, or the account's own (then the run keeps to its prefix)."""
+    s3 = ctx.client("s3")
+    if scenario.account.bucket:
+        s3.head_bucket(Bucket=ctx.bucket)
+        return
+    # outside us-east-1 S3 wants the region named (IllegalLocationConstraintException otherwise)
+    where = ({} if scenario.region == "us-east-1" else
+             {"CreateBucketConfiguration": {"LocationConstraint": scenario.region}})
+    try:
+        s3.create_bucket(Bucket=ctx.bucket, **where)
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") not in ("BucketAlreadyOwnedByYou",):
+            raise
+    s3.put_bucket_tagging(Bucket=ctx.bucket, Tagging={"TagSet": [{"Key": RUN_TAG, "Value": run_id}]})

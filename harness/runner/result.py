@@ -1,0 +1,45 @@
+"""What a run ends with: its folder, how it stopped, its counts, what it left behind; the report
+rendered from its folder; and the exit code a command that ran it gives."""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    run_dir: Path
+    stopped_by: str | None = None
+    pipelines: int = 0
+    failed: int = 0
+    leftovers: list = field(default_factory=list)
+    report_failed: str | None = None  # why the report could not be rendered (the events are kept)
+
+    @property
+    def exit_code(self) -> int:
+        """What a command that ran it exits with (README, "Exit codes")."""
+        stopped = self.stopped_by or ""
+        if stopped in ("SIGINT", "SIGTERM"):
+            return {"SIGINT": 130, "SIGTERM": 143}[stopped]
+        if stopped.startswith("threshold"):
+            return 99  # k6's exit code for failed thresholds
+        if stopped == "max_cost_usd":
+            return 3
+        if self.report_failed:
+            return 4  # a harness bug: the run's events are kept, the report is not there to read
+        return 1 if self.failed else 0
+
+    def render(self, say: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> "RunResult":
+        """The report, from the run folder alone; a report that cannot be rendered is said (and
+        kept in report_failed), the events are safe and it can be rebuilt."""
+        from harness.report import render
+        try:
+            paths = render(self.run_dir)
+            say(f"report: {paths['html']}")
+        except Exception as err:  # noqa: BLE001 - the events are safe; the report can be rebuilt
+            self.report_failed = f"{type(err).__name__}: {err}"
+            say(f"report could not be rendered ({self.report_failed}); rebuild with: harness report {self.run_dir}")
+        return self
