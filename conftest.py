@@ -105,3 +105,16 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true, which counts as a failure: {reason}"
+
+
+# Whole runs on the simulator take a minute or more of wall time each, mostly waiting; started
+# last, they would keep one worker busy while the others idle. The suite hands them out first.
+LONG_RUNNING = ("tests/test_capacity.py", "tests/test_aws_safety.py", "tests/chaos/", "tests/test_report.py",
+                "tests/test_runner.py", "tests/test_ray_workers.py", "tests/test_report_browser.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    def first(item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return next((i for i, prefix in enumerate(LONG_RUNNING) if path.startswith(prefix)), len(LONG_RUNNING))
+    items.sort(key=first)  # stable: each file keeps its own order

@@ -208,3 +208,27 @@ def test_whatif_scenario_without_verify_is_refused(tmp_path):
                            "sagemaker.CreateEndpoint.concurrency=4", "--scenario", "smoke"))
     assert line == ("error: --scenario 'smoke' is not allowed without --verify; expected --verify with it (it names "
                     "the scenario --verify reruns)")
+
+
+def _commands():
+    from harness.cli import build_parser
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    return sub.choices
+
+
+def test_every_option_of_every_command_says_what_it_is_for():
+    silent = [f"{name} {action.option_strings or action.dest}" for name, command in _commands().items()
+              for action in command._actions if action.dest != "help" and not action.help]
+    assert silent == []
+
+
+def test_every_command_that_reaches_an_account_takes_the_same_flags():
+    account = {"--endpoint-url", "--region", "--aws-profile", "--allow-account"}
+    for name in ("run", "sweep", "shootout", "doctor", "cleanup", "quotas"):
+        flags = {flag for action in _commands()[name]._actions for flag in action.option_strings}
+        assert account <= flags, (name, account - flags)
+    overrides = {"--profile", "--seed", "--time-scale", "--redis-url", "--reports"}
+    for name in ("run", "sweep", "shootout"):
+        flags = {flag for action in _commands()[name]._actions for flag in action.option_strings}
+        assert overrides <= flags, (name, overrides - flags)
