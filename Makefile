@@ -50,7 +50,7 @@ test: $(VENV)/.installed redis-server
 	touch $@
 
 test-lowest: .venv-lowest/.installed redis-server
-	.venv-lowest/bin/python -m pytest -n auto -q
+	.venv-lowest/bin/python -m pytest -n 4 --dist worksteal -q
 
 # The suite on the newest release of every dependency, today's, in .venv-latest (made anew each
 # time); when it fails, the packages newer than uv.lock are put back one at a time to name the one
@@ -61,11 +61,11 @@ test-latest: $(UV) redis-server
 # The suite three times in a row while one busy process per core competes for the CPU: no
 # test may rest on a wall-clock tolerance that a loaded machine breaks.
 test-under-load: $(VENV)/.installed
-	$(PY) tests/under_load.py --runs 3 -- $(PY) -m pytest -n auto -q
+	$(PY) tests/under_load.py --runs 3 -- $(PY) -m pytest -n 4 --dist worksteal -q
 
 # Includes the long stress runs marked `stress`.
 test-all: $(VENV)/.installed
-	$(PY) -m pytest -n auto -q -m ''
+	$(PY) -m pytest -n 4 --dist worksteal -q -m ''
 
 # Sweeps 4, 8, 16, ... up to N (LEVELS=4,32 overrides) on the embedded simulator.
 stress: $(VENV)/.installed

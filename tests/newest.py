@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--uv", required=True, help="the uv executable")
     parser.add_argument("--venv", type=Path, default=ROOT / ".venv-latest")
-    parser.add_argument("pytest_args", nargs="*", default=["-n", "auto", "-q"])
+    parser.add_argument("pytest_args", nargs="*", default=["-n", "4", "--dist", "worksteal", "-q"])
     options = parser.parse_args(argv)
     uv, venv = options.uv, options.venv
 
