@@ -15,7 +15,7 @@ from harness.report import render
 from harness.report.bottleneck import analyse
 from harness.report.compare import check, ThresholdError
 from harness.report.metrics import run_metrics
-from harness.report.render import usl_lines
+from harness.report.answers import usl_lines
 from harness.report.usl import fit_usl, usl
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -355,3 +355,22 @@ def test_the_report_says_where_contention_starts_and_what_the_pipelines_queued_f
             "pipeline, most for sagemaker.CreateFeatureGroup concurrency.") in summary
     assert ("At N=16 the pipelines queued longest for sagemaker.CreateFeatureGroup concurrency (150 s each), "
             "then sagemaker.CreateEndpoint concurrency (40 s each).") in summary
+
+
+def test_the_html_and_the_markdown_show_the_same_sections(tmp_path):
+    """Sections are defined once: every title and sentence is in report.html and summary.md alike,
+    the USL fit and the integrity check among them, and each table is also a CSV."""
+    import html as html_text
+
+    from harness.report.sections import sections
+    run = synthetic_run(tmp_path)
+    paths = render(run)
+    page = html_text.unescape(paths["html"].read_text())
+    summary = paths["markdown"].read_text()
+    metrics = json.loads(paths["metrics"].read_text())
+    shown = sections(metrics, [])
+    assert [s.key for s in shown][-3:] == ["usl", "health", "integrity"]
+    for section in shown:
+        for text in [section.title, *section.paragraphs, *section.bullets]:
+            assert text in page and text in summary, text
+    assert (run / "table_levels.csv").read_text().startswith("N,done,failed,pipelines/h")

@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from harness.aws.policies import POLICIES  # noqa: E402
 from harness.report.compare import load_metrics  # noqa: E402
-from harness.report.render import STYLE, _html_table, _img  # noqa: E402
+from harness.report.writers import STYLE, html_table, image  # noqa: E402
 
 COLUMNS = ["policy", "N", "pipelines/h", "% of bound", "attempts", "throttled", "% throttled",
            "limit refused", "failed", "p95 min", "partial failed"]
@@ -152,8 +152,8 @@ def page(run_dirs: list[Path], runs: list[dict], body: list[list[str]], verdict_
 <style>{STYLE}</style></head><body>
 <h1>Retry policies side by side: {html.escape(str(scenario))}</h1>
 <div class="answer"><h2>At the largest level</h2><ul>{answer}</ul></div>
-<figure>{_img(plot_path)}</figure>
-<h2>Every level</h2>{_html_table(COLUMNS, body)}
+<figure>{image(plot_path)}</figure>
+<h2>Every level</h2>{html_table(COLUMNS, body)}
 <h2>How the fight was kept fair</h2><p>{html.escape(fair)}</p>
 <h2>Each policy's own report</h2><ul>{links}</ul>
 </body></html>

@@ -41,13 +41,23 @@ class Moto:
         return installed is not None and call.protocol in installed.protocols
 
     def forward(self, call: Call) -> Reply:
-        """The call as sent where moto speaks its protocol; else in json, from its parameters."""
+        """The call as sent where moto speaks its protocol; else in json, from its parameters
+        (also where moto lags its model: moto 5.2.5 has no CloudWatch CBOR routes)."""
         if not self.speaks(call):
             return self.ask(call, call.params)
-        status, headers, body = self.wsgi(call.request.environ, call.request.body)
+        try:
+            status, headers, body = self.wsgi(call.request.environ, call.request.body)
+        except NotImplementedError as lacking:
+            return self._lacks(call, lacking)
+        if status == 404 and is_error_page(status, body) and call.protocol != "json" and self._json_capable(call):
+            return self.ask(call, call.params)
         if is_error_page(status, body):
             return self._gap(call, status)
         return Raw(status, headers, body)
+
+    def _json_capable(self, call: Call) -> bool:
+        installed = self.models.installed(call.service)
+        return installed is not None and "json" in installed.protocols and bool(installed.target_prefix)
 
     def ask(self, call: Call, params: dict) -> Answer | ApiError:
         """moto's answer to this operation with these parameters, in the internal form."""
@@ -62,7 +72,10 @@ class Moto:
         environ.update(REQUEST_METHOD="POST", PATH_INFO="/", RAW_URI="/", REQUEST_URI="/", QUERY_STRING="",
                        CONTENT_TYPE=f"application/x-amz-json-{installed.model.metadata.get('jsonVersion', '1.1')}",
                        HTTP_X_AMZ_TARGET=f"{installed.target_prefix}.{call.operation}")
-        status, headers, body = self.wsgi(environ, json_bytes(params))
+        try:
+            status, headers, body = self.wsgi(environ, json_bytes(params))
+        except NotImplementedError as lacking:
+            return self._lacks(call, lacking)
         if is_error_page(status, body):
             return self._gap(call, status)
         try:
@@ -74,6 +87,12 @@ class Moto:
             message = str(answer.pop("message", None) or answer.pop("Message", ""))
             return ApiError(status, code.split(":", 1)[0].rsplit("#", 1)[-1], message, answer)
         return Answer(answer, status)
+
+    @staticmethod
+    def _lacks(call: Call, lacking: NotImplementedError) -> Gap:
+        """moto routes the call but has no handler for it (it raises NotImplementedError)."""
+        return Gap(501, "NotImplemented", f"the simulator does not implement {call.key} (moto {moto.__version__}: "
+                                          f"{lacking})")
 
     @staticmethod
     def _gap(call: Call, status: int) -> Gap:
