@@ -13,7 +13,7 @@ SCENARIO ?= $(if $(shell [ "$(N)" -gt 32 ] 2>/dev/null && echo hundreds),scenari
 export UV_PYTHON_DOWNLOADS = never
 export UV_PYTHON_PREFERENCE = only-system
 
-.PHONY: redis-server lock test test-all test-lowest test-latest test-under-load stress sim bench bench-storm bench-shared-athena bench-past-quota bench-shared clean
+.PHONY: redis-server lock lint test test-all test-lowest test-latest test-under-load stress sim bench bench-storm bench-shared-athena bench-past-quota bench-shared clean
 
 $(UV): constraints/uv.txt
 	$(PYTHON) -m venv .uv
@@ -38,10 +38,17 @@ redis-server:
 	  $$root apt-get update -qq && \
 	  $$root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null; }
 
-# Four workers on two cores: most of the suite's time is whole runs waiting on the simulator's
-# scaled AWS time, not computing (`make test-under-load` shows no test leans on the spare CPU).
-test: $(VENV)/.installed redis-server
-	$(PY) -m pytest -n 4 --dist worksteal -q
+# Three workers on two cores: most of the suite's time is whole runs waiting on the simulator's
+# scaled AWS time, not computing. The tests that start Ray clusters share one worker (xdist_group).
+PYTEST = -m pytest -n 3 --dist loadgroup -q
+test: $(VENV)/.installed redis-server lint
+	$(PY) $(PYTEST)
+
+# ruff (lint and format) and mypy (strict on harness/aws, harness/runner and the simulator's
+# protocol layer; pyproject.toml): part of make test, as of CI.
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 # The suite on the lowest versions pyproject.toml allows (constraints/lowest.txt), in its own venv.
 .venv-lowest/.installed: pyproject.toml constraints/lowest.txt $(UV)
@@ -50,7 +57,7 @@ test: $(VENV)/.installed redis-server
 	touch $@
 
 test-lowest: .venv-lowest/.installed redis-server
-	.venv-lowest/bin/python -m pytest -n 4 --dist worksteal -q
+	.venv-lowest/bin/python $(PYTEST)
 
 # The suite on the newest release of every dependency, today's, in .venv-latest (made anew each
 # time); when it fails, the packages newer than uv.lock are put back one at a time to name the one
@@ -61,11 +68,11 @@ test-latest: $(UV) redis-server
 # The suite three times in a row while one busy process per core competes for the CPU: no
 # test may rest on a wall-clock tolerance that a loaded machine breaks.
 test-under-load: $(VENV)/.installed
-	$(PY) tests/under_load.py --runs 3 -- $(PY) -m pytest -n 4 --dist worksteal -q
+	$(PY) tests/under_load.py --runs 3 -- $(PY) $(PYTEST)
 
 # Includes the long stress runs marked `stress`.
 test-all: $(VENV)/.installed
-	$(PY) -m pytest -n 4 --dist worksteal -q -m ''
+	$(PY) $(PYTEST) -m ''
 
 # Sweeps 4, 8, 16, ... up to N (LEVELS=4,32 overrides) on the embedded simulator.
 stress: $(VENV)/.installed

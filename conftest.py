@@ -1,4 +1,5 @@
 """Shared fixtures: one simulator per test process (pytest-xdist worker), reset between tests."""
+
 from __future__ import annotations
 
 import os
@@ -10,8 +11,12 @@ from botocore.config import Config
 from harness.sim import Simulator
 
 # Tests never reach real AWS: fake credentials, and a region so nothing falls back to defaults.
-os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-                  AWS_SESSION_TOKEN="testing", AWS_DEFAULT_REGION="us-east-1")
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+)
 os.environ.pop("AWS_PROFILE", None)
 
 
@@ -32,6 +37,7 @@ def simulator(simulator_process):
 def redis_server():
     """A redis-server of this test's own, on a free loopback port (.ci/run installs it)."""
     from harness.redis_local import LocalRedis, RedisMissing
+
     try:
         server = LocalRedis()
     except RedisMissing as missing:  # `make test` and .ci/run install it: a failure, never a skip
@@ -47,6 +53,7 @@ def ray_cluster():
     process (pytest-xdist worker)."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # nothing leaves the machine
     from ray.cluster_utils import Cluster
+
     node = {"num_cpus": 1, "object_store_memory": 80 * 2**20}
     cluster = Cluster(initialize_head=True, head_node_args={**node, "include_dashboard": False})
     cluster.add_node(**node)
@@ -58,10 +65,13 @@ def ray_cluster():
 @pytest.fixture
 def client(simulator):
     """client('sagemaker') -> a plain boto3 client on the simulator, botocore retries off."""
+
     def make(service: str, region_name: str = "us-east-1", **config):
         settings = {"retries": {"total_max_attempts": 1, "mode": "standard"}, **config}
-        return boto3.client(service, endpoint_url=simulator.endpoint_url, region_name=region_name,
-                            config=Config(**settings))
+        return boto3.client(
+            service, endpoint_url=simulator.endpoint_url, region_name=region_name, config=Config(**settings)
+        )
+
     return make
 
 
@@ -82,10 +92,15 @@ def aws_ctx(simulator, tmp_path):
     def build(profile="calm", time_scale=0.01, clock=None, manual_time=False):
         simulator.reset(profile=profile, time_scale=time_scale, manual_time=manual_time)
         limiter = Limiter(load_profile(profile).quotas, time_scale)
-        factory = ClientFactory(Backend.simulator(simulator.endpoint_url), RetrySettings("harness"),
-                                recorder=recorder, limiter=limiter, time_scale=time_scale, clock=clock)
-        ctx = AwsContext(factory, bucket="harness-test", run_id="test-run", limiter=limiter,
-                         recorder=recorder)
+        factory = ClientFactory(
+            Backend.simulator(simulator.endpoint_url),
+            RetrySettings("harness"),
+            recorder=recorder,
+            limiter=limiter,
+            time_scale=time_scale,
+            clock=clock,
+        )
+        ctx = AwsContext(factory, bucket="harness-test", run_id="test-run", limiter=limiter, recorder=recorder)
         ctx.clients.client("s3").create_bucket(Bucket="harness-test")
         ctx.reset = build
         ctx.events_path = tmp_path
@@ -109,12 +124,20 @@ def pytest_runtest_makereport(item, call):
 
 # Whole runs on the simulator take a minute or more of wall time each, mostly waiting; started
 # last, they would keep one worker busy while the others idle. The suite hands them out first.
-LONG_RUNNING = ("tests/test_capacity.py", "tests/test_aws_safety.py", "tests/chaos/", "tests/test_report.py",
-                "tests/test_runner.py", "tests/test_ray_workers.py", "tests/test_report_browser.py")
+LONG_RUNNING = (
+    "tests/test_capacity.py",
+    "tests/test_aws_safety.py",
+    "tests/chaos/",
+    "tests/test_report.py",
+    "tests/test_runner.py",
+    "tests/test_ray_workers.py",
+    "tests/test_report_browser.py",
+)
 
 
 def pytest_collection_modifyitems(config, items):
     def first(item) -> int:
         path = item.nodeid.split("::", 1)[0]
         return next((i for i, prefix in enumerate(LONG_RUNNING) if path.startswith(prefix)), len(LONG_RUNNING))
+
     items.sort(key=first)  # stable: each file keeps its own order

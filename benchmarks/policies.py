@@ -13,6 +13,7 @@ after another, on one simulator reset between rows.
 
     .venv/bin/python benchmarks/policies.py [--threads 32] [--calls 20] [--rate 20] [--rows ...]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,19 +60,35 @@ class Row:
         return f"harness (table {table}, {self.basis})" + (" + tenant" if self.tenant else "")
 
 
-ROWS = [Row("botocore-standard"), Row("botocore-adaptive"), Row("botocore-legacy"), Row("none"),
-        Row("harness", 1.0, "published"), Row("harness", 0.1), Row("harness", 0.5), Row("harness", 2.0),
-        Row("harness", 10.0), Row("harness", 100.0),
-        Row("botocore-adaptive", tenant=True), Row("botocore-standard", tenant=True),
-        Row("harness", 1.0, "published", tenant=True), Row("harness", 10.0, tenant=True)]
+ROWS = [
+    Row("botocore-standard"),
+    Row("botocore-adaptive"),
+    Row("botocore-legacy"),
+    Row("none"),
+    Row("harness", 1.0, "published"),
+    Row("harness", 0.1),
+    Row("harness", 0.5),
+    Row("harness", 2.0),
+    Row("harness", 10.0),
+    Row("harness", 100.0),
+    Row("botocore-adaptive", tenant=True),
+    Row("botocore-standard", tenant=True),
+    Row("harness", 1.0, "published", tenant=True),
+    Row("harness", 10.0, tenant=True),
+]
 
 
 def make_endpoint(sim):
     client = ClientFactory(Backend.simulator(sim.endpoint_url), RetrySettings("none")).client("sagemaker")
-    client.create_model(ModelName="m", ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
-                        PrimaryContainer={"Image": "img"})
-    client.create_endpoint_config(EndpointConfigName="c", ProductionVariants=[{
-        "VariantName": "v", "ModelName": "m", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+    client.create_model(
+        ModelName="m", ExecutionRoleArn="arn:aws:iam::123456789012:role/r", PrimaryContainer={"Image": "img"}
+    )
+    client.create_endpoint_config(
+        EndpointConfigName="c",
+        ProductionVariants=[
+            {"VariantName": "v", "ModelName": "m", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
+        ],
+    )
     client.create_endpoint(EndpointName="ep", EndpointConfigName="c")
 
 
@@ -90,8 +107,11 @@ class Tenant:
             self.attempts += 1
 
     def _work(self):
-        client = ClientFactory(Backend.simulator(self.sim.endpoint_url),
-                               RetrySettings("botocore-standard", max_attempts=3)).for_worker().client("sagemaker")
+        client = (
+            ClientFactory(Backend.simulator(self.sim.endpoint_url), RetrySettings("botocore-standard", max_attempts=3))
+            .for_worker()
+            .client("sagemaker")
+        )
         client.meta.events.register("response-received", self._count_attempt)
         while not self.stop.is_set():
             delay = self.pace.reserve()
@@ -117,13 +137,16 @@ class Tenant:
 
 
 def run_policy(sim, row, threads, calls, rate, attempts, recorder=None):
-    table = QuotaTable([Quota("sagemaker", "DescribeEndpoint", rate=rate * row.table, burst=rate * row.table,
-                              rate_basis=row.basis)])
+    table = QuotaTable(
+        [Quota("sagemaker", "DescribeEndpoint", rate=rate * row.table, burst=rate * row.table, rate_basis=row.basis)]
+    )
     limiter = Limiter(table)
     policy = row.policy
     settings = RetrySettings(policy, max_attempts=attempts)
-    factories = [ClientFactory(Backend.simulator(sim.endpoint_url), settings, recorder=recorder,
-                               limiter=limiter) for _ in range(threads)]
+    factories = [
+        ClientFactory(Backend.simulator(sim.endpoint_url), settings, recorder=recorder, limiter=limiter)
+        for _ in range(threads)
+    ]
     for factory in factories:
         factory.client("sagemaker")
     latencies, failed, lock = [], [0], threading.Lock()
@@ -165,9 +188,12 @@ def run_policy(sim, row, threads, calls, rate, attempts, recorder=None):
     throttled = after["throttled"] - before["throttled"] - tenant_throttled
     latencies.sort()
     return {
-        "row": row, "goodput": len(latencies) / elapsed, "attempts": requests,
+        "row": row,
+        "goodput": len(latencies) / elapsed,
+        "attempts": requests,
         "tenant_goodput": tenant_ok / elapsed if tenant else None,
-        "throttled_pct": 100.0 * throttled / max(1, requests), "failed": failed[0],
+        "throttled_pct": 100.0 * throttled / max(1, requests),
+        "failed": failed[0],
         "p50": statistics.median(latencies) if latencies else float("nan"),
         "p99": latencies[int(0.99 * (len(latencies) - 1))] if latencies else float("nan"),
     }
@@ -176,8 +202,12 @@ def run_policy(sim, row, threads, calls, rate, attempts, recorder=None):
 def cpu_per_call(sim, calls, recording):
     with tempfile.TemporaryDirectory() as folder:
         recorder = Recorder(Path(folder) / "events.db", "bench") if recording else None
-        client = ClientFactory(Backend.simulator(sim.endpoint_url), RetrySettings("harness"),
-                               recorder=recorder, limiter=Limiter(QuotaTable([]))).client("sagemaker")
+        client = ClientFactory(
+            Backend.simulator(sim.endpoint_url),
+            RetrySettings("harness"),
+            recorder=recorder,
+            limiter=Limiter(QuotaTable([])),
+        ).client("sagemaker")
         client.describe_endpoint(EndpointName="ep")
         start = time.process_time()
         for _ in range(calls):
@@ -202,12 +232,22 @@ def main():
         profile = Path(folder) / "bench.toml"
         profile.write_text(PROFILE.format(rate=args.rate))
         with Simulator(str(profile), seed=1) as sim:
-            print(f"{args.threads} threads x {args.calls} DescribeEndpoint calls, quota {args.rate:g}/s "
-                  f"burst {args.rate:g}, {args.attempts} attempts per call for every policy; tenant rows: "
-                  f"another client pool spends {args.rate / 2:g}/s of it\n")
-            print(f"{'#':>2} {'policy':42} {'goodput/s':>9} {'of quota':>8} {'attempts':>8} "
-                  f"{'throttled':>9} {'failed':>6} {'p50 s':>6} {'p99 s':>6} {'tenant/s':>8}")
-            chosen = [] if args.cpu_only else [int(i) for i in args.rows.split(",")] if args.rows else range(1, len(ROWS) + 1)
+            print(
+                f"{args.threads} threads x {args.calls} DescribeEndpoint calls, quota {args.rate:g}/s "
+                f"burst {args.rate:g}, {args.attempts} attempts per call for every policy; tenant rows: "
+                f"another client pool spends {args.rate / 2:g}/s of it\n"
+            )
+            print(
+                f"{'#':>2} {'policy':42} {'goodput/s':>9} {'of quota':>8} {'attempts':>8} "
+                f"{'throttled':>9} {'failed':>6} {'p50 s':>6} {'p99 s':>6} {'tenant/s':>8}"
+            )
+            chosen = (
+                []
+                if args.cpu_only
+                else [int(i) for i in args.rows.split(",")]
+                if args.rows
+                else range(1, len(ROWS) + 1)
+            )
             for number in chosen:
                 row = ROWS[number - 1]
                 sim.reset()
@@ -215,9 +255,12 @@ def main():
                 r = run_policy(sim, row, args.threads, args.calls, args.rate, args.attempts)
                 room = args.rate / 2 if row.tenant else args.rate  # what is left for the pipelines
                 tenant = "-" if r["tenant_goodput"] is None else f"{r['tenant_goodput']:.1f}"
-                print(f"{number:2d} {row.label:42} {r['goodput']:9.1f} {100 * r['goodput'] / room:7.0f}% "
-                      f"{r['attempts']:8d} {r['throttled_pct']:8.1f}% {r['failed']:6d} "
-                      f"{r['p50']:6.2f} {r['p99']:6.2f} {tenant:>8}", flush=True)
+                print(
+                    f"{number:2d} {row.label:42} {r['goodput']:9.1f} {100 * r['goodput'] / room:7.0f}% "
+                    f"{r['attempts']:8d} {r['throttled_pct']:8.1f}% {r['failed']:6d} "
+                    f"{r['p50']:6.2f} {r['p99']:6.2f} {tenant:>8}",
+                    flush=True,
+                )
             sim.reset(profile="calm")
             make_endpoint(sim)
             # off and on alternate, five rounds each, so drift in the machine's load hits both alike
@@ -226,8 +269,10 @@ def main():
                 offs.append(cpu_per_call(sim, args.cpu_calls // rounds, recording=False))
                 ons.append(cpu_per_call(sim, args.cpu_calls // rounds, recording=True))
             off, on = statistics.median(offs), statistics.median(ons)
-            print(f"\nclient CPU per call (median of {rounds} alternating rounds): recording off {off * 1e6:.0f} us, "
-                  f"on {on * 1e6:.0f} us ({100 * (on - off) / off:+.1f}%)")
+            print(
+                f"\nclient CPU per call (median of {rounds} alternating rounds): recording off {off * 1e6:.0f} us, "
+                f"on {on * 1e6:.0f} us ({100 * (on - off) / off:+.1f}%)"
+            )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ integrity line balanced, the wall time, and for Ray how the workers spread over 
 
     .venv/bin/python benchmarks/ray_workers.py [--scenario stress-hundreds] [-n 64] [--processes 2]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,14 +43,19 @@ def run_once(scenario_path: Path, n: int, reports: Path, redis_url: str | None) 
     nodes = {}
     for share in shares:
         nodes[share.get("node", "")[:8]] = nodes.get(share.get("node", "")[:8], 0) + share["workers"]
-    return {"done": level["completed"], "failed": level["failed"], "per_hour": level["throughput_per_hour"],
-            "p50_min": level["pipeline_seconds"]["p50"] / 60,
-            "limiter_s": level["waits"]["limiter_seconds_per_pipeline"],
-            "overhead_ms": level["overhead"]["per_call_wall_ms"]["mean"],
-            "overhead_share": 100 * level["overhead"]["share_of_pipeline"],
-            "requests_per_s": level["simulator"]["requests_per_second"],
-            "integrity": metrics["integrity"]["all_match"], "wall": wall,
-            "spread": " + ".join(f"{count}" for count in nodes.values()) if nodes else "-"}
+    return {
+        "done": level["completed"],
+        "failed": level["failed"],
+        "per_hour": level["throughput_per_hour"],
+        "p50_min": level["pipeline_seconds"]["p50"] / 60,
+        "limiter_s": level["waits"]["limiter_seconds_per_pipeline"],
+        "overhead_ms": level["overhead"]["per_call_wall_ms"]["mean"],
+        "overhead_share": 100 * level["overhead"]["share_of_pipeline"],
+        "requests_per_s": level["simulator"]["requests_per_second"],
+        "integrity": metrics["integrity"]["all_match"],
+        "wall": wall,
+        "spread": " + ".join(f"{count}" for count in nodes.values()) if nodes else "-",
+    }
 
 
 def main() -> None:
@@ -62,6 +68,7 @@ def main() -> None:
     base = Path(text).read_text()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     from ray.cluster_utils import Cluster
+
     node = {"num_cpus": 1, "object_store_memory": 80 * 2**20}
     cluster = Cluster(initialize_head=True, head_node_args={**node, "include_dashboard": False})
     cluster.add_node(**node)
@@ -71,9 +78,11 @@ def main() -> None:
         with LocalRedis() as redis, tempfile.TemporaryDirectory() as work:
             work = Path(work)
             ray = f'workers = "ray"\nray_address = "{cluster.address}"\nprocesses = {args.processes}\n'
-            for label, extra, url in (("threads, limiter in the run", "", None),
-                                      ("threads, limiter in Redis", "", redis.url),
-                                      (f"{args.processes} Ray workers, 2 nodes", ray, redis.url)):
+            for label, extra, url in (
+                ("threads, limiter in the run", "", None),
+                ("threads, limiter in Redis", "", redis.url),
+                (f"{args.processes} Ray workers, 2 nodes", ray, redis.url),
+            ):
                 path = work / f"{len(rows)}.toml"
                 path.write_text(extra + base)
                 reports = work / f"reports-{len(rows)}"
@@ -83,12 +92,16 @@ def main() -> None:
     finally:
         cluster.shutdown()
     print(f"{args.scenario} at N={args.n} on one machine ({os.cpu_count()} cores), one run after another")
-    print(f"{'workers':30} {'done':>4} {'fail':>4} {'pipel/h':>7} {'p50 min':>7} {'limiter s':>9} "
-          f"{'ovh ms':>6} {'ovh %':>5} {'req/s':>6} {'integrity':>9} {'wall s':>6}  spread")
+    print(
+        f"{'workers':30} {'done':>4} {'fail':>4} {'pipel/h':>7} {'p50 min':>7} {'limiter s':>9} "
+        f"{'ovh ms':>6} {'ovh %':>5} {'req/s':>6} {'integrity':>9} {'wall s':>6}  spread"
+    )
     for label, r in rows:
-        print(f"{label:30} {r['done']:4d} {r['failed']:4d} {r['per_hour']:7.1f} {r['p50_min']:7.1f} "
-              f"{r['limiter_s']:9.1f} {r['overhead_ms']:6.1f} {r['overhead_share']:5.1f} {r['requests_per_s']:6.1f} "
-              f"{'balances' if r['integrity'] else 'NO':>9} {r['wall']:6.0f}  {r['spread']}")
+        print(
+            f"{label:30} {r['done']:4d} {r['failed']:4d} {r['per_hour']:7.1f} {r['p50_min']:7.1f} "
+            f"{r['limiter_s']:9.1f} {r['overhead_ms']:6.1f} {r['overhead_share']:5.1f} {r['requests_per_s']:6.1f} "
+            f"{'balances' if r['integrity'] else 'NO':>9} {r['wall']:6.0f}  {r['spread']}"
+        )
 
 
 if __name__ == "__main__":

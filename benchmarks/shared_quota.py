@@ -7,6 +7,7 @@ after the other, on one simulator reset between them.
 
     .venv/bin/python benchmarks/shared_quota.py [--scenario shared-quota] [--operation sagemaker.DescribeFeatureGroup]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,12 +23,24 @@ from harness.runner.scenario import load_scenario
 from harness.sim import Simulator
 
 
-def runs_at_once(count: int, scenario: str, endpoint: str, reports: Path,
-                 redis_url: str | None) -> tuple[float, list[dict]]:
-    command = [sys.executable, "-m", "harness.cli", "run", scenario, "--endpoint-url", endpoint,
-               "--reports", str(reports)] + (["--redis-url", redis_url] if redis_url else [])
+def runs_at_once(
+    count: int, scenario: str, endpoint: str, reports: Path, redis_url: str | None
+) -> tuple[float, list[dict]]:
+    command = [
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "run",
+        scenario,
+        "--endpoint-url",
+        endpoint,
+        "--reports",
+        str(reports),
+    ] + (["--redis-url", redis_url] if redis_url else [])
     started = time.monotonic()
-    runs = [subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(count)]
+    runs = [
+        subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(count)
+    ]
     for run in runs:
         _, err = run.communicate()
         if run.returncode not in (0, 1):  # 1: a threshold or a pipeline failed, still a measurement
@@ -44,21 +57,36 @@ def runs_at_once(count: int, scenario: str, endpoint: str, reports: Path,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", default="shared-quota")
-    parser.add_argument("--operation", default="sagemaker.DescribeFeatureGroup",
-                        help="the quota the runs share (service.Operation, as the simulator counts it)")
+    parser.add_argument(
+        "--operation",
+        default="sagemaker.DescribeFeatureGroup",
+        help="the quota the runs share (service.Operation, as the simulator counts it)",
+    )
     args = parser.parse_args()
     scenario = load_scenario(args.scenario)
     rows = []
     with Simulator(scenario.profile, seed=scenario.seed, time_scale=scenario.time_scale) as sim, LocalRedis() as redis:
-        for label, count, url in (("one run alone", 1, None), ("two, a limiter each", 2, None),
-                                  ("two, one in Redis", 2, redis.url)):
+        for label, count, url in (
+            ("one run alone", 1, None),
+            ("two, a limiter each", 2, None),
+            ("two, one in Redis", 2, redis.url),
+        ):
             sim.reset()
             with tempfile.TemporaryDirectory() as reports:
                 wall, runs = runs_at_once(count, args.scenario, sim.endpoint_url, Path(reports), url)
             served = sim.stats()["operations"].get(args.operation, {})
             requests, throttled = served.get("requests", 0), served.get("throttled", 0)
-            rows.append((label, requests, throttled, 100 * throttled / max(1, requests),
-                         sum(r["done"] for r in runs), sum(r["failed"] for r in runs), wall))
+            rows.append(
+                (
+                    label,
+                    requests,
+                    throttled,
+                    100 * throttled / max(1, requests),
+                    sum(r["done"] for r in runs),
+                    sum(r["failed"] for r in runs),
+                    wall,
+                )
+            )
             print(f"{label}: done", file=sys.stderr)
     print(f"runs of {args.scenario} on one account; {args.operation} as the account saw it")
     print(f"{'limiter':22} {'requests':>9} {'throttled':>9} {'% thr':>6} {'done':>5} {'failed':>6} {'wall s':>7}")

@@ -9,6 +9,7 @@ gives the client's CPU per call, which the closing server made expensive too.
 
     .venv/bin/python benchmarks/sim_throughput.py [--seconds 5]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,17 +45,23 @@ def wait_ready(url: str, timeout: float = 30.0) -> None:
 
 
 def client(url: str):
-    return boto3.client("sagemaker", endpoint_url=url, region_name="us-east-1",
-                        aws_access_key_id="bench", aws_secret_access_key="bench",
-                        config=Config(retries={"total_max_attempts": 1}, max_pool_connections=64))
+    return boto3.client(
+        "sagemaker",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+        config=Config(retries={"total_max_attempts": 1}, max_pool_connections=64),
+    )
 
 
 def measure(url: str, threads: int, seconds: float) -> tuple[float, float]:
     """Requests per second, and the client's CPU milliseconds per request."""
     sagemaker = client(url)
     try:
-        sagemaker.create_model(ModelName="bench", ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
-                               PrimaryContainer={"Image": "img"})
+        sagemaker.create_model(
+            ModelName="bench", ExecutionRoleArn="arn:aws:iam::123456789012:role/r", PrimaryContainer={"Image": "img"}
+        )
     except Exception:
         pass
     done = [0] * threads
@@ -76,15 +83,21 @@ def measure(url: str, threads: int, seconds: float) -> tuple[float, float]:
 
 
 # The simulator with werkzeug's closing request handler (moto's), started as the server is.
-CLOSING = ("import sys; from moto.moto_server.werkzeug_app import MotoRequestHandler; "
-           "import harness.sim.server as server; server.keep_alive_handler = lambda: MotoRequestHandler; "
-           "sys.exit(server.main(sys.argv[1:]))")
+CLOSING = (
+    "import sys; from moto.moto_server.werkzeug_app import MotoRequestHandler; "
+    "import harness.sim.server as server; server.keep_alive_handler = lambda: MotoRequestHandler; "
+    "sys.exit(server.main(sys.argv[1:]))"
+)
 
 
 def start_closing(profile: str) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen([sys.executable, "-c", CLOSING, "--profile", profile, "--port", "0",
-                                "--exit-when-stdin-closes"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", CLOSING, "--profile", profile, "--port", "0", "--exit-when-stdin-closes"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     line = process.stdout.readline().strip()
     if not line.startswith("SIMULATOR "):
         raise RuntimeError(f"the closing simulator did not start: {line!r}")
@@ -99,8 +112,11 @@ def main():
     levels = [int(n) for n in args.threads.split(",")]
 
     port = free_port()
-    moto = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    moto = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     moto_url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as folder:
         bare = Path(folder) / "bare.toml"

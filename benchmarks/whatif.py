@@ -11,6 +11,7 @@ raise, not about discovering the quota).
 
     .venv/bin/python benchmarks/whatif.py [--n 32] [--cases endpoints,athena]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,13 +38,24 @@ def case(name: str, n: int, folder: Path) -> str:
     profile.write_text('extends = "aws-default"\n' + row)
     scenario = folder / f"{name}.toml"
     base = (ROOT / "scenarios" / "stress.toml").read_text()
-    base = base.replace('profile = "aws-default"', f'profile = "{profile}"').replace("thresholds = [", "# thresholds = [")
+    base = base.replace('profile = "aws-default"', f'profile = "{profile}"').replace(
+        "thresholds = [", "# thresholds = ["
+    )
     scenario.write_text(base + row)
     reports = folder / "reports"
     harness("run", str(scenario), "-n", str(n), "--reports", str(reports))
     [run_dir] = [p for p in reports.iterdir() if p.is_dir()]
-    return harness("whatif", str(run_dir), "--quota", f"{service}.{operation}.concurrency={raised}", "--verify",
-                   "--scenario", str(scenario), "--reports", str(reports)).split("\n\nwritten:")[0]
+    return harness(
+        "whatif",
+        str(run_dir),
+        "--quota",
+        f"{service}.{operation}.concurrency={raised}",
+        "--verify",
+        "--scenario",
+        str(scenario),
+        "--reports",
+        str(reports),
+    ).split("\n\nwritten:")[0]
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ the scale is 1. Sleeps end early, with `harness.stopping.Stopped`, when the run 
 advances it, so a timing claim ("fails at the 300-second deadline") is checked exactly,
 whatever else the machine is doing.
 """
+
 from __future__ import annotations
 
 import threading

@@ -2,6 +2,7 @@
 
 Profiles, quota tables and scenarios all go through here so bad input always reads the same way.
 """
+
 from __future__ import annotations
 
 import tomllib
@@ -28,6 +29,7 @@ def dumps_toml(data: dict[str, Any]) -> str:
         if isinstance(value, (list, tuple)):
             return [present(v) for v in value if v is not None]
         return value
+
     return tomli_w.dumps(present(data))
 
 
@@ -69,8 +71,16 @@ class Section:
         self._seen.add(key)
         return self.data.get(key, default)
 
-    def number(self, key: str, default: float | None = None, *, minimum: float | None = None,
-               maximum: float | None = None, above: float | None = None, required: bool = False) -> float:
+    def number(
+        self,
+        key: str,
+        default: float | None = None,
+        *,
+        minimum: float | None = None,
+        maximum: float | None = None,
+        above: float | None = None,
+        required: bool = False,
+    ) -> float:
         """above: an exclusive minimum (a rate of 0 would never let a call go)."""
         value = self.raw(key, default)
         allowed = f"a number > {above:g}" if above is not None else _range("a number", minimum, maximum)
@@ -80,13 +90,23 @@ class Section:
             return value  # type: ignore[return-value]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
             raise self.error(key, value, allowed)
-        if ((minimum is not None and value < minimum) or (maximum is not None and value > maximum)
-                or (above is not None and value <= above)):
+        if (
+            (minimum is not None and value < minimum)
+            or (maximum is not None and value > maximum)
+            or (above is not None and value <= above)
+        ):
             raise self.error(key, value, allowed)
         return float(value)
 
-    def integer(self, key: str, default: int | None = None, *, minimum: int | None = None,
-                maximum: int | None = None, required: bool = False) -> int:
+    def integer(
+        self,
+        key: str,
+        default: int | None = None,
+        *,
+        minimum: int | None = None,
+        maximum: int | None = None,
+        required: bool = False,
+    ) -> int:
         value = self.raw(key, default)
         if value is None and required:
             raise self.error(key, None, "an integer (required)")
@@ -98,8 +118,9 @@ class Section:
             raise self.error(key, value, _range("an integer", minimum, maximum))
         return value
 
-    def string(self, key: str, default: str | None = None, *, choices: Iterable[str] | None = None,
-               required: bool = False) -> str:
+    def string(
+        self, key: str, default: str | None = None, *, choices: Iterable[str] | None = None, required: bool = False
+    ) -> str:
         value = self.raw(key, default)
         choices = list(choices) if choices is not None else None
         allowed = f"one of {', '.join(choices)}" if choices else "a string"

@@ -11,6 +11,7 @@ the runner could tear down the pipelines through it. So children leave the group
 A detached child must not outlive a runner killed with SIGKILL: `exit_with_parent` watches for
 that.
 """
+
 from __future__ import annotations
 
 import contextlib

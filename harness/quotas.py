@@ -10,6 +10,7 @@ Each row says how much its rate can be trusted (`rate_basis`): `published` (AWS 
 number) and `synced` (read from the account's Service Quotas) are ceilings the limiter never
 exceeds; an `estimate` is where it starts, and it may probe above it.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -43,13 +44,11 @@ class Quota:
         return self.rate_basis in ("published", "synced")
 
 
-
 def most_specific(rows, service: str, operation: str):
     """The row whose service and operation patterns match most specifically (exact beats glob)."""
     best, best_rank = None, None
     for row in rows:
-        if not (fnmatch.fnmatchcase(service, row.service)
-                and fnmatch.fnmatchcase(operation, row.operation)):
+        if not (fnmatch.fnmatchcase(service, row.service) and fnmatch.fnmatchcase(operation, row.operation)):
             continue
         rank = ("*" not in row.service, "*" not in row.operation, len(row.operation.rstrip("*")))
         if best_rank is None or rank > best_rank:
@@ -107,8 +106,7 @@ class QuotaTable:
 
     def scaled(self, time_scale: float) -> "QuotaTable":
         """Rates in wall time: at time_scale 1/60 one wall second is 60 AWS seconds."""
-        return QuotaTable([replace(q, rate=None if q.rate is None else q.rate / time_scale)
-                           for q in self.quotas])
+        return QuotaTable([replace(q, rate=None if q.rate is None else q.rate / time_scale) for q in self.quotas])
 
     def rows(self) -> list[Quota]:
         return sorted(self.quotas, key=lambda q: (q.service, q.operation))

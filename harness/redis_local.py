@@ -4,6 +4,7 @@ on one machine: Debian's `redis-server`, on a free port, nothing saved to disk, 
     with LocalRedis() as redis:
         ... scenario [limiter] redis_url = redis.url ...
 """
+
 from __future__ import annotations
 
 import shutil
@@ -31,7 +32,9 @@ class LocalRedis:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._process = subprocess.Popen(
             [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + start_seconds
         while True:
             try:

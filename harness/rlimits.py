@@ -1,4 +1,5 @@
 """Process limits a load generator meets before the account's quotas."""
+
 from __future__ import annotations
 
 import contextlib

@@ -10,6 +10,7 @@ end of the grace period).
     with stop_on(run.stop):
         stage.run()            # raises Stopped soon after run.stop is set
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -1,5 +1,6 @@
 """What the simulator tells a client about each answer's time, in two response headers: the
 contract between the simulator and the harness's recorder (neither imports the other)."""
+
 # The milliseconds (wall) that were the profile's latency or timeout, i.e. AWS behaviour. The rest
 # of a client's round trip is the measurement's own cost.
 INJECTED_HEADER = "x-sim-injected-ms"

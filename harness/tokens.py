@@ -1,4 +1,5 @@
 """A thread-safe token bucket: the one rate mechanism shared by the simulator and the limiter."""
+
 from __future__ import annotations
 
 import threading

@@ -1,25 +1,60 @@
 """Opening a report in headless Chromium (Debian's chromium package), as a person would."""
+
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def open_report(html: Path, screenshot: Path, profile_dir: Path) -> dict:
     """Load the page; return plots loaded ('5/5'), console errors, and the screenshot's size."""
     url = html.resolve().as_uri()
-    dom = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile_dir}", "--enable-logging=stderr",
-                          "--v=0", "--virtual-time-budget=10000", "--dump-dom", url], capture_output=True, text=True, timeout=120)
-    shot = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile_dir}", "--window-size=1200,2400",
-                           f"--screenshot={screenshot}", url], capture_output=True, text=True, timeout=120)
+    dom = subprocess.run(
+        [
+            CHROMIUM,
+            *FLAGS,
+            f"--user-data-dir={profile_dir}",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    shot = subprocess.run(
+        [
+            CHROMIUM,
+            *FLAGS,
+            f"--user-data-dir={profile_dir}",
+            "--window-size=1200,2400",
+            f"--screenshot={screenshot}",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if not re.search(r"data-plots-loaded", dom.stdout):
         print("chromium dump:", len(dom.stdout), dom.stdout[-500:], dom.stderr[-2000:])
     loaded = re.search(r'data-plots-loaded="([^"]*)"', dom.stdout)
-    console = [line for line in (dom.stderr + shot.stderr).splitlines()
-               if "CONSOLE" in line or "Uncaught" in line]
-    return {"plots_loaded": loaded.group(1) if loaded else None, "console": console,
-            "screenshot_bytes": screenshot.stat().st_size if screenshot.exists() else 0}
+    console = [line for line in (dom.stderr + shot.stderr).splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    return {
+        "plots_loaded": loaded.group(1) if loaded else None,
+        "console": console,
+        "screenshot_bytes": screenshot.stat().st_size if screenshot.exists() else 0,
+    }

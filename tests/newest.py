@@ -12,6 +12,7 @@
 
 Exit status: pytest's (0 when the suite passes on the newest releases).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,9 @@ def direct_dependencies(pyproject: Path) -> set[str]:
 
 
 def installed_versions(uv: str, venv: Path) -> dict[str, str]:
-    out = subprocess.run([uv, "pip", "list", "--format", "json", "--python", str(venv)],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [uv, "pip", "list", "--format", "json", "--python", str(venv)], check=True, capture_output=True, text=True
+    ).stdout
     return {canonical(p["name"]): p["version"] for p in json.loads(out)}
 
 
@@ -85,24 +87,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--uv", required=True, help="the uv executable")
     parser.add_argument("--venv", type=Path, default=ROOT / ".venv-latest")
-    parser.add_argument("pytest_args", nargs="*", default=["-n", "4", "--dist", "worksteal", "-q"])
+    parser.add_argument("pytest_args", nargs="*", default=["-n", "3", "--dist", "loadgroup", "-q"])
     options = parser.parse_args(argv)
     uv, venv = options.uv, options.venv
 
     subprocess.run([uv, "venv", "--quiet", "--clear", "--python", sys.executable, str(venv)], check=True)
-    subprocess.run([uv, "pip", "install", "--quiet", "--refresh", "--upgrade", "--python", str(venv),
-                    "-e", f"{ROOT}[test]"], check=True)
+    subprocess.run(
+        [uv, "pip", "install", "--quiet", "--refresh", "--upgrade", "--python", str(venv), "-e", f"{ROOT}[test]"],
+        check=True,
+    )
 
     locked = locked_versions(ROOT / "uv.lock")
     newest = installed_versions(uv, venv)
     direct = direct_dependencies(ROOT / "pyproject.toml")
-    drift = {name: version for name, version in newest.items()
-             if name in locked and version not in locked[name]}
+    drift = {name: version for name, version in newest.items() if name in locked and version not in locked[name]}
     unlocked = sorted(set(newest) - set(locked) - {"ml-pipeline-stress-harness"})
     print(f"newer than uv.lock: {len(drift)} of {len(newest)} packages")
     for name in sorted(drift, key=lambda n: (n not in direct, n)):
-        print(f"  {name:32} {', '.join(sorted(locked[name])):>14} -> {drift[name]}"
-              + ("  (direct)" if name in direct else ""))
+        print(
+            f"  {name:32} {', '.join(sorted(locked[name])):>14} -> {drift[name]}"
+            + ("  (direct)" if name in direct else "")
+        )
     for name in unlocked:
         print(f"  {name:32} {'(not in it)':>14} -> {newest[name]}")
 
@@ -116,26 +121,31 @@ def main(argv: list[str] | None = None) -> int:
         annotate("the suite fails on the newest releases, and nothing is newer than uv.lock: main itself fails")
         return status
     if not failed:
-        annotate(f"the suite fails on the newest releases (pytest exit {status}, no failed test to rerun); "
-                 f"newer than uv.lock: " + ", ".join(f"{n} {v}" for n, v in sorted(drift.items())))
+        annotate(
+            f"the suite fails on the newest releases (pytest exit {status}, no failed test to rerun); "
+            f"newer than uv.lock: " + ", ".join(f"{n} {v}" for n, v in sorted(drift.items()))
+        )
         return status
     print(f"{len(failed)} failed; putting back one package at a time to find which breaks them")
     culprits = []
     for name in sorted(drift, key=lambda n: (n not in direct, n))[:MAX_SUSPECTS]:
         back = max(locked[name])
-        subprocess.run([uv, "pip", "install", "--quiet", "--no-deps", "--python", str(venv), f"{name}=={back}"],
-                       check=True)
+        subprocess.run(
+            [uv, "pip", "install", "--quiet", "--no-deps", "--python", str(venv), f"{name}=={back}"], check=True
+        )
         if pytest(venv, ["-q", *failed], venv / "junit-retry.xml") == 0:
             culprits.append(f"{name} {drift[name]} (uv.lock has {back})")
-        subprocess.run([uv, "pip", "install", "--quiet", "--no-deps", "--python", str(venv), f"{name}=={drift[name]}"],
-                       check=True)
+        subprocess.run(
+            [uv, "pip", "install", "--quiet", "--no-deps", "--python", str(venv), f"{name}=={drift[name]}"], check=True
+        )
     shown = ", ".join(failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
     if culprits:
-        annotate(f"{shown} fail on the newest release of " + "; ".join(culprits)
-                 + ": they pass with it put back")
+        annotate(f"{shown} fail on the newest release of " + "; ".join(culprits) + ": they pass with it put back")
     else:
-        annotate(f"{shown} fail on the newest releases, and no single package put back makes them pass; "
-                 f"newer than uv.lock: " + ", ".join(f"{n} {v}" for n, v in sorted(drift.items())))
+        annotate(
+            f"{shown} fail on the newest releases, and no single package put back makes them pass; "
+            f"newer than uv.lock: " + ", ".join(f"{n} {v}" for n, v in sorted(drift.items()))
+        )
     return status
 
 

@@ -1,4 +1,5 @@
 """User pipelines for the tests, loaded as `module:function` like a user's own."""
+
 from harness.pipelines import Pipeline, Stage
 from harness.pipelines.workbench_light import data_source, teardown
 

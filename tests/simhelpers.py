@@ -1,6 +1,8 @@
 """Small helpers the simulator tests share: write a profile, create a feature group, wait."""
+
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -19,9 +21,11 @@ def create_feature_group(sagemaker, s3, name: str, bucket: str = "offline-bucket
         FeatureGroupName=name,
         RecordIdentifierFeatureName="id",
         EventTimeFeatureName="event_time",
-        FeatureDefinitions=[{"FeatureName": "id", "FeatureType": "String"},
-                            {"FeatureName": "event_time", "FeatureType": "String"},
-                            {"FeatureName": "x", "FeatureType": "Fractional"}],
+        FeatureDefinitions=[
+            {"FeatureName": "id", "FeatureType": "String"},
+            {"FeatureName": "event_time", "FeatureType": "String"},
+            {"FeatureName": "x", "FeatureType": "Fractional"},
+        ],
         OnlineStoreConfig={"EnableOnlineStore": True},
         OfflineStoreConfig={"S3StorageConfig": {"S3Uri": f"s3://{bucket}/offline"}},
         RoleArn=ROLE,
@@ -67,7 +71,42 @@ def client_speaking(service: str, protocol: str, endpoint_url: str, models_dir: 
         search = models_dir / protocol  # the endpoint rules still come from botocore's own folder
     session.get_component("data_loader").search_paths.insert(0, str(search))
     settings = {"retries": {"total_max_attempts": 1, "mode": "standard"}, **config}
-    made = boto3.Session(botocore_session=session).client(service, endpoint_url=endpoint_url, region_name="us-east-1",
-                                                         config=Config(**settings))
+    made = boto3.Session(botocore_session=session).client(
+        service, endpoint_url=endpoint_url, region_name="us-east-1", config=Config(**settings)
+    )
     assert made.meta.service_model.resolved_protocol == protocol  # the test speaks what it says
     return made
+
+
+@contextlib.contextmanager
+def simulator_in_this_process(profile: str = "calm"):
+    """The simulator's application served from a thread of the test's own process, so the test
+    can reach inside it (monkeypatch moto, read its state): yields (app, client), where
+    client(service) is a boto3 client on it with botocore's retries off."""
+    import threading
+
+    import boto3
+    from botocore.config import Config
+    from werkzeug.serving import make_server
+
+    from harness.profiles import load_profile
+    from harness.sim.app import SimulatorApp
+    from harness.sim.server import keep_alive_handler
+
+    app = SimulatorApp(load_profile(profile))
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=keep_alive_handler())
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+
+    def client(service: str):
+        return boto3.client(
+            service,
+            endpoint_url=url,
+            region_name="us-east-1",
+            config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+        )
+
+    try:
+        yield app, client
+    finally:
+        server.shutdown()

@@ -4,6 +4,7 @@ holds floor(integral over the window) of them, all due before it ends. So a leve
 arrivals than its rate asks for, and a rate for a whole number of intervals has exactly
 rate x duration. The integral is worked out here on its own (a rate that moves linearly adds up
 to the mean of its ends times the time), and the counts exactly, on the numbers as written."""
+
 import math
 from fractions import Fraction
 
@@ -26,12 +27,15 @@ def rate_and_duration(draw):
     duration, often a whole number of the rate's intervals or a hair either side of one."""
     rate = draw(st.integers(1, 100_000))
     longest = HOUR * MOST / rate
-    duration = draw(st.one_of(
-        st.integers(1, max(1, int(longest))),
-        st.floats(1e-3, longest, allow_nan=False, allow_infinity=False),
-        st.integers(1, int(longest * rate / HOUR)).map(lambda k: k * HOUR / rate),  # whole intervals
-        st.integers(1, int(longest * rate / HOUR)).map(lambda k: math.nextafter(k * HOUR / rate, math.inf)),
-        st.integers(1, int(longest * rate / HOUR)).map(lambda k: math.nextafter(k * HOUR / rate, 0))))
+    duration = draw(
+        st.one_of(
+            st.integers(1, max(1, int(longest))),
+            st.floats(1e-3, longest, allow_nan=False, allow_infinity=False),
+            st.integers(1, int(longest * rate / HOUR)).map(lambda k: k * HOUR / rate),  # whole intervals
+            st.integers(1, int(longest * rate / HOUR)).map(lambda k: math.nextafter(k * HOUR / rate, math.inf)),
+            st.integers(1, int(longest * rate / HOUR)).map(lambda k: math.nextafter(k * HOUR / rate, 0)),
+        )
+    )
     return rate, duration
 
 
@@ -50,8 +54,10 @@ def test_a_constant_rate_has_as_many_arrivals_as_whole_intervals_fit_all_before_
     assert all(0 <= offset < duration for offset in offsets)
     assert all(r == rate for _, r in schedule)
     interval = HOUR / rate
-    assert all(math.isclose(offset, i * interval, rel_tol=1e-12, abs_tol=1e-9)  # one every 3600 / rate s
-               for i, offset in enumerate(offsets))
+    assert all(
+        math.isclose(offset, i * interval, rel_tol=1e-12, abs_tol=1e-9)  # one every 3600 / rate s
+        for i, offset in enumerate(offsets)
+    )
 
 
 def test_a_whole_number_of_pipelines_an_hour_for_whole_hours_gives_exactly_that_many():
@@ -86,9 +92,11 @@ def rate_at(start_rate: float, stages: list[Stage], t: float) -> list[float]:
 
 
 rates = st.one_of(st.integers(0, 600), st.floats(0, 600, allow_nan=False, allow_infinity=False))
-stage_list = st.lists(st.builds(Stage, rates, st.one_of(st.integers(1, 7200),
-                                                        st.floats(1, 7200, allow_nan=False, allow_infinity=False))),
-                      min_size=1, max_size=4)
+stage_list = st.lists(
+    st.builds(Stage, rates, st.one_of(st.integers(1, 7200), st.floats(1, 7200, allow_nan=False, allow_infinity=False))),
+    min_size=1,
+    max_size=4,
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -121,5 +129,7 @@ def test_a_flat_ramp_is_the_constant_rate(case):
     rate, duration = case
     flat, steady = ramping(rate, [Stage(rate, duration)]), constant(rate, duration)
     assert len(flat) == len(steady)
-    assert all(math.isclose(t_flat, t_steady, rel_tol=1e-9, abs_tol=1e-6) and r_flat == r_steady
-               for (t_flat, r_flat), (t_steady, r_steady) in zip(flat, steady))
+    assert all(
+        math.isclose(t_flat, t_steady, rel_tol=1e-9, abs_tol=1e-6) and r_flat == r_steady
+        for (t_flat, r_flat), (t_steady, r_steady) in zip(flat, steady, strict=False)
+    )

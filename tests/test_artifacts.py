@@ -1,4 +1,5 @@
 """Artifacts read live state, build through AWS's lifecycles, and clean up after themselves."""
+
 import threading
 import time
 
@@ -15,8 +16,14 @@ from harness.quotas import Quota, QuotaTable
 
 
 def dataset(rows=10):
-    return pd.DataFrame({"id": [str(i) for i in range(rows)], "event_time": ["2026-11-26T00:00:00Z"] * rows,
-                         "x": [i / 10 for i in range(rows)], "y": [i % 2 for i in range(rows)]})
+    return pd.DataFrame(
+        {
+            "id": [str(i) for i in range(rows)],
+            "event_time": ["2026-11-26T00:00:00Z"] * rows,
+            "x": [i / 10 for i in range(rows)],
+            "y": [i % 2 for i in range(rows)],
+        }
+    )
 
 
 def test_a_whole_chain_builds_lists_describes_and_deletes(aws_ctx):
@@ -105,8 +112,10 @@ def test_an_offline_store_that_never_appears_fails_clearly_at_the_deadline(aws_c
     """On a manual clock the harness's waits are exact: polls every 15 s growing by half, the
     last one cut to end at the 300 s deadline, then a clear error."""
     profile = tmp_path / "never.toml"
-    profile.write_text('quota_table = "none"\n[lifecycle.feature_group]\ncreate_seconds = 0\n'
-                       'offline_store_seconds = 0\nnever_fraction = 1.0\n')
+    profile.write_text(
+        'quota_table = "none"\n[lifecycle.feature_group]\ncreate_seconds = 0\n'
+        "offline_store_seconds = 0\nnever_fraction = 1.0\n"
+    )
     clock = ManualClock(time_scale=0.01)
     ctx = aws_ctx.reset(profile=str(profile), time_scale=0.01, clock=clock)
     features = FeatureSet(ctx, "never-fs").create(dataset(3), "id", "event_time")
@@ -140,8 +149,11 @@ def test_16_feature_sets_at_once_respect_the_4_creation_quota(aws_ctx):
         thread.join()
     assert errors == []
     assert Meta(ctx).feature_sets().empty
-    assert ctx.clients.client("glue").get_tables(DatabaseName="sagemaker_featurestore")["TableList"] == [] \
-        if "sagemaker_featurestore" in [d["Name"] for d in ctx.client("glue").get_databases()["DatabaseList"]] else True
+    assert (
+        ctx.clients.client("glue").get_tables(DatabaseName="sagemaker_featurestore")["TableList"] == []
+        if "sagemaker_featurestore" in [d["Name"] for d in ctx.client("glue").get_databases()["DatabaseList"]]
+        else True
+    )
     ctx.recorder.flush()
     limited = load_events(ctx.events_path, ["api_attempt"])
     assert (limited.error_code == "ResourceLimitExceeded").sum() == 0  # the permits kept us inside the quota
@@ -155,15 +167,16 @@ def with_endpoint_slots(ctx, limit=1):
     """ctx with a limiter whose only quota is `limit` endpoints at once (calm has none)."""
     ctx.limiter = Limiter(QuotaTable([Quota("sagemaker", "CreateEndpoint", concurrency=limit)]))
     sagemaker = ctx.client("sagemaker")
-    sagemaker.create_model(ModelName="scorer", ExecutionRoleArn=ctx.role_arn,
-                           PrimaryContainer={"Image": ctx.image_uri})
+    sagemaker.create_model(ModelName="scorer", ExecutionRoleArn=ctx.role_arn, PrimaryContainer={"Image": ctx.image_uri})
     return sagemaker
 
 
 def throttled(operation):
     """An AWS call that stays throttled past its retries."""
+
     def call(**_):
         raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, operation)
+
     return call
 
 

@@ -2,6 +2,7 @@
 what a query's quota hold covers (and so what a run infers the account enforced), that a query
 the harness stops waiting for is stopped on the account, and what a query waiting too long for
 its permit is told."""
+
 from __future__ import annotations
 
 import heapq
@@ -115,25 +116,34 @@ def account(simulator, tmp_path):
     """make(limit, clock) -> an AwsContext on a manual-time account that runs `limit` queries at
     once; the harness's quota table says 20 (so its permits never keep a query back: the account
     refuses it), and its events are timed on `clock`."""
+
     def make(limit: int, clock) -> AwsContext:
         simulator.reset(profile=write_profile(tmp_path, ACCOUNT.format(limit=limit)), manual_time=True)
         recorder = ClockRecorder(clock)
         limiter = Limiter(QuotaTable([Quota("athena", "StartQueryExecution", concurrency=20)]), clock=clock)
-        factory = ClientFactory(Backend.simulator(simulator.endpoint_url), RetrySettings("harness"),
-                                recorder=recorder, limiter=limiter, clock=clock)
+        factory = ClientFactory(
+            Backend.simulator(simulator.endpoint_url),
+            RetrySettings("harness"),
+            recorder=recorder,
+            limiter=limiter,
+            clock=clock,
+        )
         ctx = AwsContext(factory, bucket="athena-queries", limiter=limiter, recorder=recorder)
         ctx.client("s3").create_bucket(Bucket="athena-queries")
         ctx.client("glue").create_database(DatabaseInput={"Name": ctx.glue_database})
         return ctx
+
     return make
 
 
 def other_tenant(simulator, sql: str = "SELECT 1 AS theirs") -> str:
     """A query another team starts on the same account (no harness, nothing recorded)."""
     athena = boto3.client("athena", endpoint_url=simulator.endpoint_url, region_name="us-east-1")
-    return athena.start_query_execution(QueryString=sql, QueryExecutionContext={"Database": "harness"},
-                                        ResultConfiguration={"OutputLocation": "s3://athena-queries/theirs/"}
-                                        )["QueryExecutionId"]
+    return athena.start_query_execution(
+        QueryString=sql,
+        QueryExecutionContext={"Database": "harness"},
+        ResultConfiguration={"OutputLocation": "s3://athena-queries/theirs/"},
+    )["QueryExecutionId"]
 
 
 def state_of(simulator, query_id: str) -> str:
@@ -225,6 +235,7 @@ def test_a_query_that_waits_too_long_for_its_permit_is_told_what_it_waited_for(a
     held = ctx.limiter.permit("athena", "StartQueryExecution")
     with pytest.raises(TimeoutError) as timed_out:
         query(ctx, "SELECT 1 AS n")
-    assert str(timed_out.value) == ("no athena.StartQueryExecution concurrency permit (limit 1) came within "
-                                    "the call's deadline")
+    assert str(timed_out.value) == (
+        "no athena.StartQueryExecution concurrency permit (limit 1) came within the call's deadline"
+    )
     held.release()

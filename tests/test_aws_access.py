@@ -1,4 +1,5 @@
 """The AWS access layer against the simulator: a fleet of threads sharing one account quota."""
+
 import threading
 
 import pytest
@@ -44,8 +45,12 @@ def test_32_threads_sharing_a_20_per_second_quota_pace_themselves(simulator, tmp
     simulator.reset(profile=write_profile(tmp_path, QUOTA))
     table = QuotaTable([Quota("sagemaker", "ListModels", rate=20, burst=20, rate_basis="published")])
     with Recorder(tmp_path / "events.db", "fleet") as recorder:
-        factory = ClientFactory(Backend.simulator(simulator.endpoint_url), RetrySettings("harness"),
-                                recorder=recorder, limiter=Limiter(table))
+        factory = ClientFactory(
+            Backend.simulator(simulator.endpoint_url),
+            RetrySettings("harness"),
+            recorder=recorder,
+            limiter=Limiter(table),
+        )
         failures = run_fleet(factory)
     attempts = load_events(tmp_path, ["api_attempt"])
     assert failures == []
@@ -56,27 +61,38 @@ def test_32_threads_sharing_a_20_per_second_quota_pace_themselves(simulator, tmp
 
 
 def test_botocore_retries_are_recorded_attempt_by_attempt(simulator, tmp_path):
-    simulator.reset(profile=write_profile(tmp_path, QUOTA.replace("rate = 20", "rate = 2").replace("burst = 20", "burst = 2")))
+    simulator.reset(
+        profile=write_profile(tmp_path, QUOTA.replace("rate = 20", "rate = 2").replace("burst = 20", "burst = 2"))
+    )
     with Recorder(tmp_path / "events.db", "std") as recorder:
-        factory = ClientFactory(Backend.simulator(simulator.endpoint_url),
-                                RetrySettings("botocore-standard", max_attempts=3), recorder=recorder)
+        factory = ClientFactory(
+            Backend.simulator(simulator.endpoint_url),
+            RetrySettings("botocore-standard", max_attempts=3),
+            recorder=recorder,
+        )
         run_fleet(factory, threads=8, calls=1)
     attempts = load_events(tmp_path, ["api_attempt"])
     assert attempts.attempt.max() > 1
-    assert (attempts.outcome == "throttled").sum() == simulator.stats()["operations"]["sagemaker.ListModels"]["throttled"]
+    assert (attempts.outcome == "throttled").sum() == simulator.stats()["operations"]["sagemaker.ListModels"][
+        "throttled"
+    ]
 
 
-@pytest.mark.parametrize("policy, attempts", [("botocore-legacy", 5), ("botocore-standard", 3),
-                                              ("botocore-adaptive", 3)])
+@pytest.mark.parametrize(
+    "policy, attempts", [("botocore-legacy", 5), ("botocore-standard", 3), ("botocore-adaptive", 3)]
+)
 def test_sdk_default_gives_each_botocore_mode_its_own_attempt_budget(simulator, tmp_path, policy, attempts):
     """`max_attempts = "sdk-default"`: a throttled call is tried as often as a user who set nothing
     would see it tried."""
-    simulator.reset(profile=write_profile(tmp_path, QUOTA.replace("rate = 20", "rate = 0.001").replace(
-        "burst = 20", "burst = 1")), time_scale=0.001)
+    simulator.reset(
+        profile=write_profile(tmp_path, QUOTA.replace("rate = 20", "rate = 0.001").replace("burst = 20", "burst = 1")),
+        time_scale=0.001,
+    )
     scenario = parse_scenario({"policy": policy, "max_attempts": "sdk-default"}, "s.toml", "s")
     assert scenario.max_attempts is None and scenario.resolved()["max_attempts"] == "sdk-default"
-    sagemaker = ClientFactory(Backend.simulator(simulator.endpoint_url), scenario.retry(),
-                              time_scale=0.001).client("sagemaker")
+    sagemaker = ClientFactory(Backend.simulator(simulator.endpoint_url), scenario.retry(), time_scale=0.001).client(
+        "sagemaker"
+    )
     sagemaker.list_models()  # the one token
     with pytest.raises(ClientError):
         sagemaker.list_models()
@@ -85,8 +101,12 @@ def test_sdk_default_gives_each_botocore_mode_its_own_attempt_budget(simulator, 
 
 def test_harness_policy_never_retries_a_validation_error(simulator, tmp_path):
     with Recorder(tmp_path / "events.db", "val") as recorder:
-        factory = ClientFactory(Backend.simulator(simulator.endpoint_url), RetrySettings("harness"),
-                                recorder=recorder, limiter=Limiter(QuotaTable([])))
+        factory = ClientFactory(
+            Backend.simulator(simulator.endpoint_url),
+            RetrySettings("harness"),
+            recorder=recorder,
+            limiter=Limiter(QuotaTable([])),
+        )
         with pytest.raises(ClientError):
             factory.client("sagemaker").describe_endpoint(EndpointName="missing")
     assert len(load_events(tmp_path, ["api_attempt"])) == 1
@@ -115,11 +135,14 @@ class WatchedClock(Clock):
 @pytest.mark.parametrize("policy", ["botocore-standard", "botocore-legacy"])
 def test_botocore_backoff_shrinks_with_the_time_scale(simulator, tmp_path, policy):
     """A fair fight: on a simulator at time scale 1/100, botocore's retry sleeps shrink 100x."""
-    simulator.reset(profile=write_profile(tmp_path, QUOTA.replace("rate = 20", "rate = 0.001").replace(
-        "burst = 20", "burst = 1")), time_scale=0.01)
+    simulator.reset(
+        profile=write_profile(tmp_path, QUOTA.replace("rate = 20", "rate = 0.001").replace("burst = 20", "burst = 1")),
+        time_scale=0.01,
+    )
     clock = WatchedClock(0.01)
-    factory = ClientFactory(Backend.simulator(simulator.endpoint_url), RetrySettings(policy, max_attempts=5),
-                            time_scale=0.01, clock=clock)
+    factory = ClientFactory(
+        Backend.simulator(simulator.endpoint_url), RetrySettings(policy, max_attempts=5), time_scale=0.01, clock=clock
+    )
     sagemaker = factory.client("sagemaker")
     sagemaker.list_models()  # the one token
     with pytest.raises(ClientError):
@@ -135,12 +158,17 @@ def test_botocore_adaptive_paces_in_aws_time_on_a_scaled_simulator(simulator):
     from botocore.retries import adaptive
 
     from harness.aws.policies.botocore_modes import ScaledClock, ScaledTokenBucket
-    factory = ClientFactory(Backend.simulator(simulator.endpoint_url),
-                            RetrySettings("botocore-adaptive", max_attempts=8), time_scale=0.01)
+
+    factory = ClientFactory(
+        Backend.simulator(simulator.endpoint_url), RetrySettings("botocore-adaptive", max_attempts=8), time_scale=0.01
+    )
     events = factory.client("sagemaker").meta.events
     emitter = getattr(events, "_emitter", events)
-    [limiter] = [h.__self__ for h in emitter._handlers.prefix_search("before-send.sagemaker.ListModels")
-                 if isinstance(getattr(h, "__self__", None), adaptive.ClientRateLimiter)]
+    [limiter] = [
+        h.__self__
+        for h in emitter._handlers.prefix_search("before-send.sagemaker.ListModels")
+        if isinstance(getattr(h, "__self__", None), adaptive.ClientRateLimiter)
+    ]
     bucket = limiter._token_bucket
     assert isinstance(limiter._clock, ScaledClock) and limiter._clock.time_scale == 0.01
     assert isinstance(bucket, ScaledTokenBucket)

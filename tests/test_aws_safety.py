@@ -1,4 +1,5 @@
 """Real-AWS safety, with the simulator standing in for AWS through its endpoint URL."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -13,29 +14,42 @@ from runhelpers import everything_in, nothing_in
 from simhelpers import create_feature_group
 
 ROOT = Path(__file__).resolve().parents[1]
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "AKIAHARNESSCANARY01", "AWS_SECRET_ACCESS_KEY": "canary/Secret+Key/0123456789abcdefXYZ",
-               "AWS_SESSION_TOKEN": "canaryTokenIQoJb3JpZ2luX2VjEHarness"}
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "AKIAHARNESSCANARY01",
+    "AWS_SECRET_ACCESS_KEY": "canary/Secret+Key/0123456789abcdefXYZ",
+    "AWS_SESSION_TOKEN": "canaryTokenIQoJb3JpZ2luX2VjEHarness",
+}
 
 
 def aws_scenario(tmp_path, extra=""):
     path = tmp_path / "aws-smoke.toml"
-    smoke = (ROOT / "scenarios" / "smoke.toml").read_text().replace('backend = "sim"', 'backend = "aws"\nregion = "us-east-1"')
-    path.write_text(smoke.replace("[params]", extra + "\n[params]")
-                    + '\n[account]\nrole_arn = "arn:aws:iam::123456789012:role/harness-sagemaker"\n')
+    smoke = (
+        (ROOT / "scenarios" / "smoke.toml")
+        .read_text()
+        .replace('backend = "sim"', 'backend = "aws"\nregion = "us-east-1"')
+    )
+    path.write_text(
+        smoke.replace("[params]", extra + "\n[params]")
+        + '\n[account]\nrole_arn = "arn:aws:iam::123456789012:role/harness-sagemaker"\n'
+    )
     return path
 
 
 def run_cli(args, env_extra=None, timeout=300):
     import os
+
     env = {**os.environ, **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def test_a_run_against_an_account_that_is_not_allowed_is_refused_before_anything_is_made(simulator, tmp_path):
     scenario = aws_scenario(tmp_path, 'allowed_accounts = ["111111111111"]')
-    done = run_cli(["run", str(scenario), "--reports", str(tmp_path / "reports"), "--endpoint-url",
-                    simulator.endpoint_url], CREDENTIALS)
+    done = run_cli(
+        ["run", str(scenario), "--reports", str(tmp_path / "reports"), "--endpoint-url", simulator.endpoint_url],
+        CREDENTIALS,
+    )
     assert done.returncode == 2, done.stderr
     assert "AWS account 123456789012, region us-east-1" in done.stderr
     assert "account 123456789012 is not allowed" in done.stderr and "Traceback" not in done.stderr
@@ -46,8 +60,21 @@ def test_a_run_against_an_account_that_is_not_allowed_is_refused_before_anything
 def test_no_credential_appears_in_the_run_folder_or_the_output(simulator, tmp_path):
     simulator.reset(profile="aws-default", seed=1, time_scale=0.01)
     scenario = aws_scenario(tmp_path)
-    done = run_cli(["run", str(scenario), "-n", "2", "--reports", str(tmp_path / "reports"), "--endpoint-url",
-                    simulator.endpoint_url, "--allow-account", "123456789012"], CREDENTIALS)
+    done = run_cli(
+        [
+            "run",
+            str(scenario),
+            "-n",
+            "2",
+            "--reports",
+            str(tmp_path / "reports"),
+            "--endpoint-url",
+            simulator.endpoint_url,
+            "--allow-account",
+            "123456789012",
+        ],
+        CREDENTIALS,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     run_dir = next((tmp_path / "reports").iterdir())
     files = [p for p in run_dir.rglob("*") if p.is_file()]
@@ -59,18 +86,23 @@ def test_no_credential_appears_in_the_run_folder_or_the_output(simulator, tmp_pa
 
 
 def test_look_alikes_survive_every_cleanup(simulator, tmp_path):
-    kw = dict(endpoint_url=simulator.endpoint_url, region_name="us-east-1",
-              aws_access_key_id="t", aws_secret_access_key="t")
+    kw = dict(
+        endpoint_url=simulator.endpoint_url, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+    )
     sagemaker, s3 = boto3.client("sagemaker", **kw), boto3.client("s3", **kw)
     run_id = "20200101T000000Z-abcd"
     prefix = "hx0101000000abcd"
     create_feature_group(sagemaker, s3, f"{prefix}-untagged", bucket=f"{prefix}-lookalike")
     create_feature_group(sagemaker, s3, f"{prefix}-other-run", bucket="another-bucket")
-    sagemaker.add_tags(ResourceArn=sagemaker.describe_feature_group(FeatureGroupName=f"{prefix}-other-run")
-                       ["FeatureGroupArn"], Tags=[{"Key": "harness:run-id", "Value": "20200101T000000Z-ffff"}])
+    sagemaker.add_tags(
+        ResourceArn=sagemaker.describe_feature_group(FeatureGroupName=f"{prefix}-other-run")["FeatureGroupArn"],
+        Tags=[{"Key": "harness:run-id", "Value": "20200101T000000Z-ffff"}],
+    )
     create_feature_group(sagemaker, s3, f"{prefix}-ours", bucket="third-bucket")
-    sagemaker.add_tags(ResourceArn=sagemaker.describe_feature_group(FeatureGroupName=f"{prefix}-ours")
-                       ["FeatureGroupArn"], Tags=[{"Key": "harness:run-id", "Value": run_id}])
+    sagemaker.add_tags(
+        ResourceArn=sagemaker.describe_feature_group(FeatureGroupName=f"{prefix}-ours")["FeatureGroupArn"],
+        Tags=[{"Key": "harness:run-id", "Value": run_id}],
+    )
 
     done = run_cli(["cleanup", "--run-id", run_id, "--endpoint-url", simulator.endpoint_url])
     assert done.returncode == 0, done.stderr
@@ -116,8 +148,10 @@ def test_plan_predicts_the_calls_a_real_smoke_run_makes(simulator, tmp_path):
 
 def test_quotas_sync_writes_the_accounts_applied_quotas_for_scenarios_to_use(simulator, tmp_path):
     profile = tmp_path / "small-account.toml"
-    profile.write_text('quota_table = "default"\n[[quota]]\nservice = "sagemaker"\noperation = "CreateEndpoint"\n'
-                       'rate = 5\nconcurrency = 3\nquota_name = "ml.m5.large for endpoint usage"\n')
+    profile.write_text(
+        'quota_table = "default"\n[[quota]]\nservice = "sagemaker"\noperation = "CreateEndpoint"\n'
+        'rate = 5\nconcurrency = 3\nquota_name = "ml.m5.large for endpoint usage"\n'
+    )
     simulator.reset(profile=str(profile))
     output = tmp_path / "quotas.local.toml"
     done = run_cli(["quotas", "sync", "--endpoint-url", simulator.endpoint_url, "--output", str(output)])
@@ -126,6 +160,7 @@ def test_quotas_sync_writes_the_accounts_applied_quotas_for_scenarios_to_use(sim
     scenario = tmp_path / "uses-sync.toml"
     scenario.write_text(f'quota_files = ["{output.name}"]\n')
     from harness.runner.scenario import load_scenario
+
     table = load_scenario(str(scenario)).quota_table()
     assert table.lookup("sagemaker", "CreateEndpoint").concurrency == 3
     assert table.lookup("sagemaker", "CreateTrainingJob").concurrency == 20  # synced unchanged
@@ -151,12 +186,18 @@ def test_a_real_account_scenario_runs_end_to_end_in_three_regions(simulator, tmp
     doctor (preflight), plan, run (account guard, bucket with the region's constraint, the
     region's own training image) and cleanup by run id, each through the command line."""
     import json
+
     simulator.reset(profile="aws-default", seed=1, time_scale=0.01)
     url = simulator.endpoint_url
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                     "Principal": {"Service": "sagemaker.amazonaws.com"}}]}
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "sagemaker.amazonaws.com"}}
+        ],
+    }
     boto3.client("iam", endpoint_url=url, region_name=region).create_role(
-        RoleName="harness-sagemaker", AssumeRolePolicyDocument=json.dumps(trust))
+        RoleName="harness-sagemaker", AssumeRolePolicyDocument=json.dumps(trust)
+    )
     scenario = aws_scenario(tmp_path, 'allowed_accounts = ["123456789012"]')
     scenario.write_text(scenario.read_text().replace('region = "us-east-1"', f'region = "{region}"'))
     reports = tmp_path / "reports"

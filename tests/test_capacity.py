@@ -1,5 +1,6 @@
 """Capacity planning from runs on the simulator: the plan a report makes is the one a planner
 can act on, whatever levels were measured."""
+
 import json
 from pathlib import Path
 
@@ -26,16 +27,26 @@ def endpoint_row(run_dir):
 
 
 def test_a_run_where_every_level_queued_recommends_the_raise_a_sweep_from_an_uncontended_level_does(
-        simulator, tmp_path):
+    simulator, tmp_path
+):
     """Eight pipelines against 2 endpoint slots queue for them; the plan takes their time less
     those waits as the uncontended pipeline time, and recommends what a sweep that also measured
     one pipeline alone recommends (within 10%)."""
     profile = write_profile(tmp_path, TIGHT_ENDPOINTS)
-    scenario = parse_scenario({"profile": profile, "time_scale": 0.01, "seed": 4, "levels": [8],
-                               "pipelines": "workbench-light", "ramp_up_seconds": 0,
-                               "params": {"rows": 40, "ingest_rows": 8, "inference_batches": 3, "batch_rows": 5},
-                               "quota": [{"service": "sagemaker", "operation": "CreateEndpoint", "concurrency": 2}]},
-                              "tight.toml", "tight")
+    scenario = parse_scenario(
+        {
+            "profile": profile,
+            "time_scale": 0.01,
+            "seed": 4,
+            "levels": [8],
+            "pipelines": "workbench-light",
+            "ramp_up_seconds": 0,
+            "params": {"rows": 40, "ingest_rows": 8, "inference_batches": 3, "batch_rows": 5},
+            "quota": [{"service": "sagemaker", "operation": "CreateEndpoint", "concurrency": 2}],
+        },
+        "tight.toml",
+        "tight",
+    )
     simulator.reset(profile=profile, seed=4, time_scale=0.01)
     alone = Runner(scenario, tmp_path / "sweep", [1, 8], endpoint_url=simulator.endpoint_url).run().render()
     simulator.reset(profile=profile, seed=4, time_scale=0.01)
@@ -64,33 +75,46 @@ def test_whatif_predicts_a_raise_from_the_run_and_verify_reruns_with_it(simulato
 
     profile = write_profile(tmp_path, TIGHT_ENDPOINTS)
     scenario = tmp_path / "tight.toml"
-    scenario.write_text(f'profile = "{profile}"\ntime_scale = 0.01\nseed = 4\nlevels = [8]\nramp_up_seconds = 0\n'
-                        'pipelines = "workbench-light"\n[params]\nrows = 40\ningest_rows = 8\n'
-                        'inference_batches = 3\nbatch_rows = 5\n[[quota]]\nservice = "sagemaker"\n'
-                        'operation = "CreateEndpoint"\nconcurrency = 2\n')
+    scenario.write_text(
+        f'profile = "{profile}"\ntime_scale = 0.01\nseed = 4\nlevels = [8]\nramp_up_seconds = 0\n'
+        'pipelines = "workbench-light"\n[params]\nrows = 40\ningest_rows = 8\n'
+        'inference_batches = 3\nbatch_rows = 5\n[[quota]]\nservice = "sagemaker"\n'
+        'operation = "CreateEndpoint"\nconcurrency = 2\n'
+    )
     reports = tmp_path / "reports"
 
     def cli(*args):
-        done = subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
-                              timeout=600)
+        done = subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr[-3000:]
         return done.stdout
 
     cli("run", str(scenario), "--reports", str(reports))
     [run_dir] = [p for p in reports.iterdir() if p.is_dir()]
-    predicted = cli("whatif", str(run_dir), "--quota", "sagemaker.CreateEndpoint.concurrency=8", "--reports",
-                    str(reports))
+    predicted = cli(
+        "whatif", str(run_dir), "--quota", "sagemaker.CreateEndpoint.concurrency=8", "--reports", str(reports)
+    )
     assert "what if sagemaker.CreateEndpoint.concurrency=8:" in predicted
     assert "binding quota: sagemaker.CreateEndpoint concurrency (limit 2) -> " in predicted
 
-    verified = cli("whatif", str(run_dir), "--quota", "sagemaker.CreateEndpoint.concurrency=8", "--verify",
-                   "--scenario", str(scenario), "--reports", str(reports))
+    verified = cli(
+        "whatif",
+        str(run_dir),
+        "--quota",
+        "sagemaker.CreateEndpoint.concurrency=8",
+        "--verify",
+        "--scenario",
+        str(scenario),
+        "--reports",
+        str(reports),
+    )
     assert "verified/h" in verified
     result = json.loads((reports / f"whatif-{run_dir.name}" / "whatif.json").read_text())
     rerun = Path(result["verified"]["run"])
+
     def endpoint_queueing(run):  # wall seconds waited for endpoint slots
         waits = load_events(run, ["quota_wait"])
         return waits[waits.operation == "CreateEndpoint"].duration.sum()
+
     assert endpoint_queueing(run_dir) > 1.0
     assert endpoint_queueing(rerun) < 0.01 * endpoint_queueing(run_dir)  # 8 slots for 8 pipelines
     [level] = result["levels"]
@@ -102,10 +126,19 @@ def test_the_binding_quota_is_the_one_the_account_enforced_not_the_one_the_table
     """The account allows 2 endpoints at once; the harness's table says 20. The report plans on
     the 2 it saw enforced (refusals, never more than 2 in progress) and flags the table."""
     profile = write_profile(tmp_path, TIGHT_ENDPOINTS)
-    scenario = parse_scenario({"profile": profile, "time_scale": 0.01, "seed": 4, "levels": [8],
-                               "pipelines": "workbench-light", "ramp_up_seconds": 0,
-                               "params": {"rows": 40, "ingest_rows": 8, "inference_batches": 3, "batch_rows": 5}},
-                              "believes-20.toml", "believes-20")
+    scenario = parse_scenario(
+        {
+            "profile": profile,
+            "time_scale": 0.01,
+            "seed": 4,
+            "levels": [8],
+            "pipelines": "workbench-light",
+            "ramp_up_seconds": 0,
+            "params": {"rows": 40, "ingest_rows": 8, "inference_batches": 3, "batch_rows": 5},
+        },
+        "believes-20.toml",
+        "believes-20",
+    )
     assert scenario.quota_table().lookup("sagemaker", "CreateEndpoint").concurrency == 20
     simulator.reset(profile=profile, seed=4, time_scale=0.01)
     result = Runner(scenario, tmp_path, endpoint_url=simulator.endpoint_url).run().render()
@@ -119,20 +152,31 @@ def test_the_binding_quota_is_the_one_the_account_enforced_not_the_one_the_table
     assert row["max_pipelines_per_hour"] < 2 * measured  # ...and is near it, not 10x off
     summary = (result.run_dir / "summary.md").read_text()
     assert "limit about 2 as the account enforced it, the table says 20" in summary
-    assert "The account enforced less than the quota table says: sagemaker.CreateEndpoint concurrency about 2" in summary
+    assert (
+        "The account enforced less than the quota table says: sagemaker.CreateEndpoint concurrency about 2" in summary
+    )
 
 
 def describe_calls(outcomes: list[str]):
     """One DescribeFeatureGroup attempt per AWS second (time scale 1), with these outcomes."""
     import pandas as pd
-    return pd.DataFrame({"kind": "api_attempt", "service": "sagemaker", "operation": "DescribeFeatureGroup",
-                         "outcome": outcomes, "error_code": [("ThrottlingException" if o == "throttled" else None)
-                                                             for o in outcomes],
-                         "mono_time": [float(t) / 3 for t in range(len(outcomes))], "duration": 0.01})
+
+    return pd.DataFrame(
+        {
+            "kind": "api_attempt",
+            "service": "sagemaker",
+            "operation": "DescribeFeatureGroup",
+            "outcome": outcomes,
+            "error_code": [("ThrottlingException" if o == "throttled" else None) for o in outcomes],
+            "mono_time": [float(t) / 3 for t in range(len(outcomes))],
+            "duration": 0.01,
+        }
+    )
 
 
 def test_a_rate_quota_is_read_from_what_gets_through_while_throttled_and_a_storm_is_not_one():
     from harness.report.enforced import observed
+
     steady = describe_calls(["ok", "throttled", "throttled"] * 120)  # 3 asked a second, 1 let through
     assert observed(steady, steady, 1.0)["sagemaker.DescribeFeatureGroup"]["enforced"] == pytest.approx(1.0)
     # a throttling storm: everything refused for a minute, one call let through as it began
@@ -147,10 +191,19 @@ def test_a_profile_calibrated_from_a_run_reproduces_that_run(simulator, tmp_path
     from harness.report.calibrate import calibrate, write
 
     def run_on(profile, folder, time_scale=0.02, n=32):
-        scenario = parse_scenario({"profile": profile, "time_scale": time_scale, "seed": 6, "levels": [n],
-                                   "pipelines": "workbench-light", "ramp_up_seconds": 0,
-                                   "params": {"rows": 40, "ingest_rows": 8, "inference_batches": 3,
-                                              "batch_rows": 5}}, "trip.toml", "trip")
+        scenario = parse_scenario(
+            {
+                "profile": profile,
+                "time_scale": time_scale,
+                "seed": 6,
+                "levels": [n],
+                "pipelines": "workbench-light",
+                "ramp_up_seconds": 0,
+                "params": {"rows": 40, "ingest_rows": 8, "inference_batches": 3, "batch_rows": 5},
+            },
+            "trip.toml",
+            "trip",
+        )
         simulator.reset(profile=profile, seed=6, time_scale=time_scale)
         result = Runner(scenario, folder, endpoint_url=simulator.endpoint_url).run().render()
         assert result.failed == 0
@@ -170,9 +223,15 @@ def test_a_profile_calibrated_from_a_run_reproduces_that_run(simulator, tmp_path
             assert seen_b["lifecycle"][table][key] == pytest.approx(mean, rel=0.10), (table, key)
     # a sample median is only as good as its sample: compare where both runs answered 100 times
     latency_b = {f"{r['service']}.{r['operation']}": r["p50_ms"] for r in seen_b["latency"]}
-    compared = [f"{r['service']}.{r['operation']}" for r in seen_a["latency"]
-                if min(seen_a["_samples"][f"{r['service']}.{r['operation']}"],
-                       seen_b["_samples"].get(f"{r['service']}.{r['operation']}", 0)) >= 100]
+    compared = [
+        f"{r['service']}.{r['operation']}"
+        for r in seen_a["latency"]
+        if min(
+            seen_a["_samples"][f"{r['service']}.{r['operation']}"],
+            seen_b["_samples"].get(f"{r['service']}.{r['operation']}", 0),
+        )
+        >= 100
+    ]
     for row in seen_a["latency"]:
         key = f"{row['service']}.{row['operation']}"
         if key in compared:
@@ -181,6 +240,7 @@ def test_a_profile_calibrated_from_a_run_reproduces_that_run(simulator, tmp_path
 
     def throughput(run_dir):
         return json.loads((run_dir / "metrics.json").read_text())["levels"][0]["throughput_per_hour"]
+
     assert throughput(b) == pytest.approx(throughput(a), rel=0.05)
 
 
@@ -202,12 +262,29 @@ def test_calibration_recovers_the_offline_stores_timings_that_no_aws_answer_date
     from harness.report.calibrate import calibrate, write
 
     def run_on(profile, folder):
-        scenario = parse_scenario({"profile": profile, "time_scale": 0.01, "seed": 8, "levels": [6],
-                                   "pipelines": "workbench", "ramp_up_seconds": 0,
-                                   "params": {"rows": 20, "onboarding_queries": 2, "glue_listings": 2,
-                                              "glue_reads": 2, "glue_writes": 1, "tag_reads": 2, "tag_writes": 1,
-                                              "inference_batches": 1, "batch_rows": 5}},
-                                  "offline.toml", "offline")
+        scenario = parse_scenario(
+            {
+                "profile": profile,
+                "time_scale": 0.01,
+                "seed": 8,
+                "levels": [6],
+                "pipelines": "workbench",
+                "ramp_up_seconds": 0,
+                "params": {
+                    "rows": 20,
+                    "onboarding_queries": 2,
+                    "glue_listings": 2,
+                    "glue_reads": 2,
+                    "glue_writes": 1,
+                    "tag_reads": 2,
+                    "tag_writes": 1,
+                    "inference_batches": 1,
+                    "batch_rows": 5,
+                },
+            },
+            "offline.toml",
+            "offline",
+        )
         simulator.reset(profile=profile, seed=8, time_scale=0.01)
         result = Runner(scenario, folder, endpoint_url=simulator.endpoint_url).run().render()
         assert result.failed == 0
@@ -227,17 +304,28 @@ def test_pipelines_arriving_at_a_rate_show_where_the_queue_stops_draining(simula
     """The open model: 6 pipelines an hour are served as they come; 60 an hour, with at most 8
     in flight, queue, and each start delay counts from when the pipeline was due, so the queue
     shows (no coordinated omission)."""
-    scenario = parse_scenario({"profile": "calm", "time_scale": 0.01, "seed": 2, "arrival_rates": [6, 60],
-                               "duration_seconds": 1200, "max_in_flight": 8, "pipelines": "workbench-light",
-                               "params": {"rows": 40, "ingest_rows": 8, "inference_batches": 3, "batch_rows": 5}},
-                              "arrivals.toml", "arrivals")
+    scenario = parse_scenario(
+        {
+            "profile": "calm",
+            "time_scale": 0.01,
+            "seed": 2,
+            "arrival_rates": [6, 60],
+            "duration_seconds": 1200,
+            "max_in_flight": 8,
+            "pipelines": "workbench-light",
+            "params": {"rows": 40, "ingest_rows": 8, "inference_batches": 3, "batch_rows": 5},
+        },
+        "arrivals.toml",
+        "arrivals",
+    )
     from harness.runner.plan import predict_sustainable_rate
+
     predicted = predict_sustainable_rate(scenario, scenario.levels, say=print)  # what `harness run` records
     simulator.reset(profile="calm", seed=2, time_scale=0.01)
     result = Runner(scenario, tmp_path, endpoint_url=simulator.endpoint_url, predicted_rate=predicted).run().render()
     assert result.failed == 0
     metrics = json.loads((result.run_dir / "metrics.json").read_text())
-    slow, fast = [l["arrivals"] for l in metrics["levels"]]
+    slow, fast = [level["arrivals"] for level in metrics["levels"]]
     assert (slow["arrived"], fast["arrived"]) == (2, 20)  # every 600 s, every 60 s, for 1200 s
     assert slow["sustained"] and slow["start_delay_seconds"]["max"] < 30
     assert not fast["sustained"]
@@ -257,11 +345,19 @@ def test_whatif_plans_on_the_quota_asked_about_even_where_the_account_enforced_l
     what 5/s would buy, the what-if plans on 5/s, not on what the account did before."""
     from harness.quotas import QuotaTable
     from harness.report.whatif import parse_change, whatif
-    level = {"level": 8, "completed": 8, "pipelines": 8, "throughput_per_hour": 10.0, "throughput_method": "batch",
-             "pipeline_seconds": {"mean": 1800.0}, "pipeline_seconds_without_quota_waits": {"mean": 1800.0},
-             "api": {"by_operation": {"sagemaker.DescribeFeatureGroup": {"attempts": 420, "throttled": 20}}},
-             "waits": {"quota_hold_seconds": {}},
-             "enforced": {"sagemaker.DescribeFeatureGroup": {"kind": "rate", "throttled": 20, "enforced": 0.5}}}
+
+    level = {
+        "level": 8,
+        "completed": 8,
+        "pipelines": 8,
+        "throughput_per_hour": 10.0,
+        "throughput_method": "batch",
+        "pipeline_seconds": {"mean": 1800.0},
+        "pipeline_seconds_without_quota_waits": {"mean": 1800.0},
+        "api": {"by_operation": {"sagemaker.DescribeFeatureGroup": {"attempts": 420, "throttled": 20}}},
+        "waits": {"quota_hold_seconds": {}},
+        "enforced": {"sagemaker.DescribeFeatureGroup": {"kind": "rate", "throttled": 20, "enforced": 0.5}},
+    }
     table = QuotaTable([Quota("sagemaker", "DescribeFeatureGroup", rate=1.0, burst=1.0)])
     result = whatif({"levels": [level]}, table, [parse_change("sagemaker.DescribeFeatureGroup.rate=5")])
     assert result["before"]["limit"] == 0.5  # planned on what the account enforced
@@ -273,11 +369,20 @@ def test_a_ramp_of_arrivals_finds_the_rate_where_the_queue_starts_to_grow(simula
     """k6's ramping-arrival-rate: from 6 to 120 pipelines an hour over 30 AWS minutes, 6 at a
     time of pipelines that take about 10 minutes (about 36 an hour): the queue starts to grow
     between, and the report says at about which rate."""
-    scenario = parse_scenario({"profile": "calm", "time_scale": 0.01, "seed": 3, "start_rate": 6,
-                               "arrival_stages": [{"target": 120, "duration_seconds": 1800}], "max_in_flight": 6,
-                               "pipelines": "workbench-light",
-                               "params": {"rows": 40, "ingest_rows": 8, "inference_batches": 3, "batch_rows": 5}},
-                              "ramp.toml", "ramp")
+    scenario = parse_scenario(
+        {
+            "profile": "calm",
+            "time_scale": 0.01,
+            "seed": 3,
+            "start_rate": 6,
+            "arrival_stages": [{"target": 120, "duration_seconds": 1800}],
+            "max_in_flight": 6,
+            "pipelines": "workbench-light",
+            "params": {"rows": 40, "ingest_rows": 8, "inference_batches": 3, "batch_rows": 5},
+        },
+        "ramp.toml",
+        "ramp",
+    )
     simulator.reset(profile="calm", seed=3, time_scale=0.01)
     result = Runner(scenario, tmp_path, endpoint_url=simulator.endpoint_url).run().render()
     assert result.failed == 0
@@ -292,6 +397,7 @@ def test_a_ramp_of_arrivals_finds_the_rate_where_the_queue_starts_to_grow(simula
 
 def test_arrival_schedules_integrate_the_rate():
     from harness.runner.arrivals import Stage, constant, ramping
+
     assert constant(6, 1200) == [(0.0, 6), (600.0, 6)]  # every 600 s, from the start
     assert len(constant(60, 1200)) == 20
     ramp = ramping(0, [Stage(60, 1800), Stage(60, 600)])

@@ -17,6 +17,7 @@ What the inference can tell, and what it cannot:
 - without refusals, nothing: the account allowed at least what was in progress, and any limit
   above that fits what was seen.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -29,8 +30,10 @@ from hypothesis import example, given, settings, strategies as st
 
 from harness.report.enforced import observed
 
-QUOTAS = {"athena": ("StartQueryExecution", "TooManyRequestsException"),
-          "sagemaker": ("CreateEndpoint", "ResourceLimitExceeded")}
+QUOTAS = {
+    "athena": ("StartQueryExecution", "TooManyRequestsException"),
+    "sagemaker": ("CreateEndpoint", "ResourceLimitExceeded"),
+}
 
 
 @dataclass
@@ -76,8 +79,10 @@ def run(schedule: Schedule) -> Run:
         running += 1
         at(now + runs, "end", p, q)
         holds.append((now, now + runs, seen))
-        rows += [{"kind": "api_attempt", "outcome": "ok", "error_code": None, "mono_time": now},
-                 {"kind": "quota_hold", "outcome": None, "error_code": None, "mono_time": seen, "duration": seen - now}]
+        rows += [
+            {"kind": "api_attempt", "outcome": "ok", "error_code": None, "mono_time": now},
+            {"kind": "quota_hold", "outcome": None, "error_code": None, "mono_time": seen, "duration": seen - now},
+        ]
         if q + 1 < len(schedule.pipelines[p][1]):
             at(seen + schedule.pipelines[p][1][q + 1][0], "try", p, q + 1)
     events = pd.DataFrame(rows, columns=["kind", "outcome", "error_code", "mono_time", "duration"])
@@ -102,9 +107,14 @@ def schedules(draw) -> Schedule:
     limit = draw(st.integers(1, 6))
     query = st.tuples(st.integers(0, 20), st.integers(1, 120))  # (pause before it, how long it runs)
     pipeline = st.tuples(st.integers(0, 60), st.lists(query, min_size=1, max_size=5))
-    return Schedule(limit=limit, tenants=draw(st.integers(0, limit - 1)), poll=draw(st.sampled_from([1, 2, 5])),
-                    retry=draw(st.sampled_from([5, 15, 30])), pipelines=draw(st.lists(pipeline, min_size=1, max_size=12)),
-                    service=draw(st.sampled_from(sorted(QUOTAS))))
+    return Schedule(
+        limit=limit,
+        tenants=draw(st.integers(0, limit - 1)),
+        poll=draw(st.sampled_from([1, 2, 5])),
+        retry=draw(st.sampled_from([5, 15, 30])),
+        pipelines=draw(st.lists(pipeline, min_size=1, max_size=12)),
+        service=draw(st.sampled_from(sorted(QUOTAS))),
+    )
 
 
 # The reviewer's case (issue #26): the account allows 2; four pipelines' queries meet it.
@@ -148,7 +158,9 @@ def test_a_refused_start_never_counts_itself():
     holds = events[events.kind == "quota_hold"].sort_values("mono_time")
     assert list(holds.mono_time - holds.duration) == [0, 45]  # from the start the account accepted
     first_try = holds.assign(duration=[40, 55])  # the second hold from its first try at 0 instead
-    wrong = observed(pd.concat([events[events.kind != "quota_hold"], first_try]), events[events.kind == "api_attempt"], 1.0)
+    wrong = observed(
+        pd.concat([events[events.kind != "quota_hold"], first_try]), events[events.kind == "api_attempt"], 1.0
+    )
     assert wrong["athena.StartQueryExecution"]["enforced"] == 2
 
 

@@ -1,6 +1,7 @@
 """The house's import contract, read from the code itself: layers import downward only, the
 simulator stands apart (reached over HTTP, and started by the runner), and no module of the
 runner needs itself back through another."""
+
 from __future__ import annotations
 
 import ast
@@ -20,9 +21,12 @@ def imports_of(path: Path) -> set[str]:
     """Every harness module `path` imports, at its top or inside a function; not those imported
     only for type checking (`if TYPE_CHECKING:`)."""
     tree = ast.parse(path.read_text())
-    checking_only = {id(node) for block in ast.walk(tree) if isinstance(block, ast.If)
-                     and getattr(block.test, "id", getattr(block.test, "attr", None)) == "TYPE_CHECKING"
-                     for node in ast.walk(block)}
+    checking_only = {
+        id(node)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and getattr(block.test, "id", getattr(block.test, "attr", None)) == "TYPE_CHECKING"
+        for node in ast.walk(block)
+    }
     found = set()
     for node in ast.walk(tree):
         if id(node) in checking_only:
@@ -46,35 +50,50 @@ def resolve(name: str) -> str | None:
 
 
 def edges(prefix: str) -> dict[str, set[str]]:
-    return {module: {m for m in map(resolve, names) if m and m != module} for module, names in GRAPH.items()
-            if module.startswith(prefix)}
+    return {
+        module: {m for m in map(resolve, names) if m and m != module}
+        for module, names in GRAPH.items()
+        if module.startswith(prefix)
+    }
 
 
-@pytest.mark.parametrize("layer", ["harness.aws", "harness.report", "harness.artifacts", "harness.meta",
-                                   "harness.events", "harness.pipelines"])
+@pytest.mark.parametrize(
+    "layer",
+    ["harness.aws", "harness.report", "harness.artifacts", "harness.meta", "harness.events", "harness.pipelines"],
+)
 def test_the_simulator_is_reached_only_over_http(layer):
-    reaching = {m: sorted(t for t in targets if t.startswith("harness.sim"))
-                for m, targets in edges(layer).items()}
+    reaching = {m: sorted(t for t in targets if t.startswith("harness.sim")) for m, targets in edges(layer).items()}
     assert {m: t for m, t in reaching.items() if t} == {}
 
 
 def test_the_simulator_imports_nothing_of_the_harness_above_it():
-    above = ("harness.aws", "harness.runner", "harness.report", "harness.artifacts", "harness.pipelines",
-             "harness.meta", "harness.events", "harness.cli")
+    above = (
+        "harness.aws",
+        "harness.runner",
+        "harness.report",
+        "harness.artifacts",
+        "harness.pipelines",
+        "harness.meta",
+        "harness.events",
+        "harness.cli",
+    )
     reaching = {m: sorted(t for t in targets if t.startswith(above)) for m, targets in edges("harness.sim").items()}
     assert {m: t for m, t in reaching.items() if t} == {}
 
 
 def test_no_module_of_the_runner_imports_itself_back():
-    graph = {m: {t for t in targets if t.startswith("harness.runner")} for m, targets in edges("harness.runner").items()}
+    graph = {
+        m: {t for t in targets if t.startswith("harness.runner")} for m, targets in edges("harness.runner").items()
+    }
     cycles = []
 
     def visit(module: str, path: list[str]) -> None:
         for target in sorted(graph.get(module, ())):
             if target in path:
-                cycles.append(path[path.index(target):] + [target])
+                cycles.append(path[path.index(target) :] + [target])
             elif len(path) < 12:
                 visit(target, path + [target])
+
     for start in sorted(graph):
         visit(start, [start])
     assert cycles == []

@@ -1,13 +1,14 @@
 """The shared limiter. Pacing and adaptation run on a manual clock (exact, instant); the races of
 concurrent callers are reproduced with threads and barriers, and a wait that would last an hour
 shows a fix by ending at all."""
+
 import threading
 import time
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from harness.aws.limiter import BURST_SHARE, JITTER_SECONDS, Limiter, LimiterTimeout, LocalBackend
+from harness.aws.limiter import JITTER_SECONDS, Limiter, LimiterTimeout, LocalBackend
 from harness.aws.limiter.adaptation import BETA
 from harness.clock import Clock, ManualClock
 from harness.config import ConfigError
@@ -21,8 +22,9 @@ HOUR = 3600.0
 def limiter_at(rate, burst, concurrency=None, time_scale=1.0, basis="estimate", **kw):
     """A limiter on a manual clock: rates, waits and times are AWS seconds."""
     clock = ManualClock(time_scale)
-    table = QuotaTable([Quota("sagemaker", "DescribeEndpoint", rate=rate, burst=burst, concurrency=concurrency,
-                              rate_basis=basis)])
+    table = QuotaTable(
+        [Quota("sagemaker", "DescribeEndpoint", rate=rate, burst=burst, concurrency=concurrency, rate_basis=basis)]
+    )
     return Limiter(table, time_scale, clock=clock, **kw), clock
 
 
@@ -62,8 +64,7 @@ def test_a_one_token_quota_keeps_its_slack_for_jitter_in_aws_time():
 
 
 @settings(max_examples=100, deadline=None)
-@given(rate=st.floats(1, 200), burst=st.integers(1, 50),
-       gaps=st.lists(st.floats(0, 0.5), min_size=1, max_size=20))
+@given(rate=st.floats(1, 200), burst=st.integers(1, 50), gaps=st.lists(st.floats(0, 0.5), min_size=1, max_size=20))
 def test_never_more_than_rate_times_window_plus_burst_in_any_window(rate, burst, gaps):
     window = 1.0
     limiter, clock = limiter_at(rate=rate, burst=burst)
@@ -108,7 +109,7 @@ def test_throttles_of_calls_already_in_flight_cut_the_rate_once():
     adaptation = limiter.backend.adaptation(KEY)
     assert adaptation.cuts == 1  # cut once, to BETA times the rate the calls were going at
     assert limiter.backend.rate(KEY) == pytest.approx(BETA * adaptation.throttled_at)
-    assert adaptation.throttled_at <= 100 and limiter.backend.rate(KEY) > 100 * 0.5 ** 16
+    assert adaptation.throttled_at <= 100 and limiter.backend.rate(KEY) > 100 * 0.5**16
     later = limiter.wait("sagemaker", "DescribeEndpoint")  # sent after the cut: a new episode
     limiter.feedback("sagemaker", "DescribeEndpoint", throttled=True, sent_at=later.at)
     assert adaptation.cuts == 2
@@ -178,6 +179,7 @@ def test_no_wait_goes_past_the_calls_deadline():
 
 def test_a_rate_of_zero_is_refused_with_the_field_and_the_allowed_values(tmp_path):
     from harness.config import Section
+
     row = Section({"service": "sagemaker", "operation": "ListModels", "rate": 0}, str(tmp_path / "q.toml"))
     with pytest.raises(ConfigError, match=r"rate.*> 0"):
         parse_rows([row])
@@ -185,8 +187,12 @@ def test_a_rate_of_zero_is_refused_with_the_field_and_the_allowed_values(tmp_pat
 
 # --- permits: leases in arrival order ------------------------------------------------------------
 def permit_limiter(limit=1, lease_seconds=600.0, clock=None, **kw):
-    table = QuotaTable([Quota("sagemaker", "CreateFeatureGroup", concurrency=limit),
-                        Quota("sagemaker", "CreateEndpoint", concurrency=limit)])
+    table = QuotaTable(
+        [
+            Quota("sagemaker", "CreateFeatureGroup", concurrency=limit),
+            Quota("sagemaker", "CreateEndpoint", concurrency=limit),
+        ]
+    )
     return Limiter(table, clock=clock, lease_seconds=lease_seconds, **kw)
 
 
@@ -235,8 +241,9 @@ def test_a_slot_freed_on_one_key_goes_to_its_own_waiter_at_once():
     got_a = threading.Event()
     threading.Thread(target=lambda: limiter.permit("sagemaker", "CreateEndpoint"), daemon=True).start()
     wait_until(on_b.contended)
-    threading.Thread(target=lambda: (limiter.permit("sagemaker", "CreateFeatureGroup"), got_a.set()),
-                     daemon=True).start()
+    threading.Thread(
+        target=lambda: (limiter.permit("sagemaker", "CreateFeatureGroup"), got_a.set()), daemon=True
+    ).start()
     wait_until(on_a.contended)
     on_a.release()
     assert got_a.wait(30)
@@ -302,8 +309,10 @@ def test_the_limiter_renews_held_leases_in_the_background():
 # --- worker processes share one backend -----------------------------------------------------------
 def _spend(address_and_key, calls, out, together):
     from harness.aws.limiter.shared import connect
-    limiter = Limiter(QuotaTable([Quota("sagemaker", "DescribeEndpoint", rate=40, burst=2)]),
-                      backend=connect(*address_and_key))
+
+    limiter = Limiter(
+        QuotaTable([Quota("sagemaker", "DescribeEndpoint", rate=40, burst=2)]), backend=connect(*address_and_key)
+    )
     together.wait()
     limiter.wait("sagemaker", "DescribeEndpoint")
     first = time.monotonic()
@@ -316,12 +325,14 @@ def test_worker_processes_share_one_bucket_through_the_shared_backend():
     import multiprocessing
 
     from harness.aws.limiter.shared import SharedLimiterServer
+
     spawn = multiprocessing.get_context("spawn")
     server = SharedLimiterServer(spawn).start()
     try:
         out, together = spawn.Queue(), spawn.Barrier(2)
-        workers = [spawn.Process(target=_spend, args=((server.address, server.authkey), 40, out, together))
-                   for _ in range(2)]
+        workers = [
+            spawn.Process(target=_spend, args=((server.address, server.authkey), 40, out, together)) for _ in range(2)
+        ]
         for worker in workers:
             worker.start()
         spans = [out.get(timeout=60) for _ in workers]
@@ -337,8 +348,9 @@ def test_worker_processes_share_one_bucket_through_the_shared_backend():
 
 
 # --- an account whose quota the table gets wrong ----------------------------------------------------
-def against_an_account(account_rate: float, table_rate: float, basis: str = "estimate",
-                       calls: int = 600) -> tuple[float, float]:
+def against_an_account(
+    account_rate: float, table_rate: float, basis: str = "estimate", calls: int = 600
+) -> tuple[float, float]:
     """One caller paces `calls` through a limiter that believes `table_rate` while the account
     allows `account_rate` (burst 2); returns the share of calls throttled and the goodput as a
     share of the account's rate. (32 concurrent callers: benchmarks/policies.py.)"""

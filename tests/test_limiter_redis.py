@@ -2,6 +2,7 @@
 
 The Lua port is checked against the Python reference step by step on a manual clock; then the
 shared bucket, leases and an unreachable Redis are checked on Redis's own clock."""
+
 import multiprocessing
 import time
 import uuid
@@ -19,14 +20,19 @@ KEY = "sagemaker.DescribeEndpoint"
 PERMIT = "permit:sagemaker.CreateEndpoint"
 PACES = [Pace(10.0, 5.0, False), Pace(2.0, 1.0, True), Pace(0.5, 1.0, False)]
 
-steps = st.lists(st.one_of(
-    st.tuples(st.just("token"), st.integers(0, 3)),
-    st.tuples(st.just("feedback"), st.booleans()),
-    st.tuples(st.just("permit"), st.integers(0, 3)),
-    st.tuples(st.just("release"), st.integers(0, 3)),
-    st.tuples(st.just("renew"), st.integers(0, 3)),
-    st.tuples(st.just("leave"), st.integers(0, 3)),
-    st.tuples(st.just("advance"), st.floats(0.0, 3.0))), min_size=1, max_size=60)
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("token"), st.integers(0, 3)),
+        st.tuples(st.just("feedback"), st.booleans()),
+        st.tuples(st.just("permit"), st.integers(0, 3)),
+        st.tuples(st.just("release"), st.integers(0, 3)),
+        st.tuples(st.just("renew"), st.integers(0, 3)),
+        st.tuples(st.just("leave"), st.integers(0, 3)),
+        st.tuples(st.just("advance"), st.floats(0.0, 3.0)),
+    ),
+    min_size=1,
+    max_size=60,
+)
 
 
 class Side:
@@ -118,9 +124,15 @@ def test_a_deeper_cut_in_a_second_episode_is_not_undone_by_the_next_success(redi
     the Lua port alike."""
     pace = Pace(10.0, 10.0, True)  # published: no slow start, the cuts are CUBIC's
     script = [("token", 0), ("advance", 3.0)] + [("token", 0)] * 10  # 10 calls in a second
-    script += [("feedback", True),  # one is throttled: 10 -> 8
-               ("advance", 0.5), ("token", 0), ("feedback", True),  # 0.5 s on, still recovering: 8 -> 5.12
-               ("token", 1), ("advance", 0.01), ("feedback", False)]  # a caller queues; a success 10 ms on
+    script += [
+        ("feedback", True),  # one is throttled: 10 -> 8
+        ("advance", 0.5),
+        ("token", 0),
+        ("feedback", True),  # 0.5 s on, still recovering: 8 -> 5.12
+        ("token", 1),
+        ("advance", 0.01),
+        ("feedback", False),
+    ]  # a caller queues; a success 10 ms on
     clock = ManualClock(1.0, start=1000.0)
     python = Side(LocalBackend(clock))
     lua = Side(RedisBackend(redis_server.url, namespace=uuid.uuid4().hex, clock=clock))
@@ -175,8 +187,10 @@ def test_a_lease_its_holder_stopped_renewing_comes_back_on_redis_time(redis_serv
 
 def test_an_unreachable_redis_falls_back_to_a_local_limiter_with_a_warning(redis_server, caplog):
     warnings = []
-    limiter = Limiter(QuotaTable([Quota("sagemaker", "DescribeEndpoint", rate=1000, burst=10)]),
-                      backend=RedisBackend(redis_server.url, namespace="fallback", on_fallback=warnings.append))
+    limiter = Limiter(
+        QuotaTable([Quota("sagemaker", "DescribeEndpoint", rate=1000, burst=10)]),
+        backend=RedisBackend(redis_server.url, namespace="fallback", on_fallback=warnings.append),
+    )
     limiter.wait("sagemaker", "DescribeEndpoint")
     assert limiter.backend.shared
     redis_server.stop()
@@ -209,8 +223,10 @@ def test_throttled_answers_to_calls_redis_let_go_cut_the_fallbacks_rate_once(red
     cut. (The first answer used to be dropped, there being no local state for the key yet, and
     each of the others cut again: their send times were on Redis's clock, the fallback's cuts on
     this process's.)"""
-    limiter = Limiter(QuotaTable([Quota("sagemaker", "DescribeEndpoint", rate=100, burst=40)]),
-                      backend=RedisBackend(redis_server.url, namespace=uuid.uuid4().hex))
+    limiter = Limiter(
+        QuotaTable([Quota("sagemaker", "DescribeEndpoint", rate=100, burst=40)]),
+        backend=RedisBackend(redis_server.url, namespace=uuid.uuid4().hex),
+    )
     grants = [limiter.wait("sagemaker", "DescribeEndpoint") for _ in range(8)]
     redis_server.stop()
     limiter.feedback("sagemaker", "DescribeEndpoint", throttled=True, sent_at=grants[0].at)
@@ -226,8 +242,10 @@ def test_throttled_answers_to_calls_redis_let_go_cut_the_fallbacks_rate_once(red
 def test_an_unreachable_redis_fails_calls_when_the_run_asks_to_fail_closed(redis_server):
     url = redis_server.url.replace("redis://", "redis://:s3cret-pass@") + "?password=s3cret-too"
     redis_server.stop()
-    limiter = Limiter(QuotaTable([Quota("sagemaker", "DescribeEndpoint", rate=1000, burst=10)]),
-                      backend=RedisBackend(url, namespace="closed", on_unreachable="fail"))
+    limiter = Limiter(
+        QuotaTable([Quota("sagemaker", "DescribeEndpoint", rate=1000, burst=10)]),
+        backend=RedisBackend(url, namespace="closed", on_unreachable="fail"),
+    )
     with pytest.raises(LimiterUnreachable) as refused:
         limiter.wait("sagemaker", "DescribeEndpoint")
     assert f"127.0.0.1:{redis_server.port}" in str(refused.value)

@@ -1,4 +1,5 @@
 """Meta's platforms, CachedMeta's single flight, and the deprecation notice."""
+
 import threading
 import warnings
 
@@ -57,7 +58,8 @@ def test_the_deprecation_notice_is_exact_and_appears_once(aws_ctx, capsys):
         warnings.simplefilter("always")
         broker.models()
         broker.endpoints()
-    lines = [l for l in capsys.readouterr().err.splitlines() if "AWSServiceBroker" in l]
+    lines = [line for line in capsys.readouterr().err.splitlines() if "AWSServiceBroker" in line]
     assert lines == ["WARNING AWSServiceBroker is deprecated and will be removed in version 0.9."]
     assert [str(w.message) for w in caught if w.category is DeprecationWarning] == [
-        "AWSServiceBroker is deprecated and will be removed in version 0.9."]
+        "AWSServiceBroker is deprecated and will be removed in version 0.9."
+    ]

@@ -1,5 +1,6 @@
 """`make test-latest` reads the lock, the project's direct dependencies, and pytest's JUnit report
 to say which package's newest release breaks which tests (tests/newest.py)."""
+
 from pathlib import Path
 
 import newest
@@ -26,6 +27,8 @@ def test_the_failed_tests_are_read_back_as_node_ids(tmp_path):
       <testcase classname="tests.chaos.test_kills.TestKills" name="test_one"><error message="y"/></testcase>
       <testcase classname="tests.test_report" name="test_fine"/>
     </testsuite></testsuites>""")
-    assert newest.failed_tests(junit) == ["tests/chaos/test_kills.py::TestKills::test_one",
-                                          "tests/test_sim_protocols.py::test_cbor[json]"]
+    assert newest.failed_tests(junit) == [
+        "tests/chaos/test_kills.py::TestKills::test_one",
+        "tests/test_sim_protocols.py::test_cbor[json]",
+    ]
     assert newest.failed_tests(tmp_path / "absent.xml") == []

@@ -1,6 +1,7 @@
 """Retry policies are objects found by name: each says its default attempt budget, whether the
 shared limiter paces it, where its state lives, what botocore is told, and what it hangs on a
 client. A new policy is one class."""
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -10,10 +11,18 @@ from harness.aws.policies import POLICIES, NoRetries, policy_named
 
 def test_each_policy_says_what_a_user_who_sets_nothing_gets():
     assert {name: p.default_attempts for name, p in POLICIES.items()} == {
-        "harness": 8, "botocore-standard": 3, "botocore-adaptive": 3, "botocore-legacy": 5, "none": 1}
+        "harness": 8,
+        "botocore-standard": 3,
+        "botocore-adaptive": 3,
+        "botocore-legacy": 5,
+        "none": 1,
+    }
     assert [name for name, p in POLICIES.items() if p.uses_limiter] == ["harness"]
     assert [name for name, p in POLICIES.items() if p.per_client_state] == [
-        "botocore-standard", "botocore-adaptive", "botocore-legacy"]
+        "botocore-standard",
+        "botocore-adaptive",
+        "botocore-legacy",
+    ]
     assert policy_named("botocore-adaptive").botocore_retries(None) == {"mode": "adaptive"}
     assert policy_named("botocore-legacy").botocore_retries(4) == {"mode": "legacy", "total_max_attempts": 4}
     assert policy_named("harness").botocore_retries(8) == {"mode": "standard", "total_max_attempts": 1}
@@ -28,6 +37,7 @@ def test_a_budget_of_none_gives_each_policy_its_own():
 
 class CountingPolicy(NoRetries):
     """A user's policy: one attempt, and a count of every call it sees."""
+
     name = "counting"
 
     def __init__(self):

@@ -1,4 +1,5 @@
 """The live progress line: an eta from the count of pipelines, or a clock when the level has a duration."""
+
 import io
 
 from harness.runner.progress import Progress
@@ -32,6 +33,7 @@ def test_counters_read_back_from_worker_processes_replace_the_last_reading():
     import io
 
     from harness.runner.progress import Progress
+
     progress = Progress(io.StringIO())
     for _ in range(3):
         progress.set_counts({"done": 4, "failed": 1})

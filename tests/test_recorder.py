@@ -1,4 +1,5 @@
 """The recorder: durable, batched, readable while written, and losing at most one flush on SIGKILL."""
+
 import json
 import signal
 import subprocess
@@ -25,8 +26,15 @@ while True:
 def test_events_carry_the_context_and_read_back_as_a_dataframe(tmp_path):
     with Recorder(tmp_path / "events.db", "run-1") as recorder:
         with bound(level=4, worker=2, pipeline="p-7", stage="feature_set"):
-            recorder.record("api_attempt", service="sagemaker", operation="DescribeFeatureGroup",
-                            attempt=1, outcome="ok", duration=0.01, status=200)
+            recorder.record(
+                "api_attempt",
+                service="sagemaker",
+                operation="DescribeFeatureGroup",
+                attempt=1,
+                outcome="ok",
+                duration=0.01,
+                status=200,
+            )
         recorder.record("run_end")
     events = load_events(tmp_path)
     assert list(events["kind"]) == ["api_attempt", "run_end"]
@@ -57,6 +65,7 @@ def test_events_can_be_read_while_the_run_writes_them(tmp_path):
 
 def test_a_run_caught_before_its_schema_is_written_reads_as_no_events_yet(tmp_path):
     import sqlite3
+
     sqlite3.connect(tmp_path / "events.db").close()  # the file exists, the recorder has not made its tables
     assert load_events(tmp_path).empty and load_meta(tmp_path) == {}
 
@@ -103,6 +112,7 @@ def test_several_processes_can_record_into_one_run(tmp_path):
 def _hold_write_lock(db_path):
     """Another connection takes the write lock, as a second writer stuck mid-commit would."""
     import sqlite3
+
     holder = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
     holder.execute("BEGIN IMMEDIATE")
     return holder
@@ -152,6 +162,7 @@ def test_rows_the_database_never_takes_are_kept_beside_it_and_read_back(tmp_path
 
 def test_a_finalized_run_folder_is_one_file_without_a_write_ahead_log(tmp_path):
     from harness.events import finalize
+
     with Recorder(tmp_path / "events.db", "run-final") as recorder:
         recorder.record("run_end")
     finalize(tmp_path / "events.db")
@@ -164,6 +175,7 @@ def test_events_forwarded_from_another_host_arrive_once_in_order_on_the_runners_
     """A Ray worker's recorder: batches go to the sink in the run folder; a batch the sink could
     not take (the connection dropped) is sent again, ahead of newer rows."""
     from harness.events.forwarding import EventSink, ForwardingRecorder, clock_offset
+
     sink = EventSink(tmp_path / "events.db")
     refused = []
 
@@ -197,6 +209,7 @@ def test_a_batch_the_sink_took_after_the_sender_gave_up_is_not_written_twice(tmp
     """The hub was only slow: the send timed out, the batch was committed anyway, and the sender
     sends it again with newer rows. The sink skips what it has."""
     from harness.events.forwarding import EventSink, ForwardingRecorder
+
     sink = EventSink(tmp_path / "events.db")
     timeouts = []
 
@@ -230,4 +243,6 @@ def test_events_that_never_reach_the_run_folder_are_kept_on_the_workers_host(tmp
     assert "20 events could not be written to the run folder (from " in capsys.readouterr().err
     assert recorder.spilled == 20 and recorder.spill_path.parent == tmp_path  # the Ray worker reports these
     [spilled] = tmp_path.glob("events.unwritten-*.jsonl")  # as load_events reads it, once put beside events.db
-    assert [json.loads(json.loads(line)["detail"])["seq"] for line in spilled.read_text().splitlines()] == list(range(20))
+    assert [json.loads(json.loads(line)["detail"])["seq"] for line in spilled.read_text().splitlines()] == list(
+        range(20)
+    )

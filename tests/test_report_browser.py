@@ -1,4 +1,5 @@
 """A real run's report opens in headless Chromium with every plot shown and no console errors."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -28,8 +29,13 @@ def test_the_smoke_run_report_opens_with_every_plot(simulator, tmp_path):
 @pytest.mark.stress
 def test_make_stress_n32_end_to_end(tmp_path):
     """What `make stress N=32` does, with the acceptance checks of the runner issue."""
-    done = subprocess.run([sys.executable, "-m", "harness.cli", "sweep", "stress", "--up-to", "32",
-                           "--reports", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "sweep", "stress", "--up-to", "32", "--reports", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "left behind" not in done.stderr  # the final cleanup listed every kind and found nothing
     run_dir = next(tmp_path.iterdir())

@@ -1,4 +1,5 @@
 """The runner end to end on the simulator: the smoke scenario, failures, signals, bad input."""
+
 import os
 import re
 import signal
@@ -68,6 +69,7 @@ def test_an_error_code_that_is_only_a_number_is_given_as_the_http_status():
     from botocore.stub import Stubber
 
     from harness.runner.executor import failure_reason
+
     athena = boto3.client("athena", region_name="us-east-1")
     with Stubber(athena) as stub:
         stub.add_client_error("start_query_execution", service_error_code="404", http_status_code=404)
@@ -80,10 +82,18 @@ def test_an_abort_threshold_stops_the_run_as_soon_as_it_fails(simulator, tmp_pat
     """{ check = "failed < 1", abort = true }: worker 1's pipeline fails at N=3, so the run stops
     there (N=6 never starts), tears down, cleans up and says which threshold stopped it."""
     from harness.runner.scenario import parse_scenario
-    scenario = parse_scenario({"profile": "calm", "time_scale": 0.01, "levels": [3, 6],
-                               "pipelines": "pipelines_for_tests:flaky",
-                               "thresholds": ["throughput >= 0.9*base", {"check": "failed < 1", "abort": True}]},
-                              "abort.toml", "abort")
+
+    scenario = parse_scenario(
+        {
+            "profile": "calm",
+            "time_scale": 0.01,
+            "levels": [3, 6],
+            "pipelines": "pipelines_for_tests:flaky",
+            "thresholds": ["throughput >= 0.9*base", {"check": "failed < 1", "abort": True}],
+        },
+        "abort.toml",
+        "abort",
+    )
     assert scenario.thresholds == ["throughput >= 0.9*base", "failed < 1"]
     assert scenario.abort_thresholds == ["failed < 1"]
     simulator.reset(profile="calm", time_scale=0.01)
@@ -96,28 +106,50 @@ def test_an_abort_threshold_stops_the_run_as_soon_as_it_fails(simulator, tmp_pat
     assert nothing_in(simulator.endpoint_url)
 
 
-@pytest.mark.parametrize("item, says", [
-    ({"check": "throughput@32 >= 0.9*base", "abort": True}, "an abort threshold on a live metric (failed, completed"),
-    ({"check": "failed <= base", "abort": True}, "an abort threshold on a number on the right"),
-    ({"check": "failed <= 2", "abort": "yes"}, "or tables like { check = "),
-])
+@pytest.mark.parametrize(
+    "item, says",
+    [
+        (
+            {"check": "throughput@32 >= 0.9*base", "abort": True},
+            "an abort threshold on a live metric (failed, completed",
+        ),
+        ({"check": "failed <= base", "abort": True}, "an abort threshold on a number on the right"),
+        ({"check": "failed <= 2", "abort": "yes"}, "or tables like { check = "),
+    ],
+)
 def test_an_abort_threshold_must_be_countable_while_the_run_goes(item, says):
     from harness.config import ConfigError
     from harness.runner.scenario import parse_scenario
+
     with pytest.raises(ConfigError, match=re.escape(says)):
         parse_scenario({"thresholds": [item]}, "bad.toml", "bad")
 
 
 def json_detail(frame):
     import json
+
     return [json.loads(d) for d in frame.detail]
 
 
 def test_sigint_gives_exit_130_a_complete_run_folder_and_no_resources_left(simulator, tmp_path):
     simulator.reset(profile="aws-default", seed=1, time_scale=0.01)
-    process = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", "smoke", "--reports", str(tmp_path),
-                                "--endpoint-url", simulator.endpoint_url],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "run",
+            "smoke",
+            "--reports",
+            str(tmp_path),
+            "--endpoint-url",
+            simulator.endpoint_url,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         folders = list(tmp_path.glob("*/events.db"))
@@ -138,7 +170,7 @@ def test_sigint_gives_exit_130_a_complete_run_folder_and_no_resources_left(simul
 
 
 BAD_SCENARIOS = {
-    "unknown key": ('levels = [4]\nlevles = [8]\n', "levles", "[8]"),
+    "unknown key": ("levels = [4]\nlevles = [8]\n", "levles", "[8]"),
     "N=0": ("levels = [0]\n", "levels", "[0]"),
     "unknown policy": ('policy = "yolo"\n', "policy", "yolo"),
     "unknown profile": ('profile = "hurricane"\n', "profile", "hurricane"),
@@ -150,8 +182,13 @@ def test_a_malformed_scenario_is_a_one_line_error_with_exit_code_2(tmp_path, cas
     text, key, value = BAD_SCENARIOS[case]
     path = tmp_path / "bad.toml"
     path.write_text(text)
-    done = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(path), "--reports", str(tmp_path)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "run", str(path), "--reports", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in done.stderr
@@ -162,9 +199,14 @@ def test_a_malformed_scenario_is_a_one_line_error_with_exit_code_2(tmp_path, cas
 def test_a_user_pipeline_that_is_not_a_pipeline_is_refused(tmp_path):
     path = tmp_path / "user.toml"
     path.write_text('pipelines = "pipelines_for_tests:not_a_pipeline"\n')
-    done = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(path)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PYTHONPATH": str(ROOT / "tests")})
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "run", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "tests")},
+    )
     assert done.returncode == 2 and "not a Pipeline" in done.stderr
 
 
@@ -211,12 +253,13 @@ def test_a_level_can_run_at_its_own_time_scale(tmp_path):
     """[level_time_scale] 2 = 0.02: N=2 runs at 1/50 while N=1 keeps the scenario's 1/100; each
     level's AWS durations use its own scale, and the report says which scale each ran at."""
     import json
+
     scenario = load_scenario("smoke")
     scenario.level_time_scales = {2: 0.02}
     result = Runner(scenario, tmp_path, [1, 2], out=open(os.devnull, "w")).run().render()
     assert result.failed == 0
     metrics = json.loads((result.run_dir / "metrics.json").read_text())
-    assert [(l["level"], l["time_scale"]) for l in metrics["levels"]] == [(1, 0.01), (2, 0.02)]
+    assert [(level["level"], level["time_scale"]) for level in metrics["levels"]] == [(1, 0.01), (2, 0.02)]
     one, two = metrics["levels"]
     # the same pipeline in AWS time at either scale (lifecycles are drawn in AWS time)
     assert 0.5 < two["pipeline_seconds"]["p50"] / one["pipeline_seconds"]["p50"] < 2
@@ -227,6 +270,7 @@ def test_worker_processes_share_the_limiter_through_redis(simulator, redis_serve
     """[limiter] redis_url: each worker process reaches Redis itself (no limiter server in the
     runner), under a namespace of the simulator's endpoint and region."""
     import redis
+
     scenario = load_scenario("smoke")
     scenario.workers, scenario.processes = "processes", 2
     scenario.limiter.redis_url = redis_server.url
@@ -244,6 +288,7 @@ def test_worker_processes_share_the_limiter_through_redis(simulator, redis_serve
 def test_an_unreachable_redis_is_a_warning_or_a_refusal_before_any_pipeline(simulator, tmp_path):
     from harness.aws.limiter.redis_backend import LimiterUnreachable
     from harness.redis_local import free_port
+
     scenario = load_scenario("smoke")
     scenario.limiter.redis_url = f"redis://127.0.0.1:{free_port()}/0"  # nobody listens there
     simulator.reset(profile=scenario.profile, seed=scenario.seed, time_scale=scenario.time_scale)
@@ -269,8 +314,9 @@ def test_a_run_outside_us_east_1_in_the_accounts_own_bucket_with_its_tags(simula
     from harness.runner.scenario import Account
 
     simulator.reset(profile="calm", time_scale=0.01)
-    aws = dict(endpoint_url=simulator.endpoint_url, region_name="eu-west-1", aws_access_key_id="t",
-               aws_secret_access_key="t")
+    aws = dict(
+        endpoint_url=simulator.endpoint_url, region_name="eu-west-1", aws_access_key_id="t", aws_secret_access_key="t"
+    )
     s3, sagemaker = boto3.client("s3", **aws), boto3.client("sagemaker", **aws)
     s3.create_bucket(Bucket="team-bucket", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     s3.put_object(Bucket="team-bucket", Key="theirs/keep.csv", Body=b"x")
@@ -289,23 +335,31 @@ def test_a_run_outside_us_east_1_in_the_accounts_own_bucket_with_its_tags(simula
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="team-bucket").get("Contents", [])]
     assert keys == ["theirs/keep.csv"]  # the run's prefix is gone, the team's objects stay
 
-    result = Runner(scenario.__class__(**{**scenario.__dict__, "account": Account()}), tmp_path / "own", [1],
-                    endpoint_url=simulator.endpoint_url).run()
+    result = Runner(
+        scenario.__class__(**{**scenario.__dict__, "account": Account()}),
+        tmp_path / "own",
+        [1],
+        endpoint_url=simulator.endpoint_url,
+    ).run()
     assert result.failed == 0
     assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["team-bucket"]  # its own bucket made and gone
 
 
-@pytest.mark.parametrize("account, says", [
-    ("", 'account.role_arn = None is not allowed; expected an IAM role ARN'),
-    ('role_arn = "arn:aws:iam::12:role/x"', "account.role_arn = 'arn:aws:iam::12:role/x' is not allowed"),
-    ('role_arn = "arn:aws:iam::111122223333:role/r"\nbucket = "Team_Bucket"', "account.bucket = 'Team_Bucket'"),
-    ('role_arn = "arn:aws:iam::111122223333:role/r"\ncolour = "blue"', "account.colour = 'blue' is not allowed"),
-])
+@pytest.mark.parametrize(
+    "account, says",
+    [
+        ("", "account.role_arn = None is not allowed; expected an IAM role ARN"),
+        ('role_arn = "arn:aws:iam::12:role/x"', "account.role_arn = 'arn:aws:iam::12:role/x' is not allowed"),
+        ('role_arn = "arn:aws:iam::111122223333:role/r"\nbucket = "Team_Bucket"', "account.bucket = 'Team_Bucket'"),
+        ('role_arn = "arn:aws:iam::111122223333:role/r"\ncolour = "blue"', "account.colour = 'blue' is not allowed"),
+    ],
+)
 def test_a_real_account_scenario_without_what_it_needs_is_refused_by_name(tmp_path, account, says):
     path = tmp_path / "real.toml"
     path.write_text(f'backend = "aws"\nregion = "eu-west-1"\n\n[account]\n{account}\n')
-    done = subprocess.run([sys.executable, "-m", "harness.cli", "plan", str(path)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "plan", str(path)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 2 and says in done.stderr and str(path) in done.stderr, done.stderr
 
 
@@ -315,6 +369,7 @@ def test_a_report_that_cannot_be_rendered_is_said_and_the_events_are_kept(simula
 
     def broken(run_dir):
         raise ZeroDivisionError("float division by zero")
+
     monkeypatch.setattr(harness.report, "render", broken)
     simulator.reset(profile="calm", time_scale=0.01)
     result = Runner(load_scenario("smoke"), tmp_path, levels=[1], endpoint_url=simulator.endpoint_url).run().render()
@@ -329,12 +384,14 @@ def test_the_cost_guard_reads_each_levels_hold_at_that_levels_time_scale(tmp_pat
     from harness.events.context import bound
     from harness.runner.costguard import CostGuard
     from harness.runner.prices import load_prices
+
     with Recorder(tmp_path / "events.db", "run-cost") as recorder:
         for level in (4, 128):
             with bound(level=level):
                 recorder.record("quota_hold", service="sagemaker", operation="CreateEndpoint", duration=36.0)
-    guard = CostGuard(tmp_path / "events.db", 100.0, 0.01, "ml.m5.large", lambda usd: None,
-                      level_time_scales={128: 0.1})
+    guard = CostGuard(
+        tmp_path / "events.db", 100.0, 0.01, "ml.m5.large", lambda usd: None, level_time_scales={128: 0.1}
+    )
     hourly = load_prices()["hosting"]["ml.m5.large"]
     assert guard.estimate() == pytest.approx(1.1 * hourly)
 
@@ -346,9 +403,25 @@ def test_a_run_stops_starting_pipelines_once_it_has_spent_max_cost_usd(simulator
     capped = tmp_path / "capped.toml"
     capped.write_text(scenario.read_text().replace("[params]", "max_cost_usd = 0.001\n\n[params]", 1))
     simulator.reset(profile="calm", time_scale=0.01)
-    done = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(capped), "-n", "2", "--reports",
-                           str(tmp_path / "reports"), "--endpoint-url", simulator.endpoint_url],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "run",
+            str(capped),
+            "-n",
+            "2",
+            "--reports",
+            str(tmp_path / "reports"),
+            "--endpoint-url",
+            simulator.endpoint_url,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 3, done.stderr[-2000:]
     assert "stopped: the run passed max_cost_usd = 0.001" in done.stderr
     run_dir = next((tmp_path / "reports").iterdir())

@@ -4,6 +4,7 @@ table and the S3 data, and the account's active DML queries are limited as AWS l
 
 The simulator runs on manual time here: AWS time moves only when the test advances it, so every
 state is checked at an exact AWS second, however busy the machine is."""
+
 from __future__ import annotations
 
 import csv
@@ -38,22 +39,33 @@ def athena(simulator, client, tmp_path):
     s3, glue = client("s3"), client("glue")
     s3.create_bucket(Bucket="athena-results")
     s3.create_bucket(Bucket="lake-data")
-    s3.put_object(Bucket="lake-data", Key="sales/part-0.csv",
-                  Body=b"id,price,region\n1,2.5,eu\n2,3.5,us\n3,,eu\n")
+    s3.put_object(Bucket="lake-data", Key="sales/part-0.csv", Body=b"id,price,region\n1,2.5,eu\n2,3.5,us\n3,,eu\n")
     s3.put_object(Bucket="lake-data", Key="sales/part-1.csv", Body=b"id,price,region\n4,10.0,eu\n")
     s3.put_object(Bucket="lake-data", Key="sales/_SUCCESS", Body=b"")  # hidden: Athena skips it
     glue.create_database(DatabaseInput={"Name": "lake"})
-    glue.create_table(DatabaseName="lake", TableInput={
-        "Name": "sales", "TableType": "EXTERNAL_TABLE", "Parameters": {"skip.header.line.count": "1"},
-        "StorageDescriptor": {"Location": "s3://lake-data/sales/", "Columns": [
-            {"Name": "id", "Type": "bigint"}, {"Name": "price", "Type": "double"},
-            {"Name": "region", "Type": "string"}]}})
+    glue.create_table(
+        DatabaseName="lake",
+        TableInput={
+            "Name": "sales",
+            "TableType": "EXTERNAL_TABLE",
+            "Parameters": {"skip.header.line.count": "1"},
+            "StorageDescriptor": {
+                "Location": "s3://lake-data/sales/",
+                "Columns": [
+                    {"Name": "id", "Type": "bigint"},
+                    {"Name": "price", "Type": "double"},
+                    {"Name": "region", "Type": "string"},
+                ],
+            },
+        },
+    )
     return client("athena")
 
 
 def start(athena, sql: str) -> str:
-    return athena.start_query_execution(QueryString=sql, QueryExecutionContext=DB,
-                                        ResultConfiguration=OUTPUT)["QueryExecutionId"]
+    return athena.start_query_execution(QueryString=sql, QueryExecutionContext=DB, ResultConfiguration=OUTPUT)[
+        "QueryExecutionId"
+    ]
 
 
 def state(athena, query_id: str) -> str:
@@ -85,14 +97,20 @@ def test_results_are_computed_from_the_glue_table_and_its_s3_data(athena, simula
     queries = {
         "count": start(athena, 'SELECT COUNT(*) FROM "lake"."sales"'),
         "sample": start(athena, "SELECT id, region FROM lake.sales ORDER BY id LIMIT 2"),
-        "stats": start(athena, "SELECT region, count(*) AS n, max(price) AS top FROM sales GROUP BY region ORDER BY region"),
+        "stats": start(
+            athena, "SELECT region, count(*) AS n, max(price) AS top FROM sales GROUP BY region ORDER BY region"
+        ),
     }
     simulator.advance(10)
     assert rows(athena, queries["count"]) == [["_col0"], ["4"]]  # header first, as Athena answers
     assert rows(athena, queries["sample"]) == [["id", "region"], ["1", "eu"], ["2", "us"]]
     assert rows(athena, queries["stats"]) == [["region", "n", "top"], ["eu", "3", "10.0"], ["us", "1", "3.5"]]
     metadata = athena.get_query_results(QueryExecutionId=queries["stats"])["ResultSet"]["ResultSetMetadata"]
-    assert [(c["Name"], c["Type"]) for c in metadata["ColumnInfo"]] == [("region", "varchar"), ("n", "bigint"), ("top", "double")]
+    assert [(c["Name"], c["Type"]) for c in metadata["ColumnInfo"]] == [
+        ("region", "varchar"),
+        ("n", "bigint"),
+        ("top", "double"),
+    ]
     # the result is in the output location too, where awswrangler reads it
     body = client("s3").get_object(Bucket="athena-results", Key=f"queries/{queries['count']}.csv")["Body"].read()
     assert list(csv.reader(io.StringIO(body.decode()))) == [["_col0"], ["4"]]
@@ -130,7 +148,10 @@ def test_a_query_over_a_missing_table_or_column_fails_as_athenas_would(athena, s
     simulator.advance(10)
     reasons = {q: athena.get_query_execution(QueryExecutionId=q)["QueryExecution"]["Status"] for q in (table, column)}
     assert reasons[table]["State"] == "FAILED"
-    assert reasons[table]["StateChangeReason"].startswith("TABLE_NOT_FOUND") and "lake.nowhere" in reasons[table]["StateChangeReason"]
+    assert (
+        reasons[table]["StateChangeReason"].startswith("TABLE_NOT_FOUND")
+        and "lake.nowhere" in reasons[table]["StateChangeReason"]
+    )
     assert reasons[column]["StateChangeReason"].startswith("COLUMN_NOT_FOUND")
     assert reasons[column]["AthenaError"]["ErrorCategory"] == 2  # the user's error, not retryable
     with pytest.raises(ClientError, match="Final query state: FAILED"):
@@ -156,22 +177,27 @@ def test_active_dml_queries_are_limited_with_awss_error(athena, simulator):
 
 
 def test_a_retried_start_with_the_same_token_starts_one_query(athena):
-    first = athena.start_query_execution(QueryString="SELECT 1 AS one", ClientRequestToken="t" * 32,
-                                         QueryExecutionContext=DB, ResultConfiguration=OUTPUT)
-    again = athena.start_query_execution(QueryString="SELECT 1 AS one", ClientRequestToken="t" * 32,
-                                         QueryExecutionContext=DB, ResultConfiguration=OUTPUT)
+    first = athena.start_query_execution(
+        QueryString="SELECT 1 AS one", ClientRequestToken="t" * 32, QueryExecutionContext=DB, ResultConfiguration=OUTPUT
+    )
+    again = athena.start_query_execution(
+        QueryString="SELECT 1 AS one", ClientRequestToken="t" * 32, QueryExecutionContext=DB, ResultConfiguration=OUTPUT
+    )
     assert first["QueryExecutionId"] == again["QueryExecutionId"]
     with pytest.raises(ClientError, match="Idempotent parameters do not match"):
-        athena.start_query_execution(QueryString="SELECT 2", ClientRequestToken="t" * 32,
-                                     QueryExecutionContext=DB, ResultConfiguration=OUTPUT)
+        athena.start_query_execution(
+            QueryString="SELECT 2", ClientRequestToken="t" * 32, QueryExecutionContext=DB, ResultConfiguration=OUTPUT
+        )
 
 
 def test_bad_requests_get_invalid_request_exception_not_a_500(athena):
-    for call in (lambda: athena.get_query_execution(QueryExecutionId="no-such-query"),
-                 lambda: athena.get_query_results(QueryExecutionId="no-such-query"),
-                 lambda: athena.start_query_execution(QueryString="SELECT 1"),  # no output location
-                 lambda: athena.start_query_execution(QueryString="SELECT 1", WorkGroup="nope", ResultConfiguration=OUTPUT),
-                 lambda: athena.get_work_group(WorkGroup="nope")):
+    for call in (
+        lambda: athena.get_query_execution(QueryExecutionId="no-such-query"),
+        lambda: athena.get_query_results(QueryExecutionId="no-such-query"),
+        lambda: athena.start_query_execution(QueryString="SELECT 1"),  # no output location
+        lambda: athena.start_query_execution(QueryString="SELECT 1", WorkGroup="nope", ResultConfiguration=OUTPUT),
+        lambda: athena.get_work_group(WorkGroup="nope"),
+    ):
         with pytest.raises(ClientError) as raised:
             call()
         assert raised.value.response["Error"]["Code"] == "InvalidRequestException"
@@ -192,8 +218,12 @@ def test_only_names_outside_string_literals_are_tables_and_t_dot_column_resolves
     """The simulator's SQL reads FROM and -- only outside literals; a name after FROM that is
     no table (a WITH query) is SQLite's to resolve; t.x names the table t."""
     from harness.sim.sql import Evaluator, QueryFailed, Table
-    tables = {("db", "t"): Table("db", "t", [("id", "bigint"), ("note", "string")],
-                                 rows=lambda: [["1", "moved from stock"], ["2", "a--b"]])}
+
+    tables = {
+        ("db", "t"): Table(
+            "db", "t", [("id", "bigint"), ("note", "string")], rows=lambda: [["1", "moved from stock"], ["2", "a--b"]]
+        )
+    }
     evaluator = Evaluator(lambda database, name: tables.get((database, name)))
     assert evaluator.run("SELECT count(*) FROM t WHERE note = 'moved from stock'", "db").rows == [["1"]]
     assert evaluator.run("SELECT note FROM t WHERE note = 'a--b'", "db").rows == [["a--b"]]
@@ -208,9 +238,12 @@ def test_only_names_outside_string_literals_are_tables_and_t_dot_column_resolves
 def test_other_tenants_queries_count_against_the_active_query_limit(simulator, client, tmp_path):
     """A profile that extends aws-default (its quotas, latency, lifecycles) and adds other
     teams' queries holding 18 of the account's 20 active slots: the 3rd query is refused."""
-    simulator.reset(profile=write_profile(tmp_path, 'extends = "aws-default"\n'
-                                          "[lifecycle.athena_query]\ntenant_active_queries = 18\n"),
-                    manual_time=True)
+    simulator.reset(
+        profile=write_profile(
+            tmp_path, 'extends = "aws-default"\n[lifecycle.athena_query]\ntenant_active_queries = 18\n'
+        ),
+        manual_time=True,
+    )
     client("s3").create_bucket(Bucket="athena-results")
     athena = client("athena")
     for _ in range(2):
@@ -236,8 +269,10 @@ def test_comment_marks_inside_string_literals_and_quoted_names_are_text(athena, 
         queries[name] = start(athena, sql)
         simulator.advance(10)  # done: the account runs 3 at once
     for name, query_id in queries.items():
-        assert state(athena, query_id) == "SUCCEEDED", (name, athena.get_query_execution(
-            QueryExecutionId=query_id)["QueryExecution"]["Status"])
+        assert state(athena, query_id) == "SUCCEEDED", (
+            name,
+            athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"],
+        )
     assert rows(athena, queries["dashes"]) == [["s", "n"], ["a--b", "4"]]
     assert rows(athena, queries["block"]) == [["s"], ["/* kept */"]]
     assert rows(athena, queries["quote in a comment"]) == [["n"], ["4"]]
@@ -247,6 +282,7 @@ def test_comment_marks_inside_string_literals_and_quoted_names_are_text(athena, 
 def test_list_query_executions_pages_stay_put_while_new_queries_start(athena, simulator):
     """A NextToken marks a place in the list, not an offset from its newest end: queries started
     between two pages neither repeat an id on the next page nor hide one."""
+
     def started(i: int) -> str:
         query_id = start(athena, f"SELECT {i} AS n")
         simulator.advance(10)  # done: the account runs 3 at once
@@ -260,8 +296,13 @@ def test_list_query_executions_pages_stay_put_while_new_queries_start(athena, si
     assert second["QueryExecutionIds"] == [ids[2], ids[1]]
     rest = athena.list_query_executions(WorkGroup="primary", NextToken=second["NextToken"])
     assert rest["QueryExecutionIds"] == [ids[0]] and "NextToken" not in rest
-    every = [i for page in athena.get_paginator("list_query_executions").paginate(
-        WorkGroup="primary", PaginationConfig={"PageSize": 3}) for i in page["QueryExecutionIds"]]
+    every = [
+        i
+        for page in athena.get_paginator("list_query_executions").paginate(
+            WorkGroup="primary", PaginationConfig={"PageSize": 3}
+        )
+        for i in page["QueryExecutionIds"]
+    ]
     assert every == newer[::-1] + ids[::-1]
     with pytest.raises(ClientError) as bad:
         athena.list_query_executions(WorkGroup="primary", NextToken="not-a-token")

@@ -1,4 +1,5 @@
 """Injected faults and latency are drawn from the seed: the same seed, the same sequence."""
+
 import time
 
 import pytest
@@ -44,14 +45,20 @@ def test_the_same_seed_gives_the_same_faults(simulator, client, tmp_path):
 
 def test_timeouts_hold_the_answer_past_the_read_timeout(simulator, client, tmp_path):
     from botocore.exceptions import ReadTimeoutError
-    simulator.reset(profile=write_profile(tmp_path, """
+
+    simulator.reset(
+        profile=write_profile(
+            tmp_path,
+            """
 quota_table = "none"
 timeout_seconds = 2.0
 [[fault]]
 service = "sagemaker"
 operation = "ListModels"
 timeout_rate = 1.0
-"""))
+""",
+        )
+    )
     aws = client("sagemaker", read_timeout=0.5, connect_timeout=1)
     with pytest.raises(ReadTimeoutError):  # the client gave up before the answer came
         aws.list_models()
@@ -59,13 +66,18 @@ timeout_rate = 1.0
 
 
 def test_latency_follows_the_profile(simulator, client, tmp_path):
-    simulator.reset(profile=write_profile(tmp_path, """
+    simulator.reset(
+        profile=write_profile(
+            tmp_path,
+            """
 quota_table = "none"
 [[latency]]
 service = "sagemaker"
 p50_ms = 60
 p99_ms = 60
-"""))
+""",
+        )
+    )
     aws = client("sagemaker")
     aws.list_models()
     start = time.monotonic()

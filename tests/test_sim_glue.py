@@ -1,5 +1,6 @@
 """Glue on the simulator where a pipeline feels it: listings page as the database grows, and two
 writers that read-modify-write one table's parameters collide as on AWS."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,8 +15,11 @@ def glue(client):
 
 
 def table_input(name: str, **parameters: str) -> dict:
-    return {"Name": name, "Parameters": parameters,
-            "StorageDescriptor": {"Columns": [{"Name": "id", "Type": "string"}], "Location": "s3://b/p/"}}
+    return {
+        "Name": name,
+        "Parameters": parameters,
+        "StorageDescriptor": {"Columns": [{"Name": "id", "Type": "string"}], "Location": "s3://b/p/"},
+    }
 
 
 def test_get_tables_pages_at_most_100_tables_so_a_bigger_database_costs_more_calls(glue):
@@ -40,17 +44,20 @@ def test_a_write_based_on_a_replaced_version_gets_concurrent_modification(glue):
     first = glue.get_table(DatabaseName="catalog", Name="shared")["Table"]
     second = glue.get_table(DatabaseName="catalog", Name="shared")["Table"]
     assert first["VersionId"] == second["VersionId"]
-    glue.update_table(DatabaseName="catalog", VersionId=first["VersionId"],
-                      TableInput=table_input("shared", owner="pipeline-1"))
+    glue.update_table(
+        DatabaseName="catalog", VersionId=first["VersionId"], TableInput=table_input("shared", owner="pipeline-1")
+    )
     with pytest.raises(ClientError) as raised:
-        glue.update_table(DatabaseName="catalog", VersionId=second["VersionId"],
-                          TableInput=table_input("shared", owner="pipeline-2"))
+        glue.update_table(
+            DatabaseName="catalog", VersionId=second["VersionId"], TableInput=table_input("shared", owner="pipeline-2")
+        )
     assert raised.value.response["Error"]["Code"] == "ConcurrentModificationException"
     # the loser reads again and its write, on the new version, goes through
     fresh = glue.get_table(DatabaseName="catalog", Name="shared")["Table"]
     assert fresh["Parameters"]["owner"] == "pipeline-1"
-    glue.update_table(DatabaseName="catalog", VersionId=fresh["VersionId"],
-                      TableInput=table_input("shared", owner="pipeline-2"))
+    glue.update_table(
+        DatabaseName="catalog", VersionId=fresh["VersionId"], TableInput=table_input("shared", owner="pipeline-2")
+    )
     assert glue.get_table(DatabaseName="catalog", Name="shared")["Table"]["Parameters"]["owner"] == "pipeline-2"
     # without a VersionId the last writer wins, as on AWS
     glue.update_table(DatabaseName="catalog", TableInput=table_input("shared", owner="anyone"))

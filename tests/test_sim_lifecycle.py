@@ -1,4 +1,5 @@
 """Resources take time in the simulator, as in AWS, and partial state can be made to last."""
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -26,6 +27,7 @@ delete_seconds = 50
 def scaled(simulator, tmp_path):
     def reset(never=0.0):
         simulator.reset(profile=write_profile(tmp_path, LIFECYCLE.format(never=never)), time_scale=0.01)
+
     reset()
     return reset
 
@@ -59,6 +61,7 @@ def test_a_never_resolving_partial_state_stays_partial(scaled, client):
     create_feature_group(sagemaker, s3, "fg-partial")
     wait_for(lambda: sagemaker.describe_feature_group(FeatureGroupName="fg-partial").get("OfflineStoreStatus"))
     import time
+
     time.sleep(2.5)  # 250 AWS seconds: well past when the table would have appeared
     assert glue_table(glue, sagemaker, "fg-partial") is None
     assert sagemaker.describe_feature_group(FeatureGroupName="fg-partial")["FeatureGroupStatus"] == "Created"
@@ -68,20 +71,24 @@ def test_put_record_then_get_record_round_trips(scaled, client):
     sagemaker, s3 = client("sagemaker"), client("s3")
     runtime = client("sagemaker-featurestore-runtime")
     create_feature_group(sagemaker, s3, "fg-records")
-    record = [{"FeatureName": "id", "ValueAsString": "42"},
-              {"FeatureName": "event_time", "ValueAsString": "2026-11-26T00:00:00Z"},
-              {"FeatureName": "x", "ValueAsString": "0.5"}]
+    record = [
+        {"FeatureName": "id", "ValueAsString": "42"},
+        {"FeatureName": "event_time", "ValueAsString": "2026-11-26T00:00:00Z"},
+        {"FeatureName": "x", "ValueAsString": "0.5"},
+    ]
     with pytest.raises(ClientError) as creating:
         runtime.put_record(FeatureGroupName="fg-records", Record=record)
     assert creating.value.response["Error"]["Code"] == "ResourceNotFound"
     wait_for(lambda: sagemaker.describe_feature_group(FeatureGroupName="fg-records")["FeatureGroupStatus"] == "Created")
     runtime.put_record(FeatureGroupName="fg-records", Record=record)
     assert runtime.get_record(FeatureGroupName="fg-records", RecordIdentifierValueAsString="42")["Record"] == record
-    batch = runtime.batch_get_record(Identifiers=[{"FeatureGroupName": "fg-records",
-                                                   "RecordIdentifiersValueAsString": ["42", "43"]}])
+    batch = runtime.batch_get_record(
+        Identifiers=[{"FeatureGroupName": "fg-records", "RecordIdentifiersValueAsString": ["42", "43"]}]
+    )
     assert [r["RecordIdentifierValueAsString"] for r in batch["Records"]] == ["42"]
-    runtime.delete_record(FeatureGroupName="fg-records", RecordIdentifierValueAsString="42",
-                          EventTime="2026-11-26T00:00:01Z")
+    runtime.delete_record(
+        FeatureGroupName="fg-records", RecordIdentifierValueAsString="42", EventTime="2026-11-26T00:00:01Z"
+    )
     assert "Record" not in runtime.get_record(FeatureGroupName="fg-records", RecordIdentifierValueAsString="42")
 
 
@@ -97,6 +104,7 @@ def test_delete_feature_group_goes_through_deleting_to_not_found(scaled, client)
             sagemaker.describe_feature_group(FeatureGroupName="fg-gone")
         except ClientError as err:
             return err.response["Error"]["Code"]
+
     assert wait_for(gone) == "ResourceNotFound"
     assert sagemaker.list_feature_groups()["FeatureGroupSummaries"] == []
 
@@ -118,7 +126,10 @@ def test_list_feature_groups_paginates(simulator, client):
 
 
 def test_at_most_four_feature_groups_are_creating_at_once(simulator, client, tmp_path):
-    simulator.reset(profile=write_profile(tmp_path, """
+    simulator.reset(
+        profile=write_profile(
+            tmp_path,
+            """
 quota_table = "none"
 [[quota]]
 service = "sagemaker"
@@ -126,7 +137,9 @@ operation = "CreateFeatureGroup"
 concurrency = 4
 [lifecycle.feature_group]
 create_seconds = 600
-"""))
+""",
+        )
+    )
     sagemaker, s3 = client("sagemaker"), client("s3")
     for i in range(4):
         create_feature_group(sagemaker, s3, f"fg-c{i}", bucket=f"b-{i}")
@@ -137,20 +150,28 @@ create_seconds = 600
 
 
 def make_model(sagemaker, name):
-    sagemaker.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
-                           PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/xgb:1",
-                                             "ModelDataUrl": "s3://models/model.tar.gz"})
+    sagemaker.create_model(
+        ModelName=name,
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
+        PrimaryContainer={
+            "Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/xgb:1",
+            "ModelDataUrl": "s3://models/model.tar.gz",
+        },
+    )
 
 
 def start_training_job(sagemaker, name):
     sagemaker.create_training_job(
         TrainingJobName=name,
-        AlgorithmSpecification={"TrainingImage": "123456789012.dkr.ecr.us-east-1.amazonaws.com/xgb:1",
-                                "TrainingInputMode": "File"},
+        AlgorithmSpecification={
+            "TrainingImage": "123456789012.dkr.ecr.us-east-1.amazonaws.com/xgb:1",
+            "TrainingInputMode": "File",
+        },
         RoleArn="arn:aws:iam::123456789012:role/r",
         OutputDataConfig={"S3OutputPath": "s3://models/out"},
         ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
-        StoppingCondition={"MaxRuntimeInSeconds": 3600})
+        StoppingCondition={"MaxRuntimeInSeconds": 3600},
+    )
 
 
 def test_training_job_runs_then_completes(scaled, client):
@@ -161,8 +182,12 @@ def test_training_job_runs_then_completes(scaled, client):
 
 
 def test_a_stopped_training_job_goes_stopping_then_stopped_and_frees_its_slot(simulator, client, tmp_path):
-    simulator.reset(profile=write_profile(tmp_path, LIFECYCLE.format(never=0.0).replace(
-        "run_seconds = 50", "run_seconds = 100000\nstop_seconds = 50")), time_scale=0.01)
+    simulator.reset(
+        profile=write_profile(
+            tmp_path, LIFECYCLE.format(never=0.0).replace("run_seconds = 50", "run_seconds = 100000\nstop_seconds = 50")
+        ),
+        time_scale=0.01,
+    )
     sagemaker = client("sagemaker")
     start_training_job(sagemaker, "tj-stop")
     sagemaker.stop_training_job(TrainingJobName="tj-stop")
@@ -184,9 +209,12 @@ def test_endpoint_goes_in_service_answers_and_deletes(scaled, client):
     sagemaker, runtime = client("sagemaker"), client("sagemaker-runtime")
     make_model(sagemaker, "m-1")
     assert "VpcConfig" not in sagemaker.describe_model(ModelName="m-1")
-    sagemaker.create_endpoint_config(EndpointConfigName="ec-1", ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": "m-1", "InitialInstanceCount": 1,
-        "InstanceType": "ml.m5.large"}])
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="ec-1",
+        ProductionVariants=[
+            {"VariantName": "AllTraffic", "ModelName": "m-1", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
+        ],
+    )
     sagemaker.create_endpoint(EndpointName="ep-1", EndpointConfigName="ec-1")
     assert sagemaker.describe_endpoint(EndpointName="ep-1")["EndpointStatus"] == "Creating"
     with pytest.raises(ClientError):
@@ -202,13 +230,19 @@ def test_endpoint_goes_in_service_answers_and_deletes(scaled, client):
 def test_the_nth_resource_has_the_same_fate_for_a_seed_whatever_it_is_called():
     from harness.sim.lifecycle import Lifecycles
     from harness.profiles import parse_profile
-    profile = parse_profile({"lifecycle": {"feature_group": {"never_fraction": 0.5},
-                                           "training_job": {"fail_fraction": 0.5}}}, "test", "test")
+
+    profile = parse_profile(
+        {"lifecycle": {"feature_group": {"never_fraction": 0.5}, "training_job": {"fail_fraction": 0.5}}},
+        "test",
+        "test",
+    )
 
     def fates(run_id):
         clocks = Lifecycles(profile, seed=1, time_scale=1.0)
-        return ([clocks.start("feature_group", "a", "r", f"{run_id}-fg{i}").table_at is None for i in range(8)],
-                [clocks.start("training_job", "a", "r", f"{run_id}-tj{i}").fails for i in range(8)])
+        return (
+            [clocks.start("feature_group", "a", "r", f"{run_id}-fg{i}").table_at is None for i in range(8)],
+            [clocks.start("training_job", "a", "r", f"{run_id}-tj{i}").fails for i in range(8)],
+        )
 
     assert fates("run1") == fates("run2")  # two runs (or two policies in a shoot-out) meet the same faults
     never, fails = fates("run1")
@@ -234,8 +268,9 @@ def test_in_manual_time_aws_time_moves_only_when_a_client_advances_it(simulator,
 
 def test_add_tags_overwrites_by_key_and_a_resource_holds_at_most_50(client):
     sagemaker = client("sagemaker")
-    arn = sagemaker.create_model(ModelName="tagged", ExecutionRoleArn=ROLE,
-                                 PrimaryContainer={"Image": "img"})["ModelArn"]
+    arn = sagemaker.create_model(ModelName="tagged", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "img"})[
+        "ModelArn"
+    ]
     for value in ("one", "two"):
         sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "stage", "Value": value}])
     assert sagemaker.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "stage", "Value": "two"}]

@@ -1,4 +1,5 @@
 """The simulator as a process: loopback only, profiles validated, counters served."""
+
 import subprocess
 import sys
 
@@ -16,8 +17,9 @@ def test_the_simulator_refuses_a_non_loopback_bind_address():
 
 
 def test_the_cli_refuses_a_non_loopback_bind_address():
-    done = subprocess.run([sys.executable, "-m", "harness.cli", "sim", "--host", "0.0.0.0"],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "sim", "--host", "0.0.0.0"], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 2
     assert "loopback" in done.stderr
 
@@ -65,8 +67,13 @@ def test_a_client_reuses_its_connection_and_a_chunked_body_still_arrives_whole(s
 
     s3 = client("s3")
     s3.create_bucket(Bucket="chunks")
-    connection.request("PUT", "/chunks/k", body=iter([b"a" * 1000, b"b" * 24]),
-                       headers={"Transfer-Encoding": "chunked"}, encode_chunked=True)
+    connection.request(
+        "PUT",
+        "/chunks/k",
+        body=iter([b"a" * 1000, b"b" * 24]),
+        headers={"Transfer-Encoding": "chunked"},
+        encode_chunked=True,
+    )
     response = connection.getresponse()
     response.read()
     assert response.status == 200 and response.getheader("Connection") == "close"

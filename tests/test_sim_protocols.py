@@ -3,6 +3,7 @@ clients built from each model: Athena as `json` (botocore up to 1.44.8) and as `
 (from 1.44.18); SageMaker and the other JSON services as `smithy-rpc-v2-cbor`, before AWS moves
 them; CloudWatch in each of the three protocols its model lists. What it cannot route it refuses
 in the caller's protocol, never with an HTML page."""
+
 from __future__ import annotations
 
 import json
@@ -44,16 +45,24 @@ def athena(request, simulator, client, tmp_path):
     s3.create_bucket(Bucket="lake-data")
     s3.put_object(Bucket="lake-data", Key="sales/part-0.csv", Body=b"id,region\n1,eu\n2,us\n3,eu\n")
     glue.create_database(DatabaseInput={"Name": "lake"})
-    glue.create_table(DatabaseName="lake", TableInput={
-        "Name": "sales", "Parameters": {"skip.header.line.count": "1"},
-        "StorageDescriptor": {"Location": "s3://lake-data/sales/", "Columns": [
-            {"Name": "id", "Type": "bigint"}, {"Name": "region", "Type": "string"}]}})
+    glue.create_table(
+        DatabaseName="lake",
+        TableInput={
+            "Name": "sales",
+            "Parameters": {"skip.header.line.count": "1"},
+            "StorageDescriptor": {
+                "Location": "s3://lake-data/sales/",
+                "Columns": [{"Name": "id", "Type": "bigint"}, {"Name": "region", "Type": "string"}],
+            },
+        },
+    )
     return client_speaking("athena", request.param, simulator.endpoint_url, tmp_path)
 
 
 def test_athena_answers_alike_in_json_and_rest_json(athena, simulator):
     start = lambda sql: athena.start_query_execution(  # noqa: E731
-        QueryString=sql, QueryExecutionContext={"Database": "lake"}, ResultConfiguration=OUTPUT)["QueryExecutionId"]
+        QueryString=sql, QueryExecutionContext={"Database": "lake"}, ResultConfiguration=OUTPUT
+    )["QueryExecutionId"]
     count, regions = start("SELECT COUNT(*) FROM sales"), start("SELECT region FROM sales WHERE id < 3")
     with pytest.raises(ClientError) as full:  # the account's 2 active queries are taken
         start("SELECT 1")
@@ -64,7 +73,10 @@ def test_athena_answers_alike_in_json_and_rest_json(athena, simulator):
     assert [q["Status"]["State"] for q in described["QueryExecutions"]] == ["SUCCEEDED", "SUCCEEDED"]
     assert described["UnprocessedQueryExecutionIds"][0]["QueryExecutionId"] == "nope"
     status = athena.get_query_execution(QueryExecutionId=count)["QueryExecution"]["Status"]
-    assert isinstance(status["SubmissionDateTime"], datetime) and status["CompletionDateTime"] > status["SubmissionDateTime"]
+    assert (
+        isinstance(status["SubmissionDateTime"], datetime)
+        and status["CompletionDateTime"] > status["SubmissionDateTime"]
+    )
     rows = athena.get_query_results(QueryExecutionId=regions)["ResultSet"]["Rows"]
     assert [[d.get("VarCharValue") for d in r["Data"]] for r in rows] == [["region"], ["eu"], ["us"]]
     assert athena.list_query_executions()["QueryExecutionIds"][:2] == [regions, count]
@@ -111,8 +123,12 @@ def test_sagemaker_works_alike_as_json_and_as_cbor(sagemaker, client, simulator)
     sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "team", "Value": "ml"}])
     assert sagemaker.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "ml"}]
 
-    sagemaker.create_endpoint_config(EndpointConfigName="ec-1", ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": "m-1", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="ec-1",
+        ProductionVariants=[
+            {"VariantName": "AllTraffic", "ModelName": "m-1", "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
+        ],
+    )
     sagemaker.create_endpoint(EndpointName="ep-1", EndpointConfigName="ec-1")
     assert sagemaker.describe_endpoint(EndpointName="ep-1")["EndpointStatus"] == "Creating"
     wait_for(lambda: sagemaker.describe_endpoint(EndpointName="ep-1")["EndpointStatus"] == "InService", timeout=60)
@@ -128,14 +144,19 @@ def test_sagemaker_works_alike_as_json_and_as_cbor(sagemaker, client, simulator)
 
 
 def test_a_throttled_cbor_call_is_throttling_to_botocore(simulator, tmp_path):
-    simulator.reset(profile=write_profile(tmp_path, """
+    simulator.reset(
+        profile=write_profile(
+            tmp_path,
+            """
 quota_table = "none"
 [[quota]]
 service = "sagemaker"
 operation = "ListModels"
 rate = 0.001
 burst = 1
-"""))
+""",
+        )
+    )
     sagemaker = client_speaking("sagemaker", "smithy-rpc-v2-cbor", simulator.endpoint_url, tmp_path)
     sagemaker.list_models()
     with pytest.raises(ClientError) as throttled:
@@ -163,13 +184,26 @@ READS = {
     "s3": lambda c: c.list_buckets()["Buckets"],
     "sts": lambda c: c.get_caller_identity()["Account"],
     "iam": lambda c: c.list_roles()["Roles"],
-    "sagemaker-featurestore-runtime": lambda c: c.batch_get_record(Identifiers=[{
-        "FeatureGroupName": "none", "RecordIdentifiersValueAsString": ["1"]}])["Errors"],
+    "sagemaker-featurestore-runtime": lambda c: c.batch_get_record(
+        Identifiers=[{"FeatureGroupName": "none", "RecordIdentifiersValueAsString": ["1"]}]
+    )["Errors"],
 }
-SPOKEN = [("glue", "json"), ("glue", "smithy-rpc-v2-cbor"), ("logs", "json"), ("logs", "smithy-rpc-v2-cbor"),
-          ("service-quotas", "json"), ("service-quotas", "smithy-rpc-v2-cbor"), ("sagemaker", "json"),
-          ("sagemaker", "smithy-rpc-v2-cbor"), ("athena", "json"), ("athena", "rest-json"), ("s3", "rest-xml"),
-          ("sts", "query"), ("iam", "query"), ("sagemaker-featurestore-runtime", "rest-json")]
+SPOKEN = [
+    ("glue", "json"),
+    ("glue", "smithy-rpc-v2-cbor"),
+    ("logs", "json"),
+    ("logs", "smithy-rpc-v2-cbor"),
+    ("service-quotas", "json"),
+    ("service-quotas", "smithy-rpc-v2-cbor"),
+    ("sagemaker", "json"),
+    ("sagemaker", "smithy-rpc-v2-cbor"),
+    ("athena", "json"),
+    ("athena", "rest-json"),
+    ("s3", "rest-xml"),
+    ("sts", "query"),
+    ("iam", "query"),
+    ("sagemaker-featurestore-runtime", "rest-json"),
+]
 
 
 @pytest.mark.parametrize("service, protocol", SPOKEN)
@@ -181,8 +215,10 @@ def test_an_operation_no_service_has_is_unknown_to_botocore_as_to_aws(simulator,
     """A newer botocore's operation, which this simulator's models lack."""
     import copy
     import botocore.session
-    model = copy.deepcopy(botocore.session.Session().get_component("data_loader").load_service_model(
-        "sagemaker", "service-2"))
+
+    model = copy.deepcopy(
+        botocore.session.Session().get_component("data_loader").load_service_model("sagemaker", "service-2")
+    )
     model["operations"]["ListFutureThings"] = {**model["operations"]["ListModels"], "name": "ListFutureThings"}
     folder = tmp_path / "future" / "sagemaker" / model["metadata"]["apiVersion"]
     folder.mkdir(parents=True)
@@ -204,19 +240,43 @@ def signed(simulator, service: str, method: str, path: str, headers: dict, body:
     return answer.status_code, {k.lower(): v for k, v in answer.headers.items()}, answer.content
 
 
-@pytest.mark.parametrize("service, method, path, headers, body, status, code", [
-    ("sagemaker", "POST", "/", {"X-Amz-Target": "SageMaker.NoSuchThing",
-                                "Content-Type": "application/x-amz-json-1.1"}, b"{}", 400, "UnknownOperationException"),
-    ("sagemaker", "POST", "/service/SageMaker/operation/NoSuchThing",
-     {"smithy-protocol": "rpc-v2-cbor", "Content-Type": "application/cbor"}, cbor2.dumps({}), 400,
-     "UnknownOperationException"),
-    ("athena", "GET", "/no-such-thing", {}, b"", 404, "UnknownOperationException"),
-    ("sts", "POST", "/", {"Content-Type": "application/x-www-form-urlencoded"},
-     b"Action=NoSuchThing&Version=2011-06-15", 400, "InvalidAction"),
-    ("s3", "PATCH", "/some-bucket", {}, b"", 405, "MethodNotAllowed"),
-])
-def test_a_request_for_no_operation_is_refused_in_its_own_protocol(simulator, service, method, path, headers,
-                                                                   body, status, code):
+@pytest.mark.parametrize(
+    "service, method, path, headers, body, status, code",
+    [
+        (
+            "sagemaker",
+            "POST",
+            "/",
+            {"X-Amz-Target": "SageMaker.NoSuchThing", "Content-Type": "application/x-amz-json-1.1"},
+            b"{}",
+            400,
+            "UnknownOperationException",
+        ),
+        (
+            "sagemaker",
+            "POST",
+            "/service/SageMaker/operation/NoSuchThing",
+            {"smithy-protocol": "rpc-v2-cbor", "Content-Type": "application/cbor"},
+            cbor2.dumps({}),
+            400,
+            "UnknownOperationException",
+        ),
+        ("athena", "GET", "/no-such-thing", {}, b"", 404, "UnknownOperationException"),
+        (
+            "sts",
+            "POST",
+            "/",
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            b"Action=NoSuchThing&Version=2011-06-15",
+            400,
+            "InvalidAction",
+        ),
+        ("s3", "PATCH", "/some-bucket", {}, b"", 405, "MethodNotAllowed"),
+    ],
+)
+def test_a_request_for_no_operation_is_refused_in_its_own_protocol(
+    simulator, service, method, path, headers, body, status, code
+):
     got, answer_headers, answer = signed(simulator, service, method, path, headers, body)
     assert got == status and not answer_headers.get("content-type", "").startswith("text/html")
     content_type = answer_headers.get("content-type", "")
@@ -229,12 +289,18 @@ def test_a_request_for_no_operation_is_refused_in_its_own_protocol(simulator, se
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(service=st.sampled_from(["sagemaker", "athena", "glue", "s3", "sts", "sagemaker-featurestore-runtime"]),
-       method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]),
-       path=st.lists(st.sampled_from(["FeatureGroup", "x", "query-executions", "service", "operation", "%2F",
-                                      "endpoints", "invocations", "_"]), max_size=4).map(lambda p: "/" + "/".join(p)),
-       target=st.sampled_from([None, "SageMaker.ListModels", "Nope.Nothing", "AWSGlue.GetDatabases"]),
-       body=st.binary(max_size=24))
+@given(
+    service=st.sampled_from(["sagemaker", "athena", "glue", "s3", "sts", "sagemaker-featurestore-runtime"]),
+    method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]),
+    path=st.lists(
+        st.sampled_from(
+            ["FeatureGroup", "x", "query-executions", "service", "operation", "%2F", "endpoints", "invocations", "_"]
+        ),
+        max_size=4,
+    ).map(lambda p: "/" + "/".join(p)),
+    target=st.sampled_from([None, "SageMaker.ListModels", "Nope.Nothing", "AWSGlue.GetDatabases"]),
+    body=st.binary(max_size=24),
+)
 def test_no_html_page_ever_reaches_a_client(simulator, service, method, path, target, body):
     headers = {"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"} if target else {}
     status, answer_headers, _ = signed(simulator, service, method, path, headers, body)
@@ -247,8 +313,9 @@ def test_a_rest_payloads_own_content_type_never_picks_the_protocol(client):
     s3.create_bucket(Bucket="payloads")
     s3.put_object(Bucket="payloads", Key="a.cbor", Body=cbor2.dumps({"x": 1}), ContentType="application/cbor")
     assert cbor2.loads(s3.get_object(Bucket="payloads", Key="a.cbor")["Body"].read()) == {"x": 1}
-    s3.put_object(Bucket="payloads", Key="form", Body=b"Action=Subscribe&x=1",
-                  ContentType="application/x-www-form-urlencoded")  # (moto keeps no body for a form)
+    s3.put_object(
+        Bucket="payloads", Key="form", Body=b"Action=Subscribe&x=1", ContentType="application/x-www-form-urlencoded"
+    )  # (moto keeps no body for a form)
     assert [o["Key"] for o in s3.list_objects_v2(Bucket="payloads")["Contents"]] == ["a.cbor", "form"]
     with pytest.raises(ClientError) as missing:  # moto's bodiless 404: AWS's, not a gap
         s3.head_object(Bucket="payloads", Key="nope")
@@ -258,8 +325,12 @@ def test_a_rest_payloads_own_content_type_never_picks_the_protocol(client):
 def test_operations_that_share_a_path_or_an_action_are_told_apart(simulator, client):
     s3, elbv2 = client("s3"), client("elbv2")
     s3.create_bucket(Bucket="rules")
-    s3.put_bucket_lifecycle_configuration(Bucket="rules", LifecycleConfiguration={"Rules": [
-        {"ID": "old", "Status": "Enabled", "Filter": {"Prefix": "tmp/"}, "Expiration": {"Days": 1}}]})
+    s3.put_bucket_lifecycle_configuration(
+        Bucket="rules",
+        LifecycleConfiguration={
+            "Rules": [{"ID": "old", "Status": "Enabled", "Filter": {"Prefix": "tmp/"}, "Expiration": {"Days": 1}}]
+        },
+    )
     elbv2.describe_load_balancers()  # elb has an action of that name too, in another API version
     client("ec2").describe_vpcs()  # EC2's query dialect goes to moto as sent
     operations = simulator.stats()["operations"]

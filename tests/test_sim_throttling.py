@@ -8,21 +8,23 @@ from simhelpers import write_profile
 
 TINY_QUOTAS = """
 quota_table = "none"
-""" + "".join(f"""
+""" + "".join(
+    f"""
 [[quota]]
 service = "{service}"
 operation = "*"
 rate = 0.001
 burst = 1
-""" for service in ("sagemaker", "glue", "athena", "s3", "sagemaker-featurestore-runtime", "sts"))
+"""
+    for service in ("sagemaker", "glue", "athena", "s3", "sagemaker-featurestore-runtime", "sts")
+)
 
 CALLS = {
     "sagemaker": lambda c: c.list_models(),
     "glue": lambda c: c.get_databases(),
     "athena": lambda c: c.list_work_groups(),
     "s3": lambda c: c.list_buckets(),
-    "sagemaker-featurestore-runtime": lambda c: c.get_record(
-        FeatureGroupName="any", RecordIdentifierValueAsString="1"),
+    "sagemaker-featurestore-runtime": lambda c: c.get_record(FeatureGroupName="any", RecordIdentifierValueAsString="1"),
     "sts": lambda c: c.get_caller_identity(),
 }
 
@@ -47,14 +49,20 @@ def test_a_rate_quota_admits_rate_times_seconds_plus_burst(simulator, client, tm
     """On manual time (AWS time moves only when the test advances it), so the count is exact
     however busy the machine: the burst at once, then rate x seconds."""
     rate, burst, seconds, step = 20.0, 5, 3.0, 0.25  # a step refills exactly the burst
-    simulator.reset(profile=write_profile(tmp_path, f"""
+    simulator.reset(
+        profile=write_profile(
+            tmp_path,
+            f"""
 quota_table = "none"
 [[quota]]
 service = "sagemaker"
 operation = "ListModels"
 rate = {rate}
 burst = {burst}
-"""), manual_time=True)
+""",
+        ),
+        manual_time=True,
+    )
     aws = client("sagemaker")
 
     def drain() -> int:
@@ -88,8 +96,10 @@ def test_time_scale_multiplies_rates(monkeypatch):
 
     wall = [1000.0]
     monkeypatch.setattr(lifecycle.time, "monotonic", lambda: wall[0])
-    app = sim_app.SimulatorApp(Profile("one-per-second", quotas=QuotaTable(
-        [Quota("sagemaker", "ListModels", rate=1, burst=1)])), time_scale=0.1)
+    app = sim_app.SimulatorApp(
+        Profile("one-per-second", quotas=QuotaTable([Quota("sagemaker", "ListModels", rate=1, burst=1)])),
+        time_scale=0.1,
+    )
     request = HttpRequest("POST", "/", {}, {"x-amz-target": "SageMaker.ListModels"}, b"{}", "us-east-1", "sagemaker")
     call = Call(app.router.route(request), request, sim_app.ACCOUNT)
     admitted = 0

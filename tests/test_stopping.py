@@ -1,6 +1,7 @@
 """A stop reaches every wait: clock sleeps, limiter reservations, permit waits, retry backoff and
 new calls. Each wait here would last an hour or more; that the thread ends at all (within the
 join's patience) shows the stop reached it."""
+
 import threading
 
 import pytest
@@ -56,9 +57,11 @@ def test_a_permit_wait_ends_when_the_run_stops():
 
 def test_no_new_call_starts_once_the_run_is_stopping_and_none_is_recorded(simulator, tmp_path):
     from harness.events import Recorder, load_events
+
     recorder = Recorder(tmp_path / "events.db", "run-stop")
-    factory = ClientFactory(Backend.simulator(simulator.endpoint_url), RetrySettings("harness"), recorder,
-                            limiter=Limiter(QuotaTable([])))
+    factory = ClientFactory(
+        Backend.simulator(simulator.endpoint_url), RetrySettings("harness"), recorder, limiter=Limiter(QuotaTable([]))
+    )
     sagemaker = factory.client("sagemaker")
     sagemaker.list_models()  # an attempt sent and answered
     stop = threading.Event()
@@ -75,8 +78,13 @@ def test_no_new_call_starts_once_the_run_is_stopping_and_none_is_recorded(simula
 def test_a_retry_backoff_ends_when_the_run_stops(simulator, tmp_path, policy):
     """Every ListModels after the first is throttled and each backoff may last up to an hour:
     the harness's own, and botocore's (slept on the run's clock, see scale_botocore_time)."""
-    simulator.reset(profile=write_profile(tmp_path, 'quota_table = "none"\n[[quota]]\nservice = "sagemaker"\n'
-                                                    'operation = "ListModels"\nrate = 0.0001\nburst = 1\n'))
+    simulator.reset(
+        profile=write_profile(
+            tmp_path,
+            'quota_table = "none"\n[[quota]]\nservice = "sagemaker"\n'
+            'operation = "ListModels"\nrate = 0.0001\nburst = 1\n',
+        )
+    )
     settings = RetrySettings(policy, max_attempts=50, base_seconds=HOUR, cap_seconds=HOUR, deadline_seconds=100 * HOUR)
     factory = ClientFactory(Backend.simulator(simulator.endpoint_url), settings, limiter=Limiter(QuotaTable([])))
     sagemaker = factory.client("sagemaker")
@@ -106,6 +114,7 @@ def test_a_stopped_arrival_level_with_a_backlog_is_done_once_its_running_pipelin
     the backlog is dropped (nothing new starts) and the level is done when the running one ends."""
     from harness.runner.arrivals import constant
     from harness.runner.pools import ArrivalPool
+
     stop, release, started = threading.Event(), threading.Event(), []
 
     def run_one(index, due, rate):

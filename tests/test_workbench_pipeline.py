@@ -1,6 +1,7 @@
 """The faithful workbench pipeline's parts on the simulator: Athena queries through the artifacts
 layer (a concurrency permit under the harness policy), onboarding's calls, metadata writes that
 collide and retry, offline-store rows that arrive late, and the whole pipeline at N=2."""
+
 from __future__ import annotations
 
 import threading
@@ -38,8 +39,13 @@ delete_seconds = 5
 
 
 def frame(rows: int = 12) -> pd.DataFrame:
-    return pd.DataFrame({"id": [f"r{i}" for i in range(rows)], "x": [float(i) for i in range(rows)],
-                         "colour": [("red", "blue", "amber")[i % 3] for i in range(rows)]})
+    return pd.DataFrame(
+        {
+            "id": [f"r{i}" for i in range(rows)],
+            "x": [float(i) for i in range(rows)],
+            "colour": [("red", "blue", "amber")[i % 3] for i in range(rows)],
+        }
+    )
 
 
 def attempts(ctx, operation: str) -> int:
@@ -102,8 +108,10 @@ def test_onboarding_makes_the_calls_its_plan_says(ctx):
 def test_the_describing_queries_cover_each_string_column():
     sql = queries_for("db", "t", [("id", "string"), ("x", "double"), ("c", "string"), ("when", "timestamp")], 18)
     assert len(sql) == 18 + 2
-    assert sql[-2:] == ['SELECT "id", count(*) AS count FROM "db"."t" GROUP BY "id" ORDER BY count DESC LIMIT 20',
-                        'SELECT "c", count(*) AS count FROM "db"."t" GROUP BY "c" ORDER BY count DESC LIMIT 20']
+    assert sql[-2:] == [
+        'SELECT "id", count(*) AS count FROM "db"."t" GROUP BY "id" ORDER BY count DESC LIMIT 20',
+        'SELECT "c", count(*) AS count FROM "db"."t" GROUP BY "c" ORDER BY count DESC LIMIT 20',
+    ]
 
 
 def test_concurrent_metadata_writers_collide_retry_and_lose_nothing(ctx, monkeypatch):
@@ -145,8 +153,10 @@ def test_offline_rows_arrive_late_and_the_wait_records_partial_state(aws_ctx, si
     the harness waits, however slow the machine (rows arrive 60-120 AWS s after their put)."""
     from harness.artifacts import FeatureSet
     from harness.runner.plan import SimulatorTime
-    ctx = aws_ctx.reset(profile=write_profile(tmp_path, FAST_ATHENA), time_scale=0.01,
-                        clock=SimulatorTime(simulator), manual_time=True)
+
+    ctx = aws_ctx.reset(
+        profile=write_profile(tmp_path, FAST_ATHENA), time_scale=0.01, clock=SimulatorTime(simulator), manual_time=True
+    )
     df = frame(8).assign(event_time="2026-11-26T00:00:00Z")
     features = FeatureSet(ctx, "late-rows")
     features.create(df, "id", "event_time")
@@ -167,11 +177,22 @@ def test_the_workbench_pipeline_runs_end_to_end_at_n2_and_leaves_nothing(simulat
     from harness.runner.run import Runner
     from harness.runner.scenario import load_scenario
     from runhelpers import nothing_in
+
     scenario = load_scenario("smoke")
     scenario.pipelines = {"workbench": 1.0}
     scenario.profile = write_profile(tmp_path, FAST_ATHENA)
-    scenario.params = {"rows": 20, "onboarding_queries": 4, "glue_listings": 2, "glue_reads": 2, "glue_writes": 2,
-                       "putrecord_threads": 4, "tag_reads": 2, "tag_writes": 1, "inference_batches": 2, "batch_rows": 5}
+    scenario.params = {
+        "rows": 20,
+        "onboarding_queries": 4,
+        "glue_listings": 2,
+        "glue_reads": 2,
+        "glue_writes": 2,
+        "putrecord_threads": 4,
+        "tag_reads": 2,
+        "tag_writes": 1,
+        "inference_batches": 2,
+        "batch_rows": 5,
+    }
     simulator.reset(profile=scenario.profile, seed=1, time_scale=0.01)
     result = Runner(scenario, tmp_path, [2], endpoint_url=simulator.endpoint_url).run()
     events = load_events(result.run_dir)
@@ -184,12 +205,16 @@ def test_the_workbench_pipeline_runs_end_to_end_at_n2_and_leaves_nothing(simulat
     # the report counts the queries, and weighs the active-query quota by their slot-seconds
     from harness.report import render
     import json
+
     metrics = json.loads(render(result.run_dir)["metrics"].read_text())
     level = metrics["levels"][0]
     assert level["queries"]["count"] == (events.kind == "query").sum() > 0 and level["queries"]["failed"] == 0
-    athena_row = next(q for q in metrics["bottleneck"]["quotas"] if q["quota"] == "athena.StartQueryExecution concurrency")
+    athena_row = next(
+        q for q in metrics["bottleneck"]["quotas"] if q["quota"] == "athena.StartQueryExecution concurrency"
+    )
     assert athena_row["demand_per_pipeline"] == pytest.approx(
-        events[(events.kind == "quota_hold") & (events.service == "athena")].duration.sum() / 0.01 / 2, rel=0.01)
+        events[(events.kind == "quota_hold") & (events.service == "athena")].duration.sum() / 0.01 / 2, rel=0.01
+    )
     assert "Athena queries/pipeline" in (result.run_dir / "summary.md").read_text()
 
 
@@ -197,16 +222,24 @@ def test_a_start_refused_for_the_active_query_limit_is_not_retried_as_a_throttle
     """A full active-query quota is not a rate to slow down for: the harness policy's hooks do
     not retry it (nor cut the rate); without a permit to wait for, the start fails with AWS's
     error. (The query() path waits for a permit instead.)"""
-    ctx = ctx.reset(profile=write_profile(tmp_path, """
+    ctx = ctx.reset(
+        profile=write_profile(
+            tmp_path,
+            """
 [[quota]]
 service = "athena"
 operation = "StartQueryExecution"
 concurrency = 1
 [lifecycle.athena_query]
 count_seconds = 3600
-""", name="one-query"), time_scale=1.0)  # the first query runs an hour, in wall time too
+""",
+            name="one-query",
+        ),
+        time_scale=1.0,
+    )  # the first query runs an hour, in wall time too
     DataSource(ctx, "sales").create(frame())
     from harness.artifacts.athena import start_query
+
     start_query(ctx, 'SELECT COUNT(*) FROM "harness"."sales"')
     ctx.limiter = None
     with pytest.raises(ClientError) as refused:
@@ -230,19 +263,27 @@ def test_under_the_harness_policy_a_query_waits_out_another_tenants_queries(aws_
     from harness.aws import Limiter
     from harness.quotas import Quota, QuotaTable
     from harness.runner.plan import SimulatorTime
-    profile = write_profile(tmp_path, FAST_ATHENA.replace("count_seconds = 0.5", "count_seconds = 40") + """
+
+    profile = write_profile(
+        tmp_path,
+        FAST_ATHENA.replace("count_seconds = 0.5", "count_seconds = 40")
+        + """
 [[quota]]
 service = "athena"
 operation = "StartQueryExecution"
 concurrency = 1
-""", name="one-active-query")
+""",
+        name="one-active-query",
+    )
     ctx = aws_ctx.reset(profile=profile, time_scale=0.01, clock=SimulatorTime(simulator), manual_time=True)
     ctx.limiter = Limiter(QuotaTable([Quota("athena", "StartQueryExecution", concurrency=20)]), clock=ctx.clock)
     DataSource(ctx, "sales").create(frame())
     tenant = boto3.client("athena", endpoint_url=simulator.endpoint_url, region_name="us-east-1")
-    tenant.start_query_execution(QueryString='SELECT COUNT(*) FROM "harness"."sales"',
-                                 QueryExecutionContext={"Database": "harness"},
-                                 ResultConfiguration={"OutputLocation": "s3://harness-test/tenant/"})
+    tenant.start_query_execution(
+        QueryString='SELECT COUNT(*) FROM "harness"."sales"',
+        QueryExecutionContext={"Database": "harness"},
+        ResultConfiguration={"OutputLocation": "s3://harness-test/tenant/"},
+    )
     counted = query(ctx, 'SELECT COUNT(*) AS count FROM "harness"."sales"')
     assert counted["count"].iloc[0] == 12
     ctx.recorder.flush()
@@ -256,14 +297,22 @@ def test_the_runs_cleanup_finds_its_views_of_offline_stores(ctx):
     killed before its teardown leaves them there, and its cleanup must find them by tag."""
     from harness.artifacts.featureset import OFFLINE_DATABASE
     from harness.runner.cleanup import cleanup_run, find_run_resources
+
     glue = ctx.client("glue")
     glue.create_database(DatabaseInput={"Name": OFFLINE_DATABASE})
     for name, run in (("hxrun_fg_display", "test-run"), ("hxrun_other", "another-run"), ("hxrun_untagged", None)):
-        glue.create_table(DatabaseName=OFFLINE_DATABASE, TableInput={
-            "Name": name, "TableType": "VIRTUAL_VIEW", "Parameters": {"harness:run-id": run} if run else {},
-            "StorageDescriptor": {"Columns": [{"Name": "id", "Type": "string"}]}})
+        glue.create_table(
+            DatabaseName=OFFLINE_DATABASE,
+            TableInput={
+                "Name": name,
+                "TableType": "VIRTUAL_VIEW",
+                "Parameters": {"harness:run-id": run} if run else {},
+                "StorageDescriptor": {"Columns": [{"Name": "id", "Type": "string"}]},
+            },
+        )
     assert [(r.kind, r.name) for r in find_run_resources(ctx, "hxrun", "test-run")] == [
-        ("offline_store_view", "hxrun_fg_display")]
+        ("offline_store_view", "hxrun_fg_display")
+    ]
     cleanup_run(ctx, "hxrun", "test-run")
     left = [t["Name"] for t in glue.get_tables(DatabaseName=OFFLINE_DATABASE)["TableList"]]
     assert left == ["hxrun_other", "hxrun_untagged"]  # another run's, and an untagged look-alike

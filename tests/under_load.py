@@ -4,6 +4,7 @@ fails here.
 
     python tests/under_load.py --runs 3 -- python -m pytest -n auto -q
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for run in range(1, args.runs + 1):
             started = time.monotonic()
-            print(f"under load ({args.hogs} busy processes), run {run} of {args.runs}: {' '.join(command)}",
-                  flush=True)
+            print(f"under load ({args.hogs} busy processes), run {run} of {args.runs}: {' '.join(command)}", flush=True)
             code = subprocess.call(command)
             print(f"run {run}: exit code {code} after {time.monotonic() - started:.0f} s", flush=True)
             if code != 0:

@@ -8,6 +8,7 @@ still refuses it (the quota table is wrong, or another tenant's queries fill the
 waits a poll interval and starts again, recorded as a quota wait. Without a limiter the refusal
 is botocore's retry mode's to handle, and past it the pipeline fails, as Workbench's does.
 """
+
 from __future__ import annotations
 
 import io
@@ -44,18 +45,27 @@ def start_query(ctx: AwsContext, sql: str, database: str | None = None) -> str:
         athena.get_work_group(WorkGroup=ctx.athena_workgroup)
         try:
             return athena.start_query_execution(
-                QueryString=sql, WorkGroup=ctx.athena_workgroup,
+                QueryString=sql,
+                WorkGroup=ctx.athena_workgroup,
                 QueryExecutionContext={"Database": database or ctx.glue_database},
-                ResultConfiguration={"OutputLocation": ctx.athena_output})["QueryExecutionId"]
+                ResultConfiguration={"OutputLocation": ctx.athena_output},
+            )["QueryExecutionId"]
         except ClientError as err:
             if ctx.limiter is None or not _concurrency_refused(err):
                 raise
             waited = clock.now() - started
             if waited >= ctx.deadlines.athena_query:
-                raise NotReady(f"no room for an Athena query after {waited:.0f} s (AWS time): the account's "
-                               "active queries stayed full") from err
-            ctx.record("quota_wait", service="athena", operation="StartQueryExecution",
-                       duration=clock.wall(ctx.deadlines.poll), error_code="TooManyRequestsException")
+                raise NotReady(
+                    f"no room for an Athena query after {waited:.0f} s (AWS time): the account's "
+                    "active queries stayed full"
+                ) from err
+            ctx.record(
+                "quota_wait",
+                service="athena",
+                operation="StartQueryExecution",
+                duration=clock.wall(ctx.deadlines.poll),
+                error_code="TooManyRequestsException",
+            )
             ctx.sleep(ctx.deadlines.poll)
 
 
@@ -88,14 +98,22 @@ def query(ctx: AwsContext, sql: str, database: str | None = None) -> pd.DataFram
         if started is not None:  # on AWS it held an active-query slot from start to end, under every policy
             ctx.record("quota_hold", service="athena", operation="StartQueryExecution", duration=held)
         statistics = (execution or {}).get("Statistics", {})
-        ctx.record("query", service="athena", operation="StartQueryExecution", outcome=outcome, duration=held,
-                   query_id=query_id, statement=(execution or {}).get("SubstatementType"),
-                   queued_ms=statistics.get("QueryQueueTimeInMillis"),
-                   engine_ms=statistics.get("EngineExecutionTimeInMillis"))
+        ctx.record(
+            "query",
+            service="athena",
+            operation="StartQueryExecution",
+            outcome=outcome,
+            duration=held,
+            query_id=query_id,
+            statement=(execution or {}).get("SubstatementType"),
+            queued_ms=statistics.get("QueryQueueTimeInMillis"),
+            engine_ms=statistics.get("EngineExecutionTimeInMillis"),
+        )
     status = execution["Status"]
     if status["State"] != "SUCCEEDED":
-        raise QueryFailed(f"Athena query {query_id} {status['State']}: {status.get('StateChangeReason', '')} "
-                          f"({sql[:120]})")
+        raise QueryFailed(
+            f"Athena query {query_id} {status['State']}: {status.get('StateChangeReason', '')} ({sql[:120]})"
+        )
     if execution.get("StatementType") != "DML":
         return pd.DataFrame()
     return _results(ctx, athena, query_id, execution["ResultConfiguration"]["OutputLocation"])
@@ -134,7 +152,11 @@ def _results(ctx: AwsContext, athena, query_id: str, location: str) -> pd.DataFr
     s3 = ctx.client("s3")
     s3.head_object(Bucket=bucket, Key=key)
     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    frame = pd.read_csv(io.BytesIO(body), dtype=str, keep_default_na=False, na_values=[""]) if body.strip() else pd.DataFrame(columns=list(types))
+    frame = (
+        pd.read_csv(io.BytesIO(body), dtype=str, keep_default_na=False, na_values=[""])
+        if body.strip()
+        else pd.DataFrame(columns=list(types))
+    )
     for name, kind in types.items():
         if name in frame and kind in ("bigint", "integer", "double", "real", "float", "decimal"):
             frame[name] = pd.to_numeric(frame[name], errors="coerce")

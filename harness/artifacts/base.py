@@ -1,4 +1,5 @@
 """What every artifact answers the same way, from its own describe() and health_check()."""
+
 from __future__ import annotations
 
 

@@ -1,4 +1,5 @@
 """What every artifact needs to reach AWS: clients, the limiter, the recorder, time and names."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ PIPELINE_TAG = "harness:pipeline-id"
 @dataclass
 class Deadlines:
     """How long (AWS seconds) to wait for each asynchronous step, and how often to look."""
+
     feature_group_created: float = 900.0
     offline_store: float = 1200.0
     offline_rows: float = 1800.0  # ingested rows reaching the offline store (AWS: often 10-20 min)
@@ -85,8 +87,10 @@ class AwsContext:
         """The context one pipeline worker uses (its own clients where the policy keeps state
         per client; see ClientFactory.for_worker)."""
         from dataclasses import replace
+
         return replace(self, clients=self.clients.for_worker())
 
     def for_pipeline(self, pipeline_id: str) -> "AwsContext":
         from dataclasses import replace
+
         return replace(self, pipeline_id=pipeline_id)

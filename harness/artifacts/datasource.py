@@ -1,4 +1,5 @@
 """DataSource: a dataset in S3 plus the Glue table that describes it."""
+
 from __future__ import annotations
 
 import io
@@ -39,9 +40,15 @@ class DataSource(Artifact):
         if self.ctx.run_id:
             parameters[RUN_TAG] = self.ctx.run_id
         try:
-            glue.create_table(DatabaseName=self.ctx.glue_database, TableInput={
-                "Name": self.name, "TableType": "EXTERNAL_TABLE", "Parameters": parameters,
-                "StorageDescriptor": {"Columns": glue_columns(df), "Location": self.location}})
+            glue.create_table(
+                DatabaseName=self.ctx.glue_database,
+                TableInput={
+                    "Name": self.name,
+                    "TableType": "EXTERNAL_TABLE",
+                    "Parameters": parameters,
+                    "StorageDescriptor": {"Columns": glue_columns(df), "Location": self.location},
+                },
+            )
         except ClientError as err:
             if error_code(err) != "AlreadyExistsException":
                 raise

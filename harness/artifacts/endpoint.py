@@ -1,4 +1,5 @@
 """Endpoint: an endpoint config and a real-time endpoint serving a Model."""
+
 from __future__ import annotations
 
 
@@ -43,17 +44,29 @@ class Endpoint(Artifact):
         """Create the config and the endpoint, and wait until it is InService."""
         ctx, sm = self.ctx, self._sm()
         try:
-            sm.create_endpoint_config(EndpointConfigName=self.name, Tags=ctx.tags(), ProductionVariants=[{
-                "VariantName": "AllTraffic", "ModelName": model_name, "InitialInstanceCount": 1,
-                "InstanceType": instance_type}])
+            sm.create_endpoint_config(
+                EndpointConfigName=self.name,
+                Tags=ctx.tags(),
+                ProductionVariants=[
+                    {
+                        "VariantName": "AllTraffic",
+                        "ModelName": model_name,
+                        "InitialInstanceCount": 1,
+                        "InstanceType": instance_type,
+                    }
+                ],
+            )
         except ClientError as err:
             if "already exist" not in str(err).lower():
                 raise
         if self._permit is None:
             self._permit = take_slot(ctx, "CreateEndpoint")
         try:
-            create_within_quota(ctx, "CreateEndpoint", lambda: sm.create_endpoint(
-                EndpointName=self.name, EndpointConfigName=self.name, Tags=ctx.tags()))
+            create_within_quota(
+                ctx,
+                "CreateEndpoint",
+                lambda: sm.create_endpoint(EndpointName=self.name, EndpointConfigName=self.name, Tags=ctx.tags()),
+            )
         except ClientError as err:
             # AWS refused it, so no endpoint holds the slot (unless one by this name already does).
             # Anything else (a timeout) may have made it: delete() looks before giving the slot back.
@@ -76,7 +89,8 @@ class Endpoint(Artifact):
     def invoke(self, rows: list[list]) -> list[float]:
         body = "\n".join(",".join(str(v) for v in row) for row in rows)
         answer = self.ctx.client("sagemaker-runtime").invoke_endpoint(
-            EndpointName=self.name, Body=body.encode(), ContentType="text/csv")
+            EndpointName=self.name, Body=body.encode(), ContentType="text/csv"
+        )
         return [float(line) for line in answer["Body"].read().decode().splitlines() if line.strip()]
 
     def _free_slot(self) -> None:
@@ -85,8 +99,12 @@ class Endpoint(Artifact):
             self._permit.release()
             self._permit = None
         if self._created_at is not None:
-            self.ctx.record("quota_hold", service="sagemaker", operation="CreateEndpoint",
-                            duration=self.ctx.clock.wall(self.ctx.clock.now() - self._created_at))
+            self.ctx.record(
+                "quota_hold",
+                service="sagemaker",
+                operation="CreateEndpoint",
+                duration=self.ctx.clock.wall(self.ctx.clock.now() - self._created_at),
+            )
             self._created_at = None
 
     def delete(self) -> None:
@@ -107,8 +125,9 @@ class Endpoint(Artifact):
         # Should an account still count it, the next create meets ResourceLimitExceeded and waits.
         self._free_slot()
         if status is not None:
-            wait_until(self.ctx, f"endpoint {self.name} deleted", lambda: self.describe() is None,
-                       self.ctx.deadlines.deletion)
+            wait_until(
+                self.ctx, f"endpoint {self.name} deleted", lambda: self.describe() is None, self.ctx.deadlines.deletion
+            )
         try:
             sm.delete_endpoint_config(EndpointConfigName=self.name)
         except ClientError as err:

@@ -1,4 +1,5 @@
 """Errors an artifact raises when AWS does not deliver what it said it would."""
+
 from __future__ import annotations
 
 
@@ -11,8 +12,10 @@ class PartialStateError(ArtifactError):
 
     def __init__(self, artifact: str, missing: list[str], waited_aws_seconds: float):
         self.artifact, self.missing, self.waited = artifact, list(missing), waited_aws_seconds
-        super().__init__(f"{artifact} is only partly built after waiting {waited_aws_seconds:.0f} s "
-                         f"(AWS time): missing {', '.join(missing)}")
+        super().__init__(
+            f"{artifact} is only partly built after waiting {waited_aws_seconds:.0f} s "
+            f"(AWS time): missing {', '.join(missing)}"
+        )
 
 
 class ArtifactFailed(ArtifactError):

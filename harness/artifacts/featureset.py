@@ -5,6 +5,7 @@ the group is Created. After ingestion, `wait_for_offline_store` waits and then f
 when the offline store is partly built: OfflineStoreStatus not Active, its Glue table
 missing, or its S3 prefix empty.
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -18,8 +19,14 @@ from harness.artifacts.base import Artifact
 from harness.artifacts.context import AwsContext
 from harness.artifacts.datasource import delete_prefix
 from harness.artifacts.errors import ArtifactError, PartialStateError
-from harness.artifacts.waiting import (create_within_quota, error_code, record_lifecycle, take_slot, wait_for_parts,
-                                       wait_until)
+from harness.artifacts.waiting import (
+    create_within_quota,
+    error_code,
+    record_lifecycle,
+    take_slot,
+    wait_for_parts,
+    wait_until,
+)
 
 FEATURE_TYPES = {"i": "Integral", "u": "Integral", "f": "Fractional"}
 OFFLINE_DATABASE = "sagemaker_featurestore"  # where AWS puts offline-store tables by default
@@ -60,8 +67,9 @@ class FeatureSet(Artifact):
             missing.append("offline_store_not_active")
         catalog = config.get("DataCatalogConfig") or {}
         try:
-            self.ctx.client("glue").get_table(DatabaseName=catalog.get("Database", ""),
-                                              Name=catalog.get("TableName", ""))
+            self.ctx.client("glue").get_table(
+                DatabaseName=catalog.get("Database", ""), Name=catalog.get("TableName", "")
+            )
         except ClientError as err:
             if error_code(err) != "EntityNotFoundException":
                 raise
@@ -76,32 +84,47 @@ class FeatureSet(Artifact):
     # --- creation steps ---------------------------------------------------------------------
     def create(self, df: pd.DataFrame, id_column: str, time_column: str) -> "FeatureSet":
         """Create the feature group and wait until it is Created (holding a concurrency slot)."""
-        definitions = [{"FeatureName": str(c), "FeatureType": FEATURE_TYPES.get(df[c].dtype.kind, "String")}
-                       for c in df.columns]
+        definitions = [
+            {"FeatureName": str(c), "FeatureType": FEATURE_TYPES.get(df[c].dtype.kind, "String")} for c in df.columns
+        ]
         request = dict(
-            FeatureGroupName=self.name, RecordIdentifierFeatureName=id_column,
-            EventTimeFeatureName=time_column, FeatureDefinitions=definitions,
+            FeatureGroupName=self.name,
+            RecordIdentifierFeatureName=id_column,
+            EventTimeFeatureName=time_column,
+            FeatureDefinitions=definitions,
             OnlineStoreConfig={"EnableOnlineStore": True},
             OfflineStoreConfig={"S3StorageConfig": {"S3Uri": self.ctx.s3_uri("feature_store")}},
-            RoleArn=self.ctx.role_arn, Tags=self.ctx.tags())
+            RoleArn=self.ctx.role_arn,
+            Tags=self.ctx.tags(),
+        )
         permit = self._create_with_slot(request)
         held = self.ctx.clock.now()
         try:
-            wait_until(self.ctx, f"feature group {self.name} Created",
-                       lambda: self._created_or_failed(), self.ctx.deadlines.feature_group_created, permit)
+            wait_until(
+                self.ctx,
+                f"feature group {self.name} Created",
+                lambda: self._created_or_failed(),
+                self.ctx.deadlines.feature_group_created,
+                permit,
+            )
         finally:
             if permit is not None:
                 permit.release()
-            self.ctx.record("quota_hold", service="sagemaker", operation="CreateFeatureGroup",
-                            duration=self.ctx.clock.wall(self.ctx.clock.now() - held))
+            self.ctx.record(
+                "quota_hold",
+                service="sagemaker",
+                operation="CreateFeatureGroup",
+                duration=self.ctx.clock.wall(self.ctx.clock.now() - held),
+            )
         return self
 
     def _create_with_slot(self, request: dict):
         """CreateFeatureGroup within the account's concurrency quota; returns the permit held."""
         permit = take_slot(self.ctx, "CreateFeatureGroup")
         try:
-            create_within_quota(self.ctx, "CreateFeatureGroup",
-                                lambda: self.ctx.client("sagemaker").create_feature_group(**request))
+            create_within_quota(
+                self.ctx, "CreateFeatureGroup", lambda: self.ctx.client("sagemaker").create_feature_group(**request)
+            )
         except BaseException:
             if permit is not None:
                 permit.release()
@@ -124,8 +147,9 @@ class FeatureSet(Artifact):
         rows = df.astype(str).to_dict(orient="records")
 
         def put(row: dict) -> None:
-            runtime.put_record(FeatureGroupName=self.name,
-                               Record=[{"FeatureName": k, "ValueAsString": v} for k, v in row.items()])
+            runtime.put_record(
+                FeatureGroupName=self.name, Record=[{"FeatureName": k, "ValueAsString": v} for k, v in row.items()]
+            )
 
         if threads <= 1:
             for row in rows:
@@ -150,6 +174,7 @@ class FeatureSet(Artifact):
     def offline_rows(self) -> int:
         """Rows in the offline store now, counted by Athena (what Workbench polls)."""
         from harness.artifacts.athena import query
+
         database, table = self.offline_table() or ("", "")
         counted = query(self.ctx, f'SELECT COUNT(*) AS count FROM "{database}"."{table}"', database)
         return int(counted["count"].iloc[0]) if len(counted) else 0
@@ -179,19 +204,26 @@ class FeatureSet(Artifact):
 
     def get_record(self, record_id: str) -> dict | None:
         answer = self.ctx.client("sagemaker-featurestore-runtime").get_record(
-            FeatureGroupName=self.name, RecordIdentifierValueAsString=str(record_id))
+            FeatureGroupName=self.name, RecordIdentifierValueAsString=str(record_id)
+        )
         record = answer.get("Record")
         return {f["FeatureName"]: f["ValueAsString"] for f in record} if record else None
 
     def wait_for_offline_store(self, deadline: float | None = None) -> float:
         """Wait until every part of the offline store exists; PartialStateError past the deadline."""
+
         def missing():
             described = self.describe()
             if described is None:
                 return ["feature_group_missing"]
             return self._offline_store_missing(described)
-        return wait_for_parts(self.ctx, f"FeatureSet {self.name}", missing,
-                              self.ctx.deadlines.offline_store if deadline is None else deadline)
+
+        return wait_for_parts(
+            self.ctx,
+            f"FeatureSet {self.name}",
+            missing,
+            self.ctx.deadlines.offline_store if deadline is None else deadline,
+        )
 
     def delete(self) -> None:
         """Idempotent: the group (waiting through Deleting), then what AWS leaves behind: the
@@ -207,8 +239,9 @@ class FeatureSet(Artifact):
             except ClientError as err:
                 if error_code(err) != "ResourceNotFound":
                     raise
-        wait_until(self.ctx, f"feature group {self.name} deleted", lambda: self.describe() is None,
-                   self.ctx.deadlines.deletion)
+        wait_until(
+            self.ctx, f"feature group {self.name} deleted", lambda: self.describe() is None, self.ctx.deadlines.deletion
+        )
         if catalog.get("TableName"):
             try:
                 self.ctx.client("glue").delete_table(DatabaseName=catalog["Database"], Name=catalog["TableName"])

@@ -1,4 +1,5 @@
 """Model: a training job, a model package group with a registered package, and a SageMaker model."""
+
 from __future__ import annotations
 
 
@@ -61,30 +62,49 @@ class Model(Artifact):
         try:
             self._start_training(training_data_uri, instance_type)
             held = ctx.clock.now()
-            wait_until(ctx, f"training job {self.name} finished", self._training_done, ctx.deadlines.training_job,
-                       permit)
+            wait_until(
+                ctx, f"training job {self.name} finished", self._training_done, ctx.deadlines.training_job, permit
+            )
         finally:
             if permit is not None:
                 permit.release()
             if held is not None:
-                ctx.record("quota_hold", service="sagemaker", operation="CreateTrainingJob",
-                           duration=ctx.clock.wall(ctx.clock.now() - held))
+                ctx.record(
+                    "quota_hold",
+                    service="sagemaker",
+                    operation="CreateTrainingJob",
+                    duration=ctx.clock.wall(ctx.clock.now() - held),
+                )
         return self
 
     def _start_training(self, training_data_uri: str, instance_type: str) -> None:
         ctx = self.ctx
-        create_within_quota(ctx, "CreateTrainingJob", lambda: self._sm().create_training_job(
-            TrainingJobName=self.name,
-            AlgorithmSpecification={"TrainingImage": ctx.image_uri, "TrainingInputMode": "File"},
-            RoleArn=ctx.role_arn,
-            InputDataConfig=[{"ChannelName": "train", "DataSource": {"S3DataSource": {
-                "S3DataType": "S3Prefix", "S3Uri": training_data_uri,
-                "S3DataDistributionType": "FullyReplicated"}}}],
-            OutputDataConfig={"S3OutputPath": ctx.s3_uri(f"models/{self.name}")},
-            ResourceConfig={"InstanceType": instance_type, "InstanceCount": 1, "VolumeSizeInGB": 10},
-            StoppingCondition={"MaxRuntimeInSeconds": 3600},
-            HyperParameters={"objective": "reg:squarederror", "num_round": "50"},
-            Tags=ctx.tags()))
+        create_within_quota(
+            ctx,
+            "CreateTrainingJob",
+            lambda: self._sm().create_training_job(
+                TrainingJobName=self.name,
+                AlgorithmSpecification={"TrainingImage": ctx.image_uri, "TrainingInputMode": "File"},
+                RoleArn=ctx.role_arn,
+                InputDataConfig=[
+                    {
+                        "ChannelName": "train",
+                        "DataSource": {
+                            "S3DataSource": {
+                                "S3DataType": "S3Prefix",
+                                "S3Uri": training_data_uri,
+                                "S3DataDistributionType": "FullyReplicated",
+                            }
+                        },
+                    }
+                ],
+                OutputDataConfig={"S3OutputPath": ctx.s3_uri(f"models/{self.name}")},
+                ResourceConfig={"InstanceType": instance_type, "InstanceCount": 1, "VolumeSizeInGB": 10},
+                StoppingCondition={"MaxRuntimeInSeconds": 3600},
+                HyperParameters={"objective": "reg:squarederror", "num_round": "50"},
+                Tags=ctx.tags(),
+            ),
+        )
 
     def _training_done(self) -> bool:
         job = self.training_job() or {}
@@ -100,21 +120,30 @@ class Model(Artifact):
         package ARN."""
         sm, ctx = self._sm(), self.ctx
         job = self.training_job() or {}
-        artifacts = job.get("ModelArtifacts", {}).get("S3ModelArtifacts",
-                                                      ctx.s3_uri(f"models/{self.name}/model.tar.gz"))
+        artifacts = job.get("ModelArtifacts", {}).get(
+            "S3ModelArtifacts", ctx.s3_uri(f"models/{self.name}/model.tar.gz")
+        )
         try:
             sm.create_model_package_group(ModelPackageGroupName=self.name, Tags=ctx.tags())
         except ClientError as err:
             if "already exists" not in str(err).lower():
                 raise
         package = sm.create_model_package(
-            ModelPackageGroupName=self.name, ModelApprovalStatus="Approved",
-            InferenceSpecification={"Containers": [{"Image": ctx.image_uri, "ModelDataUrl": artifacts}],
-                                    "SupportedContentTypes": ["text/csv"],
-                                    "SupportedResponseMIMETypes": ["text/csv"]})
+            ModelPackageGroupName=self.name,
+            ModelApprovalStatus="Approved",
+            InferenceSpecification={
+                "Containers": [{"Image": ctx.image_uri, "ModelDataUrl": artifacts}],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+        )
         if self.describe() is None:
-            sm.create_model(ModelName=self.name, ExecutionRoleArn=ctx.role_arn, Tags=ctx.tags(),
-                            PrimaryContainer={"Image": ctx.image_uri, "ModelDataUrl": artifacts})
+            sm.create_model(
+                ModelName=self.name,
+                ExecutionRoleArn=ctx.role_arn,
+                Tags=ctx.tags(),
+                PrimaryContainer={"Image": ctx.image_uri, "ModelDataUrl": artifacts},
+            )
         return package["ModelPackageArn"]
 
     def delete(self) -> None:
@@ -132,6 +161,9 @@ class Model(Artifact):
         if job is not None and job["TrainingJobStatus"] in ("InProgress", "Stopping"):
             if job["TrainingJobStatus"] == "InProgress":
                 self._maybe(sm.stop_training_job, TrainingJobName=self.name)
-            wait_until(self.ctx, f"training job {self.name} stopped",
-                       lambda: (self.training_job() or {}).get("TrainingJobStatus") not in ("InProgress", "Stopping"),
-                       self.ctx.deadlines.deletion)
+            wait_until(
+                self.ctx,
+                f"training job {self.name} stopped",
+                lambda: (self.training_job() or {}).get("TrainingJobStatus") not in ("InProgress", "Stopping"),
+                self.ctx.deadlines.deletion,
+            )

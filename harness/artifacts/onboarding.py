@@ -10,6 +10,7 @@ they learned back into its parameters (UpdateTable, read-modify-write).
 
 `Onboarding` holds the counts (the pipeline's params set them); `onboard` runs them.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,6 +34,7 @@ WRITE_BACKOFF_BASE, WRITE_BACKOFF_CAP, WRITE_PATIENCE = 0.25, 10.0, 600.0
 @dataclass(frozen=True)
 class Onboarding:
     """Per onboarded table (defaults read from Workbench's code; see the README)."""
+
     queries: int = 18  # the describing queries, before one value count per string column
     listings: int = 17  # GetTables over the whole database (each paginated)
     reads: int = 25  # GetTable
@@ -48,21 +50,33 @@ def queries_for(database: str, table: str, columns: list[tuple[str, str]], count
     t = f'"{database}"."{table}"'
     display, computation = (f'"{database}"."{table}{suffix}"' for suffix in VIEW_SUFFIXES)
     pick = ", ".join(f'"{n}"' for n, _ in columns)
-    stats = ", ".join(f'min("{n}") AS "{n}_min", max("{n}") AS "{n}_max", avg("{n}") AS "{n}_mean", '
-                      f'stddev("{n}") AS "{n}_std"' for n in numeric) or "count(*) AS n"
-    quartiles = ", ".join(f'approx_percentile("{n}", {q}) AS "{n}_q{int(q * 100)}"'
-                          for n in numeric for q in (0.25, 0.5, 0.75)) or "count(*) AS n"
-    distinct = ", ".join(f'approx_distinct("{n}") AS "{n}_unique", count(*) - count("{n}") AS "{n}_nulls"'
-                         for n, _ in columns)
-    pairs = [(a, b) for i, a in enumerate(numeric) for b in numeric[i + 1:]]
+    stats = (
+        ", ".join(
+            f'min("{n}") AS "{n}_min", max("{n}") AS "{n}_max", avg("{n}") AS "{n}_mean", stddev("{n}") AS "{n}_std"'
+            for n in numeric
+        )
+        or "count(*) AS n"
+    )
+    quartiles = (
+        ", ".join(f'approx_percentile("{n}", {q}) AS "{n}_q{int(q * 100)}"' for n in numeric for q in (0.25, 0.5, 0.75))
+        or "count(*) AS n"
+    )
+    distinct = ", ".join(
+        f'approx_distinct("{n}") AS "{n}_unique", count(*) - count("{n}") AS "{n}_nulls"' for n, _ in columns
+    )
+    pairs = [(a, b) for i, a in enumerate(numeric) for b in numeric[i + 1 :]]
     correlations = ", ".join(f'corr("{a}", "{b}") AS "{a}__{b}"' for a, b in pairs) or "count(*) AS n"
     first = numeric[0] if numeric else None
-    outliers = (f'SELECT {pick} FROM {t} WHERE "{first}" > (SELECT avg("{first}") + 3 * stddev("{first}") FROM {t}) '
-                f'OR "{first}" < (SELECT avg("{first}") - 3 * stddev("{first}") FROM {t}) LIMIT 100'
-                if first else f"SELECT {pick} FROM {t} LIMIT 10")
+    outliers = (
+        f'SELECT {pick} FROM {t} WHERE "{first}" > (SELECT avg("{first}") + 3 * stddev("{first}") FROM {t}) '
+        f'OR "{first}" < (SELECT avg("{first}") - 3 * stddev("{first}") FROM {t}) LIMIT 100'
+        if first
+        else f"SELECT {pick} FROM {t} LIMIT 10"
+    )
+    where = f"table_schema = '{database}' AND table_name = '{table}'"
     base = [
-        f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{database}' AND table_name = '{table}'",
-        f"SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = '{database}' AND table_name = '{table}'",
+        f"SELECT table_name FROM information_schema.tables WHERE {where}",
+        f"SELECT column_name, data_type FROM information_schema.columns WHERE {where}",
         f"CREATE OR REPLACE VIEW {display} AS SELECT {pick} FROM {t}",
         f"CREATE OR REPLACE VIEW {computation} AS SELECT {pick} FROM {t}",
         f"SELECT COUNT(*) AS count FROM {t}",
@@ -78,7 +92,8 @@ def queries_for(database: str, table: str, columns: list[tuple[str, str]], count
         f"SELECT {stats} FROM {computation}",
         f'SELECT "{columns[0][0]}", count(*) AS n FROM {t} GROUP BY "{columns[0][0]}" HAVING count(*) > 1 LIMIT 100',
         f"SELECT COUNT(*) AS count FROM {computation}",
-        f"SELECT column_name FROM information_schema.columns WHERE table_schema = '{database}' AND table_name = '{table}_display'",
+        f"SELECT column_name FROM information_schema.columns WHERE table_schema = '{database}' "
+        f"AND table_name = '{table}_display'",
     ]
     chosen = [base[i % len(base)] for i in range(count)]
     chosen += [f'SELECT "{n}", count(*) AS count FROM {t} GROUP BY "{n}" ORDER BY count DESC LIMIT 20' for n in strings]
@@ -95,8 +110,19 @@ def write_metadata(ctx: AwsContext, database: str, table: str, changes: dict[str
     writer that another beat to it (ConcurrentModificationException) records the contention,
     backs off (full jitter) and reads again. Returns the collisions met."""
     glue, clock, collisions = ctx.client("glue"), ctx.clock, 0
-    keep = ("Name", "Description", "Owner", "Retention", "StorageDescriptor", "PartitionKeys",
-            "ViewOriginalText", "ViewExpandedText", "TableType", "Parameters", "TargetTable")
+    keep = (
+        "Name",
+        "Description",
+        "Owner",
+        "Retention",
+        "StorageDescriptor",
+        "PartitionKeys",
+        "ViewOriginalText",
+        "ViewExpandedText",
+        "TableType",
+        "Parameters",
+        "TargetTable",
+    )
     started = clock.now()
     while True:
         current = glue.get_table(DatabaseName=database, Name=table)["Table"]
@@ -109,9 +135,15 @@ def write_metadata(ctx: AwsContext, database: str, table: str, changes: dict[str
             if error_code(err) != "ConcurrentModificationException" or clock.now() - started >= WRITE_PATIENCE:
                 raise
             collisions += 1
-            ctx.record("contention", service="glue", operation="UpdateTable", error_code="ConcurrentModificationException",
-                       table=f"{database}.{table}", attempt=collisions)
-            ctx.sleep(random.uniform(0.0, min(WRITE_BACKOFF_CAP, WRITE_BACKOFF_BASE * 2 ** collisions)))
+            ctx.record(
+                "contention",
+                service="glue",
+                operation="UpdateTable",
+                error_code="ConcurrentModificationException",
+                table=f"{database}.{table}",
+                attempt=collisions,
+            )
+            ctx.sleep(random.uniform(0.0, min(WRITE_BACKOFF_CAP, WRITE_BACKOFF_BASE * 2**collisions)))
 
 
 def onboard(ctx: AwsContext, database: str, table: str, plan: Onboarding = Onboarding()) -> dict:
@@ -123,7 +155,7 @@ def onboard(ctx: AwsContext, database: str, table: str, plan: Onboarding = Onboa
     sql = queries_for(database, table, columns, plan.queries)
     steps = max(1, len(sql))
     learned: dict = {"columns": [n for n, _ in columns]}
-    for i in range(plan.unawaited):
+    for _ in range(plan.unawaited):
         athena.start_query(ctx, f'SELECT COUNT(*) AS count FROM "{database}"."{table}"', database)
     for i, statement in enumerate(sql):
         for _ in range(_share(plan.listings, i, steps)):

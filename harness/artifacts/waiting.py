@@ -7,6 +7,7 @@ Two kinds of wait:
   partial_state_failed, and raises PartialStateError naming what is missing.
 Poll intervals and deadlines are AWS seconds; the context scales them to wall time.
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -54,8 +55,7 @@ def wait_until(ctx: AwsContext, what: str, done: Callable[[], bool], deadline: f
     raise AssertionError("unreachable")
 
 
-def wait_for_parts(ctx: AwsContext, artifact: str, missing_parts: Callable[[], list[str]],
-                   deadline: float) -> float:
+def wait_for_parts(ctx: AwsContext, artifact: str, missing_parts: Callable[[], list[str]], deadline: float) -> float:
     """Poll `missing_parts()` until it is empty; return AWS seconds waited."""
     missing = missing_parts()
     if not missing:
@@ -103,6 +103,11 @@ def create_within_quota(ctx: AwsContext, operation: str, create: Callable[[], ob
             waited = ctx.clock.now() - start
             if error_code(err) != "ResourceLimitExceeded" or waited > ctx.deadlines.quota_slot:
                 raise
-            ctx.record("quota_wait", service="sagemaker", operation=operation,
-                       duration=ctx.wall(ctx.deadlines.poll), error_code="ResourceLimitExceeded")
+            ctx.record(
+                "quota_wait",
+                service="sagemaker",
+                operation=operation,
+                duration=ctx.wall(ctx.deadlines.poll),
+                error_code="ResourceLimitExceeded",
+            )
             ctx.sleep(ctx.deadlines.poll)

@@ -1,4 +1,5 @@
 """The account guard: on real AWS, nothing is written until the account is known and allowed."""
+
 from __future__ import annotations
 
 
@@ -15,5 +16,6 @@ def check_account(sts_client, region: str, allowed: list[str], say=print) -> str
         shown = ", ".join(allowed) if allowed else "none"
         raise AccountNotAllowed(
             f"account {account} is not allowed to run this scenario (allowed: {shown}); add it to the "
-            "scenario's allowed_accounts or pass --allow-account " + account)
+            "scenario's allowed_accounts or pass --allow-account " + account
+        )
     return account

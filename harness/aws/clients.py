@@ -3,6 +3,7 @@ credential chain. Clients are made once per service (botocore clients are thread
 sessions are not, so creation is locked). Under a botocore retry policy each worker gets its
 own clients (`for_worker`): botocore keeps its retry state (adaptive rate, retry quota) per
 client, and in production each pipeline is its own process with its own clients."""
+
 from __future__ import annotations
 
 import copy
@@ -17,6 +18,7 @@ from harness.aws.limiter import Limiter
 from harness.aws.policies import RetrySettings
 from harness.clock import Clock
 
+DEFAULT_RETRIES = RetrySettings()  # the harness policy, 8 attempts (frozen: one can be shared)
 SIM_CREDENTIALS = {"aws_access_key_id": "harness-sim", "aws_secret_access_key": "harness-sim"}
 
 
@@ -39,9 +41,16 @@ class Backend:
 
 
 class ClientFactory:
-    def __init__(self, backend: Backend, settings: RetrySettings = RetrySettings(),
-                 recorder=None, limiter: Limiter | None = None, time_scale: float = 1.0,
-                 max_pool_connections: int = 64, clock: Clock | None = None):
+    def __init__(
+        self,
+        backend: Backend,
+        settings: RetrySettings = DEFAULT_RETRIES,
+        recorder=None,
+        limiter: Limiter | None = None,
+        time_scale: float = 1.0,
+        max_pool_connections: int = 64,
+        clock: Clock | None = None,
+    ):
         """clock: the run's clock (default: the wall at `time_scale`); waits and backoff use it."""
         self.backend, self.settings = backend, settings
         self.clock = clock or Clock(time_scale)
@@ -78,8 +87,13 @@ class ClientFactory:
         with self._lock:
             if self._sdk_session is None:
                 credentials = SIM_CREDENTIALS if self.backend.kind == "sim" else {}
-                session = _PinnedSession(self.backend.endpoint_url, self.config, region_name=self.backend.region,
-                                         profile_name=self.backend.profile, **credentials)
+                session = _PinnedSession(
+                    self.backend.endpoint_url,
+                    self.config,
+                    region_name=self.backend.region,
+                    profile_name=self.backend.profile,
+                    **credentials,
+                )
                 hooks = CallHooks(None, self.settings, self.time_scale, self.recorder, self.limiter, self.clock)
                 hooks.register(session.events)
                 self.settings.policy.install(session.events, hooks)
@@ -92,8 +106,7 @@ class ClientFactory:
             return existing
         with self._lock:
             if service not in self._clients:
-                made = self.session.client(service, endpoint_url=self.backend.endpoint_url,
-                                           config=self.config)
+                made = self.session.client(service, endpoint_url=self.backend.endpoint_url, config=self.config)
                 hooks = CallHooks(service, self.settings, self.time_scale, self.recorder, self.limiter, self.clock)
                 hooks.register(made.meta.events)
                 self.settings.policy.install(made.meta.events, hooks, made)

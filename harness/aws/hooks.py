@@ -5,6 +5,7 @@ They hang on botocore's own events (before-send, response-received, needs-retry)
 HTTP attempt of every client made by the factory is paced and recorded, botocore's own
 retries included, and code that drives AWS through the SageMaker SDK is covered too.
 """
+
 from __future__ import annotations
 
 import threading
@@ -32,8 +33,15 @@ def error_code(parsed_response: dict | None, exception: BaseException | None) ->
 
 
 class CallHooks:
-    def __init__(self, service: str | None, settings: RetrySettings, time_scale: float = 1.0,
-                 recorder=None, limiter: Limiter | None = None, clock: Clock | None = None):
+    def __init__(
+        self,
+        service: str | None,
+        settings: RetrySettings,
+        time_scale: float = 1.0,
+        recorder=None,
+        limiter: Limiter | None = None,
+        clock: Clock | None = None,
+    ):
         """service None: hooks for a whole session, the service read from each event's name
         (botocore's hyphenated service id, which is the client name for every service used here)."""
         self.service, self.settings, self.time_scale = service, settings, time_scale
@@ -41,8 +49,9 @@ class CallHooks:
         self.clock = clock or Clock(time_scale)
         self._attempt = threading.local()
         self._retryable = standard.StandardRetryConditions(max_attempts=settings.attempts)
-        self._backoff = wait_random_exponential(multiplier=settings.base_seconds * time_scale,
-                                                max=settings.cap_seconds * time_scale)
+        self._backoff = wait_random_exponential(
+            multiplier=settings.base_seconds * time_scale, max=settings.cap_seconds * time_scale
+        )
 
     def register(self, events) -> None:
         """Pacing and recording, under every policy."""
@@ -75,8 +84,9 @@ class CallHooks:
         self._attempt.sent = True
         return None  # let botocore send the request
 
-    def response_received(self, event_name: str, context: dict, parsed_response=None,
-                          exception=None, response_dict=None, **_):
+    def response_received(
+        self, event_name: str, context: dict, parsed_response=None, exception=None, response_dict=None, **_
+    ):
         if not getattr(self._attempt, "sent", True):
             return  # stopped before it was sent (before_send raised): nothing reached AWS
         duration = time.monotonic() - getattr(self._attempt, "start", time.monotonic())
@@ -102,19 +112,31 @@ class CallHooks:
             injected, served = headers.get(INJECTED_HEADER), headers.get(SERVED_HEADER)
             if injected is not None and served is not None:  # only the simulator says what was AWS's
                 extra["injected"], extra["served"] = float(injected) / 1000.0, float(served) / 1000.0
-            self.recorder.record("api_attempt", service=service, operation=operation,
-                                 attempt=(context.get("retries") or {}).get("attempt", 1),
-                                 outcome=outcome, error_code=code, duration=duration,
-                                 status=status, waited=getattr(self._attempt, "waited", 0.0), **extra)
+            self.recorder.record(
+                "api_attempt",
+                service=service,
+                operation=operation,
+                attempt=(context.get("retries") or {}).get("attempt", 1),
+                outcome=outcome,
+                error_code=code,
+                duration=duration,
+                status=status,
+                waited=getattr(self._attempt, "waited", 0.0),
+                **extra,
+            )
 
-    def needs_retry(self, attempts: int, operation, request_dict: dict, event_name: str, response=None,
-                    caught_exception=None, **_):
+    def needs_retry(
+        self, attempts: int, operation, request_dict: dict, event_name: str, response=None, caught_exception=None, **_
+    ):
         """Return seconds to sleep before the next attempt, or None for no retry."""
         retry = standard.RetryContext(
-            attempt_number=attempts, operation_model=operation,
+            attempt_number=attempts,
+            operation_model=operation,
             parsed_response=response[1] if response else None,
             http_response=response[0] if response else None,
-            caught_exception=caught_exception, request_context=request_dict["context"])
+            caught_exception=caught_exception,
+            request_context=request_dict["context"],
+        )
         # The backend unreachable (a restart, a network blip) is retried until the call's
         # deadline, not against the attempt budget: waiting it out is what a person would do.
         unreachable = isinstance(caught_exception, CONNECTION_ERRORS)
@@ -127,9 +149,13 @@ class CallHooks:
         if self.clock.now() + self.clock.aws(sleep) - first > self.settings.deadline_seconds:
             return None
         if self.recorder is not None:
-            self.recorder.record("retry", service=self._names(event_name)[0], operation=operation.name,
-                                 attempt=attempts, error_code=retry.get_error_code()
-                                 or (type(caught_exception).__name__ if caught_exception else None),
-                                 duration=sleep)
+            self.recorder.record(
+                "retry",
+                service=self._names(event_name)[0],
+                operation=operation.name,
+                attempt=attempts,
+                error_code=retry.get_error_code() or (type(caught_exception).__name__ if caught_exception else None),
+                duration=sleep,
+            )
         self.clock.sleep_wall(sleep)  # here, not in botocore, so that a stop cuts it short
         return 0

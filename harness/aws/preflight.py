@@ -6,6 +6,7 @@ trusts sagemaker.amazonaws.com, in the caller's account), the bucket (reachable,
 the training image (published for the region), and the applied quotas the table names (Service
 Quotas) against the table.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,11 @@ def trusts_sagemaker(policy) -> bool:
         actions = [actions] if isinstance(actions, str) else actions
         services = (statement.get("Principal") or {}).get("Service", [])
         services = [services] if isinstance(services, str) else services
-        if statement.get("Effect") == "Allow" and TRUSTED in services and (
-                "sts:AssumeRole" in actions or "sts:*" in actions or "*" in actions):
+        if (
+            statement.get("Effect") == "Allow"
+            and TRUSTED in services
+            and ("sts:AssumeRole" in actions or "sts:*" in actions or "*" in actions)
+        ):
             return True
     return False
 
@@ -55,30 +59,65 @@ def preflight(scenario, clients, allowed: list[str], image: str, table) -> list[
     try:
         who = clients.client("sts").get_caller_identity()
     except (ClientError, BotoCoreError) as err:
-        return [Check("identity", False, f"no identity: {_code(err)}",
-                      "configure credentials (aws configure, AWS_PROFILE, or the scenario's aws_profile)")]
+        return [
+            Check(
+                "identity",
+                False,
+                f"no identity: {_code(err)}",
+                "configure credentials (aws configure, AWS_PROFILE, or the scenario's aws_profile)",
+            )
+        ]
     caller = who["Account"]
     checks.append(Check("identity", True, f"{who['Arn']} in account {caller}, region {scenario.region}"))
-    checks.append(Check("account allowed", caller in allowed,
-                        f"account {caller} {'is' if caller in allowed else 'is not'} allowed",
-                        "" if caller in allowed else f"add \"{caller}\" to allowed_accounts or pass --allow-account {caller}"))
+    checks.append(
+        Check(
+            "account allowed",
+            caller in allowed,
+            f"account {caller} {'is' if caller in allowed else 'is not'} allowed",
+            "" if caller in allowed else f'add "{caller}" to allowed_accounts or pass --allow-account {caller}',
+        )
+    )
 
     role = account.role_arn
     if role is None:
-        checks.append(Check("role", False, "no [account] role_arn",
-                            "set [account] role_arn to a role that trusts sagemaker.amazonaws.com"))
+        checks.append(
+            Check(
+                "role",
+                False,
+                "no [account] role_arn",
+                "set [account] role_arn to a role that trusts sagemaker.amazonaws.com",
+            )
+        )
     elif role.split(":")[4] != caller:
-        checks.append(Check("role", False, f"{role} is in account {role.split(':')[4]}, not {caller}",
-                            "use a role in the account the run uses (SageMaker cannot pass another account's role)"))
+        checks.append(
+            Check(
+                "role",
+                False,
+                f"{role} is in account {role.split(':')[4]}, not {caller}",
+                "use a role in the account the run uses (SageMaker cannot pass another account's role)",
+            )
+        )
     else:
         try:
             found = clients.client("iam").get_role(RoleName=role.rsplit("/", 1)[-1])["Role"]
             trusted = trusts_sagemaker(found.get("AssumeRolePolicyDocument", {}))
-            checks.append(Check("role", trusted, f"{role} exists" + ("" if trusted else f" but does not trust {TRUSTED}"),
-                                "" if trusted else f"add {TRUSTED} to the role's trust policy (sts:AssumeRole)"))
+            checks.append(
+                Check(
+                    "role",
+                    trusted,
+                    f"{role} exists" + ("" if trusted else f" but does not trust {TRUSTED}"),
+                    "" if trusted else f"add {TRUSTED} to the role's trust policy (sts:AssumeRole)",
+                )
+            )
         except (ClientError, BotoCoreError) as err:
-            checks.append(Check("role", False, f"{role}: {_code(err)}",
-                                "create the role (with AmazonSageMakerFullAccess or narrower) or fix role_arn"))
+            checks.append(
+                Check(
+                    "role",
+                    False,
+                    f"{role}: {_code(err)}",
+                    "create the role (with AmazonSageMakerFullAccess or narrower) or fix role_arn",
+                )
+            )
 
     s3 = clients.client("s3")
     if account.bucket:
@@ -86,20 +125,39 @@ def preflight(scenario, clients, allowed: list[str], image: str, table) -> list[
             s3.head_bucket(Bucket=account.bucket)
             where = s3.get_bucket_location(Bucket=account.bucket).get("LocationConstraint") or "us-east-1"
             ok = where == scenario.region
-            checks.append(Check("bucket", ok, f"{account.bucket} is reachable, in {where}",
-                                "" if ok else f"use a bucket in {scenario.region} (SageMaker reads and writes there)"))
+            checks.append(
+                Check(
+                    "bucket",
+                    ok,
+                    f"{account.bucket} is reachable, in {where}",
+                    "" if ok else f"use a bucket in {scenario.region} (SageMaker reads and writes there)",
+                )
+            )
         except (ClientError, BotoCoreError) as err:
-            checks.append(Check("bucket", False, f"{account.bucket}: {_code(err)}",
-                                "create the bucket in the region, or grant the caller s3:ListBucket on it"))
+            checks.append(
+                Check(
+                    "bucket",
+                    False,
+                    f"{account.bucket}: {_code(err)}",
+                    "create the bucket in the region, or grant the caller s3:ListBucket on it",
+                )
+            )
     else:
-        checks.append(Check("bucket", True, f"the run creates its own bucket in {scenario.region} and deletes it",
-                            ""))
+        checks.append(Check("bucket", True, f"the run creates its own bucket in {scenario.region} and deletes it", ""))
 
     found_region = ECR_REGION.match(image)
     ok = found_region is None or found_region.group(1) == scenario.region
-    checks.append(Check("training image", ok, image,
-                        "" if ok else f"the image is in {found_region.group(1)}: use one from {scenario.region} "
-                                      "or leave [account] training_image unset"))
+    checks.append(
+        Check(
+            "training image",
+            ok,
+            image,
+            ""
+            if ok
+            else f"the image is in {found_region.group(1)}: use one from {scenario.region} "
+            "or leave [account] training_image unset",
+        )
+    )
 
     try:
         quotas = clients.client("service-quotas")
@@ -108,18 +166,34 @@ def preflight(scenario, clients, allowed: list[str], image: str, table) -> list[
             for row in (q for q in table.rows() if q.service == service and q.quota_name):
                 entry = listed.get(row.quota_name)
                 if entry is None:
-                    checks.append(Check(f"quota {service}.{row.operation}", False,
-                                        f"'{row.quota_name}' is not listed by Service Quotas",
-                                        "check the quota's name in the Service Quotas console"))
+                    checks.append(
+                        Check(
+                            f"quota {service}.{row.operation}",
+                            False,
+                            f"'{row.quota_name}' is not listed by Service Quotas",
+                            "check the quota's name in the Service Quotas console",
+                        )
+                    )
                     continue
                 value = int(entry["Value"])
                 same = value == row.concurrency
-                checks.append(Check(f"quota {service}.{row.operation}", same,
-                                    f"'{row.quota_name}' = {value} (the table says {row.concurrency})",
-                                    "" if same else "run `harness quotas sync` and add the file to quota_files"))
+                checks.append(
+                    Check(
+                        f"quota {service}.{row.operation}",
+                        same,
+                        f"'{row.quota_name}' = {value} (the table says {row.concurrency})",
+                        "" if same else "run `harness quotas sync` and add the file to quota_files",
+                    )
+                )
     except (ClientError, BotoCoreError) as err:
-        checks.append(Check("quotas", False, f"Service Quotas: {_code(err)}",
-                            "grant servicequotas:ListServiceQuotas, or check quotas by hand"))
+        checks.append(
+            Check(
+                "quotas",
+                False,
+                f"Service Quotas: {_code(err)}",
+                "grant servicequotas:ListServiceQuotas, or check quotas by hand",
+            )
+        )
     return checks
 
 

@@ -4,6 +4,7 @@ an override file a scenario can use (`quota_files = ["quotas.local.toml"]`).
 Only quotas the table names (`quota_name`) are synced: the value becomes the row's concurrency
 limit (instance and active-query counts) and keeps the table's rate.
 """
+
 from __future__ import annotations
 
 import time
@@ -33,24 +34,40 @@ def sync(client, table: QuotaTable, say=print) -> list[Quota]:
                 say(f"not listed by Service Quotas: {service} '{quota.quota_name}' (keeping {quota.concurrency})")
                 continue
             value = int(entry["Value"])
-            overrides.append(Quota(quota.service, quota.operation, quota.rate, quota.burst, value,
-                                   entry.get("Adjustable", True),
-                                   f"service-quotas {entry.get('QuotaCode', '?')} applied value, synced "
-                                   f"{time.strftime('%Y-%m-%d')}", quota.quota_name, quota.rate_basis))
+            overrides.append(
+                Quota(
+                    quota.service,
+                    quota.operation,
+                    quota.rate,
+                    quota.burst,
+                    value,
+                    entry.get("Adjustable", True),
+                    f"service-quotas {entry.get('QuotaCode', '?')} applied value, synced {time.strftime('%Y-%m-%d')}",
+                    quota.quota_name,
+                    quota.rate_basis,
+                )
+            )
             say(f"{service}.{quota.operation}: '{quota.quota_name}' = {value} (table had {quota.concurrency})")
     return overrides
 
 
 def to_toml(quotas: list[Quota]) -> str:
     import json
-    lines = ["# Written by `harness quotas sync`: the account's applied quotas. Use it from a scenario",
-             "# with quota_files = [\"<this file>\"]."]
+
+    lines = [
+        "# Written by `harness quotas sync`: the account's applied quotas. Use it from a scenario",
+        '# with quota_files = ["<this file>"].',
+    ]
     for q in quotas:
         lines += ["", "[[quota]]", f"service = {json.dumps(q.service)}", f"operation = {json.dumps(q.operation)}"]
         if q.rate is not None:
             lines += [f"rate = {q.rate!r}", f"rate_basis = {json.dumps(q.rate_basis)}"]
         if q.burst is not None:
             lines.append(f"burst = {q.burst!r}")
-        lines += [f"concurrency = {q.concurrency}", f"adjustable = {'true' if q.adjustable else 'false'}",
-                  f"quota_name = {json.dumps(q.quota_name)}", f"source = {json.dumps(q.source)}"]
+        lines += [
+            f"concurrency = {q.concurrency}",
+            f"adjustable = {'true' if q.adjustable else 'false'}",
+            f"quota_name = {json.dumps(q.quota_name)}",
+            f"source = {json.dumps(q.source)}",
+        ]
     return "\n".join(lines) + "\n"

@@ -2,6 +2,7 @@
 compare, whatif and calibrate read run folders (reports.py); sim, doctor, cleanup and quotas
 work on an account or stand in for one (account.py). Flags are checked as they are read
 (options.py): a bad one is one line and exit 2, never a traceback."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,6 +15,7 @@ from harness.config import ConfigError
 
 def package_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("ml-pipeline-stress-harness")
     except PackageNotFoundError:  # run from a source tree that was never installed
@@ -29,6 +31,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from harness.cli import account, reports, runs
+
     parser = OneLineParser(prog="harness", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)

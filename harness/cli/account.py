@@ -1,4 +1,5 @@
 """Commands that work on an account or stand in for one: sim, doctor, cleanup, quotas."""
+
 from __future__ import annotations
 
 import sys
@@ -9,6 +10,7 @@ from harness.cli import options
 
 def cmd_sim(args) -> int:
     from harness.sim.server import serve
+
     print("Ctrl-C stops the simulator.", file=sys.stderr)
     serve(args.profile, args.seed, args.time_scale, args.host, args.port, args.allow_remote)
     return 0
@@ -20,15 +22,19 @@ def cmd_doctor(args) -> int:
     from harness.aws.images import training_image
     from harness.aws.preflight import preflight, render
     from harness.runner.aws_context import scenario_backend
+
     scenario = options.load_with_overrides(args)
     if scenario.backend == "sim" and not args.endpoint_url:
-        print(f"{scenario.source} runs on the embedded simulator: nothing in an account to check "
-              "(pass --endpoint-url to check a running simulator or AWS stand-in)")
+        print(
+            f"{scenario.source} runs on the embedded simulator: nothing in an account to check "
+            "(pass --endpoint-url to check a running simulator or AWS stand-in)"
+        )
         return 0
     clients = ClientFactory(scenario_backend(scenario, args.endpoint_url), RetrySettings("botocore-standard"))
     image = scenario.account.training_image or training_image(scenario.region)
-    checks = preflight(scenario, clients, scenario.allowed_accounts + (args.allow_account or []), image,
-                       scenario.quota_table())
+    checks = preflight(
+        scenario, clients, scenario.allowed_accounts + (args.allow_account or []), image, scenario.quota_table()
+    )
     print(render(checks))
     return 0 if all(c.ok for c in checks) else 1
 
@@ -54,9 +60,11 @@ def cmd_cleanup(args) -> int:
 
 def cmd_quotas(args) -> int:
     from harness.quotas import DEFAULT_TABLE, load_table
+
     table = load_table(args.table or DEFAULT_TABLE)
     if args.scenario:
         from harness.runner.scenario import load_scenario
+
         table = load_scenario(args.scenario).quota_table()
     if args.action == "sync":
         return quotas_sync(args, table)
@@ -73,20 +81,30 @@ def cmd_quotas(args) -> int:
 def quotas_sync(args, table) -> int:
     from harness.aws import ClientFactory, RetrySettings
     from harness.aws.quota_sync import sync, to_toml
+
     client = ClientFactory(options.backend_of(args), RetrySettings("botocore-standard")).client("service-quotas")
     overrides = sync(client, table)
     Path(args.output).write_text(to_toml(overrides))
-    print(f"{len(overrides)} quotas written to {args.output}; use them with quota_files = [\"{args.output}\"]")
+    print(f'{len(overrides)} quotas written to {args.output}; use them with quota_files = ["{args.output}"]')
     return 0
 
 
 def add_parsers(sub) -> None:
     sim = sub.add_parser("sim", help="run the AWS simulator on loopback until Ctrl-C")
-    sim.add_argument("--profile", type=options.profile, default="aws-default",
-                     help="the account it plays: a shipped profile name or a TOML path (default aws-default)")
+    sim.add_argument(
+        "--profile",
+        type=options.profile,
+        default="aws-default",
+        help="the account it plays: a shipped profile name or a TOML path (default aws-default)",
+    )
     sim.add_argument("--seed", type=int, default=0, help="the seed its draws come from (default 0)")
-    sim.add_argument("--time-scale", type=options.time_scale, default=1.0, metavar="SCALE",
-                     help="wall seconds per AWS second, e.g. 1/60 (default 1)")
+    sim.add_argument(
+        "--time-scale",
+        type=options.time_scale,
+        default=1.0,
+        metavar="SCALE",
+        help="wall seconds per AWS second, e.g. 1/60 (default 1)",
+    )
     sim.add_argument("--host", default="127.0.0.1", help="the address to bind (loopback unless --allow-remote)")
     sim.add_argument("--port", type=int, default=0, help="the port (0 picks a free one)")
     sim.add_argument("--allow-remote", action="store_true", help="allow a non-loopback bind address")
@@ -105,8 +123,13 @@ def add_parsers(sub) -> None:
     cleanup.set_defaults(func=cmd_cleanup)
 
     quotas = sub.add_parser("quotas", help="print the quota table in force, or sync an account's applied quotas")
-    quotas.add_argument("action", nargs="?", choices=["show", "sync"], default="show",
-                        help="show the table (default), or sync the account's applied quotas into --output")
+    quotas.add_argument(
+        "action",
+        nargs="?",
+        choices=["show", "sync"],
+        default="show",
+        help="show the table (default), or sync the account's applied quotas into --output",
+    )
     quotas.add_argument("--table", help="a quota table TOML (default: the shipped table)")
     quotas.add_argument("--scenario", help="apply this scenario's overrides")
     quotas.add_argument("--output", default="quotas.local.toml", help="sync: where to write the overrides")

@@ -1,6 +1,7 @@
 """What the commands' flags accept, checked as the command line is read (one line, exit 2, no
 traceback), and the option groups several commands share: every command that reaches an
 account takes the same account flags, every command that runs a scenario the same overrides."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,6 +15,7 @@ def _as_level(text: str) -> int | None:
     """Concurrent pipelines from the command line (-n, --levels, --up-to): the limits a scenario's
     levels have, or None."""
     from harness.runner.scenario import is_level
+
     try:
         n = int(text)
     except ValueError:
@@ -23,6 +25,7 @@ def _as_level(text: str) -> int | None:
 
 def level(text: str) -> int:
     from harness.runner.scenario import LEVEL_RANGE
+
     n = _as_level(text)
     if n is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not allowed; expected an integer {LEVEL_RANGE}")
@@ -31,21 +34,25 @@ def level(text: str) -> int:
 
 def levels(text: str) -> list[int]:
     from harness.runner.scenario import LEVEL_RANGE
+
     found = [_as_level(part) for part in text.split(",") if part.strip()]
     if not found or None in found:
-        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; expected comma-separated integers "
-                                         f"{LEVEL_RANGE}, like 4,8,16,32")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not allowed; expected comma-separated integers {LEVEL_RANGE}, like 4,8,16,32"
+        )
     return found
 
 
 def profile(text: str) -> str:
     """Checked as the command line is read, so a bad profile stops the run before its folder exists."""
     from harness.runner.scenario import check_profile
+
     try:
         check_profile(text, "--profile")
     except ConfigError as err:  # a name or path that is no profile, or a profile file that does not load
-        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; expected {err.allowed}"
-                                         if err.source == "--profile" else str(err)) from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not allowed; expected {err.allowed}" if err.source == "--profile" else str(err)
+        ) from None
     return text
 
 
@@ -62,9 +69,11 @@ def policies(text: str) -> list[str]:
 def redis_url(text: str) -> str:
     from harness.aws.limiter.redis_backend import without_password
     from harness.runner.scenario import REDIS_URL
+
     if not REDIS_URL.match(text):
-        raise argparse.ArgumentTypeError(f"redis url {without_password(text)!r}: expected redis://HOST:PORT/DB, "
-                                         "rediss://... or unix://PATH")
+        raise argparse.ArgumentTypeError(
+            f"redis url {without_password(text)!r}: expected redis://HOST:PORT/DB, rediss://... or unix://PATH"
+        )
     return text
 
 
@@ -87,8 +96,9 @@ def time_scale(text: str) -> float:
     except (ValueError, ZeroDivisionError):
         value = 0.0
     if not 1e-4 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"time scale {text!r}: expected a number from 0.0001 to 1, "
-                                         "or a fraction like 1/30")
+        raise argparse.ArgumentTypeError(
+            f"time scale {text!r}: expected a number from 0.0001 to 1, or a fraction like 1/30"
+        )
     return value
 
 
@@ -98,13 +108,15 @@ def age(text: str) -> float:
     try:
         return float(text[:-1]) * units[text[-1]]
     except (KeyError, ValueError, IndexError):
-        raise argparse.ArgumentTypeError(f"--older-than {text!r}: expected a number and a unit, e.g. 24h, 30m, "
-                                         "2d") from None
+        raise argparse.ArgumentTypeError(
+            f"--older-than {text!r}: expected a number and a unit, e.g. 24h, 30m, 2d"
+        ) from None
 
 
 def quota_change(text: str):
     """whatif --quota SERVICE.OPERATION.FIELD=VALUE, checked as the quota table's rows are."""
     from harness.report.whatif import parse_change
+
     try:
         return parse_change(text)
     except ValueError as err:
@@ -115,12 +127,19 @@ def quota_change(text: str):
 def add_account(cmd: argparse.ArgumentParser) -> None:
     """The account a command reaches: a running simulator, or real AWS by region and profile."""
     group = cmd.add_argument_group("account")
-    group.add_argument("--endpoint-url", metavar="URL",
-                       help="a running simulator (or other AWS stand-in) instead of the scenario's backend")
+    group.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        help="a running simulator (or other AWS stand-in) instead of the scenario's backend",
+    )
     group.add_argument("--region", help="the AWS region (default: the scenario's)")
     group.add_argument("--aws-profile", metavar="NAME", help="the AWS config profile (default: the standard chain)")
-    group.add_argument("--allow-account", action="append", metavar="ACCOUNT_ID",
-                       help="real AWS: allow this account id, in addition to the scenario's (repeatable)")
+    group.add_argument(
+        "--allow-account",
+        action="append",
+        metavar="ACCOUNT_ID",
+        help="real AWS: allow this account id, in addition to the scenario's (repeatable)",
+    )
 
 
 def add_overrides(cmd: argparse.ArgumentParser, with_policy: bool = True, writes_runs: bool = True) -> None:
@@ -130,11 +149,16 @@ def add_overrides(cmd: argparse.ArgumentParser, with_policy: bool = True, writes
         group.add_argument("--policy", type=policy, help=f"the retry policy: {', '.join(POLICIES)}")
     group.add_argument("--profile", type=profile, help="the simulator profile: a shipped name or a TOML path")
     group.add_argument("--seed", type=int, help="the simulator's seed (the same seed, the same draws)")
-    group.add_argument("--time-scale", type=time_scale, metavar="SCALE",
-                       help="wall seconds per AWS second on the simulator, e.g. 1/30")
-    group.add_argument("--redis-url", type=redis_url, metavar="URL",
-                       help="share the limiter through this Redis with every run that uses it (the "
-                            "scenario's [limiter] redis_url), e.g. redis://127.0.0.1:6379/0")
+    group.add_argument(
+        "--time-scale", type=time_scale, metavar="SCALE", help="wall seconds per AWS second on the simulator, e.g. 1/30"
+    )
+    group.add_argument(
+        "--redis-url",
+        type=redis_url,
+        metavar="URL",
+        help="share the limiter through this Redis with every run that uses it (the "
+        "scenario's [limiter] redis_url), e.g. redis://127.0.0.1:6379/0",
+    )
     if writes_runs:
         group.add_argument("--reports", default="reports", help="where run folders go (default: reports)")
 
@@ -142,6 +166,7 @@ def add_overrides(cmd: argparse.ArgumentParser, with_policy: bool = True, writes
 def load_with_overrides(args):
     """The command's scenario, with what the command line changes of it."""
     from harness.runner.scenario import load_scenario
+
     scenario = load_scenario(args.scenario)
     for name in ("policy", "profile", "seed", "time_scale", "region", "aws_profile"):
         if getattr(args, name, None) is not None:
@@ -154,6 +179,7 @@ def load_with_overrides(args):
 def backend_of(args):
     """A command's backend without a scenario (cleanup, quotas sync): a running simulator, or AWS."""
     from harness.aws import Backend
+
     if args.endpoint_url and not args.region:
         return Backend.simulator(args.endpoint_url)
     return Backend.aws(args.region, args.aws_profile, args.endpoint_url)

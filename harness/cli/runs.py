@@ -1,4 +1,5 @@
 """Commands that run a scenario: run, sweep, shootout, and plan (which dry-runs it)."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,16 @@ def run_scenario(args, levels: list[int] | None) -> int:
     scenario = options.load_with_overrides(args)
     levels = levels or scenario.levels
     predicted = predict_sustainable_rate(scenario, levels, say=_say)
-    result = run_and_report(Runner(scenario, args.reports, levels, endpoint_url=args.endpoint_url,
-                                   allow_accounts=args.allow_account or [], predicted_rate=predicted))
+    result = run_and_report(
+        Runner(
+            scenario,
+            args.reports,
+            levels,
+            endpoint_url=args.endpoint_url,
+            allow_accounts=args.allow_account or [],
+            predicted_rate=predicted,
+        )
+    )
     print(f"run folder: {result.run_dir}")
     if result.leftovers:
         _say(f"left behind (could not delete): {', '.join(f'{r.kind} {r.name}' for r in result.leftovers)}")
@@ -50,6 +59,7 @@ def cmd_sweep(args) -> int:
     levels = args.levels
     if not levels and args.up_to:
         from harness.runner.scenario import load_scenario
+
         levels = doubling(args.up_to, start=min(load_scenario(args.scenario).levels))
     return run_scenario(args, levels)
 
@@ -67,9 +77,15 @@ def cmd_shootout(args) -> int:
             if not (run_dir / "metrics.json").exists():
                 raise ValueError(f"--runs: {run_dir} has no metrics.json (not a run folder, or not reported)")
     else:
-        run_dirs, stopped = shootout(lambda: options.load_with_overrides(args), args.policies, args.levels,
-                                     args.reports, args.max_attempts, endpoint_url=args.endpoint_url,
-                                     allow_accounts=args.allow_account or [])
+        run_dirs, stopped = shootout(
+            lambda: options.load_with_overrides(args),
+            args.policies,
+            args.levels,
+            args.reports,
+            args.max_attempts,
+            endpoint_url=args.endpoint_url,
+            allow_accounts=args.allow_account or [],
+        )
         if stopped is not None:
             print(f"run folder: {stopped.run_dir}")
             _say(f"stopped by {stopped.stopped_by}: the policies after it were not run")
@@ -82,6 +98,7 @@ def cmd_shootout(args) -> int:
 
 def cmd_plan(args) -> int:
     from harness.runner.plan import format_plan, make_plan
+
     scenario = options.load_with_overrides(args)
     plan = make_plan(scenario, args.n if args.n is not None else max(scenario.levels))
     print(json.dumps(plan, indent=2, default=str) if args.json else format_plan(plan))
@@ -89,15 +106,21 @@ def cmd_plan(args) -> int:
 
 
 def add_parsers(sub) -> None:
-    for name, helptext in (("run", "run a scenario at one concurrency level (-n) or its own levels"),
-                           ("sweep", "run a scenario over several concurrency levels")):
+    for name, helptext in (
+        ("run", "run a scenario at one concurrency level (-n) or its own levels"),
+        ("sweep", "run a scenario over several concurrency levels"),
+    ):
         cmd = sub.add_parser(name, help=helptext)
         cmd.add_argument("scenario", help="a scenario name (scenarios/NAME.toml) or path")
         if name == "run":
             cmd.add_argument("-n", type=options.level, help="concurrent pipelines (one level)")
         else:
-            cmd.add_argument("--up-to", type=options.level, metavar="N",
-                             help="levels doubling from the scenario's smallest (4, 8, 16, ... for stress) up to N")
+            cmd.add_argument(
+                "--up-to",
+                type=options.level,
+                metavar="N",
+                help="levels doubling from the scenario's smallest (4, 8, 16, ... for stress) up to N",
+            )
         cmd.add_argument("--levels", type=options.levels, help="comma-separated levels, e.g. 4,8,16,32")
         options.add_overrides(cmd)
         options.add_account(cmd)
@@ -105,14 +128,20 @@ def add_parsers(sub) -> None:
 
     shootout = sub.add_parser("shootout", help="run a scenario once per retry policy and compare them")
     shootout.add_argument("scenario", help="a scenario name (scenarios/NAME.toml) or path")
-    shootout.add_argument("--policies", type=options.policies,
-                          default="harness,botocore-standard,botocore-adaptive,botocore-legacy",
-                          help="comma-separated retry policies, run in this order (default: the harness and "
-                               "botocore's three modes)")
+    shootout.add_argument(
+        "--policies",
+        type=options.policies,
+        default="harness,botocore-standard,botocore-adaptive,botocore-legacy",
+        help="comma-separated retry policies, run in this order (default: the harness and botocore's three modes)",
+    )
     shootout.add_argument("--levels", type=options.levels, help="comma-separated levels, e.g. 32,64")
-    shootout.add_argument("--max-attempts", type=options.max_attempts, metavar="N|sdk-default",
-                          help="override the scenario's attempt budget; sdk-default gives each policy its own "
-                               "(botocore legacy 5, standard and adaptive 3, harness 8)")
+    shootout.add_argument(
+        "--max-attempts",
+        type=options.max_attempts,
+        metavar="N|sdk-default",
+        help="override the scenario's attempt budget; sdk-default gives each policy its own "
+        "(botocore legacy 5, standard and adaptive 3, harness 8)",
+    )
     shootout.add_argument("--runs", help="comma-separated run folders already made: compare them, run nothing")
     options.add_overrides(shootout, with_policy=False)
     options.add_account(shootout)

@@ -1,4 +1,5 @@
 """Who is making a call: level, worker, pipeline and stage, set by the runner per thread."""
+
 from __future__ import annotations
 
 import contextlib
@@ -14,7 +15,8 @@ class CallContext:
     stage: str | None = None
 
 
-_current: ContextVar[CallContext] = ContextVar("harness_call_context", default=CallContext())
+# CallContext is frozen: the shared default cannot be changed through it
+_current: ContextVar[CallContext] = ContextVar("harness_call_context", default=CallContext())  # noqa: B039
 
 
 def current() -> CallContext:

@@ -15,6 +15,7 @@ Hosts' monotonic clocks do not agree, and reports measure time by `mono_time`: t
 adds the offset between its host's clock and the sink's, measured once by a round trip (as NTP
 does), so every row is on the runner's clock to within half that round trip.
 """
+
 from __future__ import annotations
 
 import socket
@@ -43,7 +44,7 @@ class EventSink:
     def write(self, sender: str, first: int, rows: list) -> int:
         """rows: the sender's rows from its `first` (0-based) on. Returns how many were new."""
         with self._lock:
-            new = rows[max(0, self._committed.get(sender, 0) - first):]
+            new = rows[max(0, self._committed.get(sender, 0) - first) :]
             if new:
                 write_rows(self._db, new)
             self._committed[sender] = max(self._committed.get(sender, 0), first + len(rows))
@@ -54,8 +55,9 @@ class EventSink:
         self._db.close()
 
 
-def clock_offset(remote_monotonic: Callable[[], float], tries: int = 3,
-                 local_monotonic: Callable[[], float] = time.monotonic) -> float:
+def clock_offset(
+    remote_monotonic: Callable[[], float], tries: int = 3, local_monotonic: Callable[[], float] = time.monotonic
+) -> float:
     """What to add to this host's monotonic clock to read the remote one: from the round trip
     with the shortest time, the remote reading taken as halfway through it."""
     best = None
@@ -72,8 +74,15 @@ class ForwardingRecorder(Recorder):
     # anything a send can raise (a lost connection, a dead actor, the sink's own database error)
     WRITE_ERRORS = (Exception,)
 
-    def __init__(self, send: Callable[[str, int, list], object], run_id: str, clock_offset: float = 0.0,
-                 flush_interval: float = 0.25, close_patience: float = 30.0, spill_dir: str | Path | None = None):
+    def __init__(
+        self,
+        send: Callable[[str, int, list], object],
+        run_id: str,
+        clock_offset: float = 0.0,
+        flush_interval: float = 0.25,
+        close_patience: float = 30.0,
+        spill_dir: str | Path | None = None,
+    ):
         """send(sender, first, rows): returns once the sink has committed them (EventSink.write)."""
         self._send, self.sender = send, uuid.uuid4().hex
         self._spill_to = Path(spill_dir or tempfile.gettempdir())

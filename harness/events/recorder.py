@@ -9,6 +9,7 @@ stays pending, ahead of newer rows, and is written on the next flush. If it stil
 written when the recorder closes, the rows go to a JSON-lines file beside the database
 (`events.unwritten-<pid>.jsonl`), which `load_events` reads too.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -74,8 +75,14 @@ def write_rows(db: sqlite3.Connection, rows: list) -> None:
 class Recorder:
     WRITE_ERRORS: tuple = (sqlite3.Error,)  # a failed write: its rows stay pending for the next flush
 
-    def __init__(self, path: str | Path, run_id: str, flush_interval: float = 0.25,
-                 busy_timeout: float = 30.0, close_patience: float = 30.0):
+    def __init__(
+        self,
+        path: str | Path,
+        run_id: str,
+        flush_interval: float = 0.25,
+        busy_timeout: float = 30.0,
+        close_patience: float = 30.0,
+    ):
         """busy_timeout: how long one write waits for a locked file before it counts as failed
         (and is retried on the next flush); close_patience: how long `close` keeps retrying."""
         self.path = Path(path)
@@ -99,22 +106,49 @@ class Recorder:
         self._writer.start()
         atexit.register(self.close)
 
-    def record(self, kind: str, *, service: str | None = None, operation: str | None = None,
-               attempt: int | None = None, outcome: str | None = None, error_code: str | None = None,
-               duration: float | None = None, stage: str | None = None, **detail) -> None:
+    def record(
+        self,
+        kind: str,
+        *,
+        service: str | None = None,
+        operation: str | None = None,
+        attempt: int | None = None,
+        outcome: str | None = None,
+        error_code: str | None = None,
+        duration: float | None = None,
+        stage: str | None = None,
+        **detail,
+    ) -> None:
         """Append one event; worker, pipeline, stage and level come from the current context."""
         ctx = current()
         for listener in self.listeners:
             listener(kind, outcome)
-        self._queue.append((self.run_id, time.time(), time.monotonic() + self.clock_offset, ctx.level, ctx.worker,
-                            ctx.pipeline, stage if stage is not None else ctx.stage, kind, service,
-                            operation, attempt, outcome, error_code, duration,
-                            json.dumps(detail, default=str) if detail else None))
+        self._queue.append(
+            (
+                self.run_id,
+                time.time(),
+                time.monotonic() + self.clock_offset,
+                ctx.level,
+                ctx.worker,
+                ctx.pipeline,
+                stage if stage is not None else ctx.stage,
+                kind,
+                service,
+                operation,
+                attempt,
+                outcome,
+                error_code,
+                duration,
+                json.dumps(detail, default=str) if detail else None,
+            )
+        )
 
     def set_meta(self, **values) -> None:
         with self._flush_lock:
-            self._db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                                 [(k, json.dumps(v, default=str)) for k, v in values.items()])
+            self._db.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                [(k, json.dumps(v, default=str)) for k, v in values.items()],
+            )
             self._db.commit()
 
     def flush(self) -> None:
@@ -174,9 +208,11 @@ class Recorder:
         self.spilled, self.spill_path = self.spilled + len(rows), spill
         with spill.open("a") as out:
             for row in rows:
-                out.write(json.dumps(dict(zip(COLUMNS, row))) + "\n")
-        print(f"events: {len(rows)} events could not be written to {self._destination()} ({err}); "
-              f"kept in {spill}", file=sys.stderr)
+                out.write(json.dumps(dict(zip(COLUMNS, row, strict=False))) + "\n")
+        print(
+            f"events: {len(rows)} events could not be written to {self._destination()} ({err}); kept in {spill}",
+            file=sys.stderr,
+        )
 
     def _spill_dir(self) -> Path:
         return self.path.parent  # beside the database: load_events reads it there

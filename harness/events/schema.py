@@ -1,5 +1,6 @@
 """The event schema: one row per thing that happened. Durations are wall seconds; a report
 divides by the run's time_scale to show AWS time."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -10,7 +11,9 @@ KINDS = (
     "limiter_wait",  # time an attempt waited in the shared rate limiter
     "quota_wait",  # time waited for a concurrency permit (e.g. a feature group Creating slot)
     "quota_hold",  # time a resource held a concurrency quota slot (create -> no longer in progress)
-    "partial_state_detected", "partial_state_resolved", "partial_state_failed",
+    "partial_state_detected",
+    "partial_state_resolved",
+    "partial_state_failed",
     "query",  # an Athena query from start to finish; outcome = its final state
     "contention",  # a write another writer beat (ConcurrentModificationException), read again and retried
     "arrival",  # the open model: a pipeline started; duration = how late against when it was due
@@ -18,12 +21,36 @@ KINDS = (
     "threshold_abort",  # an abort threshold failed (its expression in detail.check): the run stops
     "limiter_fallback",  # the shared limiter (Redis) was unreachable: this process went on with its own
     "worker_process",  # a worker process or Ray worker began its share of a level: detail.host, pid, node
-    "stage_start", "stage_end", "pipeline_start", "pipeline_end",
-    "worker_error", "cleanup", "cache_hit", "cache_miss", "level_start", "level_end", "run_end",
+    "stage_start",
+    "stage_end",
+    "pipeline_start",
+    "pipeline_end",
+    "worker_error",
+    "cleanup",
+    "cache_hit",
+    "cache_miss",
+    "level_start",
+    "level_end",
+    "run_end",
 )
 
-COLUMNS = ("run_id", "wall_time", "mono_time", "level", "worker", "pipeline", "stage", "kind",
-           "service", "operation", "attempt", "outcome", "error_code", "duration", "detail")
+COLUMNS = (
+    "run_id",
+    "wall_time",
+    "mono_time",
+    "level",
+    "worker",
+    "pipeline",
+    "stage",
+    "kind",
+    "service",
+    "operation",
+    "attempt",
+    "outcome",
+    "error_code",
+    "duration",
+    "detail",
+)
 
 SQL_SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (

@@ -1,4 +1,5 @@
 """Reading a run's events back (also while the run is still writing them)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -38,7 +39,9 @@ def load_events(path: str | Path, kinds: list[str] | None = None) -> pd.DataFram
     """All events (or those of the given kinds) as a DataFrame, in the order they were written."""
     with contextlib.closing(_open(path)) as db:
         if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone():
-            return pd.DataFrame(columns=["id", *COLUMNS])  # the recorder has opened the file, not yet written its schema
+            return pd.DataFrame(
+                columns=["id", *COLUMNS]
+            )  # the recorder has opened the file, not yet written its schema
         query, params = "SELECT * FROM events", []
         if kinds:
             query += f" WHERE kind IN ({', '.join('?' * len(kinds))})"

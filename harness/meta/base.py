@@ -4,6 +4,7 @@ List methods return DataFrames whose columns are LIST_COLUMNS[method] (stable: r
 dashboards rely on them); `details=True` adds a `details` column with each item's describe
 answer. Describe methods return a dict, or None when the artifact does not exist.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -25,6 +26,7 @@ class Meta:
         if cls is Meta:
             from harness.meta.aws import AWSMeta
             from harness.meta.stubs import AzureMeta, GCPMeta
+
             chosen = {"aws": AWSMeta, "azure": AzureMeta, "gcp": GCPMeta}.get(platform or "aws")
             if chosen is None:
                 raise ValueError(f"Meta platform {platform!r} is not one of {', '.join(PLATFORMS)}")
@@ -38,21 +40,37 @@ class Meta:
         raise NotImplementedError(f"{type(self).__name__} ({self.platform}) does not implement {method}()")
 
     # List API
-    def data_sources(self, details: bool = False) -> pd.DataFrame: self._missing("data_sources")
-    def feature_sets(self, details: bool = False) -> pd.DataFrame: self._missing("feature_sets")
-    def models(self, details: bool = False) -> pd.DataFrame: self._missing("models")
-    def endpoints(self, details: bool = False) -> pd.DataFrame: self._missing("endpoints")
-    def training_jobs(self, details: bool = False) -> pd.DataFrame: self._missing("training_jobs")
+    def data_sources(self, details: bool = False) -> pd.DataFrame:
+        self._missing("data_sources")
+
+    def feature_sets(self, details: bool = False) -> pd.DataFrame:
+        self._missing("feature_sets")
+
+    def models(self, details: bool = False) -> pd.DataFrame:
+        self._missing("models")
+
+    def endpoints(self, details: bool = False) -> pd.DataFrame:
+        self._missing("endpoints")
+
+    def training_jobs(self, details: bool = False) -> pd.DataFrame:
+        self._missing("training_jobs")
 
     # Describe API
-    def data_source(self, name: str) -> dict | None: self._missing("data_source")
-    def feature_set(self, name: str) -> dict | None: self._missing("feature_set")
-    def model(self, name: str) -> dict | None: self._missing("model")
-    def endpoint(self, name: str) -> dict | None: self._missing("endpoint")
+    def data_source(self, name: str) -> dict | None:
+        self._missing("data_source")
+
+    def feature_set(self, name: str) -> dict | None:
+        self._missing("feature_set")
+
+    def model(self, name: str) -> dict | None:
+        self._missing("model")
+
+    def endpoint(self, name: str) -> dict | None:
+        self._missing("endpoint")
 
 
 def frame(method: str, rows: list[dict], details: list[dict] | None = None) -> pd.DataFrame:
     columns = LIST_COLUMNS[method] + (["details"] if details is not None else [])
     if details is not None:
-        rows = [{**row, "details": d} for row, d in zip(rows, details)]
+        rows = [{**row, "details": d} for row, d in zip(rows, details, strict=False)]
     return pd.DataFrame(rows, columns=columns)

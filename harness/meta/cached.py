@@ -4,6 +4,7 @@ A TTL per method (AWS seconds, on the run's clock: at time scale 1/30 a 30-secon
 wall second), and single-flight: concurrent identical calls make one AWS call and share its
 answer. Every hit and miss is a recorded event. Pipelines never use this.
 """
+
 from __future__ import annotations
 
 import threading
@@ -12,16 +13,21 @@ from concurrent.futures import Future
 from harness.clock import Clock
 from harness.meta.base import Meta
 
-DEFAULT_TTL = {"data_sources": 30.0, "feature_sets": 30.0, "models": 30.0, "endpoints": 15.0,
-               "training_jobs": 15.0}
+DEFAULT_TTL = {"data_sources": 30.0, "feature_sets": 30.0, "models": 30.0, "endpoints": 15.0, "training_jobs": 15.0}
 CACHED = set(DEFAULT_TTL) | {"data_source", "feature_set", "model", "endpoint"}
 
 
 class CachedMeta(Meta):
     platform = "cached"
 
-    def __init__(self, inner: Meta, ttl: dict[str, float] | None = None, default_ttl: float = 15.0,
-                 recorder=None, clock: Clock | None = None):
+    def __init__(
+        self,
+        inner: Meta,
+        ttl: dict[str, float] | None = None,
+        default_ttl: float = 15.0,
+        recorder=None,
+        clock: Clock | None = None,
+    ):
         """clock: the run's clock (default: the clock of the inner Meta's context, else the wall)."""
         self.inner, self.ttl = inner, {**DEFAULT_TTL, **(ttl or {})}
         inner_ctx = getattr(inner, "ctx", None)

@@ -1,4 +1,5 @@
 """Deprecations, announced once per process, exactly as the 0.9 road map words them."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """Placeholders for other clouds: selectable by name, every method raises NotImplementedError."""
+
 from harness.meta.base import Meta
 
 

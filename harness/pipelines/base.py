@@ -3,6 +3,7 @@
 Stages share one PipelineRun: the pipeline's AwsContext, its resource base name, parameters,
 and whatever earlier stages made (so teardown knows what to delete).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -30,13 +31,18 @@ class Stage:
 
 
 # A parameter's type -> the values a TOML file may give for it, and how to say so.
-PARAM_KINDS = {bool: ((bool,), "true or false"), int: ((int,), "an integer"), float: ((int, float), "a number"),
-               str: ((str,), "a string")}
+PARAM_KINDS = {
+    bool: ((bool,), "true or false"),
+    int: ((int,), "an integer"),
+    float: ((int, float), "a number"),
+    str: ((str,), "a string"),
+}
 
 
 @dataclass(frozen=True)
 class Param:
     """A key of the scenario's [params] that a pipeline reads; its type is its default's."""
+
     name: str
     default: bool | int | float | str
     help: str
@@ -48,7 +54,8 @@ class Param:
     def accepts(self, value) -> bool:
         # TOML true is no integer here, though Python's bool is an int
         return isinstance(value, PARAM_KINDS[type(self.default)][0]) and (
-            isinstance(self.default, bool) or not isinstance(value, bool))
+            isinstance(self.default, bool) or not isinstance(value, bool)
+        )
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,7 @@ def builtin_pipelines() -> dict[str, Callable[[], Pipeline]]:
     from harness.pipelines.sdk import sdk_pipeline
     from harness.pipelines.workbench import workbench_pipeline
     from harness.pipelines.workbench_light import workbench_light_pipeline
+
     return {"workbench": workbench_pipeline, "workbench-light": workbench_light_pipeline, "workbench-sdk": sdk_pipeline}
 
 

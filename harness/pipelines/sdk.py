@@ -3,6 +3,7 @@ driven through the SageMaker Python SDK's typed resources (sagemaker.core.resour
 SDK's own waiters and polling meet the same quotas. Data and feature stages are shared with
 the workbench-light pipeline; teardown is the same.
 """
+
 from __future__ import annotations
 
 from harness.artifacts import Endpoint as EndpointArtifact
@@ -17,6 +18,7 @@ def _where(run: PipelineRun) -> dict:
 
 def _tags(run: PipelineRun):
     from sagemaker.core.shapes import Tag
+
     return [Tag(key=t["Key"], value=t["Value"]) for t in run.ctx.tags()]
 
 
@@ -28,12 +30,18 @@ def sdk_model(run: PipelineRun) -> None:
 
     trained = ModelArtifact(run.ctx, run.base_name)
     run.made["model"] = trained
-    trained.train(run.made["data_source"].location, run.params.get("instance_type", workbench.DEFAULTS["instance_type"]))
+    trained.train(
+        run.made["data_source"].location, run.params.get("instance_type", workbench.DEFAULTS["instance_type"])
+    )
     job = trained.training_job() or {}
     artifacts = job.get("ModelArtifacts", {}).get("S3ModelArtifacts", run.ctx.s3_uri(f"models/{run.base_name}"))
-    Model.create(model_name=run.base_name, execution_role_arn=run.ctx.role_arn, tags=_tags(run),
-                 primary_container=ContainerDefinition(image=run.ctx.image_uri, model_data_url=artifacts),
-                 **_where(run))
+    Model.create(
+        model_name=run.base_name,
+        execution_role_arn=run.ctx.role_arn,
+        tags=_tags(run),
+        primary_container=ContainerDefinition(image=run.ctx.image_uri, model_data_url=artifacts),
+        **_where(run),
+    )
 
 
 def sdk_endpoint(run: PipelineRun) -> None:
@@ -42,20 +50,39 @@ def sdk_endpoint(run: PipelineRun) -> None:
 
     name, where = run.base_name, _where(run)
     run.made["endpoint"] = EndpointArtifact(run.ctx, name)  # teardown deletes through the harness
-    EndpointConfig.create(endpoint_config_name=name, tags=_tags(run), **where, production_variants=[ProductionVariant(
-        variant_name="AllTraffic", model_name=name, initial_instance_count=1,
-        instance_type=run.params.get("instance_type", workbench.DEFAULTS["instance_type"]))])
+    EndpointConfig.create(
+        endpoint_config_name=name,
+        tags=_tags(run),
+        **where,
+        production_variants=[
+            ProductionVariant(
+                variant_name="AllTraffic",
+                model_name=name,
+                initial_instance_count=1,
+                instance_type=run.params.get("instance_type", workbench.DEFAULTS["instance_type"]),
+            )
+        ],
+    )
     endpoint = Endpoint.create(endpoint_name=name, endpoint_config_name=name, tags=_tags(run), **where)
     # The SDK polls every `poll` wall seconds: 30 s of AWS time, as boto3's waiter does.
-    endpoint.wait_for_status("InService", poll=max(1, round(30 * run.ctx.time_scale)),
-                             timeout=max(1, round(run.ctx.deadlines.endpoint * run.ctx.time_scale)))
+    endpoint.wait_for_status(
+        "InService",
+        poll=max(1, round(30 * run.ctx.time_scale)),
+        timeout=max(1, round(run.ctx.deadlines.endpoint * run.ctx.time_scale)),
+    )
 
 
 def sdk_pipeline() -> Pipeline:
-    return Pipeline("workbench-sdk", (
-        Stage("data_source", workbench.data_source),
-        Stage("feature_set", workbench.feature_set),
-        Stage("model", sdk_model),
-        Stage("endpoint", sdk_endpoint),
-        Stage("inference", workbench.inference),
-    ), workbench.teardown, __doc__.strip().splitlines()[0], workbench.PARAMS)  # its stages read workbench-light's keys
+    return Pipeline(
+        "workbench-sdk",
+        (
+            Stage("data_source", workbench.data_source),
+            Stage("feature_set", workbench.feature_set),
+            Stage("model", sdk_model),
+            Stage("endpoint", sdk_endpoint),
+            Stage("inference", workbench.inference),
+        ),
+        workbench.teardown,
+        __doc__.strip().splitlines()[0],
+        workbench.PARAMS,
+    )  # its stages read workbench-light's keys

@@ -8,6 +8,7 @@ tags) -> Inference (one Athena query, batched invokes). Teardown deletes what it
 
 The counts come from Workbench's public code (see the README); `params` override each.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -47,21 +48,29 @@ def param(run: PipelineRun, key: str):
 
 
 def onboarding(run: PipelineRun) -> Onboarding:
-    return Onboarding(param(run, "onboarding_queries"), param(run, "glue_listings"), param(run, "glue_reads"),
-                      param(run, "glue_writes"), param(run, "unawaited_queries"))
+    return Onboarding(
+        param(run, "onboarding_queries"),
+        param(run, "glue_listings"),
+        param(run, "glue_reads"),
+        param(run, "glue_writes"),
+        param(run, "unawaited_queries"),
+    )
 
 
 def make_dataset(run: PipelineRun, seed_name: str) -> pd.DataFrame:
     """Numeric features, a target and `string_columns` categorical columns; the same rows for
     every pipeline that shares the data source (drawn from its name)."""
     import random
+
     rows, strings = param(run, "rows"), param(run, "string_columns")
     rng = random.Random(seed_name)
     xs = [[round(rng.gauss(0, 1), 4) for _ in range(3)] for _ in range(rows)]
     frame = {
         "id": [f"r{i}" for i in range(rows)],
         "event_time": ["2026-11-26T00:00:00Z"] * rows,
-        "x1": [x[0] for x in xs], "x2": [x[1] for x in xs], "x3": [x[2] for x in xs],
+        "x1": [x[0] for x in xs],
+        "x2": [x[1] for x in xs],
+        "x3": [x[2] for x in xs],
         "target": [round(2 * x[0] - x[1] + 0.5 * x[2] + rng.gauss(0, 0.1), 4) for x in xs],
     }
     for k in range(strings):
@@ -126,11 +135,14 @@ def endpoint(run: PipelineRun) -> None:
 def inference(run: PipelineRun) -> None:
     database, table = run.made["feature_set"].offline_table()
     size = param(run, "batch_rows")
-    rows = query(run.ctx, f'SELECT "x1", "x2", "x3" FROM "{database}"."{table}" LIMIT {size * param(run, "inference_batches")}',
-                 database)
+    rows = query(
+        run.ctx,
+        f'SELECT "x1", "x2", "x3" FROM "{database}"."{table}" LIMIT {size * param(run, "inference_batches")}',
+        database,
+    )
     rows = rows if len(rows) else run.made["dataset"][["x1", "x2", "x3"]]
     for batch in range(param(run, "inference_batches")):
-        chunk = rows.iloc[batch * size:(batch + 1) * size].values.tolist() or rows.head(size).values.tolist()
+        chunk = rows.iloc[batch * size : (batch + 1) * size].values.tolist() or rows.head(size).values.tolist()
         scores = run.made["endpoint"].invoke(chunk)
         if len(scores) != len(chunk):
             raise RuntimeError(f"endpoint answered {len(scores)} scores for {len(chunk)} rows")
@@ -150,16 +162,25 @@ def teardown(run: PipelineRun) -> None:
 
     if made.get("feature_set") is not None:
         steps.append(("offline-store views", drop_offline_views))
-    steps += [(key, made[key].delete) for key in ("endpoint", "model", "feature_set", "data_source")
-              if made.get(key) is not None]
+    steps += [
+        (key, made[key].delete)
+        for key in ("endpoint", "model", "feature_set", "data_source")
+        if made.get(key) is not None
+    ]
     delete_all(steps)
 
 
 def workbench_pipeline() -> Pipeline:
-    return Pipeline("workbench", (
-        Stage("data_source", data_source),
-        Stage("feature_set", feature_set),
-        Stage("model", model),
-        Stage("endpoint", endpoint),
-        Stage("inference", inference),
-    ), teardown, __doc__.strip().splitlines()[0], PARAMS)
+    return Pipeline(
+        "workbench",
+        (
+            Stage("data_source", data_source),
+            Stage("feature_set", feature_set),
+            Stage("model", model),
+            Stage("endpoint", endpoint),
+            Stage("inference", inference),
+        ),
+        teardown,
+        __doc__.strip().splitlines()[0],
+        PARAMS,
+    )

@@ -3,6 +3,7 @@
 A profile is TOML shipped in `harness/profiles/` (or any file path). Every duration and rate
 is in AWS time; the simulator applies the scenario's time scale.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ class FaultRule:
 class Storm:
     """For a stretch of AWS time after the simulator starts (or is reset), matching calls meet
     extra 5xx faults, or are all throttled."""
+
     start_seconds: float
     duration_seconds: float
     service: str = "*"
@@ -75,6 +77,7 @@ class EndpointLifecycle:
 @dataclass(frozen=True)
 class AthenaQueryLifecycle:
     """AWS seconds a query spends QUEUED, then RUNNING by kind (what the statement does)."""
+
     queued_seconds: float = 0.4
     ddl_seconds: float = 1.2  # CREATE VIEW, DROP, SHOW, DESCRIBE
     count_seconds: float = 1.5  # SELECT COUNT(*) FROM t
@@ -86,8 +89,12 @@ class AthenaQueryLifecycle:
     tenant_active_queries: int = 0
 
     def run_seconds(self, kind: str) -> float:
-        return {"ddl": self.ddl_seconds, "count": self.count_seconds, "select": self.select_seconds,
-                "aggregate": self.aggregate_seconds}[kind]
+        return {
+            "ddl": self.ddl_seconds,
+            "count": self.count_seconds,
+            "select": self.select_seconds,
+            "aggregate": self.aggregate_seconds,
+        }[kind]
 
 
 @dataclass(frozen=True)
@@ -125,8 +132,12 @@ def load_profile(name_or_path: str | Path) -> Profile:
     if not path.suffix:
         path = PROFILE_DIR / f"{name_or_path}.toml"
         if not path.exists():
-            raise ConfigError("simulator profile", "profile", str(name_or_path),
-                              "one of " + ", ".join(available_profiles()) + ", or a .toml path")
+            raise ConfigError(
+                "simulator profile",
+                "profile",
+                str(name_or_path),
+                "one of " + ", ".join(available_profiles()) + ", or a .toml path",
+            )
     return parse_profile(read_toml(path), str(path), path.stem)
 
 
@@ -137,8 +148,9 @@ def with_base(data: dict, source: str, seen: tuple[str, ...] = ()) -> dict:
     if base_name is None:
         return data
     if not isinstance(base_name, str) or base_name not in available_profiles() or base_name in seen:
-        raise ConfigError(source, "extends", base_name, "one of " + ", ".join(available_profiles())
-                          + " (not the profile itself)")
+        raise ConfigError(
+            source, "extends", base_name, "one of " + ", ".join(available_profiles()) + " (not the profile itself)"
+        )
     base_path = PROFILE_DIR / f"{base_name}.toml"
     merged = with_base(read_toml(base_path), str(base_path), seen + (base_name,))
     merged.pop("description", None)
@@ -166,9 +178,12 @@ def parse_profile(data: dict, source: str, name: str) -> Profile:
 
     latency = []
     for row in root.sections("latency"):
-        rule = LatencyRule(row.string("service", "*"), row.string("operation", "*"),
-                           row.number("p50_ms", required=True, minimum=0.0),
-                           row.number("p99_ms", required=True, minimum=0.0))
+        rule = LatencyRule(
+            row.string("service", "*"),
+            row.string("operation", "*"),
+            row.number("p50_ms", required=True, minimum=0.0),
+            row.number("p99_ms", required=True, minimum=0.0),
+        )
         if rule.p99_ms < rule.p50_ms:
             raise row.error("p99_ms", rule.p99_ms, f"a number >= p50_ms ({rule.p50_ms})")
         row.done()
@@ -176,18 +191,28 @@ def parse_profile(data: dict, source: str, name: str) -> Profile:
 
     faults = []
     for row in root.sections("fault"):
-        faults.append(FaultRule(row.string("service", "*"), row.string("operation", "*"),
-                                row.number("error_rate", 0.0, minimum=0.0, maximum=1.0),
-                                row.number("timeout_rate", 0.0, minimum=0.0, maximum=1.0)))
+        faults.append(
+            FaultRule(
+                row.string("service", "*"),
+                row.string("operation", "*"),
+                row.number("error_rate", 0.0, minimum=0.0, maximum=1.0),
+                row.number("timeout_rate", 0.0, minimum=0.0, maximum=1.0),
+            )
+        )
         row.done()
 
     storms = []
     for row in root.sections("storm"):
-        storms.append(Storm(row.number("start_seconds", required=True, minimum=0.0),
-                            row.number("duration_seconds", required=True, minimum=0.0),
-                            row.string("service", "*"), row.string("operation", "*"),
-                            row.number("error_rate", 0.0, minimum=0.0, maximum=1.0),
-                            row.boolean("throttle", False)))
+        storms.append(
+            Storm(
+                row.number("start_seconds", required=True, minimum=0.0),
+                row.number("duration_seconds", required=True, minimum=0.0),
+                row.string("service", "*"),
+                row.string("operation", "*"),
+                row.number("error_rate", 0.0, minimum=0.0, maximum=1.0),
+                row.boolean("throttle", False),
+            )
+        )
         row.done()
 
     lifecycle = root.section("lifecycle")
@@ -211,25 +236,40 @@ def parse_profile(data: dict, source: str, name: str) -> Profile:
             never_fraction=fg.number("never_fraction", 0.0, minimum=0.0, maximum=1.0),
             delete_seconds=fg.number("delete_seconds", 30.0, minimum=0.0),
             rows_min_seconds=fg.number("rows_min_seconds", 600.0, minimum=0.0),
-            rows_max_seconds=fg.number("rows_max_seconds", 1200.0, minimum=0.0)),
+            rows_max_seconds=fg.number("rows_max_seconds", 1200.0, minimum=0.0),
+        ),
         training_job=TrainingJobLifecycle(
             run_seconds=tj.number("run_seconds", 300.0, minimum=0.0),
             fail_fraction=tj.number("fail_fraction", 0.0, minimum=0.0, maximum=1.0),
-            stop_seconds=tj.number("stop_seconds", 120.0, minimum=0.0)),
+            stop_seconds=tj.number("stop_seconds", 120.0, minimum=0.0),
+        ),
         endpoint=EndpointLifecycle(
             create_seconds=ep.number("create_seconds", 480.0, minimum=0.0),
             fail_fraction=ep.number("fail_fraction", 0.0, minimum=0.0, maximum=1.0),
-            delete_seconds=ep.number("delete_seconds", 60.0, minimum=0.0)),
-        athena_query=AthenaQueryLifecycle(**{
-            key: aq.number(key, getattr(query_defaults, key), minimum=0.0,
-                           maximum=1.0 if key == "fail_fraction" else None)
-            for key in ("queued_seconds", "ddl_seconds", "count_seconds", "select_seconds",
-                        "aggregate_seconds", "fail_fraction")},
-            tenant_active_queries=aq.integer("tenant_active_queries", 0, minimum=0)),
+            delete_seconds=ep.number("delete_seconds", 60.0, minimum=0.0),
+        ),
+        athena_query=AthenaQueryLifecycle(
+            **{
+                key: aq.number(
+                    key, getattr(query_defaults, key), minimum=0.0, maximum=1.0 if key == "fail_fraction" else None
+                )
+                for key in (
+                    "queued_seconds",
+                    "ddl_seconds",
+                    "count_seconds",
+                    "select_seconds",
+                    "aggregate_seconds",
+                    "fail_fraction",
+                )
+            },
+            tenant_active_queries=aq.integer("tenant_active_queries", 0, minimum=0),
+        ),
     )
     rows = profile.feature_group
     if rows.rows_max_seconds < rows.rows_min_seconds:
-        raise fg.error("rows_max_seconds", rows.rows_max_seconds, f"a number >= rows_min_seconds ({rows.rows_min_seconds:g})")
+        raise fg.error(
+            "rows_max_seconds", rows.rows_max_seconds, f"a number >= rows_min_seconds ({rows.rows_min_seconds:g})"
+        )
     for section in (fg, tj, ep, aq, lifecycle, root):
         section.done()
     return profile

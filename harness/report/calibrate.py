@@ -28,6 +28,7 @@ account after one real run.
 
 Everything else comes from `extends` (aws-default by default).
 """
+
 from __future__ import annotations
 
 import json
@@ -47,9 +48,11 @@ MIN_SAMPLES = 20
 SERVER_FAULTS = ("InternalFailure", "InternalError", "ServiceUnavailable", "InternalServerException")
 TIMEOUTS = ("ReadTimeoutError", "ConnectTimeoutError", "EndpointConnectionError")
 MIN_WAITS = 3  # pipelines that waited for the offline store (or its rows) before its timing is calibrated
-LIFECYCLE_KEYS = {"feature_group": ("feature_group", "create_seconds"),
-                  "training_job": ("training_job", "run_seconds"),
-                  "endpoint": ("endpoint", "create_seconds")}
+LIFECYCLE_KEYS = {
+    "feature_group": ("feature_group", "create_seconds"),
+    "training_job": ("training_job", "run_seconds"),
+    "endpoint": ("endpoint", "create_seconds"),
+}
 
 
 def _scales(events: pd.DataFrame, meta: dict) -> pd.Series:
@@ -76,15 +79,27 @@ def calibrate(run_dir: str | Path, extends: str = "aws-default") -> dict:
         if len(group) < MIN_SAMPLES:
             continue
         ms = _aws_ms(group, scale)
-        latency.append({"service": service, "operation": operation, "p50_ms": round(float(np.percentile(ms, 50)), 2),
-                        "p99_ms": round(float(np.percentile(ms, 99)), 2)})
+        latency.append(
+            {
+                "service": service,
+                "operation": operation,
+                "p50_ms": round(float(np.percentile(ms, 50)), 2),
+                "p99_ms": round(float(np.percentile(ms, 99)), 2),
+            }
+        )
     faults = []
     for (service, operation), group in attempts.groupby(["service", "operation"]):
         errors = group.error_code.isin(SERVER_FAULTS).mean()
         timeouts = group.error_code.isin(TIMEOUTS).mean()
         if errors or timeouts:
-            faults.append({"service": service, "operation": operation, "error_rate": round(float(errors), 5),
-                           "timeout_rate": round(float(timeouts), 5)})
+            faults.append(
+                {
+                    "service": service,
+                    "operation": operation,
+                    "error_rate": round(float(errors), 5),
+                    "timeout_rate": round(float(timeouts), 5),
+                }
+            )
     lifecycle: dict[str, dict] = {}
     seen = events[events.kind == "lifecycle"]
     resources = seen.detail.map(lambda d: json.loads(d).get("resource") if isinstance(d, str) and d else None)
@@ -111,11 +126,17 @@ def calibrate(run_dir: str | Path, extends: str = "aws-default") -> dict:
             row |= {"concurrency": int(evidence["enforced"])}
             why = f"{evidence['refused']} creates refused"
         quotas.append(row | {"source": f"inferred from run {meta.get('run_id')}: {why} at N={evidence['level']}"})
-    return {"description": f"Calibrated from run {meta.get('run_id')} ({meta.get('backend')}, scenario "
-                           f"{meta.get('scenario')}): latency, lifecycles, faults and inferred quotas; the rest "
-                           f"from {extends}.",
-            "extends": extends, "latency": latency, "fault": faults, "quota": quotas, "lifecycle": lifecycle,
-            "_samples": samples}  # answers per operation (not written: the evidence behind `latency`)
+    return {
+        "description": f"Calibrated from run {meta.get('run_id')} ({meta.get('backend')}, scenario "
+        f"{meta.get('scenario')}): latency, lifecycles, faults and inferred quotas; the rest "
+        f"from {extends}.",
+        "extends": extends,
+        "latency": latency,
+        "fault": faults,
+        "quota": quotas,
+        "lifecycle": lifecycle,
+        "_samples": samples,
+    }  # answers per operation (not written: the evidence behind `latency`)
 
 
 def _between_looks(looks: pd.Series, seen_at: float) -> float | None:
@@ -149,8 +170,9 @@ def offline_store_timings(events: pd.DataFrame, scale: pd.Series, base) -> dict:
             looks = mine[(mine.kind == "api_attempt") & (mine.operation == "DescribeFeatureGroup")]
             ready = _between_looks(looks.mono_time - looks.duration, wait.mono_time)
             if ready is not None and len(created) and len(building):
-                created_at = (float(created.mono_time.iloc[0] - created.duration.iloc[0] / 2)
-                              + float(building.duration.iloc[0]))
+                created_at = float(created.mono_time.iloc[0] - created.duration.iloc[0] / 2) + float(
+                    building.duration.iloc[0]
+                )
                 store.append((ready - created_at) / wall)
     timings = {}
     if len(store) >= MIN_WAITS:
@@ -159,15 +181,19 @@ def offline_store_timings(events: pd.DataFrame, scale: pd.Series, base) -> dict:
         timings |= {"offline_store_seconds": round(built * share, 1), "table_seconds": round(built * (1 - share), 1)}
     if len(rows) >= MIN_WAITS:
         latest = float(np.mean(rows))
-        timings |= {"rows_min_seconds": round(latest * base.rows_min_seconds / max(1e-9, base.rows_max_seconds), 1),
-                    "rows_max_seconds": round(latest, 1)}
+        timings |= {
+            "rows_min_seconds": round(latest * base.rows_min_seconds / max(1e-9, base.rows_max_seconds), 1),
+            "rows_max_seconds": round(latest, 1),
+        }
     return timings
 
 
 def write(profile: dict, path: str | Path) -> Path:
     from harness.config import dumps_toml as dumps
+
     path = Path(path)
     path.write_text(dumps({k: v for k, v in profile.items() if not k.startswith("_")}))
     from harness.profiles import load_profile
+
     load_profile(path)  # what was written must load as a profile
     return path

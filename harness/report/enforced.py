@@ -18,6 +18,7 @@
 The bottleneck analysis takes the lower of the table and what was enforced, and the report
 flags every row where they disagree.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,8 +34,10 @@ DISAGREE = 0.9  # enforced below this share of the table's limit: the table is w
 
 def refusals(attempts: pd.DataFrame) -> pd.DataFrame:
     """Attempts a full concurrency quota refused (not throttled: the slot, not the rate)."""
-    return attempts[attempts.error_code.isin(REFUSALS)
-                    | ((attempts.error_code == "TooManyRequestsException") & (attempts.outcome == "error"))]
+    return attempts[
+        attempts.error_code.isin(REFUSALS)
+        | ((attempts.error_code == "TooManyRequestsException") & (attempts.outcome == "error"))
+    ]
 
 
 def in_progress_at(holds: pd.DataFrame, moments) -> np.ndarray:
@@ -75,8 +78,11 @@ def observed(ev: pd.DataFrame, attempts: pd.DataFrame, time_scale: float) -> dic
             # most saturated windows let nothing through: a throttling storm or an outage, not a
             # rate (a bucket that refills lets some through every window, at 0.1/s and more)
             continue
-        out[f"{service}.{operation}"] = {"kind": "rate", "throttled": int(len(throttled)),
-                                         "enforced": float(per_window.median()) / WINDOW_AWS_SECONDS}
+        out[f"{service}.{operation}"] = {
+            "kind": "rate",
+            "throttled": int(len(throttled)),
+            "enforced": float(per_window.median()) / WINDOW_AWS_SECONDS,
+        }
     return out
 
 

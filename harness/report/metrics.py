@@ -2,9 +2,11 @@
 
 Durations in the output are AWS seconds (wall seconds / time_scale); `wall_seconds` says what a
 level took on the clock. Throughput is steady-state where the level ran in duration mode (a
-window after the ramp-up, see window_throughput) and completed / level time otherwise (batch). Dashboard workers (negative worker ids) are left out of per-pipeline
-demand so the pipelines' own needs are measured.
+window after the ramp-up, see window_throughput) and completed / level time otherwise (batch).
+Dashboard workers (negative worker ids) are left out of per-pipeline demand so the pipelines' own
+needs are measured.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +23,11 @@ def _pct(values) -> dict:
     values = np.asarray([v for v in values if v is not None and not pd.isna(v)], dtype=float)
     if values.size == 0:
         return {f"p{p}": None for p in PERCENTILES} | {"mean": None, "max": None, "count": 0}
-    return ({f"p{p}": float(np.percentile(values, p)) for p in PERCENTILES}
-            | {"mean": float(values.mean()), "max": float(values.max()), "count": int(values.size)})
+    return {f"p{p}": float(np.percentile(values, p)) for p in PERCENTILES} | {
+        "mean": float(values.mean()),
+        "max": float(values.max()),
+        "count": int(values.size),
+    }
 
 
 def _details(frame: pd.DataFrame) -> list[dict]:
@@ -49,8 +54,10 @@ def level_metrics(events: pd.DataFrame, level: int, time_scale: float) -> dict:
     for (service, operation), group in attempts.groupby(["service", "operation"]):
         throttled = int((group.outcome == "throttled").sum())
         by_op[f"{service}.{operation}"] = {
-            "attempts": int(len(group)), "attempts_per_pipeline": len(group) / n_pipelines,
-            "throttled": throttled, "throttle_rate": throttled / len(group),
+            "attempts": int(len(group)),
+            "attempts_per_pipeline": len(group) / n_pipelines,
+            "throttled": throttled,
+            "throttle_rate": throttled / len(group),
             "errors": int((group.outcome.isin(["error", "exception"])).sum()),
             "latency_seconds": _pct(group.duration * aws),
         }
@@ -66,13 +73,12 @@ def level_metrics(events: pd.DataFrame, level: int, time_scale: float) -> dict:
     holds = {}
     for (service, operation), group in ev[ev.kind == "quota_hold"].groupby(["service", "operation"]):
         # holds_per_pipeline: an Athena query holds an active-query slot each, many per pipeline
-        holds[f"{service}.{operation}"] = _pct(group.duration * aws) | {
-            "holds_per_pipeline": len(group) / n_pipelines}
+        holds[f"{service}.{operation}"] = _pct(group.duration * aws) | {"holds_per_pipeline": len(group) / n_pipelines}
 
     # each finished pipeline's time less its own waits for concurrency slots: what it would have
     # taken had no quota been full (the capacity plan's D when every level was contended)
     waited = {p: float(d) for p, d in quota_wait.groupby("pipeline").duration.sum().items()}
-    unqueued = [max(0.0, float(d) - waited.get(p, 0.0)) for p, d in zip(ok.pipeline, ok.duration)]
+    unqueued = [max(0.0, float(d) - waited.get(p, 0.0)) for p, d in zip(ok.pipeline, ok.duration, strict=False)]
 
     queries = ev[ev.kind == "query"]
     sim = None
@@ -89,10 +95,13 @@ def level_metrics(events: pd.DataFrame, level: int, time_scale: float) -> dict:
     return {
         "level": int(level),
         "time_scale": time_scale,
-        "pipelines": int(len(pipelines)), "completed": int(len(ok)), "failed": int(len(failed)),
+        "pipelines": int(len(pipelines)),
+        "completed": int(len(ok)),
+        "failed": int(len(failed)),
         "stopped": int(len(stopped)),
         "failure_reasons": {str(k): int(v) for k, v in failure_reasons.items()},
-        "wall_seconds": wall, "aws_seconds": wall * aws if wall else None,
+        "wall_seconds": wall,
+        "aws_seconds": wall * aws if wall else None,
         "throughput_per_hour": throughput,
         "throughput_method": method,
         "batch_throughput_per_hour": batch,
@@ -101,7 +110,8 @@ def level_metrics(events: pd.DataFrame, level: int, time_scale: float) -> dict:
         "pipeline_seconds_without_quota_waits": _pct([d * aws for d in unqueued]),
         "stage_seconds": stages,
         "api": {
-            "attempts": int(len(attempts)), "attempts_per_pipeline": len(attempts) / n_pipelines,
+            "attempts": int(len(attempts)),
+            "attempts_per_pipeline": len(attempts) / n_pipelines,
             "throttled": int((attempts.outcome == "throttled").sum()),
             # a concurrency quota full (e.g. 4 feature groups creating): refused, not throttled
             "limit_rejected": int(len(enforced.refusals(attempts))),
@@ -116,9 +126,10 @@ def level_metrics(events: pd.DataFrame, level: int, time_scale: float) -> dict:
             "quota_wait_seconds_per_pipeline": float(quota_wait.duration.sum() * aws / n_pipelines),
             "quota_hold_seconds": holds,
             # AWS seconds per pipeline spent waiting for each concurrency quota's slot
-            "quota_wait_by_quota": {f"{service}.{operation}": float(group.duration.sum() * aws / n_pipelines)
-                                    for (service, operation), group
-                                    in quota_wait.groupby(["service", "operation"])},
+            "quota_wait_by_quota": {
+                f"{service}.{operation}": float(group.duration.sum() * aws / n_pipelines)
+                for (service, operation), group in quota_wait.groupby(["service", "operation"])
+            },
         },
         "partial_state": {
             "detected": int((partial.kind == "partial_state_detected").sum()),
@@ -127,7 +138,8 @@ def level_metrics(events: pd.DataFrame, level: int, time_scale: float) -> dict:
             "seconds_to_resolve": _pct(resolved.duration * aws),
         },
         "queries": {
-            "count": int(len(queries)), "failed": int((queries.outcome != "SUCCEEDED").sum()),
+            "count": int(len(queries)),
+            "failed": int((queries.outcome != "SUCCEEDED").sum()),
             "seconds": _pct(queries.duration * aws),
         },
         # writes another writer beat to it (Glue ConcurrentModificationException), retried
@@ -136,8 +148,7 @@ def level_metrics(events: pd.DataFrame, level: int, time_scale: float) -> dict:
         # what the account enforced where it refused or throttled (harness/report/enforced.py)
         "enforced": enforced.observed(ev, attempts, time_scale),
         "simulator": simulator_health(sim, wall),
-        "overhead": measurement_overhead(attempts, n_pipelines, ok.duration.mean() * aws if len(ok) else None,
-                                         aws),
+        "overhead": measurement_overhead(attempts, n_pipelines, ok.duration.mean() * aws if len(ok) else None, aws),
     }
 
 
@@ -146,8 +157,9 @@ def level_metrics(events: pd.DataFrame, level: int, time_scale: float) -> dict:
 OVERHEAD_WARN_SHARE = 0.05
 
 
-def measurement_overhead(attempts: pd.DataFrame, n_pipelines: int, pipeline_seconds: float | None,
-                         aws: float) -> dict | None:
+def measurement_overhead(
+    attempts: pd.DataFrame, n_pipelines: int, pipeline_seconds: float | None, aws: float
+) -> dict | None:
     """How much of the calls' time was the measurement itself: each attempt's round trip minus
     what the simulator says was the profile's latency (its x-sim-injected-ms header). The rest
     is split at the simulator's door (x-sim-served-ms): `simulator` is its own work and its
@@ -173,6 +185,7 @@ def measurement_overhead(attempts: pd.DataFrame, n_pipelines: int, pipeline_seco
 
     def ms(values) -> dict:
         return {k: (v * 1000.0 if k != "count" and v is not None else v) for k, v in _pct(values).items()}
+
     return {
         "calls": int(known.sum()),
         "per_call_wall_ms": ms(extra),
@@ -273,8 +286,8 @@ def arrival_metrics(ev: pd.DataFrame, starts: pd.DataFrame, ok: pd.DataFrame, aw
     late = arrived.duration.to_numpy() * aws
     half = len(late) // 2
     mean_pipeline = float(ok.duration.mean() * aws) if len(ok) else None
-    by_worker = dict(zip(arrived.worker, late))
-    response = [d * aws + by_worker.get(w, 0.0) for w, d in zip(ok.worker, ok.duration)]
+    by_worker = dict(zip(arrived.worker, late, strict=False))
+    response = [d * aws + by_worker.get(w, 0.0) for w, d in zip(ok.worker, ok.duration, strict=False)]
     p95_late = float(np.percentile(late, 95))
     growing = half > 0 and float(np.mean(late[half:])) > 2 * float(np.mean(late[:half])) + 1.0
     sustained = bool(mean_pipeline and p95_late <= SUSTAINED_DELAY_SHARE * mean_pipeline and not growing)
@@ -282,17 +295,23 @@ def arrival_metrics(ev: pd.DataFrame, starts: pd.DataFrame, ok: pd.DataFrame, aw
     rates = [d.get("rate") for d in _details(arrived)]
     late_from = None
     if mean_pipeline and len({r for r in rates if r is not None}) > 1:
-        over = [r for r, wait in zip(rates, late) if wait > SUSTAINED_DELAY_SHARE * mean_pipeline]
+        over = [r for r, wait in zip(rates, late, strict=False) if wait > SUSTAINED_DELAY_SHARE * mean_pipeline]
         late_from = over[0] if over else None
-    return {"arrived": int(len(arrived)), "window_seconds": window, "ramp": len(set(rates)) > 1,
-            "queue_grew_from_rate": late_from,
-            "completed_per_hour": len(ok) / (window / 3600.0) if window else None,
-            "start_delay_seconds": _pct(late), "response_seconds": _pct(response), "sustained": sustained}
+    return {
+        "arrived": int(len(arrived)),
+        "window_seconds": window,
+        "ramp": len(set(rates)) > 1,
+        "queue_grew_from_rate": late_from,
+        "completed_per_hour": len(ok) / (window / 3600.0) if window else None,
+        "start_delay_seconds": _pct(late),
+        "response_seconds": _pct(response),
+        "sustained": sustained,
+    }
 
 
 def level_time_scales(metrics: dict) -> dict[int, float]:
     """Each level's time scale (a scenario may change it from a level on)."""
-    return {l["level"]: l.get("time_scale", metrics["time_scale"]) for l in metrics["levels"]}
+    return {level["level"]: level.get("time_scale", metrics["time_scale"]) for level in metrics["levels"]}
 
 
 def time_scales_text(metrics: dict) -> str:
@@ -306,14 +325,17 @@ def recorded_time_scales(events: pd.DataFrame, default: float) -> dict[int, floa
     """Each level's time scale as its level_start recorded it (a scenario's level_time_scale),
     else the run's."""
     starts = events[events.kind == "level_start"]
-    return {int(level): float(detail.get("time_scale", default))
-            for level, detail in zip(starts.level, _details(starts)) if level == level}
+    return {
+        int(level): float(detail.get("time_scale", default))
+        for level, detail in zip(starts.level, _details(starts), strict=False)
+        if level == level
+    }
 
 
 def capacity_levels(levels: list[dict]) -> list[dict]:
     """The levels capacity figures (binding quota, raise, USL) come from: those where a pipeline
     completed. A level whose pipelines all failed measured how they failed, not the account."""
-    return [l for l in levels if l["completed"]]
+    return [level for level in levels if level["completed"]]
 
 
 TOP_FAILURE_REASONS = 5
@@ -331,15 +353,17 @@ def top_failure_reasons(levels: list[dict]) -> list[dict]:
 
 def run_metrics(events: pd.DataFrame, meta: dict) -> dict:
     time_scale = float(meta.get("time_scale", 1.0))
-    levels = sorted(int(l) for l in events[events.kind == "level_start"].level.dropna().unique())
+    levels = sorted(int(level) for level in events[events.kind == "level_start"].level.dropna().unique())
     scales = recorded_time_scales(events, time_scale)
     per_level = [level_metrics(events, level, scales.get(level, time_scale)) for level in levels]
-    failed_levels = [l["level"] for l in per_level if l["failed"] and not l["completed"]]
+    failed_levels = [level["level"] for level in per_level if level["failed"] and not level["completed"]]
     return {
         "schema_version": 1,
         "run_id": meta.get("run_id"),
         "scenario": meta.get("scenario"),
-        "backend": meta.get("backend"), "profile": meta.get("profile"), "policy": meta.get("policy"),
+        "backend": meta.get("backend"),
+        "profile": meta.get("profile"),
+        "policy": meta.get("policy"),
         "time_scale": time_scale,
         "complete": bool(meta.get("complete", False)),
         "stopped_by": meta.get("stopped_by"),

@@ -5,6 +5,7 @@
 The figures come from the events (metrics.py, bottleneck.py, usl.py); the report's sections are
 defined once (sections.py) and written as HTML, Markdown and CSV (writers.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -24,6 +25,7 @@ from harness.report.usl import fit_usl
 def quota_table_of(run_dir: Path) -> QuotaTable:
     """The quota table the run used: the default table with the scenario's overrides."""
     import tomllib
+
     table = load_table()
     try:
         scenario = tomllib.loads((run_dir / "scenario.toml").read_text())
@@ -42,14 +44,22 @@ def integrity(events: pd.DataFrame) -> list[dict]:
         if not sim:
             continue
         start = events[(events.kind == "level_start") & (events.level == end.level)].mono_time.min()
-        attempts = events[(events.kind == "api_attempt") & (events.mono_time >= start)
-                          & (events.mono_time <= end.mono_time)]
+        attempts = events[
+            (events.kind == "api_attempt") & (events.mono_time >= start) & (events.mono_time <= end.mono_time)
+        ]
         recorded = attempts.groupby(["service", "operation"]).size()
         recorded = {f"{s}.{o}": int(n) for (s, o), n in recorded.items()}
         for op in sorted(set(recorded) | set(sim.get("operations", {}))):
             served = sim.get("operations", {}).get(op, {}).get("requests", 0)
-            rows.append({"level": int(end.level), "operation": op, "simulator": served,
-                         "recorded": recorded.get(op, 0), "match": served == recorded.get(op, 0)})
+            rows.append(
+                {
+                    "level": int(end.level),
+                    "operation": op,
+                    "simulator": served,
+                    "recorded": recorded.get(op, 0),
+                    "match": served == recorded.get(op, 0),
+                }
+            )
     return rows
 
 
@@ -59,20 +69,32 @@ def render(run_dir: str | Path) -> dict[str, Path]:
     meta = load_meta(run_dir)
     metrics = run_metrics(events, meta)
     table = quota_table_of(run_dir)
-    usable = [l for l in capacity_levels(metrics["levels"]) if l["throughput_per_hour"]]
-    open_model = any(l.get("arrivals") for l in metrics["levels"])  # levels are arrival rates, not N
-    fit = None if open_model else fit_usl([l["level"] for l in usable], [l["throughput_per_hour"] for l in usable],
-                                          failed=metrics["failed_levels"])
+    usable = [level for level in capacity_levels(metrics["levels"]) if level["throughput_per_hour"]]
+    open_model = any(level.get("arrivals") for level in metrics["levels"])  # levels are arrival rates, not N
+    fit = (
+        None
+        if open_model
+        else fit_usl(
+            [level["level"] for level in usable],
+            [level["throughput_per_hour"] for level in usable],
+            failed=metrics["failed_levels"],
+        )
+    )
     bottleneck = analyse(metrics, table)
     checks = integrity(events)
     metrics["usl"] = fit
     metrics["bottleneck"] = bottleneck
     metrics["integrity"] = {"rows": checks, "all_match": all(r["match"] for r in checks) if checks else None}
-    plot_paths = plots.render_all(events, metrics, fit, bottleneck.get("bound_pipelines_per_hour"),
-                                  run_dir / "plots", bottleneck.get("bound_by_level"))
+    plot_paths = plots.render_all(
+        events,
+        metrics,
+        fit,
+        bottleneck.get("bound_pipelines_per_hour"),
+        run_dir / "plots",
+        bottleneck.get("bound_by_level"),
+    )
 
-    paths = {"metrics": run_dir / "metrics.json", "markdown": run_dir / "summary.md",
-             "html": run_dir / "report.html"}
+    paths = {"metrics": run_dir / "metrics.json", "markdown": run_dir / "summary.md", "html": run_dir / "report.html"}
     paths["metrics"].write_text(json.dumps(metrics, indent=2, default=str))
     content = sections(metrics, list(plot_paths))
     paths["markdown"].write_text(writers.markdown(content))
@@ -86,22 +108,47 @@ def render(run_dir: str | Path) -> dict[str, Path]:
 
 
 def csv_exports(events: pd.DataFrame, metrics: dict) -> dict[str, pd.DataFrame]:
-    levels = pd.DataFrame([{
-        "level": l["level"], "pipelines": l["pipelines"], "completed": l["completed"], "failed": l["failed"],
-        "throughput_per_hour": l["throughput_per_hour"], "wall_seconds": l["wall_seconds"],
-        "pipeline_p50_s": l["pipeline_seconds"]["p50"], "pipeline_p95_s": l["pipeline_seconds"]["p95"],
-        "pipeline_p99_s": l["pipeline_seconds"]["p99"], "attempts": l["api"]["attempts"],
-        "throttled": l["api"]["throttled"], "throttle_rate": l["api"]["throttle_rate"],
-        "retries": l["api"]["retries"], "partial_detected": l["partial_state"]["detected"],
-        "partial_failed": l["partial_state"]["failed"], "queries": l["queries"]["count"],
-        "queries_failed": l["queries"]["failed"], "query_p95_s": l["queries"]["seconds"]["p95"],
-        "contention": l["contention"]} for l in metrics["levels"]])
-    operations = pd.DataFrame([{"level": l["level"], "operation": op, **{k: v for k, v in m.items()
-                                                                         if k != "latency_seconds"},
-                                "latency_p95_s": m["latency_seconds"]["p95"]}
-                               for l in metrics["levels"] for op, m in l["api"]["by_operation"].items()])
-    pipelines = events[events.kind == "pipeline_end"][["level", "worker", "pipeline", "outcome", "error_code",
-                                                        "duration"]].copy()
+    levels = pd.DataFrame(
+        [
+            {
+                "level": level["level"],
+                "pipelines": level["pipelines"],
+                "completed": level["completed"],
+                "failed": level["failed"],
+                "throughput_per_hour": level["throughput_per_hour"],
+                "wall_seconds": level["wall_seconds"],
+                "pipeline_p50_s": level["pipeline_seconds"]["p50"],
+                "pipeline_p95_s": level["pipeline_seconds"]["p95"],
+                "pipeline_p99_s": level["pipeline_seconds"]["p99"],
+                "attempts": level["api"]["attempts"],
+                "throttled": level["api"]["throttled"],
+                "throttle_rate": level["api"]["throttle_rate"],
+                "retries": level["api"]["retries"],
+                "partial_detected": level["partial_state"]["detected"],
+                "partial_failed": level["partial_state"]["failed"],
+                "queries": level["queries"]["count"],
+                "queries_failed": level["queries"]["failed"],
+                "query_p95_s": level["queries"]["seconds"]["p95"],
+                "contention": level["contention"],
+            }
+            for level in metrics["levels"]
+        ]
+    )
+    operations = pd.DataFrame(
+        [
+            {
+                "level": level["level"],
+                "operation": op,
+                **{k: v for k, v in m.items() if k != "latency_seconds"},
+                "latency_p95_s": m["latency_seconds"]["p95"],
+            }
+            for level in metrics["levels"]
+            for op, m in level["api"]["by_operation"].items()
+        ]
+    )
+    pipelines = events[events.kind == "pipeline_end"][
+        ["level", "worker", "pipeline", "outcome", "error_code", "duration"]
+    ].copy()
     scales = level_time_scales(metrics)
     pipelines["duration_aws_s"] = pipelines.pop("duration") / pipelines.level.map(scales).fillna(metrics["time_scale"])
     return {"levels": levels, "operations": operations, "pipelines": pipelines}

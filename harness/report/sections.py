@@ -1,6 +1,7 @@
 """The report's content, defined once: its sections in order, each with its sentences, table and
 plots. The HTML, Markdown and CSV writers (writers.py) render the same sections, so the formats
 cannot drift apart."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -25,32 +26,72 @@ class Section:
 
 def sections(metrics: dict, plot_names: list[str]) -> list[Section]:
     failed_everywhere = bool(metrics.get("every_level_failed"))
-    out = [Section("run", f"Stress run {metrics['run_id']}", [
-        f"Scenario {metrics['scenario']} on {metrics['backend']} (profile {metrics['profile']}), retry policy "
-        f"{metrics['policy']}, {time_scales_text(metrics)}: durations and rates are AWS time; the wall column says "
-        "what each level took."])]
+    out = [
+        Section(
+            "run",
+            f"Stress run {metrics['run_id']}",
+            [
+                f"Scenario {metrics['scenario']} on {metrics['backend']} (profile {metrics['profile']}), retry policy "
+                f"{metrics['policy']}, {time_scales_text(metrics)}: durations and rates are AWS time; the wall column "
+                "says "
+                "what each level took."
+            ],
+        )
+    ]
     if not metrics["complete"]:
-        out.append(Section("incomplete", "Incomplete run", [
-            f"Stopped by {metrics.get('stopped_by') or 'a crash'}: the figures cover what was recorded before it "
-            "stopped."], tone="warn"))
-    out.append(Section("answers", "Every level failed: no capacity was measured" if failed_everywhere
-                       else "How far does it scale?", bullets=headline(metrics),
-                       tone="warn" if failed_everywhere else "answer"))
-    out.append(Section("levels", "Levels", table=level_table(metrics),
-                       plots=[name for name in plot_names if name != "timeline"]))
+        out.append(
+            Section(
+                "incomplete",
+                "Incomplete run",
+                [
+                    f"Stopped by {metrics.get('stopped_by') or 'a crash'}: the figures cover what was recorded before "
+                    "it "
+                    "stopped."
+                ],
+                tone="warn",
+            )
+        )
+    out.append(
+        Section(
+            "answers",
+            "Every level failed: no capacity was measured" if failed_everywhere else "How far does it scale?",
+            bullets=headline(metrics),
+            tone="warn" if failed_everywhere else "answer",
+        )
+    )
+    out.append(
+        Section(
+            "levels", "Levels", table=level_table(metrics), plots=[name for name in plot_names if name != "timeline"]
+        )
+    )
     if "timeline" in plot_names:
         out.append(Section("timeline", "Timeline of the largest level", plots=["timeline"]))
-    out.append(Section("quotas", "Quotas, tightest first", [
-        "Demand per pipeline is measured at the least contended level; the highest throughput each quota allows "
-        "follows from the utilisation law (rate quotas) and Little's law (concurrency quotas)."],
-        table=bottleneck_table(metrics)))
+    out.append(
+        Section(
+            "quotas",
+            "Quotas, tightest first",
+            [
+                "Demand per pipeline is measured at the least contended level; the highest throughput each quota "
+                "allows follows from the utilisation law (rate quotas) and Little's law (concurrency quotas)."
+            ],
+            table=bottleneck_table(metrics),
+        )
+    )
     out.append(Section("usl", "Universal Scalability Law", usl_paragraphs(metrics)))
     health = health_table(metrics)
-    out.append(Section("health", "Measurement health", [
-        "Queueing for moto means the simulator, not the simulated account, was the limit. Overhead is each call's "
-        "wall time beyond the latency the profile asked for (harness CPU, GIL, transport, moto's work); at a time "
-        "scale of 1/60 every wall millisecond of it is 60 AWS milliseconds added to the pipeline."],
-        table=health if health[1] else None))
+    out.append(
+        Section(
+            "health",
+            "Measurement health",
+            [
+                "Queueing for moto means the simulator, not the simulated account, was the limit. Overhead is each "
+                "call's wall time beyond the latency the profile asked for (harness CPU, GIL, transport, moto's "
+                "work); at a time scale of 1/60 every wall millisecond of it is 60 AWS milliseconds added to the "
+                "pipeline."
+            ],
+            table=health if health[1] else None,
+        )
+    )
     out.append(integrity_section(metrics))
     return out
 
@@ -58,11 +99,16 @@ def sections(metrics: dict, plot_names: list[str]) -> list[Section]:
 def usl_paragraphs(metrics: dict) -> list[str]:
     fit = metrics.get("usl")
     if not fit:
-        return ["No fit: no level completed a pipeline." if metrics.get("every_level_failed") else
-                "No fit: it needs three or more levels that completed pipelines (an open-model run has none: "
-                "its levels are arrival rates)."]
-    return [f"λ={fit['lambda']:.1f}/h per pipeline, σ={fit['sigma']:.4g}, κ={fit['kappa']:.4g}, R²={fit['r2']:.3f}, "
-            f"N*={_fmt(fit['peak_n'], 0)}."] + usl_lines(metrics)
+        return [
+            "No fit: no level completed a pipeline."
+            if metrics.get("every_level_failed")
+            else "No fit: it needs three or more levels that completed pipelines (an open-model run has none: "
+            "its levels are arrival rates)."
+        ]
+    return [
+        f"λ={fit['lambda']:.1f}/h per pipeline, σ={fit['sigma']:.4g}, κ={fit['kappa']:.4g}, R²={fit['r2']:.3f}, "
+        f"N*={_fmt(fit['peak_n'], 0)}."
+    ] + usl_lines(metrics)
 
 
 def integrity_section(metrics: dict) -> Section:
@@ -71,12 +117,22 @@ def integrity_section(metrics: dict) -> Section:
     matched = (metrics.get("integrity") or {}).get("all_match")
     header, rows = integrity_table(metrics)
     if matched is None:
-        return Section("integrity", "Integrity", ["No simulator counters to check the recorded attempts against "
-                                                  "(a run on AWS, or a run stopped before its first level ended)."])
+        return Section(
+            "integrity",
+            "Integrity",
+            [
+                "No simulator counters to check the recorded attempts against "
+                "(a run on AWS, or a run stopped before its first level ended)."
+            ],
+        )
     wrong = [row for row in rows if row[-1] != "yes"]
-    said = (f"Integrity: simulator counters match the recorded attempts for every operation ({len(rows)} "
-            "operations and levels compared)." if matched else
-            f"Integrity: simulator counters DO NOT match the recorded attempts for {len(wrong)} of {len(rows)} "
-            "operations and levels (below): what the simulator served is not all in the events.")
-    return Section("integrity", "Integrity", [said], table=(header, wrong) if wrong else None,
-                   tone="plain" if matched else "warn")
+    said = (
+        f"Integrity: simulator counters match the recorded attempts for every operation ({len(rows)} "
+        "operations and levels compared)."
+        if matched
+        else f"Integrity: simulator counters DO NOT match the recorded attempts for {len(wrong)} of {len(rows)} "
+        "operations and levels (below): what the simulator served is not all in the events."
+    )
+    return Section(
+        "integrity", "Integrity", [said], table=(header, wrong) if wrong else None, tone="plain" if matched else "warn"
+    )

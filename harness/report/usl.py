@@ -4,6 +4,7 @@ sigma is contention (serialisation, e.g. a concurrency quota), kappa coherency (
 e.g. everyone polling the same list). The fit: for given sigma and kappa the best lambda has a
 closed form, so a coarse-to-fine search over (sigma, kappa) is enough and needs no scipy.
 """
+
 from __future__ import annotations
 
 import math
@@ -62,9 +63,12 @@ def _quality(x, predicted, parameters: int) -> dict:
     """R² and RMSE (pipelines/hour) of a fit, and its relative RMSE."""
     residual = float(np.sum((x - predicted) ** 2))
     total = float(np.sum((x - x.mean()) ** 2))
-    return {"r2": 1 - residual / total if total > 0 else 1.0, "rmse": math.sqrt(residual / len(x)),
-            "relative_rmse": math.sqrt(float(np.mean(((x - predicted) / np.maximum(x, 1e-12)) ** 2))),
-            "parameters": parameters}
+    return {
+        "r2": 1 - residual / total if total > 0 else 1.0,
+        "rmse": math.sqrt(residual / len(x)),
+        "relative_rmse": math.sqrt(float(np.mean(((x - predicted) / np.maximum(x, 1e-12)) ** 2))),
+        "parameters": parameters,
+    }
 
 
 def _intervals(n, x, lam, sigma, kappa) -> dict | None:
@@ -84,14 +88,17 @@ def _intervals(n, x, lam, sigma, kappa) -> dict | None:
         up[i] += h
         down[i] -= h
         jacobian[:, i] = w * (usl(n, *up) - usl(n, *down)) / (2 * h)
-    s2 = float(np.sum(residual ** 2)) / dof
+    s2 = float(np.sum(residual**2)) / dof
     try:
         covariance = s2 * np.linalg.pinv(jacobian.T @ jacobian)
     except np.linalg.LinAlgError:
         return None
     t = T_975.get(dof, 1.96)
     half = t * np.sqrt(np.maximum(np.diag(covariance), 0.0))
-    return {name: [max(0.0, float(v - h)), float(v + h)] for name, v, h in zip(("lambda", "sigma", "kappa"), params, half)}
+    return {
+        name: [max(0.0, float(v - h)), float(v + h)]
+        for name, v, h in zip(("lambda", "sigma", "kappa"), params, half, strict=True)
+    }
 
 
 def _amdahl(n, x) -> tuple[float, float]:
@@ -126,8 +133,9 @@ def fit_usl(n, x, failed=()) -> dict | None:
     kappas = np.concatenate([[0.0], np.logspace(-7, -0.5, 40)])
     sigma0, kappa0 = min(((s, k) for s in sigmas for k in kappas), key=lambda p: _best_lambda(n, x, *p)[1])
     # Search on square roots so sigma and kappa stay >= 0.
-    root = _nelder_mead(lambda p: _best_lambda(n, x, p[0] ** 2, p[1] ** 2)[1],
-                        [np.sqrt(sigma0), np.sqrt(kappa0)], step=0.05)
+    root = _nelder_mead(
+        lambda p: _best_lambda(n, x, p[0] ** 2, p[1] ** 2)[1], [np.sqrt(sigma0), np.sqrt(kappa0)], step=0.05
+    )
     sigma, kappa = float(root[0] ** 2), float(root[1] ** 2)
     lam, _ = _best_lambda(n, x, sigma, kappa)
     quality = _quality(x, usl(n, lam, sigma, kappa), 3)
@@ -137,15 +145,30 @@ def fit_usl(n, x, failed=()) -> dict | None:
     peak = math.sqrt((1 - sigma) / kappa) if kappa > 1e-12 and sigma < 1 else None
     warnings = []
     if len(n) < MIN_LEVELS_TRUSTED:
-        warnings.append(f"{len(n)} levels: three parameters from fewer than {MIN_LEVELS_TRUSTED} levels are "
-                        "loosely pinned; measure more levels before planning on the prediction")
-    return {"lambda": lam, "sigma": sigma, "kappa": kappa, **quality, "levels": len(n),
-            "intervals": _intervals(n, x, lam, sigma, kappa),
-            "peak_n": None if degenerate else peak, "degenerate": degenerate, "warnings": warnings,
-            "alternatives": {
-                "linear": {"lambda": linear_lambda, **_quality(x, usl(n, linear_lambda, 0.0, 0.0), 1)},
-                "amdahl": {"lambda": amdahl_lambda, "sigma": amdahl_sigma,
-                           **_quality(x, usl(n, amdahl_lambda, amdahl_sigma, 0.0), 2)}},
-            # a degenerate fit is a straight line through the levels: it predicts nothing beyond them
-            "predicted": {} if degenerate else
-            {str(k): float(usl(k, lam, sigma, kappa)) for k in predicted_at(n.max(), failed)}}
+        warnings.append(
+            f"{len(n)} levels: three parameters from fewer than {MIN_LEVELS_TRUSTED} levels are "
+            "loosely pinned; measure more levels before planning on the prediction"
+        )
+    return {
+        "lambda": lam,
+        "sigma": sigma,
+        "kappa": kappa,
+        **quality,
+        "levels": len(n),
+        "intervals": _intervals(n, x, lam, sigma, kappa),
+        "peak_n": None if degenerate else peak,
+        "degenerate": degenerate,
+        "warnings": warnings,
+        "alternatives": {
+            "linear": {"lambda": linear_lambda, **_quality(x, usl(n, linear_lambda, 0.0, 0.0), 1)},
+            "amdahl": {
+                "lambda": amdahl_lambda,
+                "sigma": amdahl_sigma,
+                **_quality(x, usl(n, amdahl_lambda, amdahl_sigma, 0.0), 2),
+            },
+        },
+        # a degenerate fit is a straight line through the levels: it predicts nothing beyond them
+        "predicted": {}
+        if degenerate
+        else {str(k): float(usl(k, lam, sigma, kappa)) for k in predicted_at(n.max(), failed)},
+    }

@@ -11,6 +11,7 @@ prediction keeps the run's own efficiency: measured throughput x new bound / old
 `--verify` reruns the scenario on the simulator with the changed quotas (the simulator's
 profile and the harness's table both) and puts prediction and measurement side by side.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -24,15 +25,18 @@ from pathlib import Path
 from harness.quotas import Quota, QuotaTable
 from harness.report.bottleneck import analyse
 
-CHANGE = re.compile(r"^(?P<service>[a-z0-9-]+)\.(?P<operation>[A-Za-z*][A-Za-z0-9*]*)"  # s3.ListObjectsV2 too
-                    r"\.(?P<field>rate|burst|concurrency)=(?P<value>\S+)$")
+CHANGE = re.compile(
+    r"^(?P<service>[a-z0-9-]+)\.(?P<operation>[A-Za-z*][A-Za-z0-9*]*)"  # s3.ListObjectsV2 too
+    r"\.(?P<field>rate|burst|concurrency)=(?P<value>\S+)$"
+)
 DECIMAL = re.compile(r"^[0-9]+(?:\.[0-9]*)?$")
 WHOLE = re.compile(r"^[0-9]+$")
 # what each field takes, as a quota table row does (harness/quotas.py)
-ALLOWED = {"rate": "a rate: calls per AWS second, a number > 0 (fractions allowed, e.g. 0.5)",
-           "burst": "a burst: the bucket size in calls, a number of 1 or more",
-           "concurrency": "a concurrency limit: a whole number of resources, 1 or more (only a rate may be "
-                          "fractional)"}
+ALLOWED = {
+    "rate": "a rate: calls per AWS second, a number > 0 (fractions allowed, e.g. 0.5)",
+    "burst": "a burst: the bucket size in calls, a number of 1 or more",
+    "concurrency": "a concurrency limit: a whole number of resources, 1 or more (only a rate may be fractional)",
+}
 
 
 @dataclass(frozen=True)
@@ -54,8 +58,10 @@ def parse_change(text: str) -> Change:
     """SERVICE.OPERATION.FIELD=VALUE, or ValueError naming the text and what is allowed."""
     found = CHANGE.match(text.strip())
     if not found:
-        raise ValueError(f"{text!r} is not allowed; expected service.Operation.field=value with field rate, burst "
-                         "or concurrency, e.g. sagemaker.CreateEndpoint.concurrency=40")
+        raise ValueError(
+            f"{text!r} is not allowed; expected service.Operation.field=value with field rate, burst "
+            "or concurrency, e.g. sagemaker.CreateEndpoint.concurrency=40"
+        )
     field, raw = found["field"], found["value"]
     if field == "concurrency":
         value = int(raw) if WHOLE.match(raw) else 0
@@ -81,8 +87,10 @@ def check_changes(metrics: dict, changes: list[Change]) -> None:
     for change in changes:
         first = seen.setdefault((change.call, change.field), change)
         if first is not change:
-            raise ValueError(f"--quota {str(change)!r} is not allowed: {change.call}.{change.field} is given twice "
-                             f"({first} and {change}); expected each quota once")
+            raise ValueError(
+                f"--quota {str(change)!r} is not allowed: {change.call}.{change.field} is given twice "
+                f"({first} and {change}); expected each quota once"
+            )
         slots = change.field == "concurrency"
         known = held if slots else calls
         if any(fnmatch.fnmatchcase(call, change.call) for call in known):
@@ -90,11 +98,18 @@ def check_changes(metrics: dict, changes: list[Change]) -> None:
         close = difflib.get_close_matches(change.call, sorted(known), n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         what = "held no slots of" if slots else "made no call to"
-        allowed = (f"a {change.field} on one of the {'calls whose slots it held' if slots else 'calls it made'}: "
-                   + ", ".join(sorted(known)) if known else
-                   "a rate or burst: the run held no concurrency slots" if slots else "nothing: the run made no call")
-        raise ValueError(f"--quota {str(change)!r} is not allowed: the run {what} {change.call}, so it measured "
-                         f"no demand on it{hint}; expected {allowed}")
+        allowed = (
+            f"a {change.field} on one of the {'calls whose slots it held' if slots else 'calls it made'}: "
+            + ", ".join(sorted(known))
+            if known
+            else "a rate or burst: the run held no concurrency slots"
+            if slots
+            else "nothing: the run made no call"
+        )
+        raise ValueError(
+            f"--quota {str(change)!r} is not allowed: the run {what} {change.call}, so it measured "
+            f"no demand on it{hint}; expected {allowed}"
+        )
 
 
 def changed_rows(table: QuotaTable, changes: list[Change]) -> list[Quota]:
@@ -103,8 +118,9 @@ def changed_rows(table: QuotaTable, changes: list[Change]) -> list[Quota]:
     for change in changes:
         key = (change.service, change.operation)
         row = rows.get(key) or table.lookup(*key) or Quota(change.service, change.operation)
-        rows[key] = replace(row, service=change.service, operation=change.operation, **{change.field: change.value},
-                            source="what-if")
+        rows[key] = replace(
+            row, service=change.service, operation=change.operation, **{change.field: change.value}, source="what-if"
+        )
     return list(rows.values())
 
 
@@ -112,9 +128,14 @@ def predict(metrics: dict, table: QuotaTable) -> dict:
     analysis = analyse(metrics, table)
     binding, d = analysis.get("binding"), analysis.get("pipeline_seconds_uncontended")
     bound = analysis.get("bound_pipelines_per_hour")
-    return {"binding": binding["quota"] if binding else None, "limit": binding["limit"] if binding else None,
-            "bound_per_hour": bound, "knee_n": bound * d / 3600.0 if bound and d else None,
-            "bound_by_level": analysis.get("bound_by_level") or {}, "pipeline_seconds_uncontended": d}
+    return {
+        "binding": binding["quota"] if binding else None,
+        "limit": binding["limit"] if binding else None,
+        "bound_per_hour": bound,
+        "knee_n": bound * d / 3600.0 if bound and d else None,
+        "bound_by_level": analysis.get("bound_by_level") or {},
+        "pipeline_seconds_uncontended": d,
+    }
 
 
 def batch_seconds(metrics: dict, table: QuotaTable, n: int) -> float | None:
@@ -142,12 +163,22 @@ def whatif(metrics: dict, table: QuotaTable, changes: list[Change]) -> dict:
         n, measured = str(level["level"]), level["throughput_per_hour"]
         old, new = before["bound_by_level"].get(n), after["bound_by_level"].get(n)
         if level.get("throughput_method", "batch") == "batch":
-            t_old, t_new = batch_seconds(metrics, table, level["level"]), batch_seconds(metrics, changed, level["level"])
+            t_old, t_new = (
+                batch_seconds(metrics, table, level["level"]),
+                batch_seconds(metrics, changed, level["level"]),
+            )
             predicted = measured * t_old / t_new if measured and t_old and t_new else None
         else:
             predicted = measured * new / old if measured and old and new else new
-        levels.append({"level": level["level"], "measured_per_hour": measured, "bound_before": old,
-                       "bound_after": new, "predicted_per_hour": predicted})
+        levels.append(
+            {
+                "level": level["level"],
+                "measured_per_hour": measured,
+                "bound_before": old,
+                "bound_after": new,
+                "predicted_per_hour": predicted,
+            }
+        )
     return {"changes": [str(c) for c in changes], "before": before, "after": after, "levels": levels}
 
 
@@ -157,28 +188,40 @@ def _f(value, digits=1) -> str:
 
 def text(result: dict, verified: dict | None = None) -> str:
     b, a = result["before"], result["after"]
-    lines = [f"what if {', '.join(result['changes'])}:",
-             f"  binding quota: {b['binding']} (limit {b['limit']:g}) -> {a['binding']} (limit {a['limit']:g})"
-             if b["binding"] and a["binding"] else "  binding quota: none measured",
-             f"  bound: {_f(b['bound_per_hour'])} -> {_f(a['bound_per_hour'])} pipelines/hour; knee (N where N/D "
-             f"reaches it, D = {_f((a['pipeline_seconds_uncontended'] or 0) / 60)} AWS min): N={_f(b['knee_n'], 0)} "
-             f"-> N={_f(a['knee_n'], 0)}", ""]
+    lines = [
+        f"what if {', '.join(result['changes'])}:",
+        f"  binding quota: {b['binding']} (limit {b['limit']:g}) -> {a['binding']} (limit {a['limit']:g})"
+        if b["binding"] and a["binding"]
+        else "  binding quota: none measured",
+        f"  bound: {_f(b['bound_per_hour'])} -> {_f(a['bound_per_hour'])} pipelines/hour; knee (N where N/D "
+        f"reaches it, D = {_f((a['pipeline_seconds_uncontended'] or 0) / 60)} AWS min): N={_f(b['knee_n'], 0)} "
+        f"-> N={_f(a['knee_n'], 0)}",
+        "",
+    ]
     header = ["N", "measured/h", "bound before", "bound after", "predicted/h"]
     if verified:
         header += ["verified/h", "error"]
     rows = []
     for level in result["levels"]:
-        row = [str(level["level"]), _f(level["measured_per_hour"]), _f(level["bound_before"]),
-               _f(level["bound_after"]), _f(level["predicted_per_hour"])]
+        row = [
+            str(level["level"]),
+            _f(level["measured_per_hour"]),
+            _f(level["bound_before"]),
+            _f(level["bound_after"]),
+            _f(level["predicted_per_hour"]),
+        ]
         if verified:
             got = verified.get(level["level"])
-            err = (f"{100 * (level['predicted_per_hour'] - got) / got:+.0f}%"
-                   if got and level["predicted_per_hour"] else "-")
+            err = (
+                f"{100 * (level['predicted_per_hour'] - got) / got:+.0f}%"
+                if got and level["predicted_per_hour"]
+                else "-"
+            )
             row += [_f(got), err]
         rows.append(row)
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)] if rows else []
-    lines += ["  ".join(h.rjust(w) for h, w in zip(header, widths))]
-    lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
+    lines += ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=False))]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=False)) for r in rows]
     return "\n".join(lines)
 
 
@@ -188,8 +231,20 @@ def verify_profile(profile: str, rows: list[Quota], folder: Path) -> str:
     from harness.config import dumps_toml as toml_dumps
     from harness.profiles import available_profiles
 
-    quota = [{k: v for k, v in (("service", q.service), ("operation", q.operation), ("rate", q.rate),
-                                ("burst", q.burst), ("concurrency", q.concurrency)) if v is not None} for q in rows]
+    quota = [
+        {
+            k: v
+            for k, v in (
+                ("service", q.service),
+                ("operation", q.operation),
+                ("rate", q.rate),
+                ("burst", q.burst),
+                ("concurrency", q.concurrency),
+            )
+            if v is not None
+        }
+        for q in rows
+    ]
     if profile in available_profiles():
         data = {"extends": profile, "quota": quota}
     else:
@@ -202,6 +257,7 @@ def verify_profile(profile: str, rows: list[Quota], folder: Path) -> str:
 
 def load(run_dir: Path) -> tuple[dict, QuotaTable]:
     from harness.report.render import quota_table_of
+
     path = run_dir / "metrics.json"
     if not path.exists():
         raise ValueError(f"{run_dir}: no metrics.json (not a run folder, or not reported)")

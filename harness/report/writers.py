@@ -1,5 +1,6 @@
 """The report's sections (sections.py) written as HTML (self-contained: plots embedded), as
 Markdown (summary.md, also a CI job's summary) and as CSV (each section's table)."""
+
 from __future__ import annotations
 
 import base64
@@ -9,13 +10,15 @@ from pathlib import Path
 
 from harness.report.sections import Section
 
-STYLE = ("body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}"
-         "table{border-collapse:collapse;font-size:13px;margin:1em 0}td,th{border:1px solid #ccc;"
-         "padding:4px 8px;text-align:right}th{background:#f3f3f3}td:first-child{text-align:left}"
-         ".answer{background:#f6f9ff;border-left:4px solid #4c72b0;padding:0.5em 1em}"
-         ".warn{background:#fff4f0;border-left:4px solid #c44e52;padding:0.5em 1em}"
-         "img{max-width:100%;border:1px solid #eee;margin:0.5em 0}.grid{display:grid;"
-         "grid-template-columns:1fr 1fr;gap:1em}")
+STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}"
+    "table{border-collapse:collapse;font-size:13px;margin:1em 0}td,th{border:1px solid #ccc;"
+    "padding:4px 8px;text-align:right}th{background:#f3f3f3}td:first-child{text-align:left}"
+    ".answer{background:#f6f9ff;border-left:4px solid #4c72b0;padding:0.5em 1em}"
+    ".warn{background:#fff4f0;border-left:4px solid #c44e52;padding:0.5em 1em}"
+    "img{max-width:100%;border:1px solid #eee;margin:0.5em 0}.grid{display:grid;"
+    "grid-template-columns:1fr 1fr;gap:1em}"
+)
 
 # Say how many plots loaded (tests read it), and name any that did not.
 PLOTS_LOADED = """<script>
@@ -48,15 +51,18 @@ def markdown(sections: list[Section]) -> str:
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-                     + ["| " + " | ".join(row) + " |" for row in rows])
+    return "\n".join(
+        ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(row) + " |" for row in rows]
+    )
 
 
 def html_page(sections: list[Section], plot_paths: dict[str, Path]) -> str:
     title = html.escape(sections[0].title)
     body = "\n".join(_html_section(section, plot_paths, first=index == 0) for index, section in enumerate(sections))
-    return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
-            f"<style>{STYLE}</style></head><body>\n{body}\n{PLOTS_LOADED}\n</body></html>\n")
+    return (
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f"<style>{STYLE}</style></head><body>\n{body}\n{PLOTS_LOADED}\n</body></html>\n"
+    )
 
 
 def _html_section(section: Section, plot_paths: dict[str, Path], first: bool) -> str:

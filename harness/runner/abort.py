@@ -10,6 +10,7 @@ a run: failed, completed, throttled or partial_failed (optionally @N for one lev
 number. Failing one stops the run as a Ctrl-C does: no new pipelines, teardown and cleanup run,
 and the report says which threshold stopped it.
 """
+
 from __future__ import annotations
 
 import threading
@@ -18,8 +19,7 @@ from typing import Callable
 
 from harness.report.compare import OPS, PATTERN
 
-LIVE = {"failed": "failed", "completed": "done", "throttled": "throttled",
-        "partial_failed": "partial_state_failed"}
+LIVE = {"failed": "failed", "completed": "done", "throttled": "throttled", "partial_failed": "partial_state_failed"}
 INTERVAL_SECONDS = 1.0  # wall
 
 
@@ -49,8 +49,7 @@ class AbortWatch:
     """Looks at `counts()` (level -> live counters) every second; calls `stop(expression)` once,
     for the first abort threshold that fails."""
 
-    def __init__(self, expressions: list[str], counts: Callable[[], dict[int, Counter]],
-                 stop: Callable[[str], None]):
+    def __init__(self, expressions: list[str], counts: Callable[[], dict[int, Counter]], stop: Callable[[str], None]):
         self.expressions, self.counts, self.stop = expressions, counts, stop
         self.fired: str | None = None
         self._lock = threading.Lock()  # the watcher and every pipeline thread check

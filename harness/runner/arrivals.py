@@ -16,6 +16,7 @@ end, less than one pipeline's share, has no arrival. The count is worked out exa
 numbers as written (0.3/h for 12,000 s is one pipeline, not 0.99999...), so floating point
 neither adds an arrival at the window's end nor drops the last one.
 """
+
 from __future__ import annotations
 
 import math
@@ -72,7 +73,7 @@ def ramping(start_rate: float, stages: list[Stage]) -> list[tuple[float, float]]
         added, rate = shares[-1][1], target
     count = math.floor(added)
     k, begin, start = 0, float(start_rate), Fraction(0)
-    for stage, (before, after) in zip(stages, shares):
+    for stage, (before, after) in zip(stages, shares, strict=False):
         end, seconds = float(stage.target), max(0.0, float(stage.duration_seconds))
         while k < count and k < after:  # pipeline k is due in this stage
             u = _seconds_to(begin, end, seconds, float(k - before))

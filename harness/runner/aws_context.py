@@ -1,5 +1,6 @@
 """A scenario's way to AWS: the backend it names, and the context (clients, limiter, recorder)
 its pipelines use. Built once per level by the runner, and once per level in each worker process."""
+
 from __future__ import annotations
 
 from harness.artifacts import AwsContext
@@ -32,11 +33,20 @@ def shared_limiter_backend(scenario: Scenario, endpoint_url: str | None, recorde
     def fell_back(message: str) -> None:
         if recorder is not None:
             recorder.record("limiter_fallback", message=message)
+
     return RedisBackend(shared.redis_url, namespace, scenario.time_scale, shared.on_unreachable, on_fallback=fell_back)
 
 
-def scenario_context(scenario: Scenario, endpoint_url: str | None, run_id: str, prefix: str, recorder,
-                     max_level: int, limiter_backend=None, clock: Clock | None = None) -> AwsContext:
+def scenario_context(
+    scenario: Scenario,
+    endpoint_url: str | None,
+    run_id: str,
+    prefix: str,
+    recorder,
+    max_level: int,
+    limiter_backend=None,
+    clock: Clock | None = None,
+) -> AwsContext:
     """Fresh per level (no carried adaptation); shared with worker processes through a limiter
     backend. Only the harness policy has a limiter: under botocore's policies nothing is shared
     between pipelines, and a full concurrency quota is met by ResourceLimitExceeded and retried.
@@ -45,12 +55,27 @@ def scenario_context(scenario: Scenario, endpoint_url: str | None, run_id: str, 
     limiter = None
     if scenario.retry().policy.uses_limiter:
         limiter = Limiter(scenario.quota_table(), scenario.time_scale, limiter_backend, clock=clock)
-    factory = ClientFactory(scenario_backend(scenario, endpoint_url), scenario.retry(), recorder, limiter,
-                            scenario.time_scale, max_pool_connections=max(64, 2 * max_level), clock=clock)
+    factory = ClientFactory(
+        scenario_backend(scenario, endpoint_url),
+        scenario.retry(),
+        recorder,
+        limiter,
+        scenario.time_scale,
+        max_pool_connections=max(64, 2 * max_level),
+        clock=clock,
+    )
     account = scenario.account
     where = {"role_arn": account.role_arn} if account.role_arn else {}  # else the simulator's own role
-    return AwsContext(factory, bucket=account.bucket or f"{prefix}-data",
-                      key_prefix=f"{prefix}/" if account.bucket else "", run_id=run_id, limiter=limiter,
-                      recorder=recorder, deadlines=scenario.deadlines, glue_database=account.glue_database,
-                      image_uri=account.training_image or training_image(scenario.region),
-                      extra_tags=dict(account.tags), **where)
+    return AwsContext(
+        factory,
+        bucket=account.bucket or f"{prefix}-data",
+        key_prefix=f"{prefix}/" if account.bucket else "",
+        run_id=run_id,
+        limiter=limiter,
+        recorder=recorder,
+        deadlines=scenario.deadlines,
+        glue_database=account.glue_database,
+        image_uri=account.training_image or training_image(scenario.region),
+        extra_tags=dict(account.tags),
+        **where,
+    )

@@ -4,6 +4,7 @@ A resource is the run's when its name starts with the run's prefix AND it carrie
 tag (Glue tables: a table parameter; S3: a bucket tag). A look-alike with the prefix but no
 tag, or another run's tag, is never touched. Every deletion is idempotent and recorded.
 """
+
 from __future__ import annotations
 
 import time
@@ -79,8 +80,13 @@ def find_resources(ctx: AwsContext, prefix: str, owns: Owns) -> list[Resource]:
         ("endpoint", "list_endpoints", "Endpoints", "EndpointName", "EndpointArn"),
         ("endpoint_config", "list_endpoint_configs", "EndpointConfigs", "EndpointConfigName", "EndpointConfigArn"),
         ("model", "list_models", "Models", "ModelName", "ModelArn"),
-        ("model_package_group", "list_model_package_groups", "ModelPackageGroupSummaryList",
-         "ModelPackageGroupName", "ModelPackageGroupArn"),
+        (
+            "model_package_group",
+            "list_model_package_groups",
+            "ModelPackageGroupSummaryList",
+            "ModelPackageGroupName",
+            "ModelPackageGroupArn",
+        ),
         ("feature_group", "list_feature_groups", "FeatureGroupSummaries", "FeatureGroupName", "FeatureGroupArn"),
         ("training_job_running", "list_training_jobs", "TrainingJobSummaries", "TrainingJobName", "TrainingJobArn"),
     ]
@@ -161,7 +167,8 @@ def cleanup(ctx: AwsContext, resources: list[Resource], say=lambda line: None) -
             ctx.record("cleanup", outcome="deleted", resource_kind=resource.kind, name=resource.name)
             say(f"deleted {resource.kind} {resource.name}")
         except Exception as err:  # noqa: BLE001 - keep going; report what could not be deleted
-            ctx.record("cleanup", outcome="failed", resource_kind=resource.kind, name=resource.name,
-                       error=str(err)[:300])
+            ctx.record(
+                "cleanup", outcome="failed", resource_kind=resource.kind, name=resource.name, error=str(err)[:300]
+            )
             say(f"could not delete {resource.kind} {resource.name}: {err}")
     return deleted

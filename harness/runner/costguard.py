@@ -8,6 +8,7 @@ writes. A resource is counted once its slot is released, so the estimate trails 
 resources in flight; S3, Glue and Athena are not priced. On the simulator the figure is what the
 run would have cost on AWS, which is how the guard is tested.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -20,8 +21,17 @@ HOLDS = {"CreateTrainingJob": "training", "CreateEndpoint": "hosting"}
 
 
 class CostGuard:
-    def __init__(self, db_path: Path, limit_usd: float, time_scale: float, instance_type: str, on_exceeded,
-                 interval: float = 2.0, prices: dict | None = None, level_time_scales: dict[int, float] | None = None):
+    def __init__(
+        self,
+        db_path: Path,
+        limit_usd: float,
+        time_scale: float,
+        instance_type: str,
+        on_exceeded,
+        interval: float = 2.0,
+        prices: dict | None = None,
+        level_time_scales: dict[int, float] | None = None,
+    ):
         """level_time_scales: the levels that ran at another scale than time_scale (wall seconds
         per AWS second), so that a hold's wall time is read at its own level's scale."""
         self.db_path, self.limit, self.time_scale = Path(db_path), limit_usd, time_scale
@@ -30,8 +40,10 @@ class CostGuard:
         self.prices = prices or load_prices()
         for table in HOLDS.values():
             if instance_type not in self.prices[table]:
-                raise ValueError(f"max_cost_usd: {PRICES} has no {table} price for {instance_type!r} "
-                                 f"(it has {', '.join(self.prices[table])})")
+                raise ValueError(
+                    f"max_cost_usd: {PRICES} has no {table} price for {instance_type!r} "
+                    f"(it has {', '.join(self.prices[table])})"
+                )
         self.spent_usd = 0.0
         self.tripped = False
         self._done = threading.Event()
@@ -43,10 +55,12 @@ class CostGuard:
             held = db.execute(
                 "SELECT operation, level, COALESCE(SUM(duration), 0) FROM events WHERE kind = 'quota_hold' "
                 "AND service = 'sagemaker' AND operation IN ('CreateTrainingJob', 'CreateEndpoint') "
-                "GROUP BY operation, level").fetchall()
-            writes = db.execute("SELECT COUNT(*) FROM events WHERE kind = 'api_attempt' AND outcome = 'ok' "
-                                "AND service = 'sagemaker-featurestore-runtime' AND operation = 'PutRecord'"
-                                ).fetchone()[0]
+                "GROUP BY operation, level"
+            ).fetchall()
+            writes = db.execute(
+                "SELECT COUNT(*) FROM events WHERE kind = 'api_attempt' AND outcome = 'ok' "
+                "AND service = 'sagemaker-featurestore-runtime' AND operation = 'PutRecord'"
+            ).fetchone()[0]
         usd = writes / 1e6 * self.prices["feature_store"]["write_per_million"]
         for operation, level, wall_seconds in held:
             hours = wall_seconds / self.level_time_scales.get(level, self.time_scale) / 3600.0
@@ -68,6 +82,7 @@ class CostGuard:
         def watch():
             while not self._done.wait(self.interval):
                 self.check()
+
         self._thread = threading.Thread(target=watch, name="cost-guard", daemon=True)
         self._thread.start()
         return self

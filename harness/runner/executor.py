@@ -7,6 +7,7 @@ Two stop signals reach a worker (threading or multiprocessing events):
 - `abort` (the grace period is over, or a second Ctrl-C): the teardown's waits end too; the
   run's tagged cleanup deletes what is left.
 """
+
 from __future__ import annotations
 
 import random
@@ -25,7 +26,6 @@ from harness.events.context import bound
 from harness.pipelines.base import Pipeline, PipelineRun
 from harness.runner.scenario import Scenario
 from harness.stopping import StopSignal, Stopped, stop_on
-
 
 
 def failure_reason(err: BaseException) -> str:
@@ -125,8 +125,9 @@ class PipelineExecutor:
                 spec = rng.choices(specs, weights)[0]
                 self.run_pipeline(ctx, pipelines[spec], level, worker, iteration, rng)
 
-    def run_arrival(self, ctx: AwsContext, level: int, index: int, due: float, rate: float,
-                    pipelines: dict[str, Pipeline]) -> None:
+    def run_arrival(
+        self, ctx: AwsContext, level: int, index: int, due: float, rate: float, pipelines: dict[str, Pipeline]
+    ) -> None:
         """One arrival of the open model: record how late it started against when it was due
         (AWS seconds) and the arrival rate then, then run one pipeline."""
         scenario = self.scenario
@@ -138,14 +139,19 @@ class PipelineExecutor:
             self.recorder.record("arrival", duration=ctx.clock.wall(late), rate=round(rate, 2))
             self.run_pipeline(ctx, pipelines[rng.choices(specs, weights)[0]], level, index, 1, rng)
 
-    def run_pipeline(self, ctx: AwsContext, pipeline: Pipeline, level: int, worker: int, iteration: int,
-                     rng: random.Random) -> str:
+    def run_pipeline(
+        self, ctx: AwsContext, pipeline: Pipeline, level: int, worker: int, iteration: int, rng: random.Random
+    ) -> str:
         """Stages under the stop signal, then the teardown under the abort signal; returns the
         outcome: ok, failed or stopped."""
         pipeline_id = f"n{level}-w{worker:02d}-{iteration:03d}"
-        run = PipelineRun(ctx.for_pipeline(pipeline_id), pipeline_id,
-                          f"{self.prefix}-n{level}w{worker}i{iteration}", dict(self.scenario.params),
-                          random.Random(rng.random()))
+        run = PipelineRun(
+            ctx.for_pipeline(pipeline_id),
+            pipeline_id,
+            f"{self.prefix}-n{level}w{worker}i{iteration}",
+            dict(self.scenario.params),
+            random.Random(rng.random()),
+        )
         outcome, reason = "ok", None
         clock = ctx.clock
         started = clock.now()
@@ -158,27 +164,41 @@ class PipelineExecutor:
                     for stage in pipeline.stages:
                         if self.signals.stop.is_set():
                             raise Stopped("stop requested")
-                        self._stage(clock, stage.name, lambda: stage.run(run))
+                        self._stage(clock, stage.name, lambda stage=stage: stage.run(run))
             except Stopped:
                 outcome, reason = "stopped", "stop requested"
             except Exception as err:  # noqa: BLE001 - a failed pipeline is data, the run goes on
                 outcome, reason = "failed", failure_reason(err)
-                self.recorder.record("worker_error", error_code=reason, error=str(err)[:500],
-                                     traceback=traceback.format_exc(limit=6)[-2000:])
+                self.recorder.record(
+                    "worker_error",
+                    error_code=reason,
+                    error=str(err)[:500],
+                    traceback=traceback.format_exc(limit=6)[-2000:],
+                )
             if pipeline.teardown is not None:
                 try:
                     with stop_on(self.signals.abort):
                         self._stage(clock, "teardown", lambda: pipeline.teardown(run))
                 except Stopped:
-                    self.recorder.record("worker_error", stage="teardown", error_code="stopped",
-                                         error="grace period over: teardown cut short, cleanup deletes the rest")
+                    self.recorder.record(
+                        "worker_error",
+                        stage="teardown",
+                        error_code="stopped",
+                        error="grace period over: teardown cut short, cleanup deletes the rest",
+                    )
                 except Exception as err:  # noqa: BLE001
-                    self.recorder.record("worker_error", stage="teardown", error_code=failure_reason(err),
-                                         error=str(err)[:500])
+                    self.recorder.record(
+                        "worker_error", stage="teardown", error_code=failure_reason(err), error=str(err)[:500]
+                    )
                     if outcome == "ok":
                         outcome, reason = "failed", "teardown:" + failure_reason(err)
-            self.recorder.record("pipeline_end", outcome=outcome, error_code=reason,
-                                 duration=clock.wall(clock.now() - started), name=pipeline.name)
+            self.recorder.record(
+                "pipeline_end",
+                outcome=outcome,
+                error_code=reason,
+                duration=clock.wall(clock.now() - started),
+                name=pipeline.name,
+            )
         self.tally.add(1, outcome == "failed")
         if self.progress is not None:
             self.progress.pipeline_ended(outcome == "ok")
@@ -195,7 +215,11 @@ class PipelineExecutor:
             try:
                 body()
             except Exception as err:
-                self.recorder.record("stage_end", outcome="stopped" if isinstance(err, Stopped) else "failed",
-                                     error_code=failure_reason(err), duration=clock.wall(clock.now() - started))
+                self.recorder.record(
+                    "stage_end",
+                    outcome="stopped" if isinstance(err, Stopped) else "failed",
+                    error_code=failure_reason(err),
+                    duration=clock.wall(clock.now() - started),
+                )
                 raise
             self.recorder.record("stage_end", outcome="ok", duration=clock.wall(clock.now() - started))

@@ -1,5 +1,6 @@
 """One level of a run: N workers (or an arrival rate) on fresh simulator state, from the level's
 start to its cleanup. The run (harness/runner/run.py) loops over its levels with this."""
+
 from __future__ import annotations
 
 import threading
@@ -34,6 +35,7 @@ COUNTED = ("pipeline_start", "pipeline_end", "api_attempt", "partial_state_detec
 @dataclass
 class RunState:
     """What every level of a run shares."""
+
     base: Scenario  # the run's scenario; a level may run at its own time scale
     run_id: str
     run_dir: Path
@@ -53,9 +55,16 @@ class RunState:
     counted: list[int] = field(default_factory=lambda: [0, 0])  # pipelines, failures from worker processes
 
     def context(self, scenario: Scenario, limiter_backend=None) -> AwsContext:
-        return scenario_context(scenario, self.endpoint_url, self.run_id, self.prefix, self.recorder,
-                                self.max_level, limiter_backend=limiter_backend,
-                                clock=self.clock or Clock(scenario.time_scale))
+        return scenario_context(
+            scenario,
+            self.endpoint_url,
+            self.run_id,
+            self.prefix,
+            self.recorder,
+            self.max_level,
+            limiter_backend=limiter_backend,
+            clock=self.clock or Clock(scenario.time_scale),
+        )
 
 
 class LevelRun:
@@ -72,8 +81,9 @@ class LevelRun:
         scenario = replace(base, time_scale=base.time_scale_at(self.level))
         shared = run.limiter_backend is not None and run.limiter_backend.shared
         if shared and run.simulator is not None and not base.limiter.namespace:
-            scenario = replace(scenario, limiter=replace(scenario.limiter,
-                                                         namespace=f"harness:{run.run_id}:n{self.level}"))
+            scenario = replace(
+                scenario, limiter=replace(scenario.limiter, namespace=f"harness:{run.run_id}:n{self.level}")
+            )
         return scenario
 
     def _level_limiter(self):
@@ -92,20 +102,27 @@ class LevelRun:
         ctx = run.context(scenario, self.limiter_backend)
         total = level * scenario.iterations if not scenario.duration_seconds else 0
         label = f"{level} arriving/h" if scenario.arrivals else f"N={level}"
-        run.progress.start_level(level, total, scenario.duration_seconds * scenario.time_scale
-                                 if scenario.duration_seconds else None, label)
+        run.progress.start_level(
+            level, total, scenario.duration_seconds * scenario.time_scale if scenario.duration_seconds else None, label
+        )
         started = time.monotonic()
         with bound(level=level):
-            run.recorder.record("level_start", workers=level, ramp_up_seconds=scenario.ramp_up_seconds,
-                                duration_seconds=scenario.duration_seconds, time_scale=scenario.time_scale)
+            run.recorder.record(
+                "level_start",
+                workers=level,
+                ramp_up_seconds=scenario.ramp_up_seconds,
+                duration_seconds=scenario.duration_seconds,
+                time_scale=scenario.time_scale,
+            )
             prepare_bucket(ctx, scenario, run.run_id)
         pool = self.pool(ctx)
         level_done = threading.Event()
         elsewhere = scenario.workers in ("processes", "ray")  # their events reach events.db, not the progress
         if elsewhere:
             threading.Thread(target=self._follow_progress, args=(level_done,), daemon=True).start()
-        dashboards = ThreadPool(lambda k: self._dashboard(ctx, k, level_done), scenario.dashboard.workers,
-                                name="dashboard")
+        dashboards = ThreadPool(
+            lambda k: self._dashboard(ctx, k, level_done), scenario.dashboard.workers, name="dashboard"
+        )
         pool.start()
         dashboards.start()
         self._wait_for(pool)
@@ -123,17 +140,20 @@ class LevelRun:
         after_level()  # worker processes' failures, counted from their events just now
         run.progress.end_level()
         wall = time.monotonic() - started
-        run.say(f"{label}: {counts['done']} done, {counts['failed']} failed in {wall:.0f}s wall "
-                f"({wall / scenario.time_scale / 60:.0f} min AWS), {counts['throttled']} throttled attempts, "
-                f"{counts['partial_state_detected']} partial states")
+        run.say(
+            f"{label}: {counts['done']} done, {counts['failed']} failed in {wall:.0f}s wall "
+            f"({wall / scenario.time_scale / 60:.0f} min AWS), {counts['throttled']} throttled attempts, "
+            f"{counts['partial_state_detected']} partial states"
+        )
         with bound(level=level):
             cleanup_run(ctx, run.prefix, run.run_id)
 
     def pool(self, ctx: AwsContext) -> WorkerPool:
         """The level's workers: threads here, worker processes, Ray workers, or arrivals at a rate."""
         run, scenario, level = self.run, self.scenario, self.level
-        order = WorkOrder(scenario, run.run_id, str(run.run_dir.resolve()), run.endpoint_url, run.prefix,
-                          run.max_level, level)
+        order = WorkOrder(
+            scenario, run.run_id, str(run.run_dir.resolve()), run.endpoint_url, run.prefix, run.max_level, level
+        )
         if scenario.workers == "processes":
             return ProcessPool(order, scenario.processes, run.signals)
         if scenario.workers == "ray":
@@ -143,13 +163,22 @@ class LevelRun:
                 run.say(message)
                 with bound(level=level):
                     run.recorder.record("worker_error", error_code="ray_worker_lost", error=message)
+
             return RayPool(order, scenario.processes, run.signals, lost)
         pipelines = {spec: load_pipeline(spec) for spec in scenario.pipelines}
         if scenario.arrivals:  # `level` is an arrival rate, pipelines per AWS hour (a ramp's highest)
-            schedule = (arrivals.ramping(scenario.start_rate, scenario.arrival_stages) if scenario.arrival_stages
-                        else arrivals.constant(level, scenario.duration_seconds))
-            return ArrivalPool(lambda i, due, rate: run.executor.run_arrival(ctx, level, i, due, rate, pipelines),
-                               schedule, scenario.max_in_flight, ctx.clock, run.signals.stop)
+            schedule = (
+                arrivals.ramping(scenario.start_rate, scenario.arrival_stages)
+                if scenario.arrival_stages
+                else arrivals.constant(level, scenario.duration_seconds)
+            )
+            return ArrivalPool(
+                lambda i, due, rate: run.executor.run_arrival(ctx, level, i, due, rate, pipelines),
+                schedule,
+                scenario.max_in_flight,
+                ctx.clock,
+                run.signals.stop,
+            )
         return ThreadPool(lambda i: run.executor.run_worker(ctx, level, i, pipelines), level)
 
     def _wait_for(self, pool: WorkerPool) -> None:
@@ -171,6 +200,7 @@ class LevelRun:
     def _follow_progress(self, done: threading.Event) -> None:
         """Worker processes record into events.db; the live counters are read back from it."""
         from harness.events import load_events
+
         while not done.wait(self.run.progress.interval / 2):
             try:
                 events = load_events(self.run.run_dir, list(COUNTED))
@@ -180,6 +210,7 @@ class LevelRun:
 
     def _count_from_events(self) -> None:
         from harness.events import load_events
+
         counts = level_counts(load_events(self.run.run_dir), self.level)
         self.run.progress.set_counts(counts)
         self.run.counted[0] += counts["done"] + counts["failed"] + counts["stopped"]
@@ -189,6 +220,7 @@ class LevelRun:
         """A dashboard user: polls Meta's lists while the pipelines run."""
         from harness.meta import CachedMeta, Meta
         from harness.stopping import Stopped
+
         run, scenario = self.run, self.scenario
         meta = Meta(ctx)
         if scenario.dashboard.cached:
@@ -210,9 +242,12 @@ def level_counts(events, level: int) -> dict:
     """A level's live counters, from its recorded events."""
     ev = events[events.level == level]
     ends = ev[ev.kind == "pipeline_end"]
-    return {"running": int((ev.kind == "pipeline_start").sum() - len(ends)),
-            "done": int((ends.outcome == "ok").sum()), "failed": int((ends.outcome == "failed").sum()),
-            "stopped": int((ends.outcome == "stopped").sum()),
-            "throttled": int(((ev.kind == "api_attempt") & (ev.outcome == "throttled")).sum()),
-            "partial_state_detected": int((ev.kind == "partial_state_detected").sum()),
-            "partial_state_failed": int((ev.kind == "partial_state_failed").sum())}
+    return {
+        "running": int((ev.kind == "pipeline_start").sum() - len(ends)),
+        "done": int((ends.outcome == "ok").sum()),
+        "failed": int((ends.outcome == "failed").sum()),
+        "stopped": int((ends.outcome == "stopped").sum()),
+        "throttled": int(((ev.kind == "api_attempt") & (ev.outcome == "throttled")).sum()),
+        "partial_state_detected": int((ev.kind == "partial_state_detected").sum()),
+        "partial_state_failed": int((ev.kind == "partial_state_failed").sum()),
+    }

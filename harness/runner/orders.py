@@ -1,5 +1,6 @@
 """What a worker process or a Ray worker is told: the run it belongs to and its share of one
 level's workers. Picklable, so it crosses into spawned processes and onto other hosts."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace

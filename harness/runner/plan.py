@@ -8,6 +8,7 @@ waits for nothing and counts the same calls however busy the machine is.
 Scaled to N pipelines that gives the calls by operation, the resources made, the quota that
 binds first (the bottleneck analysis), the run time in AWS time, and a cost estimate.
 """
+
 from __future__ import annotations
 
 import io
@@ -24,7 +25,6 @@ from harness.report.metrics import run_metrics
 from harness.runner.prices import load_prices
 from harness.runner.scenario import Scenario, SharedLimiter
 from harness.profiles import load_profile
-
 
 
 class SimulatorTime(ManualClock):
@@ -66,16 +66,30 @@ def dry_run(scenario: Scenario) -> tuple[dict, dict]:
         with Simulator(profile, seed=scenario.seed) as sim:
             for spec, weight in scenario.pipelines.items():
                 sim.reset(manual_time=True)
-                single = replace(scenario, backend="sim", profile=profile, time_scale=1.0,
-                                 pipelines={spec: 1.0}, iterations=1, duration_seconds=0.0, ramp_up_seconds=0.0,
-                                 arrivals=False, levels=[1], level_time_scales={}, limiter=SharedLimiter(),
-                                 dashboard=replace(scenario.dashboard, workers=0))
-                result = Runner(single, folder, [1], out=io.StringIO(), endpoint_url=sim.endpoint_url,
-                                clock=SimulatorTime(sim)).run()
+                single = replace(
+                    scenario,
+                    backend="sim",
+                    profile=profile,
+                    time_scale=1.0,
+                    pipelines={spec: 1.0},
+                    iterations=1,
+                    duration_seconds=0.0,
+                    ramp_up_seconds=0.0,
+                    arrivals=False,
+                    levels=[1],
+                    level_time_scales={},
+                    limiter=SharedLimiter(),
+                    dashboard=replace(scenario.dashboard, workers=0),
+                )
+                result = Runner(
+                    single, folder, [1], out=io.StringIO(), endpoint_url=sim.endpoint_url, clock=SimulatorTime(sim)
+                ).run()
                 events = load_events(result.run_dir)
                 if result.failed:  # bad input more often than not (a user pipeline's params are not checked)
-                    raise ValueError(f"the dry run of pipeline {spec} failed{first_error(events)}; run it with "
-                                     "harness run to see more")
+                    raise ValueError(
+                        f"the dry run of pipeline {spec} failed{first_error(events)}; run it with "
+                        "harness run to see more"
+                    )
                 attempts = events[(events.kind == "api_attempt") & events.pipeline.notna()]
                 for (service, operation), n in attempts.groupby(["service", "operation"]).size().items():
                     key = f"{service}.{operation}"
@@ -115,12 +129,20 @@ def make_plan(scenario: Scenario, n: int) -> dict:
     creates = {op: per * pipelines for op, per in calls.items() if op.split(".", 1)[1].startswith("Create")}
     sustainable = None
     if scenario.arrivals:  # the open model: n is an arrival rate; what rate can the account keep up with?
-        bounds = [b for b in (bottleneck.get("bound_pipelines_per_hour"),
-                              3600.0 * scenario.max_in_flight / duration if duration else None) if b]
+        bounds = [
+            b
+            for b in (
+                bottleneck.get("bound_pipelines_per_hour"),
+                3600.0 * scenario.max_in_flight / duration if duration else None,
+            )
+            if b
+        ]
         sustainable = min(bounds) if bounds else None
     return {
         "sustainable_per_hour": sustainable,
-        "scenario": scenario.name, "n": n, "pipelines": pipelines,
+        "scenario": scenario.name,
+        "n": n,
+        "pipelines": pipelines,
         "calls_per_pipeline": calls,
         "calls": {op: per * pipelines for op, per in sorted(calls.items(), key=lambda kv: -kv[1])},
         "resources_created": creates,
@@ -158,15 +180,26 @@ def cost(scenario: Scenario, holds: dict, calls: dict, pipelines: int) -> dict:
     hosting = pipelines * hosting_h / 3600 * prices["hosting"].get(instance, float("nan"))
     writes = pipelines * calls.get("sagemaker-featurestore-runtime.PutRecord", 0.0)
     feature_store = writes / 1e6 * prices["feature_store"]["write_per_million"]
-    return {"training_usd": training, "hosting_usd": hosting, "feature_store_usd": feature_store,
-            "total_usd": training + hosting + feature_store, "instance_type": instance,
-            "prices_date": prices["date"], "prices_region": prices["region"], "prices_source": prices["source"],
-            "excludes": "S3 storage and requests, Glue, Athena, data transfer"}
+    return {
+        "training_usd": training,
+        "hosting_usd": hosting,
+        "feature_store_usd": feature_store,
+        "total_usd": training + hosting + feature_store,
+        "instance_type": instance,
+        "prices_date": prices["date"],
+        "prices_region": prices["region"],
+        "prices_source": prices["source"],
+        "excludes": "S3 storage and requests, Glue, Athena, data transfer",
+    }
 
 
 def format_plan(plan: dict) -> str:
-    lines = [f"Plan: {plan['scenario']} at N={plan['n']} ({plan['pipelines']} pipelines), from a dry run on a "
-             "private simulator (nothing was sent to AWS).", "", "Resources created:"]
+    lines = [
+        f"Plan: {plan['scenario']} at N={plan['n']} ({plan['pipelines']} pipelines), from a dry run on a "
+        "private simulator (nothing was sent to AWS).",
+        "",
+        "Resources created:",
+    ]
     for op, count in plan["resources_created"].items():
         lines.append(f"  {count:8.0f}  {op}")
     total = sum(plan["calls"].values())
@@ -177,19 +210,27 @@ def format_plan(plan: dict) -> str:
     lines.append("")
     if binding:
         need = binding.get("needed_for", {}).get(str(plan["n"]))
-        lines.append(f"Quota predicted to bind first: {binding['quota']} (limit {binding['limit']:g}); it allows "
-                     f"{binding['max_pipelines_per_hour']:.0f} pipelines/hour"
-                     + (f"; N={plan['n']} needs {need['limit']:.3g} (x{need['raise_by']:.2f})" if need else ""))
+        lines.append(
+            f"Quota predicted to bind first: {binding['quota']} (limit {binding['limit']:g}); it allows "
+            f"{binding['max_pipelines_per_hour']:.0f} pipelines/hour"
+            + (f"; N={plan['n']} needs {need['limit']:.3g} (x{need['raise_by']:.2f})" if need else "")
+        )
     if plan.get("sustainable_per_hour"):
-        lines.append(f"Highest sustainable arrival rate predicted: {plan['sustainable_per_hour']:.0f} pipelines/hour "
-                     "(the binding quota's bound, or max_in_flight pipelines of the uncontended length per hour)")
-    lines.append(f"Expected run time: {plan['run_seconds'] / 60:.0f} min in AWS time (a pipeline takes "
-                 f"{plan['pipeline_seconds'] / 60:.0f} min; queueing for concurrency quotas adds "
-                 f"{plan['queueing_seconds'] / 60:.0f} min)")
+        lines.append(
+            f"Highest sustainable arrival rate predicted: {plan['sustainable_per_hour']:.0f} pipelines/hour "
+            "(the binding quota's bound, or max_in_flight pipelines of the uncontended length per hour)"
+        )
+    lines.append(
+        f"Expected run time: {plan['run_seconds'] / 60:.0f} min in AWS time (a pipeline takes "
+        f"{plan['pipeline_seconds'] / 60:.0f} min; queueing for concurrency quotas adds "
+        f"{plan['queueing_seconds'] / 60:.0f} min)"
+    )
     c = plan["cost"]
-    lines.append(f"Cost estimate: ${c['total_usd']:.2f} (training ${c['training_usd']:.2f}, endpoints "
-                 f"${c['hosting_usd']:.2f}, feature store writes ${c['feature_store_usd']:.4f}) on {c['instance_type']}, "
-                 f"prices of {c['prices_date']} for {c['prices_region']}; excludes {c['excludes']}")
+    lines.append(
+        f"Cost estimate: ${c['total_usd']:.2f} (training ${c['training_usd']:.2f}, endpoints "
+        f"${c['hosting_usd']:.2f}, feature store writes ${c['feature_store_usd']:.4f}) on {c['instance_type']}, "
+        f"prices of {c['prices_date']} for {c['prices_region']}; excludes {c['excludes']}"
+    )
     return "\n".join(lines)
 
 

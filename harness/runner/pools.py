@@ -6,6 +6,7 @@ Worker processes are detached from the terminal (`harness.detach`): a Ctrl-C rea
 only, which tells them to stop through the run's stop signals. They share the runner's limiter
 through a manager process, and they tear down their pipelines should the runner die.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -35,8 +36,9 @@ class ThreadPool:
     """`count` threads running `target(i)`; a countdown says when the last one is done."""
 
     def __init__(self, target: Callable[[int], None], count: int, name: str = "worker"):
-        self._threads = [threading.Thread(target=self._run, args=(target, i), name=f"{name}-{i}", daemon=True)
-                         for i in range(count)]
+        self._threads = [
+            threading.Thread(target=self._run, args=(target, i), name=f"{name}-{i}", daemon=True) for i in range(count)
+        ]
         self._running = count
         self._finished = threading.Condition()
 
@@ -68,8 +70,14 @@ class ArrivalPool:
     handed the time it was due, so its start delay counts from there: a slow account shows up as
     queueing, not as fewer arrivals (no coordinated omission)."""
 
-    def __init__(self, run_one: Callable[[int, float, float], None], schedule: list[tuple[float, float]],
-                 max_in_flight: int, clock, stop: threading.Event):
+    def __init__(
+        self,
+        run_one: Callable[[int, float, float], None],
+        schedule: list[tuple[float, float]],
+        max_in_flight: int,
+        clock,
+        stop: threading.Event,
+    ):
         """schedule: (AWS seconds after the start, the rate then) for each pipeline, in order
         (harness/runner/arrivals.py); run_one(index, due, rate)."""
         self._run_one, self._schedule = run_one, schedule
@@ -85,6 +93,7 @@ class ArrivalPool:
 
     def _arrive(self) -> None:
         from harness.stopping import Stopped, stop_on
+
         began = self._clock.now()
         try:
             for index, (offset, rate) in enumerate(self._schedule):
@@ -126,8 +135,8 @@ class ArrivalPool:
     def wait(self, timeout: float) -> bool:
         with self._lock:
             return self._lock.wait_for(
-                lambda: not self._arriving and not self._running and (not self._waiting or self._stop.is_set()),
-                timeout)
+                lambda: not self._arriving and not self._running and (not self._waiting or self._stop.is_set()), timeout
+            )
 
     def close(self) -> None:
         pass  # daemon threads: they end with the process
@@ -152,18 +161,22 @@ class ProcessPool:
         limiter = None  # each worker process reaches the scenario's Redis limiter on its own
         if not self._order.scenario.limiter.redis_url:
             from harness.aws.limiter.shared import SharedLimiterServer
+
             self._limiter = SharedLimiterServer(self._spawn, self._order.scenario.time_scale).start()
             limiter = (self._limiter.address, self._limiter.authkey)
         self._relay()
         for p, share in enumerate(self._order.shares(self._count)):
-            self._processes.append(self._spawn.Process(target=process_main, args=(share, *self._remote, limiter),
-                                                       name=f"workers-{p}", daemon=True))
+            self._processes.append(
+                self._spawn.Process(
+                    target=process_main, args=(share, *self._remote, limiter), name=f"workers-{p}", daemon=True
+                )
+            )
         with held_interrupts():  # the children inherit the block and detach before unblocking
             for process in self._processes:
                 process.start()
 
     def _relay(self) -> None:
-        for local, remote in zip((self._signals.stop, self._signals.abort), self._remote):
+        for local, remote in zip((self._signals.stop, self._signals.abort), self._remote, strict=False):
             if local.is_set() and not remote.is_set():
                 remote.set()
 
@@ -200,8 +213,7 @@ def process_main(order: WorkOrder, stop, abort, limiter: tuple | None) -> None:
 
     recorder = Recorder(Path(order.run_dir) / "events.db", order.run_id)
     try:
-        backend = (connect(*limiter) if limiter else
-                   shared_limiter_backend(order.scenario, order.endpoint_url, recorder))
+        backend = connect(*limiter) if limiter else shared_limiter_backend(order.scenario, order.endpoint_url, recorder)
         run_share(order, recorder, StopSignals(stop, abort), backend)
     finally:
         recorder.close()
@@ -219,10 +231,18 @@ def run_share(order: WorkOrder, recorder, signals, limiter_backend, **where) -> 
 
     scenario, level, workers = order.scenario, order.level, order.workers
     with bound(level=level):
-        recorder.record("worker_process", **{"host": socket.gethostname(), "pid": os.getpid(), "workers": len(workers),
-                                             **where})
-    ctx = scenario_context(scenario, order.endpoint_url, order.run_id, order.prefix, recorder,
-                           order.max_level, limiter_backend=limiter_backend)
+        recorder.record(
+            "worker_process", **{"host": socket.gethostname(), "pid": os.getpid(), "workers": len(workers), **where}
+        )
+    ctx = scenario_context(
+        scenario,
+        order.endpoint_url,
+        order.run_id,
+        order.prefix,
+        recorder,
+        order.max_level,
+        limiter_backend=limiter_backend,
+    )
     executor = PipelineExecutor(scenario, recorder, order.prefix, signals)
     pipelines = {spec: load_pipeline(spec) for spec in scenario.pipelines}
     pool = ThreadPool(lambda i: executor.run_worker(ctx, level, workers[i], pipelines), len(workers))

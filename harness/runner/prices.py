@@ -1,4 +1,5 @@
 """The price table a run's cost is estimated from (harness/prices.toml: one region's list prices)."""
+
 from __future__ import annotations
 
 import tomllib

@@ -1,4 +1,5 @@
 """Live progress: one overwritten line on a terminal, plain periodic lines otherwise."""
+
 from __future__ import annotations
 
 import sys
@@ -68,10 +69,12 @@ class Progress:
             eta = f"new pipelines for {left:.0f}s more" if left > 0 else "in-flight pipelines finishing"
         else:
             eta = f"eta {elapsed / finished * (self.total - finished):.0f}s" if finished and self.total else "eta ?"
-        return (f"{self.label}: {c['done']} done, {c['running']} running, {c['failed']} failed"
-                f"{f' of {self.total}' if self.total else ''} | throttled {c['throttled']} | partial state "
-                f"{c['partial_state_detected']} seen, {c['partial_state_failed']} failed | "
-                f"{elapsed:.0f}s elapsed, {eta}")
+        return (
+            f"{self.label}: {c['done']} done, {c['running']} running, {c['failed']} failed"
+            f"{f' of {self.total}' if self.total else ''} | throttled {c['throttled']} | partial state "
+            f"{c['partial_state_detected']} seen, {c['partial_state_failed']} failed | "
+            f"{elapsed:.0f}s elapsed, {eta}"
+        )
 
     def say(self, text: str) -> None:
         if self.tty:

@@ -17,6 +17,7 @@ backend must be reachable from every node: real AWS, or a simulator every node c
 If the runner dies, Ray ends its job's workers with it: the tagged cleanup (`harness cleanup
 --run-id`) deletes what they left.
 """
+
 from __future__ import annotations
 
 import logging
@@ -61,8 +62,11 @@ class RayConnection:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # nothing leaves the machine
         # ray.init installs its own SIGTERM handler (sys.exit): the runner keeps its own, which
         # stops the run cleanly
-        handlers = ({sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-                    if threading.current_thread() is threading.main_thread() else {})
+        handlers = (
+            {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+            if threading.current_thread() is threading.main_thread()
+            else {}
+        )
         options = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
         if self.address is None:  # Ray's default object store is 30% of memory: events are all it holds
             options.update(object_store_memory=128 * 2**20)
@@ -82,9 +86,11 @@ class RayConnection:
         try:
             socket.create_connection((host, int(port)), timeout=patience).close()
         except OSError as err:
-            raise ConnectionError(f"ray_address {self.address}: no Ray head node answers there "
-                                  f"({err.strerror or err}); start one with `ray start --head`, or leave "
-                                  "ray_address out to start a cluster on this machine for the run") from None
+            raise ConnectionError(
+                f"ray_address {self.address}: no Ray head node answers there "
+                f"({err.strerror or err}); start one with `ray start --head`, or leave "
+                "ray_address out to start a cluster on this machine for the run"
+            ) from None
 
     def nodes(self) -> int:
         return sum(1 for node in _ray().nodes() if node.get("Alive"))
@@ -102,6 +108,7 @@ class RunHub:
 
     def __init__(self, db_path: str):
         from harness.events.forwarding import EventSink
+
         self._sink = EventSink(db_path)
         self._signals = (False, False)
 
@@ -138,10 +145,14 @@ class RayPool:
     def start(self) -> None:
         ray = _ray()
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
         here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
         # several calls at once: a stop must not wait behind a slow write (the sink has its own lock)
-        self._hub = ray.remote(RunHub).options(num_cpus=0, scheduling_strategy=here, max_concurrency=8).remote(
-            os.path.join(self._order.run_dir, "events.db"))
+        self._hub = (
+            ray.remote(RunHub)
+            .options(num_cpus=0, scheduling_strategy=here, max_concurrency=8)
+            .remote(os.path.join(self._order.run_dir, "events.db"))
+        )
         worker = ray.remote(ray_worker_main).options(num_cpus=0, max_retries=0, scheduling_strategy="SPREAD")
         self._running = [worker.remote(share, self._hub) for share in self._order.shares(self._count)]
         self._relay()
@@ -158,8 +169,11 @@ class RayPool:
         while True:
             self._relay()
             if self._running:
-                done, self._running = ray.wait(self._running, num_returns=len(self._running),
-                                               timeout=max(0.0, min(deadline - time.monotonic(), RELAY_SECONDS)))
+                done, self._running = ray.wait(
+                    self._running,
+                    num_returns=len(self._running),
+                    timeout=max(0.0, min(deadline - time.monotonic(), RELAY_SECONDS)),
+                )
                 for ref in done:
                     try:
                         ended = ray.get(ref)
@@ -167,8 +181,10 @@ class RayPool:
                         self._on_lost(f"a Ray worker ended in an error: {_cause(err)}")
                         continue
                     if ended["spilled"]:
-                        self._on_lost(f"a Ray worker on {ended['host']} could not send {ended['spilled']} events: "
-                                      f"they are in {ended['spill_path']} on that host")
+                        self._on_lost(
+                            f"a Ray worker on {ended['host']} could not send {ended['spilled']} events: "
+                            f"they are in {ended['spill_path']} on that host"
+                        )
             if not self._running or time.monotonic() >= deadline:
                 return not self._running
 
@@ -203,25 +219,36 @@ def ray_worker_main(order: WorkOrder, hub) -> dict:
         offset = clock_offset(lambda: ray.get(hub.monotonic.remote(), timeout=SEND_PATIENCE))
         recorder = ForwardingRecorder(
             lambda sender, first, rows: ray.get(hub.write.remote(sender, first, rows), timeout=SEND_PATIENCE),
-            order.run_id, clock_offset=offset)
+            order.run_id,
+            clock_offset=offset,
+        )
         signals = StopSignals(threading.Event(), threading.Event())
         threading.Thread(target=_follow_signals, args=(hub, signals, done), name="signals", daemon=True).start()
-        run_share(order, recorder, signals, shared_limiter_backend(order.scenario, order.endpoint_url, recorder),
-                  node=ray.get_runtime_context().get_node_id())
+        run_share(
+            order,
+            recorder,
+            signals,
+            shared_limiter_backend(order.scenario, order.endpoint_url, recorder),
+            node=ray.get_runtime_context().get_node_id(),
+        )
     finally:
         done.set()
         if recorder is not None:
             recorder.close()
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
-    return {"host": socket.gethostname(), "spilled": recorder.spilled,
-            "spill_path": str(recorder.spill_path) if recorder.spill_path else None}
+    return {
+        "host": socket.gethostname(),
+        "spilled": recorder.spilled,
+        "spill_path": str(recorder.spill_path) if recorder.spill_path else None,
+    }
 
 
 def _follow_signals(hub, signals, done: threading.Event) -> None:
     """The runner's stop and abort, read from the hub. A hub that stops answering means the
     runner is gone: stop and tear down, as an orphaned worker process does."""
     import ray
+
     silent_since = None
     while not done.wait(RELAY_SECONDS):
         try:

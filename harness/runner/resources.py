@@ -1,6 +1,7 @@
 """What a run holds while its levels run, each opened and let go in one place: the embedded
 simulator, a Ray cluster, a Redis limiter, and the account (checked before anything is written,
 its bucket made per level)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -24,6 +25,7 @@ def embedded_simulator(scenario: Scenario, endpoint_url: str | None) -> Iterator
         yield None
         return
     from harness.sim import Simulator
+
     simulator = Simulator(scenario.profile, seed=scenario.seed, time_scale=scenario.time_scale).start()
     try:
         yield simulator
@@ -39,6 +41,7 @@ def ray_cluster(scenario: Scenario) -> Iterator[object | None]:
         yield None
         return
     from harness.runner.ray_workers import RayConnection
+
     connection = RayConnection(scenario.ray_address).open()
     try:
         yield connection
@@ -51,9 +54,12 @@ def guard_account(scenario: Scenario, endpoint_url: str | None, allowed_accounts
     if scenario.backend != "aws":
         return
     if endpoint_url is None and scenario.time_scale != 1.0:
-        raise ValueError(f"{scenario.source}: time_scale = {scenario.time_scale!r} is not allowed; "
-                         "expected 1.0 with backend = \"aws\" (AWS runs in real time)")
+        raise ValueError(
+            f"{scenario.source}: time_scale = {scenario.time_scale!r} is not allowed; "
+            'expected 1.0 with backend = "aws" (AWS runs in real time)'
+        )
     from harness.aws.account import check_account
+
     sts = ClientFactory(scenario_backend(scenario, endpoint_url), scenario.retry()).client("sts")
     check_account(sts, scenario.region, allowed_accounts, say=say)
 
@@ -66,6 +72,7 @@ def connect_shared_limiter(scenario: Scenario, endpoint_url: str | None, recorde
     if backend is None:
         return None
     from harness.aws.limiter.redis_backend import LimiterUnreachable, without_password
+
     try:
         backend.check()
     except LimiterUnreachable:
@@ -73,8 +80,7 @@ def connect_shared_limiter(scenario: Scenario, endpoint_url: str | None, recorde
             raise
         backend.now()  # falls back, with the warning
     else:
-        say(f"limiter: shared through {without_password(scenario.limiter.redis_url)} "
-            f"(namespace {backend.namespace})")
+        say(f"limiter: shared through {without_password(scenario.limiter.redis_url)} (namespace {backend.namespace})")
     recorder.set_meta(shared_limiter=backend.shared)
     return backend
 
@@ -86,8 +92,9 @@ def prepare_bucket(ctx: AwsContext, scenario: Scenario, run_id: str) -> None:
         s3.head_bucket(Bucket=ctx.bucket)
         return
     # outside us-east-1 S3 wants the region named (IllegalLocationConstraintException otherwise)
-    where = ({} if scenario.region == "us-east-1" else
-             {"CreateBucketConfiguration": {"LocationConstraint": scenario.region}})
+    where = (
+        {} if scenario.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": scenario.region}}
+    )
     try:
         s3.create_bucket(Bucket=ctx.bucket, **where)
     except ClientError as err:

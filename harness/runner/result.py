@@ -1,5 +1,6 @@
 """What a run ends with: its folder, how it stopped, its counts, what it left behind; the report
 rendered from its folder; and the exit code a command that ran it gives."""
+
 from __future__ import annotations
 
 import sys
@@ -36,6 +37,7 @@ class RunResult:
         """The report, from the run folder alone; a report that cannot be rendered is said (and
         kept in report_failed), the events are safe and it can be rebuilt."""
         from harness.report import render
+
         try:
             paths = render(self.run_dir)
             say(f"report: {paths['html']}")

@@ -7,6 +7,7 @@ end at once and each in-flight pipeline tears down what it made. After the grace
 second Ctrl-C, `request_abort`) teardowns stop waiting, and a tagged cleanup deletes whatever is
 left. The run folder is completed either way.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -19,9 +20,9 @@ from pathlib import Path
 from typing import Callable
 
 from harness.clock import Clock
-from harness.config import dumps_toml as toml_dumps
-from harness.events import Recorder, finalize
+from harness.events import Recorder
 from harness.rlimits import raise_open_file_limit
+from harness.runner import folder
 from harness.runner.abort import AbortWatch
 from harness.runner.cleanup import cleanup_run, find_run_resources
 from harness.runner.costguard import CostGuard
@@ -45,10 +46,18 @@ def run_prefix(run_id: str) -> str:
 
 
 class Runner:
-    def __init__(self, scenario: Scenario, reports_dir: str | Path = "reports", levels: list[int] | None = None,
-                 out=sys.stderr, run_id: str | None = None, endpoint_url: str | None = None,
-                 allow_accounts: list[str] | None = None, clock: Clock | None = None,
-                 predicted_rate: float | None = None):
+    def __init__(
+        self,
+        scenario: Scenario,
+        reports_dir: str | Path = "reports",
+        levels: list[int] | None = None,
+        out=sys.stderr,
+        run_id: str | None = None,
+        endpoint_url: str | None = None,
+        allow_accounts: list[str] | None = None,
+        clock: Clock | None = None,
+        predicted_rate: float | None = None,
+    ):
         """clock: the run's clock; the default is each level's wall clock at its time scale (a dry run
         passes a manual clock that drives a manual-time simulator). predicted_rate: what `harness plan`
         predicts as the highest sustainable arrival rate, recorded beside the measured one."""
@@ -75,8 +84,10 @@ class Runner:
             return
         self.stopped_by = reason
         self.signals.stop.set()
-        self.say(f"{reason}: stopping - no new pipelines; in-flight ones tear down "
-                 f"(grace {self.scenario.grace_seconds:.0f} s AWS; again to stop waiting for them)")
+        self.say(
+            f"{reason}: stopping - no new pipelines; in-flight ones tear down "
+            f"(grace {self.scenario.grace_seconds:.0f} s AWS; again to stop waiting for them)"
+        )
 
     def request_abort(self, reason: str = "grace period over") -> None:
         """Teardowns stop waiting; the tagged cleanup deletes whatever is left."""
@@ -103,26 +114,19 @@ class Runner:
         return live
 
     # --- the run -----------------------------------------------------------------------------
-    def prepare_folder(self) -> None:
-        """Made and written before any resource exists, so an unusable folder costs nothing."""
-        try:
-            self.run_dir.mkdir(parents=True, exist_ok=False)
-            resolved = {"run_id": self.run_id, "levels": self.levels, **self.scenario.resolved()}
-            (self.run_dir / "scenario.toml").write_text(toml_dumps(resolved))
-        except OSError as err:
-            raise OSError(f"run folder {self.run_dir} is not writable: {err.strerror or err}") from None
-
     def run(self) -> RunResult:
         scenario = self.scenario
         check_shared_limiter(scenario)
         guard_account(scenario, self.endpoint_url, self.allowed_accounts, self.say)
         if scenario.level_time_scales and self.endpoint_url is not None:
-            raise ValueError(f"{scenario.source}: level_time_scale needs the simulator the run starts itself; a "
-                             "running simulator (--endpoint-url) keeps the time scale it was started with")
+            raise ValueError(
+                f"{scenario.source}: level_time_scale needs the simulator the run starts itself; a "
+                "running simulator (--endpoint-url) keeps the time scale it was started with"
+            )
         raise_open_file_limit()  # kept-alive connections: a socket each, hundreds at high N
         with contextlib.ExitStack() as held:
             ray = held.enter_context(ray_cluster(scenario))  # one that does not answer: no folder made
-            self.prepare_folder()
+            folder.prepare(self.run_dir, {"run_id": self.run_id, "levels": self.levels, **scenario.resolved()})
             recorder = Recorder(self.run_dir / "events.db", self.run_id)
             recorder.listeners.append(self.progress.observe)
             executor = PipelineExecutor(scenario, recorder, self.prefix, self.signals, self.progress)
@@ -133,18 +137,37 @@ class Runner:
                 self._after_level = watch.check
             guard = None
             if scenario.max_cost_usd is not None:
-                guard = CostGuard(self.run_dir / "events.db", scenario.max_cost_usd, scenario.time_scale,
-                                  scenario.params.get("instance_type", "ml.m5.large"), self._over_budget,
-                                  interval=min(2.0, 30 * scenario.time_scale),  # every 30 AWS s at most
-                                  level_time_scales={n: scenario.time_scale_at(n) for n in self.levels}).start()
+                guard = CostGuard(
+                    self.run_dir / "events.db",
+                    scenario.max_cost_usd,
+                    scenario.time_scale,
+                    scenario.params.get("instance_type", "ml.m5.large"),
+                    self._over_budget,
+                    interval=min(2.0, 30 * scenario.time_scale),  # every 30 AWS s at most
+                    level_time_scales={n: scenario.time_scale_at(n) for n in self.levels},
+                ).start()
             simulator = None
             try:
                 simulator = held.enter_context(embedded_simulator(scenario, self.endpoint_url))
                 endpoint_url = self.endpoint_url or (simulator.endpoint_url if simulator else None)
                 limiter_backend = connect_shared_limiter(scenario, endpoint_url, recorder, self.say)
-                self.state = RunState(scenario, self.run_id, self.run_dir, self.prefix, max(self.levels), recorder,
-                                      self.progress, self.signals, executor, endpoint_url, simulator,
-                                      limiter_backend, self.clock, self.request_abort, self.say)
+                self.state = RunState(
+                    scenario,
+                    self.run_id,
+                    self.run_dir,
+                    self.prefix,
+                    max(self.levels),
+                    recorder,
+                    self.progress,
+                    self.signals,
+                    executor,
+                    endpoint_url,
+                    simulator,
+                    limiter_backend,
+                    self.clock,
+                    self.request_abort,
+                    self.say,
+                )
                 self._say_ray(ray, recorder)
                 for level in self.levels:
                     if self.signals.stop.is_set():
@@ -156,37 +179,29 @@ class Runner:
                     guard.stop()
                     recorder.set_meta(cost_usd=guard.spent_usd, max_cost_usd=scenario.max_cost_usd)
                 leftovers = self._final_cleanup(recorder)
-                self._end(recorder, simulator)
-        return RunResult(self.run_id, self.run_dir, self.stopped_by,
-                         executor.tally.pipelines + (self.state.counted[0] if self.state else 0),
-                         executor.tally.failed + (self.state.counted[1] if self.state else 0), leftovers)
+                folder.record_end(recorder, self.run_dir, self.stopped_by, simulator)
+                self.progress.close()
+        return RunResult(
+            self.run_id,
+            self.run_dir,
+            self.stopped_by,
+            executor.tally.pipelines + (self.state.counted[0] if self.state else 0),
+            executor.tally.failed + (self.state.counted[1] if self.state else 0),
+            leftovers,
+        )
 
     def _start(self, recorder: Recorder) -> None:
         scenario = self.scenario
-        recorder.set_meta(run_id=self.run_id, scenario=scenario.name, levels=self.levels,
-                          time_scale=scenario.time_scale, backend=scenario.backend, profile=scenario.profile,
-                          policy=scenario.policy, prefix=self.prefix, started=time.time(), complete=False,
-                          seed=scenario.seed, pipelines=scenario.pipelines)
-        self.say(f"run {self.run_id}: {scenario.name} on {scenario.backend}"
-                 f"{' (' + scenario.profile + ')' if scenario.backend == 'sim' else ''}, policy {scenario.policy},"
-                 f" levels {', '.join(map(str, self.levels))}, {self._time_scales_text()}")
+        folder.record_start(recorder, self.run_id, self.prefix, scenario, self.levels, self.predicted_rate)
+        self.say(
+            f"run {self.run_id}: {scenario.name} on {scenario.backend}"
+            f"{' (' + scenario.profile + ')' if scenario.backend == 'sim' else ''}, policy {scenario.policy},"
+            f" levels {', '.join(map(str, self.levels))}, {folder.time_scales_text(scenario, self.levels)}"
+        )
         if self.predicted_rate:
-            self.say(f"plan: the highest sustainable arrival rate is predicted at {self.predicted_rate:.0f} "
-                     "pipelines/hour")
-            recorder.set_meta(predicted_sustainable_per_hour=self.predicted_rate)
-
-    def _end(self, recorder: Recorder, simulator) -> None:
-        end = {"outcome": self.stopped_by or "complete"}
-        if simulator is not None:  # what the simulator itself still holds, by its own count
-            try:
-                end["sim"] = simulator.stats()
-            except OSError:
-                pass
-        recorder.record("run_end", **end)
-        recorder.set_meta(complete=self.stopped_by is None, stopped_by=self.stopped_by, ended=time.time())
-        recorder.close()
-        finalize(self.run_dir / "events.db")
-        self.progress.close()
+            self.say(
+                f"plan: the highest sustainable arrival rate is predicted at {self.predicted_rate:.0f} pipelines/hour"
+            )
 
     def _say_ray(self, ray, recorder: Recorder) -> None:
         if ray is None:
@@ -195,12 +210,6 @@ class Runner:
         nodes = ray.nodes()
         self.say(f"workers: {self.scenario.processes} Ray workers on {where} ({nodes} node{'s' * (nodes != 1)})")
         recorder.set_meta(ray_nodes=nodes)
-
-    def _time_scales_text(self) -> str:
-        scales = {n: self.scenario.time_scale_at(n) for n in self.levels}
-        if len(set(scales.values())) == 1:
-            return f"time scale {self.scenario.time_scale:g}"
-        return "time scales " + ", ".join(f"{scale:g} at N={n}" for n, scale in scales.items())
 
     def _final_cleanup(self, recorder: Recorder) -> list:
         """Whatever still carries the run's tag goes; what cannot be deleted is reported."""

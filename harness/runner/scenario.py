@@ -1,5 +1,6 @@
 """Scenario files (TOML): what to run, against what, how hard. Validated on load: an unknown
 key or a bad value is an error naming the file, the key, the value and what is allowed."""
+
 from __future__ import annotations
 
 import re
@@ -44,8 +45,12 @@ def check_profile(profile, source: str) -> None:
     if isinstance(profile, str) and profile in available_profiles():
         return
     if not isinstance(profile, str) or not profile.endswith(".toml") or not Path(profile).is_file():
-        raise ConfigError(source, "profile", profile,
-                          "one of " + ", ".join(available_profiles()) + ", or the path of an existing profile .toml")
+        raise ConfigError(
+            source,
+            "profile",
+            profile,
+            "one of " + ", ".join(available_profiles()) + ", or the path of an existing profile .toml",
+        )
     load_profile(profile)  # a profile that does not load: its error names that file and key
 
 
@@ -54,6 +59,7 @@ class SharedLimiter:
     """Where the harness policy's limiter keeps its state. Without `redis_url`, in this run (its
     threads, or its worker processes through the runner); with it, in Redis, shared by every run
     and host that uses the same Redis and namespace (runs that spend one account's quotas)."""
+
     redis_url: str | None = None
     namespace: str | None = None  # default: the backend, endpoint and region (see aws_context)
     on_unreachable: str = "local"  # or "fail": see harness/aws/limiter/redis_backend.py
@@ -69,6 +75,7 @@ IMAGE = re.compile(r"^[^\s/]+/[^\s]+$")
 class Account:
     """Where the pipelines put things in the account. On the simulator every key has a default;
     on real AWS `role_arn` is required (there is no role every account has)."""
+
     role_arn: str | None = None  # an IAM role SageMaker assumes: it must trust sagemaker.amazonaws.com
     training_image: str | None = None  # default: SageMaker's XGBoost image for the region (the SDK's lookup)
     bucket: str | None = None  # an existing bucket (objects under the run's prefix); default: one per run
@@ -184,32 +191,49 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
     stages = parse_stages(root)
     arrivals = bool(stages) or root.has("arrival_rates")
     if arrivals and root.has("levels"):
-        raise root.error("arrival_rates", root.raw("arrival_rates"), "nothing beside levels: a scenario runs N "
-                                                                     "pipelines at once (levels) or pipelines "
-                                                                     "arriving at rates (arrival_rates)")
-    levels = ([max(1, int(round(max(s.target for s in stages))))] if stages else
-              root.raw("arrival_rates" if arrivals else "levels", [4]))
-    if arrivals and (not isinstance(levels, list) or not levels or any(
-            isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 100000 for n in levels)):
-        raise root.error("arrival_rates", levels, "a non-empty list of pipelines per AWS hour, integers from 1 to "
-                                                  "100000")
+        raise root.error(
+            "arrival_rates",
+            root.raw("arrival_rates"),
+            "nothing beside levels: a scenario runs N "
+            "pipelines at once (levels) or pipelines "
+            "arriving at rates (arrival_rates)",
+        )
+    levels = (
+        [max(1, int(round(max(s.target for s in stages))))]
+        if stages
+        else root.raw("arrival_rates" if arrivals else "levels", [4])
+    )
+    if arrivals and (
+        not isinstance(levels, list)
+        or not levels
+        or any(isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 100000 for n in levels)
+    ):
+        raise root.error(
+            "arrival_rates", levels, "a non-empty list of pipelines per AWS hour, integers from 1 to 100000"
+        )
     if arrivals and not stages and not root.number("duration_seconds", 0.0, minimum=0.0):
-        raise root.error("duration_seconds", root.raw("duration_seconds"), "how long pipelines arrive, in AWS "
-                                                                           "seconds (> 0, required with "
-                                                                           "arrival_rates)")
+        raise root.error(
+            "duration_seconds",
+            root.raw("duration_seconds"),
+            "how long pipelines arrive, in AWS seconds (> 0, required with arrival_rates)",
+        )
     if not arrivals and (not isinstance(levels, list) or not levels or not all(map(is_level, levels))):
         raise root.error("levels", levels, f"a non-empty list of integers {LEVEL_RANGE}")
     accounts = root.raw("allowed_accounts", [])
-    if not isinstance(accounts, list) or any(not isinstance(a, str) or not a.isdigit() or len(a) != 12
-                                             for a in accounts):
+    if not isinstance(accounts, list) or any(
+        not isinstance(a, str) or not a.isdigit() or len(a) != 12 for a in accounts
+    ):
         raise root.error("allowed_accounts", accounts, "a list of 12-digit account ids as strings")
     thresholds, abort_thresholds = parse_thresholds(root)
 
     pipelines = root.raw("pipelines", {"workbench": 1})
     if isinstance(pipelines, str):
         pipelines = {pipelines: 1}
-    if not isinstance(pipelines, dict) or not pipelines or any(
-            isinstance(w, bool) or not isinstance(w, (int, float)) or w <= 0 for w in pipelines.values()):
+    if (
+        not isinstance(pipelines, dict)
+        or not pipelines
+        or any(isinstance(w, bool) or not isinstance(w, (int, float)) or w <= 0 for w in pipelines.values())
+    ):
         raise root.error("pipelines", pipelines, "a pipeline name, or a table of pipeline = weight (> 0)")
 
     params = root.raw("params", {})
@@ -217,13 +241,16 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
         raise root.error("params", params, "a table of pipeline parameters")
 
     section = root.section("deadlines")
-    deadlines = Deadlines(**{f.name: section.number(f.name, getattr(Deadlines(), f.name), minimum=0.0)
-                             for f in fields(Deadlines)})
+    deadlines = Deadlines(
+        **{f.name: section.number(f.name, getattr(Deadlines(), f.name), minimum=0.0) for f in fields(Deadlines)}
+    )
     section.done()
     dash = root.section("dashboard")
-    dashboard = Dashboard(workers=dash.integer("workers", 0, minimum=0, maximum=64),
-                          cached=dash.boolean("cached", False),
-                          poll_seconds=dash.number("poll_seconds", 30.0, minimum=0.1))
+    dashboard = Dashboard(
+        workers=dash.integer("workers", 0, minimum=0, maximum=64),
+        cached=dash.boolean("cached", False),
+        poll_seconds=dash.number("poll_seconds", 30.0, minimum=0.1),
+    )
     dash.done()
 
     account = parse_account(root.section("account"), backend)
@@ -245,8 +272,9 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
         max_attempts=parse_max_attempts(root),
         levels=list(levels),
         iterations=root.integer("iterations", 1, minimum=1, maximum=10000),
-        duration_seconds=(sum(s.duration_seconds for s in stages) if stages else
-                          root.number("duration_seconds", 0.0, minimum=0.0)),
+        duration_seconds=(
+            sum(s.duration_seconds for s in stages) if stages else root.number("duration_seconds", 0.0, minimum=0.0)
+        ),
         arrivals=arrivals and _threads_only(root),
         max_in_flight=root.integer("max_in_flight", 256, minimum=1, maximum=100000),
         start_rate=root.number("start_rate", 0.0, minimum=0.0, maximum=100000.0),
@@ -269,6 +297,7 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
     )
     root.done()
     from harness.pipelines.base import load_pipeline
+
     loaded = {}
     for spec in scenario.pipelines:
         try:
@@ -278,10 +307,15 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
     check_params(scenario.params, loaded, source)
     if scenario.max_cost_usd is not None:
         from harness.runner.prices import load_prices
+
         instance, prices = scenario.params.get("instance_type", "ml.m5.large"), load_prices()
         if instance not in prices["training"] or instance not in prices["hosting"]:
-            raise ConfigError(source, "max_cost_usd", scenario.max_cost_usd,
-                              f"a params.instance_type that harness/prices.toml prices ({', '.join(prices['training'])})")
+            raise ConfigError(
+                source,
+                "max_cost_usd",
+                scenario.max_cost_usd,
+                f"a params.instance_type that harness/prices.toml prices ({', '.join(prices['training'])})",
+            )
     return scenario
 
 
@@ -297,8 +331,12 @@ def check_params(params: dict, pipelines: dict, source: str) -> None:
     every_pipeline_declares = all(p.params is not None for p in pipelines.values())
     for key, value in params.items():
         if key not in declared and every_pipeline_declares:
-            raise ConfigError(source, f"params.{key}", value, f"a parameter of {' or '.join(pipelines)}: "
-                                                              + (", ".join(declared) or "none"))
+            raise ConfigError(
+                source,
+                f"params.{key}",
+                value,
+                f"a parameter of {' or '.join(pipelines)}: " + (", ".join(declared) or "none"),
+            )
         for spec, param in declared.get(key, ()):
             if not param.accepts(value):
                 raise ConfigError(source, f"params.{key}", value, f"{param.kind} ({spec}: {param.help})")
@@ -310,30 +348,38 @@ def parse_stages(root: Section) -> list[Stage]:
         return []
     for key in ("arrival_rates", "levels", "duration_seconds"):
         if root.has(key):
-            raise root.error(key, root.raw(key), "nothing beside arrival_stages (the stages say the rates and "
-                                                 "how long)")
+            raise root.error(
+                key, root.raw(key), "nothing beside arrival_stages (the stages say the rates and how long)"
+            )
     rows = root.sections("arrival_stages")
     stages = []
     for row in rows:
-        stages.append(Stage(row.number("target", required=True, minimum=0.0, maximum=100000.0),
-                            row.number("duration_seconds", required=True, above=0.0)))
+        stages.append(
+            Stage(
+                row.number("target", required=True, minimum=0.0, maximum=100000.0),
+                row.number("duration_seconds", required=True, above=0.0),
+            )
+        )
         row.done()
     if not stages or max(s.target for s in stages) < 1:
-        raise root.error("arrival_stages", root.raw("arrival_stages"), "stages with a target of 1 pipeline per hour "
-                                                                        "or more")
+        raise root.error(
+            "arrival_stages", root.raw("arrival_stages"), "stages with a target of 1 pipeline per hour or more"
+        )
     return stages
 
 
 def _threads_only(root: Section) -> bool:
     if root.raw("workers", "threads") != "threads":
-        raise root.error("workers", root.raw("workers"), 'threads with arrival_rates (each arrival is a thread of '
-                                                        "the runner)")
+        raise root.error(
+            "workers", root.raw("workers"), "threads with arrival_rates (each arrival is a thread of the runner)"
+        )
     return True
 
 
 def parse_thresholds(root: Section) -> tuple[list[str], list[str]]:
     """Strings, or tables {check = "failed <= 2", abort = true} for thresholds that stop the run."""
     from harness.runner.abort import check_abortable
+
     items = root.raw("thresholds", [])
     allowed = "a list of strings like 'failed == 0', or tables like { check = \"failed <= 2\", abort = true }"
     if not isinstance(items, list):
@@ -343,8 +389,12 @@ def parse_thresholds(root: Section) -> tuple[list[str], list[str]]:
         if isinstance(item, str):
             checks.append(item)
             continue
-        if not isinstance(item, dict) or set(item) - {"check", "abort"} or not isinstance(item.get("check"), str) \
-                or not isinstance(item.get("abort", False), bool):
+        if (
+            not isinstance(item, dict)
+            or set(item) - {"check", "abort"}
+            or not isinstance(item.get("check"), str)
+            or not isinstance(item.get("abort", False), bool)
+        ):
             raise root.error("thresholds", item, allowed)
         checks.append(item["check"])
         if item.get("abort"):
@@ -363,8 +413,11 @@ def parse_level_time_scales(section: Section, backend: str) -> dict[int, float]:
             raise section.error(key, section.data[key], "a level (an integer >= 1) = a time scale")
         scales[int(key)] = section.number(key, minimum=1e-4, maximum=1.0)
     if scales and backend == "aws":
-        raise section.error(next(iter(section.data)), next(iter(scales.values())),
-                            'nothing with backend = "aws" (AWS runs in real time)')
+        raise section.error(
+            next(iter(section.data)),
+            next(iter(scales.values())),
+            'nothing with backend = "aws" (AWS runs in real time)',
+        )
     section.done()
     return dict(sorted(scales.items()))
 
@@ -376,8 +429,12 @@ def parse_ray_address(root: Section) -> str | None:
     if root.raw("workers", "threads") != "ray":
         raise root.error("ray_address", address, 'nothing unless workers = "ray"')
     if not RAY_ADDRESS.match(address):
-        raise root.error("ray_address", address, 'a Ray cluster address: "auto" or host:port of its head node (not '
-                                                 "ray:// - the runner's host must be a node: it writes the run folder)")
+        raise root.error(
+            "ray_address",
+            address,
+            'a Ray cluster address: "auto" or host:port of its head node (not '
+            "ray:// - the runner's host must be a node: it writes the run folder)",
+        )
     return address
 
 
@@ -385,18 +442,28 @@ def check_shared_limiter(scenario: Scenario) -> None:
     """Ray workers on several hosts pace through one limiter only if it lives in Redis. Checked
     when the run starts, after the command line had its say (--redis-url)."""
     if scenario.workers == "ray" and scenario.retry().policy.uses_limiter and not scenario.limiter.redis_url:
-        raise ConfigError(scenario.source, "workers", "ray",
-                          'threads or processes, unless the limiter is shared through Redis ([limiter] redis_url '
-                          'or --redis-url): Ray workers on every host pace through one limiter')
+        raise ConfigError(
+            scenario.source,
+            "workers",
+            "ray",
+            "threads or processes, unless the limiter is shared through Redis ([limiter] redis_url "
+            "or --redis-url): Ray workers on every host pace through one limiter",
+        )
 
 
 def parse_limiter(section: Section) -> SharedLimiter:
     url = section.string("redis_url")
     if url is not None and not REDIS_URL.match(url):
-        raise section.error("redis_url", without_password(url), "a Redis URL such as redis://127.0.0.1:6379/0 (redis://, rediss:// "
-                                              "or unix://)")
-    limiter = SharedLimiter(redis_url=url, namespace=section.string("namespace"),
-                            on_unreachable=section.string("on_unreachable", "local", choices=ON_UNREACHABLE))
+        raise section.error(
+            "redis_url",
+            without_password(url),
+            "a Redis URL such as redis://127.0.0.1:6379/0 (redis://, rediss:// or unix://)",
+        )
+    limiter = SharedLimiter(
+        redis_url=url,
+        namespace=section.string("namespace"),
+        on_unreachable=section.string("on_unreachable", "local", choices=ON_UNREACHABLE),
+    )
     section.done()
     return limiter
 
@@ -407,9 +474,13 @@ def parse_max_attempts(root: Section) -> int | None:
     if value == SDK_DEFAULT:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 50:
-        raise root.error("max_attempts", value, f'an integer from 1 to 50, or "{SDK_DEFAULT}" (each retry '
-                                                "policy's own default: botocore legacy 5, standard and adaptive "
-                                                "3, harness 8)")
+        raise root.error(
+            "max_attempts",
+            value,
+            f'an integer from 1 to 50, or "{SDK_DEFAULT}" (each retry '
+            "policy's own default: botocore legacy 5, standard and adaptive "
+            "3, harness 8)",
+        )
     return value
 
 
@@ -423,18 +494,26 @@ def parse_account(section: Section, backend: str) -> Account:
         return value
 
     tags = section.raw("tags", {})
-    if (not isinstance(tags, dict) or any(not isinstance(v, str) or len(v) > 256 for v in tags.values())
-            or any(not 1 <= len(k) <= 128 or k.lower().startswith("aws:") for k in tags)):
-        raise section.error("tags", tags, "a table of tag = \"value\" (keys 1-128 characters, not aws:*; "
-                                          "values up to 256)")
+    if (
+        not isinstance(tags, dict)
+        or any(not isinstance(v, str) or len(v) > 256 for v in tags.values())
+        or any(not 1 <= len(k) <= 128 or k.lower().startswith("aws:") for k in tags)
+    ):
+        raise section.error(
+            "tags", tags, 'a table of tag = "value" (keys 1-128 characters, not aws:*; values up to 256)'
+        )
     account = Account(
-        role_arn=matching("role_arn", ROLE_ARN, "an IAM role ARN like arn:aws:iam::111122223333:role/name",
-                          required=backend == "aws"),
-        training_image=matching("training_image", IMAGE, "an image URI like "
-                                "111122223333.dkr.ecr.eu-west-1.amazonaws.com/repository:tag"),
+        role_arn=matching(
+            "role_arn", ROLE_ARN, "an IAM role ARN like arn:aws:iam::111122223333:role/name", required=backend == "aws"
+        ),
+        training_image=matching(
+            "training_image", IMAGE, "an image URI like 111122223333.dkr.ecr.eu-west-1.amazonaws.com/repository:tag"
+        ),
         bucket=matching("bucket", BUCKET, "an S3 bucket name (3-63 lower-case letters, digits, dots, hyphens)"),
-        glue_database=matching("glue_database", GLUE_NAME, "a Glue database name (lower-case letters, digits, "
-                               "underscores)") or "harness",
+        glue_database=matching(
+            "glue_database", GLUE_NAME, "a Glue database name (lower-case letters, digits, underscores)"
+        )
+        or "harness",
         tags={str(k): v for k, v in tags.items()},
     )
     section.done()

@@ -1,6 +1,7 @@
 """The one way a command runs a scenario: Ctrl-C and SIGTERM handled as a person expects (stop,
 then stop waiting, then quit), the report rendered after the run, and the exit code the result
 owns (`RunResult.exit_code`)."""
+
 from __future__ import annotations
 
 import sys
@@ -29,6 +30,7 @@ def stop_handlers(runner):
     stderr's), so doing the work in the handler could deadlock."""
     import contextlib
     import signal
+
     received: list[str] = []
     done = threading.Event()
 
@@ -44,8 +46,10 @@ def stop_handlers(runner):
                 runner.request_stop(received[acted])
                 acted += 1
             if len(received) >= 3:
-                print(f"quitting at once; to delete what is left: harness cleanup --run-id {runner.run_id}",
-                      file=sys.stderr)
+                print(
+                    f"quitting at once; to delete what is left: harness cleanup --run-id {runner.run_id}",
+                    file=sys.stderr,
+                )
                 return
 
     previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -56,4 +60,5 @@ def stop_handlers(runner):
         for sig, handler in previous.items():
             with contextlib.suppress(ValueError, TypeError):
                 signal.signal(sig, handler)
+
     return restore

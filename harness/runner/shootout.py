@@ -1,5 +1,6 @@
 """The shoot-out: one scenario run once per retry policy, the same seed on the same simulator
 profile, so the runs can be put side by side (harness/report/policies.py)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,9 +13,15 @@ from harness.runner.scenario import Scenario
 from harness.runner.session import run_and_report
 
 
-def shootout(load: Callable[[], Scenario], policies: list[str], levels: list[int] | None, reports: str | Path,
-             max_attempts: int | str | None = None, endpoint_url: str | None = None,
-             allow_accounts: list[str] | None = None) -> tuple[list[Path], RunResult | None]:
+def shootout(
+    load: Callable[[], Scenario],
+    policies: list[str],
+    levels: list[int] | None,
+    reports: str | Path,
+    max_attempts: int | str | None = None,
+    endpoint_url: str | None = None,
+    allow_accounts: list[str] | None = None,
+) -> tuple[list[Path], RunResult | None]:
     """The run folders, in policy order, and the result of a run that was stopped (the policies
     after it were not run), or None. load(): a fresh scenario for each run."""
     run_dirs = []
@@ -23,8 +30,9 @@ def shootout(load: Callable[[], Scenario], policies: list[str], levels: list[int
         scenario.policy = policy
         if max_attempts is not None:
             scenario.max_attempts = None if max_attempts == SDK_DEFAULT else max_attempts
-        result = run_and_report(Runner(scenario, reports, levels, endpoint_url=endpoint_url,
-                                       allow_accounts=allow_accounts))
+        result = run_and_report(
+            Runner(scenario, reports, levels, endpoint_url=endpoint_url, allow_accounts=allow_accounts)
+        )
         run_dirs.append(result.run_dir)
         if result.stopped_by:
             return run_dirs, result

@@ -1,5 +1,6 @@
 """`whatif --verify`: the run's scenario rerun on the simulator with the changed quotas, at the
 run's levels and time scale, for the measured throughput beside the predicted one."""
+
 from __future__ import annotations
 
 import json
@@ -11,16 +12,18 @@ from harness.runner.scenario import load_scenario
 from harness.runner.session import run_and_report
 
 
-def rerun_with(metrics: dict, rows: list, scenario_name: str | None, reports: str | Path,
-               out: Path) -> tuple[RunResult, dict[int, float | None]]:
+def rerun_with(
+    metrics: dict, rows: list, scenario_name: str | None, reports: str | Path, out: Path
+) -> tuple[RunResult, dict[int, float | None]]:
     """The rerun's result and its throughput per level (pipelines per AWS hour). rows: the changed
     quota rows, for both the account (a profile written into `out`) and the harness's table."""
     from harness.report import whatif
 
     scenario = load_scenario(scenario_name or metrics["scenario"])
     if scenario.backend != "sim":
-        raise ValueError(f"--verify reruns on the simulator; scenario {scenario.name} has backend = "
-                         f"{scenario.backend!r}")
+        raise ValueError(
+            f"--verify reruns on the simulator; scenario {scenario.name} has backend = {scenario.backend!r}"
+        )
     out.mkdir(parents=True, exist_ok=True)
     scenario.profile = whatif.verify_profile(scenario.profile, rows, out)
     scenario.quota_overrides = list(scenario.quota_overrides) + rows

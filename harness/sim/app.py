@@ -7,6 +7,7 @@ thread-safe), through the handler of its service for what moto lacks or gets wro
 (sagemaker.py, athena.py, glue.py, featurestore.py), else moto (motobridge.py) -> the answer
 written in the caller's protocol.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -54,7 +55,8 @@ def _is_loopback(address: str) -> bool:
 def _limited(reply: Reply) -> bool:
     """A concurrency quota's refusal (not a rate quota's throttle)."""
     return isinstance(reply, ApiError) and (
-        reply.code == "ResourceLimitExceeded" or reply.members.get("Reason") in LIMIT_REASONS)
+        reply.code == "ResourceLimitExceeded" or reply.members.get("Reason") in LIMIT_REASONS
+    )
 
 
 class SimulatorApp:
@@ -86,20 +88,31 @@ class SimulatorApp:
             "glue": glue.handle,
             "sagemaker": self.sagemaker.handle,
             "sagemaker-runtime": self.sagemaker.runtime,
-            "sagemaker-featurestore-runtime":
-                lambda call: self.records.handle(call, lambda name: self.sagemaker.feature_group_schema(call, name)),
+            "sagemaker-featurestore-runtime": lambda call: self.records.handle(
+                call, lambda name: self.sagemaker.feature_group_schema(call, name)
+            ),
             "service-quotas": self._service_quotas,
         }
         self.stats = Stats()
         self._next_tick = 0.0
 
-    def reset(self, profile: Profile | None = None, seed: int | None = None,
-              time_scale: float | None = None, manual_time: bool = False) -> None:
+    def reset(
+        self,
+        profile: Profile | None = None,
+        seed: int | None = None,
+        time_scale: float | None = None,
+        manual_time: bool = False,
+    ) -> None:
         from moto.moto_api._internal.models import moto_api_backend
+
         with self._lock:
             moto_api_backend.reset()
-            self.configure(profile or self.profile, self.seed if seed is None else seed,
-                           self.time_scale if time_scale is None else time_scale, manual_time)
+            self.configure(
+                profile or self.profile,
+                self.seed if seed is None else seed,
+                self.time_scale if time_scale is None else time_scale,
+                manual_time,
+            )
 
     # --- WSGI ----------------------------------------------------------------------------
     def __call__(self, environ: dict, start_response: Callable):
@@ -145,8 +158,10 @@ class SimulatorApp:
         # What of this response's time was AWS behaviour the profile asked for (latency, a
         # timeout): a client subtracts it from its round trip to see the measurement's own
         # overhead (harness CPU, GIL, transport, the simulator's queue and moto's work).
-        headers = list(headers) + [(INJECTED_HEADER, f"{self._injected.seconds * 1000.0:.3f}"),
-                                   (SERVED_HEADER, f"{(time.monotonic() - arrived) * 1000.0:.3f}")]
+        headers = list(headers) + [
+            (INJECTED_HEADER, f"{self._injected.seconds * 1000.0:.3f}"),
+            (SERVED_HEADER, f"{(time.monotonic() - arrived) * 1000.0:.3f}"),
+        ]
         return self._respond(start_response, status, headers, payload)
 
     def _serve(self, call: Call) -> Reply:
@@ -178,8 +193,8 @@ class SimulatorApp:
                 log.exception("simulator crash on %s", call.key)
                 reply = errors.crashed(call)
         status = reply.status
-        if isinstance(reply, Gap) and status == 500:
-            self.stats.count(call.key, "crashes")
+        if isinstance(reply, Gap):
+            self.stats.count(call.key, "crashes" if status == 500 else "lacking")
         elif _limited(reply):
             self.stats.count(call.key, "limited")
         elif status >= 400:
@@ -211,9 +226,16 @@ class SimulatorApp:
         if not self.profile.storms:
             return None
         now = self.lifecycles.now()
-        return next((s for s in self.profile.storms if s.active(now)
-                     and fnmatch.fnmatchcase(call.service, s.service)
-                     and fnmatch.fnmatchcase(call.operation, s.operation)), None)
+        return next(
+            (
+                s
+                for s in self.profile.storms
+                if s.active(now)
+                and fnmatch.fnmatchcase(call.service, s.service)
+                and fnmatch.fnmatchcase(call.operation, s.operation)
+            ),
+            None,
+        )
 
     def _draw_fault(self, call: Call, storm=None):
         rule = self.profile.fault_for(call.service, call.operation)
@@ -282,12 +304,21 @@ class SimulatorApp:
         if call.operation != "ListServiceQuotas":
             return None
         code = call.params.get("ServiceCode", "")
-        quotas = [{"ServiceCode": code, "ServiceName": code, "QuotaName": q.quota_name,
-                   "QuotaCode": f"SIM-{zlib.crc32(q.quota_name.encode()) % 10**6:06d}",
-                   "QuotaArn": f"arn:aws:servicequotas:{call.region}:{call.account}:{code}/{q.quota_name}",
-                   "Value": float(q.concurrency), "Unit": "None", "Adjustable": q.adjustable, "GlobalQuota": False}
-                  for q in self.profile.quotas.rows()
-                  if q.quota_name and q.concurrency is not None and q.service == code]
+        quotas = [
+            {
+                "ServiceCode": code,
+                "ServiceName": code,
+                "QuotaName": q.quota_name,
+                "QuotaCode": f"SIM-{zlib.crc32(q.quota_name.encode()) % 10**6:06d}",
+                "QuotaArn": f"arn:aws:servicequotas:{call.region}:{call.account}:{code}/{q.quota_name}",
+                "Value": float(q.concurrency),
+                "Unit": "None",
+                "Adjustable": q.adjustable,
+                "GlobalQuota": False,
+            }
+            for q in self.profile.quotas.rows()
+            if q.quota_name and q.concurrency is not None and q.service == code
+        ]
         return errors.ok({"Quotas": quotas})
 
     # --- lifecycle side effects ------------------------------------------------------------
@@ -308,6 +339,7 @@ class SimulatorApp:
         from moto.glue.models import glue_backends
         from moto.s3.models import s3_backends
         from moto.sagemaker.models import sagemaker_backends
+
         clock.table_made = True
         backend = sagemaker_backends[clock.account][clock.region]
         group = next((g for g in backend.feature_groups.values() if g.feature_group_name == clock.name), None)
@@ -320,19 +352,29 @@ class SimulatorApp:
             data_catalog.create_database(catalog["Database"], {"Name": catalog["Database"]})
         location = storage.get("ResolvedOutputS3Uri", "")
         types = {"Integral": "bigint", "Fractional": "double", "String": "string"}
-        columns = [{"Name": f["FeatureName"], "Type": types.get(f.get("FeatureType"), "string")}
-                   for f in group.feature_definitions]
-        columns += [{"Name": "write_time", "Type": "timestamp"}, {"Name": "api_invocation_time", "Type": "timestamp"},
-                    {"Name": "is_deleted", "Type": "boolean"}]
-        data_catalog.create_table(catalog["Database"], catalog["TableName"], {
-            "Name": catalog["TableName"],
-            "StorageDescriptor": {"Columns": columns, "Location": location},
-            "TableType": "EXTERNAL_TABLE",
-        })
+        columns = [
+            {"Name": f["FeatureName"], "Type": types.get(f.get("FeatureType"), "string")}
+            for f in group.feature_definitions
+        ]
+        columns += [
+            {"Name": "write_time", "Type": "timestamp"},
+            {"Name": "api_invocation_time", "Type": "timestamp"},
+            {"Name": "is_deleted", "Type": "boolean"},
+        ]
+        data_catalog.create_table(
+            catalog["Database"],
+            catalog["TableName"],
+            {
+                "Name": catalog["TableName"],
+                "StorageDescriptor": {"Columns": columns, "Location": location},
+                "TableType": "EXTERNAL_TABLE",
+            },
+        )
         names = [c["Name"] for c in columns]
         clock.offline_table = (catalog["Database"], catalog["TableName"])
-        self._catalog(clock.account, clock.region).sources[clock.offline_table] = (
-            lambda: self.records.offline_rows(clock.account, clock.region, clock.name, names))
+        self._catalog(clock.account, clock.region).sources[clock.offline_table] = lambda: self.records.offline_rows(
+            clock.account, clock.region, clock.name, names
+        )
         if location.startswith("s3://"):
             bucket, _, prefix = location[5:].partition("/")
             try:
@@ -343,6 +385,7 @@ class SimulatorApp:
 
     def _finish_delete(self, clock: Clock) -> None:
         from moto.sagemaker.models import sagemaker_backends
+
         backend = sagemaker_backends[clock.account][clock.region]
         if clock.kind == "feature_group":
             for arn, group in list(backend.feature_groups.items()):
@@ -362,10 +405,22 @@ class SimulatorApp:
         from moto.glue.models import glue_backends
         from moto.s3.models import s3_backends
         from moto.sagemaker.models import sagemaker_backends
-        counts = dict.fromkeys(("sagemaker.endpoint", "sagemaker.endpoint_config", "sagemaker.model",
-                                "sagemaker.model_package_group", "sagemaker.model_package",
-                                "sagemaker.feature_group", "sagemaker.training_job_in_progress",
-                                "glue.table", "s3.bucket", "s3.object"), 0)
+
+        counts = dict.fromkeys(
+            (
+                "sagemaker.endpoint",
+                "sagemaker.endpoint_config",
+                "sagemaker.model",
+                "sagemaker.model_package_group",
+                "sagemaker.model_package",
+                "sagemaker.feature_group",
+                "sagemaker.training_job_in_progress",
+                "glue.table",
+                "s3.bucket",
+                "s3.object",
+            ),
+            0,
+        )
         for account, regions in dict.items(sagemaker_backends):
             for region, sm in dict.items(regions):
                 counts["sagemaker.endpoint"] += len(sm.endpoints)
@@ -375,7 +430,8 @@ class SimulatorApp:
                 counts["sagemaker.model_package"] += len(sm.model_packages)
                 counts["sagemaker.feature_group"] += len(sm.feature_groups)
                 counts["sagemaker.training_job_in_progress"] += self.lifecycles.in_progress(
-                    "training_job", account, region)
+                    "training_job", account, region
+                )
         for regions in dict.values(glue_backends):
             for data_catalog in dict.values(regions):
                 counts["glue.table"] += sum(len(db.tables) for db in data_catalog.databases.values())
@@ -395,10 +451,12 @@ class SimulatorApp:
                 snapshot = self.stats.snapshot()
                 snapshot["lifecycle"] = self.lifecycles.counts()
                 snapshot["resources"] = self._inventory()
-            snapshot.update(profile=self.profile.name, seed=self.seed, time_scale=self.time_scale,
-                            aws_seconds=self.lifecycles.now())
-            return self._respond(start_response, 200, [("Content-Type", "application/json")],
-                                 json.dumps(snapshot).encode())
+            snapshot.update(
+                profile=self.profile.name, seed=self.seed, time_scale=self.time_scale, aws_seconds=self.lifecycles.now()
+            )
+            return self._respond(
+                start_response, 200, [("Content-Type", "application/json")], json.dumps(snapshot).encode()
+            )
         if path == "/_sim/reset" and environ.get("REQUEST_METHOD") == "POST":
             length = int(environ.get("CONTENT_LENGTH") or 0)
             options = json.loads(environ["wsgi.input"].read(length) or b"{}") if length else {}
@@ -416,8 +474,9 @@ class SimulatorApp:
                     now = self.lifecycles.advance(float(options.get("aws_seconds", 0.0)))
                 except ValueError as err:
                     return self._respond(start_response, 409, [("Content-Type", "text/plain")], str(err).encode())
-            return self._respond(start_response, 200, [("Content-Type", "application/json")],
-                                 json.dumps({"aws_seconds": now}).encode())
+            return self._respond(
+                start_response, 200, [("Content-Type", "application/json")], json.dumps({"aws_seconds": now}).encode()
+            )
         if path == "/_sim/health":
             return self._respond(start_response, 200, [("Content-Type", "text/plain")], b"ok")
         return self._respond(start_response, 404, [("Content-Type", "text/plain")], b"unknown")

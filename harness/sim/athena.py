@@ -9,6 +9,7 @@ AWS's TooManyRequestsException, reason CONCURRENT_QUERY_LIMIT_EXCEEDED. DDL and 
 statements are not counted (AWS limits them apart, at a quota a pipeline's few DDL statements
 do not reach). Workgroups are moto's.
 """
+
 from __future__ import annotations
 
 import csv
@@ -26,19 +27,41 @@ from harness.sim.catalog import MotoCatalog
 from harness.sim.paging import page, page_window
 from harness.profiles import Profile
 from harness.sim.replies import Reply
-from harness.sim.sql import Evaluator, QueryFailed, Result, Statement, classify, parse_create_view, parse_drop, split_name
+from harness.sim.sql import (
+    Evaluator,
+    QueryFailed,
+    Result,
+    Statement,
+    classify,
+    parse_create_view,
+    parse_drop,
+    split_name,
+)
 
 ACTIVE = ("QUEUED", "RUNNING")
-CONCURRENCY_MESSAGE = ("You have exceeded the limit for the number of queries you can run concurrently. "
-                       "Reduce the number of concurrent queries submitted by this account. "
-                       "Contact customer support to request a concurrent query limit increase.")
-NO_OUTPUT_MESSAGE = ("No output location provided. An output location is required either through the "
-                     "Workgroup result configuration setting or as an API input.")
+CONCURRENCY_MESSAGE = (
+    "You have exceeded the limit for the number of queries you can run concurrently. "
+    "Reduce the number of concurrent queries submitted by this account. "
+    "Contact customer support to request a concurrent query limit increase."
+)
+NO_OUTPUT_MESSAGE = (
+    "No output location provided. An output location is required either through the "
+    "Workgroup result configuration setting or as an API input."
+)
 MAX_RESULTS = 1000
 HISTORY = 5000  # query executions kept per account and region (AWS keeps 45 days; a run reads recent ones)
-OPERATIONS = ("StartQueryExecution", "GetQueryExecution", "BatchGetQueryExecution", "ListQueryExecutions",
-              "StopQueryExecution", "GetQueryResults", "GetWorkGroup", "CreateWorkGroup", "ListWorkGroups",
-              "DeleteWorkGroup")
+OPERATIONS = (
+    "StartQueryExecution",
+    "GetQueryExecution",
+    "BatchGetQueryExecution",
+    "ListQueryExecutions",
+    "StopQueryExecution",
+    "GetQueryResults",
+    "GetWorkGroup",
+    "CreateWorkGroup",
+    "ListWorkGroups",
+    "DeleteWorkGroup",
+)
 
 
 @dataclass
@@ -83,8 +106,15 @@ class _Account:
 
 
 class Athena:
-    def __init__(self, profile: Profile, seed: int, now: Callable[[], float], epoch: float,
-                 catalog: Callable[[str, str], MotoCatalog], quotas: QuotaTable):
+    def __init__(
+        self,
+        profile: Profile,
+        seed: int,
+        now: Callable[[], float],
+        epoch: float,
+        catalog: Callable[[str, str], MotoCatalog],
+        quotas: QuotaTable,
+    ):
         self.profile, self.seed, self.now, self.epoch = profile, seed, now, epoch
         self.catalog, self.quotas = catalog, quotas
         self._accounts: dict[tuple[str, str], _Account] = {}
@@ -151,9 +181,12 @@ class Athena:
         if group.get("State") == "DISABLED":
             return _invalid(call, f"WorkGroup {workgroup} is disabled.")
         configuration = group.get("Configuration") or {}
-        output = ((params.get("ResultConfiguration") or {}).get("OutputLocation")
-                  or (configuration.get("ResultConfiguration") or {}).get("OutputLocation"))
-        if configuration.get("EnforceWorkGroupConfiguration") and (configuration.get("ResultConfiguration") or {}).get("OutputLocation"):
+        output = (params.get("ResultConfiguration") or {}).get("OutputLocation") or (
+            configuration.get("ResultConfiguration") or {}
+        ).get("OutputLocation")
+        if configuration.get("EnforceWorkGroupConfiguration") and (configuration.get("ResultConfiguration") or {}).get(
+            "OutputLocation"
+        ):
             output = configuration["ResultConfiguration"]["OutputLocation"]
         if not output:
             return _invalid(call, NO_OUTPUT_MESSAGE)
@@ -162,8 +195,9 @@ class Athena:
             quota = self.quotas.lookup("athena", "StartQueryExecution")
             busy = self.active(call.account, call.region) + self.profile.athena_query.tenant_active_queries
             if quota is not None and quota.concurrency is not None and busy >= quota.concurrency:
-                return errors.error(call, 400, "TooManyRequestsException", CONCURRENCY_MESSAGE,
-                                    Reason="CONCURRENT_QUERY_LIMIT_EXCEEDED")
+                return errors.error(
+                    call, 400, "TooManyRequestsException", CONCURRENCY_MESSAGE, Reason="CONCURRENT_QUERY_LIMIT_EXCEEDED"
+                )
         context = params.get("QueryExecutionContext") or {}
         database = (context.get("Database") or "default").lower()
         rng, now, lifecycle = self._fate(statement.kind), self.now(), self.profile.athena_query
@@ -171,9 +205,21 @@ class Athena:
         ends = started + self._jittered(rng, lifecycle.run_seconds(statement.kind))
         query_id = str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
         book.submitted += 1
-        execution = Execution(query_id, call.account, call.region, statement, sql, workgroup, database,
-                              output.rstrip("/") + f"/{query_id}." + ("csv" if statement.statement_type == "DML" else "txt"),
-                              now, started, ends, token=token, number=book.submitted)
+        execution = Execution(
+            query_id,
+            call.account,
+            call.region,
+            statement,
+            sql,
+            workgroup,
+            database,
+            output.rstrip("/") + f"/{query_id}." + ("csv" if statement.statement_type == "DML" else "txt"),
+            now,
+            started,
+            ends,
+            token=token,
+            number=book.submitted,
+        )
         if rng.random() < lifecycle.fail_fraction:
             execution.failure = QueryFailed("GENERIC_INTERNAL_ERROR", "simulated internal error", category=1)
         else:
@@ -221,18 +267,24 @@ class Athena:
                 raise QueryFailed("SCHEMA_NOT_FOUND", f"line 1:1: Schema '{view_db}' does not exist")
             columns = evaluator.columns_of(select, view_db)
             if not catalog.create_view(view_db, view_name, select, columns, replace):
-                raise QueryFailed("ALREADY_EXISTS", f"line 1:1: View 'awsdatacatalog.{view_db}.{view_name}' already exists")
+                raise QueryFailed(
+                    "ALREADY_EXISTS", f"line 1:1: View 'awsdatacatalog.{view_db}.{view_name}' already exists"
+                )
             return Result([])
         drop = parse_drop(sql)
         if drop is not None:
             what, if_exists, name = drop
             drop_db, drop_name = split_name(name, database)
             if not catalog.drop(drop_db, drop_name) and not if_exists:
-                raise QueryFailed("TABLE_NOT_FOUND" if what == "table" else "VIEW_NOT_FOUND",
-                                  f"line 1:1: {what.title()} 'awsdatacatalog.{drop_db}.{drop_name}' does not exist")
+                raise QueryFailed(
+                    "TABLE_NOT_FOUND" if what == "table" else "VIEW_NOT_FOUND",
+                    f"line 1:1: {what.title()} 'awsdatacatalog.{drop_db}.{drop_name}' does not exist",
+                )
             return Result([])
-        raise QueryFailed("NOT_SUPPORTED", "the simulator runs CREATE [OR REPLACE] VIEW and DROP TABLE|VIEW; "
-                                           f"not this statement: {sql[:80]}")
+        raise QueryFailed(
+            "NOT_SUPPORTED",
+            f"the simulator runs CREATE [OR REPLACE] VIEW and DROP TABLE|VIEW; not this statement: {sql[:80]}",
+        )
 
     def _GetQueryExecution(self, call: Call, book: _Account, params: dict) -> Reply:
         execution = book.executions.get(params.get("QueryExecutionId") or "")
@@ -245,10 +297,14 @@ class Athena:
         if not 1 <= len(ids) <= 50:
             return _invalid(call, "QueryExecutionIds must hold 1 to 50 ids")
         found = [book.executions[i] for i in ids if i in book.executions]
-        missing = [{"QueryExecutionId": i, "ErrorCode": "INVALID_INPUT", "ErrorMessage": f"QueryExecution {i} was not found"}
-                   for i in ids if i not in book.executions]
-        return errors.ok({"QueryExecutions": [self._describe(e) for e in found],
-                               "UnprocessedQueryExecutionIds": missing})
+        missing = [
+            {"QueryExecutionId": i, "ErrorCode": "INVALID_INPUT", "ErrorMessage": f"QueryExecution {i} was not found"}
+            for i in ids
+            if i not in book.executions
+        ]
+        return errors.ok(
+            {"QueryExecutions": [self._describe(e) for e in found], "UnprocessedQueryExecutionIds": missing}
+        )
 
     def _ListQueryExecutions(self, call: Call, book: _Account, params: dict) -> Reply:
         """Newest first. The NextToken names the next query to list by its place in submission
@@ -296,12 +352,27 @@ class Athena:
             start, size = page_window(params, MAX_RESULTS, 1, MAX_RESULTS)
         except ValueError as err:
             return _invalid(call, str(err))
-        columns = [{"CatalogName": "hive", "SchemaName": "", "TableName": "", "Name": name, "Label": name,
-                    "Type": kind, "Precision": 19 if kind == "bigint" else 17 if kind == "double" else 2147483647,
-                    "Scale": 0, "Nullable": "UNKNOWN", "CaseSensitive": kind == "varchar"}
-                   for name, kind in result.columns]
-        answer: dict = {"ResultSet": {"Rows": [{"Data": r} for r in rows[start:start + size]],
-                                      "ResultSetMetadata": {"ColumnInfo": columns}}}
+        columns = [
+            {
+                "CatalogName": "hive",
+                "SchemaName": "",
+                "TableName": "",
+                "Name": name,
+                "Label": name,
+                "Type": kind,
+                "Precision": 19 if kind == "bigint" else 17 if kind == "double" else 2147483647,
+                "Scale": 0,
+                "Nullable": "UNKNOWN",
+                "CaseSensitive": kind == "varchar",
+            }
+            for name, kind in result.columns
+        ]
+        answer: dict = {
+            "ResultSet": {
+                "Rows": [{"Data": r} for r in rows[start : start + size]],
+                "ResultSetMetadata": {"ColumnInfo": columns},
+            }
+        }
         if execution.statement.statement_type == "DML":
             answer["UpdateCount"] = 0
         if start + size < len(rows):
@@ -319,15 +390,18 @@ class Athena:
 
     def _CreateWorkGroup(self, call: Call, book: _Account, params: dict) -> Reply:
         name = params.get("Name") or ""
-        made = self._workgroups(call).create_work_group(name, dict(params.get("Configuration") or {}),
-                                                         params.get("Description") or "", params.get("Tags") or [])
+        made = self._workgroups(call).create_work_group(
+            name, dict(params.get("Configuration") or {}), params.get("Description") or "", params.get("Tags") or []
+        )
         if made is None:
             return _invalid(call, f"WorkGroup {name} is already created")
         self._created(call, name)
         return errors.ok({})
 
     def _ListWorkGroups(self, call: Call, book: _Account, params: dict) -> Reply:
-        groups = [{**g, "CreationTime": self._created(call, g["Name"])} for g in self._workgroups(call).list_work_groups()]
+        groups = [
+            {**g, "CreationTime": self._created(call, g["Name"])} for g in self._workgroups(call).list_work_groups()
+        ]
         return _page(call, sorted(groups, key=lambda g: g["Name"]), params, "WorkGroups", maximum=50)
 
     def _DeleteWorkGroup(self, call: Call, book: _Account, params: dict) -> Reply:
@@ -343,6 +417,7 @@ class Athena:
     @staticmethod
     def _workgroups(call: Call):
         from moto.athena.models import athena_backends
+
         return athena_backends[call.account][call.region]
 
     def _workgroup(self, call: Call, name: str) -> dict | None:
@@ -361,26 +436,38 @@ class Athena:
             status["CompletionDateTime"] = self.epoch + execution.finished_at()
         if state == "FAILED" and execution.failure is not None:
             status["StateChangeReason"] = str(execution.failure)
-            status["AthenaError"] = {"ErrorCategory": execution.failure.category, "ErrorType": 1000 if execution.failure.category == 2 else 401,
-                                     "Retryable": execution.failure.category == 1, "ErrorMessage": str(execution.failure)}
+            status["AthenaError"] = {
+                "ErrorCategory": execution.failure.category,
+                "ErrorType": 1000 if execution.failure.category == 2 else 401,
+                "Retryable": execution.failure.category == 1,
+                "ErrorMessage": str(execution.failure),
+            }
         if state == "CANCELLED":
             status["StateChangeReason"] = "Query cancelled by user"
         # queued until it ran, or until it was cancelled if that came first
         queued_until = min(now, execution.started, execution.finished_at())
         queued_ms = int(1000 * (queued_until - execution.submitted))
         engine_ms = int(1000 * max(0.0, min(now, execution.finished_at()) - execution.started))
-        statistics = {"EngineExecutionTimeInMillis": engine_ms, "QueryQueueTimeInMillis": queued_ms,
-                      "TotalExecutionTimeInMillis": queued_ms + engine_ms,
-                      "DataScannedInBytes": (execution.result.scanned_bytes if execution.result and finished else 0)}
+        statistics = {
+            "EngineExecutionTimeInMillis": engine_ms,
+            "QueryQueueTimeInMillis": queued_ms,
+            "TotalExecutionTimeInMillis": queued_ms + engine_ms,
+            "DataScannedInBytes": (execution.result.scanned_bytes if execution.result and finished else 0),
+        }
         if finished:
             statistics["ServiceProcessingTimeInMillis"] = 0
-        return {"QueryExecutionId": execution.id, "Query": execution.query,
-                "StatementType": execution.statement.statement_type,
-                "ResultConfiguration": {"OutputLocation": execution.output},
-                "QueryExecutionContext": {"Database": execution.database, "Catalog": "awsdatacatalog"},
-                "Status": status, "Statistics": statistics, "WorkGroup": execution.workgroup,
-                "EngineVersion": {"SelectedEngineVersion": "AUTO", "EffectiveEngineVersion": "Athena engine version 3"},
-                "SubstatementType": execution.statement.substatement_type}
+        return {
+            "QueryExecutionId": execution.id,
+            "Query": execution.query,
+            "StatementType": execution.statement.statement_type,
+            "ResultConfiguration": {"OutputLocation": execution.output},
+            "QueryExecutionContext": {"Database": execution.database, "Catalog": "awsdatacatalog"},
+            "Status": status,
+            "Statistics": statistics,
+            "WorkGroup": execution.workgroup,
+            "EngineVersion": {"SelectedEngineVersion": "AUTO", "EffectiveEngineVersion": "Athena engine version 3"},
+            "SubstatementType": execution.statement.substatement_type,
+        }
 
     def _write(self, execution: Execution) -> None:
         execution.written = True

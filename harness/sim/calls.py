@@ -1,5 +1,6 @@
 """One AWS call as the simulator's handlers see it: which service and operation, in which
 protocol, and its parameters in the internal form (harness/sim/wire/values.py)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

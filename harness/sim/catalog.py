@@ -1,6 +1,7 @@
 """The simulated account's data as Athena sees it: Glue tables in moto's catalog, their rows in
 moto's S3 (CSV under each table's Location), and tables whose rows come from elsewhere (a feature
 group's offline store, filled from the records ingested into it)."""
+
 from __future__ import annotations
 
 import csv
@@ -20,10 +21,12 @@ class MotoCatalog:
 
     def _glue(self):
         from moto.glue.models import glue_backends
+
         return glue_backends[self.account][self.region]
 
     def _s3(self):
         from moto.s3.models import s3_backends
+
         return s3_backends[self.account]["aws"]
 
     def database_exists(self, database: str) -> bool:
@@ -51,9 +54,18 @@ class MotoCatalog:
 
     def _information_schema(self, name: str) -> Table | None:
         """Athena's views of the catalog, as pipelines query them to check a table exists."""
+
         def tables():
-            return [["awsdatacatalog", db_name, t_name, "VIEW" if t.as_dict().get("TableType") == "VIRTUAL_VIEW" else "BASE TABLE"]
-                    for db_name, db in sorted(self._glue().databases.items()) for t_name, t in sorted(db.tables.items())]
+            return [
+                [
+                    "awsdatacatalog",
+                    db_name,
+                    t_name,
+                    "VIEW" if t.as_dict().get("TableType") == "VIRTUAL_VIEW" else "BASE TABLE",
+                ]
+                for db_name, db in sorted(self._glue().databases.items())
+                for t_name, t in sorted(db.tables.items())
+            ]
 
         def columns():
             rows = []
@@ -61,16 +73,44 @@ class MotoCatalog:
                 for t_name, t in sorted(db.tables.items()):
                     for i, c in enumerate(t.as_dict().get("StorageDescriptor", {}).get("Columns", []), start=1):
                         kind = c.get("Type", "string")
-                        rows.append(["awsdatacatalog", db_name, t_name, c["Name"], str(i), "varchar" if kind == "string" else kind])
+                        rows.append(
+                            [
+                                "awsdatacatalog",
+                                db_name,
+                                t_name,
+                                c["Name"],
+                                str(i),
+                                "varchar" if kind == "string" else kind,
+                            ]
+                        )
             return rows
 
         if name == "tables":
-            return Table("information_schema", name, [("table_catalog", "string"), ("table_schema", "string"),
-                                                      ("table_name", "string"), ("table_type", "string")], rows=tables)
+            return Table(
+                "information_schema",
+                name,
+                [
+                    ("table_catalog", "string"),
+                    ("table_schema", "string"),
+                    ("table_name", "string"),
+                    ("table_type", "string"),
+                ],
+                rows=tables,
+            )
         if name == "columns":
-            return Table("information_schema", name, [("table_catalog", "string"), ("table_schema", "string"),
-                                                      ("table_name", "string"), ("column_name", "string"),
-                                                      ("ordinal_position", "bigint"), ("data_type", "string")], rows=columns)
+            return Table(
+                "information_schema",
+                name,
+                [
+                    ("table_catalog", "string"),
+                    ("table_schema", "string"),
+                    ("table_name", "string"),
+                    ("column_name", "string"),
+                    ("ordinal_position", "bigint"),
+                    ("data_type", "string"),
+                ],
+                rows=columns,
+            )
         return None
 
     def _csv_rows(self, location: str, skip: int) -> list[list[str | None]]:
@@ -90,10 +130,17 @@ class MotoCatalog:
     def create_view(self, database: str, name: str, sql: str, columns: list[tuple[str, str]], replace: bool) -> bool:
         """False when it exists and replace is not asked (Athena's query then fails)."""
         glue = self._glue()
-        spec = {"Name": name, "TableType": "VIRTUAL_VIEW", "Parameters": {"presto_view": "true", "comment": "Presto View"},
-                "ViewOriginalText": presto_view_text(sql, database, columns), "ViewExpandedText": "/* Presto View */",
-                "StorageDescriptor": {"Columns": [{"Name": n, "Type": "string" if t == "varchar" else t}
-                                                  for n, t in columns], "Location": ""}}
+        spec = {
+            "Name": name,
+            "TableType": "VIRTUAL_VIEW",
+            "Parameters": {"presto_view": "true", "comment": "Presto View"},
+            "ViewOriginalText": presto_view_text(sql, database, columns),
+            "ViewExpandedText": "/* Presto View */",
+            "StorageDescriptor": {
+                "Columns": [{"Name": n, "Type": "string" if t == "varchar" else t} for n, t in columns],
+                "Location": "",
+            },
+        }
         existing = glue.databases[database].tables.get(name)
         if existing is not None:
             if not replace:

@@ -6,6 +6,7 @@ the rest on the server: "2 validation errors detected: Value 'x' at 'modelName' 
 constraint: Member must have length less than or equal to 63; ...". A client that never meets
 those answers on the simulator meets them first on a real account.
 """
+
 from __future__ import annotations
 
 import re
@@ -51,8 +52,11 @@ def _check(shape, value, path: str, out: list[str]) -> None:
             failed.append(f"Member must satisfy regular expression pattern: {meta['pattern']}")
         if shape.enum and value not in shape.enum:
             failed.append(f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
-    elif shape.type_name in ("integer", "long", "float", "double") and isinstance(value, (int, float)) \
-            and not isinstance(value, bool):
+    elif (
+        shape.type_name in ("integer", "long", "float", "double")
+        and isinstance(value, (int, float))
+        and not isinstance(value, bool)
+    ):
         if "max" in meta and value > meta["max"]:
             failed.append(f"Member must have value less than or equal to {meta['max']}")
         if "min" in meta and value < meta["min"]:

@@ -1,5 +1,6 @@
 """AWS's error answers, by service: the code and status each one uses (the wire writes them in
 the caller's protocol, harness/sim/wire)."""
+
 from __future__ import annotations
 
 from harness.sim.calls import Call

@@ -7,6 +7,7 @@ Every write also goes to the group's offline store, where it arrives late: each 
 visible (to Athena, through the offline store's Glue table) after a delay drawn from the
 profile's window, in the order of the draws, as AWS's offline store fills in the background.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,8 +26,13 @@ OFFLINE_COLUMNS = ("write_time", "api_invocation_time", "is_deleted")  # AWS add
 
 
 class RecordStore:
-    def __init__(self, now: Callable[[], float] = lambda: 0.0, seed: int = 0,
-                 rows_seconds: tuple[float, float] = (0.0, 0.0), epoch: float = 0.0):
+    def __init__(
+        self,
+        now: Callable[[], float] = lambda: 0.0,
+        seed: int = 0,
+        rows_seconds: tuple[float, float] = (0.0, 0.0),
+        epoch: float = 0.0,
+    ):
         """now: AWS seconds; rows_seconds: the window within which a write reaches the offline store."""
         self.now, self.rows_seconds, self.epoch = now, rows_seconds, epoch
         self._rng = random.Random(f"{seed}:offline-rows")
@@ -41,14 +47,22 @@ class RecordStore:
         low, high = self.rows_seconds
         now = self.now()
         stamp = datetime.fromtimestamp(self.epoch + now, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-        row = {**values, "write_time": stamp, "api_invocation_time": stamp, "is_deleted": "true" if deleted else "false"}
+        row = {
+            **values,
+            "write_time": stamp,
+            "api_invocation_time": stamp,
+            "is_deleted": "true" if deleted else "false",
+        }
         self._offline.setdefault(key, []).append((now + self._rng.uniform(low, high), row, deleted))
 
     def offline_rows(self, account: str, region: str, group: str, columns: list[str]) -> list[list[str | None]]:
         """The rows of the group's offline store that have arrived by now, in `columns` order."""
         now = self.now()
-        return [[row.get(c) for c in columns] for arrives, row, _ in self._offline.get((account, region, group), [])
-                if arrives <= now]
+        return [
+            [row.get(c) for c in columns]
+            for arrives, row, _ in self._offline.get((account, region, group), [])
+            if arrives <= now
+        ]
 
     def handle(self, call: Call, schema_of: Callable[[str], "FeatureGroupSchema | None"]) -> Reply:
         """schema_of(name) -> the schema of a feature group that is Created, or None."""
@@ -106,7 +120,9 @@ class RecordStore:
             return errors.ok({"Record": record} if record else {})
         return errors.validation(call, f"Unsupported operation {call.operation}")
 
-    def _write(self, key: tuple[str, str, str], records: dict, schema: "FeatureGroupSchema", record: list[dict]) -> None:
+    def _write(
+        self, key: tuple[str, str, str], records: dict, schema: "FeatureGroupSchema", record: list[dict]
+    ) -> None:
         """Every write reaches the offline store; the online store keeps the newest by EventTime."""
         record_id = next(f.get("ValueAsString") for f in record if f.get("FeatureName") == schema.record_id)
         current = records.get(record_id)
@@ -139,14 +155,20 @@ class RecordStore:
             records = self._groups.get((call.account, call.region, group), {})
             for record_id in ident.get("RecordIdentifiersValueAsString") or []:
                 if schema_of(group) is None:
-                    failed.append({"FeatureGroupName": group, "RecordIdentifierValueAsString": record_id,
-                                   "ErrorCode": "ResourceNotFound",
-                                   "ErrorMessage": f"Feature group {group} not found"})
+                    failed.append(
+                        {
+                            "FeatureGroupName": group,
+                            "RecordIdentifierValueAsString": record_id,
+                            "ErrorCode": "ResourceNotFound",
+                            "ErrorMessage": f"Feature group {group} not found",
+                        }
+                    )
                     continue
                 record = self._select(records.get(record_id), ident.get("FeatureNames"))
                 if record:
-                    found.append({"FeatureGroupName": group, "RecordIdentifierValueAsString": record_id,
-                                  "Record": record})
+                    found.append(
+                        {"FeatureGroupName": group, "RecordIdentifierValueAsString": record_id, "Record": record}
+                    )
         return errors.ok({"Records": found, "Errors": failed, "UnprocessedIdentifiers": []})
 
     @staticmethod
@@ -170,6 +192,7 @@ class FeatureGroupSchema:
     """A feature group as the runtime checks writes against it: AWS answers ValidationError to a
     feature the group does not define, a value that is not of the feature's type, and an
     EventTime in neither of its formats."""
+
     record_id: str
     event_time: str
     types: dict[str, str]  # feature name -> String, Integral or Fractional
@@ -212,8 +235,7 @@ class FeatureGroupSchema:
     def event_time_problem(self, value: str | None) -> str:
         if self.types.get(self.event_time) in ("Fractional", "Integral"):
             return f"EventTime {value!r} is not a Unix timestamp in seconds."
-        return (f"EventTime {value!r} is not in one of the formats yyyy-MM-dd'T'HH:mm:ssZ or "
-                "yyyy-MM-dd'T'HH:mm:ss.SSSZ.")
+        return f"EventTime {value!r} is not in one of the formats yyyy-MM-dd'T'HH:mm:ssZ or yyyy-MM-dd'T'HH:mm:ss.SSSZ."
 
     def record_seconds(self, record: list[dict]) -> float:
         value = next((f.get("ValueAsString") for f in record if f.get("FeatureName") == self.event_time), None)

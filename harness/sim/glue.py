@@ -6,6 +6,7 @@
   replaced is refused with ConcurrentModificationException, which is how read-modify-write of
   table parameters collides between concurrent pipelines.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,6 +23,7 @@ CONFLICT_MESSAGE = "Update table failed due to concurrent modifications."
 
 def _backend(call: Call):
     from moto.glue.models import glue_backends
+
     return glue_backends[call.account][call.region]
 
 
@@ -42,15 +44,18 @@ def get_tables(call: Call) -> Reply:
     if missing:
         return missing
     try:
-        tables = sorted(_backend(call).get_tables(params["DatabaseName"], params.get("Expression")), key=lambda t: t.name)
+        tables = sorted(
+            _backend(call).get_tables(params["DatabaseName"], params.get("Expression")), key=lambda t: t.name
+        )
     except re.error as err:
-        return errors.error(call, 400, "InvalidInputException", f"Expression {params.get('Expression')!r} is not valid: {err}")
+        return errors.error(
+            call, 400, "InvalidInputException", f"Expression {params.get('Expression')!r} is not valid: {err}"
+        )
     try:
         start, size = page_window(params, PAGE_MAX, 1, PAGE_MAX)
     except ValueError as err:
         return errors.error(call, 400, "InvalidInputException", str(err))
-    return errors.ok(page([{k: _epoch(v) for k, v in t.as_dict().items()} for t in tables],
-                               start, size, "TableList"))
+    return errors.ok(page([{k: _epoch(v) for k, v in t.as_dict().items()} for t in tables], start, size, "TableList"))
 
 
 def update_table(call: Call) -> Reply | None:

@@ -7,6 +7,7 @@ Feature groups also get their offline store late: OfflineStoreStatus turns Activ
 and the Glue table (plus an S3 object under the offline-store prefix) appears later still, or,
 for a configured share of feature groups, never (partial state).
 """
+
 from __future__ import annotations
 
 import random
@@ -85,13 +86,23 @@ class Lifecycles:
             table = None if never else offline + self._jittered(rng, p.feature_group.table_seconds)
             clock = Clock(kind, name, account, region, ready, offline_at=offline, table_at=table)
         elif kind == "training_job":
-            clock = Clock(kind, name, account, region,
-                          now + self._jittered(rng, p.training_job.run_seconds),
-                          fails=rng.random() < p.training_job.fail_fraction)
+            clock = Clock(
+                kind,
+                name,
+                account,
+                region,
+                now + self._jittered(rng, p.training_job.run_seconds),
+                fails=rng.random() < p.training_job.fail_fraction,
+            )
         else:
-            clock = Clock(kind, name, account, region,
-                          now + self._jittered(rng, p.endpoint.create_seconds),
-                          fails=rng.random() < p.endpoint.fail_fraction)
+            clock = Clock(
+                kind,
+                name,
+                account,
+                region,
+                now + self._jittered(rng, p.endpoint.create_seconds),
+                fails=rng.random() < p.endpoint.fail_fraction,
+            )
         clock.started_at = now
         with self._lock:
             self._clocks[(kind, account, region, name)] = clock
@@ -101,8 +112,10 @@ class Lifecycles:
         return self._clocks.get((kind, account, region, name))
 
     def start_deleting(self, clock: Clock) -> None:
-        seconds = {"feature_group": self.profile.feature_group.delete_seconds,
-                   "endpoint": self.profile.endpoint.delete_seconds}.get(clock.kind, 0.0)
+        seconds = {
+            "feature_group": self.profile.feature_group.delete_seconds,
+            "endpoint": self.profile.endpoint.delete_seconds,
+        }.get(clock.kind, 0.0)
         if clock.deleting_until is None:
             clock.deleting_until = self.now() + self._jittered(self._rng("delete", clock.name), seconds)
 
@@ -137,11 +150,15 @@ class Lifecycles:
     def in_progress(self, kind: str, account: str, region: str) -> int:
         """Resources that hold a concurrency quota: feature groups Creating, training jobs
         InProgress or Stopping, endpoints Creating or InService (their instances are in use)."""
-        busy = {"feature_group": {"Creating"}, "training_job": {"InProgress", "Stopping"},
-                "endpoint": {"Creating", "InService"}}[kind]
+        busy = {
+            "feature_group": {"Creating"},
+            "training_job": {"InProgress", "Stopping"},
+            "endpoint": {"Creating", "InService"},
+        }[kind]
         with self._lock:
-            clocks = [c for c in self._clocks.values()
-                      if c.kind == kind and c.account == account and c.region == region]
+            clocks = [
+                c for c in self._clocks.values() if c.kind == kind and c.account == account and c.region == region
+            ]
         return sum(1 for c in clocks if self.status(c) in busy)
 
     def due(self) -> tuple[list[Clock], list[Clock]]:
@@ -149,8 +166,15 @@ class Lifecycles:
         now = self.now()
         with self._lock:
             clocks = list(self._clocks.values())
-        tables = [c for c in clocks if c.kind == "feature_group" and not c.table_made
-                  and c.deleting_until is None and c.table_at is not None and now >= c.table_at]
+        tables = [
+            c
+            for c in clocks
+            if c.kind == "feature_group"
+            and not c.table_made
+            and c.deleting_until is None
+            and c.table_at is not None
+            and now >= c.table_at
+        ]
         gone = [c for c in clocks if c.deleting_until is not None and now >= c.deleting_until]
         return tables, gone
 

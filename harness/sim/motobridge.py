@@ -8,6 +8,7 @@ answer is read back into the internal form for the wire to write in the caller's
 
 moto is not thread-safe: callers hold the simulator's lock around every call here.
 """
+
 from __future__ import annotations
 
 import io
@@ -64,14 +65,24 @@ class Moto:
         installed = self.models.installed(call.service)
         if installed is None or "json" not in installed.protocols or not installed.target_prefix:
             spoken = ", ".join(installed.protocols) if installed else "no protocol"
-            return Gap(501, "NotImplemented", f"the simulator cannot put {call.key} to moto in {call.protocol} "
-                                                  f"(moto reads {call.service} as {spoken})")
+            return Gap(
+                501,
+                "NotImplemented",
+                f"the simulator cannot put {call.key} to moto in {call.protocol} "
+                f"(moto reads {call.service} as {spoken})",
+            )
         environ = dict(call.request.environ)
         for key in ("HTTP_SMITHY_PROTOCOL", "HTTP_ACCEPT", "HTTP_CONTENT_ENCODING"):
             environ.pop(key, None)
-        environ.update(REQUEST_METHOD="POST", PATH_INFO="/", RAW_URI="/", REQUEST_URI="/", QUERY_STRING="",
-                       CONTENT_TYPE=f"application/x-amz-json-{installed.model.metadata.get('jsonVersion', '1.1')}",
-                       HTTP_X_AMZ_TARGET=f"{installed.target_prefix}.{call.operation}")
+        environ.update(
+            REQUEST_METHOD="POST",
+            PATH_INFO="/",
+            RAW_URI="/",
+            REQUEST_URI="/",
+            QUERY_STRING="",
+            CONTENT_TYPE=f"application/x-amz-json-{installed.model.metadata.get('jsonVersion', '1.1')}",
+            HTTP_X_AMZ_TARGET=f"{installed.target_prefix}.{call.operation}",
+        )
         try:
             status, headers, body = self.wsgi(environ, json_bytes(params))
         except NotImplementedError as lacking:
@@ -91,14 +102,18 @@ class Moto:
     @staticmethod
     def _lacks(call: Call, lacking: NotImplementedError) -> Gap:
         """moto routes the call but has no handler for it (it raises NotImplementedError)."""
-        return Gap(501, "NotImplemented", f"the simulator does not implement {call.key} (moto {moto.__version__}: "
-                                          f"{lacking})")
+        return Gap(
+            501, "NotImplemented", f"the simulator does not implement {call.key} (moto {moto.__version__}: {lacking})"
+        )
 
     @staticmethod
     def _gap(call: Call, status: int) -> Gap:
         if status == 404:
-            return Gap(501, "NotImplemented", f"the simulator does not implement {call.key} "
-                                                  f"(moto {moto.__version__} has no route for it)")
+            return Gap(
+                501,
+                "NotImplemented",
+                f"the simulator does not implement {call.key} (moto {moto.__version__} has no route for it)",
+            )
         return errors.crashed(call)
 
     # --- WSGI ------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """NextToken and MaxResults as the simulator's own list answers use them: the token is the
 offset of the next item, and a bad token or page size is the caller's error."""
+
 from __future__ import annotations
 
 
@@ -17,7 +18,7 @@ def page_window(params: dict, default: int, minimum: int, maximum: int) -> tuple
 
 
 def page(items: list, start: int, size: int, key: str) -> dict:
-    answer: dict = {key: items[start:start + size]}
+    answer: dict = {key: items[start : start + size]}
     if start + size < len(items):
         answer["NextToken"] = str(start + size)
     return answer

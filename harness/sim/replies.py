@@ -1,4 +1,5 @@
 """What a handler answers, before it is put on the wire in the caller's protocol."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -7,6 +8,7 @@ from dataclasses import dataclass, field
 @dataclass
 class Answer:
     """A success: the operation's output in the internal form (harness/sim/wire/values.py)."""
+
     output: dict = field(default_factory=dict)
     status: int = 200
 
@@ -15,6 +17,7 @@ class Answer:
 class ApiError:
     """AWS's error: its HTTP status, code and message, and the error shape's own members
     (Athena's Reason and AthenaErrorCode)."""
+
     status: int
     code: str
     message: str
@@ -29,6 +32,7 @@ class Gap(ApiError):
 @dataclass
 class Raw:
     """An answer already on the wire in the caller's protocol (moto's, passed through)."""
+
     status: int
     headers: list[tuple[str, str]]
     body: bytes

@@ -6,6 +6,7 @@ lacks or answers unlike AWS are answered here: feature groups listed, described 
 StopTrainingJob, model package versions (numbered and named as AWS does) and deletes, tags
 (added or overwritten by key, at most 50), and InvokeEndpoint on an endpoint that is InService.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,34 +22,47 @@ from harness.sim.paging import page, page_window
 from harness.sim.replies import Answer, ApiError, Reply
 from harness.sim.wire.values import b64, epoch, raw
 
-CREATE_KINDS = {"CreateFeatureGroup": "feature_group", "CreateTrainingJob": "training_job",
-                "CreateEndpoint": "endpoint"}
-NAME_FIELDS = {"feature_group": "FeatureGroupName", "training_job": "TrainingJobName",
-               "endpoint": "EndpointName"}
+CREATE_KINDS = {
+    "CreateFeatureGroup": "feature_group",
+    "CreateTrainingJob": "training_job",
+    "CreateEndpoint": "endpoint",
+}
+NAME_FIELDS = {"feature_group": "FeatureGroupName", "training_job": "TrainingJobName", "endpoint": "EndpointName"}
 # List calls whose StatusEquals must see the lifecycle's status: (list member, status field)
-STATUS_FILTERS = {"ListEndpoints": ("Endpoints", "EndpointStatus"),
-                  "ListTrainingJobs": ("TrainingJobSummaries", "TrainingJobStatus")}
+STATUS_FILTERS = {
+    "ListEndpoints": ("Endpoints", "EndpointStatus"),
+    "ListTrainingJobs": ("TrainingJobSummaries", "TrainingJobStatus"),
+}
 # Creates whose name must be free, as AWS checks it and moto does not (the lifecycle clock would
 # restart): operation -> (name field, moto's store, ARN resource type, what AWS calls it)
-NAMED_CREATES = {"CreateEndpoint": ("EndpointName", "endpoints", "endpoint", "endpoint"),
-                 "CreateEndpointConfig": ("EndpointConfigName", "endpoint_configs", "endpoint-config",
-                                          "endpoint configuration"),
-                 "CreateModel": ("ModelName", "_models", "model", "model"),
-                 "CreateTrainingJob": ("TrainingJobName", "training_jobs", "training-job", "training job")}
+NAMED_CREATES = {
+    "CreateEndpoint": ("EndpointName", "endpoints", "endpoint", "endpoint"),
+    "CreateEndpointConfig": ("EndpointConfigName", "endpoint_configs", "endpoint-config", "endpoint configuration"),
+    "CreateModel": ("ModelName", "_models", "model", "model"),
+    "CreateTrainingJob": ("TrainingJobName", "training_jobs", "training-job", "training job"),
+}
 # the role a create passes to SageMaker: AWS refuses one from another account
-ROLE_FIELDS = {"CreateTrainingJob": "RoleArn", "CreateModel": "ExecutionRoleArn", "CreateFeatureGroup": "RoleArn",
-               "CreateProcessingJob": "RoleArn", "CreatePipeline": "RoleArn"}
+ROLE_FIELDS = {
+    "CreateTrainingJob": "RoleArn",
+    "CreateModel": "ExecutionRoleArn",
+    "CreateFeatureGroup": "RoleArn",
+    "CreateProcessingJob": "RoleArn",
+    "CreatePipeline": "RoleArn",
+}
 # the images a create makes SageMaker pull: (path to the image fields, AWS's message when the
 # image is in another region)
-IMAGE_FIELDS = {"CreateTrainingJob": (("AlgorithmSpecification", "TrainingImage"),),
-                "CreateModel": (("PrimaryContainer", "Image"), ("Containers", "*", "Image"))}
+IMAGE_FIELDS = {
+    "CreateTrainingJob": (("AlgorithmSpecification", "TrainingImage"),),
+    "CreateModel": (("PrimaryContainer", "Image"), ("Containers", "*", "Image")),
+}
 ECR_REGION = re.compile(r"^\d{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/")
 MAX_TAGS = 50  # per SageMaker resource (AWS tagging quota)
 
 
 class SageMaker:
-    def __init__(self, lifecycles: Lifecycles, quotas: QuotaTable, moto: Moto,
-                 epoch: float = 0.0, strict_account: bool = False):
+    def __init__(
+        self, lifecycles: Lifecycles, quotas: QuotaTable, moto: Moto, epoch: float = 0.0, strict_account: bool = False
+    ):
         """epoch: the Unix time AWS time 0 stands for, in the timestamps this answers;
         strict_account: refuse a role from another account, as AWS does."""
         self.lifecycles, self.quotas, self.moto, self.epoch = lifecycles, quotas, moto, epoch
@@ -82,6 +96,7 @@ class SageMaker:
 
     def _image_elsewhere(self, call: Call) -> Reply | None:
         """AWS does not pull an ECR image across regions; its answer names the image's region."""
+
         def images(value, path):
             if not path:
                 yield value
@@ -99,14 +114,20 @@ class SageMaker:
                     continue
                 if call.operation == "CreateTrainingJob":
                     return errors.validation(
-                        call, f"Invalid DNS suffix 'amazonaws.com' for region '{found.group(1)}' in training "
-                              f"image. Please provide the valid <region>.<dns-suffix>: '{call.region}.amazonaws.com'")
-                return errors.validation(call, f'Region of "{image}" does not match expected region of '
-                                               f"{call.region}. Cross region ECR image pulls are not allowed.")
+                        call,
+                        f"Invalid DNS suffix 'amazonaws.com' for region '{found.group(1)}' in training "
+                        f"image. Please provide the valid <region>.<dns-suffix>: '{call.region}.amazonaws.com'",
+                    )
+                return errors.validation(
+                    call,
+                    f'Region of "{image}" does not match expected region of '
+                    f"{call.region}. Cross region ECR image pulls are not allowed.",
+                )
         return None
 
     def backend(self, call: Call):
         from moto.sagemaker.models import sagemaker_backends
+
         return sagemaker_backends[call.account][call.region]
 
     def _feature_group(self, call: Call, name: str):
@@ -134,8 +155,10 @@ class SageMaker:
                 busy = self.lifecycles.in_progress(kind, call.account, call.region)
                 if busy >= quota.concurrency:
                     return errors.limit_exceeded(
-                        call, f"The account-level service limit for concurrent {kind.replace('_', ' ')} "
-                              f"operations is {quota.concurrency}; {busy} are in progress.")
+                        call,
+                        f"The account-level service limit for concurrent {kind.replace('_', ' ')} "
+                        f"operations is {quota.concurrency}; {busy} are in progress.",
+                    )
         wanted = None
         if call.operation in STATUS_FILTERS:
             # moto filters on its own status, which the lifecycle rewrites after: filter here
@@ -187,8 +210,13 @@ class SageMaker:
         if status is None:
             return
         answer["TrainingJobStatus"] = status
-        answer["SecondaryStatus"] = {"InProgress": "Training", "Completed": "Completed", "Failed": "Failed",
-                                     "Stopping": "Stopping", "Stopped": "Stopped"}[status]
+        answer["SecondaryStatus"] = {
+            "InProgress": "Training",
+            "Completed": "Completed",
+            "Failed": "Failed",
+            "Stopping": "Stopping",
+            "Stopped": "Stopped",
+        }[status]
         if status == "Failed":
             answer["FailureReason"] = "AlgorithmError: simulated training failure"
         clock = self.lifecycles.get("training_job", call.account, call.region, answer.get("TrainingJobName", ""))
@@ -204,7 +232,8 @@ class SageMaker:
     def _rewrite_ListTrainingJobs(self, call: Call, answer: dict) -> None:
         for summary in answer.get("TrainingJobSummaries", []):
             summary["TrainingJobStatus"] = self._status_of(
-                call, "training_job", summary.get("TrainingJobName", "")) or summary.get("TrainingJobStatus")
+                call, "training_job", summary.get("TrainingJobName", "")
+            ) or summary.get("TrainingJobStatus")
 
     def _stamp(self, answer: dict, clock, status: str, settled: tuple[str, ...]) -> None:
         """CreationTime and LastModifiedTime as AWS sets them: created when the create came, last
@@ -220,12 +249,15 @@ class SageMaker:
         answer["EndpointStatus"] = status
         self._stamp(answer, clock, status, ("InService", "Failed"))
         if status == "Failed":
-            answer["FailureReason"] = "Simulated endpoint failure: the primary container did not pass the ping health check."
+            answer["FailureReason"] = (
+                "Simulated endpoint failure: the primary container did not pass the ping health check."
+            )
 
     def _rewrite_ListEndpoints(self, call: Call, answer: dict) -> None:
         for summary in answer.get("Endpoints", []):
             summary["EndpointStatus"] = self._status_of(
-                call, "endpoint", summary.get("EndpointName", "")) or summary.get("EndpointStatus")
+                call, "endpoint", summary.get("EndpointName", "")
+            ) or summary.get("EndpointStatus")
 
     def _rewrite_DescribeModel(self, call: Call, answer: dict) -> None:
         # moto answers an empty VpcConfig, which AWS never does and the SageMaker SDK rejects.
@@ -238,8 +270,13 @@ class SageMaker:
         if "OfflineStoreConfig" in call.params:
             return None
         self.online_only.add((call.account, call.region, call.params.get("FeatureGroupName", "")))
-        return {**call.params, "OfflineStoreConfig": {"S3StorageConfig": {"S3Uri": "s3://simulator-online-only"},
-                                                      "DisableGlueTableCreation": True}}
+        return {
+            **call.params,
+            "OfflineStoreConfig": {
+                "S3StorageConfig": {"S3Uri": "s3://simulator-online-only"},
+                "DisableGlueTableCreation": True,
+            },
+        }
 
     def _name_taken(self, call: Call) -> Reply | None:
         field, store, kind, label = NAMED_CREATES[call.operation]
@@ -248,8 +285,13 @@ class SageMaker:
             return None
         arn = f"arn:aws:sagemaker:{call.region}:{call.account}:{kind}/{name.lower()}"
         if call.operation == "CreateTrainingJob":
-            return errors.error(call, 400, "ResourceInUse", "Training job names must be unique within an AWS "
-                                f"account and region, and a training job with this name already exists ({arn})")
+            return errors.error(
+                call,
+                400,
+                "ResourceInUse",
+                "Training job names must be unique within an AWS "
+                f"account and region, and a training job with this name already exists ({arn})",
+            )
         return errors.validation(call, f'Cannot create already existing {label} "{arn}".')
 
     def _sm_ListModels(self, call: Call) -> Reply:
@@ -262,15 +304,21 @@ class SageMaker:
             return errors.validation(call, str(err))
         contains = (request.get("NameContains") or "").lower()
         before, after = request.get("CreationTimeBefore"), request.get("CreationTimeAfter")
-        models = [m for m in self.backend(call)._models.values()
-                  if contains in m.model_name.lower()
-                  and (before is None or m.creation_time.timestamp() < epoch(before))
-                  and (after is None or m.creation_time.timestamp() > epoch(after))]
+        models = [
+            m
+            for m in self.backend(call)._models.values()
+            if contains in m.model_name.lower()
+            and (before is None or m.creation_time.timestamp() < epoch(before))
+            and (after is None or m.creation_time.timestamp() > epoch(after))
+        ]
         by_name = request.get("SortBy") == "Name"
-        models.sort(key=(lambda m: m.model_name) if by_name else (lambda m: m.creation_time),
-                    reverse=request.get("SortOrder", "Descending") == "Descending")
-        summaries = [{"ModelName": m.model_name, "ModelArn": m.arn, "CreationTime": m.creation_time.timestamp()}
-                     for m in models]
+        models.sort(
+            key=(lambda m: m.model_name) if by_name else (lambda m: m.creation_time),
+            reverse=request.get("SortOrder", "Descending") == "Descending",
+        )
+        summaries = [
+            {"ModelName": m.model_name, "ModelArn": m.arn, "CreationTime": m.creation_time.timestamp()} for m in models
+        ]
         return errors.ok(page(summaries, start, size, "Models"))
 
     def _rewrite_DescribeModelPackage(self, call: Call, answer: dict) -> None:
@@ -294,8 +342,11 @@ class SageMaker:
             del backend.model_packages[arn]
         try:
             reply = self.moto.ask(call, call.params)
-            made = (backend.model_packages.pop(reply.output.get("ModelPackageArn", ""), None)
-                    if isinstance(reply, Answer) and reply.status == 200 else None)
+            made = (
+                backend.model_packages.pop(reply.output.get("ModelPackageArn", ""), None)
+                if isinstance(reply, Answer) and reply.status == 200
+                else None
+            )
         finally:
             backend.model_packages.update(siblings)
         if made is None:
@@ -318,15 +369,20 @@ class SageMaker:
     def _sm_DescribeFeatureGroup(self, call: Call) -> Reply | dict | None:
         name = call.params.get("FeatureGroupName", "")
         if self._feature_group(call, name) is None:  # moto answers 500 here
-            return errors.not_found(call, f"Resource Not Found: Amazon SageMaker can't find a FeatureGroup with name {name}")
+            return errors.not_found(
+                call, f"Resource Not Found: Amazon SageMaker can't find a FeatureGroup with name {name}"
+            )
         return None
 
     def _sm_DeleteFeatureGroup(self, call: Call) -> Reply:
         name = call.params.get("FeatureGroupName", "")
         if self._feature_group(call, name) is None:
-            return errors.not_found(call, f"Resource Not Found: Amazon SageMaker can't find a FeatureGroup with name {name}")
-        clock = (self.lifecycles.get("feature_group", call.account, call.region, name)
-                 or self.lifecycles.start("feature_group", call.account, call.region, name))
+            return errors.not_found(
+                call, f"Resource Not Found: Amazon SageMaker can't find a FeatureGroup with name {name}"
+            )
+        clock = self.lifecycles.get("feature_group", call.account, call.region, name) or self.lifecycles.start(
+            "feature_group", call.account, call.region, name
+        )
         self.lifecycles.start_deleting(clock)
         return errors.ok({})
 
@@ -334,8 +390,9 @@ class SageMaker:
         name = call.params.get("EndpointName", "")
         if name not in self.backend(call).endpoints:
             return None  # moto's own ValidationException
-        clock = (self.lifecycles.get("endpoint", call.account, call.region, name)
-                 or self.lifecycles.start("endpoint", call.account, call.region, name))
+        clock = self.lifecycles.get("endpoint", call.account, call.region, name) or self.lifecycles.start(
+            "endpoint", call.account, call.region, name
+        )
         self.lifecycles.start_deleting(clock)
         return errors.ok({})
 
@@ -369,8 +426,12 @@ class SageMaker:
         if name not in backend.model_package_groups:
             return errors.validation(call, f"ModelPackageGroup {name} does not exist.")
         if any(p.model_package_group_name == name for p in backend.model_packages.values()):
-            return errors.error(call, 400, "ConflictException",
-                                f"Model package group {name} still has model packages; delete them first.")
+            return errors.error(
+                call,
+                400,
+                "ConflictException",
+                f"Model package group {name} still has model packages; delete them first.",
+            )
         del backend.model_package_groups[name]
         self.versions.pop((call.account, call.region, name), None)  # a new group of this name starts at 1
         return errors.ok({})
@@ -404,10 +465,13 @@ class SageMaker:
             return errors.validation(call, f"Could not find resource {arn}")
         new = {t["Key"]: t.get("Value", "") for t in params.get("Tags", [])}
         merged = [t for t in (resource.tags or []) if t["Key"] not in new] + [
-            {"Key": k, "Value": v} for k, v in new.items()]
+            {"Key": k, "Value": v} for k, v in new.items()
+        ]
         if len(merged) > MAX_TAGS:
-            return errors.validation(call, f"Tag limit exceeded: {arn} would have {len(merged)} tags; "
-                                           f"a resource can have at most {MAX_TAGS}.")
+            return errors.validation(
+                call,
+                f"Tag limit exceeded: {arn} would have {len(merged)} tags; a resource can have at most {MAX_TAGS}.",
+            )
         resource.tags = merged
         return errors.ok({"Tags": merged})
 
@@ -430,10 +494,14 @@ class SageMaker:
             offline = None
             if group.offline_store_config and (clock is None or self.lifecycles.now() >= (clock.offline_at or 0)):
                 offline = {"Status": "Active"}
-            row = {"FeatureGroupName": group.feature_group_name, "FeatureGroupArn": group.arn,
-                   "CreationTime": group.creation_time.timestamp()
-                   if isinstance(group.creation_time, datetime) else group.creation_time,
-                   "FeatureGroupStatus": status}
+            row = {
+                "FeatureGroupName": group.feature_group_name,
+                "FeatureGroupArn": group.arn,
+                "CreationTime": group.creation_time.timestamp()
+                if isinstance(group.creation_time, datetime)
+                else group.creation_time,
+                "FeatureGroupStatus": status,
+            }
             if offline:
                 row["OfflineStoreStatus"] = offline
             rows.append(row)
@@ -442,9 +510,16 @@ class SageMaker:
         if params.get("FeatureGroupStatusEquals"):
             rows = [r for r in rows if r["FeatureGroupStatus"] == params["FeatureGroupStatusEquals"]]
         if params.get("OfflineStoreStatusEquals"):
-            rows = [r for r in rows if (r.get("OfflineStoreStatus") or {}).get("Status") == params["OfflineStoreStatusEquals"]]
-        sort_field = {"Name": "FeatureGroupName", "FeatureGroupStatus": "FeatureGroupStatus",
-                      "CreationTime": "CreationTime"}.get(params.get("SortBy", "CreationTime"), "CreationTime")
+            rows = [
+                r
+                for r in rows
+                if (r.get("OfflineStoreStatus") or {}).get("Status") == params["OfflineStoreStatusEquals"]
+            ]
+        sort_field = {
+            "Name": "FeatureGroupName",
+            "FeatureGroupStatus": "FeatureGroupStatus",
+            "CreationTime": "CreationTime",
+        }.get(params.get("SortBy", "CreationTime"), "CreationTime")
         rows.sort(key=lambda r: r.get(sort_field) or "", reverse=params.get("SortOrder", "Descending") == "Descending")
         try:
             start, size = page_window(params, 10, 1, 100)
@@ -460,11 +535,21 @@ class SageMaker:
         name = call.params.get("EndpointName", "")
         status = self._status_of(call, "endpoint", name)
         if name not in self.backend(call).endpoints or status not in (None, "InService"):
-            return errors.validation(call, f"Endpoint {name} of account {call.account} not found."
-                                     if status is None else f"Endpoint {name} is not InService (it is {status}).")
-        rows = [line for line in raw(call.params.get("Body", "")).decode("utf-8", "replace").splitlines()
-                if line.strip()]
+            return errors.validation(
+                call,
+                f"Endpoint {name} of account {call.account} not found."
+                if status is None
+                else f"Endpoint {name} is not InService (it is {status}).",
+            )
+        rows = [
+            line for line in raw(call.params.get("Body", "")).decode("utf-8", "replace").splitlines() if line.strip()
+        ]
         # A stand-in model: one deterministic score per input row.
         scores = [round((sum(map(ord, row)) % 1000) / 1000.0, 3) for row in rows]
-        return errors.ok({"Body": b64("\n".join(str(s) for s in scores).encode()), "ContentType": "text/csv",
-                          "InvokedProductionVariant": "AllTraffic"})
+        return errors.ok(
+            {
+                "Body": b64("\n".join(str(s) for s in scores).encode()),
+                "ContentType": "text/csv",
+                "InvokedProductionVariant": "AllTraffic",
+            }
+        )

@@ -8,6 +8,7 @@ Python it runs in its own session, so a terminal's Ctrl-C reaches only the runne
 tears its pipelines down through the simulator), and it exits when its standard input closes,
 so it never outlives the process that started it, even one killed with SIGKILL.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,14 +36,23 @@ def check_bind_address(host: str, allow_remote: bool) -> None:
     except ValueError:
         loopback = host == "localhost"
     if not loopback and not allow_remote:
-        raise ValueError(f"refusing to bind the simulator to {host!r}: only loopback addresses "
-                         "(127.0.0.0/8, ::1, localhost) are allowed unless allow_remote is set")
+        raise ValueError(
+            f"refusing to bind the simulator to {host!r}: only loopback addresses "
+            "(127.0.0.0/8, ::1, localhost) are allowed unless allow_remote is set"
+        )
 
 
 class Simulator:
-    def __init__(self, profile: str = "calm", seed: int = 0, time_scale: float = 1.0,
-                 host: str = "127.0.0.1", port: int = 0, allow_remote: bool = False,
-                 startup_timeout: float = 60.0):
+    def __init__(
+        self,
+        profile: str = "calm",
+        seed: int = 0,
+        time_scale: float = 1.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        allow_remote: bool = False,
+        startup_timeout: float = 60.0,
+    ):
         check_bind_address(host, allow_remote)
         self.profile, self.seed, self.time_scale = profile, seed, time_scale
         self.host, self.port, self.allow_remote = host, port, allow_remote
@@ -51,16 +61,35 @@ class Simulator:
         self._process: subprocess.Popen | None = None
 
     def start(self) -> "Simulator":
-        command = [sys.executable, "-m", "harness.sim.server", "--profile", str(self.profile),
-                   "--seed", str(self.seed), "--time-scale", repr(self.time_scale),
-                   "--host", self.host, "--port", str(self.port), "--exit-when-stdin-closes"]
+        command = [
+            sys.executable,
+            "-m",
+            "harness.sim.server",
+            "--profile",
+            str(self.profile),
+            "--seed",
+            str(self.seed),
+            "--time-scale",
+            repr(self.time_scale),
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--exit-when-stdin-closes",
+        ]
         if self.allow_remote:
             command.append("--allow-remote")
-        self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         stderr=subprocess.PIPE, text=True, start_new_session=True,
-                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self._process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         line = self._read_ready_line()
-        self.endpoint_url = line[len(READY_PREFIX):].strip()
+        self.endpoint_url = line[len(READY_PREFIX) :].strip()
         self.port = int(self.endpoint_url.rsplit(":", 1)[1])
         # Drain stdout/stderr so a chatty server never blocks on a full pipe.
         for stream in (self._process.stdout, self._process.stderr):
@@ -81,20 +110,27 @@ class Simulator:
 
     def _admin(self, path: str, payload: dict | None = None) -> dict:
         data = None if payload is None else json.dumps(payload).encode()
-        request = urllib.request.Request(f"{self.endpoint_url}/_sim/{path}", data=data,
-                                         method="GET" if data is None else "POST")
+        request = urllib.request.Request(
+            f"{self.endpoint_url}/_sim/{path}", data=data, method="GET" if data is None else "POST"
+        )
         with _NO_PROXY.open(request, timeout=30) as answer:
             return json.loads(answer.read() or b"{}")
 
     def stats(self) -> dict:
         return self._admin("stats")
 
-    def reset(self, profile: str | None = None, seed: int | None = None,
-              time_scale: float | None = None, manual_time: bool = False) -> None:
+    def reset(
+        self,
+        profile: str | None = None,
+        seed: int | None = None,
+        time_scale: float | None = None,
+        manual_time: bool = False,
+    ) -> None:
         """Forget every resource and counter; optionally switch profile, seed or time scale.
         manual_time: AWS time stands still until `advance` moves it."""
-        options = {k: v for k, v in {"profile": profile, "seed": seed, "time_scale": time_scale}.items()
-                   if v is not None}
+        options = {
+            k: v for k, v in {"profile": profile, "seed": seed, "time_scale": time_scale}.items() if v is not None
+        }
         if manual_time:
             options["manual_time"] = True
         self._admin("reset", options)
@@ -190,8 +226,16 @@ def keep_alive_handler():
     return KeepAliveHandler
 
 
-def serve(profile: str, seed: int, time_scale: float, host: str, port: int, allow_remote: bool,
-          announce=print, exit_when_stdin_closes: bool = False) -> None:
+def serve(
+    profile: str,
+    seed: int,
+    time_scale: float,
+    host: str,
+    port: int,
+    allow_remote: bool,
+    announce=print,
+    exit_when_stdin_closes: bool = False,
+) -> None:
     """Serve until SIGINT or SIGTERM (in this process), or until standard input closes."""
     from werkzeug.serving import make_server
 
@@ -225,12 +269,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--allow-remote", action="store_true")
-    parser.add_argument("--exit-when-stdin-closes", action="store_true",
-                        help="stop when standard input closes (the process that started it is gone)")
+    parser.add_argument(
+        "--exit-when-stdin-closes",
+        action="store_true",
+        help="stop when standard input closes (the process that started it is gone)",
+    )
     args = parser.parse_args(argv)
     try:
-        serve(args.profile, args.seed, args.time_scale, args.host, args.port, args.allow_remote,
-              exit_when_stdin_closes=args.exit_when_stdin_closes)
+        serve(
+            args.profile,
+            args.seed,
+            args.time_scale,
+            args.host,
+            args.port,
+            args.allow_remote,
+            exit_when_stdin_closes=args.exit_when_stdin_closes,
+        )
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -6,6 +6,7 @@ SQLite is not Presto: the statements a pipeline sends to describe and sample its
 SELECT ... LIMIT, MIN/MAX/AVG, stddev, GROUP BY value counts, views) run alike; a statement
 SQLite cannot run fails as NOT_SUPPORTED and says so, rather than answering something made up.
 """
+
 from __future__ import annotations
 
 import base64
@@ -21,14 +22,26 @@ KINDS = ("ddl", "count", "select", "aggregate")
 # A string literal ('it''s'), a quoted name ("a--b", `a--b`) or a comment, whichever starts first:
 # -- and /* inside quotes are text, and a quote inside a comment starts nothing.
 _QUOTED_OR_COMMENT = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|--[^\n]*|/\*.*?\*/", re.S)
-_AGGREGATE = re.compile(r"\b(count|sum|avg|min|max|stddev\w*|var\w*|approx_\w+|corr)\s*\(|\bgroup\s+by\b|\bjoin\b", re.I)
+_AGGREGATE = re.compile(
+    r"\b(count|sum|avg|min|max|stddev\w*|var\w*|approx_\w+|corr)\s*\(|\bgroup\s+by\b|\bjoin\b", re.I
+)
 _COUNT_ONLY = re.compile(r"^select\s+count\s*\(\s*\*\s*\)(\s+as\s+\"?\w+\"?)?\s+from\s+[\w\".]+\s*;?\s*$", re.I)
 _NAME = r'(?:"[^"]+"|`[^`]+`|[A-Za-z_][\w]*)'
 _TABLE_REF = re.compile(rf"\b(from|join)\s+({_NAME}(?:\s*\.\s*{_NAME}){{0,2}})", re.I)
-_CREATE_VIEW = re.compile(rf"^create\s+(or\s+replace\s+)?view\s+({_NAME}(?:\s*\.\s*{_NAME})?)\s+as\s+(.+)$", re.I | re.S)
+_CREATE_VIEW = re.compile(
+    rf"^create\s+(or\s+replace\s+)?view\s+({_NAME}(?:\s*\.\s*{_NAME})?)\s+as\s+(.+)$", re.I | re.S
+)
 _DROP = re.compile(rf"^drop\s+(table|view)\s+(if\s+exists\s+)?({_NAME}(?:\s*\.\s*{_NAME})?)\s*;?\s*$", re.I)
-GLUE_TO_SQLITE = {"bigint": "INTEGER", "int": "INTEGER", "integer": "INTEGER", "smallint": "INTEGER",
-                  "tinyint": "INTEGER", "double": "REAL", "float": "REAL", "real": "REAL"}
+GLUE_TO_SQLITE = {
+    "bigint": "INTEGER",
+    "int": "INTEGER",
+    "integer": "INTEGER",
+    "smallint": "INTEGER",
+    "tinyint": "INTEGER",
+    "double": "REAL",
+    "float": "REAL",
+    "real": "REAL",
+}
 ATHENA_TYPES = {"string": "varchar", "int": "integer"}
 
 
@@ -61,7 +74,9 @@ def classify(sql: str) -> Statement:
     first = (text.split(None, 1) or [""])[0].lower()
     if first in ("show", "describe", "explain"):
         return Statement("UTILITY", "ddl", text)
-    if first in ("create", "drop", "alter", "msck") and not re.match(r"^create\s+table\b.*\bas\s+select\b", text, re.I | re.S):
+    if first in ("create", "drop", "alter", "msck") and not re.match(
+        r"^create\s+table\b.*\bas\s+select\b", text, re.I | re.S
+    ):
         return Statement("DDL", "ddl", text)
     if _COUNT_ONLY.match(text):
         return Statement("DML", "count", text)
@@ -71,6 +86,7 @@ def classify(sql: str) -> Statement:
 @dataclass
 class Table:
     """What a query needs of a Glue table: its columns, and its rows or its view's SQL."""
+
     database: str
     name: str
     columns: list[tuple[str, str]]  # (name, Glue type)
@@ -99,8 +115,12 @@ def split_name(reference: str, database: str) -> tuple[str, str]:
 
 def presto_view_text(sql: str, database: str, columns: list[tuple[str, str]]) -> str:
     """How Athena stores a view in Glue's ViewOriginalText."""
-    payload = {"originalSql": sql, "catalog": "awsdatacatalog", "schema": database,
-               "columns": [{"name": n, "type": t} for n, t in columns]}
+    payload = {
+        "originalSql": sql,
+        "catalog": "awsdatacatalog",
+        "schema": database,
+        "columns": [{"name": n, "type": t} for n, t in columns],
+    }
     return "/* Presto View: " + base64.b64encode(json.dumps(payload).encode()).decode() + " */"
 
 
@@ -189,9 +209,13 @@ class Evaluator:
         self.scanned = 0
         self._local: dict[tuple[str, str], str] = {}  # the SQLite name of each Glue table loaded
         try:
-            for name, arity, aggregate in (("stddev", 1, _StdDev), ("stddev_samp", 1, _StdDev),
-                                           ("approx_percentile", 2, _Percentile), ("corr", 2, _Corr),
-                                           ("approx_distinct", 1, _Distinct)):
+            for name, arity, aggregate in (
+                ("stddev", 1, _StdDev),
+                ("stddev_samp", 1, _StdDev),
+                ("approx_percentile", 2, _Percentile),
+                ("corr", 2, _Corr),
+                ("approx_distinct", 1, _Distinct),
+            ):
                 db.create_aggregate(name, arity, aggregate)
             loaded: dict[tuple[str, str], Table] = {}
             query = self._load(db, sql, database, loaded, depth=0)
@@ -200,8 +224,10 @@ class Evaluator:
             names = [d[0] if re.fullmatch(r"\w+", d[0]) else f"_col{i}" for i, d in enumerate(cursor.description or [])]
             rows = cursor.fetchall()
             known = {n.lower(): t for table in loaded.values() for n, t in table.columns}
-            columns = [(n, ATHENA_TYPES.get(known.get(n.lower(), ""), known.get(n.lower())) or _infer(rows, i))
-                       for i, n in enumerate(names)]
+            columns = [
+                (n, ATHENA_TYPES.get(known.get(n.lower(), ""), known.get(n.lower())) or _infer(rows, i))
+                for i, n in enumerate(names)
+            ]
             return Result(columns, [[_text(v) for v in row] for row in rows], self.scanned)
         except sqlite3.Error as err:
             raise self._failure(err, database) from None
@@ -243,8 +269,10 @@ class Evaluator:
                     db.execute(f"CREATE TABLE {local(key)} ({definitions})")
                     width, rows = len(table.columns), table.rows()
                     self.scanned += sum(len(",".join(v or "" for v in r)) + 1 for r in rows)
-                    db.executemany(f"INSERT INTO {local(key)} VALUES ({', '.join('?' * width)})",
-                                   [(list(r) + [None] * width)[:width] for r in rows])
+                    db.executemany(
+                        f"INSERT INTO {local(key)} VALUES ({', '.join('?' * width)})",
+                        [(list(r) + [None] * width)[:width] for r in rows],
+                    )
             return f"{match.group(1)} {local(key)}"
 
         text = strip_comments(sql).strip().rstrip(";")
@@ -260,7 +288,9 @@ class Evaluator:
         if table:
             name = table.group(1) if "." in table.group(1) else f"{database}.{table.group(1)}"
             return QueryFailed("TABLE_NOT_FOUND", f"line 1:1: Table 'awsdatacatalog.{name}' does not exist")
-        return QueryFailed("NOT_SUPPORTED", f"the simulator runs queries on SQLite, which could not run this one: {message}")
+        return QueryFailed(
+            "NOT_SUPPORTED", f"the simulator runs queries on SQLite, which could not run this one: {message}"
+        )
 
 
 def outside_literals(sql: str, change: Callable[[str], str]) -> str:

@@ -1,13 +1,15 @@
 """The simulator's own counters, served at /_sim/stats, so a report can tell whether the
 simulator itself was the bottleneck (requests in flight, time queued for moto)."""
+
 from __future__ import annotations
 
 import threading
 import time
 from collections import defaultdict
 
-# crashes: moto (or the simulator) failed on a request; answered as AWS's InternalFailure
-OUTCOMES = ("requests", "throttled", "faults", "timeouts", "limited", "errors", "crashes")
+# crashes: moto (or the simulator) failed on a request; answered as AWS's InternalFailure.
+# lacking: neither the simulator nor moto has the operation; answered 501 NotImplemented.
+OUTCOMES = ("requests", "throttled", "faults", "timeouts", "limited", "errors", "crashes", "lacking")
 
 
 class Stats:
@@ -55,9 +57,12 @@ class Stats:
                 "requests_per_second": total / uptime if uptime > 0 else 0.0,
                 "in_flight": self.in_flight,
                 "max_in_flight": self.max_in_flight,
-                "queue": {"waits": self.queue_waits, "total_seconds": self.queue_seconds,
-                          "mean_seconds": self.queue_seconds / self.queue_waits if self.queue_waits else 0.0,
-                          "max_seconds": self.queue_max_seconds},
+                "queue": {
+                    "waits": self.queue_waits,
+                    "total_seconds": self.queue_seconds,
+                    "mean_seconds": self.queue_seconds / self.queue_waits if self.queue_waits else 0.0,
+                    "max_seconds": self.queue_max_seconds,
+                },
                 "operations": {k: dict(v) for k, v in sorted(self.operations.items())},
                 "events": dict(self.events),
             }

@@ -1,4 +1,5 @@
 """Shared pieces of the chaos suite."""
+
 import json
 import os
 import subprocess
@@ -10,8 +11,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def harness(*args, env=None, timeout=300):
     """Run the harness CLI; return the finished process."""
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def metrics_of(run_dir: Path) -> dict:

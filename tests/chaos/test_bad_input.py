@@ -1,5 +1,6 @@
 """Bad input, fuzzed: scenario files, simulator profiles, quota tables and command lines give
 a one-line error naming the file, key and value (exit code 2), never a traceback."""
+
 import contextlib
 import io
 
@@ -13,22 +14,87 @@ from harness.runner.scenario import parse_scenario
 from harness.profiles import parse_profile
 from runhelpers import nothing_in
 
-SCENARIO_KEYS = ["name", "description", "backend", "profile", "region", "aws_profile", "allowed_accounts",
-                 "time_scale", "seed", "policy", "max_attempts", "levels", "iterations", "duration_seconds",
-                 "ramp_up_seconds", "workers", "grace_seconds", "pipelines", "params", "deadlines", "quota",
-                 "dashboard", "thresholds", "level_time_scale", "limiter", "levles", "polcy"]
-PROFILE_KEYS = ["description", "quota_table", "quota", "latency", "fault", "storm", "timeout_seconds", "jitter",
-                "lifecycle", "latncy"]
+SCENARIO_KEYS = [
+    "name",
+    "description",
+    "backend",
+    "profile",
+    "region",
+    "aws_profile",
+    "allowed_accounts",
+    "time_scale",
+    "seed",
+    "policy",
+    "max_attempts",
+    "levels",
+    "iterations",
+    "duration_seconds",
+    "ramp_up_seconds",
+    "workers",
+    "grace_seconds",
+    "pipelines",
+    "params",
+    "deadlines",
+    "quota",
+    "dashboard",
+    "thresholds",
+    "level_time_scale",
+    "limiter",
+    "levles",
+    "polcy",
+]
+PROFILE_KEYS = [
+    "description",
+    "quota_table",
+    "quota",
+    "latency",
+    "fault",
+    "storm",
+    "timeout_seconds",
+    "jitter",
+    "lifecycle",
+    "latncy",
+]
 QUOTA_KEYS = ["service", "operation", "rate", "burst", "concurrency", "adjustable", "source", "rte"]
-NESTED_KEYS = ["feature_group", "training_job", "endpoint", "create_seconds", "p50_ms", "p99_ms", "error_rate",
-               "workers", "cached", "poll_seconds", "service", "operation", "rate", "start_seconds",
-               "duration_seconds", "throttle", "offline_store", "redis_url", "on_unreachable", "128", "x"]
+NESTED_KEYS = [
+    "feature_group",
+    "training_job",
+    "endpoint",
+    "create_seconds",
+    "p50_ms",
+    "p99_ms",
+    "error_rate",
+    "workers",
+    "cached",
+    "poll_seconds",
+    "service",
+    "operation",
+    "rate",
+    "start_seconds",
+    "duration_seconds",
+    "throttle",
+    "offline_store",
+    "redis_url",
+    "on_unreachable",
+    "128",
+    "x",
+]
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),
-                    st.text(max_size=12), st.sampled_from(["sim", "aws", "harness", "calm", "aws-default",
-                                                           "workbench", "*", "1/60", "us-east-1"]))
-values = st.recursive(scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(NESTED_KEYS), inner, max_size=4)), max_leaves=8)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=True),
+    st.text(max_size=12),
+    st.sampled_from(["sim", "aws", "harness", "calm", "aws-default", "workbench", "*", "1/60", "us-east-1"]),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(NESTED_KEYS), inner, max_size=4)
+    ),
+    max_leaves=8,
+)
 
 
 def tables(keys):
@@ -60,20 +126,55 @@ def test_fuzzed_simulator_profiles_are_accepted_or_refused_in_one_line(data):
 
 @pytest.mark.chaos
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.dictionaries(st.sampled_from(["quota", "extra"]), st.one_of(values, st.lists(tables(QUOTA_KEYS), max_size=4)),
-                       max_size=2))
+@given(
+    st.dictionaries(
+        st.sampled_from(["quota", "extra"]), st.one_of(values, st.lists(tables(QUOTA_KEYS), max_size=4)), max_size=2
+    )
+)
 def test_fuzzed_quota_tables_are_accepted_or_refused_in_one_line(data):
     def parse(d):
         root = Section(d, "fuzz.toml")
         parse_rows(root.sections("quota"))
         root.done()
+
     refused_cleanly(parse, data)
 
 
-WORDS = ["run", "sweep", "report", "compare", "cleanup", "quotas", "sim", "plan", "nope", "-n", "0", "-1", "x",
-         "--levels", "4,8", "4,,x", "--policy", "yolo", "--up-to", "--older-than", "24q", "--run-id",
-         "--reports", "--threshold", "--table", "missing.toml", "--scenario", "--seed", "abc", "--profile",
-         "--json", "--help-me", "/nonexistent/run"]
+WORDS = [
+    "run",
+    "sweep",
+    "report",
+    "compare",
+    "cleanup",
+    "quotas",
+    "sim",
+    "plan",
+    "nope",
+    "-n",
+    "0",
+    "-1",
+    "x",
+    "--levels",
+    "4,8",
+    "4,,x",
+    "--policy",
+    "yolo",
+    "--up-to",
+    "--older-than",
+    "24q",
+    "--run-id",
+    "--reports",
+    "--threshold",
+    "--table",
+    "missing.toml",
+    "--scenario",
+    "--seed",
+    "abc",
+    "--profile",
+    "--json",
+    "--help-me",
+    "/nonexistent/run",
+]
 
 
 @pytest.mark.chaos

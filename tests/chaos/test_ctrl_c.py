@@ -5,6 +5,7 @@ embedded simulator, and the test signals the process group, not just the runner'
 promise: in-flight pipelines tear down, the tagged cleanup runs, the run folder is complete
 with its report, nothing is left in the simulator (by the simulator's own count), exit code 130.
 """
+
 import json
 import os
 import signal
@@ -22,8 +23,14 @@ SMOKE = (ROOT / "scenarios" / "smoke.toml").read_text()
 
 def start_as_a_terminal_job(*args) -> subprocess.Popen:
     """`harness ...` as the foreground job of a terminal: the leader of its own process group."""
-    return subprocess.Popen([sys.executable, "-m", "harness.cli", *args], cwd=ROOT, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", *args],
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def ctrl_c_once_pipelines_are_in(process, reports, stage="model", patience=120):
@@ -81,6 +88,7 @@ def test_ctrl_c_reaches_worker_processes_only_through_the_runner(tmp_path):
 
 
 @pytest.mark.chaos
+@pytest.mark.xdist_group("ray")  # one Ray cluster at a time on this machine (tests/test_ray_workers.py too)
 def test_ctrl_c_reaches_ray_workers_only_through_the_runner(tmp_path, redis_server, ray_cluster):
     """On a cluster started apart (`ray start` on each host; here cluster_utils), in-flight
     pipelines on every node tear down and their events reach the run folder."""
@@ -88,6 +96,7 @@ def test_ctrl_c_reaches_ray_workers_only_through_the_runner(tmp_path, redis_serv
 
 
 @pytest.mark.chaos
+@pytest.mark.xdist_group("ray")
 def test_ctrl_c_on_a_ray_cluster_the_run_started_itself(tmp_path, redis_server):
     """Without ray_address the run starts a cluster on this machine: its processes are the
     runner's children, and the terminal's Ctrl-C must still reach the workers through the runner."""
@@ -96,8 +105,9 @@ def test_ctrl_c_on_a_ray_cluster_the_run_started_itself(tmp_path, redis_server):
 
 def assert_ray_run_keeps_the_promise(tmp_path, redis_server, address: str) -> None:
     path = scenario(tmp_path, SMOKE.replace("[params]", f'workers = "ray"\n{address}processes = 2\n\n[params]'))
-    process = start_as_a_terminal_job("run", path, "-n", "4", "--reports", str(tmp_path / "reports"),
-                                      "--redis-url", redis_server.url)
+    process = start_as_a_terminal_job(
+        "run", path, "-n", "4", "--reports", str(tmp_path / "reports"), "--redis-url", redis_server.url
+    )
     run_dir = ctrl_c_once_pipelines_are_in(process, tmp_path / "reports")
     assert_kept_its_promise(process, run_dir)
     events = load_events(run_dir)
@@ -106,8 +116,9 @@ def assert_ray_run_keeps_the_promise(tmp_path, redis_server, address: str) -> No
 
 @pytest.mark.chaos
 def test_ctrl_c_during_a_shootout_finishes_the_current_run_and_runs_no_other(tmp_path):
-    process = start_as_a_terminal_job("shootout", "smoke", "--levels", "4", "--policies",
-                                      "harness,botocore-standard", "--reports", str(tmp_path))
+    process = start_as_a_terminal_job(
+        "shootout", "smoke", "--levels", "4", "--policies", "harness,botocore-standard", "--reports", str(tmp_path)
+    )
     run_dir = ctrl_c_once_pipelines_are_in(process, tmp_path)
     assert_kept_its_promise(process, run_dir)
     assert [p.name for p in tmp_path.iterdir()] == [run_dir.name]  # the second policy never started

@@ -1,5 +1,6 @@
 """Two runs sharing one simulator never touch each other; partial state that never resolves
 fails only the pipelines it hits, in time, and leaves nothing behind."""
+
 import subprocess
 import sys
 
@@ -13,9 +14,28 @@ from runhelpers import nothing_in
 @pytest.mark.chaos
 def test_two_runs_at_once_on_one_simulator_keep_to_themselves(simulator, tmp_path):
     simulator.reset(profile="aws-default", seed=1, time_scale=0.01)
-    runs = [subprocess.Popen([sys.executable, "-m", "harness.cli", "run", "smoke", "-n", "3", "--reports",
-                              str(tmp_path / f"r{i}"), "--endpoint-url", simulator.endpoint_url],
-                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in (1, 2)]
+    runs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "harness.cli",
+                "run",
+                "smoke",
+                "-n",
+                "3",
+                "--reports",
+                str(tmp_path / f"r{i}"),
+                "--endpoint-url",
+                simulator.endpoint_url,
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in (1, 2)
+    ]
     outputs = [run.communicate(timeout=300) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], [o[1][-2000:] for o in outputs]
     folders = [next((tmp_path / f"r{i}").iterdir()) for i in (1, 2)]
@@ -42,7 +62,9 @@ never_fraction = 0.5
 
 @pytest.mark.chaos
 def test_partial_state_that_never_resolves_fails_the_affected_pipelines_in_time(tmp_path):
-    path = scenario(tmp_path, f"""
+    path = scenario(
+        tmp_path,
+        f"""
 backend = "sim"
 profile = "{profile(tmp_path, NEVER)}"
 time_scale = 0.01
@@ -52,7 +74,8 @@ levels = [6]
 offline_store = 600
 [params]
 rows = 20
-""")
+""",
+    )
     done = harness("run", path, "--reports", str(tmp_path / "reports"))
     run_dir = next((tmp_path / "reports").iterdir())
     events = load_events(run_dir)

@@ -1,5 +1,6 @@
 """Killing the runner or the simulator mid-run: nothing recorded is lost, nothing hangs,
 nothing is left behind."""
+
 import signal
 import subprocess
 import sys
@@ -19,9 +20,24 @@ from runhelpers import everything_in, nothing_in
 @pytest.mark.chaos
 def test_a_runner_killed_with_sigkill_leaves_a_readable_run_and_cleanup_finishes_the_job(simulator, tmp_path):
     simulator.reset(profile="aws-default", seed=1, time_scale=0.01)
-    runner = subprocess.Popen([sys.executable, "-m", "harness.cli", "sweep", "smoke", "--levels", "2,2",
-                               "--reports", str(tmp_path), "--endpoint-url", simulator.endpoint_url],
-                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    runner = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "sweep",
+            "smoke",
+            "--levels",
+            "2,2",
+            "--reports",
+            str(tmp_path),
+            "--endpoint-url",
+            simulator.endpoint_url,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         found = list(tmp_path.glob("*/events.db"))
@@ -65,8 +81,12 @@ def test_a_simulator_restart_mid_run_ends_in_bounded_time_with_clear_reasons(tmp
         events = load_events(finished[0].run_dir)
         unreachable = events[(events.kind == "api_attempt") & (events.outcome == "exception")]
         assert len(unreachable) > 0  # the outage was recorded, attempt by attempt
-        assert set(unreachable.error_code) <= {"EndpointConnectionError", "ConnectionClosedError",
-                                               "ReadTimeoutError", "ConnectTimeoutError"}
+        assert set(unreachable.error_code) <= {
+            "EndpointConnectionError",
+            "ConnectionClosedError",
+            "ReadTimeoutError",
+            "ConnectTimeoutError",
+        }
         ends = events[events.kind == "pipeline_end"]
         assert len(ends) == 3
         for row in ends.itertuples():  # each pipeline either finished or says why it did not

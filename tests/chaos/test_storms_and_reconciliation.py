@@ -1,5 +1,6 @@
 """Storms of 5xx and of throttling: under the harness policy no pipeline fails, the timeline
 shows the storm, and the simulator's counters balance the recorded attempts."""
+
 import pytest
 
 from chaoshelpers import harness, metrics_of, profile, scenario
@@ -31,7 +32,9 @@ create_seconds = 420
 
 @pytest.mark.chaos
 def test_a_5xx_storm_and_a_throttling_storm_fail_no_pipeline_and_the_counters_balance(tmp_path):
-    path = scenario(tmp_path, f"""
+    path = scenario(
+        tmp_path,
+        f"""
 backend = "sim"
 profile = "{profile(tmp_path, STORMY)}"
 time_scale = 0.01
@@ -41,7 +44,8 @@ levels = [4]
 ramp_up_seconds = 20
 [params]
 rows = 30
-""")
+""",
+    )
     done = harness("run", path, "--reports", str(tmp_path / "reports"))
     assert done.returncode == 0, done.stderr[-3000:]
     run_dir = next((tmp_path / "reports").iterdir())

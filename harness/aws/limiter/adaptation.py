@@ -20,6 +20,7 @@
 - **Only while it limits.** Time counts towards growth only while callers queue for the key
   (demand is at the rate); an idle key does not drift up.
 """
+
 from __future__ import annotations
 
 import math
@@ -40,13 +41,13 @@ EARLY = 2.0  # AWS seconds: a throttle this soon after a key's first call is abo
 class Pace:
     """What the quota table says for a key, in AWS time: the rate to start from, the bucket the
     limiter may spend (its share of the account's burst), and whether the rate is a ceiling."""
+
     rate: float
     capacity: float
     ceiling: bool
 
 
 class AdaptiveRate:
-
     def __init__(self, pace: Pace, now: float):
         self.pace = pace
         self.rate = pace.rate
@@ -68,8 +69,11 @@ class AdaptiveRate:
         if sent_at < self.last_cut:
             return False  # in flight when we cut: the same episode
         going = max(self.floor, self.rate if not send_rate else min(self.rate, send_rate))
-        recovering = (not self._slow_start and self.throttled_at is not None
-                      and self._since_cut * NEAR * self.throttled_at < RECOVERY_CALLS)
+        recovering = (
+            not self._slow_start
+            and self.throttled_at is not None
+            and self._since_cut * NEAR * self.throttled_at < RECOVERY_CALLS
+        )
         self.throttled_at, self.depth = going, BETA * BETA if recovering else BETA
         self.rate = max(self.floor, self.depth * going)
         self.last_cut, self._since_cut = now, 0.0
@@ -89,7 +93,7 @@ class AdaptiveRate:
         else:
             self._since_cut += dt
             w = NEAR * self.throttled_at
-            c = (1 - self.depth / NEAR) / RECOVERY_CALLS ** 3  # so that the curve starts where the cut left the rate
+            c = (1 - self.depth / NEAR) / RECOVERY_CALLS**3  # so that the curve starts where the cut left the rate
             self.rate = max(self.rate, w * (1 + c * (self._since_cut * w - RECOVERY_CALLS) ** 3))
         if self.pace.ceiling:
             self.rate = min(self.rate, self.pace.rate)

@@ -9,6 +9,7 @@ An in-process backend can also wake its waiters when something they wait for cha
 permit released, a rate raised): `wait_for_change`. Backends that cannot simply lack it, and
 their waiters look again after a poll interval.
 """
+
 from __future__ import annotations
 
 import threading
@@ -31,6 +32,7 @@ class Answer:
     """A backend's answer to a waiter: `ticket` None and `wait` 0 means go (for a permit,
     `lease` is set); else ask again with `ticket` after `wait` AWS seconds at the latest.
     `version` lets an in-process waiter sleep until something changes."""
+
     ticket: str | None
     wait: float
     version: int = 0
@@ -148,8 +150,7 @@ class LocalBackend:
             if state.permits is None:
                 state.permits = PermitQueue(key)
             now = self.clock.now()
-            ticket, lease = state.permits.ask(ticket, limit, lease_seconds, now,
-                                              PERMIT_POLL_SECONDS + self._stale())
+            ticket, lease = state.permits.ask(ticket, limit, lease_seconds, now, PERMIT_POLL_SECONDS + self._stale())
             if lease is not None:
                 self._changed(state)  # the ones behind moved up
                 return Answer(None, 0.0, state.version, lease, now)

@@ -13,6 +13,7 @@ lives in a backend (`backends.py`), so workers in other processes can share it t
 Times and rates are AWS time on the run's clock; every wait ends with `Stopped` when the run
 stops, and none goes past the call's deadline.
 """
+
 from __future__ import annotations
 
 import logging
@@ -81,8 +82,11 @@ class Permit:
         left = self.ends - self.limiter.clock.now()
         if left <= 0:  # the last renewal made the lease end now: the slot is back
             self.lost = True
-            log.warning("a %s permit was never released: its slot went back after %.0f AWS seconds",
-                        self.key, self.limiter.permit_life)
+            log.warning(
+                "a %s permit was never released: its slot went back after %.0f AWS seconds",
+                self.key,
+                self.limiter.permit_life,
+            )
             return False
         renewed = self.limiter.backend.renew(self.lease, min(self.limiter.lease_seconds, left))
         if renewed is None:
@@ -103,9 +107,15 @@ class Permit:
 
 
 class Limiter:
-    def __init__(self, table: QuotaTable, time_scale: float = 1.0, backend: LimiterBackend | None = None,
-                 clock: Clock | None = None, lease_seconds: float = LEASE_SECONDS,
-                 permit_life: float = PERMIT_LIFE_SECONDS):
+    def __init__(
+        self,
+        table: QuotaTable,
+        time_scale: float = 1.0,
+        backend: LimiterBackend | None = None,
+        clock: Clock | None = None,
+        lease_seconds: float = LEASE_SECONDS,
+        permit_life: float = PERMIT_LIFE_SECONDS,
+    ):
         self.table = table
         self.clock = clock or Clock(time_scale)
         self.backend = backend if backend is not None else LocalBackend(self.clock)
@@ -155,8 +165,9 @@ class Limiter:
     def feedback(self, service: str, operation: str, throttled: bool, sent_at: float | None = None) -> None:
         """AWS answered a call this limiter let go at `sent_at` (its Grant.at)."""
         if self.pace(service, operation) is not None:
-            self.backend.feedback(f"{service}.{operation}", self.backend.now() if sent_at is None else sent_at,
-                                  throttled)
+            self.backend.feedback(
+                f"{service}.{operation}", self.backend.now() if sent_at is None else sent_at, throttled
+            )
 
     # --- permits ---------------------------------------------------------------------------------
     def permit(self, service: str, operation: str, timeout: float | None = None) -> Permit | None:
@@ -177,8 +188,9 @@ class Limiter:
                     self._hold(permit)
                     return permit
                 ticket = answer.ticket
-                self._pause(key, answer, deadline,
-                            f"a {service}.{operation} concurrency permit (limit {quota.concurrency})")
+                self._pause(
+                    key, answer, deadline, f"a {service}.{operation} concurrency permit (limit {quota.concurrency})"
+                )
         except BaseException:
             if ticket is not None:
                 self.backend.leave(key, ticket)

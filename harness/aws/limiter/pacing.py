@@ -6,6 +6,7 @@ if the rate has risen meanwhile it goes sooner, if it was cut it waits longer. A
 has not asked again long after it was due (its caller died) loses its place. Non-blocking and
 in AWS time, so it runs the same in-process, behind a manager proxy, or in a Redis script.
 """
+
 from __future__ import annotations
 
 import math

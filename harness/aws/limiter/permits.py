@@ -6,6 +6,7 @@ arrives later can take a slot ahead of those already waiting. A granted permit i
 an expiry: its holder renews it while it works, releases it when done, and if the holder dies
 the slot comes back once the lease runs out. Non-blocking and in AWS time, like the pacing.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,8 +36,9 @@ class PermitQueue:
         for ticket in [t for t, due in self._tickets.items() if due < now]:
             del self._tickets[ticket]
 
-    def ask(self, ticket: str | None, limit: int, lease_seconds: float, now: float,
-            stale_after: float) -> tuple[str, Lease | None]:
+    def ask(
+        self, ticket: str | None, limit: int, lease_seconds: float, now: float, stale_after: float
+    ) -> tuple[str, Lease | None]:
         """(ticket, lease) once a slot is free for this ticket (it is then spent), else
         (ticket, None): ask again later (within `stale_after` AWS seconds, or lose the place)."""
         self._tidy(now)

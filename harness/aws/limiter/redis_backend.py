@@ -18,6 +18,7 @@ When Redis cannot be reached, `on_unreachable` decides, once per run:
 - "fail": every call that needs a token or a permit fails with LimiterUnreachable, so nothing
   is sent that was not paced (for accounts where production shares the quotas).
 """
+
 from __future__ import annotations
 
 import logging
@@ -49,10 +50,12 @@ def without_password(url: str) -> str:
     """The URL as it may be printed or written down: no user, password or `password=` query
     parameter (redis-py reads credentials from all three)."""
     from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
     parts = urlsplit(url)
     host = parts.netloc.rsplit("@", 1)[-1]
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                       if k.lower() not in ("password", "username")])
+    query = urlencode(
+        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() not in ("password", "username")]
+    )
     if not host:  # unix:///path: no host, and urlunsplit would drop the empty authority
         return f"{parts.scheme}://{parts.path}" + (f"?{query}" if query else "")
     return urlunsplit((parts.scheme, host, parts.path, query, parts.fragment))
@@ -79,9 +82,15 @@ class RedisBackend:
     """`RedisBackend(url, namespace, time_scale)`: the LimiterBackend on a Redis server.
     `clock`: tests only, to drive the scripts with given times; in a run Redis's TIME is the clock."""
 
-    def __init__(self, url: str, namespace: str = "harness", time_scale: float = 1.0,
-                 on_unreachable: str = "local", clock: Clock | None = None,
-                 on_fallback: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        url: str,
+        namespace: str = "harness",
+        time_scale: float = 1.0,
+        on_unreachable: str = "local",
+        clock: Clock | None = None,
+        on_fallback: Callable[[str], None] | None = None,
+    ):
         import redis  # only runs that share a limiter need the client library
 
         if on_unreachable not in ON_UNREACHABLE:
@@ -97,8 +106,12 @@ class RedisBackend:
         # a refused connection, a timeout, and a server that cannot run the script (read-only
         # after a failover, out of memory, too old for TIME before writes) alike
         self._errors = (redis.RedisError,)
-        self._redis = redis.Redis.from_url(url, decode_responses=True, socket_timeout=SOCKET_TIMEOUT_SECONDS,
-                                           socket_connect_timeout=SOCKET_TIMEOUT_SECONDS)
+        self._redis = redis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=SOCKET_TIMEOUT_SECONDS,
+            socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+        )
         self._script = self._redis.register_script(files("harness.aws.limiter").joinpath("limiter.lua").read_text())
         self._fallback: LocalBackend | None = None
         self._fallback_lock = threading.Lock()
@@ -126,7 +139,9 @@ class RedisBackend:
         try:
             return self._script(keys=self._keys(key), args=[op, repr(self.time_scale), now, KEY_TTL_SECONDS, *args])
         except self._errors as err:
-            raise LimiterUnreachable(f"the shared limiter at {without_password(self.url)} cannot be reached: {err}") from None
+            raise LimiterUnreachable(
+                f"the shared limiter at {without_password(self.url)} cannot be reached: {err}"
+            ) from None
 
     def _local(self) -> LocalBackend:
         with self._fallback_lock:
@@ -136,8 +151,10 @@ class RedisBackend:
                 for token, (key, seconds) in self._leases.items():
                     fallback.adopt(Lease(key, token, 0.0), seconds)
                 self._fallback = fallback  # only once it counts them: other threads use it at once
-                message = (f"the shared limiter at {without_password(self.url)} cannot be reached: this process goes on with "
-                           "a limiter of its own, and no longer shares the account's quotas with other runs")
+                message = (
+                    f"the shared limiter at {without_password(self.url)} cannot be reached: this process goes on with "
+                    "a limiter of its own, and no longer shares the account's quotas with other runs"
+                )
                 log.warning(message)
                 if self.on_fallback is not None:
                     self.on_fallback(message)
@@ -169,9 +186,18 @@ class RedisBackend:
     def ask_token(self, key: str, ticket: str | None, pace: Pace) -> Answer:
         def shared():
             mine = ticket or secrets.token_hex(8)
-            got, wait, at = self._run("ask_token", key, mine, "1" if ticket is None else "0", repr(pace.rate),
-                                      repr(pace.capacity), "1" if pace.ceiling else "0", repr(self._stale))
+            got, wait, at = self._run(
+                "ask_token",
+                key,
+                mine,
+                "1" if ticket is None else "0",
+                repr(pace.rate),
+                repr(pace.capacity),
+                "1" if pace.ceiling else "0",
+                repr(self._stale),
+            )
             return Answer(got or None, _number(wait), at=self._saw(_number(at)))
+
         self._paces[key] = pace
         return self._either(shared, lambda b: b.ask_token(key, ticket, pace))
 
@@ -180,26 +206,33 @@ class RedisBackend:
             if key in self._paces:  # it may answer a call Redis let go, before any went from here
                 b.begin(key, self._paces[key])
             return b.feedback(key, sent_at, throttled)
+
         return self._either(
-            lambda: _number(self._run("feedback", key, repr(sent_at), "1" if throttled else "0", *map(repr, ADAPTATION))),
-            local)
+            lambda: _number(
+                self._run("feedback", key, repr(sent_at), "1" if throttled else "0", *map(repr, ADAPTATION))
+            ),
+            local,
+        )
 
     def rate(self, key: str) -> float | None:
         def shared():
             rate = self._run("rate", key)
             return _number(rate) if rate else None
+
         return self._either(shared, lambda b: b.rate(key))
 
     def ask_permit(self, key: str, ticket: str | None, limit: int, lease_seconds: float) -> Answer:
         def shared():
             mine = ticket or secrets.token_hex(8)
-            got, expires, at = self._run("ask_permit", key, mine, limit, repr(lease_seconds),
-                                         repr(PERMIT_POLL_SECONDS + self._stale))
+            got, expires, at = self._run(
+                "ask_permit", key, mine, limit, repr(lease_seconds), repr(PERMIT_POLL_SECONDS + self._stale)
+            )
             if got:
                 return Answer(got, PERMIT_POLL_SECONDS, at=self._saw(_number(at)))
             lease = Lease(key, mine, _number(expires))
             self._keep(lease, lease_seconds)
             return Answer(None, 0.0, lease=lease, at=self._saw(_number(at)))
+
         return self._either(shared, lambda b: b.ask_permit(key, ticket, limit, lease_seconds))
 
     def _keep(self, lease: Lease, lease_seconds: float | None) -> None:
@@ -222,6 +255,7 @@ class RedisBackend:
             expires = self._run("renew", lease.key, lease.token, repr(lease_seconds))
             self._keep(lease, lease_seconds if expires else None)
             return Lease(lease.key, lease.token, _number(expires)) if expires else None
+
         return self._either(shared, lambda b: b.renew(lease, lease_seconds))
 
     def waiters(self, key: str) -> int:

@@ -2,6 +2,7 @@
 multiprocessing manager (a local socket with an auth key), reached through a proxy that speaks
 the same LimiterBackend interface, so callers do not change. A proxy cannot wake a waiter, so
 waiters in worker processes look again every few AWS seconds (see Limiter._pause)."""
+
 from __future__ import annotations
 
 import secrets

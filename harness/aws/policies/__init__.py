@@ -9,6 +9,7 @@ Every policy gets the same attempt budget (`max_attempts`), or with `max_attempt
 ("sdk-default" in a scenario) each its own default, as a user who sets nothing gets it.
 Adding a policy is a class and a line in POLICIES.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,9 +19,16 @@ from harness.aws.policies.botocore_modes import BotocoreMode
 from harness.aws.policies.no_retries import NoRetries
 from harness.aws.policies.shared_limiter import HarnessPolicy
 
-POLICIES: dict[str, RetryPolicy] = {p.name: p for p in (
-    HarnessPolicy(), BotocoreMode("standard", 3), BotocoreMode("adaptive", 3), BotocoreMode("legacy", 5),
-    NoRetries())}
+POLICIES: dict[str, RetryPolicy] = {
+    p.name: p
+    for p in (
+        HarnessPolicy(),
+        BotocoreMode("standard", 3),
+        BotocoreMode("adaptive", 3),
+        BotocoreMode("legacy", 5),
+        NoRetries(),
+    )
+}
 SDK_DEFAULT = "sdk-default"
 
 
@@ -49,5 +57,13 @@ class RetrySettings:
         return self.max_attempts or self.policy.default_attempts
 
 
-__all__ = ["POLICIES", "SDK_DEFAULT", "BotocoreMode", "HarnessPolicy", "NoRetries", "RetryPolicy",
-           "RetrySettings", "policy_named"]
+__all__ = [
+    "POLICIES",
+    "SDK_DEFAULT",
+    "BotocoreMode",
+    "HarnessPolicy",
+    "NoRetries",
+    "RetryPolicy",
+    "RetrySettings",
+    "policy_named",
+]

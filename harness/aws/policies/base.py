@@ -1,5 +1,6 @@
 """What a retry policy is: how many attempts it makes by default, whether the shared limiter
 paces it, where its state lives, what botocore is told, and what it adds to a client."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any

@@ -6,6 +6,7 @@ under them each worker gets its own clients. On a simulator in scaled AWS time t
 run at the run's scale (`scale_botocore_time`), or they would back off 30 times longer than they
 do against AWS: an unfair fight with the harness policy, which scales its own.
 """
+
 from __future__ import annotations
 
 import time
@@ -96,8 +97,11 @@ def _scale_adaptive_clock(client, time_scale: float) -> None:
     one wall clock. Replace it with an identical limiter built on an AWS-time clock, made the
     way botocore's adaptive.register_retry_handler makes it."""
     emitter = _emitter(client)
-    found = [h for h in emitter._handlers.prefix_search("before-send")
-             if isinstance(getattr(h, "__self__", None), adaptive.ClientRateLimiter)]
+    found = [
+        h
+        for h in emitter._handlers.prefix_search("before-send")
+        if isinstance(getattr(h, "__self__", None), adaptive.ClientRateLimiter)
+    ]
     if not found:
         return  # not adaptive mode
     old = found[0].__self__
@@ -107,7 +111,8 @@ def _scale_adaptive_clock(client, time_scale: float) -> None:
         rate_clocker=adaptive.RateClocker(clock),
         token_bucket=ScaledTokenBucket(max_rate=1, clock=clock),
         throttling_detector=standard.ThrottlingErrorDetector(retry_event_adapter=standard.RetryEventAdapter()),
-        clock=clock)
+        clock=clock,
+    )
     client.meta.events.unregister("before-send", old.on_sending_request)
     client.meta.events.unregister("needs-retry", old.on_receiving_response)
     # first, as botocore's was: its pacing happens before our hook times the attempt

@@ -1,4 +1,5 @@
 """One attempt per call, nothing paced: what a client without any retry logic does."""
+
 from __future__ import annotations
 
 from harness.aws.policies.base import RetryPolicy

@@ -1,6 +1,7 @@
 """The harness's own policy: botocore retries nothing; every attempt is paced by the limiter all
 workers share, and the harness backs off (exponential, full jitter, a per-call deadline) on
 throttling and transient errors, sleeping on the run's clock so a stop cuts it short."""
+
 from __future__ import annotations
 
 from harness.aws.policies.base import RetryPolicy

@@ -10,6 +10,7 @@ form and written back in the protocol the caller used.
 One module per protocol family: rpc (json, smithy-rpc-v2-cbor), rest (rest-json, rest-xml),
 query; values holds the internal form; models and routing read botocore's models.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -41,13 +42,15 @@ def unknown_operation(miss: Unroutable) -> Response:
     """What AWS answers a request that names no operation it has, in the caller's protocol."""
     protocol = miss.protocol if miss.protocol in PROTOCOLS else "rest-json"
     if miss.service is None:
-        error = ApiError(400, "UnknownOperationException", f"no service the simulator knows signs requests "
-                                                           f"this way ({miss.what})")
+        error = ApiError(
+            400, "UnknownOperationException", f"no service the simulator knows signs requests this way ({miss.what})"
+        )
     elif protocol == "query":
         error = ApiError(400, "InvalidAction", f"The action {miss.what} is not valid for this web service.")
     elif protocol == "rest-xml":
-        error = ApiError(405, "MethodNotAllowed", f"The specified method is not allowed against this resource "
-                                                  f"({miss.what}).")
+        error = ApiError(
+            405, "MethodNotAllowed", f"The specified method is not allowed against this resource ({miss.what})."
+        )
     elif protocol == "rest-json":
         error = ApiError(404, "UnknownOperationException", f"{miss.service} has no operation at {miss.what}")
     else:
@@ -55,5 +58,17 @@ def unknown_operation(miss: Unroutable) -> Response:
     return PROTOCOLS[protocol].encode_error(None, error, str(uuid.uuid4()))
 
 
-__all__ = ["DecodeError", "HttpRequest", "PROTOCOLS", "Protocol", "Response", "Route", "Router",
-           "ServiceModels", "Unroutable", "Variant", "encode", "unknown_operation"]
+__all__ = [
+    "DecodeError",
+    "HttpRequest",
+    "PROTOCOLS",
+    "Protocol",
+    "Response",
+    "Route",
+    "Router",
+    "ServiceModels",
+    "Unroutable",
+    "Variant",
+    "encode",
+    "unknown_operation",
+]

@@ -8,6 +8,7 @@ the simulator knows every variant it has a model for: the installed botocore's, 
 kept in `harness/sim/models/<protocol>/` (botocore's own files, in botocore's layout, so a test
 can build a client from them too). Each variant routes and decodes the requests of its protocol.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -28,6 +29,7 @@ REST_PROTOCOLS = ("rest-json", "rest-xml")
 @dataclass(frozen=True)
 class Variant:
     """One model of a service: the protocols it lists and the bindings they need."""
+
     model: ServiceModel
     source: str  # "botocore <version>" or the bundled file it came from
 

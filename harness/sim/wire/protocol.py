@@ -1,4 +1,5 @@
 """What every wire protocol does: read a request's parameters, write an answer or an error."""
+
 from __future__ import annotations
 
 from botocore.model import OperationModel, ServiceModel

@@ -1,5 +1,6 @@
 """The `query` protocol: form fields in (Name.member.1, Name.entry.1.key), XML out, wrapped in
 <{Operation}Response><{Operation}Result>."""
+
 from __future__ import annotations
 
 from xml.etree import ElementTree
@@ -24,8 +25,10 @@ class Query(Protocol):
 
     @staticmethod
     def namespace(model) -> str:
-        return model.metadata.get("xmlNamespace") or \
-            f"https://{model.metadata.get('endpointPrefix')}.amazonaws.com/doc/{model.metadata.get('apiVersion')}/"
+        return (
+            model.metadata.get("xmlNamespace")
+            or f"https://{model.metadata.get('endpointPrefix')}.amazonaws.com/doc/{model.metadata.get('apiVersion')}/"
+        )
 
     def encode(self, operation, answer: Answer, request_id: str) -> Response:
         root = ElementTree.Element(f"{operation.name}Response", xmlns=self.namespace(operation.service_model))

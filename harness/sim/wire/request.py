@@ -1,5 +1,6 @@
 """An HTTP request as the simulator reads it: method, raw path, query, headers, body, and the
 SigV4 credential scope that says which region and service it was signed for."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -22,8 +23,9 @@ class HttpRequest:
         raw_uri = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")
         path = urlsplit(raw_uri).path if "://" in raw_uri else raw_uri.split("?", 1)[0]
         query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-        headers = {key[5:].replace("_", "-").lower(): value for key, value in environ.items()
-                   if key.startswith("HTTP_")}
+        headers = {
+            key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")
+        }
         for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
             if environ.get(key):
                 headers[key.replace("_", "-").lower()] = environ[key]
@@ -37,8 +39,11 @@ class HttpRequest:
 
     def form(self) -> dict[str, str]:
         """A query-protocol request's fields: the form body, or the query string of a GET."""
-        fields = parse_qs(self.body.decode("utf-8", "replace"), keep_blank_values=True) \
-            if self.content_type == "application/x-www-form-urlencoded" else self.query
+        fields = (
+            parse_qs(self.body.decode("utf-8", "replace"), keep_blank_values=True)
+            if self.content_type == "application/x-www-form-urlencoded"
+            else self.query
+        )
         return {key: values[-1] for key, values in fields.items()}
 
 

@@ -1,5 +1,6 @@
 """The REST protocols, `rest-json` and `rest-xml`: members bound to the URI, the query string and
 headers, the rest in the body (or one member as the whole body: the payload)."""
+
 from __future__ import annotations
 
 import json
@@ -32,6 +33,7 @@ def _to_body(shape, value):
 
 class Rest(Protocol):
     """What rest-json and rest-xml share; the body's format is theirs."""
+
     CONTENT_TYPE = ""
 
     def decode(self, request, operation, labels) -> dict:
@@ -49,23 +51,32 @@ class Rest(Protocol):
                     values = request.query.get(wire)
                     claimed.add(wire)
                     if values:
-                        params[name] = [from_text(member.member, v) for v in values] \
-                            if member.type_name == "list" else from_text(member, values[-1])
+                        params[name] = (
+                            [from_text(member.member, v) for v in values]
+                            if member.type_name == "list"
+                            else from_text(member, values[-1])
+                        )
                 elif location == "header" and wire.lower() in request.headers:
                     text = request.headers[wire.lower()]
-                    params[name] = [from_text(member.member, v.strip()) for v in text.split(",")] \
-                        if member.type_name == "list" else from_text(member, text)
+                    params[name] = (
+                        [from_text(member.member, v.strip()) for v in text.split(",")]
+                        if member.type_name == "list"
+                        else from_text(member, text)
+                    )
                 elif location == "headers":
                     prefix = wire.lower()
-                    found = {k[len(prefix):]: v for k, v in request.headers.items() if k.startswith(prefix)}
+                    found = {k[len(prefix) :]: v for k, v in request.headers.items() if k.startswith(prefix)}
                     if found:
                         params[name] = found
             except ValueError as err:
                 raise DecodeError(f"{wire}: {err}") from None
         for name, member in shape.members.items():  # a map of the query string takes what is left
             if member.serialization.get("location") == "querystring" and member.type_name == "map":
-                rest = {k: (v if member.value.type_name == "list" else v[-1])
-                        for k, v in request.query.items() if k not in claimed}
+                rest = {
+                    k: (v if member.value.type_name == "list" else v[-1])
+                    for k, v in request.query.items()
+                    if k not in claimed
+                }
                 if rest:
                     params[name] = rest
         payload = shape.serialization.get("payload")
@@ -108,8 +119,11 @@ class Rest(Protocol):
                     continue
                 wire = _wire_name(name, member)
                 if location == "header":
-                    text = ",".join(to_text(member.member, v) for v in value) if member.type_name == "list" \
+                    text = (
+                        ",".join(to_text(member.member, v) for v in value)
+                        if member.type_name == "list"
                         else to_text(member, value, "rfc822")
+                    )
                     headers.append((wire, text))
                 elif location == "headers":
                     headers.extend((wire + key, str(v)) for key, v in value.items())
@@ -145,20 +159,30 @@ class RestJson(Rest):
         return walk(shape, value, _from_body, _wire_name)
 
     def write_body(self, shape, value: dict) -> bytes:
-        body = {name: v for name, v in value.items()
-                if name in shape.members and not shape.members[name].serialization.get("location")} \
-            if shape.type_name == "structure" else value
+        body = (
+            {
+                name: v
+                for name, v in value.items()
+                if name in shape.members and not shape.members[name].serialization.get("location")
+            }
+            if shape.type_name == "structure"
+            else value
+        )
         return json_bytes(walk(shape, body, _to_body, _wire_name, incoming=False))
 
     def encode_error(self, model, error: ApiError, request_id: str) -> Response:
-        headers = [("x-amzn-ErrorType", error.code), ("Content-Type", self.CONTENT_TYPE),
-                   ("x-amzn-RequestId", request_id)]
+        headers = [
+            ("x-amzn-ErrorType", error.code),
+            ("Content-Type", self.CONTENT_TYPE),
+            ("x-amzn-RequestId", request_id),
+        ]
         return error.status, headers, json_bytes({"message": error.message, **error.members})
 
 
 class RestXml(Rest):
     """Request bodies are not read: every rest-xml service the simulator serves (S3) is moto's,
     which gets the request as sent."""
+
     name = "rest-xml"
     CONTENT_TYPE = "application/xml"
     REQUEST_ID = "x-amz-request-id"
@@ -171,6 +195,7 @@ class RestXml(Rest):
 
     def encode_error(self, model, error: ApiError, request_id: str) -> Response:
         s3 = model is not None and model.service_name.startswith("s3")
-        body = xml.error_document("Error" if s3 else "ErrorResponse", error.code, error.message, request_id,
-                                  sender=error.status < 500)
+        body = xml.error_document(
+            "Error" if s3 else "ErrorResponse", error.code, error.message, request_id, sender=error.status < 500
+        )
         return error.status, [("Content-Type", self.CONTENT_TYPE), ("x-amz-request-id", request_id)], body

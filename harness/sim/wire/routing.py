@@ -11,6 +11,7 @@
 The services looked at are those that sign as the request's SigV4 scope says, in every model
 variant the simulator has (harness/sim/wire/models.py).
 """
+
 from __future__ import annotations
 
 import re
@@ -93,8 +94,9 @@ class Router:
             if version and not any(v.model.metadata.get("apiVersion") == version for v in variants):
                 continue
             # the variant that speaks the caller's protocol reads it best; any with the operation will do
-            ordered = sorted(variants, key=lambda v: family not in v.protocols and not (
-                family == "query" and "ec2" in v.protocols))
+            ordered = sorted(
+                variants, key=lambda v: family not in v.protocols and not (family == "query" and "ec2" in v.protocols)
+            )
             for variant in ordered:
                 operation = variant.operation(name)
                 if operation is not None:
@@ -163,7 +165,7 @@ class _Rule:
                 self.literals[key] = value if equals else None
         self.required_query, self.required_headers = [], []
         shape = operation.input_shape
-        for name in (shape.required_members if shape is not None else []):
+        for name in shape.required_members if shape is not None else []:
             member = shape.members[name]
             location, wire = member.serialization.get("location"), member.serialization.get("name", name)
             if location == "querystring" and member.type_name != "map":
@@ -174,8 +176,12 @@ class _Rule:
         # on the same path (PutBucketLifecycleConfiguration, not PutBucketLifecycle); then a longer
         # literal path (/FeatureGroup/{x}/ListRecords before /FeatureGroup/{x}); a greedy label last
         literal_path = len(re.sub(r"\{[^}]+\}", "", path))
-        self.score = (len(self.literals) + len(self.required_query) + len(self.required_headers),
-                      not operation.deprecated, literal_path, "+}" not in path)
+        self.score = (
+            len(self.literals) + len(self.required_query) + len(self.required_headers),
+            not operation.deprecated,
+            literal_path,
+            "+}" not in path,
+        )
 
     def match(self, request: HttpRequest) -> dict[str, str] | None:
         if request.method != self.method:

@@ -1,5 +1,6 @@
 """The RPC protocols, where the body is the whole input or output: `json` (the operation in the
 X-Amz-Target header) and `smithy-rpc-v2-cbor` (POST /service/{Service}/operation/{Operation})."""
+
 from __future__ import annotations
 
 import json
@@ -28,6 +29,7 @@ def json_bytes(value) -> bytes:
 class Json(Protocol):
     """The internal form is this protocol's body, so nothing is converted. (A json model that
     renames a body member with locationName would need a walk; none of the served ones does.)"""
+
     name = "json"
 
     def decode(self, request, operation, labels) -> dict:
@@ -49,7 +51,11 @@ class Json(Protocol):
 
     def encode_error(self, model, error: ApiError, request_id: str) -> Response:
         body = {"__type": error.code, "message": error.message, **error.members}
-        return error.status, [("Content-Type", self.content_type(model)), ("x-amzn-RequestId", request_id)], json_bytes(body)
+        return (
+            error.status,
+            [("Content-Type", self.content_type(model)), ("x-amzn-RequestId", request_id)],
+            json_bytes(body),
+        )
 
 
 def _from_cbor(shape, value):
@@ -90,8 +96,11 @@ class Cbor(Protocol):
         return cbor2.dumps(value, datetime_as_timestamp=True)
 
     def encode(self, operation, answer: Answer, request_id: str) -> Response:
-        output = walk(operation.output_shape, answer.output, _to_cbor, incoming=False) \
-            if operation.output_shape is not None else {}
+        output = (
+            walk(operation.output_shape, answer.output, _to_cbor, incoming=False)
+            if operation.output_shape is not None
+            else {}
+        )
         return answer.status, self.HEADERS + [("x-amzn-RequestId", request_id)], self.dumps(output)
 
     def encode_error(self, model, error: ApiError, request_id: str) -> Response:

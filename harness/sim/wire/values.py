@@ -7,6 +7,7 @@ text. moto (for the JSON services) and the simulator's own handlers read and wri
 operation's shapes. Conversions accept more than the internal form (datetimes, ISO text, bytes),
 because moto's answers mix them.
 """
+
 from __future__ import annotations
 
 import base64
@@ -20,8 +21,7 @@ from botocore.utils import parse_timestamp
 Leaf = Callable[[Any, Any], Any]  # (shape, value) -> value
 
 
-def walk(shape, value, leaf: Leaf, rename: Callable[[str, Any], str] | None = None,
-         incoming: bool = True):
+def walk(shape, value, leaf: Leaf, rename: Callable[[str, Any], str] | None = None, incoming: bool = True):
     """A copy of `value` with every scalar passed through `leaf(shape, value)`. Structure keys
     are member names; `rename(member_name, member_shape)` gives the wire name where the wire
     renames members (rest-json's locationName). incoming: wire -> internal (else the reverse).
@@ -40,9 +40,15 @@ def walk(shape, value, leaf: Leaf, rename: Callable[[str, Any], str] | None = No
                 out[target] = walk(member, value[source], leaf, rename, incoming)
         return out
     if kind == "list":
-        return [walk(shape.member, item, leaf, rename, incoming) for item in value] if isinstance(value, list) else value
+        return (
+            [walk(shape.member, item, leaf, rename, incoming) for item in value] if isinstance(value, list) else value
+        )
     if kind == "map":
-        return {k: walk(shape.value, v, leaf, rename, incoming) for k, v in value.items()} if isinstance(value, dict) else value
+        return (
+            {k: walk(shape.value, v, leaf, rename, incoming) for k, v in value.items()}
+            if isinstance(value, dict)
+            else value
+        )
     return leaf(shape, value)
 
 

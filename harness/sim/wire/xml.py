@@ -1,4 +1,5 @@
 """XML bodies by shape, for the `query` and `rest-xml` protocols' answers."""
+
 from __future__ import annotations
 
 from xml.etree import ElementTree
