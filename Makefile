@@ -49,6 +49,7 @@ test: $(VENV)/.installed redis-server lint
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 # The suite on the lowest versions pyproject.toml allows (constraints/lowest.txt), in its own venv.
 .venv-lowest/.installed: pyproject.toml constraints/lowest.txt $(UV)

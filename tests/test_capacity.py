@@ -31,7 +31,7 @@ def test_a_run_where_every_level_queued_recommends_the_raise_a_sweep_from_an_unc
 ):
     """Eight pipelines against 2 endpoint slots queue for them; the plan takes their time less
     those waits as the uncontended pipeline time, and recommends what a sweep that also measured
-    one pipeline alone recommends (within 10%)."""
+    one pipeline alone recommends (within 20%)."""
     profile = write_profile(tmp_path, TIGHT_ENDPOINTS)
     scenario = parse_scenario(
         {
@@ -58,8 +58,10 @@ def test_a_run_where_every_level_queued_recommends_the_raise_a_sweep_from_an_unc
     assert "as measured" in sweep["bottleneck"]["uncontended_from"]
     assert "less their waits for concurrency slots" in single["bottleneck"]["uncontended_from"]
     waited = single["levels"][0]["pipeline_seconds"]["mean"] - single["bottleneck"]["pipeline_seconds_uncontended"]
-    assert waited > 0.1 * single["levels"][0]["pipeline_seconds"]["mean"]  # the level really queued
-    assert from_single["needed_for"]["32"]["limit"] == pytest.approx(from_sweep["needed_for"]["32"]["limit"], rel=0.1)
+    assert waited > 0.25 * single["levels"][0]["pipeline_seconds"]["mean"]  # the level really queued (~35%)
+    # Two wall-clock runs on a loaded machine are two samples: 6% apart alone, 11% in CI with three
+    # test workers on two cores (#28 makes this exact). Not subtracting the waits would be ~35% off.
+    assert from_single["needed_for"]["32"]["limit"] == pytest.approx(from_sweep["needed_for"]["32"]["limit"], rel=0.2)
     summary = (queued.run_dir / "summary.md").read_text()
     assert "even the least contended level queued" in summary
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from harness.aws.clients import ClientFactory
 from harness.aws.limiter import Limiter
+
+if TYPE_CHECKING:
+    from harness.events.recorder import EventSink
 
 RUN_TAG = "harness:run-id"
 PIPELINE_TAG = "harness:pipeline-id"
@@ -41,7 +45,7 @@ class AwsContext:
     run_id: str | None = None
     pipeline_id: str | None = None
     limiter: Limiter | None = None
-    recorder: object | None = None
+    recorder: EventSink | None = None
     deadlines: Deadlines = field(default_factory=Deadlines)
     extra_tags: dict[str, str] = field(default_factory=dict)  # the scenario's [account] tags
 

@@ -133,7 +133,9 @@ class FeatureSet(Artifact):
 
     def _created_or_failed(self) -> bool:
         described = self.describe()
-        status = described and described["FeatureGroupStatus"]
+        if described is None:
+            return False
+        status = described["FeatureGroupStatus"]
         if status in ("CreateFailed", "DeleteFailed"):
             raise ArtifactError(f"feature group {self.name} is {status}: {described.get('FailureReason', '')}")
         if status == "Created":

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+
 
 class AccountNotAllowed(ValueError):
     """The credentials reach an account the scenario does not allow (exit code 2)."""
 
 
-def check_account(sts_client, region: str, allowed: list[str], say=print) -> str:
+def check_account(sts_client: BaseClient, region: str, allowed: list[str], say: Callable[[str], object] = print) -> str:
     """Identify the account (STS GetCallerIdentity), say which account and region this is,
     and refuse unless that exact account id is allowed."""
-    account = sts_client.get_caller_identity()["Account"]
+    account: str = sts_client.get_caller_identity()["Account"]
     say(f"AWS account {account}, region {region}")
     if account not in allowed:
         shown = ", ".join(allowed) if allowed else "none"

@@ -9,14 +9,18 @@ from __future__ import annotations
 import copy
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 
-from harness.aws.hooks import CallHooks
+from harness.aws.hooks import CallHooks, EventRecorder
 from harness.aws.limiter import Limiter
 from harness.aws.policies import RetrySettings
 from harness.clock import Clock
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
 
 DEFAULT_RETRIES = RetrySettings()  # the harness policy, 8 attempts (frozen: one can be shared)
 SIM_CREDENTIALS = {"aws_access_key_id": "harness-sim", "aws_secret_access_key": "harness-sim"}
@@ -45,12 +49,12 @@ class ClientFactory:
         self,
         backend: Backend,
         settings: RetrySettings = DEFAULT_RETRIES,
-        recorder=None,
+        recorder: EventRecorder | None = None,
         limiter: Limiter | None = None,
         time_scale: float = 1.0,
         max_pool_connections: int = 64,
         clock: Clock | None = None,
-    ):
+    ) -> None:
         """clock: the run's clock (default: the wall at `time_scale`); waits and backoff use it."""
         self.backend, self.settings = backend, settings
         self.clock = clock or Clock(time_scale)
@@ -67,7 +71,7 @@ class ClientFactory:
             connect_timeout=max(2.0, 10 * time_scale),
             read_timeout=max(2.0, 60 * time_scale),
         )
-        self._clients: dict[str, object] = {}
+        self._clients: dict[str, BaseClient] = {}
         self._sdk_session: boto3.Session | None = None
         self._lock = threading.Lock()
 
@@ -100,7 +104,7 @@ class ClientFactory:
                 self._sdk_session = session
             return self._sdk_session
 
-    def client(self, service: str):
+    def client(self, service: str) -> BaseClient:
         existing = self._clients.get(service)
         if existing is not None:
             return existing
@@ -114,14 +118,14 @@ class ClientFactory:
             return self._clients[service]
 
 
-class _PinnedSession(boto3.Session):
+class _PinnedSession(boto3.Session):  # type: ignore[misc]  # boto3 ships no type information
     """A boto3 session whose clients default to one endpoint URL and one client config."""
 
-    def __init__(self, endpoint_url: str | None, config: Config, **kwargs):
+    def __init__(self, endpoint_url: str | None, config: Config, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._pinned_endpoint, self._pinned_config = endpoint_url, config
 
-    def client(self, *args, **kwargs):
+    def client(self, *args: Any, **kwargs: Any) -> BaseClient:
         if self._pinned_endpoint and not kwargs.get("endpoint_url"):
             kwargs["endpoint_url"] = self._pinned_endpoint
         kwargs["config"] = self._pinned_config.merge(kwargs["config"]) if kwargs.get("config") else self._pinned_config

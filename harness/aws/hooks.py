@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import threading
 import time
-from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ConnectionClosedError, ConnectTimeoutError, EndpointConnectionError
 from botocore.retries import standard
-from tenacity import wait_random_exponential
+from tenacity import RetryCallState, Retrying, wait_random_exponential
 
 from harness import stopping
 from harness.aws.limiter import Limiter
@@ -23,10 +23,21 @@ from harness.aws.throttling import THROTTLE_CODES, concurrency_refused
 from harness.clock import Clock
 from harness.timing import INJECTED_HEADER, SERVED_HEADER
 
+if TYPE_CHECKING:
+    from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+    from botocore.hooks import BaseEventHooks
+    from botocore.model import OperationModel
+
 CONNECTION_ERRORS = (EndpointConnectionError, ConnectionClosedError, ConnectTimeoutError)
 
 
-def error_code(parsed_response: dict | None, exception: BaseException | None) -> str | None:
+class EventRecorder(Protocol):
+    """Where the hooks write what happened (harness.events.Recorder, or a test's stand-in)."""
+
+    def record(self, kind: str, **fields: Any) -> None: ...
+
+
+def error_code(parsed_response: dict[str, Any] | None, exception: BaseException | None) -> str | None:
     if exception is not None:
         return type(exception).__name__
     return ((parsed_response or {}).get("Error") or {}).get("Code") or None
@@ -38,10 +49,10 @@ class CallHooks:
         service: str | None,
         settings: RetrySettings,
         time_scale: float = 1.0,
-        recorder=None,
+        recorder: EventRecorder | None = None,
         limiter: Limiter | None = None,
         clock: Clock | None = None,
-    ):
+    ) -> None:
         """service None: hooks for a whole session, the service read from each event's name
         (botocore's hyphenated service id, which is the client name for every service used here)."""
         self.service, self.settings, self.time_scale = service, settings, time_scale
@@ -52,8 +63,9 @@ class CallHooks:
         self._backoff = wait_random_exponential(
             multiplier=settings.base_seconds * time_scale, max=settings.cap_seconds * time_scale
         )
+        self._retrying = Retrying(wait=self._backoff)  # what a tenacity retry state belongs to
 
-    def register(self, events) -> None:
+    def register(self, events: BaseEventHooks) -> None:
         """Pacing and recording, under every policy."""
         events.register("before-send", self.before_send)
         events.register("response-received", self.response_received)
@@ -62,7 +74,7 @@ class CallHooks:
         _, service, operation = event_name.split(".", 2)
         return self.service or service, operation
 
-    def before_send(self, event_name: str, request=None, **_):
+    def before_send(self, event_name: str, request: AWSPreparedRequest | None = None, **_: Any) -> None:
         # until this returns nothing is sent: a stop or a limiter timeout raised here is not an
         # attempt AWS saw, though botocore still emits response-received with the exception
         self._attempt.sent = False
@@ -85,8 +97,14 @@ class CallHooks:
         return None  # let botocore send the request
 
     def response_received(
-        self, event_name: str, context: dict, parsed_response=None, exception=None, response_dict=None, **_
-    ):
+        self,
+        event_name: str,
+        context: dict[str, Any],
+        parsed_response: dict[str, Any] | None = None,
+        exception: BaseException | None = None,
+        response_dict: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> None:
         if not getattr(self._attempt, "sent", True):
             return  # stopped before it was sent (before_send raised): nothing reached AWS
         duration = time.monotonic() - getattr(self._attempt, "start", time.monotonic())
@@ -107,7 +125,7 @@ class CallHooks:
         if self.limiter is not None and grant is not None and outcome in ("ok", "throttled"):
             self.limiter.feedback(service, operation, outcome == "throttled", sent_at=grant.at)
         if self.recorder is not None:
-            extra = {}
+            extra: dict[str, float] = {}
             headers = (response_dict or {}).get("headers") or {}
             injected, served = headers.get(INJECTED_HEADER), headers.get(SERVED_HEADER)
             if injected is not None and served is not None:  # only the simulator says what was AWS's
@@ -126,8 +144,15 @@ class CallHooks:
             )
 
     def needs_retry(
-        self, attempts: int, operation, request_dict: dict, event_name: str, response=None, caught_exception=None, **_
-    ):
+        self,
+        attempts: int,
+        operation: OperationModel,
+        request_dict: dict[str, Any],
+        event_name: str,
+        response: tuple[AWSResponse, dict[str, Any]] | None = None,
+        caught_exception: BaseException | None = None,
+        **_: Any,
+    ) -> float | None:
         """Return seconds to sleep before the next attempt, or None for no retry."""
         retry = standard.RetryContext(
             attempt_number=attempts,
@@ -144,7 +169,9 @@ class CallHooks:
             return None
         if not unreachable and not self._retryable.is_retryable(retry):
             return None
-        sleep = self._backoff(SimpleNamespace(attempt_number=attempts))
+        state = RetryCallState(self._retrying, fn=None, args=(), kwargs={})
+        state.attempt_number = attempts
+        sleep = self._backoff(state)
         first = request_dict["context"].get("harness_first_attempt", self.clock.now())
         if self.clock.now() + self.clock.aws(sleep) - first > self.settings.deadline_seconds:
             return None

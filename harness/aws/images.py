@@ -20,9 +20,10 @@ def training_image(region: str) -> str:
         from sagemaker.core import image_uris  # heavy import: only when an image is needed
 
         try:
-            return image_uris.retrieve(FRAMEWORK, region=region, version=VERSION)
+            image: str = image_uris.retrieve(FRAMEWORK, region=region, version=VERSION)
         except ValueError as err:  # a region the SDK's tables do not list
             raise ValueError(
                 f"no {FRAMEWORK} {VERSION} image is published for region {region!r} ({err}); "
                 "set [account] training_image in the scenario"
             ) from None
+        return image

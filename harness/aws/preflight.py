@@ -12,11 +12,17 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from harness.aws.quota_sync import SERVICE_CODES, applied_quotas
+from harness.quotas import QuotaTable
+
+if TYPE_CHECKING:
+    from harness.aws.clients import ClientFactory
+    from harness.runner.scenario import Scenario
 
 TRUSTED = "sagemaker.amazonaws.com"
 ECR_REGION = re.compile(r"^\d{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com")
@@ -34,11 +40,11 @@ def _code(err: Exception) -> str:
     return err.response.get("Error", {}).get("Code", "") if isinstance(err, ClientError) else type(err).__name__
 
 
-def trusts_sagemaker(policy) -> bool:
-    """Does a role's trust policy let SageMaker assume it?"""
-    if isinstance(policy, str):
-        policy = json.loads(unquote(policy))
-    for statement in policy.get("Statement", []):
+def trusts_sagemaker(policy: str | dict[str, Any]) -> bool:
+    """Does a role's trust policy let SageMaker assume it? (IAM's URL-encoded JSON, or as boto3
+    gives it, already parsed)"""
+    document: dict[str, Any] = json.loads(unquote(policy)) if isinstance(policy, str) else policy
+    for statement in document.get("Statement", []):
         actions = statement.get("Action", [])
         actions = [actions] if isinstance(actions, str) else actions
         services = (statement.get("Principal") or {}).get("Service", [])
@@ -52,7 +58,9 @@ def trusts_sagemaker(policy) -> bool:
     return False
 
 
-def preflight(scenario, clients, allowed: list[str], image: str, table) -> list[Check]:
+def preflight(
+    scenario: Scenario, clients: ClientFactory, allowed: list[str], image: str, table: QuotaTable
+) -> list[Check]:
     """clients: a ClientFactory on the scenario's account; image: the training image the run uses."""
     checks: list[Check] = []
     account = scenario.account
@@ -146,7 +154,8 @@ def preflight(scenario, clients, allowed: list[str], image: str, table) -> list[
         checks.append(Check("bucket", True, f"the run creates its own bucket in {scenario.region} and deletes it", ""))
 
     found_region = ECR_REGION.match(image)
-    ok = found_region is None or found_region.group(1) == scenario.region
+    image_region = found_region.group(1) if found_region is not None else None  # None: not an ECR image
+    ok = image_region is None or image_region == scenario.region
     checks.append(
         Check(
             "training image",
@@ -154,7 +163,7 @@ def preflight(scenario, clients, allowed: list[str], image: str, table) -> list[
             image,
             ""
             if ok
-            else f"the image is in {found_region.group(1)}: use one from {scenario.region} "
+            else f"the image is in {image_region}: use one from {scenario.region} "
             "or leave [account] training_image unset",
         )
     )
@@ -163,7 +172,9 @@ def preflight(scenario, clients, allowed: list[str], image: str, table) -> list[
         quotas = clients.client("service-quotas")
         for service in sorted({q.service for q in table.rows() if q.quota_name}):
             listed = applied_quotas(quotas, SERVICE_CODES.get(service, service))
-            for row in (q for q in table.rows() if q.service == service and q.quota_name):
+            for row in table.rows():
+                if row.service != service or not row.quota_name:
+                    continue
                 entry = listed.get(row.quota_name)
                 if entry is None:
                     checks.append(

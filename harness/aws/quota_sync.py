@@ -8,27 +8,34 @@ limit (instance and active-query counts) and keeps the table's rate.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from harness.quotas import Quota, QuotaTable
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
 
 SERVICE_CODES = {"sagemaker": "sagemaker", "athena": "athena", "glue": "glue"}
 
 
-def applied_quotas(client, service_code: str) -> dict[str, dict]:
+def applied_quotas(client: BaseClient, service_code: str) -> dict[str, dict[str, Any]]:
     """QuotaName -> the Service Quotas entry, every page."""
-    found = {}
+    found: dict[str, dict[str, Any]] = {}
     for page in client.get_paginator("list_service_quotas").paginate(ServiceCode=service_code):
         for quota in page.get("Quotas", []):
             found[quota["QuotaName"]] = quota
     return found
 
 
-def sync(client, table: QuotaTable, say=print) -> list[Quota]:
+def sync(client: BaseClient, table: QuotaTable, say: Callable[[str], object] = print) -> list[Quota]:
     named = [q for q in table.rows() if q.quota_name]
     overrides = []
     for service in sorted({q.service for q in named}):
         listed = applied_quotas(client, SERVICE_CODES.get(service, service))
-        for quota in (q for q in named if q.service == service):
+        for quota in named:
+            if quota.service != service or not quota.quota_name:
+                continue
             entry = listed.get(quota.quota_name)
             if entry is None:
                 say(f"not listed by Service Quotas: {service} '{quota.quota_name}' (keeping {quota.concurrency})")

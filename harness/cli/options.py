@@ -36,11 +36,12 @@ def levels(text: str) -> list[int]:
     from harness.runner.scenario import LEVEL_RANGE
 
     found = [_as_level(part) for part in text.split(",") if part.strip()]
-    if not found or None in found:
+    chosen = [n for n in found if n is not None]
+    if not found or len(chosen) < len(found):
         raise argparse.ArgumentTypeError(
             f"{text!r} is not allowed; expected comma-separated integers {LEVEL_RANGE}, like 4,8,16,32"
         )
-    return found
+    return chosen
 
 
 def profile(text: str) -> str:

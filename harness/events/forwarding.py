@@ -60,13 +60,15 @@ def clock_offset(
 ) -> float:
     """What to add to this host's monotonic clock to read the remote one: from the round trip
     with the shortest time, the remote reading taken as halfway through it."""
-    best = None
+    best: tuple[float, float] | None = None  # (round trip, offset)
     for _ in range(tries):
         before = local_monotonic()
         remote = remote_monotonic()
         after = local_monotonic()
         if best is None or after - before < best[0]:
             best = (after - before, remote - (before + after) / 2)
+    if best is None:
+        raise ValueError(f"tries={tries}: the offset takes at least one round trip")
     return best[1]
 
 

@@ -21,6 +21,7 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
+from typing import Any, Protocol
 
 from harness.events.context import current
 from harness.events.schema import COLUMNS, SQL_SCHEMA
@@ -72,6 +73,12 @@ def write_rows(db: sqlite3.Connection, rows: list) -> None:
         raise
 
 
+class EventSink(Protocol):
+    """What takes a run's events: a Recorder, or anything else with its `record`."""
+
+    def record(self, kind: str, **fields: Any) -> None: ...
+
+
 class Recorder:
     WRITE_ERRORS: tuple = (sqlite3.Error,)  # a failed write: its rows stay pending for the next flush
 
@@ -100,7 +107,8 @@ class Recorder:
         self._flush_lock = threading.Lock()
         self.written = 0
         self.failed_writes = 0  # flushes that could not commit (their rows stayed pending)
-        self.spilled, self.spill_path = 0, None  # rows kept in a file because no write took them
+        self.spilled = 0  # rows kept in a file because no write took them
+        self.spill_path: Path | None = None  # the file they are in
         self.listeners: list = []  # callables(kind, outcome), e.g. live progress counters
         self._writer = threading.Thread(target=self._run, name="event-writer", daemon=True)
         self._writer.start()

@@ -7,6 +7,8 @@ answer. Describe methods return a dict, or None when the artifact does not exist
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import pandas as pd
 
 LIST_COLUMNS = {
@@ -36,7 +38,7 @@ class Meta:
     def __init__(self, *args, platform: str | None = None, **kwargs):
         pass
 
-    def _missing(self, method: str):
+    def _missing(self, method: str) -> NoReturn:
         raise NotImplementedError(f"{type(self).__name__} ({self.platform}) does not implement {method}()")
 
     # List API
@@ -69,7 +71,7 @@ class Meta:
         self._missing("endpoint")
 
 
-def frame(method: str, rows: list[dict], details: list[dict] | None = None) -> pd.DataFrame:
+def frame(method: str, rows: list[dict], details: list[dict | None] | None = None) -> pd.DataFrame:
     columns = LIST_COLUMNS[method] + (["details"] if details is not None else [])
     if details is not None:
         rows = [{**row, "details": d} for row, d in zip(rows, details, strict=False)]

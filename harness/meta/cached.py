@@ -50,7 +50,7 @@ class CachedMeta(Meta):
                 return entry[1]
             flight = self._flights.get(key)
             leader = flight is None
-            if leader:
+            if flight is None:
                 flight = self._flights[key] = Future()
         if not leader:
             self._record("cache_hit", method)  # shared the in-flight call's answer

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from harness.artifacts import DataSource, Endpoint, FeatureSet, Model
+from harness.artifacts import ArtifactError, DataSource, Endpoint, FeatureSet, Model
 from harness.artifacts.athena import query
+from harness.artifacts.base import Artifact
 from harness.artifacts.context import RUN_TAG
 from harness.artifacts.datasource import delete_table, drop_views
 from harness.artifacts.onboarding import Onboarding, onboard, write_metadata
@@ -78,6 +79,15 @@ def make_dataset(run: PipelineRun, seed_name: str) -> pd.DataFrame:
     return pd.DataFrame(frame)
 
 
+def described(artifact: Artifact, what: str) -> dict:
+    """The describe answer of an artifact this pipeline has just made: it is there unless something
+    else deleted it since."""
+    answer = artifact.describe()
+    if answer is None:
+        raise ArtifactError(f"{what} is gone: it was deleted after this pipeline made it")
+    return answer
+
+
 def data_source(run: PipelineRun) -> None:
     ctx = run.ctx
     shared = param(run, "shared_data_source")
@@ -97,12 +107,16 @@ def feature_set(run: PipelineRun) -> None:
     features = FeatureSet(ctx, run.base_name)
     run.made["feature_set"] = features
     features.create(df, "id", "event_time")
-    tag_traffic(ctx, features.describe()["FeatureGroupArn"], param(run, "tag_reads"), param(run, "tag_writes"))
+    arn = described(features, f"feature group {features.name}")["FeatureGroupArn"]
+    tag_traffic(ctx, arn, param(run, "tag_reads"), param(run, "tag_writes"))
     features.ingest(df, threads=param(run, "putrecord_threads"))
     ctx.sleep(param(run, "pause_after_ingest_seconds"))
     features.wait_for_offline_store()
     features.wait_for_offline_rows(len(df), poll=param(run, "offline_poll_seconds"))
-    database, table = features.offline_table()
+    offline = features.offline_table()
+    if offline is None:  # the wait for the offline store found its table: only a deleted group has none
+        raise ArtifactError(f"feature group {features.name} is gone: it was deleted after this pipeline made it")
+    database, table = offline
     onboard(ctx, database, table, onboarding(run))
 
 
@@ -129,7 +143,8 @@ def endpoint(run: PipelineRun) -> None:
     deployed = Endpoint(ctx, run.base_name)
     run.made["endpoint"] = deployed
     deployed.deploy(run.base_name, param(run, "instance_type"))
-    tag_traffic(ctx, deployed.describe()["EndpointArn"], param(run, "tag_reads"), param(run, "tag_writes"))
+    arn = described(deployed, f"endpoint {deployed.name}")["EndpointArn"]
+    tag_traffic(ctx, arn, param(run, "tag_reads"), param(run, "tag_writes"))
 
 
 def inference(run: PipelineRun) -> None:

@@ -159,9 +159,9 @@ def closed_lines(metrics: dict) -> list[str]:
                 f"{other['limit']:.3g}, the table {other['table_limit']:g} ({how} at N={seen['level']}); "
                 "the plan uses what the account enforced."
             )
+        d = b.get("pipeline_seconds_uncontended")  # needed_for is worked out only where D is known
         for n, need in row.get("needed_for", {}).items():
-            if need["raise_by"] > 1:
-                d = b.get("pipeline_seconds_uncontended")
+            if need["raise_by"] > 1 and d is not None:
                 lines.append(
                     f"To run {n} pipelines at once without queueing on it, raise it to "
                     f"{need['limit']:.3g} (x{need['raise_by']:.1f}), for pipelines of "

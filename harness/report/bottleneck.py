@@ -70,26 +70,24 @@ def analyse(metrics: dict, table: QuotaTable, targets=(32, 64, 128)) -> dict:
     # the mean, as Little's law has it: N pipelines of mean time D complete N / D per second
     duration, uncontended_from = uncontended_time(base)
     rows = []
-    demand_by_quota: dict[tuple, float] = {}
     for key, op in base["api"]["by_operation"].items():
         service, operation = key.split(".", 1)
         quota = table.lookup(service, operation)
         if quota is None or quota.rate is None:
             continue
         ok_calls = op["attempts"] - op["throttled"]
-        demand_by_quota[(service, operation, quota.rate)] = ok_calls / n_ok
-    for (service, operation, rate), per_pipeline in demand_by_quota.items():
+        per_pipeline = ok_calls / n_ok
         if per_pipeline <= 0:
             continue
         rows.append(
             {
                 "quota": f"{service}.{operation} rate",
                 "kind": "rate",
-                "limit": rate,
+                "limit": quota.rate,
                 "demand_per_pipeline": per_pipeline,
                 "unit": "calls",
-                "max_pipelines_per_hour": 3600.0 * rate / per_pipeline,
-                "source": table.lookup(service, operation).source,
+                "max_pipelines_per_hour": 3600.0 * quota.rate / per_pipeline,
+                "source": quota.source,
             }
         )
     for key, hold in base["waits"]["quota_hold_seconds"].items():

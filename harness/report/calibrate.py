@@ -174,7 +174,7 @@ def offline_store_timings(events: pd.DataFrame, scale: pd.Series, base) -> dict:
                     building.duration.iloc[0]
                 )
                 store.append((ready - created_at) / wall)
-    timings = {}
+    timings: dict[str, float] = {}
     if len(store) >= MIN_WAITS:
         built = float(np.mean(store))
         share = base.offline_store_seconds / max(1e-9, base.offline_store_seconds + base.table_seconds)

@@ -109,6 +109,7 @@ def check(expression: str, base: dict, head: dict) -> Check:
         raise ThresholdError(
             f"threshold {expression!r}: right side {match['rhs']!r} is not a number, 'base' or '<factor>*base'"
         )
+    limit: float | None
     if rhs["number"] is not None:
         limit = float(rhs["number"])
     else:

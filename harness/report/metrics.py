@@ -247,9 +247,10 @@ def simulator_health(stats: dict | None, wall: float | None) -> dict | None:
         return None
     queue = stats.get("queue", {})
     mean_ms = 1000 * queue.get("mean_seconds", 0.0)
+    requests = stats.get("requests")
     return {
-        "requests": stats.get("requests"),
-        "requests_per_second": stats.get("requests") / wall if wall else None,
+        "requests": requests,
+        "requests_per_second": requests / wall if wall and requests is not None else None,
         "max_in_flight": stats.get("max_in_flight"),
         "queue_mean_ms": mean_ms,
         "queue_max_ms": 1000 * queue.get("max_seconds", 0.0),

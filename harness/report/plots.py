@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.artist import Artist  # noqa: E402
 
 from harness.report.usl import usl  # noqa: E402
 from harness.report.metrics import level_time_scales, measurement_window  # noqa: E402
@@ -170,7 +171,7 @@ def timeline(events: pd.DataFrame, level: int, time_scale: float, path: Path) ->
             zorder=0,
             label="throughput window",
         )
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in STAGE_COLOURS.values()]
+    handles: list[Artist] = [plt.Rectangle((0, 0), 1, 1, color=c) for c in STAGE_COLOURS.values()]
     labels = list(STAGE_COLOURS)
     extra_handles, extra_labels = ax.get_legend_handles_labels()
     ax.legend(

@@ -150,7 +150,8 @@ def table(body: list[list[str]], verdict_lines: list[str], fair: str) -> str:
 def plot(runs: list[dict], path: Path) -> Path:
     fig, axes = plt.subplots(2, 2, figsize=(11, 8))
     (speed, throttled), (p95, failed) = axes
-    most_failed, bounds = 0, {}
+    most_failed = 0
+    bounds: dict[str, float | None] = {}  # the bound by level
     for metrics in runs:
         levels = metrics["levels"]
         n = [level["level"] for level in levels]

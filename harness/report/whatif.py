@@ -21,6 +21,7 @@ import math
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from harness.quotas import Quota, QuotaTable
 from harness.report.bottleneck import analyse
@@ -63,6 +64,7 @@ def parse_change(text: str) -> Change:
             "or concurrency, e.g. sagemaker.CreateEndpoint.concurrency=40"
         )
     field, raw = found["field"], found["value"]
+    value: float  # an int for a concurrency
     if field == "concurrency":
         value = int(raw) if WHOLE.match(raw) else 0
         ok = value >= 1
@@ -118,9 +120,13 @@ def changed_rows(table: QuotaTable, changes: list[Change]) -> list[Quota]:
     for change in changes:
         key = (change.service, change.operation)
         row = rows.get(key) or table.lookup(*key) or Quota(change.service, change.operation)
-        rows[key] = replace(
-            row, service=change.service, operation=change.operation, **{change.field: change.value}, source="what-if"
-        )
+        if change.field == "concurrency":
+            row = replace(row, concurrency=int(change.value))  # parse_change made it a whole number
+        elif change.field == "rate":
+            row = replace(row, rate=change.value)
+        else:
+            row = replace(row, burst=change.value)
+        rows[key] = replace(row, service=change.service, operation=change.operation, source="what-if")
     return list(rows.values())
 
 
@@ -245,6 +251,7 @@ def verify_profile(profile: str, rows: list[Quota], folder: Path) -> str:
         }
         for q in rows
     ]
+    data: dict[str, Any]
     if profile in available_profiles():
         data = {"extends": profile, "quota": quota}
     else:

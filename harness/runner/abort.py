@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from typing import Callable
+from collections.abc import Callable
 
 from harness.report.compare import OPS, PATTERN
 
@@ -35,8 +35,10 @@ def check_abortable(expression: str) -> str | None:
     return None
 
 
-def failing(expression: str, by_level: dict[int, Counter]) -> bool:
+def failing(expression: str, by_level: dict[int, Counter[str]]) -> bool:
     found = PATTERN.match(expression)
+    if found is None:  # checked when the scenario was read (check_abortable)
+        raise ValueError(f"abort threshold {expression!r} is not 'metric[@N] op number'")
     key = LIVE[found["metric"]]
     if found["level"]:
         value = by_level.get(int(found["level"]), Counter())[key]
@@ -49,7 +51,9 @@ class AbortWatch:
     """Looks at `counts()` (level -> live counters) every second; calls `stop(expression)` once,
     for the first abort threshold that fails."""
 
-    def __init__(self, expressions: list[str], counts: Callable[[], dict[int, Counter]], stop: Callable[[str], None]):
+    def __init__(
+        self, expressions: list[str], counts: Callable[[], dict[int, Counter[str]]], stop: Callable[[str], None]
+    ) -> None:
         self.expressions, self.counts, self.stop = expressions, counts, stop
         self.fired: str | None = None
         self._lock = threading.Lock()  # the watcher and every pipeline thread check

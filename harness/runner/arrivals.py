@@ -63,13 +63,13 @@ def _seconds_to(begin: float, end: float, duration: float, pipelines: float) -> 
 
 def ramping(start_rate: float, stages: list[Stage]) -> list[tuple[float, float]]:
     due: list[tuple[float, float]] = []
-    shares = []  # per stage: (pipelines by its start, pipelines by its end), exact
+    shares: list[tuple[Fraction, Fraction]] = []  # per stage: (pipelines by its start, pipelines by its end), exact
     added = Fraction(0)
     rate = _exact(start_rate)
     for stage in stages:
         target = _exact(stage.target)
-        seconds = _exact(stage.duration_seconds) if stage.duration_seconds > 0 else Fraction(0)
-        shares.append((added, added + _pipelines(rate, target, seconds)))
+        exact_seconds = _exact(stage.duration_seconds) if stage.duration_seconds > 0 else Fraction(0)
+        shares.append((added, added + _pipelines(rate, target, exact_seconds)))
         added, rate = shares[-1][1], target
     count = math.floor(added)
     k, begin, start = 0, float(start_rate), Fraction(0)

@@ -3,26 +3,37 @@ its pipelines use. Built once per level by the runner, and once per level in eac
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from harness.artifacts import AwsContext
 from harness.aws import Backend, ClientFactory, Limiter
 from harness.aws.images import training_image
 from harness.clock import Clock
+from harness.events import Recorder
 from harness.runner.scenario import Scenario
+
+if TYPE_CHECKING:
+    from harness.aws.limiter import LimiterBackend
+    from harness.aws.limiter.redis_backend import RedisBackend
 
 
 def scenario_backend(scenario: Scenario, endpoint_url: str | None) -> Backend:
     if scenario.backend == "sim":
+        if endpoint_url is None:  # never the AWS endpoints with a simulator's run
+            raise ValueError(f'{scenario.source}: backend = "sim" needs the simulator\'s endpoint URL')
         return Backend.simulator(endpoint_url, scenario.region)
     return Backend.aws(scenario.region, scenario.aws_profile, endpoint_url)
 
 
-def shared_limiter_backend(scenario: Scenario, endpoint_url: str | None, recorder=None):
+def shared_limiter_backend(
+    scenario: Scenario, endpoint_url: str | None, recorder: Recorder | None = None
+) -> RedisBackend | None:
     """The scenario's Redis limiter backend, or None when its limiter lives in the run. Runs and
     hosts share a namespace when they spend one account's quotas: on the simulator, the same
     endpoint and region; on AWS, the region (set `namespace` to the account id when one Redis
     serves several accounts)."""
     shared = scenario.limiter
-    if not shared.redis_url or not scenario.retry().policy.uses_limiter:
+    if not shared.redis_url or not scenario.retry_policy().uses_limiter:
         return None
     from harness.aws.limiter.redis_backend import RedisBackend
 
@@ -42,9 +53,9 @@ def scenario_context(
     endpoint_url: str | None,
     run_id: str,
     prefix: str,
-    recorder,
+    recorder: Recorder,
     max_level: int,
-    limiter_backend=None,
+    limiter_backend: LimiterBackend | None = None,
     clock: Clock | None = None,
 ) -> AwsContext:
     """Fresh per level (no carried adaptation); shared with worker processes through a limiter
@@ -53,7 +64,7 @@ def scenario_context(
     clock: the run's clock (default: the wall at the scenario's time scale)."""
     clock = clock or Clock(scenario.time_scale)
     limiter = None
-    if scenario.retry().policy.uses_limiter:
+    if scenario.retry_policy().uses_limiter:
         limiter = Limiter(scenario.quota_table(), scenario.time_scale, limiter_backend, clock=clock)
     factory = ClientFactory(
         scenario_backend(scenario, endpoint_url),

@@ -8,9 +8,9 @@ tag, or another run's tag, is never touched. Every deletion is idempotent and re
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable
 
 from botocore.exceptions import ClientError
 
@@ -60,7 +60,9 @@ def _run_tag(ctx: AwsContext, arn: str) -> str | None:
     return next((t.get("Value") for t in tags if t.get("Key") == RUN_TAG), None)
 
 
-def _listed(ctx: AwsContext, operation: str, key: str, name_field: str, arn_field: str, prefix: str):
+def _listed(
+    ctx: AwsContext, operation: str, key: str, name_field: str, arn_field: str, prefix: str
+) -> Iterator[tuple[str, str]]:
     paginator = ctx.client("sagemaker").get_paginator(operation)
     for page in paginator.paginate(NameContains=prefix):
         for item in page.get(key, []):
@@ -150,12 +152,16 @@ def delete_resource(ctx: AwsContext, resource: Resource) -> None:
                 raise
 
 
-def cleanup_run(ctx: AwsContext, prefix: str, run_id: str, say=lambda line: None) -> list[Resource]:
+def cleanup_run(
+    ctx: AwsContext, prefix: str, run_id: str, say: Callable[[str], None] = lambda line: None
+) -> list[Resource]:
     """Delete every resource of the run (S3 buckets last); return what was deleted."""
     return cleanup(ctx, find_run_resources(ctx, prefix, run_id), say)
 
 
-def cleanup(ctx: AwsContext, resources: list[Resource], say=lambda line: None) -> list[Resource]:
+def cleanup(
+    ctx: AwsContext, resources: list[Resource], say: Callable[[str], None] = lambda line: None
+) -> list[Resource]:
     """Delete these resources (S3 buckets last); return what was deleted."""
     resources = list(resources)
     resources.sort(key=lambda r: r.kind == "s3_bucket")

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
-from harness.runner.prices import PRICES, load_prices
+from harness.runner.prices import PRICES, Prices, load_prices
 
-HOLDS = {"CreateTrainingJob": "training", "CreateEndpoint": "hosting"}
+HOLDS: dict[str, Literal["training", "hosting"]] = {"CreateTrainingJob": "training", "CreateEndpoint": "hosting"}
 
 
 class CostGuard:
@@ -27,11 +29,11 @@ class CostGuard:
         limit_usd: float,
         time_scale: float,
         instance_type: str,
-        on_exceeded,
+        on_exceeded: Callable[[float], None],
         interval: float = 2.0,
-        prices: dict | None = None,
+        prices: Prices | None = None,
         level_time_scales: dict[int, float] | None = None,
-    ):
+    ) -> None:
         """level_time_scales: the levels that ran at another scale than time_scale (wall seconds
         per AWS second), so that a hold's wall time is read at its own level's scale."""
         self.db_path, self.limit, self.time_scale = Path(db_path), limit_usd, time_scale
@@ -57,7 +59,7 @@ class CostGuard:
                 "AND service = 'sagemaker' AND operation IN ('CreateTrainingJob', 'CreateEndpoint') "
                 "GROUP BY operation, level"
             ).fetchall()
-            writes = db.execute(
+            writes: int = db.execute(
                 "SELECT COUNT(*) FROM events WHERE kind = 'api_attempt' AND outcome = 'ok' "
                 "AND service = 'sagemaker-featurestore-runtime' AND operation = 'PutRecord'"
             ).fetchone()[0]
@@ -79,7 +81,7 @@ class CostGuard:
         return self.tripped
 
     def start(self) -> "CostGuard":
-        def watch():
+        def watch() -> None:
             while not self._done.wait(self.interval):
                 self.check()
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 import random
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Protocol
 
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
@@ -22,10 +24,15 @@ from botocore.exceptions import ClientError
 from harness.artifacts import AwsContext, PartialStateError
 from harness.aws.throttling import THROTTLE_CODES
 from harness.artifacts.errors import ArtifactFailed, NotReady
+from harness.clock import Clock
+from harness.events import Recorder
 from harness.events.context import bound
 from harness.pipelines.base import Pipeline, PipelineRun
 from harness.runner.scenario import Scenario
 from harness.stopping import StopSignal, Stopped, stop_on
+
+if TYPE_CHECKING:
+    from harness.runner.progress import Progress
 
 
 def failure_reason(err: BaseException) -> str:
@@ -68,20 +75,28 @@ def client_service(err: ClientError) -> str | None:
     for frame, _ in reversed(list(traceback.walk_tb(err.__traceback__))):
         client = frame.f_locals.get("self")
         if isinstance(client, BaseClient):
-            return client.meta.service_model.service_id.hyphenize()
+            service: str = client.meta.service_model.service_id.hyphenize()
+            return service
     return None
+
+
+class RunSignal(StopSignal, Protocol):
+    """A stop signal the runner (or its relay in a worker) also sets: a threading or a
+    multiprocessing event."""
+
+    def set(self) -> None: ...
 
 
 @dataclass
 class StopSignals:
-    stop: StopSignal  # no new pipelines or stages; waits inside stages end
-    abort: StopSignal  # teardowns stop waiting too
+    stop: RunSignal  # no new pipelines or stages; waits inside stages end
+    abort: RunSignal  # teardowns stop waiting too
 
 
 class Tally:
     """Pipelines finished and failed, across the worker threads of this process."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.pipelines = self.failed = 0
         self._lock = threading.Lock()
 
@@ -92,7 +107,14 @@ class Tally:
 
 
 class PipelineExecutor:
-    def __init__(self, scenario: Scenario, recorder, prefix: str, signals: StopSignals, progress=None):
+    def __init__(
+        self,
+        scenario: Scenario,
+        recorder: Recorder,
+        prefix: str,
+        signals: StopSignals,
+        progress: Progress | None = None,
+    ) -> None:
         self.scenario, self.recorder, self.prefix = scenario, recorder, prefix
         self.signals, self.progress = signals, progress
         self.tally = Tally()
@@ -164,7 +186,7 @@ class PipelineExecutor:
                     for stage in pipeline.stages:
                         if self.signals.stop.is_set():
                             raise Stopped("stop requested")
-                        self._stage(clock, stage.name, lambda stage=stage: stage.run(run))
+                        self._stage(clock, stage.name, partial(stage.run, run))
             except Stopped:
                 outcome, reason = "stopped", "stop requested"
             except Exception as err:  # noqa: BLE001 - a failed pipeline is data, the run goes on
@@ -178,7 +200,7 @@ class PipelineExecutor:
             if pipeline.teardown is not None:
                 try:
                     with stop_on(self.signals.abort):
-                        self._stage(clock, "teardown", lambda: pipeline.teardown(run))
+                        self._stage(clock, "teardown", partial(pipeline.teardown, run))
                 except Stopped:
                     self.recorder.record(
                         "worker_error",
@@ -206,7 +228,7 @@ class PipelineExecutor:
             self.after_pipeline()
         return outcome
 
-    def _stage(self, clock, name: str, body) -> None:
+    def _stage(self, clock: Clock, name: str, body: Callable[[], None]) -> None:
         """Durations are the run clock's (in wall seconds, as every event's): on a manual clock
         they are the AWS time the stage took, whatever the machine was doing."""
         started = clock.now()

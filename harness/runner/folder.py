@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from harness.config import dumps_toml
 from harness.events import Recorder, finalize
 from harness.runner.scenario import Scenario
 
+if TYPE_CHECKING:
+    from harness.sim import Simulator
 
-def prepare(run_dir: Path, resolved: dict) -> None:
+
+def prepare(run_dir: Path, resolved: dict[str, Any]) -> None:
     """Made and written before any resource exists, so an unusable folder costs nothing."""
     try:
         run_dir.mkdir(parents=True, exist_ok=False)
@@ -41,9 +45,9 @@ def record_start(
         recorder.set_meta(predicted_sustainable_per_hour=predicted_rate)
 
 
-def record_end(recorder: Recorder, run_dir: Path, stopped_by: str | None, simulator) -> None:
+def record_end(recorder: Recorder, run_dir: Path, stopped_by: str | None, simulator: Simulator | None) -> None:
     """The run's outcome, and what the simulator itself still holds, by its own count."""
-    end: dict = {"outcome": stopped_by or "complete"}
+    end: dict[str, Any] = {"outcome": stopped_by or "complete"}
     if simulator is not None:
         try:
             end["sim"] = simulator.stats()

@@ -6,9 +6,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any
 
 from harness.artifacts import AwsContext
 from harness.clock import Clock
@@ -25,6 +26,13 @@ from harness.runner.progress import Progress
 from harness.runner.resources import prepare_bucket
 from harness.runner.scenario import Scenario
 from harness.stopping import stop_on
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from harness.aws.limiter import LimiterBackend
+    from harness.aws.limiter.redis_backend import RedisBackend
+    from harness.sim import Simulator
 
 # After the grace period, teardowns are told to stop waiting; this long (wall) later the level
 # moves on to the cleanup even if some worker is still inside an AWS call.
@@ -46,15 +54,15 @@ class RunState:
     signals: StopSignals
     executor: PipelineExecutor
     endpoint_url: str | None
-    simulator: object | None  # the embedded simulator, reset for every level
-    limiter_backend: object | None  # the Redis limiter, or None
+    simulator: Simulator | None  # the embedded simulator, reset for every level
+    limiter_backend: RedisBackend | None  # the Redis limiter, or None
     clock: Clock | None  # a clock given to the run (a dry run's); else each level's wall clock
     request_abort: Callable[[], None]
     say: Callable[[str], None]
-    finished: dict[int, Counter] = field(default_factory=dict)  # each finished level's live counters
+    finished: dict[int, Counter[str]] = field(default_factory=dict)  # each finished level's live counters
     counted: list[int] = field(default_factory=lambda: [0, 0])  # pipelines, failures from worker processes
 
-    def context(self, scenario: Scenario, limiter_backend=None) -> AwsContext:
+    def context(self, scenario: Scenario, limiter_backend: LimiterBackend | None = None) -> AwsContext:
         return scenario_context(
             scenario,
             self.endpoint_url,
@@ -68,7 +76,7 @@ class RunState:
 
 
 class LevelRun:
-    def __init__(self, run: RunState, level: int):
+    def __init__(self, run: RunState, level: int) -> None:
         self.run, self.level = run, level
         self.scenario = self._level_scenario()
         self.limiter_backend = self._level_limiter()
@@ -86,7 +94,7 @@ class LevelRun:
             )
         return scenario
 
-    def _level_limiter(self):
+    def _level_limiter(self) -> RedisBackend | None:
         """The Redis limiter at this level's time scale (its state is kept at it); none, or Redis
         out at the run's start: the run goes on with its own (warned once)."""
         backend = self.run.limiter_backend
@@ -132,8 +140,9 @@ class LevelRun:
             self._count_from_events()
         dashboards.wait(5)
         stats = run.simulator.stats() if run.simulator is not None else None
+        sim: dict[str, Any] = {"sim": stats} if stats else {}
         with bound(level=level):
-            run.recorder.record("level_end", duration=time.monotonic() - started, **({"sim": stats} if stats else {}))
+            run.recorder.record("level_end", duration=time.monotonic() - started, **sim)
         run.recorder.flush()
         counts = run.progress.counts
         run.finished[level] = Counter(counts)
@@ -238,7 +247,7 @@ class LevelRun:
                 done.wait(scenario.dashboard.poll_seconds * scenario.time_scale)
 
 
-def level_counts(events, level: int) -> dict:
+def level_counts(events: pd.DataFrame, level: int) -> dict[str, int]:
     """A level's live counters, from its recorded events."""
     ev = events[events.level == level]
     ends = ev[ev.kind == "pipeline_end"]

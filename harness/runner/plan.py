@@ -15,8 +15,10 @@ import io
 import json
 import math
 import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from harness.clock import ManualClock
 from harness.events import load_events, load_meta
@@ -26,11 +28,16 @@ from harness.runner.prices import load_prices
 from harness.runner.scenario import Scenario, SharedLimiter
 from harness.profiles import load_profile
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from harness.sim import Simulator
+
 
 class SimulatorTime(ManualClock):
     """A manual clock (AWS seconds) that moves a manual-time simulator's clock with it."""
 
-    def __init__(self, simulator):
+    def __init__(self, simulator: Simulator) -> None:
         super().__init__(time_scale=1.0)
         self.simulator = simulator
 
@@ -53,14 +60,14 @@ def _dry_run_profile(scenario: Scenario, folder: Path) -> str:
     return str(path)
 
 
-def dry_run(scenario: Scenario) -> tuple[dict, dict]:
+def dry_run(scenario: Scenario) -> tuple[dict[str, float], dict[str, Any]]:
     """Per-pipeline calls by operation (weighted over the mix) and the dry run's metrics."""
     from harness.runner.run import Runner
     from harness.sim import Simulator
 
     calls: dict[str, float] = {}
     total_weight = sum(scenario.pipelines.values())
-    metrics = None
+    metrics: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory() as folder:
         profile = _dry_run_profile(scenario, Path(folder))
         with Simulator(profile, seed=scenario.seed) as sim:
@@ -95,10 +102,12 @@ def dry_run(scenario: Scenario) -> tuple[dict, dict]:
                     key = f"{service}.{operation}"
                     calls[key] = calls.get(key, 0.0) + n * weight / total_weight
                 metrics = run_metrics(events, load_meta(result.run_dir))
+    if metrics is None:
+        raise ValueError(f"{scenario.source}: no pipeline to dry-run (the scenario's pipelines are empty)")
     return calls, metrics
 
 
-def first_error(events) -> str:
+def first_error(events: pd.DataFrame) -> str:
     """': what the first failed pipeline raised', on one line (or '')."""
     errors = events[events.kind == "worker_error"]
     if errors.empty:
@@ -108,7 +117,7 @@ def first_error(events) -> str:
     return ": " + " ".join(str(error).split())
 
 
-def make_plan(scenario: Scenario, n: int) -> dict:
+def make_plan(scenario: Scenario, n: int) -> dict[str, Any]:
     calls, metrics = dry_run(scenario)
     bottleneck = analyse(metrics, scenario.quota_table(), targets=(n,))
     level = metrics["levels"][0]
@@ -171,7 +180,9 @@ def planned_pipelines(scenario: Scenario, n: int, duration: float) -> int:
     return total
 
 
-def cost(scenario: Scenario, holds: dict, calls: dict, pipelines: int) -> dict:
+def cost(
+    scenario: Scenario, holds: Mapping[str, Mapping[str, float | None]], calls: Mapping[str, float], pipelines: int
+) -> dict[str, float | str]:
     prices = load_prices()
     instance = scenario.params.get("instance_type", "ml.m5.large")
     training_h = (holds.get("sagemaker.CreateTrainingJob") or {}).get("mean") or 0.0
@@ -193,7 +204,7 @@ def cost(scenario: Scenario, holds: dict, calls: dict, pipelines: int) -> dict:
     }
 
 
-def format_plan(plan: dict) -> str:
+def format_plan(plan: dict[str, Any]) -> str:
     lines = [
         f"Plan: {plan['scenario']} at N={plan['n']} ({plan['pipelines']} pipelines), from a dry run on a "
         "private simulator (nothing was sent to AWS).",
@@ -234,13 +245,13 @@ def format_plan(plan: dict) -> str:
     return "\n".join(lines)
 
 
-def predict_sustainable_rate(scenario: Scenario, levels: list[int], say) -> float | None:
+def predict_sustainable_rate(scenario: Scenario, levels: list[int], say: Callable[[str], None]) -> float | None:
     """The open model: what `harness plan` predicts as the highest sustainable arrival rate, for a
     run to record beside the rate it measures (a dry run on a private simulator, a few seconds)."""
     if not scenario.arrivals or scenario.backend != "sim":
         return None
     try:
-        predicted = make_plan(scenario, max(levels))["sustainable_per_hour"]
+        predicted: float | None = make_plan(scenario, max(levels))["sustainable_per_hour"]
     except Exception as err:  # noqa: BLE001 - a prediction that cannot be made is not a failed run
         say(f"no prediction of the sustainable rate: {err}")
         return None

@@ -12,14 +12,28 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.connection import wait as wait_for_any
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.detach import detach, exit_with_parent, held_interrupts
 from harness.runner.orders import WorkOrder
 
+if TYPE_CHECKING:
+    from multiprocessing.context import SpawnProcess
+    from multiprocessing.synchronize import Event as ProcessEvent
+
+    from harness.aws.limiter import LimiterBackend
+    from harness.aws.limiter.shared import SharedLimiterServer
+    from harness.clock import Clock
+    from harness.events import Recorder
+    from harness.runner.executor import StopSignals
+    from harness.stopping import StopSignal
+
 RELAY_SECONDS = 0.25  # how soon a stop reaches worker processes and Ray workers, at most (wall)
+# how a worker process reaches the runner's limiter server: the server's address, its auth key
+LimiterAddress = tuple[str | bytes | tuple[str, int], bytes]
 
 
 class WorkerPool(Protocol):
@@ -42,7 +56,7 @@ class ThreadPool:
         self._running = count
         self._finished = threading.Condition()
 
-    def _run(self, target, i: int) -> None:
+    def _run(self, target: Callable[[int], None], i: int) -> None:
         try:
             target(i)
         finally:
@@ -75,9 +89,9 @@ class ArrivalPool:
         run_one: Callable[[int, float, float], None],
         schedule: list[tuple[float, float]],
         max_in_flight: int,
-        clock,
-        stop: threading.Event,
-    ):
+        clock: Clock,
+        stop: StopSignal,
+    ) -> None:
         """schedule: (AWS seconds after the start, the rate then) for each pipeline, in order
         (harness/runner/arrivals.py); run_one(index, due, rate)."""
         self._run_one, self._schedule = run_one, schedule
@@ -149,21 +163,23 @@ class ProcessPool:
     The runner's stop signals are threading events (set by a signal relay, never under a lock
     the relay could need); `wait` mirrors them into multiprocessing events the children see."""
 
-    def __init__(self, order: WorkOrder, processes: int, signals):
+    def __init__(self, order: WorkOrder, processes: int, signals: StopSignals) -> None:
         self._order, self._signals = order, signals
         self._count = processes
         self._spawn = multiprocessing.get_context("spawn")
         self._remote = (self._spawn.Event(), self._spawn.Event())  # stop, abort, as the children see them
-        self._processes: list = []
-        self._limiter = None
+        self._processes: list[SpawnProcess] = []
+        self._limiter: SharedLimiterServer | None = None
 
     def start(self) -> None:
-        limiter = None  # each worker process reaches the scenario's Redis limiter on its own
+        limiter: LimiterAddress | None = None  # each worker process reaches the scenario's Redis limiter on its own
         if not self._order.scenario.limiter.redis_url:
             from harness.aws.limiter.shared import SharedLimiterServer
 
-            self._limiter = SharedLimiterServer(self._spawn, self._order.scenario.time_scale).start()
-            limiter = (self._limiter.address, self._limiter.authkey)
+            server = self._limiter = SharedLimiterServer(self._spawn, self._order.scenario.time_scale).start()
+            if server.address is None:
+                raise RuntimeError("the limiter server did not start: it has no address")
+            limiter = (server.address, server.authkey)
         self._relay()
         for p, share in enumerate(self._order.shares(self._count)):
             self._processes.append(
@@ -199,13 +215,18 @@ class ProcessPool:
             self._limiter.stop()
 
 
-def process_main(order: WorkOrder, stop, abort, limiter: tuple | None) -> None:
+def process_main(order: WorkOrder, stop: ProcessEvent, abort: ProcessEvent, limiter: LimiterAddress | None) -> None:
     """A worker process: detach from the terminal, then run this process's share of the level's
     workers as threads. Orphaned (the runner killed), it stops and tears down on its own.
     stop, abort: the runner's signals as multiprocessing events; limiter: the address and key of
     the runner's limiter server (None: the scenario's Redis limiter)."""
     detach()
-    exit_with_parent(lambda: (stop.set(), abort.set()))
+
+    def orphaned() -> None:
+        stop.set()
+        abort.set()
+
+    exit_with_parent(orphaned)
     from harness.aws.limiter.shared import connect
     from harness.events import Recorder
     from harness.runner.aws_context import shared_limiter_backend
@@ -219,7 +240,13 @@ def process_main(order: WorkOrder, stop, abort, limiter: tuple | None) -> None:
         recorder.close()
 
 
-def run_share(order: WorkOrder, recorder, signals, limiter_backend, **where) -> None:
+def run_share(
+    order: WorkOrder,
+    recorder: Recorder,
+    signals: StopSignals,
+    limiter_backend: LimiterBackend | None,
+    **where: str,
+) -> None:
     """One process's share of a level's workers, as threads, until they are done. `where` (host,
     node, ...) goes on the `worker_process` event with the pid."""
     import os
@@ -231,9 +258,8 @@ def run_share(order: WorkOrder, recorder, signals, limiter_backend, **where) -> 
 
     scenario, level, workers = order.scenario, order.level, order.workers
     with bound(level=level):
-        recorder.record(
-            "worker_process", **{"host": socket.gethostname(), "pid": os.getpid(), "workers": len(workers), **where}
-        )
+        process: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid(), "workers": len(workers), **where}
+        recorder.record("worker_process", **process)
     ctx = scenario_context(
         scenario,
         order.endpoint_url,

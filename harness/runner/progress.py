@@ -6,15 +6,17 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Mapping
+from typing import TextIO
 
 
 class Progress:
-    def __init__(self, out=sys.stderr, interval: float | None = None):
+    def __init__(self, out: TextIO = sys.stderr, interval: float | None = None) -> None:
         self.out = out
         self.tty = hasattr(out, "isatty") and out.isatty()
         self.interval = interval or (1.0 if self.tty else 10.0)
-        self.counts: Counter = Counter()
-        self.level = None
+        self.counts: Counter[str] = Counter()
+        self.level: int | None = None
         self.label = ""
         self.total = 0
         self.starts_for: float | None = None  # duration mode: wall seconds new pipelines start for
@@ -30,7 +32,7 @@ class Progress:
         elif kind.startswith("partial_state"):
             self.counts[kind] += 1
 
-    def set_counts(self, counts: dict) -> None:
+    def set_counts(self, counts: Mapping[str, int]) -> None:
         """Counters read back whole (from worker processes' events): they replace, not add."""
         with self._lock:
             for key, value in counts.items():

@@ -26,10 +26,18 @@ import signal
 import socket
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol, TypedDict, TypeVar
 
 from harness.runner.orders import WorkOrder
 from harness.runner.pools import RELAY_SECONDS
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from ray import ObjectRef
+
+    from harness.runner.executor import StopSignals
 
 SEND_PATIENCE = 60.0  # wall seconds one batch of events may take to reach the hub before it is retried
 
@@ -38,7 +46,8 @@ class RayMissing(ValueError):
     pass
 
 
-def _ray():
+def _ray() -> ModuleType:
+    """Ray, imported when a run uses it (installed with the harness's `ray` extra)."""
     try:
         import ray
     except ImportError:
@@ -93,7 +102,7 @@ class RayConnection:
             ) from None
 
     def nodes(self) -> int:
-        return sum(1 for node in _ray().nodes() if node.get("Alive"))
+        return len([node for node in _ray().nodes() if node.get("Alive")])
 
     def close(self) -> None:
         """Disconnect; a cluster started for the run stops with it."""
@@ -102,17 +111,55 @@ class RayConnection:
             self._connected = False
 
 
+_T = TypeVar("_T")
+
+
+class RemoteMethod(Protocol[_T]):
+    """An actor's method as its handle holds it: called with `.remote(...)`, it answers with a
+    reference to what the method returns."""
+
+    def remote(self, *args: object) -> ObjectRef[_T]: ...
+
+
+class HubHandle(Protocol):
+    """The RunHub actor as Ray hands it out, and as Ray workers are given it. (Ray's own
+    ActorHandle gives a method `.remote` only if the method is marked with @ray.method.)"""
+
+    @property
+    def write(self) -> RemoteMethod[int]: ...
+
+    @property
+    def monotonic(self) -> RemoteMethod[float]: ...
+
+    @property
+    def signals(self) -> RemoteMethod[tuple[bool, bool]]: ...
+
+    @property
+    def set_signals(self) -> RemoteMethod[None]: ...
+
+    @property
+    def close(self) -> RemoteMethod[None]: ...
+
+
+class WorkerEnded(TypedDict):
+    """What a Ray worker returns: the events it could not send to the hub."""
+
+    host: str
+    spilled: int  # how many
+    spill_path: str | None  # the file on its host that holds them
+
+
 class RunHub:
     """The runner's end on the cluster (a Ray actor on the runner's host): takes the workers'
     event batches into events.db and tells them when to stop."""
 
-    def __init__(self, db_path: str):
+    def __init__(self, db_path: str) -> None:
         from harness.events.forwarding import EventSink
 
         self._sink = EventSink(db_path)
         self._signals = (False, False)
 
-    def write(self, sender: str, first: int, rows: list) -> int:
+    def write(self, sender: str, first: int, rows: list[tuple[object, ...]]) -> int:
         return self._sink.write(sender, first, rows)
 
     def monotonic(self) -> float:
@@ -133,13 +180,13 @@ class RayPool:
     """`count` Ray workers spread over the cluster's nodes, each running its share of a level's
     workers as threads; the `WorkerPool` interface."""
 
-    def __init__(self, order: WorkOrder, count: int, signals, on_lost: Callable[[str], None]):
+    def __init__(self, order: WorkOrder, count: int, signals: StopSignals, on_lost: Callable[[str], None]) -> None:
         """on_lost(message): a Ray worker ended in an error (its node died, say); its pipelines'
         events up to the last batch it sent are in the run folder."""
         self._order, self._signals, self._on_lost = order, signals, on_lost
         self._count = count
-        self._hub = None
-        self._running: list = []
+        self._hub: HubHandle | None = None
+        self._running: list[ObjectRef[WorkerEnded]] = []
         self._relayed = (False, False)
 
     def start(self) -> None:
@@ -159,7 +206,7 @@ class RayPool:
 
     def _relay(self) -> None:
         now = (self._signals.stop.is_set(), self._signals.abort.is_set())
-        if now != self._relayed:
+        if now != self._relayed and self._hub is not None:
             self._hub.set_signals.remote(*now)
             self._relayed = now
 
@@ -176,7 +223,7 @@ class RayPool:
                 )
                 for ref in done:
                     try:
-                        ended = ray.get(ref)
+                        ended: WorkerEnded = ray.get(ref)
                     except Exception as err:  # noqa: BLE001 - a lost node must not lose the level
                         self._on_lost(f"a Ray worker ended in an error: {_cause(err)}")
                         continue
@@ -201,7 +248,7 @@ class RayPool:
                 ray.kill(self._hub)
 
 
-def ray_worker_main(order: WorkOrder, hub) -> dict:
+def ray_worker_main(order: WorkOrder, hub: HubHandle) -> WorkerEnded:
     """A Ray worker: its share of the level's workers, its events sent to the hub. Returns the
     events it could not send (kept in a file on its host), for the runner to report."""
     import ray
@@ -244,7 +291,7 @@ def ray_worker_main(order: WorkOrder, hub) -> dict:
     }
 
 
-def _follow_signals(hub, signals, done: threading.Event) -> None:
+def _follow_signals(hub: HubHandle, signals: StopSignals, done: threading.Event) -> None:
     """The runner's stop and abort, read from the hub. A hub that stops answering means the
     runner is gone: stop and tear down, as an orphaned worker process does."""
     import ray

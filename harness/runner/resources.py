@@ -5,21 +5,28 @@ its bucket made per level)."""
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from harness.artifacts import AwsContext
 from harness.artifacts.context import RUN_TAG
 from harness.aws import ClientFactory
+from harness.events import Recorder
 from harness.runner.aws_context import scenario_backend, shared_limiter_backend
 from harness.runner.scenario import Scenario
+
+if TYPE_CHECKING:
+    from harness.aws.limiter.redis_backend import RedisBackend
+    from harness.runner.ray_workers import RayConnection
+    from harness.sim import Simulator
 
 Say = Callable[[str], None]
 
 
 @contextlib.contextmanager
-def embedded_simulator(scenario: Scenario, endpoint_url: str | None) -> Iterator[object | None]:
+def embedded_simulator(scenario: Scenario, endpoint_url: str | None) -> Iterator[Simulator | None]:
     """The simulator the run starts itself (none on AWS, or when one already runs at endpoint_url)."""
     if scenario.backend != "sim" or endpoint_url is not None:
         yield None
@@ -34,7 +41,7 @@ def embedded_simulator(scenario: Scenario, endpoint_url: str | None) -> Iterator
 
 
 @contextlib.contextmanager
-def ray_cluster(scenario: Scenario) -> Iterator[object | None]:
+def ray_cluster(scenario: Scenario) -> Iterator[RayConnection | None]:
     """The Ray cluster of a `workers = "ray"` run: one that does not answer stops the run before
     its folder exists."""
     if scenario.workers != "ray":
@@ -64,7 +71,9 @@ def guard_account(scenario: Scenario, endpoint_url: str | None, allowed_accounts
     check_account(sts, scenario.region, allowed_accounts, say=say)
 
 
-def connect_shared_limiter(scenario: Scenario, endpoint_url: str | None, recorder, say: Say):
+def connect_shared_limiter(
+    scenario: Scenario, endpoint_url: str | None, recorder: Recorder, say: Say
+) -> RedisBackend | None:
     """The scenario's Redis limiter, reached before the first pipeline: a wrong URL stops the run
     here (on_unreachable = "fail") or is a warning at its start ("local"), not in the middle.
     None when the limiter lives in the run."""
@@ -80,7 +89,7 @@ def connect_shared_limiter(scenario: Scenario, endpoint_url: str | None, recorde
             raise
         backend.now()  # falls back, with the warning
     else:
-        say(f"limiter: shared through {without_password(scenario.limiter.redis_url)} (namespace {backend.namespace})")
+        say(f"limiter: shared through {without_password(backend.url)} (namespace {backend.namespace})")
     recorder.set_meta(shared_limiter=backend.shared)
     return backend
 

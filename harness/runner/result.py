@@ -4,9 +4,13 @@ rendered from its folder; and the exit code a command that ran it gives."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harness.runner.cleanup import Resource
 
 
 @dataclass
@@ -16,7 +20,7 @@ class RunResult:
     stopped_by: str | None = None
     pipelines: int = 0
     failed: int = 0
-    leftovers: list = field(default_factory=list)
+    leftovers: list[Resource] = field(default_factory=list)  # what the run's cleanup could not delete
     report_failed: str | None = None  # why the report could not be rendered (the events are kept)
 
     @property

@@ -16,15 +16,17 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, TextIO
 
 from harness.clock import Clock
 from harness.events import Recorder
 from harness.rlimits import raise_open_file_limit
 from harness.runner import folder
 from harness.runner.abort import AbortWatch
-from harness.runner.cleanup import cleanup_run, find_run_resources
+from harness.runner.cleanup import Resource, cleanup_run, find_run_resources
 from harness.runner.costguard import CostGuard
 from harness.runner.executor import PipelineExecutor, StopSignals
 from harness.runner.level import LevelRun, RunState
@@ -32,6 +34,9 @@ from harness.runner.progress import Progress
 from harness.runner.result import RunResult
 from harness.runner.resources import connect_shared_limiter, embedded_simulator, guard_account, ray_cluster
 from harness.runner.scenario import Scenario, check_shared_limiter
+
+if TYPE_CHECKING:
+    from harness.runner.ray_workers import RayConnection
 
 
 def new_run_id() -> str:
@@ -51,13 +56,13 @@ class Runner:
         scenario: Scenario,
         reports_dir: str | Path = "reports",
         levels: list[int] | None = None,
-        out=sys.stderr,
+        out: TextIO = sys.stderr,
         run_id: str | None = None,
         endpoint_url: str | None = None,
         allow_accounts: list[str] | None = None,
         clock: Clock | None = None,
         predicted_rate: float | None = None,
-    ):
+    ) -> None:
         """clock: the run's clock; the default is each level's wall clock at its time scale (a dry run
         passes a manual clock that drives a manual-time simulator). predicted_rate: what `harness plan`
         predicts as the highest sustainable arrival rate, recorded beside the measured one."""
@@ -102,11 +107,11 @@ class Runner:
         self.say(f"max_cost_usd: the run has spent about ${spent_usd:.2f} of ${self.scenario.max_cost_usd:.2f}")
         self.request_stop("max_cost_usd")
 
-    def _threshold_failed(self, expression: str) -> None:
-        self.state.recorder.record("threshold_abort", check=expression)
+    def _threshold_failed(self, recorder: Recorder, expression: str) -> None:
+        recorder.record("threshold_abort", check=expression)
         self.request_stop(f"threshold {expression!r} failed")
 
-    def _live_counts(self) -> dict:
+    def _live_counts(self) -> dict[int, Counter[str]]:
         """Level -> live counters (pipelines done and failed, throttled attempts, ...)."""
         live = dict(self.state.finished) if self.state else {}
         if self.progress.level is not None:
@@ -131,7 +136,8 @@ class Runner:
             recorder.listeners.append(self.progress.observe)
             executor = PipelineExecutor(scenario, recorder, self.prefix, self.signals, self.progress)
             self._start(recorder)
-            watch = AbortWatch(scenario.abort_thresholds, self._live_counts, self._threshold_failed).start()
+            failed = partial(self._threshold_failed, recorder)  # may fire before self.state exists
+            watch = AbortWatch(scenario.abort_thresholds, self._live_counts, failed).start()
             if scenario.abort_thresholds:
                 executor.after_pipeline = watch.check  # at once, not at the next look
                 self._after_level = watch.check
@@ -203,7 +209,7 @@ class Runner:
                 f"plan: the highest sustainable arrival rate is predicted at {self.predicted_rate:.0f} pipelines/hour"
             )
 
-    def _say_ray(self, ray, recorder: Recorder) -> None:
+    def _say_ray(self, ray: RayConnection | None, recorder: Recorder) -> None:
         if ray is None:
             return
         where = self.scenario.ray_address or "a cluster on this machine, started for the run"
@@ -211,7 +217,7 @@ class Runner:
         self.say(f"workers: {self.scenario.processes} Ray workers on {where} ({nodes} node{'s' * (nodes != 1)})")
         recorder.set_meta(ray_nodes=nodes)
 
-    def _final_cleanup(self, recorder: Recorder) -> list:
+    def _final_cleanup(self, recorder: Recorder) -> list[Resource]:
         """Whatever still carries the run's tag goes; what cannot be deleted is reported."""
         state = self.state
         if state is None or state.endpoint_url is None and self.scenario.backend == "sim":

@@ -6,14 +6,18 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from harness.artifacts.context import Deadlines
 from harness.aws.limiter.redis_backend import ON_UNREACHABLE, without_password
-from harness.aws.policies import POLICIES, SDK_DEFAULT, RetrySettings
+from harness.aws.policies import POLICIES, SDK_DEFAULT, RetryPolicy, RetrySettings, policy_named
 from harness.config import ConfigError, Section, read_toml
 from harness.runner.arrivals import Stage
 from harness.quotas import DEFAULT_TABLE, Quota, QuotaTable, load_table, parse_rows
 from harness.profiles import available_profiles, load_profile
+
+if TYPE_CHECKING:
+    from harness.pipelines.base import Param, Pipeline
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 
@@ -34,11 +38,11 @@ LEVELS = range(1, 1025)
 LEVEL_RANGE = f"from {LEVELS[0]} to {LEVELS[-1]}"
 
 
-def is_level(n) -> bool:
+def is_level(n: object) -> bool:
     return isinstance(n, int) and not isinstance(n, bool) and n in LEVELS
 
 
-def check_profile(profile, source: str) -> None:
+def check_profile(profile: object, source: str) -> None:
     """A shipped profile's name, or the path of a profile TOML that loads. Checked where the
     profile is given (scenario or --profile), before a run folder exists: the simulator that
     would read it runs in a subprocess, and a bad profile only shows there as a start timeout."""
@@ -121,7 +125,7 @@ class Scenario:
     grace_seconds: float = 600.0
     max_cost_usd: float | None = None  # stop starting pipelines once the run has spent this (prices.toml)
     pipelines: dict[str, float] = field(default_factory=lambda: {"workbench": 1.0})
-    params: dict = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
     deadlines: Deadlines = field(default_factory=Deadlines)
     quota_overrides: list[Quota] = field(default_factory=list)  # quota_files first, then [[quota]] rows
     dashboard: Dashboard = field(default_factory=Dashboard)
@@ -141,7 +145,11 @@ class Scenario:
     def retry(self) -> RetrySettings:
         return RetrySettings(self.policy, max_attempts=self.max_attempts)
 
-    def resolved(self) -> dict:
+    def retry_policy(self) -> RetryPolicy:
+        """The scenario's retry policy (the one `retry()` resolves its name to)."""
+        return policy_named(self.policy)
+
+    def resolved(self) -> dict[str, Any]:
         """The scenario as run, for the run folder's scenario.toml."""
         data = asdict(self)
         data["quota_overrides"] = [asdict(q) for q in self.quota_overrides]
@@ -183,7 +191,7 @@ def load_scenario(name_or_path: str) -> Scenario:
     return parse_scenario(read_toml(path), str(path), path.stem)
 
 
-def parse_scenario(data: dict, source: str, name: str) -> Scenario:
+def parse_scenario(data: dict[str, Any], source: str, name: str) -> Scenario:
     root = Section(data, source)
     backend = root.string("backend", "sim", choices=["sim", "aws"])
     profile = root.raw("profile", "aws-default")
@@ -319,12 +327,12 @@ def parse_scenario(data: dict, source: str, name: str) -> Scenario:
     return scenario
 
 
-def check_params(params: dict, pipelines: dict, source: str) -> None:
+def check_params(params: dict[str, Any], pipelines: dict[str, Pipeline], source: str) -> None:
     """[params] against the parameters the scenario's pipelines declare (one table serves the
     whole mix): a key none of them declares is a typo, a value of another type would fail mid-run.
     A pipeline that declares nothing (a user's module:function) may read any key: then only the
     declared keys' types are checked."""
-    declared: dict[str, list] = {}
+    declared: dict[str, list[tuple[str, Param]]] = {}
     for spec, pipeline in pipelines.items():
         for param in pipeline.params or ():
             declared.setdefault(param.name, []).append((spec, param))
@@ -441,7 +449,7 @@ def parse_ray_address(root: Section) -> str | None:
 def check_shared_limiter(scenario: Scenario) -> None:
     """Ray workers on several hosts pace through one limiter only if it lives in Redis. Checked
     when the run starts, after the command line had its say (--redis-url)."""
-    if scenario.workers == "ray" and scenario.retry().policy.uses_limiter and not scenario.limiter.redis_url:
+    if scenario.workers == "ray" and scenario.retry_policy().uses_limiter and not scenario.limiter.redis_url:
         raise ConfigError(
             scenario.source,
             "workers",
@@ -485,7 +493,7 @@ def parse_max_attempts(root: Section) -> int | None:
 
 
 def parse_account(section: Section, backend: str) -> Account:
-    def matching(key: str, pattern: re.Pattern, allowed: str, required: bool = False) -> str | None:
+    def matching(key: str, pattern: re.Pattern[str], allowed: str, required: bool = False) -> str | None:
         value = section.string(key)
         if value is None and required:
             raise section.error(key, None, allowed + ' (required with backend = "aws")')

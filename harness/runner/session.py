@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
+from types import FrameType
 
 from harness.runner.result import RunResult
 from harness.runner.run import Runner
@@ -20,7 +22,7 @@ def run_and_report(runner: Runner) -> RunResult:
     return result.render(runner.say)
 
 
-def stop_handlers(runner):
+def stop_handlers(runner: Runner) -> Callable[[], None]:
     """Ctrl-C or SIGTERM once: the run stops gracefully (teardown, cleanup, report). Twice:
     teardowns stop waiting. Three times: quit at once (the events are safe; `harness cleanup
     --run-id` removes what is left). Returns a function that restores the previous handlers.
@@ -34,12 +36,12 @@ def stop_handlers(runner):
     received: list[str] = []
     done = threading.Event()
 
-    def handle(signum, _frame):
+    def handle(signum: int, _frame: FrameType | None) -> None:
         received.append(signal.Signals(signum).name)  # atomic; never blocks
         if len(received) >= 3:
             raise KeyboardInterrupt
 
-    def relay():
+    def relay() -> None:
         acted = 0
         while not done.wait(0.05):
             while acted < min(len(received), 2):
@@ -55,7 +57,7 @@ def stop_handlers(runner):
     previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
     threading.Thread(target=relay, name="stop-relay", daemon=True).start()
 
-    def restore():
+    def restore() -> None:
         done.set()
         for sig, handler in previous.items():
             with contextlib.suppress(ValueError, TypeError):

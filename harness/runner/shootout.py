@@ -3,8 +3,8 @@ profile, so the runs can be put side by side (harness/report/policies.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from harness.aws.policies import SDK_DEFAULT
 from harness.runner.result import RunResult
@@ -24,12 +24,14 @@ def shootout(
 ) -> tuple[list[Path], RunResult | None]:
     """The run folders, in policy order, and the result of a run that was stopped (the policies
     after it were not run), or None. load(): a fresh scenario for each run."""
+    if isinstance(max_attempts, str) and max_attempts != SDK_DEFAULT:
+        raise ValueError(f"max_attempts {max_attempts!r}: expected an integer, or {SDK_DEFAULT!r}")
     run_dirs = []
     for policy in policies:
         scenario = load()
         scenario.policy = policy
         if max_attempts is not None:
-            scenario.max_attempts = None if max_attempts == SDK_DEFAULT else max_attempts
+            scenario.max_attempts = None if isinstance(max_attempts, str) else max_attempts  # a str: SDK_DEFAULT
         result = run_and_report(
             Runner(scenario, reports, levels, endpoint_url=endpoint_url, allow_accounts=allow_accounts)
         )

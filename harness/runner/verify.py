@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from harness.runner.result import RunResult
 from harness.runner.run import Runner
 from harness.runner.scenario import load_scenario
 from harness.runner.session import run_and_report
 
+if TYPE_CHECKING:
+    from harness.quotas import Quota
+
 
 def rerun_with(
-    metrics: dict, rows: list, scenario_name: str | None, reports: str | Path, out: Path
+    metrics: dict[str, Any], rows: list[Quota], scenario_name: str | None, reports: str | Path, out: Path
 ) -> tuple[RunResult, dict[int, float | None]]:
     """The rerun's result and its throughput per level (pipelines per AWS hour). rows: the changed
     quota rows, for both the account (a profile written into `out`) and the harness's table."""

@@ -20,8 +20,10 @@ import random
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from http import HTTPStatus
-from typing import Callable
+from typing import Literal
+from wsgiref.types import StartResponse, WSGIEnvironment
 
 from harness.sim import constraints, errors, glue
 from harness.sim.athena import Athena
@@ -30,11 +32,20 @@ from harness.sim.catalog import MotoCatalog
 from harness.sim.featurestore import RecordStore
 from harness.sim.lifecycle import Clock, Lifecycles
 from harness.sim.motobridge import Moto, is_error_page
-from harness.profiles import Profile, load_profile
+from harness.profiles import Profile, Storm, load_profile
 from harness.sim.replies import ApiError, Gap, Reply
 from harness.sim.sagemaker import SageMaker
 from harness.sim.stats import Stats
-from harness.sim.wire import DecodeError, HttpRequest, Router, ServiceModels, Unroutable, encode, unknown_operation
+from harness.sim.wire import (
+    DecodeError,
+    HttpRequest,
+    Response,
+    Router,
+    ServiceModels,
+    Unroutable,
+    encode,
+    unknown_operation,
+)
 from harness.timing import INJECTED_HEADER, SERVED_HEADER
 from harness.tokens import TokenBucket
 
@@ -60,7 +71,7 @@ def _limited(reply: Reply) -> bool:
 
 
 class SimulatorApp:
-    def __init__(self, profile: Profile, seed: int = 0, time_scale: float = 1.0):
+    def __init__(self, profile: Profile, seed: int = 0, time_scale: float = 1.0) -> None:
         self.models = ServiceModels()
         self.router = Router(self.models)
         self.moto = Moto(self.models)
@@ -73,7 +84,7 @@ class SimulatorApp:
     def configure(self, profile: Profile, seed: int, time_scale: float, manual_time: bool = False) -> None:
         self.profile, self.seed, self.time_scale = profile, seed, time_scale
         self.quotas = profile.quotas  # AWS time: the buckets run on the lifecycles' AWS clock
-        self.buckets: dict[tuple, TokenBucket | None] = {}
+        self.buckets: dict[tuple[str, str, str, str], TokenBucket | None] = {}  # None: no rate quota
         self.rngs: dict[str, random.Random] = {}
         self.lifecycles = Lifecycles(profile, seed, time_scale, manual_time)
         epoch = time.time()  # the wall-clock date AWS time 0 stands for, in timestamps
@@ -115,7 +126,7 @@ class SimulatorApp:
             )
 
     # --- WSGI ----------------------------------------------------------------------------
-    def __call__(self, environ: dict, start_response: Callable):
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         # Every body is read whole before anything answers, so the server can keep the
         # connection open for the client's next request (server.KeepAliveHandler).
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -204,7 +215,7 @@ class SimulatorApp:
     # --- quotas, faults, latency ---------------------------------------------------------
     def _admit(self, call: Call) -> bool:
         key = (call.account, call.region, call.service, call.operation)
-        bucket = self.buckets.get(key, False)
+        bucket: TokenBucket | Literal[False] | None = self.buckets.get(key, False)  # False: not made yet
         if bucket is False:
             quota = self.quotas.lookup(call.service, call.operation)
             bucket = None
@@ -222,7 +233,7 @@ class SimulatorApp:
             rng = self.rngs.setdefault(name, random.Random(name))
         return rng
 
-    def _storm(self, call: Call):
+    def _storm(self, call: Call) -> Storm | None:
         if not self.profile.storms:
             return None
         now = self.lifecycles.now()
@@ -237,7 +248,7 @@ class SimulatorApp:
             None,
         )
 
-    def _draw_fault(self, call: Call, storm=None):
+    def _draw_fault(self, call: Call, storm: Storm | None = None) -> int | Literal["timeout"] | None:
         rule = self.profile.fault_for(call.service, call.operation)
         with self._rng_lock:
             rng = self._rng("fault", call)
@@ -270,7 +281,7 @@ class SimulatorApp:
         reply = handler(call) if handler is not None else None
         return reply if reply is not None else self.moto.forward(call)
 
-    def _moto_as_sent(self, environ: dict, body: bytes):
+    def _moto_as_sent(self, environ: WSGIEnvironment, body: bytes) -> Response:
         """moto's answer to a request the simulator does not route; a 500 where moto raises."""
         with self._lock:
             try:
@@ -280,7 +291,9 @@ class SimulatorApp:
                 return 500, [("Content-Type", "text/plain")], b"<!doctype html> moto failed"
 
     @staticmethod
-    def _respond(start_response, status: int, headers: list, payload: bytes):
+    def _respond(
+        start_response: StartResponse, status: int, headers: list[tuple[str, str]], payload: bytes
+    ) -> list[bytes]:
         try:
             reason = HTTPStatus(status).phrase
         except ValueError:
@@ -345,7 +358,7 @@ class SimulatorApp:
         group = next((g for g in backend.feature_groups.values() if g.feature_group_name == clock.name), None)
         config = (group.offline_store_config or {}) if group else {}
         catalog, storage = config.get("DataCatalogConfig"), config.get("S3StorageConfig") or {}
-        if not catalog:
+        if group is None or not catalog:
             return
         data_catalog = glue_backends[clock.account][clock.region]
         if catalog["Database"] not in data_catalog.databases:
@@ -353,7 +366,7 @@ class SimulatorApp:
         location = storage.get("ResolvedOutputS3Uri", "")
         types = {"Integral": "bigint", "Fractional": "double", "String": "string"}
         columns = [
-            {"Name": f["FeatureName"], "Type": types.get(f.get("FeatureType"), "string")}
+            {"Name": f["FeatureName"], "Type": types.get(f.get("FeatureType", ""), "string")}
             for f in group.feature_definitions
         ]
         columns += [
@@ -432,8 +445,8 @@ class SimulatorApp:
                 counts["sagemaker.training_job_in_progress"] += self.lifecycles.in_progress(
                     "training_job", account, region
                 )
-        for regions in dict.values(glue_backends):
-            for data_catalog in dict.values(regions):
+        for glue_regions in dict.values(glue_backends):
+            for data_catalog in dict.values(glue_regions):
                 counts["glue.table"] += sum(len(db.tables) for db in data_catalog.databases.values())
         for partitions in dict.values(s3_backends):
             for s3 in dict.values(partitions):
@@ -442,7 +455,7 @@ class SimulatorApp:
         return counts
 
     # --- admin: loopback only ----------------------------------------------------------------
-    def _admin(self, environ, start_response, path: str):
+    def _admin(self, environ: WSGIEnvironment, start_response: StartResponse, path: str) -> list[bytes]:
         if not _is_loopback(environ.get("REMOTE_ADDR", "")):
             return self._respond(start_response, 403, [("Content-Type", "text/plain")], b"loopback only")
         if path == "/_sim/stats":

@@ -18,7 +18,7 @@ import random
 import threading
 import uuid
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from harness.quotas import QuotaTable
 from harness.sim import errors
@@ -37,6 +37,9 @@ from harness.sim.sql import (
     parse_drop,
     split_name,
 )
+
+if TYPE_CHECKING:
+    from moto.athena.models import AthenaBackend
 
 ACTIVE = ("QUEUED", "RUNNING")
 CONCURRENCY_MESSAGE = (
@@ -114,7 +117,7 @@ class Athena:
         epoch: float,
         catalog: Callable[[str, str], MotoCatalog],
         quotas: QuotaTable,
-    ):
+    ) -> None:
         self.profile, self.seed, self.now, self.epoch = profile, seed, now, epoch
         self.catalog, self.quotas = catalog, quotas
         self._accounts: dict[tuple[str, str], _Account] = {}
@@ -415,7 +418,7 @@ class Athena:
 
     # --- helpers --------------------------------------------------------------------------
     @staticmethod
-    def _workgroups(call: Call):
+    def _workgroups(call: Call) -> AthenaBackend:
         from moto.athena.models import athena_backends
 
         return athena_backends[call.account][call.region]

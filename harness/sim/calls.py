@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from harness.sim.wire import PROTOCOLS, HttpRequest, Route
 
@@ -16,7 +17,7 @@ class Call:
     account: str
 
     @cached_property
-    def params(self) -> dict:
+    def params(self) -> dict[str, Any]:
         """The request's members in the internal form, read when first asked for: a call moto
         answers as sent (an S3 upload) is never decoded. Raises wire.DecodeError for a body the
         protocol cannot read."""

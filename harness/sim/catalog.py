@@ -6,25 +6,29 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from harness.sim.sql import Table, presto_view_text
+
+if TYPE_CHECKING:
+    from moto.glue.models import GlueBackend
+    from moto.s3.models import S3Backend
 
 RowSource = Callable[[], list[list[str | None]]]
 
 
 class MotoCatalog:
-    def __init__(self, account: str, region: str):
+    def __init__(self, account: str, region: str) -> None:
         self.account, self.region = account, region
         # (database, table) -> rows: tables moto holds no data for (offline stores)
         self.sources: dict[tuple[str, str], RowSource] = {}
 
-    def _glue(self):
+    def _glue(self) -> GlueBackend:
         from moto.glue.models import glue_backends
 
         return glue_backends[self.account][self.region]
 
-    def _s3(self):
+    def _s3(self) -> S3Backend:
         from moto.s3.models import s3_backends
 
         return s3_backends[self.account]["aws"]
@@ -55,7 +59,7 @@ class MotoCatalog:
     def _information_schema(self, name: str) -> Table | None:
         """Athena's views of the catalog, as pipelines query them to check a table exists."""
 
-        def tables():
+        def tables() -> list[list[str | None]]:
             return [
                 [
                     "awsdatacatalog",
@@ -67,8 +71,8 @@ class MotoCatalog:
                 for t_name, t in sorted(db.tables.items())
             ]
 
-        def columns():
-            rows = []
+        def columns() -> list[list[str | None]]:
+            rows: list[list[str | None]] = []
             for db_name, db in sorted(self._glue().databases.items()):
                 for t_name, t in sorted(db.tables.items()):
                     for i, c in enumerate(t.as_dict().get("StorageDescriptor", {}).get("Columns", []), start=1):

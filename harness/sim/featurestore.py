@@ -32,7 +32,7 @@ class RecordStore:
         seed: int = 0,
         rows_seconds: tuple[float, float] = (0.0, 0.0),
         epoch: float = 0.0,
-    ):
+    ) -> None:
         """now: AWS seconds; rows_seconds: the window within which a write reaches the offline store."""
         self.now, self.rows_seconds, self.epoch = now, rows_seconds, epoch
         self._rng = random.Random(f"{seed}:offline-rows")
@@ -130,25 +130,25 @@ class RecordStore:
             records[record_id] = record
         self._to_offline(key, {f.get("FeatureName"): f.get("ValueAsString") for f in record})
 
-    def _batch_write(self, call: Call, schema_of) -> Reply:
+    def _batch_write(self, call: Call, schema_of: Callable[[str], FeatureGroupSchema | None]) -> Reply:
         failed = []
         for entry in call.params.get("Entries") or []:
             group = entry.get("FeatureGroupName", "")
             schema = schema_of(group)
             record = entry.get("Record") or []
             if schema is None:
-                problem = ("ResourceNotFound", f"Feature group {group} not found")
+                code, message = "ResourceNotFound", f"Feature group {group} not found"
             else:
                 invalid = schema.invalid(group, record)
-                problem = ("ValidationError", invalid) if invalid else None
-            if problem is not None:
-                failed.append({"Entry": entry, "ErrorCode": problem[0], "ErrorMessage": problem[1]})
-                continue
-            key = (call.account, call.region, group)
-            self._write(key, self._groups.setdefault(key, {}), schema, record)
+                if not invalid:
+                    key = (call.account, call.region, group)
+                    self._write(key, self._groups.setdefault(key, {}), schema, record)
+                    continue
+                code, message = "ValidationError", invalid
+            failed.append({"Entry": entry, "ErrorCode": code, "ErrorMessage": message})
         return errors.ok({"Errors": failed, "UnprocessedEntries": []})
 
-    def _batch_get(self, call: Call, schema_of) -> Reply:
+    def _batch_get(self, call: Call, schema_of: Callable[[str], FeatureGroupSchema | None]) -> Reply:
         found, failed = [], []
         for ident in call.params.get("Identifiers") or []:
             group = ident.get("FeatureGroupName", "")

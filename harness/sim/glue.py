@@ -11,38 +11,43 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from harness.sim import errors
 from harness.sim.calls import Call
 from harness.sim.paging import page, page_window
-from harness.sim.replies import Reply
+from harness.sim.replies import ApiError, Reply
+
+if TYPE_CHECKING:
+    from moto.glue.models import FakeDatabase, GlueBackend
 
 PAGE_MAX = 100
 CONFLICT_MESSAGE = "Update table failed due to concurrent modifications."
 
 
-def _backend(call: Call):
+def _backend(call: Call) -> GlueBackend:
     from moto.glue.models import glue_backends
 
     return glue_backends[call.account][call.region]
 
 
-def _epoch(value):
+def _epoch(value: object) -> object:
     return value.timestamp() if isinstance(value, datetime) else value
 
 
-def _database(call: Call, name: str):
+def _database(call: Call, name: str) -> FakeDatabase | ApiError:
+    """The database, or AWS's answer that there is none."""
     database = _backend(call).databases.get(name)
     if database is None:
-        return None, errors.error(call, 400, "EntityNotFoundException", f"Database {name} not found.")
-    return database, None
+        return errors.error(call, 400, "EntityNotFoundException", f"Database {name} not found.")
+    return database
 
 
 def get_tables(call: Call) -> Reply:
     params = call.params
-    database, missing = _database(call, params.get("DatabaseName", ""))
-    if missing:
-        return missing
+    database = _database(call, params.get("DatabaseName", ""))
+    if isinstance(database, ApiError):
+        return database
     try:
         tables = sorted(
             _backend(call).get_tables(params["DatabaseName"], params.get("Expression")), key=lambda t: t.name
@@ -64,9 +69,9 @@ def update_table(call: Call) -> Reply | None:
     version = params.get("VersionId")
     if version is None:
         return None
-    database, missing = _database(call, params.get("DatabaseName", ""))
-    if missing:
-        return missing
+    database = _database(call, params.get("DatabaseName", ""))
+    if isinstance(database, ApiError):
+        return database
     name = (params.get("TableInput") or {}).get("Name", "")
     table = database.tables.get(name)
     if table is None:

@@ -38,7 +38,7 @@ class Clock:
 
 
 class Lifecycles:
-    def __init__(self, profile: Profile, seed: int, time_scale: float, manual_time: bool = False):
+    def __init__(self, profile: Profile, seed: int, time_scale: float, manual_time: bool = False) -> None:
         """manual_time: AWS time stands still until `advance` moves it (a client that runs on a
         virtual clock drives it, as `harness plan`'s dry run does); else it follows the wall."""
         self.profile, self.seed, self.time_scale = profile, seed, time_scale

@@ -32,7 +32,7 @@ def is_error_page(status: int, body: bytes) -> bool:
 
 
 class Moto:
-    def __init__(self, models: ServiceModels):
+    def __init__(self, models: ServiceModels) -> None:
         self.models = models
         self.app = DomainDispatcherApplication(create_backend_app)
         self._apps: dict[tuple[str, str], object] = {}

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
 class Answer:
     """A success: the operation's output in the internal form (harness/sim/wire/values.py)."""
 
-    output: dict = field(default_factory=dict)
+    output: dict[str, Any] = field(default_factory=dict)
     status: int = 200
 
 
@@ -21,7 +22,7 @@ class ApiError:
     status: int
     code: str
     message: str
-    members: dict = field(default_factory=dict)
+    members: dict[str, Any] = field(default_factory=dict)
 
 
 class Gap(ApiError):

@@ -10,6 +10,7 @@ StopTrainingJob, model package versions (numbered and named as AWS does) and del
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import datetime
 
 from harness.quotas import QuotaTable
@@ -62,7 +63,7 @@ MAX_TAGS = 50  # per SageMaker resource (AWS tagging quota)
 class SageMaker:
     def __init__(
         self, lifecycles: Lifecycles, quotas: QuotaTable, moto: Moto, epoch: float = 0.0, strict_account: bool = False
-    ):
+    ) -> None:
         """epoch: the Unix time AWS time 0 stands for, in the timestamps this answers;
         strict_account: refuse a role from another account, as AWS does."""
         self.lifecycles, self.quotas, self.moto, self.epoch = lifecycles, quotas, moto, epoch
@@ -97,7 +98,7 @@ class SageMaker:
     def _image_elsewhere(self, call: Call) -> Reply | None:
         """AWS does not pull an ECR image across regions; its answer names the image's region."""
 
-        def images(value, path):
+        def images(value: object, path: tuple[str, ...]) -> Iterator[object]:
             if not path:
                 yield value
             elif path[0] == "*":
@@ -206,9 +207,10 @@ class SageMaker:
             answer["OfflineStoreStatus"] = {"Status": "Active"}
 
     def _rewrite_DescribeTrainingJob(self, call: Call, answer: dict) -> None:
-        status = self._status_of(call, "training_job", answer.get("TrainingJobName", ""))
-        if status is None:
+        clock = self.lifecycles.get("training_job", call.account, call.region, answer.get("TrainingJobName", ""))
+        if clock is None:
             return
+        status = self.lifecycles.status(clock)
         answer["TrainingJobStatus"] = status
         answer["SecondaryStatus"] = {
             "InProgress": "Training",
@@ -219,7 +221,6 @@ class SageMaker:
         }[status]
         if status == "Failed":
             answer["FailureReason"] = "AlgorithmError: simulated training failure"
-        clock = self.lifecycles.get("training_job", call.account, call.region, answer.get("TrainingJobName", ""))
         # moto answers a fixed date for both; AWS's follow the job, and a finished job is billed
         answer["CreationTime"] = answer["TrainingStartTime"] = self.epoch + clock.started_at
         for key in ("TrainingEndTime", "TrainingTimeInSeconds", "BillableTimeInSeconds"):
@@ -405,7 +406,7 @@ class SageMaker:
         status = "Completed" if clock is None else self.lifecycles.status(clock)
         if status == "Stopping":
             return errors.ok({})
-        if status != "InProgress":
+        if clock is None or status != "InProgress":
             return errors.validation(call, f"The request was rejected because the training job is in status {status}.")
         self.lifecycles.start_stopping(clock)
         return errors.ok({})

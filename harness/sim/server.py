@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import ipaddress
 import json
 import logging
@@ -22,8 +23,13 @@ import subprocess
 import sys
 import threading
 import urllib.request
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from harness.rlimits import raise_open_file_limit
+
+if TYPE_CHECKING:
+    from werkzeug.serving import WSGIRequestHandler
 
 READY_PREFIX = "SIMULATOR "
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -52,13 +58,13 @@ class Simulator:
         port: int = 0,
         allow_remote: bool = False,
         startup_timeout: float = 60.0,
-    ):
+    ) -> None:
         check_bind_address(host, allow_remote)
         self.profile, self.seed, self.time_scale = profile, seed, time_scale
         self.host, self.port, self.allow_remote = host, port, allow_remote
         self.startup_timeout = startup_timeout
         self.endpoint_url: str | None = None
-        self._process: subprocess.Popen | None = None
+        self._process: subprocess.Popen[str] | None = None
 
     def start(self) -> "Simulator":
         command = [
@@ -79,7 +85,7 @@ class Simulator:
         ]
         if self.allow_remote:
             command.append("--allow-remote")
-        self._process = subprocess.Popen(
+        process = self._process = subprocess.Popen(
             command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -88,27 +94,29 @@ class Simulator:
             start_new_session=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-        line = self._read_ready_line()
+        line = self._read_ready_line(process)
         self.endpoint_url = line[len(READY_PREFIX) :].strip()
         self.port = int(self.endpoint_url.rsplit(":", 1)[1])
         # Drain stdout/stderr so a chatty server never blocks on a full pipe.
-        for stream in (self._process.stdout, self._process.stderr):
+        for stream in (process.stdout, process.stderr):
             threading.Thread(target=lambda s=stream: [None for _ in s], daemon=True).start()
         return self
 
-    def _read_ready_line(self) -> str:
+    def _read_ready_line(self, process: subprocess.Popen[str]) -> str:
+        stdout, stderr = process.stdout, process.stderr
+        assert stdout is not None and stderr is not None  # started with both piped
         result: list[str] = []
-        reader = threading.Thread(target=lambda: result.append(self._process.stdout.readline()), daemon=True)
+        reader = threading.Thread(target=lambda: result.append(stdout.readline()), daemon=True)
         reader.start()
         reader.join(self.startup_timeout)
         line = result[0] if result else ""
         if not line.startswith(READY_PREFIX):
-            self._process.kill()
-            err = self._process.stderr.read() if self._process.poll() is not None else ""
+            process.kill()
+            err = stderr.read() if process.poll() is not None else ""
             raise RuntimeError(f"simulator did not start within {self.startup_timeout}s: {line or err}".strip())
         return line
 
-    def _admin(self, path: str, payload: dict | None = None) -> dict:
+    def _admin(self, path: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
         data = None if payload is None else json.dumps(payload).encode()
         request = urllib.request.Request(
             f"{self.endpoint_url}/_sim/{path}", data=data, method="GET" if data is None else "POST"
@@ -116,7 +124,7 @@ class Simulator:
         with _NO_PROXY.open(request, timeout=30) as answer:
             return json.loads(answer.read() or b"{}")
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         return self._admin("stats")
 
     def reset(
@@ -128,7 +136,7 @@ class Simulator:
     ) -> None:
         """Forget every resource and counter; optionally switch profile, seed or time scale.
         manual_time: AWS time stands still until `advance` moves it."""
-        options = {
+        options: dict[str, Any] = {
             k: v for k, v in {"profile": profile, "seed": seed, "time_scale": time_scale}.items() if v is not None
         }
         if manual_time:
@@ -150,7 +158,8 @@ class Simulator:
             return
         if self._process.poll() is None:
             with contextlib.suppress(OSError):
-                self._process.stdin.close()
+                if self._process.stdin is not None:
+                    self._process.stdin.close()
             self._process.terminate()
             try:
                 self._process.wait(10)
@@ -162,31 +171,34 @@ class Simulator:
     def __enter__(self) -> "Simulator":
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
-class _BodyReader:
+class _BodyReader(io.BufferedIOBase):
     """The request's body and nothing past it: werkzeug reads 'whatever is left' after each
     response, which on a kept-alive connection would be the client's next request."""
 
-    def __init__(self, stream, length: int):
+    def __init__(self, stream: io.BufferedIOBase, length: int) -> None:
         self._stream, self._left = stream, length
 
-    def read(self, size: int = -1) -> bytes:
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
         size = self._left if size is None or size < 0 else min(size, self._left)
         data = self._stream.read(size) if size else b""
         self._left -= len(data)
         return data
 
-    def readline(self, size: int = -1) -> bytes:
+    def readline(self, size: int | None = -1) -> bytes:
         size = self._left if size is None or size < 0 else min(size, self._left)
         data = self._stream.readline(size) if size else b""
         self._left -= len(data)
         return data
 
 
-def keep_alive_handler():
+def keep_alive_handler() -> type[WSGIRequestHandler]:
     """moto's request handler, with HTTP keep-alive.
 
     werkzeug's development server answers every request with `Connection: close`, because it
@@ -233,7 +245,7 @@ def serve(
     host: str,
     port: int,
     allow_remote: bool,
-    announce=print,
+    announce: Callable[..., object] = print,
     exit_when_stdin_closes: bool = False,
 ) -> None:
     """Serve until SIGINT or SIGTERM (in this process), or until standard input closes."""
@@ -251,13 +263,18 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     announce(f"{READY_PREFIX}http://{shown}:{bound}", flush=True)
 
-    def stop(*_):
+    def stop(*_: object) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+
+    def stop_when_stdin_closes() -> None:
+        sys.stdin.buffer.read()
+        stop()
+
     if exit_when_stdin_closes:
-        threading.Thread(target=lambda: (sys.stdin.buffer.read(), stop()), name="stdin-watch", daemon=True).start()
+        threading.Thread(target=stop_when_stdin_closes, name="stdin-watch", daemon=True).start()
     server.serve_forever()
 
 

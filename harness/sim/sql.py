@@ -14,8 +14,9 @@ import json
 import math
 import re
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any
 
 STATEMENT_TYPES = ("DDL", "DML", "UTILITY")
 KINDS = ("ddl", "count", "select", "aggregate")
@@ -43,12 +44,13 @@ GLUE_TO_SQLITE = {
     "real": "REAL",
 }
 ATHENA_TYPES = {"string": "varchar", "int": "integer"}
+SqliteValue = int | float | str | bytes | None  # what SQLite hands an aggregate's step
 
 
 class QueryFailed(Exception):
     """The query runs and fails, as Athena's would: `reason` is its StateChangeReason."""
 
-    def __init__(self, error_type: str, message: str, category: int = 2):
+    def __init__(self, error_type: str, message: str, category: int = 2) -> None:
         super().__init__(f"{error_type}: {message}")
         self.error_type, self.category = error_type, category
 
@@ -132,14 +134,14 @@ def view_sql(original_text: str) -> str:
 
 
 class _StdDev:
-    def __init__(self):
+    def __init__(self) -> None:
         self.values: list[float] = []
 
-    def step(self, value):
+    def step(self, value: SqliteValue) -> None:
         if value is not None:
             self.values.append(float(value))
 
-    def finalize(self):
+    def finalize(self) -> float | None:
         n = len(self.values)
         if n < 2:
             return None
@@ -150,16 +152,16 @@ class _StdDev:
 class _Percentile:
     """approx_percentile(x, p): Presto's, exact here (the sample is small)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.values: list[float] = []
         self.p = 0.5
 
-    def step(self, value, p):
+    def step(self, value: SqliteValue, p: int | float | str) -> None:
         self.p = float(p)
         if value is not None:
             self.values.append(float(value))
 
-    def finalize(self):
+    def finalize(self) -> float | None:
         if not self.values:
             return None
         ordered = sorted(self.values)
@@ -167,26 +169,26 @@ class _Percentile:
 
 
 class _Distinct:
-    def __init__(self):
-        self.seen: set = set()
+    def __init__(self) -> None:
+        self.seen: set[int | float | str | bytes] = set()
 
-    def step(self, value):
+    def step(self, value: SqliteValue) -> None:
         if value is not None:
             self.seen.add(value)
 
-    def finalize(self):
+    def finalize(self) -> int:
         return len(self.seen)
 
 
 class _Corr:
-    def __init__(self):
+    def __init__(self) -> None:
         self.pairs: list[tuple[float, float]] = []
 
-    def step(self, x, y):
+    def step(self, x: SqliteValue, y: SqliteValue) -> None:
         if x is not None and y is not None:
             self.pairs.append((float(x), float(y)))
 
-    def finalize(self):
+    def finalize(self) -> float | None:
         n = len(self.pairs)
         if n < 2:
             return None
@@ -199,7 +201,7 @@ class _Corr:
 class Evaluator:
     """Runs one query over the tables `lookup(database, name)` finds (None: no such table)."""
 
-    def __init__(self, lookup: Callable[[str, str], Table | None]):
+    def __init__(self, lookup: Callable[[str, str], Table | None]) -> None:
         self.lookup = lookup
 
     def run(self, sql: str, database: str) -> Result:
@@ -216,7 +218,9 @@ class Evaluator:
                 ("corr", 2, _Corr),
                 ("approx_distinct", 1, _Distinct),
             ):
-                db.create_aggregate(name, arity, aggregate)
+                # typeshed's _AggregateProtocol steps on one int and finalizes to an int; SQLite
+                # passes `arity` values and takes any SQLite value back (None, a float)
+                db.create_aggregate(name, arity, aggregate)  # type: ignore[arg-type]  # typeshed: one int in, int out
             loaded: dict[tuple[str, str], Table] = {}
             query = self._load(db, sql, database, loaded, depth=0)
             cursor = db.execute(strict_identifiers(query))
@@ -237,7 +241,9 @@ class Evaluator:
     def columns_of(self, sql: str, database: str) -> list[tuple[str, str]]:
         return self.run(sql, database).columns
 
-    def _load(self, db: sqlite3.Connection, sql: str, database: str, loaded: dict, depth: int) -> str:
+    def _load(
+        self, db: sqlite3.Connection, sql: str, database: str, loaded: dict[tuple[str, str], Table], depth: int
+    ) -> str:
         """Create every table the query names in `db`; return the query with its names rewritten.
         A name after FROM or JOIN that is no table (extract(year FROM x), a WITH query's name)
         is left as it is, for SQLite to resolve or refuse."""
@@ -252,7 +258,7 @@ class Evaluator:
                 self._local[key] = f'"{key[1]}"' if f'"{key[1]}"' not in taken else f'"{key[0]}.{key[1]}"'
             return self._local[key]
 
-        def replace(match: re.Match) -> str:
+        def replace(match: re.Match[str]) -> str:
             key = split_name(match.group(2), database)
             if key not in loaded:
                 table = self.lookup(*key)
@@ -316,7 +322,7 @@ def strict_identifiers(sql: str) -> str:
     return "".join(out)
 
 
-def _text(value) -> str | None:
+def _text(value: object) -> str | None:
     if value is None:
         return None
     if isinstance(value, float):
@@ -324,7 +330,7 @@ def _text(value) -> str | None:
     return str(value)
 
 
-def _infer(rows: list[tuple], index: int) -> str:
+def _infer(rows: list[tuple[Any, ...]], index: int) -> str:
     values = [r[index] for r in rows if r[index] is not None]
     if values and all(isinstance(v, int) for v in values):
         return "bigint"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
+from typing import Any
 
 # crashes: moto (or the simulator) failed on a request; answered as AWS's InternalFailure.
 # lacking: neither the simulator nor moto has the operation; answered 501 NotImplemented.
@@ -13,7 +14,7 @@ OUTCOMES = ("requests", "throttled", "faults", "timeouts", "limited", "errors", 
 
 
 class Stats:
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self.started = time.monotonic()
         self.operations: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(OUTCOMES, 0))
@@ -47,7 +48,7 @@ class Stats:
             self.queue_seconds += seconds
             self.queue_max_seconds = max(self.queue_max_seconds, seconds)
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         with self._lock:
             uptime = time.monotonic() - self.started
             total = sum(op["requests"] for op in self.operations.values())

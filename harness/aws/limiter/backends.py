@@ -97,10 +97,12 @@ class LocalBackend:
         state.lock.notify_all()
 
     # --- rates ---------------------------------------------------------------------------------
-    def _begin(self, state: _Key, pace: Pace, now: float) -> None:
+    def _begin(self, state: _Key, pace: Pace, now: float) -> TokenQueue:
+        """The key's token queue, begun (with its adaptive rate) unless it was already."""
         if state.tokens is None:
             state.rate = AdaptiveRate(pace, now)
             state.tokens = TokenQueue(pace.rate, pace.capacity, now, window=1.0)
+        return state.tokens
 
     def begin(self, key: str, pace: Pace) -> None:
         """Pace `key` from `pace` unless it is paced already. Feedback on a key nobody has asked a
@@ -114,26 +116,26 @@ class LocalBackend:
         state = self._key(key)
         with state.lock:
             now = self.clock.now()
-            self._begin(state, pace, now)
-            ticket, wait = state.tokens.ask(ticket, now, self._stale())
+            ticket, wait = self._begin(state, pace, now).ask(ticket, now, self._stale())
             return Answer(ticket, wait, state.version, at=now)
 
     def feedback(self, key: str, sent_at: float, throttled: bool) -> float:
         state = self._key(key)
         with state.lock:
-            if state.rate is None:
+            rate, tokens = state.rate, state.tokens  # begun together (see _begin)
+            if rate is None or tokens is None:
                 return 0.0
-            now, before = self.clock.now(), state.rate.rate
+            now, before = self.clock.now(), rate.rate
             cut = False
             if throttled:
-                cut = state.rate.on_throttle(sent_at, now, state.tokens.send_rate(now))
+                cut = rate.on_throttle(sent_at, now, tokens.send_rate(now))
             else:
-                state.rate.on_success(sent_at, now, state.tokens.limiting(now))
-            if state.rate.rate != before or cut:
-                state.tokens.set_rate(state.rate.rate, state.rate.capacity(), now, drain=cut)
-                if state.rate.rate > before * 1.1:
+                rate.on_success(sent_at, now, tokens.limiting(now))
+            if rate.rate != before or cut:
+                tokens.set_rate(rate.rate, rate.capacity(), now, drain=cut)
+                if rate.rate > before * 1.1:
                     self._changed(state)  # waiters may go sooner than they were told
-            return state.rate.rate
+            return rate.rate
 
     def rate(self, key: str) -> float | None:
         state = self._keys.get(key)

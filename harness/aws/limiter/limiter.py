@@ -19,10 +19,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.aws.limiter.adaptation import Pace
-from harness.aws.limiter.backends import LimiterBackend, LocalBackend
+from harness.aws.limiter.backends import Answer, LimiterBackend, LocalBackend
 from harness.aws.limiter.permits import Lease
 from harness.clock import Clock
 from harness.quotas import QuotaTable
@@ -102,7 +103,7 @@ class Permit:
     def __enter__(self) -> "Permit":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.release()
 
 
@@ -115,7 +116,7 @@ class Limiter:
         clock: Clock | None = None,
         lease_seconds: float = LEASE_SECONDS,
         permit_life: float = PERMIT_LIFE_SECONDS,
-    ):
+    ) -> None:
         self.table = table
         self.clock = clock or Clock(time_scale)
         self.backend = backend if backend is not None else LocalBackend(self.clock)
@@ -124,7 +125,8 @@ class Limiter:
         self._held: dict[str, Permit] = {}
         self._held_lock = threading.Lock()
         self._renewer: threading.Thread | None = None
-        self._wake = getattr(self.backend, "wait_for_change", None)  # only in-process backends
+        # only in-process backends have it (LocalBackend.wait_for_change)
+        self._wake: Callable[[str, int, float], bool] | None = getattr(self.backend, "wait_for_change", None)
 
     # --- rates -----------------------------------------------------------------------------------
     def pace(self, service: str, operation: str) -> Pace | None:
@@ -197,7 +199,7 @@ class Limiter:
             raise
 
     # --- waiting ---------------------------------------------------------------------------------
-    def _pause(self, key: str, answer, deadline: float | None, what: str) -> None:
+    def _pause(self, key: str, answer: Answer, deadline: float | None, what: str) -> None:
         """Wait as told, at most until the deadline; an in-process backend wakes us early when
         what we wait for changes (a slot freed, the rate raised)."""
         wait = answer.wait
@@ -206,10 +208,11 @@ class Limiter:
             if left <= 0:
                 raise LimiterTimeout(f"no {what.removeprefix('a ')} came within the call's deadline")
             wait = min(wait, left)
-        if self._wake is None:
+        wake = self._wake
+        if wake is None:
             self.clock.sleep(min(wait, UNNOTIFIED_POLL_SECONDS))
         else:
-            self.clock.sleep_or_wake(lambda wall: self._wake(key, answer.version, wall), wait)
+            self.clock.sleep_or_wake(lambda wall: wake(key, answer.version, wall), wait)
 
     # --- lease renewal ---------------------------------------------------------------------------
     def _hold(self, permit: Permit) -> None:

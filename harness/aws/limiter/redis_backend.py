@@ -25,8 +25,9 @@ import logging
 import math
 import secrets
 import threading
+from collections.abc import Callable
 from importlib.resources import files
-from typing import Callable
+from typing import Any, TypeVar
 
 from harness.aws.limiter.adaptation import BETA, DOUBLING, EARLY, FLOOR, NEAR, RECOVERY_CALLS, Pace
 from harness.aws.limiter.backends import PERMIT_POLL_SECONDS, STALE_WALL_SECONDS, Answer, LocalBackend
@@ -34,6 +35,7 @@ from harness.aws.limiter.permits import Lease
 from harness.clock import Clock
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ON_UNREACHABLE = ("local", "fail")
 KEY_PARTS = ("queue", "line", "due", "rate", "holders", "permit-line", "permit-due", "permit-counters")
@@ -90,7 +92,7 @@ class RedisBackend:
         on_unreachable: str = "local",
         clock: Clock | None = None,
         on_fallback: Callable[[str], None] | None = None,
-    ):
+    ) -> None:
         import redis  # only runs that share a limiter need the client library
 
         if on_unreachable not in ON_UNREACHABLE:
@@ -134,7 +136,8 @@ class RedisBackend:
         # the braces make every part of one key land on one Redis Cluster slot
         return [f"{self.namespace}:{{{key}}}:{part}" for part in KEY_PARTS]
 
-    def _run(self, op: str, key: str, *args):
+    def _run(self, op: str, key: str, *args: str | int) -> Any:
+        """The script's reply to `op` (decoded): a string, an integer, or a list of them."""
         now = "" if self._given_clock is None else repr(self._given_clock.now())
         try:
             return self._script(keys=self._keys(key), args=[op, repr(self.time_scale), now, KEY_TTL_SECONDS, *args])
@@ -169,7 +172,7 @@ class RedisBackend:
             self._ahead = max(self._ahead, ahead)
         return at
 
-    def _either(self, shared: Callable, local: Callable):
+    def _either(self, shared: Callable[[], T], local: Callable[[LocalBackend], T]) -> T:
         if self._fallback is not None:
             return local(self._fallback)
         try:
@@ -184,7 +187,7 @@ class RedisBackend:
         return self._either(lambda: self._saw(_number(self._run("now", "clock"))), lambda b: b.now())
 
     def ask_token(self, key: str, ticket: str | None, pace: Pace) -> Answer:
-        def shared():
+        def shared() -> Answer:
             mine = ticket or secrets.token_hex(8)
             got, wait, at = self._run(
                 "ask_token",
@@ -215,14 +218,14 @@ class RedisBackend:
         )
 
     def rate(self, key: str) -> float | None:
-        def shared():
+        def shared() -> float | None:
             rate = self._run("rate", key)
             return _number(rate) if rate else None
 
         return self._either(shared, lambda b: b.rate(key))
 
     def ask_permit(self, key: str, ticket: str | None, limit: int, lease_seconds: float) -> Answer:
-        def shared():
+        def shared() -> Answer:
             mine = ticket or secrets.token_hex(8)
             got, expires, at = self._run(
                 "ask_permit", key, mine, limit, repr(lease_seconds), repr(PERMIT_POLL_SECONDS + self._stale)
@@ -251,7 +254,7 @@ class RedisBackend:
         self._either(lambda: self._run("release", lease.key, lease.token), lambda b: b.release(lease))
 
     def renew(self, lease: Lease, lease_seconds: float) -> Lease | None:
-        def shared():
+        def shared() -> Lease | None:
             expires = self._run("renew", lease.key, lease.token, repr(lease_seconds))
             self._keep(lease, lease_seconds if expires else None)
             return Lease(lease.key, lease.token, _number(expires)) if expires else None

@@ -6,7 +6,10 @@ waiters in worker processes look again every few AWS seconds (see Limiter._pause
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
+from multiprocessing.context import BaseContext
 from multiprocessing.managers import BaseManager
+from typing import TypeAlias
 
 from harness.aws.limiter.backends import LimiterBackend, LocalBackend
 from harness.clock import Clock
@@ -14,6 +17,8 @@ from harness.detach import detach_for_good, held_interrupts
 
 _served: LocalBackend | None = None
 _time_scale = 1.0
+# where a manager listens, as multiprocessing takes it: a socket or pipe path, or (host, port)
+Address: TypeAlias = str | bytes | tuple[str, int]
 EXPOSED = ("ask_token", "leave", "feedback", "ask_permit", "release", "renew", "waiters", "now", "rate")
 
 
@@ -32,7 +37,7 @@ def _start_server(time_scale: float) -> None:
 
 
 class _Manager(BaseManager):
-    pass
+    backend: Callable[[], LimiterBackend]  # registered below: a proxy to the served LocalBackend
 
 
 _Manager.register("backend", callable=_backend, exposed=EXPOSED)
@@ -43,7 +48,7 @@ class SharedLimiterServer:
     is detached from the terminal (a Ctrl-C must not take the limiter away from workers that
     are tearing down) and exits with the runner. Its clock runs at the run's time scale."""
 
-    def __init__(self, context=None, time_scale: float = 1.0):
+    def __init__(self, context: BaseContext | None = None, time_scale: float = 1.0) -> None:
         self.authkey = secrets.token_bytes(16)
         self.time_scale = time_scale
         self._manager = _Manager(authkey=self.authkey, ctx=context)
@@ -54,14 +59,18 @@ class SharedLimiterServer:
         return self
 
     @property
-    def address(self):
-        return self._manager.address
+    def address(self) -> Address:
+        """Where the started server listens."""
+        address = self._manager.address
+        if address is None:  # the manager learns it from its process as that starts
+            raise RuntimeError("the shared limiter's server has not been started")
+        return address
 
     def stop(self) -> None:
         self._manager.shutdown()
 
 
-def connect(address, authkey: bytes) -> LimiterBackend:
+def connect(address: Address, authkey: bytes) -> LimiterBackend:
     manager = _Manager(address=address, authkey=authkey)
     manager.connect()
     return manager.backend()

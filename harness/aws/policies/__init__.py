@@ -39,17 +39,32 @@ def policy_named(name: str) -> RetryPolicy:
         raise ValueError(f"retry policy {name!r} is not one of {', '.join(POLICIES)}") from None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class RetrySettings:
-    policy: RetryPolicy | str = "harness"  # a policy, or its name
-    max_attempts: int | None = 8  # None: each policy's own default
-    base_seconds: float = 1.0  # AWS time: the first backoff is up to this long
-    cap_seconds: float = 20.0  # AWS time: no single backoff is longer
-    deadline_seconds: float = 600.0  # AWS time: no retry starts after this since the first attempt
+    """How a client retries. `policy` may be given by its name but is always the policy once the
+    settings are made: hence their own `__init__`, which takes either (a dataclass's would give
+    the field the type it is given in)."""
 
-    def __post_init__(self):
-        if isinstance(self.policy, str):
-            object.__setattr__(self, "policy", policy_named(self.policy))
+    policy: RetryPolicy
+    max_attempts: int | None  # None: each policy's own default
+    base_seconds: float  # AWS time: the first backoff is up to this long
+    cap_seconds: float  # AWS time: no single backoff is longer
+    deadline_seconds: float  # AWS time: no retry starts after this since the first attempt
+
+    def __init__(
+        self,
+        policy: RetryPolicy | str = "harness",
+        max_attempts: int | None = 8,
+        base_seconds: float = 1.0,
+        cap_seconds: float = 20.0,
+        deadline_seconds: float = 600.0,
+    ) -> None:
+        # frozen: each field set as a dataclass's own __init__ sets it
+        object.__setattr__(self, "policy", policy_named(policy) if isinstance(policy, str) else policy)
+        object.__setattr__(self, "max_attempts", max_attempts)
+        object.__setattr__(self, "base_seconds", base_seconds)
+        object.__setattr__(self, "cap_seconds", cap_seconds)
+        object.__setattr__(self, "deadline_seconds", deadline_seconds)
 
     @property
     def attempts(self) -> int:

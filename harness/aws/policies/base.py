@@ -6,6 +6,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from botocore.client import BaseClient
+    from botocore.hooks import BaseEventHooks
+
     from harness.aws.hooks import CallHooks
 
 
@@ -19,7 +22,7 @@ class RetryPolicy:
         """botocore's `retries` config. Default: botocore retries nothing; the policy decides."""
         return {"mode": "standard", "total_max_attempts": 1}
 
-    def install(self, events, hooks: "CallHooks", client=None) -> None:
+    def install(self, events: BaseEventHooks, hooks: CallHooks, client: BaseClient | None = None) -> None:
         """Hang what the policy needs on a client's events (or a session's: client None)."""
 
     def __repr__(self) -> str:

@@ -10,30 +10,37 @@ do against AWS: an unfair fight with the harness policy, which scales its own.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, Any
 
 from botocore.retries import adaptive, bucket, standard, throttling
 
 from harness.aws.policies.base import RetryPolicy
 from harness.clock import Clock
 
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+    from botocore.hooks import BaseEventHooks
+
+    from harness.aws.hooks import CallHooks
+
 
 class BotocoreMode(RetryPolicy):
     per_client_state = True
 
-    def __init__(self, mode: str, default_attempts: int):
+    def __init__(self, mode: str, default_attempts: int) -> None:
         self.mode, self.name, self.default_attempts = mode, f"botocore-{mode}", default_attempts
 
-    def botocore_retries(self, max_attempts: int | None) -> dict:
+    def botocore_retries(self, max_attempts: int | None) -> dict[str, Any]:
         # Left out, botocore applies its mode's own default, which is what sdk-default asks for.
-        settings = {"mode": self.mode}
+        settings: dict[str, Any] = {"mode": self.mode}
         return settings if max_attempts is None else {**settings, "total_max_attempts": max_attempts}
 
-    def install(self, events, hooks, client=None) -> None:
+    def install(self, events: BaseEventHooks, hooks: CallHooks, client: BaseClient | None = None) -> None:
         if client is not None:
             scale_botocore_time(client, hooks.clock)
 
 
-def scale_botocore_time(client, clock: Clock) -> None:
+def scale_botocore_time(client: BaseClient, clock: Clock) -> None:
     """botocore sleeps and measures in wall time. On a simulator running in scaled AWS time its
     clocks must run at the same scale, or botocore's modes would back off 30 times longer (and
     adaptive mode refill its rate 30 times slower) than they do against AWS: an unfair fight
@@ -45,11 +52,12 @@ def scale_botocore_time(client, clock: Clock) -> None:
         _scale_adaptive_clock(client, clock.time_scale)
 
 
-def _emitter(client):
+def _emitter(client: BaseClient) -> BaseEventHooks:
+    """The emitter under the client's EventAliaser (the events themselves where there is none)."""
     return getattr(client.meta.events, "_emitter", client.meta.events)
 
 
-def _sleep_retry_delay_on(client, clock: Clock) -> None:
+def _sleep_retry_delay_on(client: BaseClient, clock: Clock) -> None:
     """botocore registers its retry handler under a known unique id; we swap in a wrapper that
     sleeps the delay it decides (AWS seconds) on the run's clock and tells botocore to sleep 0.
     (This reaches into botocore's emitter; checked by a test.)"""
@@ -60,7 +68,7 @@ def _sleep_retry_delay_on(client, clock: Clock) -> None:
         raise RuntimeError(f"botocore's retry handler for {name} was not found; cannot scale its backoff")
     original = entry["handler"]
 
-    def slept_here(**kwargs):
+    def slept_here(**kwargs: Any) -> float | None:
         delay = original(**kwargs)
         if delay is None or delay is False:
             return delay
@@ -84,15 +92,18 @@ class ScaledClock:
         time.sleep(amount * self.time_scale)
 
 
-class ScaledTokenBucket(bucket.TokenBucket):
+class ScaledTokenBucket(bucket.TokenBucket):  # type: ignore[misc]  # botocore ships no type information
     """botocore's TokenBucket waits on a condition variable for its sleep amount in clock units
     (not through clock.sleep): on an AWS-time clock that wait must shrink to wall time."""
 
-    def _sleep_amount(self, amount):
-        return super()._sleep_amount(amount) * self._clock.time_scale
+    _clock: ScaledClock
+
+    def _sleep_amount(self, amount: float) -> float:
+        seconds: float = super()._sleep_amount(amount)  # AWS seconds, on this bucket's ScaledClock
+        return seconds * self._clock.time_scale
 
 
-def _scale_adaptive_clock(client, time_scale: float) -> None:
+def _scale_adaptive_clock(client: BaseClient, time_scale: float) -> None:
     """Adaptive mode's ClientRateLimiter (token bucket, cubic rate, measured send rate) shares
     one wall clock. Replace it with an identical limiter built on an AWS-time clock, made the
     way botocore's adaptive.register_retry_handler makes it."""

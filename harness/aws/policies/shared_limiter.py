@@ -4,7 +4,15 @@ throttling and transient errors, sleeping on the run's clock so a stop cuts it s
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from harness.aws.policies.base import RetryPolicy
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+    from botocore.hooks import BaseEventHooks
+
+    from harness.aws.hooks import CallHooks
 
 
 class HarnessPolicy(RetryPolicy):
@@ -12,5 +20,5 @@ class HarnessPolicy(RetryPolicy):
     default_attempts = 8
     uses_limiter = True
 
-    def install(self, events, hooks, client=None) -> None:
+    def install(self, events: BaseEventHooks, hooks: CallHooks, client: BaseClient | None = None) -> None:
         events.register("needs-retry", hooks.needs_retry)

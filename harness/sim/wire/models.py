@@ -14,12 +14,15 @@ from __future__ import annotations
 import gzip
 import json
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import botocore.session
 from botocore.exceptions import UnknownServiceError
+from botocore.loaders import Loader
 from botocore.model import OperationModel, ServiceModel
 
 BUNDLED = Path(__file__).resolve().parent.parent / "models"
@@ -35,7 +38,8 @@ class Variant:
 
     @property
     def service(self) -> str:
-        return self.model.service_name
+        name: str = self.model.service_name
+        return name
 
     @cached_property
     def protocols(self) -> tuple[str, ...]:
@@ -44,7 +48,8 @@ class Variant:
 
     @property
     def target_prefix(self) -> str | None:
-        return self.model.metadata.get("targetPrefix")
+        prefix: str | None = self.model.metadata.get("targetPrefix")
+        return prefix
 
     @cached_property
     def operation_names(self) -> frozenset[str]:
@@ -77,8 +82,8 @@ class ServiceModels:
         """The installed botocore's model (what moto routes by), or None."""
         return next((v for v in self.variants(service) if v.source.startswith("botocore")), None)
 
-    def _load(self, service: str):
-        installed = None
+    def _load(self, service: str) -> Iterator[Variant]:
+        installed: Variant | None = None
         try:
             installed = Variant(self._session.get_service_model(service), f"botocore {botocore.__version__}")
             yield installed
@@ -119,7 +124,7 @@ class ServiceModels:
         return {name: tuple(services) for name, services in index.items()}
 
 
-def _metadata_head(loader, service: str) -> dict | None:
+def _metadata_head(loader: Loader, service: str) -> dict[str, Any] | None:
     """A model's metadata, read from the first bytes of its file."""
     try:
         version = loader.determine_latest_version(service, "service-2")
@@ -135,8 +140,9 @@ def _metadata_head(loader, service: str) -> dict | None:
                 at = head.find('"metadata"')
                 if at < 0:
                     return None
-                try:
-                    return json.JSONDecoder().raw_decode(head, head.index("{", at))[0]
+                try:  # an object: it is read from its "{"
+                    metadata: dict[str, Any] = json.JSONDecoder().raw_decode(head, head.index("{", at))[0]
                 except ValueError:
                     return None
+                return metadata
     return None

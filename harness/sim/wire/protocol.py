@@ -6,6 +6,7 @@ from botocore.model import OperationModel, ServiceModel
 
 from harness.sim.replies import Answer, ApiError
 from harness.sim.wire.request import HttpRequest
+from harness.sim.wire.values import JsonValue
 
 Response = tuple[int, list[tuple[str, str]], bytes]
 
@@ -17,7 +18,7 @@ class DecodeError(ValueError):
 class Protocol:
     name = ""
 
-    def decode(self, request: HttpRequest, operation: OperationModel, labels: dict[str, str]) -> dict:
+    def decode(self, request: HttpRequest, operation: OperationModel, labels: dict[str, str]) -> dict[str, JsonValue]:
         """The request's parameters in the internal form. labels: the URI's {Label} values."""
         raise NotImplementedError
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 from xml.etree import ElementTree
 
+from botocore.model import OperationModel, ServiceModel, Shape
+
 from harness.sim.replies import Answer, ApiError
 from harness.sim.wire import xml
 from harness.sim.wire.protocol import DecodeError, Protocol, Response
-from harness.sim.wire.values import from_text
+from harness.sim.wire.request import HttpRequest
+from harness.sim.wire.values import JsonValue, from_text
 
 
 class Query(Protocol):
     name = "query"
 
-    def decode(self, request, operation, labels) -> dict:
+    def decode(self, request: HttpRequest, operation: OperationModel, labels: dict[str, str]) -> dict[str, JsonValue]:
         fields = request.form()
         if operation.input_shape is None:
             return {}
@@ -24,13 +27,13 @@ class Query(Protocol):
             raise DecodeError(str(err)) from None
 
     @staticmethod
-    def namespace(model) -> str:
+    def namespace(model: ServiceModel) -> str:
         return (
             model.metadata.get("xmlNamespace")
             or f"https://{model.metadata.get('endpointPrefix')}.amazonaws.com/doc/{model.metadata.get('apiVersion')}/"
         )
 
-    def encode(self, operation, answer: Answer, request_id: str) -> Response:
+    def encode(self, operation: OperationModel, answer: Answer, request_id: str) -> Response:
         root = ElementTree.Element(f"{operation.name}Response", xmlns=self.namespace(operation.service_model))
         shape = operation.output_shape
         if shape is not None:
@@ -40,12 +43,12 @@ class Query(Protocol):
         ElementTree.SubElement(metadata, "RequestId").text = request_id
         return answer.status, [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], xml.dumps(root)
 
-    def encode_error(self, model, error: ApiError, request_id: str) -> Response:
+    def encode_error(self, model: ServiceModel | None, error: ApiError, request_id: str) -> Response:
         body = xml.error_document("ErrorResponse", error.code, error.message, request_id, sender=error.status < 500)
         return error.status, [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], body
 
 
-def _read(shape, fields: dict[str, str], prefix: str):
+def _read(shape: Shape, fields: dict[str, str], prefix: str) -> JsonValue:
     """The value at `prefix` (None where nothing was sent), as botocore's QuerySerializer writes it."""
     kind = shape.type_name
     if kind == "structure":

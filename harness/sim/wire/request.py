@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
+from wsgiref.types import WSGIEnvironment
 
 
 @dataclass
@@ -16,10 +17,10 @@ class HttpRequest:
     body: bytes
     region: str = "us-east-1"
     signing_name: str | None = None  # None: not a signed AWS API call
-    environ: dict = field(default_factory=dict, repr=False)
+    environ: WSGIEnvironment = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_environ(cls, environ: dict, body: bytes) -> "HttpRequest":
+    def from_environ(cls, environ: WSGIEnvironment, body: bytes) -> "HttpRequest":
         raw_uri = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")
         path = urlsplit(raw_uri).path if "://" in raw_uri else raw_uri.split("?", 1)[0]
         query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)

@@ -5,24 +5,28 @@ from __future__ import annotations
 
 import json
 
+from botocore.model import OperationModel, ServiceModel, Shape
+
 from harness.sim.replies import Answer, ApiError
 from harness.sim.wire import xml
 from harness.sim.wire.protocol import DecodeError, Protocol, Response
+from harness.sim.wire.request import HttpRequest
 from harness.sim.wire.rpc import json_bytes
-from harness.sim.wire.values import b64, epoch, from_text, raw, timestamp_text, to_text, walk
+from harness.sim.wire.values import JsonValue, b64, epoch, from_text, raw, timestamp_text, to_text, walk
 
 
-def _wire_name(name: str, member) -> str:
-    return member.serialization.get("name", name)
+def _wire_name(name: str, member: Shape) -> str:
+    wire: str = member.serialization.get("name", name)
+    return wire
 
 
-def _from_body(shape, value):
+def _from_body(shape: Shape, value: JsonValue) -> JsonValue:
     if shape.type_name == "timestamp":
         return epoch(value)
     return value
 
 
-def _to_body(shape, value):
+def _to_body(shape: Shape, value: JsonValue) -> JsonValue:
     if shape.type_name == "timestamp":
         layout = shape.serialization.get("timestampFormat")
         return timestamp_text(value, layout) if layout in ("iso8601", "rfc822") else epoch(value)
@@ -36,12 +40,12 @@ class Rest(Protocol):
 
     CONTENT_TYPE = ""
 
-    def decode(self, request, operation, labels) -> dict:
+    def decode(self, request: HttpRequest, operation: OperationModel, labels: dict[str, str]) -> dict[str, JsonValue]:
         shape = operation.input_shape
         if shape is None:
             return {}
-        params: dict = {}
-        claimed = set()
+        params: dict[str, JsonValue] = {}
+        claimed: set[str] = set()
         for name, member in shape.members.items():
             location, wire = member.serialization.get("location"), _wire_name(name, member)
             try:
@@ -96,15 +100,15 @@ class Rest(Protocol):
             params.update({k: v for k, v in body.items() if not shape.members[k].serialization.get("location")})
         return params
 
-    def read_body(self, shape, body: bytes) -> dict:
+    def read_body(self, shape: Shape, body: bytes) -> dict[str, JsonValue]:
         raise NotImplementedError
 
-    def write_body(self, shape, value: dict) -> bytes:
+    def write_body(self, shape: Shape, value: dict[str, JsonValue]) -> bytes:
         raise NotImplementedError
 
     REQUEST_ID = "x-amzn-RequestId"
 
-    def encode(self, operation, answer: Answer, request_id: str) -> Response:
+    def encode(self, operation: OperationModel, answer: Answer, request_id: str) -> Response:
         shape, output = operation.output_shape, answer.output
         status = answer.status
         if status == 200:
@@ -149,16 +153,17 @@ class RestJson(Rest):
     name = "rest-json"
     CONTENT_TYPE = "application/json"
 
-    def read_body(self, shape, body: bytes) -> dict:
+    def read_body(self, shape: Shape, body: bytes) -> dict[str, JsonValue]:
         try:
             value = json.loads(body)
         except ValueError as err:
             raise DecodeError(f"the body is not JSON: {err}") from None
         if shape.type_name == "structure" and not isinstance(value, dict):
             raise DecodeError("the body is not a JSON object")
-        return walk(shape, value, _from_body, _wire_name)
+        params: dict[str, JsonValue] = walk(shape, value, _from_body, _wire_name)
+        return params
 
-    def write_body(self, shape, value: dict) -> bytes:
+    def write_body(self, shape: Shape, value: dict[str, JsonValue]) -> bytes:
         body = (
             {
                 name: v
@@ -170,7 +175,7 @@ class RestJson(Rest):
         )
         return json_bytes(walk(shape, body, _to_body, _wire_name, incoming=False))
 
-    def encode_error(self, model, error: ApiError, request_id: str) -> Response:
+    def encode_error(self, model: ServiceModel | None, error: ApiError, request_id: str) -> Response:
         headers = [
             ("x-amzn-ErrorType", error.code),
             ("Content-Type", self.CONTENT_TYPE),
@@ -187,13 +192,13 @@ class RestXml(Rest):
     CONTENT_TYPE = "application/xml"
     REQUEST_ID = "x-amz-request-id"
 
-    def read_body(self, shape, body: bytes) -> dict:
+    def read_body(self, shape: Shape, body: bytes) -> dict[str, JsonValue]:
         return {}
 
-    def write_body(self, shape, value: dict) -> bytes:
+    def write_body(self, shape: Shape, value: dict[str, JsonValue]) -> bytes:
         return xml.dumps(xml.element(None, shape, value, shape.serialization.get("name", shape.name)))
 
-    def encode_error(self, model, error: ApiError, request_id: str) -> Response:
+    def encode_error(self, model: ServiceModel | None, error: ApiError, request_id: str) -> Response:
         s3 = model is not None and model.service_name.startswith("s3")
         body = xml.error_document(
             "Error" if s3 else "ErrorResponse", error.code, error.message, request_id, sender=error.status < 500

@@ -76,9 +76,10 @@ class Router:
         family = sniff(request, query_family)
         if family == "rest":
             return self._rest_route(request, services)
-        version = None
+        version: str | None = None
         if family == "smithy-rpc-v2-cbor":
-            prefix, name = CBOR_PATH.search(request.path).groups()
+            found = CBOR_PATH.search(request.path)  # sniff saw it match
+            prefix, name = (found.group(1), found.group(2)) if found is not None else ("", "")
         elif family == "json":
             prefix, _, name = request.headers["x-amz-target"].rpartition(".")
         else:
@@ -102,11 +103,12 @@ class Router:
                 if operation is not None:
                     spoken = "ec2" if family == "query" and "ec2" in variant.protocols else family
                     return Route(service, variant, operation, spoken)
-        service = services[0] if services else None
-        raise Unroutable(family, service, f"{prefix + '.' if prefix else ''}{name or '(no operation)'}")
+        what = f"{prefix + '.' if prefix else ''}{name or '(no operation)'}"
+        raise Unroutable(family, services[0] if services else None, what)
 
     def _rest_route(self, request: HttpRequest, services: tuple[str, ...]) -> Route:
-        best, best_score = None, None
+        best: Route | None = None
+        best_score: tuple[int, bool, int, bool] | None = None
         protocol = "rest-json"
         for service in services:
             for variant in self.models.variants(service):
@@ -142,8 +144,8 @@ class _Rule:
 
     def __init__(self, operation: OperationModel):
         self.operation = operation
-        self.method = operation.http.get("method", "POST")
-        uri = operation.http.get("requestUri", "/")
+        self.method: str = operation.http.get("method", "POST")
+        uri: str = operation.http.get("requestUri", "/")
         path, _, literal_query = uri.partition("?")
         self.labels: dict[str, str] = {}
         pattern = ""
@@ -163,7 +165,8 @@ class _Rule:
             key, equals, value = pair.partition("=")
             if key not in IGNORED_LITERALS:
                 self.literals[key] = value if equals else None
-        self.required_query, self.required_headers = [], []
+        self.required_query: list[str] = []
+        self.required_headers: list[str] = []
         shape = operation.input_shape
         for name in shape.required_members if shape is not None else []:
             member = shape.members[name]

@@ -7,13 +7,15 @@ import json
 from datetime import datetime
 
 import cbor2
+from botocore.model import OperationModel, ServiceModel, Shape
 
 from harness.sim.replies import Answer, ApiError
 from harness.sim.wire.protocol import DecodeError, Protocol, Response
-from harness.sim.wire.values import aware, b64, epoch, raw, walk
+from harness.sim.wire.request import HttpRequest
+from harness.sim.wire.values import JsonValue, aware, b64, epoch, raw, walk
 
 
-def _json_default(value):
+def _json_default(value: object) -> float | str:
     """What moto's answers or a handler may leave in: AWS's json carries epoch seconds and base64."""
     if isinstance(value, datetime):
         return epoch(value)
@@ -22,7 +24,7 @@ def _json_default(value):
     return str(value)
 
 
-def json_bytes(value) -> bytes:
+def json_bytes(value: JsonValue) -> bytes:
     return json.dumps(value, default=_json_default).encode()
 
 
@@ -32,7 +34,7 @@ class Json(Protocol):
 
     name = "json"
 
-    def decode(self, request, operation, labels) -> dict:
+    def decode(self, request: HttpRequest, operation: OperationModel, labels: dict[str, str]) -> dict[str, JsonValue]:
         try:
             params = json.loads(request.body or b"{}")
         except ValueError as err:
@@ -42,14 +44,14 @@ class Json(Protocol):
         return params
 
     @staticmethod
-    def content_type(model) -> str:
+    def content_type(model: ServiceModel | None) -> str:
         return f"application/x-amz-json-{(model.metadata.get('jsonVersion') if model else None) or '1.1'}"
 
-    def encode(self, operation, answer: Answer, request_id: str) -> Response:
+    def encode(self, operation: OperationModel, answer: Answer, request_id: str) -> Response:
         headers = [("Content-Type", self.content_type(operation.service_model)), ("x-amzn-RequestId", request_id)]
         return answer.status, headers, json_bytes(answer.output)
 
-    def encode_error(self, model, error: ApiError, request_id: str) -> Response:
+    def encode_error(self, model: ServiceModel | None, error: ApiError, request_id: str) -> Response:
         body = {"__type": error.code, "message": error.message, **error.members}
         return (
             error.status,
@@ -58,7 +60,7 @@ class Json(Protocol):
         )
 
 
-def _from_cbor(shape, value):
+def _from_cbor(shape: Shape, value: JsonValue) -> JsonValue:
     if shape.type_name == "timestamp":
         return epoch(value)
     if shape.type_name == "blob":
@@ -66,7 +68,7 @@ def _from_cbor(shape, value):
     return value
 
 
-def _to_cbor(shape, value):
+def _to_cbor(shape: Shape, value: JsonValue) -> JsonValue:
     if shape.type_name == "timestamp":
         return aware(value)
     if shape.type_name == "blob":
@@ -80,7 +82,7 @@ class Cbor(Protocol):
     name = "smithy-rpc-v2-cbor"
     HEADERS = [("smithy-protocol", "rpc-v2-cbor"), ("Content-Type", "application/cbor")]
 
-    def decode(self, request, operation, labels) -> dict:
+    def decode(self, request: HttpRequest, operation: OperationModel, labels: dict[str, str]) -> dict[str, JsonValue]:
         if not request.body:
             return {}
         try:
@@ -89,13 +91,16 @@ class Cbor(Protocol):
             raise DecodeError(f"the body is not CBOR: {err}") from None
         if not isinstance(params, dict):
             raise DecodeError("the body is not a CBOR map")
-        return walk(operation.input_shape, params, _from_cbor) if operation.input_shape else {}
+        if not operation.input_shape:
+            return {}
+        decoded: dict[str, JsonValue] = walk(operation.input_shape, params, _from_cbor)
+        return decoded
 
     @staticmethod
-    def dumps(value) -> bytes:
+    def dumps(value: JsonValue) -> bytes:
         return cbor2.dumps(value, datetime_as_timestamp=True)
 
-    def encode(self, operation, answer: Answer, request_id: str) -> Response:
+    def encode(self, operation: OperationModel, answer: Answer, request_id: str) -> Response:
         output = (
             walk(operation.output_shape, answer.output, _to_cbor, incoming=False)
             if operation.output_shape is not None
@@ -103,6 +108,6 @@ class Cbor(Protocol):
         )
         return answer.status, self.HEADERS + [("x-amzn-RequestId", request_id)], self.dumps(output)
 
-    def encode_error(self, model, error: ApiError, request_id: str) -> Response:
+    def encode_error(self, model: ServiceModel | None, error: ApiError, request_id: str) -> Response:
         body = {"__type": error.code, "message": error.message, **error.members}
         return error.status, self.HEADERS + [("x-amzn-RequestId", request_id)], self.dumps(body)

@@ -13,15 +13,24 @@ from __future__ import annotations
 import base64
 import email.utils
 import math
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
+from botocore.model import Shape
 from botocore.utils import parse_timestamp
 
-Leaf = Callable[[Any, Any], Any]  # (shape, value) -> value
+JsonValue = Any  # a value in the internal form: whatever JSON holds (and, from moto, datetimes and bytes)
+Leaf = Callable[[Shape, JsonValue], JsonValue]  # (shape, value) -> value
 
 
-def walk(shape, value, leaf: Leaf, rename: Callable[[str, Any], str] | None = None, incoming: bool = True):
+def walk(
+    shape: Shape | None,
+    value: JsonValue,
+    leaf: Leaf,
+    rename: Callable[[str, Shape], str] | None = None,
+    incoming: bool = True,
+) -> JsonValue:
     """A copy of `value` with every scalar passed through `leaf(shape, value)`. Structure keys
     are member names; `rename(member_name, member_shape)` gives the wire name where the wire
     renames members (rest-json's locationName). incoming: wire -> internal (else the reverse).
@@ -32,7 +41,7 @@ def walk(shape, value, leaf: Leaf, rename: Callable[[str, Any], str] | None = No
     if kind == "structure":
         if not isinstance(value, dict) or shape.metadata.get("document"):
             return value
-        out = {}
+        out: dict[str, JsonValue] = {}
         for name, member in shape.members.items():
             key = rename(name, member) if rename else name
             source, target = (key, name) if incoming else (name, key)
@@ -52,7 +61,7 @@ def walk(shape, value, leaf: Leaf, rename: Callable[[str, Any], str] | None = No
     return leaf(shape, value)
 
 
-def epoch(value) -> float | int:
+def epoch(value: object) -> float | int:
     """Seconds since the epoch from a number, a datetime, or ISO 8601 / HTTP-date / numeric text."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return value
@@ -62,14 +71,15 @@ def epoch(value) -> float | int:
     try:
         return float(text)
     except ValueError:
-        return parse_timestamp(text).timestamp()
+        moment: datetime = parse_timestamp(text)
+        return moment.timestamp()
 
 
-def aware(value) -> datetime:
+def aware(value: object) -> datetime:
     return datetime.fromtimestamp(epoch(value), timezone.utc)
 
 
-def timestamp_text(value, layout: str) -> str:
+def timestamp_text(value: object, layout: str) -> str:
     """A timestamp as text: iso8601 (query, XML, URIs), rfc822 (headers) or unixTimestamp."""
     seconds = epoch(value)
     if layout == "unixTimestamp":
@@ -81,27 +91,27 @@ def timestamp_text(value, layout: str) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{millis:03d}Z" if millis else "Z")
 
 
-def b64(value) -> str:
+def b64(value: object) -> str:
     """A blob in the internal form: base64 text."""
     if isinstance(value, (bytes, bytearray)):
         return base64.b64encode(bytes(value)).decode("ascii")
     return str(value)
 
 
-def raw(value) -> bytes:
+def raw(value: str | bytes | bytearray | None) -> bytes:
     """A blob's bytes, from the internal form (or bytes already)."""
     if isinstance(value, (bytes, bytearray)):
         return bytes(value)
     return base64.b64decode(value) if value else b""
 
 
-def number_text(value) -> str:
+def number_text(value: object) -> str:
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     return str(value)
 
 
-def from_text(shape, text: str):
+def from_text(shape: Shape, text: str) -> str | int | float | bool:
     """A scalar sent as text (URI label, query string, header, form field) in the internal form."""
     kind = shape.type_name
     if kind in ("integer", "long", "short", "byte"):
@@ -119,7 +129,7 @@ def from_text(shape, text: str):
     return text
 
 
-def to_text(shape, value, default_timestamp: str = "iso8601") -> str:
+def to_text(shape: Shape, value: object, default_timestamp: str = "iso8601") -> str:
     """A scalar of the internal form as text for a URI, query string, header or XML element."""
     kind = shape.type_name
     if kind == "timestamp":

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from xml.etree import ElementTree
 
-from harness.sim.wire.values import to_text
+from botocore.model import Shape
+
+from harness.sim.wire.values import JsonValue, to_text
 
 
-def element(parent: ElementTree.Element | None, shape, value, name: str) -> ElementTree.Element | None:
+def element(parent: ElementTree.Element | None, shape: Shape, value: JsonValue, name: str) -> ElementTree.Element:
     """`value` (internal form) as an element `name` under `parent` (a new root if None)."""
     node = ElementTree.Element(name) if parent is None else ElementTree.SubElement(parent, name)
     namespace = shape.serialization.get("xmlNamespace")
@@ -19,7 +21,7 @@ def element(parent: ElementTree.Element | None, shape, value, name: str) -> Elem
     return node
 
 
-def fill(node: ElementTree.Element, shape, value) -> None:
+def fill(node: ElementTree.Element, shape: Shape, value: JsonValue) -> None:
     kind = shape.type_name
     if kind == "structure":
         for member_name, member in shape.members.items():
@@ -46,7 +48,7 @@ def fill(node: ElementTree.Element, shape, value) -> None:
         node.text = to_text(shape, value)
 
 
-def _entries(node, shape, value: dict, entry_name: str) -> None:
+def _entries(node: ElementTree.Element, shape: Shape, value: dict[str, JsonValue], entry_name: str) -> None:
     for key, item in value.items():
         entry = ElementTree.SubElement(node, entry_name)
         element(entry, shape.key, key, shape.key.serialization.get("name", "key"))
@@ -54,7 +56,8 @@ def _entries(node, shape, value: dict, entry_name: str) -> None:
 
 
 def dumps(root: ElementTree.Element) -> bytes:
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(root, encoding="utf-8")
+    body: bytes = ElementTree.tostring(root, encoding="utf-8")  # bytes for any encoding but "unicode" (typeshed: Any)
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body
 
 
 def error_document(root_name: str, code: str, message: str, request_id: str, sender: bool) -> bytes:
