@@ -83,7 +83,7 @@ def aws_ctx(simulator, tmp_path):
     together; a ManualClock makes the harness's waits exact and instant (the simulator keeps
     its own time, unless manual_time=True and the clock moves it: plan.SimulatorTime)."""
     from harness.artifacts import AwsContext
-    from harness.aws import Backend, ClientFactory, Limiter, RetrySettings
+    from harness.aws import Target, ClientFactory, Limiter, RetrySettings
     from harness.events import Recorder
     from harness.sim import load_profile
 
@@ -93,7 +93,7 @@ def aws_ctx(simulator, tmp_path):
         simulator.reset(profile=profile, time_scale=time_scale, manual_time=manual_time)
         limiter = Limiter(load_profile(profile).quotas, time_scale)
         factory = ClientFactory(
-            Backend.simulator(simulator.endpoint_url),
+            Target.simulator(simulator.endpoint_url),
             RetrySettings("harness"),
             recorder=recorder,
             limiter=limiter,

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from harness.aws import Backend, ClientFactory, Limiter, RetrySettings
+from harness.aws import Target, ClientFactory, Limiter, RetrySettings
 from harness.aws.policies import policy_named
 from harness.events import Recorder
 from harness.quotas import Quota, QuotaTable
@@ -79,7 +79,7 @@ ROWS = [
 
 
 def make_endpoint(sim):
-    client = ClientFactory(Backend.simulator(sim.endpoint_url), RetrySettings("none")).client("sagemaker")
+    client = ClientFactory(Target.simulator(sim.endpoint_url), RetrySettings("none")).client("sagemaker")
     client.create_model(
         ModelName="m", ExecutionRoleArn="arn:aws:iam::123456789012:role/r", PrimaryContainer={"Image": "img"}
     )
@@ -108,7 +108,7 @@ class Tenant:
 
     def _work(self):
         client = (
-            ClientFactory(Backend.simulator(self.sim.endpoint_url), RetrySettings("botocore-standard", max_attempts=3))
+            ClientFactory(Target.simulator(self.sim.endpoint_url), RetrySettings("botocore-standard", max_attempts=3))
             .for_worker()
             .client("sagemaker")
         )
@@ -144,7 +144,7 @@ def run_policy(sim, row, threads, calls, rate, attempts, recorder=None):
     policy = row.policy
     settings = RetrySettings(policy, max_attempts=attempts)
     factories = [
-        ClientFactory(Backend.simulator(sim.endpoint_url), settings, recorder=recorder, limiter=limiter)
+        ClientFactory(Target.simulator(sim.endpoint_url), settings, recorder=recorder, limiter=limiter)
         for _ in range(threads)
     ]
     for factory in factories:
@@ -203,7 +203,7 @@ def cpu_per_call(sim, calls, recording):
     with tempfile.TemporaryDirectory() as folder:
         recorder = Recorder(Path(folder) / "events.db", "bench") if recording else None
         client = ClientFactory(
-            Backend.simulator(sim.endpoint_url),
+            Target.simulator(sim.endpoint_url),
             RetrySettings("harness"),
             recorder=recorder,
             limiter=Limiter(QuotaTable([])),

@@ -2,7 +2,7 @@
 
 A runner sets a stop signal (a `threading.Event`, or a `multiprocessing.Event` in worker
 processes) and runs code under it with `stop_on(signal)`. Inside that block every harness wait
-(clock sleeps, limiter reservations, concurrency-permit waits, retry backoff) returns early
+(clock sleeps, limiter reservations, concurrency-slot waits, retry backoff) returns early
 by raising `Stopped`, and no new AWS call starts. The scope is per thread (a context variable),
 so a pipeline's stages can stop on Ctrl-C while its teardown runs under a later signal (the
 end of the grace period).

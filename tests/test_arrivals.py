@@ -10,7 +10,7 @@ from fractions import Fraction
 
 from hypothesis import example, given, settings, strategies as st
 
-from harness.runner.arrivals import Stage, constant, ramping
+from harness.runner.arrivals import RampStage, constant, ramping
 
 HOUR = 3600
 MOST = 2_000  # arrivals in one example, at most: enough for any edge, quick to check
@@ -68,32 +68,34 @@ def test_a_whole_number_of_pipelines_an_hour_for_whole_hours_gives_exactly_that_
             assert len(schedule) == rate * hours and schedule[-1][0] < hours * HOUR, (rate, hours)
 
 
-def integral(start_rate: float, stages: list[Stage], t: float) -> float:
+def integral(start_rate: float, stages: list[RampStage], t: float) -> float:
     """Pipelines the ramp adds up to by time t: each stage's rate moves linearly, so over any
     part of a stage it adds the mean of the rates at the part's ends times its length."""
     total, begin, now = 0.0, start_rate, 0.0
     for stage in stages:
         if t <= now + stage.duration_seconds:
-            here = begin + (stage.target - begin) * (t - now) / stage.duration_seconds
+            here = begin + (stage.end_rate - begin) * (t - now) / stage.duration_seconds
             return total + (begin + here) / 2 * (t - now) / HOUR
-        total += (begin + stage.target) / 2 * stage.duration_seconds / HOUR
-        begin, now = stage.target, now + stage.duration_seconds
+        total += (begin + stage.end_rate) / 2 * stage.duration_seconds / HOUR
+        begin, now = stage.end_rate, now + stage.duration_seconds
     return total
 
 
-def rate_at(start_rate: float, stages: list[Stage], t: float) -> list[float]:
+def rate_at(start_rate: float, stages: list[RampStage], t: float) -> list[float]:
     """The rate in force at t (both sides of a stage boundary: a stage may jump)."""
     found, begin, now = [], start_rate, 0.0
     for stage in stages:
         if now <= t <= now + stage.duration_seconds:
-            found.append(begin + (stage.target - begin) * (t - now) / stage.duration_seconds)
-        begin, now = stage.target, now + stage.duration_seconds
+            found.append(begin + (stage.end_rate - begin) * (t - now) / stage.duration_seconds)
+        begin, now = stage.end_rate, now + stage.duration_seconds
     return found
 
 
 rates = st.one_of(st.integers(0, 600), st.floats(0, 600, allow_nan=False, allow_infinity=False))
 stage_list = st.lists(
-    st.builds(Stage, rates, st.one_of(st.integers(1, 7200), st.floats(1, 7200, allow_nan=False, allow_infinity=False))),
+    st.builds(
+        RampStage, rates, st.one_of(st.integers(1, 7200), st.floats(1, 7200, allow_nan=False, allow_infinity=False))
+    ),
     min_size=1,
     max_size=4,
 )
@@ -101,18 +103,18 @@ stage_list = st.lists(
 
 @settings(max_examples=300, deadline=None)
 @given(rates, stage_list)
-@example(0, [Stage(60, 1800), Stage(60, 600)])  # 15 while climbing, 10 at 60/h: 25, the last before 2400 s
-@example(6, [Stage(120, 1800)])  # 31.5 pipelines' worth: 31
-@example(2, [Stage(2, 1800)])  # one pipeline's worth exactly: one (floating point once made it none)
-@example(3, [Stage(57, 600)])  # five pipelines' worth exactly: five (once four)
-@example(120, [Stage(0, 1800), Stage(0, 600)])  # ramping down, then nothing
+@example(0, [RampStage(60, 1800), RampStage(60, 600)])  # 15 while climbing, 10 at 60/h: 25, the last before 2400 s
+@example(6, [RampStage(120, 1800)])  # 31.5 pipelines' worth: 31
+@example(2, [RampStage(2, 1800)])  # one pipeline's worth exactly: one (floating point once made it none)
+@example(3, [RampStage(57, 600)])  # five pipelines' worth exactly: five (once four)
+@example(120, [RampStage(0, 1800), RampStage(0, 600)])  # ramping down, then nothing
 def test_a_ramp_has_a_pipeline_each_time_its_rate_adds_up_to_one_more_all_before_the_end(start_rate, stages):
     schedule = ramping(start_rate, stages)
     end = sum(s.duration_seconds for s in stages)
     asked, begin = Fraction(0), written(start_rate)
     for stage in stages:
-        asked += (begin + written(stage.target)) / 2 * written(stage.duration_seconds) / HOUR
-        begin = written(stage.target)
+        asked += (begin + written(stage.end_rate)) / 2 * written(stage.duration_seconds) / HOUR
+        begin = written(stage.end_rate)
     assert len(schedule) == math.floor(asked)
     offsets = [offset for offset, _ in schedule]
     assert offsets == sorted(offsets)
@@ -127,7 +129,7 @@ def test_a_ramp_has_a_pipeline_each_time_its_rate_adds_up_to_one_more_all_before
 def test_a_flat_ramp_is_the_constant_rate(case):
     """A ramp whose rate never moves is the constant schedule: the same arrivals at the same times."""
     rate, duration = case
-    flat, steady = ramping(rate, [Stage(rate, duration)]), constant(rate, duration)
+    flat, steady = ramping(rate, [RampStage(rate, duration)]), constant(rate, duration)
     assert len(flat) == len(steady)
     assert all(
         math.isclose(t_flat, t_steady, rel_tol=1e-9, abs_tol=1e-6) and r_flat == r_steady

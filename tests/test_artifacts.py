@@ -156,11 +156,11 @@ def test_16_feature_sets_at_once_respect_the_4_creation_quota(aws_ctx):
     )
     ctx.recorder.flush()
     limited = load_events(ctx.events_path, ["api_attempt"])
-    assert (limited.error_code == "ResourceLimitExceeded").sum() == 0  # the permits kept us inside the quota
+    assert (limited.error_code == "ResourceLimitExceeded").sum() == 0  # the slots kept us inside the quota
 
 
-# --- an endpoint's concurrency permit --------------------------------------------------------------
-ENDPOINT_SLOT = "permit:sagemaker.CreateEndpoint"
+# --- an endpoint's concurrency slot --------------------------------------------------------------
+ENDPOINT_SLOT = "slot:sagemaker.CreateEndpoint"
 
 
 def with_endpoint_slots(ctx, limit=1):
@@ -182,23 +182,23 @@ def throttled(operation):
 
 def test_an_endpoint_aws_refused_to_create_gives_its_slot_back_at_once(aws_ctx, monkeypatch):
     """CreateEndpoint is throttled past its retries: no endpoint was made, so deploy() gives the
-    permit back as it fails. (It used to keep it for the teardown to give back, and when the
+    slot back as it fails. (It used to keep it for the teardown to give back, and when the
     teardown's DescribeEndpoint was throttled too the slot stayed taken for good.)"""
     sagemaker = with_endpoint_slots(aws_ctx)
     monkeypatch.setattr(sagemaker, "create_endpoint", throttled("CreateEndpoint"))
     endpoint = Endpoint(aws_ctx, "refused-ep")
     with pytest.raises(ClientError, match="ThrottlingException"):
         endpoint.deploy("scorer")
-    assert aws_ctx.limiter.backend.held(ENDPOINT_SLOT) == 0
+    assert aws_ctx.limiter.store.held(ENDPOINT_SLOT) == 0
     monkeypatch.setattr(sagemaker, "describe_endpoint", throttled("DescribeEndpoint"))
     with pytest.raises(ClientError, match="ThrottlingException"):
         endpoint.delete()  # the teardown, throttled too
-    assert aws_ctx.limiter.backend.held(ENDPOINT_SLOT) == 0
+    assert aws_ctx.limiter.store.held(ENDPOINT_SLOT) == 0
 
 
 def test_a_teardown_that_fails_keeps_the_endpoints_slot_until_a_later_delete(aws_ctx, monkeypatch):
     """DeleteEndpoint is throttled past its retries: the endpoint is still there and still counts
-    against the account's quota, so it keeps its permit (the permit's life bounds how long, see
+    against the account's quota, so it keeps its slot (the slot's life bounds how long, see
     test_limiter); a later delete() that goes through gives it back."""
     ctx = aws_ctx.reset(time_scale=0.001)  # the endpoint is InService in 240 AWS seconds
     sagemaker = with_endpoint_slots(ctx)
@@ -207,6 +207,6 @@ def test_a_teardown_that_fails_keeps_the_endpoints_slot_until_a_later_delete(aws
         throttling.setattr(sagemaker, "delete_endpoint", throttled("DeleteEndpoint"))
         with pytest.raises(ClientError, match="ThrottlingException"):
             endpoint.delete()
-    assert endpoint.status() == "InService" and ctx.limiter.backend.held(ENDPOINT_SLOT) == 1
+    assert endpoint.status() == "InService" and ctx.limiter.store.held(ENDPOINT_SLOT) == 1
     endpoint.delete()
-    assert not endpoint.exists() and ctx.limiter.backend.held(ENDPOINT_SLOT) == 0
+    assert not endpoint.exists() and ctx.limiter.store.held(ENDPOINT_SLOT) == 0

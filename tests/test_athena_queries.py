@@ -1,7 +1,7 @@
 """Athena queries through the artifacts layer, on a manual-time simulator so every figure is exact:
 what a query's quota hold covers (and so what a run infers the account enforced), that a query
 the harness stops waiting for is stopped on the account, and what a query waiting too long for
-its permit is told."""
+its slot is told."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from harness import stopping
 from harness.artifacts import AwsContext
 from harness.artifacts.athena import query
-from harness.aws import Backend, ClientFactory, Limiter, RetrySettings
+from harness.aws import Target, ClientFactory, Limiter, RetrySettings
 from harness.clock import ManualClock
 from harness.quotas import Quota, QuotaTable
 from harness.report.enforced import observed
@@ -114,7 +114,7 @@ class ClockRecorder:
 @pytest.fixture
 def account(simulator, tmp_path):
     """make(limit, clock) -> an AwsContext on a manual-time account that runs `limit` queries at
-    once; the harness's quota table says 20 (so its permits never keep a query back: the account
+    once; the harness's quota table says 20 (so its slots never keep a query back: the account
     refuses it), and its events are timed on `clock`."""
 
     def make(limit: int, clock) -> AwsContext:
@@ -122,7 +122,7 @@ def account(simulator, tmp_path):
         recorder = ClockRecorder(clock)
         limiter = Limiter(QuotaTable([Quota("athena", "StartQueryExecution", concurrency=20)]), clock=clock)
         factory = ClientFactory(
-            Backend.simulator(simulator.endpoint_url),
+            Target.simulator(simulator.endpoint_url),
             RetrySettings("harness"),
             recorder=recorder,
             limiter=limiter,
@@ -200,7 +200,7 @@ def failing_on_poll(ctx, poll: int, error: BaseException | None = None, stop: th
     ctx.client("athena").meta.events.register("before-call.athena.GetQueryExecution", before_call)
 
 
-def test_a_query_whose_wait_fails_is_stopped_before_its_permit_goes_back(account, simulator):
+def test_a_query_whose_wait_fails_is_stopped_before_its_slot_goes_back(account, simulator):
     clock = ManualClock()
     ctx = account(2, clock)
     denied = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not any more"}}, "GetQueryExecution")
@@ -209,8 +209,8 @@ def test_a_query_whose_wait_fails_is_stopped_before_its_permit_goes_back(account
         query(ctx, "SELECT 1 AS n")
     [started] = ctx.recorder.events("query").query_id
     assert state_of(simulator, started) == "CANCELLED"  # the account's slot is free...
-    assert ctx.limiter.backend.waiters("permit:athena.StartQueryExecution") == 0
-    assert ctx.limiter.permit("athena", "StartQueryExecution", timeout=0) is not None  # ...and so is the permit
+    assert ctx.limiter.store.waiters("slot:athena.StartQueryExecution") == 0
+    assert ctx.limiter.slot("athena", "StartQueryExecution", timeout=0) is not None  # ...and so is the slot
     assert len(ctx.recorder.events("quota_hold")) == 1
 
 
@@ -227,15 +227,15 @@ def test_a_query_is_stopped_when_the_run_stops_while_it_waits(account, simulator
     assert state_of(simulator, started) == "CANCELLED"
 
 
-def test_a_query_that_waits_too_long_for_its_permit_is_told_what_it_waited_for(account):
+def test_a_query_that_waits_too_long_for_its_slot_is_told_what_it_waited_for(account):
     clock = ManualClock()
     ctx = account(2, clock)
     ctx.limiter = Limiter(QuotaTable([Quota("athena", "StartQueryExecution", concurrency=1)]), clock=clock)
     ctx.deadlines.quota_slot = 60
-    held = ctx.limiter.permit("athena", "StartQueryExecution")
+    held = ctx.limiter.slot("athena", "StartQueryExecution")
     with pytest.raises(TimeoutError) as timed_out:
         query(ctx, "SELECT 1 AS n")
     assert str(timed_out.value) == (
-        "no athena.StartQueryExecution concurrency permit (limit 1) came within the call's deadline"
+        "no athena.StartQueryExecution concurrency slot (limit 1) came within the call's deadline"
     )
     held.release()

@@ -5,7 +5,7 @@ import threading
 import pytest
 from botocore.exceptions import ClientError
 
-from harness.aws import Backend, ClientFactory, Limiter, RetrySettings
+from harness.aws import Target, ClientFactory, Limiter, RetrySettings
 from harness.clock import Clock
 from harness.events import Recorder, load_events
 from harness.quotas import Quota, QuotaTable
@@ -46,7 +46,7 @@ def test_32_threads_sharing_a_20_per_second_quota_pace_themselves(simulator, tmp
     table = QuotaTable([Quota("sagemaker", "ListModels", rate=20, burst=20, rate_basis="published")])
     with Recorder(tmp_path / "events.db", "fleet") as recorder:
         factory = ClientFactory(
-            Backend.simulator(simulator.endpoint_url),
+            Target.simulator(simulator.endpoint_url),
             RetrySettings("harness"),
             recorder=recorder,
             limiter=Limiter(table),
@@ -66,7 +66,7 @@ def test_botocore_retries_are_recorded_attempt_by_attempt(simulator, tmp_path):
     )
     with Recorder(tmp_path / "events.db", "std") as recorder:
         factory = ClientFactory(
-            Backend.simulator(simulator.endpoint_url),
+            Target.simulator(simulator.endpoint_url),
             RetrySettings("botocore-standard", max_attempts=3),
             recorder=recorder,
         )
@@ -90,7 +90,7 @@ def test_sdk_default_gives_each_botocore_mode_its_own_attempt_budget(simulator, 
     )
     scenario = parse_scenario({"policy": policy, "max_attempts": "sdk-default"}, "s.toml", "s")
     assert scenario.max_attempts is None and scenario.resolved()["max_attempts"] == "sdk-default"
-    sagemaker = ClientFactory(Backend.simulator(simulator.endpoint_url), scenario.retry(), time_scale=0.001).client(
+    sagemaker = ClientFactory(Target.simulator(simulator.endpoint_url), scenario.retry(), time_scale=0.001).client(
         "sagemaker"
     )
     sagemaker.list_models()  # the one token
@@ -102,7 +102,7 @@ def test_sdk_default_gives_each_botocore_mode_its_own_attempt_budget(simulator, 
 def test_harness_policy_never_retries_a_validation_error(simulator, tmp_path):
     with Recorder(tmp_path / "events.db", "val") as recorder:
         factory = ClientFactory(
-            Backend.simulator(simulator.endpoint_url),
+            Target.simulator(simulator.endpoint_url),
             RetrySettings("harness"),
             recorder=recorder,
             limiter=Limiter(QuotaTable([])),
@@ -117,7 +117,7 @@ def test_unknown_policy_and_missing_region_are_refused():
     with pytest.raises(ValueError, match="botocore-adaptive"):
         RetrySettings("aggressive")
     with pytest.raises(ValueError, match="region"):
-        Backend.aws(region="")
+        Target.aws(region="")
 
 
 class WatchedClock(Clock):
@@ -141,7 +141,7 @@ def test_botocore_backoff_shrinks_with_the_time_scale(simulator, tmp_path, polic
     )
     clock = WatchedClock(0.01)
     factory = ClientFactory(
-        Backend.simulator(simulator.endpoint_url), RetrySettings(policy, max_attempts=5), time_scale=0.01, clock=clock
+        Target.simulator(simulator.endpoint_url), RetrySettings(policy, max_attempts=5), time_scale=0.01, clock=clock
     )
     sagemaker = factory.client("sagemaker")
     sagemaker.list_models()  # the one token
@@ -160,7 +160,7 @@ def test_botocore_adaptive_paces_in_aws_time_on_a_scaled_simulator(simulator):
     from harness.aws.policies.botocore_modes import ScaledClock, ScaledTokenBucket
 
     factory = ClientFactory(
-        Backend.simulator(simulator.endpoint_url), RetrySettings("botocore-adaptive", max_attempts=8), time_scale=0.01
+        Target.simulator(simulator.endpoint_url), RetrySettings("botocore-adaptive", max_attempts=8), time_scale=0.01
     )
     events = factory.client("sagemaker").meta.events
     emitter = getattr(events, "_emitter", events)
@@ -180,8 +180,8 @@ def test_botocore_adaptive_paces_in_aws_time_on_a_scaled_simulator(simulator):
 def test_each_worker_has_its_own_clients_under_botocore_policies(simulator):
     """In production every pipeline is a process with its own clients, so botocore's per-client
     retry state is per pipeline; the harness policy shares its limiter instead."""
-    backend = Backend.simulator(simulator.endpoint_url)
-    botocore = ClientFactory(backend, RetrySettings("botocore-adaptive"))
+    target = Target.simulator(simulator.endpoint_url)
+    botocore = ClientFactory(target, RetrySettings("botocore-adaptive"))
     assert botocore.for_worker().client("sagemaker") is not botocore.for_worker().client("sagemaker")
-    harness = ClientFactory(backend, RetrySettings("harness"), limiter=Limiter(QuotaTable([])))
+    harness = ClientFactory(target, RetrySettings("harness"), limiter=Limiter(QuotaTable([])))
     assert harness.for_worker().client("sagemaker") is harness.for_worker().client("sagemaker")

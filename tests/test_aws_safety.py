@@ -8,7 +8,7 @@ import boto3
 import pytest
 
 from harness.artifacts import AwsContext
-from harness.aws import Backend, ClientFactory, RetrySettings
+from harness.aws import Target, ClientFactory, RetrySettings
 from harness.runner.cleanup import HARNESS_PREFIX, cleanup, find_resources, older_than
 from runhelpers import everything_in, nothing_in
 from simhelpers import create_feature_group
@@ -26,7 +26,7 @@ def aws_scenario(tmp_path, extra=""):
     smoke = (
         (ROOT / "scenarios" / "smoke.toml")
         .read_text()
-        .replace('backend = "sim"', 'backend = "aws"\nregion = "us-east-1"')
+        .replace('target = "sim"', 'target = "aws"\nregion = "us-east-1"')
     )
     path.write_text(
         smoke.replace("[params]", extra + "\n[params]")
@@ -113,7 +113,7 @@ def test_look_alikes_survive_every_cleanup(simulator, tmp_path):
     again = run_cli(["cleanup", "--run-id", run_id, "--endpoint-url", simulator.endpoint_url])
     assert again.returncode == 0 and "0 resources" in again.stdout  # idempotent
 
-    ctx = AwsContext(ClientFactory(Backend.simulator(simulator.endpoint_url), RetrySettings("none")), bucket="")
+    ctx = AwsContext(ClientFactory(Target.simulator(simulator.endpoint_url), RetrySettings("none")), bucket="")
     stale = find_resources(ctx, HARNESS_PREFIX, older_than(24 * 3600))
     assert [r.name for r in stale] == [f"{prefix}-other-run"]  # tagged by a 2020 run; the untagged one is not ours
     cleanup(ctx, stale)

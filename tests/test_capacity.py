@@ -377,7 +377,7 @@ def test_a_ramp_of_arrivals_finds_the_rate_where_the_queue_starts_to_grow(simula
             "time_scale": 0.01,
             "seed": 3,
             "start_rate": 6,
-            "arrival_stages": [{"target": 120, "duration_seconds": 1800}],
+            "arrival_stages": [{"end_rate": 120, "duration_seconds": 1800}],
             "max_in_flight": 6,
             "pipelines": "workbench-light",
             "params": {"rows": 40, "ingest_rows": 8, "inference_batches": 3, "batch_rows": 5},
@@ -398,11 +398,11 @@ def test_a_ramp_of_arrivals_finds_the_rate_where_the_queue_starts_to_grow(simula
 
 
 def test_arrival_schedules_integrate_the_rate():
-    from harness.runner.arrivals import Stage, constant, ramping
+    from harness.runner.arrivals import RampStage, constant, ramping
 
     assert constant(6, 1200) == [(0.0, 6), (600.0, 6)]  # every 600 s, from the start
     assert len(constant(60, 1200)) == 20
-    ramp = ramping(0, [Stage(60, 1800), Stage(60, 600)])
+    ramp = ramping(0, [RampStage(60, 1800), RampStage(60, 600)])
     assert len(ramp) == 25  # 15 while the rate climbs to 60 over half an hour, then 10 in ten minutes
     offsets = [offset for offset, _ in ramp]
     # each due as the rate adds up to one more, from the start: the last at 24, a minute before the end

@@ -309,3 +309,13 @@ def test_every_command_that_reaches_an_account_takes_the_same_flags():
     for name in ("run", "sweep", "shootout"):
         flags = {flag for action in _commands()[name]._actions for flag in action.option_strings}
         assert overrides <= flags, (name, overrides - flags)
+
+
+def test_scenarios_written_with_the_older_key_names_still_run_as_before():
+    """`backend` is now `target`, and an arrival stage's `target` (k6's word) is `end_rate`: a
+    scenario written before reads the same; one that gives both names is refused."""
+    older = {"backend": "sim", "arrival_stages": [{"target": 60, "duration_seconds": 600}]}
+    newer = {"target": "sim", "arrival_stages": [{"end_rate": 60, "duration_seconds": 600}]}
+    assert parse_scenario(older, "older.toml", "older") == parse_scenario(newer, "older.toml", "older")
+    with pytest.raises(ConfigError, match="older.toml: backend .*nothing beside target"):
+        parse_scenario({"backend": "sim", "target": "aws"}, "older.toml", "older")

@@ -33,7 +33,7 @@ def doctor(scenario: Path, url: str):
 def real_scenario(tmp_path: Path, account: str) -> Path:
     path = tmp_path / "real.toml"
     path.write_text(
-        f'backend = "aws"\nregion = "eu-west-1"\nallowed_accounts = ["123456789012"]\n\n[account]\n{account}\n'
+        f'target = "aws"\nregion = "eu-west-1"\nallowed_accounts = ["123456789012"]\n\n[account]\n{account}\n'
     )
     return path
 

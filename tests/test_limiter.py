@@ -8,7 +8,7 @@ import time
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from harness.aws.limiter import JITTER_SECONDS, Limiter, LimiterTimeout, LocalBackend
+from harness.aws.limiter import JITTER_SECONDS, Limiter, LimiterTimeout, LocalStore
 from harness.aws.limiter.adaptation import BETA
 from harness.clock import Clock, ManualClock
 from harness.config import ConfigError
@@ -106,10 +106,10 @@ def test_throttles_of_calls_already_in_flight_cut_the_rate_once():
     clock.advance(0.05)
     for grant in grants:
         limiter.feedback("sagemaker", "DescribeEndpoint", throttled=True, sent_at=grant.at)
-    adaptation = limiter.backend.adaptation(KEY)
+    adaptation = limiter.store.adaptation(KEY)
     assert adaptation.cuts == 1  # cut once, to BETA times the rate the calls were going at
-    assert limiter.backend.rate(KEY) == pytest.approx(BETA * adaptation.throttled_at)
-    assert adaptation.throttled_at <= 100 and limiter.backend.rate(KEY) > 100 * 0.5**16
+    assert limiter.store.rate(KEY) == pytest.approx(BETA * adaptation.throttled_at)
+    assert adaptation.throttled_at <= 100 and limiter.store.rate(KEY) > 100 * 0.5**16
     later = limiter.wait("sagemaker", "DescribeEndpoint")  # sent after the cut: a new episode
     limiter.feedback("sagemaker", "DescribeEndpoint", throttled=True, sent_at=later.at)
     assert adaptation.cuts == 2
@@ -131,8 +131,8 @@ def test_concurrent_throttle_answers_cut_the_rate_once():
         thread.start()
     for thread in threads:
         thread.join()
-    assert limiter.backend.adaptation(KEY).cuts == 1
-    assert limiter.backend.rate(KEY) <= BETA * 100 + 1e-9
+    assert limiter.store.adaptation(KEY).cuts == 1
+    assert limiter.store.rate(KEY) <= BETA * 100 + 1e-9
 
 
 def test_a_published_rate_is_a_ceiling_and_an_estimate_is_a_starting_point():
@@ -141,7 +141,7 @@ def test_a_published_rate_is_a_ceiling_and_an_estimate_is_a_starting_point():
         for _ in range(200):
             grant = limiter.wait("sagemaker", "DescribeEndpoint")
             limiter.feedback("sagemaker", "DescribeEndpoint", throttled=False, sent_at=grant.at)
-        assert (limiter.backend.rate(KEY) > 10) is above, (basis, limiter.backend.rate(KEY))
+        assert (limiter.store.rate(KEY) > 10) is above, (basis, limiter.store.rate(KEY))
 
 
 def test_an_idle_key_does_not_drift_up():
@@ -149,7 +149,7 @@ def test_an_idle_key_does_not_drift_up():
     grant = limiter.wait("sagemaker", "DescribeEndpoint")  # no one queues: demand is below the rate
     clock.advance(HOUR)
     limiter.feedback("sagemaker", "DescribeEndpoint", throttled=False, sent_at=grant.at)
-    assert limiter.backend.rate(KEY) == 10
+    assert limiter.store.rate(KEY) == 10
 
 
 # --- waiting follows the current rate, and the call's deadline ---------------------------------
@@ -165,7 +165,7 @@ def test_a_waiting_caller_follows_a_rate_that_rises_while_it_waits():
     while not went.is_set() and time.monotonic() < deadline:
         limiter.feedback("sagemaker", "DescribeEndpoint", throttled=False, sent_at=first.at)
         time.sleep(0.005)
-    assert went.is_set(), f"still waiting at {limiter.backend.rate(KEY)}/s"
+    assert went.is_set(), f"still waiting at {limiter.store.rate(KEY)}/s"
 
 
 def test_no_wait_goes_past_the_calls_deadline():
@@ -174,7 +174,7 @@ def test_no_wait_goes_past_the_calls_deadline():
     with pytest.raises(LimiterTimeout, match="DescribeEndpoint token"):
         limiter.wait("sagemaker", "DescribeEndpoint", deadline=clock.now() + 30)
     assert clock.now() == pytest.approx(30)  # gave up at the deadline, not after the hour
-    assert limiter.backend._keys[KEY].tokens.waiting() == 0  # and left the line
+    assert limiter.store._keys[KEY].tokens.waiting() == 0  # and left the line
 
 
 def test_a_rate_of_zero_is_refused_with_the_field_and_the_allowed_values(tmp_path):
@@ -185,8 +185,8 @@ def test_a_rate_of_zero_is_refused_with_the_field_and_the_allowed_values(tmp_pat
         parse_rows([row])
 
 
-# --- permits: leases in arrival order ------------------------------------------------------------
-def permit_limiter(limit=1, lease_seconds=600.0, clock=None, **kw):
+# --- slots: leases in arrival order ------------------------------------------------------------
+def slot_limiter(limit=1, lease_seconds=600.0, clock=None, **kw):
     table = QuotaTable(
         [
             Quota("sagemaker", "CreateFeatureGroup", concurrency=limit),
@@ -203,29 +203,29 @@ def wait_until(condition, patience=30.0):
         time.sleep(0.005)
 
 
-def test_permits_are_held_until_released():
-    limiter = permit_limiter(limit=2)
-    first = limiter.permit("sagemaker", "CreateFeatureGroup")
-    second = limiter.permit("sagemaker", "CreateFeatureGroup")
+def test_slots_are_held_until_released():
+    limiter = slot_limiter(limit=2)
+    first = limiter.slot("sagemaker", "CreateFeatureGroup")
+    second = limiter.slot("sagemaker", "CreateFeatureGroup")
     with pytest.raises(LimiterTimeout, match="limit 2"):
-        limiter.permit("sagemaker", "CreateFeatureGroup", timeout=0.05)
+        limiter.slot("sagemaker", "CreateFeatureGroup", timeout=0.05)
     first.release()
-    with limiter.permit("sagemaker", "CreateFeatureGroup", timeout=1):
+    with limiter.slot("sagemaker", "CreateFeatureGroup", timeout=1):
         pass
     second.release()
-    assert limiter.permit("sagemaker", "ListModels") is None  # no concurrency quota
+    assert limiter.slot("sagemaker", "ListModels") is None  # no concurrency quota
 
 
 def test_a_newcomer_cannot_take_a_freed_slot_from_someone_already_waiting():
-    limiter = permit_limiter()
-    holder = limiter.permit("sagemaker", "CreateFeatureGroup")
+    limiter = slot_limiter()
+    holder = limiter.slot("sagemaker", "CreateFeatureGroup")
     got = []
-    waiter = threading.Thread(target=lambda: got.append(limiter.permit("sagemaker", "CreateFeatureGroup")), daemon=True)
+    waiter = threading.Thread(target=lambda: got.append(limiter.slot("sagemaker", "CreateFeatureGroup")), daemon=True)
     waiter.start()
     wait_until(holder.contended)
     holder.release()
     with pytest.raises(LimiterTimeout):
-        limiter.permit("sagemaker", "CreateFeatureGroup", timeout=0)  # arrived last: it waits its turn
+        limiter.slot("sagemaker", "CreateFeatureGroup", timeout=0)  # arrived last: it waits its turn
     waiter.join(30)
     assert got and got[0] is not None
 
@@ -235,15 +235,13 @@ def test_a_slot_freed_on_one_key_goes_to_its_own_waiter_at_once():
     (all keys used to share one condition, and notify() could wake B's instead, leaving A's slot
     idle until A's waiter timed out). Here A's waiter would otherwise look again only after a
     minute."""
-    limiter = permit_limiter()
-    on_a = limiter.permit("sagemaker", "CreateFeatureGroup")
-    on_b = limiter.permit("sagemaker", "CreateEndpoint")
+    limiter = slot_limiter()
+    on_a = limiter.slot("sagemaker", "CreateFeatureGroup")
+    on_b = limiter.slot("sagemaker", "CreateEndpoint")
     got_a = threading.Event()
-    threading.Thread(target=lambda: limiter.permit("sagemaker", "CreateEndpoint"), daemon=True).start()
+    threading.Thread(target=lambda: limiter.slot("sagemaker", "CreateEndpoint"), daemon=True).start()
     wait_until(on_b.contended)
-    threading.Thread(
-        target=lambda: (limiter.permit("sagemaker", "CreateFeatureGroup"), got_a.set()), daemon=True
-    ).start()
+    threading.Thread(target=lambda: (limiter.slot("sagemaker", "CreateFeatureGroup"), got_a.set()), daemon=True).start()
     wait_until(on_a.contended)
     on_a.release()
     assert got_a.wait(30)
@@ -251,67 +249,67 @@ def test_a_slot_freed_on_one_key_goes_to_its_own_waiter_at_once():
 
 def test_a_crashed_holders_slot_comes_back_when_its_lease_runs_out():
     clock = ManualClock()
-    limiter = permit_limiter(lease_seconds=60, clock=clock)
-    crashed = limiter.permit("sagemaker", "CreateFeatureGroup")  # never released, never renewed
+    limiter = slot_limiter(lease_seconds=60, clock=clock)
+    crashed = limiter.slot("sagemaker", "CreateFeatureGroup")  # never released, never renewed
     limiter._forget(crashed)  # as if its process had died: nobody renews it
     with pytest.raises(LimiterTimeout):
-        limiter.permit("sagemaker", "CreateFeatureGroup", timeout=30)
-    assert limiter.permit("sagemaker", "CreateFeatureGroup", timeout=60) is not None  # past the lease
+        limiter.slot("sagemaker", "CreateFeatureGroup", timeout=30)
+    assert limiter.slot("sagemaker", "CreateFeatureGroup", timeout=60) is not None  # past the lease
     assert crashed.renew() is False and crashed.lost
     crashed.release()  # harmless
 
 
 def test_a_renewed_lease_keeps_its_slot():
     clock = ManualClock()
-    limiter = permit_limiter(lease_seconds=60, clock=clock)
-    held = limiter.permit("sagemaker", "CreateFeatureGroup")
+    limiter = slot_limiter(lease_seconds=60, clock=clock)
+    held = limiter.slot("sagemaker", "CreateFeatureGroup")
     for _ in range(5):
         clock.advance(40)
         assert held.renew()
     with pytest.raises(LimiterTimeout):
-        limiter.permit("sagemaker", "CreateFeatureGroup", timeout=10)
+        limiter.slot("sagemaker", "CreateFeatureGroup", timeout=10)
     held.release()
-    assert limiter.permit("sagemaker", "CreateFeatureGroup", timeout=0) is not None
+    assert limiter.slot("sagemaker", "CreateFeatureGroup", timeout=0) is not None
 
 
-def test_a_permit_never_released_is_renewed_for_its_life_and_no_longer():
-    """A holder that never releases its permit (a teardown that failed) while its process lives
-    on: the renewals stop at the permit's life and the slot comes back then (it used to be
+def test_a_slot_never_released_is_renewed_for_its_life_and_no_longer():
+    """A holder that never releases its slot (a teardown that failed) while its process lives
+    on: the renewals stop at the slot's life and the slot comes back then (it used to be
     renewed for as long as the process lived)."""
     clock = ManualClock()
-    limiter = permit_limiter(lease_seconds=60, clock=clock, permit_life=300)
-    leaked = limiter.permit("sagemaker", "CreateFeatureGroup")
+    limiter = slot_limiter(lease_seconds=60, clock=clock, slot_life=300)
+    leaked = limiter.slot("sagemaker", "CreateFeatureGroup")
     for _ in range(14):  # the renewer's rounds, a third of a lease apart: 20 s ... 280 s
         clock.advance(20)
         assert leaked.renew()
     assert leaked.lease.expires == 300  # the last renewal does not reach past the life
     with pytest.raises(LimiterTimeout):
-        limiter.permit("sagemaker", "CreateFeatureGroup", timeout=15)
+        limiter.slot("sagemaker", "CreateFeatureGroup", timeout=15)
     assert clock.now() == 295
     clock.advance(5)
     assert leaked.renew() is False and leaked.lost
-    assert limiter.permit("sagemaker", "CreateFeatureGroup", timeout=0) is not None  # at 300 s
+    assert limiter.slot("sagemaker", "CreateFeatureGroup", timeout=0) is not None  # at 300 s
     leaked.release()  # harmless
 
 
 def test_the_limiter_renews_held_leases_in_the_background():
-    limiter = permit_limiter(lease_seconds=100)
+    limiter = slot_limiter(lease_seconds=100)
     # a lease of 100 AWS seconds lasts 1 wall second here, renewed every third of it: a
     # renewal may come up to 0.6 s late on a busy machine and the lease still holds
     limiter.clock = Clock(0.01)
-    limiter.backend = LocalBackend(limiter.clock)
-    held = limiter.permit("sagemaker", "CreateFeatureGroup")
+    limiter.store = LocalStore(limiter.clock)
+    held = limiter.slot("sagemaker", "CreateFeatureGroup")
     time.sleep(3.0)  # three leases long
-    assert not held.lost and limiter.backend.held("permit:sagemaker.CreateFeatureGroup") == 1
+    assert not held.lost and limiter.store.held("slot:sagemaker.CreateFeatureGroup") == 1
     held.release()
 
 
-# --- worker processes share one backend -----------------------------------------------------------
+# --- worker processes share one store -----------------------------------------------------------
 def _spend(address_and_key, calls, out, together):
     from harness.aws.limiter.shared import connect
 
     limiter = Limiter(
-        QuotaTable([Quota("sagemaker", "DescribeEndpoint", rate=40, burst=2)]), backend=connect(*address_and_key)
+        QuotaTable([Quota("sagemaker", "DescribeEndpoint", rate=40, burst=2)]), store=connect(*address_and_key)
     )
     together.wait()
     limiter.wait("sagemaker", "DescribeEndpoint")

@@ -10,21 +10,21 @@ import uuid
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from harness.aws.limiter import Limiter, LocalBackend, Pace
+from harness.aws.limiter import Limiter, LocalStore, Pace
 from harness.aws.limiter.adaptation import BETA
-from harness.aws.limiter.redis_backend import LimiterUnreachable, RedisBackend
+from harness.aws.limiter.redis_store import LimiterUnreachable, RedisStore
 from harness.clock import ManualClock
 from harness.quotas import Quota, QuotaTable
 
 KEY = "sagemaker.DescribeEndpoint"
-PERMIT = "permit:sagemaker.CreateEndpoint"
+SLOT = "slot:sagemaker.CreateEndpoint"
 PACES = [Pace(10.0, 5.0, False), Pace(2.0, 1.0, True), Pace(0.5, 1.0, False)]
 
 steps = st.lists(
     st.one_of(
         st.tuples(st.just("token"), st.integers(0, 3)),
         st.tuples(st.just("feedback"), st.booleans()),
-        st.tuples(st.just("permit"), st.integers(0, 3)),
+        st.tuples(st.just("slot"), st.integers(0, 3)),
         st.tuples(st.just("release"), st.integers(0, 3)),
         st.tuples(st.just("renew"), st.integers(0, 3)),
         st.tuples(st.just("leave"), st.integers(0, 3)),
@@ -36,13 +36,13 @@ steps = st.lists(
 
 
 class Side:
-    """One backend and what its callers hold: their tickets, leases and last grant."""
+    """One store and what its callers hold: their tickets, leases and last grant."""
 
-    def __init__(self, backend):
-        self.backend, self.tickets, self.permit_tickets, self.leases, self.sent = backend, {}, {}, {}, []
+    def __init__(self, store):
+        self.store, self.tickets, self.slot_tickets, self.leases, self.sent = store, {}, {}, {}, []
 
     def step(self, op, arg, pace):
-        b = self.backend
+        b = self.store
         if op == "token":
             answer = b.ask_token(KEY, self.tickets.get(arg), pace)
             if answer.ticket is None:
@@ -53,19 +53,19 @@ class Side:
             return ("wait", round(answer.wait, 6))
         if op == "feedback":
             return ("rate", round(b.feedback(KEY, self.sent[-1], arg), 6)) if self.sent else None
-        if op == "permit":
+        if op == "slot":
             if arg in self.leases:
                 return None
-            answer = b.ask_permit(PERMIT, self.permit_tickets.get(arg), 2, 10.0)
+            answer = b.ask_slot(SLOT, self.slot_tickets.get(arg), 2, 10.0)
             if answer.lease is not None:
-                self.permit_tickets.pop(arg, None)
+                self.slot_tickets.pop(arg, None)
                 self.leases[arg] = answer.lease
                 return ("lease", round(answer.lease.expires, 6))
-            self.permit_tickets[arg] = answer.ticket
-            return ("queued", b.waiters(PERMIT))
+            self.slot_tickets[arg] = answer.ticket
+            return ("queued", b.waiters(SLOT))
         if op == "release" and arg in self.leases:
             b.release(self.leases.pop(arg))
-            return ("held", b.held(PERMIT))
+            return ("held", b.held(SLOT))
         if op == "renew" and arg in self.leases:
             renewed = b.renew(self.leases[arg], 10.0)
             if renewed is None:
@@ -74,10 +74,10 @@ class Side:
                 self.leases[arg] = renewed
             return ("renewed", renewed is not None)
         if op == "leave":
-            for tickets, key in ((self.tickets, KEY), (self.permit_tickets, PERMIT)):
+            for tickets, key in ((self.tickets, KEY), (self.slot_tickets, SLOT)):
                 if arg in tickets:
                     b.leave(key, tickets.pop(arg))
-            return ("waiting", b.waiters(PERMIT))
+            return ("waiting", b.waiters(SLOT))
         return None
 
 
@@ -85,14 +85,14 @@ class Side:
 @given(pace=st.sampled_from(PACES), script=steps)
 def test_the_lua_port_answers_as_the_python_reference_step_by_step(redis_server, pace, script):
     clock = ManualClock(1.0, start=1000.0)
-    local = Side(LocalBackend(clock))
-    shared = Side(RedisBackend(redis_server.url, namespace=uuid.uuid4().hex, clock=clock))
+    local = Side(LocalStore(clock))
+    shared = Side(RedisStore(redis_server.url, namespace=uuid.uuid4().hex, clock=clock))
     for op, arg in script:
         if op == "advance":
             clock.advance(arg)
             continue
         assert shared.step(op, arg, pace) == local.step(op, arg, pace), (op, arg)
-    assert shared.backend.rate(KEY) == pytest.approx(local.backend.rate(KEY))
+    assert shared.store.rate(KEY) == pytest.approx(local.store.rate(KEY))
 
 
 def episode(throttles_at: set[int], calls: int = 120, gap: float = 0.05):
@@ -107,14 +107,14 @@ def episode(throttles_at: set[int], calls: int = 120, gap: float = 0.05):
 @pytest.mark.parametrize("throttles_at", [{5}, {5, 8}, {5, 60, 61, 100}, set(range(0, 120, 7))])
 def test_cuts_recovery_and_cubic_growth_match_the_reference(redis_server, throttles_at):
     clock = ManualClock(1.0, start=50.0)
-    local = Side(LocalBackend(clock))
-    shared = Side(RedisBackend(redis_server.url, namespace=uuid.uuid4().hex, clock=clock))
+    local = Side(LocalStore(clock))
+    shared = Side(RedisStore(redis_server.url, namespace=uuid.uuid4().hex, clock=clock))
     for op, arg in episode(throttles_at):
         if op == "advance":
             clock.advance(arg)
         else:
             assert shared.step(op, arg, PACES[0]) == local.step(op, arg, PACES[0]), (op, arg)
-    assert local.backend.adaptation(KEY).cuts >= 1
+    assert local.store.adaptation(KEY).cuts >= 1
 
 
 def test_a_deeper_cut_in_a_second_episode_is_not_undone_by_the_next_success(redis_server):
@@ -134,8 +134,8 @@ def test_a_deeper_cut_in_a_second_episode_is_not_undone_by_the_next_success(redi
         ("feedback", False),
     ]  # a caller queues; a success 10 ms on
     clock = ManualClock(1.0, start=1000.0)
-    python = Side(LocalBackend(clock))
-    lua = Side(RedisBackend(redis_server.url, namespace=uuid.uuid4().hex, clock=clock))
+    python = Side(LocalStore(clock))
+    lua = Side(RedisStore(redis_server.url, namespace=uuid.uuid4().hex, clock=clock))
     rates = {python: [], lua: []}
     for op, arg in script:
         if op == "advance":
@@ -150,7 +150,7 @@ def test_a_deeper_cut_in_a_second_episode_is_not_undone_by_the_next_success(redi
 
 def _spend(url, namespace, calls, out, together):
     table = QuotaTable([Quota("sagemaker", "DescribeEndpoint", rate=40, burst=2, rate_basis="published")])
-    limiter = Limiter(table, backend=RedisBackend(url, namespace=namespace))
+    limiter = Limiter(table, store=RedisStore(url, namespace=namespace))
     together.wait()
     first = time.monotonic()
     for _ in range(calls):
@@ -175,46 +175,46 @@ def test_two_processes_that_share_only_redis_share_one_bucket(redis_server):
 
 
 def test_a_lease_its_holder_stopped_renewing_comes_back_on_redis_time(redis_server):
-    backend = RedisBackend(redis_server.url, namespace="leases")
-    held = backend.ask_permit(PERMIT, None, 1, lease_seconds=0.3).lease
+    store = RedisStore(redis_server.url, namespace="leases")
+    held = store.ask_slot(SLOT, None, 1, lease_seconds=0.3).lease
     assert held is not None
-    assert backend.ask_permit(PERMIT, None, 1, 0.3).lease is None  # the slot is taken
-    assert backend.renew(held, 0.3) is not None  # a live holder keeps it
+    assert store.ask_slot(SLOT, None, 1, 0.3).lease is None  # the slot is taken
+    assert store.renew(held, 0.3) is not None  # a live holder keeps it
     time.sleep(0.4)  # the holder died: nobody renews
-    assert backend.renew(held, 0.3) is None
-    assert backend.held(PERMIT) == 0
+    assert store.renew(held, 0.3) is None
+    assert store.held(SLOT) == 0
 
 
 def test_an_unreachable_redis_falls_back_to_a_local_limiter_with_a_warning(redis_server, caplog):
     warnings = []
     limiter = Limiter(
         QuotaTable([Quota("sagemaker", "DescribeEndpoint", rate=1000, burst=10)]),
-        backend=RedisBackend(redis_server.url, namespace="fallback", on_fallback=warnings.append),
+        store=RedisStore(redis_server.url, namespace="fallback", on_fallback=warnings.append),
     )
     limiter.wait("sagemaker", "DescribeEndpoint")
-    assert limiter.backend.shared
+    assert limiter.store.shared
     redis_server.stop()
     for _ in range(3):  # the run goes on, paced by a limiter of its own
         limiter.wait("sagemaker", "DescribeEndpoint")
-    assert not limiter.backend.shared
+    assert not limiter.store.shared
     assert len(warnings) == 1 and "no longer shares the account's quotas" in warnings[0]
     assert "cannot be reached" in caplog.text
 
 
-def test_permits_held_in_redis_still_count_after_falling_back(redis_server):
-    """Redis goes away while this process holds a permit: the local limiter it falls back to
-    counts that permit, so the quota is not handed out twice, and its holder releases it there."""
-    backend = RedisBackend(redis_server.url, namespace="adopt")
-    held = backend.ask_permit(PERMIT, None, 2, lease_seconds=60).lease
+def test_slots_held_in_redis_still_count_after_falling_back(redis_server):
+    """Redis goes away while this process holds a slot: the local limiter it falls back to
+    counts that slot, so the quota is not handed out twice, and its holder releases it there."""
+    store = RedisStore(redis_server.url, namespace="adopt")
+    held = store.ask_slot(SLOT, None, 2, lease_seconds=60).lease
     assert held is not None
     redis_server.stop()
-    assert backend.ask_permit(PERMIT, None, 2, 60).lease is not None  # the second of two slots
-    assert not backend.shared
-    waiting = backend.ask_permit(PERMIT, None, 2, 60)
+    assert store.ask_slot(SLOT, None, 2, 60).lease is not None  # the second of two slots
+    assert not store.shared
+    waiting = store.ask_slot(SLOT, None, 2, 60)
     assert waiting.lease is None  # both taken: the first still counts
-    assert backend.renew(held, 60) is not None  # its holder keeps it...
-    backend.release(held)  # ...and gives it back to the one waiting
-    assert backend.ask_permit(PERMIT, waiting.ticket, 2, 60).lease is not None
+    assert store.renew(held, 60) is not None  # its holder keeps it...
+    store.release(held)  # ...and gives it back to the one waiting
+    assert store.ask_slot(SLOT, waiting.ticket, 2, 60).lease is not None
 
 
 def test_throttled_answers_to_calls_redis_let_go_cut_the_fallbacks_rate_once(redis_server):
@@ -225,18 +225,18 @@ def test_throttled_answers_to_calls_redis_let_go_cut_the_fallbacks_rate_once(red
     this process's.)"""
     limiter = Limiter(
         QuotaTable([Quota("sagemaker", "DescribeEndpoint", rate=100, burst=40)]),
-        backend=RedisBackend(redis_server.url, namespace=uuid.uuid4().hex),
+        store=RedisStore(redis_server.url, namespace=uuid.uuid4().hex),
     )
     grants = [limiter.wait("sagemaker", "DescribeEndpoint") for _ in range(8)]
     redis_server.stop()
     limiter.feedback("sagemaker", "DescribeEndpoint", throttled=True, sent_at=grants[0].at)
-    assert not limiter.backend.shared and limiter.backend.rate(KEY) == BETA * 100  # cut once, from the table's rate
+    assert not limiter.store.shared and limiter.store.rate(KEY) == BETA * 100  # cut once, from the table's rate
     later = limiter.wait("sagemaker", "DescribeEndpoint")  # sent from here, after the cut
     for grant in grants[1:]:
         limiter.feedback("sagemaker", "DescribeEndpoint", throttled=True, sent_at=grant.at)
-    assert limiter.backend.rate(KEY) == BETA * 100  # in flight at the cut: the same episode
+    assert limiter.store.rate(KEY) == BETA * 100  # in flight at the cut: the same episode
     limiter.feedback("sagemaker", "DescribeEndpoint", throttled=True, sent_at=later.at)
-    assert limiter.backend.rate(KEY) < BETA * 100  # sent after the cut: a new episode
+    assert limiter.store.rate(KEY) < BETA * 100  # sent after the cut: a new episode
 
 
 def test_an_unreachable_redis_fails_calls_when_the_run_asks_to_fail_closed(redis_server):
@@ -244,7 +244,7 @@ def test_an_unreachable_redis_fails_calls_when_the_run_asks_to_fail_closed(redis
     redis_server.stop()
     limiter = Limiter(
         QuotaTable([Quota("sagemaker", "DescribeEndpoint", rate=1000, burst=10)]),
-        backend=RedisBackend(url, namespace="closed", on_unreachable="fail"),
+        store=RedisStore(url, namespace="closed", on_unreachable="fail"),
     )
     with pytest.raises(LimiterUnreachable) as refused:
         limiter.wait("sagemaker", "DescribeEndpoint")

@@ -5,7 +5,7 @@ client. A new policy is one class."""
 import pytest
 from botocore.exceptions import ClientError
 
-from harness.aws import Backend, ClientFactory, RetrySettings
+from harness.aws import Target, ClientFactory, RetrySettings
 from harness.aws.policies import POLICIES, NoRetries, policy_named
 
 
@@ -49,7 +49,7 @@ class CountingPolicy(NoRetries):
 
 def test_a_new_policy_is_one_class(simulator):
     policy = CountingPolicy()
-    factory = ClientFactory(Backend.simulator(simulator.endpoint_url), RetrySettings(policy))
+    factory = ClientFactory(Target.simulator(simulator.endpoint_url), RetrySettings(policy))
     factory.client("sagemaker").list_models()
     with pytest.raises(ClientError):
         factory.client("sagemaker").describe_model(ModelName="missing")

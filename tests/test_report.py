@@ -84,7 +84,7 @@ def synthetic_run(
         run_id="synthetic",
         scenario="synthetic",
         time_scale=time_scale,
-        backend="sim",
+        target="sim",
         profile="x",
         policy="harness",
         complete=True,
@@ -423,7 +423,7 @@ def test_the_report_says_when_a_level_measured_the_machine_more_than_the_account
     (run_dir / "scenario.toml").write_text('thresholds = ["failed == 0"]\n')
     rec = Recorder(run_dir / "events.db", "overhead")
     rec.set_meta(
-        run_id="overhead", scenario="x", time_scale=1 / 60, backend="sim", profile="x", policy="harness", complete=True
+        run_id="overhead", scenario="x", time_scale=1 / 60, target="sim", profile="x", policy="harness", complete=True
     )
     for level, extra_wall in [(4, 0.0001), (32, 0.010)]:
         with bound(level=level):
@@ -466,7 +466,7 @@ def test_the_report_says_where_contention_starts_and_what_the_pipelines_queued_f
     (run_dir / "scenario.toml").write_text('thresholds = ["failed == 0"]\n')
     rec = Recorder(run_dir / "events.db", "contention")
     rec.set_meta(
-        run_id="contention", scenario="x", time_scale=1.0, backend="sim", profile="x", policy="harness", complete=True
+        run_id="contention", scenario="x", time_scale=1.0, target="sim", profile="x", policy="harness", complete=True
     )
     for level, seconds, waits in [
         (4, 1000, {}),

@@ -281,12 +281,12 @@ def test_worker_processes_share_the_limiter_through_redis(simulator, redis_serve
     keys = redis.Redis.from_url(redis_server.url, decode_responses=True).keys("*")
     namespace = f"harness:{simulator.endpoint_url}:us-east-1:x0.01"  # a running simulator: shared by its runs
     assert any(k.startswith(namespace + ":{sagemaker.CreateFeatureGroup}") for k in keys)  # a rate key
-    assert any(k.startswith(namespace + ":{permit:sagemaker.CreateEndpoint}") for k in keys)  # a permit key
+    assert any(k.startswith(namespace + ":{slot:sagemaker.CreateEndpoint}") for k in keys)  # a slot key
     assert nothing_in(simulator.endpoint_url)
 
 
 def test_an_unreachable_redis_is_a_warning_or_a_refusal_before_any_pipeline(simulator, tmp_path):
-    from harness.aws.limiter.redis_backend import LimiterUnreachable
+    from harness.aws.limiter.redis_store import LimiterUnreachable
     from harness.redis_local import free_port
 
     scenario = load_scenario("smoke")
@@ -356,7 +356,7 @@ def test_a_run_outside_us_east_1_in_the_accounts_own_bucket_with_its_tags(simula
 )
 def test_a_real_account_scenario_without_what_it_needs_is_refused_by_name(tmp_path, account, says):
     path = tmp_path / "real.toml"
-    path.write_text(f'backend = "aws"\nregion = "eu-west-1"\n\n[account]\n{account}\n')
+    path.write_text(f'target = "aws"\nregion = "eu-west-1"\n\n[account]\n{account}\n')
     done = subprocess.run(
         [sys.executable, "-m", "harness.cli", "plan", str(path)], cwd=ROOT, capture_output=True, text=True, timeout=120
     )

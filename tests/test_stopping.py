@@ -1,4 +1,4 @@
-"""A stop reaches every wait: clock sleeps, limiter reservations, permit waits, retry backoff and
+"""A stop reaches every wait: clock sleeps, limiter reservations, slot waits, retry backoff and
 new calls. Each wait here would last an hour or more; that the thread ends at all (within the
 join's patience) shows the stop reached it."""
 
@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from harness.aws import Backend, ClientFactory, Limiter, RetrySettings
+from harness.aws import Target, ClientFactory, Limiter, RetrySettings
 from harness.clock import Clock, ManualClock
 from harness.quotas import Quota, QuotaTable
 from harness.runner.pools import ThreadPool
@@ -47,12 +47,12 @@ def test_a_limiter_reservation_ends_when_the_run_stops():
     assert isinstance(stopped_by_signal(lambda: limiter.wait("sagemaker", "ListModels")), Stopped)
 
 
-def test_a_permit_wait_ends_when_the_run_stops():
+def test_a_slot_wait_ends_when_the_run_stops():
     limiter = Limiter(QuotaTable([Quota("sagemaker", "CreateEndpoint", concurrency=1)]))
-    held = limiter.permit("sagemaker", "CreateEndpoint")
-    assert isinstance(stopped_by_signal(lambda: limiter.permit("sagemaker", "CreateEndpoint", timeout=None)), Stopped)
+    held = limiter.slot("sagemaker", "CreateEndpoint")
+    assert isinstance(stopped_by_signal(lambda: limiter.slot("sagemaker", "CreateEndpoint", timeout=None)), Stopped)
     held.release()
-    assert limiter.backend.waiters("permit:sagemaker.CreateEndpoint") == 0
+    assert limiter.store.waiters("slot:sagemaker.CreateEndpoint") == 0
 
 
 def test_no_new_call_starts_once_the_run_is_stopping_and_none_is_recorded(simulator, tmp_path):
@@ -60,7 +60,7 @@ def test_no_new_call_starts_once_the_run_is_stopping_and_none_is_recorded(simula
 
     recorder = Recorder(tmp_path / "events.db", "run-stop")
     factory = ClientFactory(
-        Backend.simulator(simulator.endpoint_url), RetrySettings("harness"), recorder, limiter=Limiter(QuotaTable([]))
+        Target.simulator(simulator.endpoint_url), RetrySettings("harness"), recorder, limiter=Limiter(QuotaTable([]))
     )
     sagemaker = factory.client("sagemaker")
     sagemaker.list_models()  # an attempt sent and answered
@@ -86,7 +86,7 @@ def test_a_retry_backoff_ends_when_the_run_stops(simulator, tmp_path, policy):
         )
     )
     settings = RetrySettings(policy, max_attempts=50, base_seconds=HOUR, cap_seconds=HOUR, deadline_seconds=100 * HOUR)
-    factory = ClientFactory(Backend.simulator(simulator.endpoint_url), settings, limiter=Limiter(QuotaTable([])))
+    factory = ClientFactory(Target.simulator(simulator.endpoint_url), settings, limiter=Limiter(QuotaTable([])))
     sagemaker = factory.client("sagemaker")
     sagemaker.list_models()  # the one token
     raised = stopped_by_signal(sagemaker.list_models)

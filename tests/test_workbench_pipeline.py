@@ -1,5 +1,5 @@
 """The faithful workbench pipeline's parts on the simulator: Athena queries through the artifacts
-layer (a concurrency permit under the harness policy), onboarding's calls, metadata writes that
+layer (a concurrency slot under the harness policy), onboarding's calls, metadata writes that
 collide and retry, offline-store rows that arrive late, and the whole pipeline at N=2."""
 
 from __future__ import annotations
@@ -72,20 +72,20 @@ def test_a_query_returns_typed_rows_and_a_failed_one_says_why(ctx):
     assert attempts(ctx, "GetQueryResults") == 1 and attempts(ctx, "GetQueryExecution") >= 2
 
 
-def test_under_the_harness_policy_a_query_holds_an_active_query_permit(ctx):
+def test_under_the_harness_policy_a_query_holds_an_active_query_slot(ctx):
     DataSource(ctx, "sales").create(frame())
     held = []
-    real = ctx.limiter.permit
+    real = ctx.limiter.slot
 
     def watching(service, operation, timeout=None):
-        permit = real(service, operation, timeout)
-        held.append((service, operation, permit is not None))
-        return permit
+        slot = real(service, operation, timeout)
+        held.append((service, operation, slot is not None))
+        return slot
 
-    ctx.limiter.permit = watching
+    ctx.limiter.slot = watching
     query(ctx, 'SELECT COUNT(*) AS count FROM "harness"."sales"')
     assert held == [("athena", "StartQueryExecution", True)]
-    assert ctx.limiter.backend.waiters("permit:athena.StartQueryExecution") == 0
+    assert ctx.limiter.store.waiters("slot:athena.StartQueryExecution") == 0
 
 
 def test_onboarding_makes_the_calls_its_plan_says(ctx):
@@ -220,8 +220,8 @@ def test_the_workbench_pipeline_runs_end_to_end_at_n2_and_leaves_nothing(simulat
 
 def test_a_start_refused_for_the_active_query_limit_is_not_retried_as_a_throttle(ctx, tmp_path):
     """A full active-query quota is not a rate to slow down for: the harness policy's hooks do
-    not retry it (nor cut the rate); without a permit to wait for, the start fails with AWS's
-    error. (The query() path waits for a permit instead.)"""
+    not retry it (nor cut the rate); without a slot to wait for, the start fails with AWS's
+    error. (The query() path waits for a slot instead.)"""
     ctx = ctx.reset(
         profile=write_profile(
             tmp_path,
@@ -255,7 +255,7 @@ count_seconds = 3600
 
 def test_under_the_harness_policy_a_query_waits_out_another_tenants_queries(aws_ctx, simulator, tmp_path):
     """The account allows one active query and another tenant holds it; the harness's table says
-    20, so its permit comes at once and AWS refuses the start. The query waits a poll interval
+    20, so its slot comes at once and AWS refuses the start. The query waits a poll interval
     (a quota wait) and starts again until the tenant's query is done. On virtual time, so the
     waits are exact."""
     import boto3

@@ -3,7 +3,7 @@ GetQueryExecution every second (AWS time) until the query is done, GetQueryResul
 column types, then the result CSV from S3 (HeadObject, GetObject).
 
 Active DML queries are an account quota (20 or 25 by region). Under the harness policy a query
-holds a limiter permit for `athena.StartQueryExecution` from its start until it is done; if AWS
+holds a limiter slot for `athena.StartQueryExecution` from its start until it is done; if AWS
 still refuses it (the quota table is wrong, or another tenant's queries fill the account) it
 waits a poll interval and starts again, recorded as a quota wait. Without a limiter the refusal
 is botocore's retry mode's to handle, and past it the pipeline fails, as Workbench's does.
@@ -76,10 +76,10 @@ def query(ctx: AwsContext, sql: str, database: str | None = None) -> pd.DataFram
     starts AWS refused held no active-query slot (they are quota waits), and a hold that
     covered them would count the refused query among those in progress when it was refused.
     A query whose wait fails for any reason (the deadline, an error, the run stopping) is
-    stopped before its permit goes back, so the account's slot is freed as the harness stops
+    stopped before its slot goes back, so the account's slot is freed as the harness stops
     counting it."""
     athena, clock = ctx.client("athena"), ctx.clock
-    permit = take_slot(ctx, "StartQueryExecution", service="athena")
+    slot = take_slot(ctx, "StartQueryExecution", service="athena")
     tried, started, query_id, execution, outcome = clock.now(), None, None, None, "error"
     try:
         query_id = start_query(ctx, sql, database)
@@ -92,8 +92,8 @@ def query(ctx: AwsContext, sql: str, database: str | None = None) -> pd.DataFram
             _stop(athena, query_id)
         raise
     finally:
-        if permit is not None:
-            permit.release()
+        if slot is not None:
+            slot.release()
         held = clock.wall(clock.now() - (tried if started is None else started))
         if started is not None:  # on AWS it held an active-query slot from start to end, under every policy
             ctx.record("quota_hold", service="athena", operation="StartQueryExecution", duration=held)

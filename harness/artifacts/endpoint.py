@@ -16,7 +16,7 @@ class Endpoint(Artifact):
 
     def __init__(self, ctx: AwsContext, name: str):
         self.ctx, self.name = ctx, name
-        self._permit = None  # endpoint instances count against the account while the endpoint lives
+        self._slot = None  # endpoint instances count against the account while the endpoint lives
         self._created_at: float | None = None
 
     def _sm(self):
@@ -59,8 +59,8 @@ class Endpoint(Artifact):
         except ClientError as err:
             if "already exist" not in str(err).lower():
                 raise
-        if self._permit is None:
-            self._permit = take_slot(ctx, "CreateEndpoint")
+        if self._slot is None:
+            self._slot = take_slot(ctx, "CreateEndpoint")
         try:
             create_within_quota(
                 ctx,
@@ -94,10 +94,10 @@ class Endpoint(Artifact):
         return [float(line) for line in answer["Body"].read().decode().splitlines() if line.strip()]
 
     def _free_slot(self) -> None:
-        """The endpoint no longer counts against the account's quota: its permit goes back."""
-        if self._permit is not None:
-            self._permit.release()
-            self._permit = None
+        """The endpoint no longer counts against the account's quota: its slot goes back."""
+        if self._slot is not None:
+            self._slot.release()
+            self._slot = None
         if self._created_at is not None:
             self.ctx.record(
                 "quota_hold",
@@ -108,11 +108,11 @@ class Endpoint(Artifact):
             self._created_at = None
 
     def delete(self) -> None:
-        """Idempotent: the endpoint (waiting through Deleting), then its config. Its permit goes
+        """Idempotent: the endpoint (waiting through Deleting), then its config. Its slot goes
         back once the endpoint is missing or being deleted. If looking or deleting fails (say, it
         is throttled), the endpoint may still exist and count against the account's quota, so the
-        permit stays: a later delete() gives it back, else it ends with its life (the limiter's
-        PERMIT_LIFE_SECONDS)."""
+        slot stays: a later delete() gives it back, else it ends with its life (the limiter's
+        SLOT_LIFE_SECONDS)."""
         sm = self._sm()
         status = self.status()
         if status is not None and status != "Deleting":

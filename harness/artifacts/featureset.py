@@ -1,6 +1,6 @@
 """FeatureSet: a SageMaker feature group with an online and an offline store.
 
-Creation holds a concurrency permit (AWS allows 4 feature groups Creating per account) until
+Creation holds a concurrency slot (AWS allows 4 feature groups Creating per account) until
 the group is Created. After ingestion, `wait_for_offline_store` waits and then fails clearly
 when the offline store is partly built: OfflineStoreStatus not Active, its Glue table
 missing, or its S3 prefix empty.
@@ -97,7 +97,7 @@ class FeatureSet(Artifact):
             RoleArn=self.ctx.role_arn,
             Tags=self.ctx.tags(),
         )
-        permit = self._create_with_slot(request)
+        slot = self._create_with_slot(request)
         held = self.ctx.clock.now()
         try:
             wait_until(
@@ -105,11 +105,11 @@ class FeatureSet(Artifact):
                 f"feature group {self.name} Created",
                 lambda: self._created_or_failed(),
                 self.ctx.deadlines.feature_group_created,
-                permit,
+                slot,
             )
         finally:
-            if permit is not None:
-                permit.release()
+            if slot is not None:
+                slot.release()
             self.ctx.record(
                 "quota_hold",
                 service="sagemaker",
@@ -119,17 +119,17 @@ class FeatureSet(Artifact):
         return self
 
     def _create_with_slot(self, request: dict):
-        """CreateFeatureGroup within the account's concurrency quota; returns the permit held."""
-        permit = take_slot(self.ctx, "CreateFeatureGroup")
+        """CreateFeatureGroup within the account's concurrency quota; returns the slot held."""
+        slot = take_slot(self.ctx, "CreateFeatureGroup")
         try:
             create_within_quota(
                 self.ctx, "CreateFeatureGroup", lambda: self.ctx.client("sagemaker").create_feature_group(**request)
             )
         except BaseException:
-            if permit is not None:
-                permit.release()
+            if slot is not None:
+                slot.release()
             raise
-        return permit
+        return slot
 
     def _created_or_failed(self) -> bool:
         described = self.describe()

@@ -57,17 +57,15 @@ class Model(Artifact):
     def train(self, training_data_uri: str, instance_type: str = "ml.m5.large") -> "Model":
         """Start the training job (within the account's concurrency quota) and wait for it."""
         ctx = self.ctx
-        permit = take_slot(ctx, "CreateTrainingJob")
+        slot = take_slot(ctx, "CreateTrainingJob")
         held = None
         try:
             self._start_training(training_data_uri, instance_type)
             held = ctx.clock.now()
-            wait_until(
-                ctx, f"training job {self.name} finished", self._training_done, ctx.deadlines.training_job, permit
-            )
+            wait_until(ctx, f"training job {self.name} finished", self._training_done, ctx.deadlines.training_job, slot)
         finally:
-            if permit is not None:
-                permit.release()
+            if slot is not None:
+                slot.release()
             if held is not None:
                 ctx.record(
                     "quota_hold",

@@ -16,13 +16,13 @@ from harness.artifacts.context import AwsContext
 from harness.artifacts.errors import NotReady, PartialStateError
 
 
-def _polls(ctx: AwsContext, permit=None):
+def _polls(ctx: AwsContext, slot=None):
     """Poll intervals (AWS seconds), growing. While the wait holds a concurrency slot that others
     queue for, no longer than slot_poll: the slot is only handed on once the holder sees its
     resource done, and a 60-second look would leave it idle for half a minute on average."""
     interval = ctx.deadlines.poll
     while True:
-        if permit is not None and permit.contended():
+        if slot is not None and slot.contended():
             yield min(interval, ctx.deadlines.slot_poll)
         else:
             yield interval
@@ -40,12 +40,12 @@ def record_lifecycle(ctx: AwsContext, resource: str, described: dict, start: str
         ctx.record("lifecycle", resource=resource, duration=ctx.clock.wall(seconds))
 
 
-def wait_until(ctx: AwsContext, what: str, done: Callable[[], bool], deadline: float, permit=None) -> float:
+def wait_until(ctx: AwsContext, what: str, done: Callable[[], bool], deadline: float, slot=None) -> float:
     """Poll `done()` until true; return AWS seconds waited; NotReady past the deadline. Pass the
-    concurrency `permit` the resource holds, if any, so a contended slot is watched closely."""
+    concurrency `slot` the resource holds, if any, so a contended slot is watched closely."""
     clock = ctx.clock
     start = clock.now()
-    for interval in _polls(ctx, permit):
+    for interval in _polls(ctx, slot):
         if done():
             return clock.now() - start
         waited = clock.now() - start
@@ -82,14 +82,14 @@ def error_code(err: Exception) -> str:
 
 
 def take_slot(ctx: AwsContext, operation: str, service: str = "sagemaker"):
-    """A limiter permit for a call that has a concurrency quota (a SageMaker create, an Athena
+    """A limiter slot for a call that has a concurrency quota (a SageMaker create, an Athena
     query; None when the policy has no limiter or the call no such quota); a wait is recorded."""
     if ctx.limiter is None:
         return None
-    permit = ctx.limiter.permit(service, operation, ctx.deadlines.quota_slot)
-    if permit is not None and permit.waited > 0:
-        ctx.record("quota_wait", service=service, operation=operation, duration=ctx.wall(permit.waited))
-    return permit
+    slot = ctx.limiter.slot(service, operation, ctx.deadlines.quota_slot)
+    if slot is not None and slot.waited > 0:
+        ctx.record("quota_wait", service=service, operation=operation, duration=ctx.wall(slot.waited))
+    return slot
 
 
 def create_within_quota(ctx: AwsContext, operation: str, create: Callable[[], object]):

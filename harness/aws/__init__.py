@@ -1,7 +1,7 @@
-"""AWS access: clients for a backend, retry policies, the shared limiter, recording hooks."""
+"""AWS access: clients for a target, retry policies, the shared limiter, recording hooks."""
 
-from harness.aws.clients import Backend, ClientFactory
-from harness.aws.limiter import Limiter, LocalBackend
+from harness.aws.clients import Target, ClientFactory
+from harness.aws.limiter import Limiter, LocalStore
 from harness.aws.policies import POLICIES, RetrySettings
 
-__all__ = ["Backend", "ClientFactory", "Limiter", "LocalBackend", "POLICIES", "RetrySettings"]
+__all__ = ["Target", "ClientFactory", "Limiter", "LocalStore", "POLICIES", "RetrySettings"]

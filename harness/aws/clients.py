@@ -1,4 +1,4 @@
-"""One client factory per backend: the simulator's URL, or real AWS through the standard
+"""One client factory per target: the simulator's URL, or real AWS through the standard
 credential chain. Clients are made once per service (botocore clients are thread-safe;
 sessions are not, so creation is locked). Under a botocore retry policy each worker gets its
 own clients (`for_worker`): botocore keeps its retry state (adaptive rate, retry quota) per
@@ -27,27 +27,27 @@ SIM_CREDENTIALS = {"aws_access_key_id": "harness-sim", "aws_secret_access_key": 
 
 
 @dataclass(frozen=True)
-class Backend:
+class Target:
     kind: str  # "sim" or "aws"
     region: str
     endpoint_url: str | None = None  # the simulator's URL (or an AWS stand-in for tests)
     profile: str | None = None  # an AWS config profile; None: the standard chain
 
     @classmethod
-    def simulator(cls, endpoint_url: str, region: str = "us-east-1") -> "Backend":
+    def simulator(cls, endpoint_url: str, region: str = "us-east-1") -> "Target":
         return cls("sim", region, endpoint_url)
 
     @classmethod
-    def aws(cls, region: str, profile: str | None = None, endpoint_url: str | None = None) -> "Backend":
+    def aws(cls, region: str, profile: str | None = None, endpoint_url: str | None = None) -> "Target":
         if not region:
-            raise ValueError("backend 'aws' needs a region: set it in the scenario (there is no default)")
+            raise ValueError("target 'aws' needs a region: set it in the scenario (there is no default)")
         return cls("aws", region, endpoint_url, profile)
 
 
 class ClientFactory:
     def __init__(
         self,
-        backend: Backend,
+        target: Target,
         settings: RetrySettings = DEFAULT_RETRIES,
         recorder: EventRecorder | None = None,
         limiter: Limiter | None = None,
@@ -56,15 +56,15 @@ class ClientFactory:
         clock: Clock | None = None,
     ) -> None:
         """clock: the run's clock (default: the wall at `time_scale`); waits and backoff use it."""
-        self.backend, self.settings = backend, settings
+        self.target, self.settings = target, settings
         self.clock = clock or Clock(time_scale)
         self.time_scale = self.clock.time_scale
         self.recorder = recorder
         self.limiter = limiter if settings.policy.uses_limiter else None
-        if backend.kind == "sim":
-            self.session = boto3.Session(region_name=backend.region, **SIM_CREDENTIALS)
+        if target.kind == "sim":
+            self.session = boto3.Session(region_name=target.region, **SIM_CREDENTIALS)
         else:
-            self.session = boto3.Session(region_name=backend.region, profile_name=backend.profile)
+            self.session = boto3.Session(region_name=target.region, profile_name=target.profile)
         self.config = Config(
             retries=settings.policy.botocore_retries(settings.max_attempts),
             max_pool_connections=max_pool_connections,
@@ -87,15 +87,15 @@ class ClientFactory:
 
     def sdk_session(self) -> boto3.Session:
         """A boto3 session for code that makes its own clients (the SageMaker SDK): each client
-        it makes points at this backend, uses this policy, and is paced and recorded like ours."""
+        it makes points at this target, uses this policy, and is paced and recorded like ours."""
         with self._lock:
             if self._sdk_session is None:
-                credentials = SIM_CREDENTIALS if self.backend.kind == "sim" else {}
+                credentials = SIM_CREDENTIALS if self.target.kind == "sim" else {}
                 session = _PinnedSession(
-                    self.backend.endpoint_url,
+                    self.target.endpoint_url,
                     self.config,
-                    region_name=self.backend.region,
-                    profile_name=self.backend.profile,
+                    region_name=self.target.region,
+                    profile_name=self.target.profile,
                     **credentials,
                 )
                 hooks = CallHooks(None, self.settings, self.time_scale, self.recorder, self.limiter, self.clock)
@@ -110,7 +110,7 @@ class ClientFactory:
             return existing
         with self._lock:
             if service not in self._clients:
-                made = self.session.client(service, endpoint_url=self.backend.endpoint_url, config=self.config)
+                made = self.session.client(service, endpoint_url=self.target.endpoint_url, config=self.config)
                 hooks = CallHooks(service, self.settings, self.time_scale, self.recorder, self.limiter, self.clock)
                 hooks.register(made.meta.events)
                 self.settings.policy.install(made.meta.events, hooks, made)

@@ -162,7 +162,7 @@ class CallHooks:
             caught_exception=caught_exception,
             request_context=request_dict["context"],
         )
-        # The backend unreachable (a restart, a network blip) is retried until the call's
+        # AWS (or the simulator) unreachable (a restart, a network blip) is retried until the call's
         # deadline, not against the attempt budget: waiting it out is what a person would do.
         unreachable = isinstance(caught_exception, CONNECTION_ERRORS)
         if concurrency_refused(retry.get_error_code(), retry.parsed_response):

@@ -21,16 +21,16 @@ def cmd_doctor(args) -> int:
     from harness.aws import ClientFactory, RetrySettings
     from harness.aws.images import training_image
     from harness.aws.preflight import preflight, render
-    from harness.runner.aws_context import scenario_backend
+    from harness.runner.aws_context import scenario_target
 
     scenario = options.load_with_overrides(args)
-    if scenario.backend == "sim" and not args.endpoint_url:
+    if scenario.target == "sim" and not args.endpoint_url:
         print(
             f"{scenario.source} runs on the embedded simulator: nothing in an account to check "
             "(pass --endpoint-url to check a running simulator or AWS stand-in)"
         )
         return 0
-    clients = ClientFactory(scenario_backend(scenario, args.endpoint_url), RetrySettings("botocore-standard"))
+    clients = ClientFactory(scenario_target(scenario, args.endpoint_url), RetrySettings("botocore-standard"))
     image = scenario.account.training_image or training_image(scenario.region)
     checks = preflight(
         scenario, clients, scenario.allowed_accounts + (args.allow_account or []), image, scenario.quota_table()
@@ -45,7 +45,7 @@ def cmd_cleanup(args) -> int:
     from harness.runner.cleanup import HARNESS_PREFIX, cleanup, find_resources, older_than, owned_by
     from harness.runner.run import run_prefix
 
-    ctx = AwsContext(ClientFactory(options.backend_of(args), RetrySettings("botocore-standard")), bucket="")
+    ctx = AwsContext(ClientFactory(options.target_of(args), RetrySettings("botocore-standard")), bucket="")
     if args.run_id:
         prefix, owns, what = run_prefix(args.run_id), owned_by(args.run_id), f"run {args.run_id}"
     else:
@@ -82,7 +82,7 @@ def quotas_sync(args, table) -> int:
     from harness.aws import ClientFactory, RetrySettings
     from harness.aws.quota_sync import sync, to_toml
 
-    client = ClientFactory(options.backend_of(args), RetrySettings("botocore-standard")).client("service-quotas")
+    client = ClientFactory(options.target_of(args), RetrySettings("botocore-standard")).client("service-quotas")
     overrides = sync(client, table)
     Path(args.output).write_text(to_toml(overrides))
     print(f'{len(overrides)} quotas written to {args.output}; use them with quota_files = ["{args.output}"]')

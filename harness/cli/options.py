@@ -68,7 +68,7 @@ def policies(text: str) -> list[str]:
 
 
 def redis_url(text: str) -> str:
-    from harness.aws.limiter.redis_backend import without_password
+    from harness.aws.limiter.redis_store import without_password
     from harness.runner.scenario import REDIS_URL
 
     if not REDIS_URL.match(text):
@@ -131,7 +131,7 @@ def add_account(cmd: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--endpoint-url",
         metavar="URL",
-        help="a running simulator (or other AWS stand-in) instead of the scenario's backend",
+        help="a running simulator (or other AWS stand-in) instead of the scenario's target",
     )
     group.add_argument("--region", help="the AWS region (default: the scenario's)")
     group.add_argument("--aws-profile", metavar="NAME", help="the AWS config profile (default: the standard chain)")
@@ -177,10 +177,10 @@ def load_with_overrides(args):
     return scenario
 
 
-def backend_of(args):
-    """A command's backend without a scenario (cleanup, quotas sync): a running simulator, or AWS."""
-    from harness.aws import Backend
+def target_of(args):
+    """A command's target without a scenario (cleanup, quotas sync): a running simulator, or AWS."""
+    from harness.aws import Target
 
     if args.endpoint_url and not args.region:
-        return Backend.simulator(args.endpoint_url)
-    return Backend.aws(args.region, args.aws_profile, args.endpoint_url)
+        return Target.simulator(args.endpoint_url)
+    return Target.aws(args.region, args.aws_profile, args.endpoint_url)

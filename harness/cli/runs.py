@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+from harness.aws.policies import RETRYING
 from harness.cli import options
 
 
@@ -131,8 +132,8 @@ def add_parsers(sub) -> None:
     shootout.add_argument(
         "--policies",
         type=options.policies,
-        default="harness,botocore-standard,botocore-adaptive,botocore-legacy",
-        help="comma-separated retry policies, run in this order (default: the harness and botocore's three modes)",
+        default=",".join(RETRYING),
+        help="comma-separated retry policies, run in this order (default: every one that retries, %(default)s)",
     )
     shootout.add_argument("--levels", type=options.levels, help="comma-separated levels, e.g. 32,64")
     shootout.add_argument(

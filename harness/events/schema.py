@@ -9,7 +9,7 @@ KINDS = (
     "api_attempt",  # one HTTP attempt; outcome ok | throttled | error | exception
     "retry",  # a retry decided by the harness policy; duration = the backoff slept
     "limiter_wait",  # time an attempt waited in the shared rate limiter
-    "quota_wait",  # time waited for a concurrency permit (e.g. a feature group Creating slot)
+    "quota_wait",  # time waited for a concurrency slot (e.g. a feature group Creating slot)
     "quota_hold",  # time a resource held a concurrency quota slot (create -> no longer in progress)
     "partial_state_detected",
     "partial_state_resolved",

@@ -13,7 +13,7 @@ from harness.pipelines.base import Pipeline, PipelineRun, Stage
 
 
 def _where(run: PipelineRun) -> dict:
-    return {"session": run.ctx.clients.sdk_session(), "region": run.ctx.clients.backend.region}
+    return {"session": run.ctx.clients.sdk_session(), "region": run.ctx.clients.target.region}
 
 
 def _tags(run: PipelineRun):

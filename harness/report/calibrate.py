@@ -127,7 +127,7 @@ def calibrate(run_dir: str | Path, extends: str = "aws-default") -> dict:
             why = f"{evidence['refused']} creates refused"
         quotas.append(row | {"source": f"inferred from run {meta.get('run_id')}: {why} at N={evidence['level']}"})
     return {
-        "description": f"Calibrated from run {meta.get('run_id')} ({meta.get('backend')}, scenario "
+        "description": f"Calibrated from run {meta.get('run_id')} ({meta.get('target', meta.get('backend'))}, scenario "
         f"{meta.get('scenario')}): latency, lifecycles, faults and inferred quotas; the rest "
         f"from {extends}.",
         "extends": extends,

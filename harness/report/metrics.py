@@ -362,7 +362,7 @@ def run_metrics(events: pd.DataFrame, meta: dict) -> dict:
         "schema_version": 1,
         "run_id": meta.get("run_id"),
         "scenario": meta.get("scenario"),
-        "backend": meta.get("backend"),
+        "target": meta.get("target", meta.get("backend")),  # runs recorded before it was "target"
         "profile": meta.get("profile"),
         "policy": meta.get("policy"),
         "time_scale": time_scale,

@@ -31,7 +31,7 @@ def sections(metrics: dict, plot_names: list[str]) -> list[Section]:
             "run",
             f"Stress run {metrics['run_id']}",
             [
-                f"Scenario {metrics['scenario']} on {metrics['backend']} (profile {metrics['profile']}), retry policy "
+                f"Scenario {metrics['scenario']} on {metrics['target']} (profile {metrics['profile']}), retry policy "
                 f"{metrics['policy']}, {time_scales_text(metrics)}: durations and rates are AWS time; the wall column "
                 "says "
                 "what each level took."

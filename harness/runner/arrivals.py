@@ -4,7 +4,7 @@ with the arrival rate in force then (pipelines per AWS hour).
 - `constant(rate, duration)`: k6's constant-arrival-rate, one every 3600 / rate seconds from the
   start: at 0, T, 2T, ...
 - `ramping(start_rate, stages)`: k6's ramping-arrival-rate, the rate moving linearly to each
-  stage's target over the stage's duration. One run then shows where the queue starts to grow.
+  stage's end_rate over the stage's duration. One run then shows where the queue starts to grow.
 
 One rule for both: pipeline k (k = 0, 1, 2, ...) is due when the integral of the rate since the
 start reaches k, and owns the next whole pipeline's worth of it (for a constant rate, the
@@ -25,8 +25,8 @@ from fractions import Fraction
 
 
 @dataclass(frozen=True)
-class Stage:
-    target: float  # pipelines per AWS hour at the end of the stage
+class RampStage:
+    end_rate: float  # pipelines per AWS hour at the end of the stage
     duration_seconds: float
 
 
@@ -61,20 +61,20 @@ def _seconds_to(begin: float, end: float, duration: float, pipelines: float) -> 
     return min(duration, max(0.0, 2.0 * c / (begin + root)))
 
 
-def ramping(start_rate: float, stages: list[Stage]) -> list[tuple[float, float]]:
+def ramping(start_rate: float, stages: list[RampStage]) -> list[tuple[float, float]]:
     due: list[tuple[float, float]] = []
     shares: list[tuple[Fraction, Fraction]] = []  # per stage: (pipelines by its start, pipelines by its end), exact
     added = Fraction(0)
     rate = _exact(start_rate)
     for stage in stages:
-        target = _exact(stage.target)
+        end_rate = _exact(stage.end_rate)
         exact_seconds = _exact(stage.duration_seconds) if stage.duration_seconds > 0 else Fraction(0)
-        shares.append((added, added + _pipelines(rate, target, exact_seconds)))
-        added, rate = shares[-1][1], target
+        shares.append((added, added + _pipelines(rate, end_rate, exact_seconds)))
+        added, rate = shares[-1][1], end_rate
     count = math.floor(added)
     k, begin, start = 0, float(start_rate), Fraction(0)
     for stage, (before, after) in zip(stages, shares, strict=False):
-        end, seconds = float(stage.target), max(0.0, float(stage.duration_seconds))
+        end, seconds = float(stage.end_rate), max(0.0, float(stage.duration_seconds))
         while k < count and k < after:  # pipeline k is due in this stage
             u = _seconds_to(begin, end, seconds, float(k - before))
             due.append((float(start) + u, max(0.0, begin + (end - begin) * u / seconds)))

@@ -1,4 +1,4 @@
-"""A scenario's way to AWS: the backend it names, and the context (clients, limiter, recorder)
+"""A scenario's way to AWS: the target it names, and the context (clients, limiter, recorder)
 its pipelines use. Built once per level by the runner, and once per level in each worker process."""
 
 from __future__ import annotations
@@ -6,38 +6,38 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from harness.artifacts import AwsContext
-from harness.aws import Backend, ClientFactory, Limiter
+from harness.aws import Target, ClientFactory, Limiter
 from harness.aws.images import training_image
 from harness.clock import Clock
 from harness.events import Recorder
 from harness.runner.scenario import Scenario
 
 if TYPE_CHECKING:
-    from harness.aws.limiter import LimiterBackend
-    from harness.aws.limiter.redis_backend import RedisBackend
+    from harness.aws.limiter import LimiterStore
+    from harness.aws.limiter.redis_store import RedisStore
 
 
-def scenario_backend(scenario: Scenario, endpoint_url: str | None) -> Backend:
-    if scenario.backend == "sim":
+def scenario_target(scenario: Scenario, endpoint_url: str | None) -> Target:
+    if scenario.target == "sim":
         if endpoint_url is None:  # never the AWS endpoints with a simulator's run
-            raise ValueError(f'{scenario.source}: backend = "sim" needs the simulator\'s endpoint URL')
-        return Backend.simulator(endpoint_url, scenario.region)
-    return Backend.aws(scenario.region, scenario.aws_profile, endpoint_url)
+            raise ValueError(f'{scenario.source}: target = "sim" needs the simulator\'s endpoint URL')
+        return Target.simulator(endpoint_url, scenario.region)
+    return Target.aws(scenario.region, scenario.aws_profile, endpoint_url)
 
 
-def shared_limiter_backend(
+def shared_limiter_store(
     scenario: Scenario, endpoint_url: str | None, recorder: Recorder | None = None
-) -> RedisBackend | None:
-    """The scenario's Redis limiter backend, or None when its limiter lives in the run. Runs and
+) -> RedisStore | None:
+    """The scenario's Redis limiter store, or None when its limiter lives in the run. Runs and
     hosts share a namespace when they spend one account's quotas: on the simulator, the same
     endpoint and region; on AWS, the region (set `namespace` to the account id when one Redis
     serves several accounts)."""
     shared = scenario.limiter
     if not shared.redis_url or not scenario.retry_policy().uses_limiter:
         return None
-    from harness.aws.limiter.redis_backend import RedisBackend
+    from harness.aws.limiter.redis_store import RedisStore
 
-    where = endpoint_url if scenario.backend == "sim" else "aws"
+    where = endpoint_url if scenario.target == "sim" else "aws"
     # the scale is part of it: the scripts keep AWS time as Redis time / scale
     namespace = f"{shared.namespace or f'harness:{where}:{scenario.region}'}:x{scenario.time_scale:g}"
 
@@ -45,7 +45,7 @@ def shared_limiter_backend(
         if recorder is not None:
             recorder.record("limiter_fallback", message=message)
 
-    return RedisBackend(shared.redis_url, namespace, scenario.time_scale, shared.on_unreachable, on_fallback=fell_back)
+    return RedisStore(shared.redis_url, namespace, scenario.time_scale, shared.on_unreachable, on_fallback=fell_back)
 
 
 def scenario_context(
@@ -55,19 +55,19 @@ def scenario_context(
     prefix: str,
     recorder: Recorder,
     max_level: int,
-    limiter_backend: LimiterBackend | None = None,
+    limiter_store: LimiterStore | None = None,
     clock: Clock | None = None,
 ) -> AwsContext:
     """Fresh per level (no carried adaptation); shared with worker processes through a limiter
-    backend. Only the harness policy has a limiter: under botocore's policies nothing is shared
+    target. Only the harness policy has a limiter: under botocore's policies nothing is shared
     between pipelines, and a full concurrency quota is met by ResourceLimitExceeded and retried.
     clock: the run's clock (default: the wall at the scenario's time scale)."""
     clock = clock or Clock(scenario.time_scale)
     limiter = None
     if scenario.retry_policy().uses_limiter:
-        limiter = Limiter(scenario.quota_table(), scenario.time_scale, limiter_backend, clock=clock)
+        limiter = Limiter(scenario.quota_table(), scenario.time_scale, limiter_store, clock=clock)
     factory = ClientFactory(
-        scenario_backend(scenario, endpoint_url),
+        scenario_target(scenario, endpoint_url),
         scenario.retry(),
         recorder,
         limiter,

@@ -32,7 +32,7 @@ def record_start(
         scenario=scenario.name,
         levels=levels,
         time_scale=scenario.time_scale,
-        backend=scenario.backend,
+        target=scenario.target,
         profile=scenario.profile,
         policy=scenario.policy,
         prefix=prefix,

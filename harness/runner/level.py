@@ -17,7 +17,7 @@ from harness.events import Recorder
 from harness.events.context import bound
 from harness.pipelines.base import load_pipeline
 from harness.runner import arrivals
-from harness.runner.aws_context import scenario_context, shared_limiter_backend
+from harness.runner.aws_context import scenario_context, shared_limiter_store
 from harness.runner.cleanup import cleanup_run
 from harness.runner.executor import PipelineExecutor, StopSignals, failure_reason
 from harness.runner.orders import WorkOrder
@@ -30,8 +30,8 @@ from harness.stopping import stop_on
 if TYPE_CHECKING:
     import pandas as pd
 
-    from harness.aws.limiter import LimiterBackend
-    from harness.aws.limiter.redis_backend import RedisBackend
+    from harness.aws.limiter import LimiterStore
+    from harness.aws.limiter.redis_store import RedisStore
     from harness.sim import Simulator
 
 # After the grace period, teardowns are told to stop waiting; this long (wall) later the level
@@ -55,14 +55,14 @@ class RunState:
     executor: PipelineExecutor
     endpoint_url: str | None
     simulator: Simulator | None  # the embedded simulator, reset for every level
-    limiter_backend: RedisBackend | None  # the Redis limiter, or None
+    limiter_store: RedisStore | None  # the Redis limiter, or None
     clock: Clock | None  # a clock given to the run (a dry run's); else each level's wall clock
     request_abort: Callable[[], None]
     say: Callable[[str], None]
     finished: dict[int, Counter[str]] = field(default_factory=dict)  # each finished level's live counters
     counted: list[int] = field(default_factory=lambda: [0, 0])  # pipelines, failures from worker processes
 
-    def context(self, scenario: Scenario, limiter_backend: LimiterBackend | None = None) -> AwsContext:
+    def context(self, scenario: Scenario, limiter_store: LimiterStore | None = None) -> AwsContext:
         return scenario_context(
             scenario,
             self.endpoint_url,
@@ -70,7 +70,7 @@ class RunState:
             self.prefix,
             self.recorder,
             self.max_level,
-            limiter_backend=limiter_backend,
+            limiter_store=limiter_store,
             clock=self.clock or Clock(scenario.time_scale),
         )
 
@@ -79,7 +79,7 @@ class LevelRun:
     def __init__(self, run: RunState, level: int) -> None:
         self.run, self.level = run, level
         self.scenario = self._level_scenario()
-        self.limiter_backend = self._level_limiter()
+        self.limiter_store = self._level_limiter()
 
     def _level_scenario(self) -> Scenario:
         """The run's scenario at this level's time scale, with this level's limiter namespace where
@@ -87,27 +87,27 @@ class LevelRun:
         get it with their work order."""
         base, run = self.run.base, self.run
         scenario = replace(base, time_scale=base.time_scale_at(self.level))
-        shared = run.limiter_backend is not None and run.limiter_backend.shared
+        shared = run.limiter_store is not None and run.limiter_store.shared
         if shared and run.simulator is not None and not base.limiter.namespace:
             scenario = replace(
                 scenario, limiter=replace(scenario.limiter, namespace=f"harness:{run.run_id}:n{self.level}")
             )
         return scenario
 
-    def _level_limiter(self) -> RedisBackend | None:
+    def _level_limiter(self) -> RedisStore | None:
         """The Redis limiter at this level's time scale (its state is kept at it); none, or Redis
         out at the run's start: the run goes on with its own (warned once)."""
-        backend = self.run.limiter_backend
-        if backend is None or not backend.shared:
-            return backend
-        return shared_limiter_backend(self.scenario, self.run.endpoint_url, self.run.recorder)
+        store = self.run.limiter_store
+        if store is None or not store.shared:
+            return store
+        return shared_limiter_store(self.scenario, self.run.endpoint_url, self.run.recorder)
 
     def run_level(self, after_level: Callable[[], None] = lambda: None) -> None:
         """after_level: checks on the level's counters (abort thresholds), before its cleanup."""
         run, scenario, level = self.run, self.scenario, self.level
         if run.simulator is not None:  # fresh state for every level, same seed
             run.simulator.reset(time_scale=scenario.time_scale)
-        ctx = run.context(scenario, self.limiter_backend)
+        ctx = run.context(scenario, self.limiter_store)
         total = level * scenario.iterations if not scenario.duration_seconds else 0
         label = f"{level} arriving/h" if scenario.arrivals else f"N={level}"
         run.progress.start_level(

@@ -49,7 +49,7 @@ class SimulatorTime(ManualClock):
 def _dry_run_profile(scenario: Scenario, folder: Path) -> str:
     """The scenario's profile (for real AWS: aws-default) with only its lifecycle timings: every
     `*_seconds` of every lifecycle, no quota, no jitter, no failure."""
-    name = scenario.profile if scenario.backend == "sim" else "aws-default"
+    name = scenario.profile if scenario.target == "sim" else "aws-default"
     source = load_profile(name)
     lines = ['quota_table = "none"', "jitter = 0.0"]
     for lifecycle in ("feature_group", "athena_query", "training_job", "endpoint"):
@@ -75,7 +75,7 @@ def dry_run(scenario: Scenario) -> tuple[dict[str, float], dict[str, Any]]:
                 sim.reset(manual_time=True)
                 single = replace(
                     scenario,
-                    backend="sim",
+                    target="sim",
                     profile=profile,
                     time_scale=1.0,
                     pipelines={spec: 1.0},
@@ -248,7 +248,7 @@ def format_plan(plan: dict[str, Any]) -> str:
 def predict_sustainable_rate(scenario: Scenario, levels: list[int], say: Callable[[str], None]) -> float | None:
     """The open model: what `harness plan` predicts as the highest sustainable arrival rate, for a
     run to record beside the rate it measures (a dry run on a private simulator, a few seconds)."""
-    if not scenario.arrivals or scenario.backend != "sim":
+    if not scenario.arrivals or scenario.target != "sim":
         return None
     try:
         predicted: float | None = make_plan(scenario, max(levels))["sustainable_per_hour"]

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from multiprocessing.context import SpawnProcess
     from multiprocessing.synchronize import Event as ProcessEvent
 
-    from harness.aws.limiter import LimiterBackend
+    from harness.aws.limiter import LimiterStore
     from harness.aws.limiter.shared import SharedLimiterServer
     from harness.clock import Clock
     from harness.events import Recorder
@@ -229,13 +229,13 @@ def process_main(order: WorkOrder, stop: ProcessEvent, abort: ProcessEvent, limi
     exit_with_parent(orphaned)
     from harness.aws.limiter.shared import connect
     from harness.events import Recorder
-    from harness.runner.aws_context import shared_limiter_backend
+    from harness.runner.aws_context import shared_limiter_store
     from harness.runner.executor import StopSignals
 
     recorder = Recorder(Path(order.run_dir) / "events.db", order.run_id)
     try:
-        backend = connect(*limiter) if limiter else shared_limiter_backend(order.scenario, order.endpoint_url, recorder)
-        run_share(order, recorder, StopSignals(stop, abort), backend)
+        store = connect(*limiter) if limiter else shared_limiter_store(order.scenario, order.endpoint_url, recorder)
+        run_share(order, recorder, StopSignals(stop, abort), store)
     finally:
         recorder.close()
 
@@ -244,7 +244,7 @@ def run_share(
     order: WorkOrder,
     recorder: Recorder,
     signals: StopSignals,
-    limiter_backend: LimiterBackend | None,
+    limiter_store: LimiterStore | None,
     **where: str,
 ) -> None:
     """One process's share of a level's workers, as threads, until they are done. `where` (host,
@@ -267,7 +267,7 @@ def run_share(
         order.prefix,
         recorder,
         order.max_level,
-        limiter_backend=limiter_backend,
+        limiter_store=limiter_store,
     )
     executor = PipelineExecutor(scenario, recorder, order.prefix, signals)
     pipelines = {spec: load_pipeline(spec) for spec in scenario.pipelines}

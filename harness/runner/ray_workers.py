@@ -13,7 +13,7 @@ share as threads, as a worker process does. What crosses hosts:
   ignores it while it runs its share).
 
 The runner's host must be a node of the cluster (the hub writes the run folder there), and the
-backend must be reachable from every node: real AWS, or a simulator every node can reach.
+target must be reachable from every node: real AWS, or a simulator every node can reach.
 If the runner dies, Ray ends its job's workers with it: the tagged cleanup (`harness cleanup
 --run-id`) deletes what they left.
 """
@@ -253,7 +253,7 @@ def ray_worker_main(order: WorkOrder, hub: HubHandle) -> WorkerEnded:
     events it could not send (kept in a file on its host), for the runner to report."""
     import ray
     from harness.events.forwarding import ForwardingRecorder, clock_offset
-    from harness.runner.aws_context import shared_limiter_backend
+    from harness.runner.aws_context import shared_limiter_store
     from harness.runner.executor import StopSignals
     from harness.runner.pools import run_share
 
@@ -275,7 +275,7 @@ def ray_worker_main(order: WorkOrder, hub: HubHandle) -> WorkerEnded:
             order,
             recorder,
             signals,
-            shared_limiter_backend(order.scenario, order.endpoint_url, recorder),
+            shared_limiter_store(order.scenario, order.endpoint_url, recorder),
             node=ray.get_runtime_context().get_node_id(),
         )
     finally:

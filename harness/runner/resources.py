@@ -14,11 +14,11 @@ from harness.artifacts import AwsContext
 from harness.artifacts.context import RUN_TAG
 from harness.aws import ClientFactory
 from harness.events import Recorder
-from harness.runner.aws_context import scenario_backend, shared_limiter_backend
+from harness.runner.aws_context import scenario_target, shared_limiter_store
 from harness.runner.scenario import Scenario
 
 if TYPE_CHECKING:
-    from harness.aws.limiter.redis_backend import RedisBackend
+    from harness.aws.limiter.redis_store import RedisStore
     from harness.runner.ray_workers import RayConnection
     from harness.sim import Simulator
 
@@ -28,7 +28,7 @@ Say = Callable[[str], None]
 @contextlib.contextmanager
 def embedded_simulator(scenario: Scenario, endpoint_url: str | None) -> Iterator[Simulator | None]:
     """The simulator the run starts itself (none on AWS, or when one already runs at endpoint_url)."""
-    if scenario.backend != "sim" or endpoint_url is not None:
+    if scenario.target != "sim" or endpoint_url is not None:
         yield None
         return
     from harness.sim import Simulator
@@ -58,40 +58,40 @@ def ray_cluster(scenario: Scenario) -> Iterator[RayConnection | None]:
 
 def guard_account(scenario: Scenario, endpoint_url: str | None, allowed_accounts: list[str], say: Say) -> None:
     """Real AWS: identify the account and refuse before anything is written anywhere."""
-    if scenario.backend != "aws":
+    if scenario.target != "aws":
         return
     if endpoint_url is None and scenario.time_scale != 1.0:
         raise ValueError(
             f"{scenario.source}: time_scale = {scenario.time_scale!r} is not allowed; "
-            'expected 1.0 with backend = "aws" (AWS runs in real time)'
+            'expected 1.0 with target = "aws" (AWS runs in real time)'
         )
     from harness.aws.account import check_account
 
-    sts = ClientFactory(scenario_backend(scenario, endpoint_url), scenario.retry()).client("sts")
+    sts = ClientFactory(scenario_target(scenario, endpoint_url), scenario.retry()).client("sts")
     check_account(sts, scenario.region, allowed_accounts, say=say)
 
 
 def connect_shared_limiter(
     scenario: Scenario, endpoint_url: str | None, recorder: Recorder, say: Say
-) -> RedisBackend | None:
+) -> RedisStore | None:
     """The scenario's Redis limiter, reached before the first pipeline: a wrong URL stops the run
     here (on_unreachable = "fail") or is a warning at its start ("local"), not in the middle.
     None when the limiter lives in the run."""
-    backend = shared_limiter_backend(scenario, endpoint_url, recorder)
-    if backend is None:
+    store = shared_limiter_store(scenario, endpoint_url, recorder)
+    if store is None:
         return None
-    from harness.aws.limiter.redis_backend import LimiterUnreachable, without_password
+    from harness.aws.limiter.redis_store import LimiterUnreachable, without_password
 
     try:
-        backend.check()
+        store.check()
     except LimiterUnreachable:
         if scenario.limiter.on_unreachable == "fail":
             raise
-        backend.now()  # falls back, with the warning
+        store.now()  # falls back, with the warning
     else:
-        say(f"limiter: shared through {without_password(backend.url)} (namespace {backend.namespace})")
-    recorder.set_meta(shared_limiter=backend.shared)
-    return backend
+        say(f"limiter: shared through {without_password(store.url)} (namespace {store.namespace})")
+    recorder.set_meta(shared_limiter=store.shared)
+    return store
 
 
 def prepare_bucket(ctx: AwsContext, scenario: Scenario, run_id: str) -> None:

@@ -156,7 +156,7 @@ class Runner:
             try:
                 simulator = held.enter_context(embedded_simulator(scenario, self.endpoint_url))
                 endpoint_url = self.endpoint_url or (simulator.endpoint_url if simulator else None)
-                limiter_backend = connect_shared_limiter(scenario, endpoint_url, recorder, self.say)
+                limiter_store = connect_shared_limiter(scenario, endpoint_url, recorder, self.say)
                 self.state = RunState(
                     scenario,
                     self.run_id,
@@ -169,7 +169,7 @@ class Runner:
                     executor,
                     endpoint_url,
                     simulator,
-                    limiter_backend,
+                    limiter_store,
                     self.clock,
                     self.request_abort,
                     self.say,
@@ -200,8 +200,8 @@ class Runner:
         scenario = self.scenario
         folder.record_start(recorder, self.run_id, self.prefix, scenario, self.levels, self.predicted_rate)
         self.say(
-            f"run {self.run_id}: {scenario.name} on {scenario.backend}"
-            f"{' (' + scenario.profile + ')' if scenario.backend == 'sim' else ''}, policy {scenario.policy},"
+            f"run {self.run_id}: {scenario.name} on {scenario.target}"
+            f"{' (' + scenario.profile + ')' if scenario.target == 'sim' else ''}, policy {scenario.policy},"
             f" levels {', '.join(map(str, self.levels))}, {folder.time_scales_text(scenario, self.levels)}"
         )
         if self.predicted_rate:
@@ -220,13 +220,13 @@ class Runner:
     def _final_cleanup(self, recorder: Recorder) -> list[Resource]:
         """Whatever still carries the run's tag goes; what cannot be deleted is reported."""
         state = self.state
-        if state is None or state.endpoint_url is None and self.scenario.backend == "sim":
+        if state is None or state.endpoint_url is None and self.scenario.target == "sim":
             return []
         try:
-            ctx = state.context(self.scenario, state.limiter_backend)
+            ctx = state.context(self.scenario, state.limiter_store)
             cleanup_run(ctx, self.prefix, self.run_id, say=lambda line: self.say("cleanup: " + line))
             return find_run_resources(ctx, self.prefix, self.run_id)
-        except Exception as err:  # noqa: BLE001 - the backend may be gone; say so, keep the events
+        except Exception as err:  # noqa: BLE001 - the target may be gone; say so, keep the events
             self.say(f"cleanup could not finish: {err}")
             recorder.record("cleanup", outcome="failed", error=str(err)[:300])
             return []

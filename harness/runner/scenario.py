@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.artifacts.context import Deadlines
-from harness.aws.limiter.redis_backend import ON_UNREACHABLE, without_password
+from harness.aws.limiter.redis_store import ON_UNREACHABLE, without_password
 from harness.aws.policies import POLICIES, SDK_DEFAULT, RetryPolicy, RetrySettings, policy_named
 from harness.config import ConfigError, Section, read_toml
-from harness.runner.arrivals import Stage
+from harness.runner.arrivals import RampStage
 from harness.quotas import DEFAULT_TABLE, Quota, QuotaTable, load_table, parse_rows
 from harness.profiles import available_profiles, load_profile
 
@@ -65,8 +65,8 @@ class SharedLimiter:
     and host that uses the same Redis and namespace (runs that spend one account's quotas)."""
 
     redis_url: str | None = None
-    namespace: str | None = None  # default: the backend, endpoint and region (see aws_context)
-    on_unreachable: str = "local"  # or "fail": see harness/aws/limiter/redis_backend.py
+    namespace: str | None = None  # default: the target, endpoint and region (see aws_context)
+    on_unreachable: str = "local"  # or "fail": see harness/aws/limiter/redis_store.py
 
 
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
@@ -92,7 +92,7 @@ class Scenario:
     name: str
     source: str
     description: str = ""
-    backend: str = "sim"
+    target: str = "sim"
     profile: str = "aws-default"
     region: str = "us-east-1"
     aws_profile: str | None = None
@@ -115,7 +115,7 @@ class Scenario:
     # a ramp instead of fixed rates (k6's ramping-arrival-rate): one level, the rate moving from
     # start_rate to each stage's target over its duration
     start_rate: float = 0.0
-    arrival_stages: list[Stage] = field(default_factory=list)
+    arrival_stages: list[RampStage] = field(default_factory=list)
     ramp_up_seconds: float = 0.0
     # "threads", or spread over `processes` worker processes ("processes") or Ray workers ("ray",
     # on the cluster at `ray_address`: a run across hosts), each running its share as threads
@@ -186,6 +186,16 @@ def resolve_path(name_or_path: str) -> Path:
     raise ConfigError("scenario", "scenario", name_or_path, "a TOML path or one of " + ", ".join(names))
 
 
+def parse_target(root: Section) -> str:
+    """target = "sim" or "aws": where the run's calls go. `backend` was its name before; it is
+    still read, so older scenarios run unchanged."""
+    if root.has("backend"):
+        if root.has("target"):
+            raise root.error("backend", root.raw("backend"), "nothing beside target (backend is its older name)")
+        return root.string("backend", "sim", choices=["sim", "aws"])
+    return root.string("target", "sim", choices=["sim", "aws"])
+
+
 def load_scenario(name_or_path: str) -> Scenario:
     path = resolve_path(name_or_path)
     return parse_scenario(read_toml(path), str(path), path.stem)
@@ -193,7 +203,7 @@ def load_scenario(name_or_path: str) -> Scenario:
 
 def parse_scenario(data: dict[str, Any], source: str, name: str) -> Scenario:
     root = Section(data, source)
-    backend = root.string("backend", "sim", choices=["sim", "aws"])
+    target = parse_target(root)
     profile = root.raw("profile", "aws-default")
     check_profile(profile, source)
     stages = parse_stages(root)
@@ -207,7 +217,7 @@ def parse_scenario(data: dict[str, Any], source: str, name: str) -> Scenario:
             "arriving at rates (arrival_rates)",
         )
     levels = (
-        [max(1, int(round(max(s.target for s in stages))))]
+        [max(1, int(round(max(s.end_rate for s in stages))))]
         if stages
         else root.raw("arrival_rates" if arrivals else "levels", [4])
     )
@@ -261,20 +271,20 @@ def parse_scenario(data: dict[str, Any], source: str, name: str) -> Scenario:
     )
     dash.done()
 
-    account = parse_account(root.section("account"), backend)
+    account = parse_account(root.section("account"), target)
     limiter = parse_limiter(root.section("limiter"))
 
     scenario = Scenario(
         name=root.string("name", name),
         source=source,
         description=root.string("description", ""),
-        backend=backend,
+        target=target,
         profile=profile,
-        region=root.string("region", "us-east-1" if backend == "sim" else None, required=backend == "aws"),
+        region=root.string("region", "us-east-1" if target == "sim" else None, required=target == "aws"),
         aws_profile=root.string("aws_profile"),
         allowed_accounts=list(accounts),
-        time_scale=root.number("time_scale", 1.0 if backend == "aws" else 1 / 30, minimum=1e-4, maximum=1.0),
-        level_time_scales=parse_level_time_scales(root.section("level_time_scale"), backend),
+        time_scale=root.number("time_scale", 1.0 if target == "aws" else 1 / 30, minimum=1e-4, maximum=1.0),
+        level_time_scales=parse_level_time_scales(root.section("level_time_scale"), target),
         seed=root.integer("seed", 0, minimum=0),
         policy=root.string("policy", "harness", choices=POLICIES),
         max_attempts=parse_max_attempts(root),
@@ -350,8 +360,9 @@ def check_params(params: dict[str, Any], pipelines: dict[str, Pipeline], source:
                 raise ConfigError(source, f"params.{key}", value, f"{param.kind} ({spec}: {param.help})")
 
 
-def parse_stages(root: Section) -> list[Stage]:
-    """arrival_stages = [{ target = 60, duration_seconds = 1800 }, ...] and start_rate."""
+def parse_stages(root: Section) -> list[RampStage]:
+    """arrival_stages = [{ end_rate = 60, duration_seconds = 1800 }, ...] and start_rate. (k6 calls
+    end_rate `target`; that name is read too.)"""
     if not root.has("arrival_stages"):
         return []
     for key in ("arrival_rates", "levels", "duration_seconds"):
@@ -363,15 +374,20 @@ def parse_stages(root: Section) -> list[Stage]:
     stages = []
     for row in rows:
         stages.append(
-            Stage(
-                row.number("target", required=True, minimum=0.0, maximum=100000.0),
+            RampStage(
+                row.number(
+                    "target" if row.has("target") and not row.has("end_rate") else "end_rate",
+                    required=True,
+                    minimum=0.0,
+                    maximum=100000.0,
+                ),
                 row.number("duration_seconds", required=True, above=0.0),
             )
         )
         row.done()
-    if not stages or max(s.target for s in stages) < 1:
+    if not stages or max(s.end_rate for s in stages) < 1:
         raise root.error(
-            "arrival_stages", root.raw("arrival_stages"), "stages with a target of 1 pipeline per hour or more"
+            "arrival_stages", root.raw("arrival_stages"), "stages with an end_rate of 1 pipeline per hour or more"
         )
     return stages
 
@@ -413,18 +429,18 @@ def parse_thresholds(root: Section) -> tuple[list[str], list[str]]:
     return checks, aborts
 
 
-def parse_level_time_scales(section: Section, backend: str) -> dict[int, float]:
+def parse_level_time_scales(section: Section, target: str) -> dict[int, float]:
     """[level_time_scale] 128 = 0.1: from N=128 on, one wall second is 10 AWS seconds."""
     scales = {}
     for key in list(section.data):
         if not key.isdigit() or int(key) < 1:
             raise section.error(key, section.data[key], "a level (an integer >= 1) = a time scale")
         scales[int(key)] = section.number(key, minimum=1e-4, maximum=1.0)
-    if scales and backend == "aws":
+    if scales and target == "aws":
         raise section.error(
             next(iter(section.data)),
             next(iter(scales.values())),
-            'nothing with backend = "aws" (AWS runs in real time)',
+            'nothing with target = "aws" (AWS runs in real time)',
         )
     section.done()
     return dict(sorted(scales.items()))
@@ -492,11 +508,11 @@ def parse_max_attempts(root: Section) -> int | None:
     return value
 
 
-def parse_account(section: Section, backend: str) -> Account:
+def parse_account(section: Section, target: str) -> Account:
     def matching(key: str, pattern: re.Pattern[str], allowed: str, required: bool = False) -> str | None:
         value = section.string(key)
         if value is None and required:
-            raise section.error(key, None, allowed + ' (required with backend = "aws")')
+            raise section.error(key, None, allowed + ' (required with target = "aws")')
         if value is not None and not pattern.match(value):
             raise section.error(key, value, allowed)
         return value
@@ -512,7 +528,7 @@ def parse_account(section: Section, backend: str) -> Account:
         )
     account = Account(
         role_arn=matching(
-            "role_arn", ROLE_ARN, "an IAM role ARN like arn:aws:iam::111122223333:role/name", required=backend == "aws"
+            "role_arn", ROLE_ARN, "an IAM role ARN like arn:aws:iam::111122223333:role/name", required=target == "aws"
         ),
         training_image=matching(
             "training_image", IMAGE, "an image URI like 111122223333.dkr.ecr.eu-west-1.amazonaws.com/repository:tag"

@@ -24,10 +24,8 @@ def rerun_with(
     from harness.report import whatif
 
     scenario = load_scenario(scenario_name or metrics["scenario"])
-    if scenario.backend != "sim":
-        raise ValueError(
-            f"--verify reruns on the simulator; scenario {scenario.name} has backend = {scenario.backend!r}"
-        )
+    if scenario.target != "sim":
+        raise ValueError(f"--verify reruns on the simulator; scenario {scenario.name} has target = {scenario.target!r}")
     out.mkdir(parents=True, exist_ok=True)
     scenario.profile = whatif.verify_profile(scenario.profile, rows, out)
     scenario.quota_overrides = list(scenario.quota_overrides) + rows

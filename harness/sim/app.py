@@ -30,7 +30,7 @@ from harness.sim.athena import Athena
 from harness.sim.calls import Call
 from harness.sim.catalog import MotoCatalog
 from harness.sim.featurestore import RecordStore
-from harness.sim.lifecycle import Clock, Lifecycles
+from harness.sim.lifecycle import Lifecycle, Lifecycles
 from harness.sim.motobridge import Moto, is_error_page
 from harness.profiles import Profile, Storm, load_profile
 from harness.sim.replies import ApiError, Gap, Reply
@@ -83,11 +83,11 @@ class SimulatorApp:
     # --- configuration and reset ---------------------------------------------------------
     def configure(self, profile: Profile, seed: int, time_scale: float, manual_time: bool = False) -> None:
         self.profile, self.seed, self.time_scale = profile, seed, time_scale
-        self.quotas = profile.quotas  # AWS time: the buckets run on the lifecycles' AWS clock
+        self.quotas = profile.quotas  # AWS time: the buckets run on the lifecycles' AWS lifecycle
         self.buckets: dict[tuple[str, str, str, str], TokenBucket | None] = {}  # None: no rate quota
         self.rngs: dict[str, random.Random] = {}
         self.lifecycles = Lifecycles(profile, seed, time_scale, manual_time)
-        epoch = time.time()  # the wall-clock date AWS time 0 stands for, in timestamps
+        epoch = time.time()  # the wall-lifecycle date AWS time 0 stands for, in timestamps
         fg = profile.feature_group
         self.records = RecordStore(self.lifecycles.now, seed, (fg.rows_min_seconds, fg.rows_max_seconds), epoch)
         self.catalogs: dict[tuple[str, str], MotoCatalog] = {}
@@ -336,31 +336,31 @@ class SimulatorApp:
 
     # --- lifecycle side effects ------------------------------------------------------------
     def _tick(self) -> None:
-        """Apply what the clocks say is due: offline-store tables appear, deletions finish."""
+        """Apply what the lifecycles say is due: offline-store tables appear, deletions finish."""
         now = time.monotonic()
         if now < self._next_tick and self.lifecycles.manual_time is None:
             return
         self._next_tick = now + TICK_SECONDS
         tables, gone = self.lifecycles.due()
-        for clock in tables:
-            self._make_offline_table(clock)
-        for clock in gone:
-            self._finish_delete(clock)
+        for lifecycle in tables:
+            self._make_offline_table(lifecycle)
+        for lifecycle in gone:
+            self._finish_delete(lifecycle)
         self.athena.settle()
 
-    def _make_offline_table(self, clock: Clock) -> None:
+    def _make_offline_table(self, lifecycle: Lifecycle) -> None:
         from moto.glue.models import glue_backends
         from moto.s3.models import s3_backends
         from moto.sagemaker.models import sagemaker_backends
 
-        clock.table_made = True
-        backend = sagemaker_backends[clock.account][clock.region]
-        group = next((g for g in backend.feature_groups.values() if g.feature_group_name == clock.name), None)
+        lifecycle.table_made = True
+        backend = sagemaker_backends[lifecycle.account][lifecycle.region]
+        group = next((g for g in backend.feature_groups.values() if g.feature_group_name == lifecycle.name), None)
         config = (group.offline_store_config or {}) if group else {}
         catalog, storage = config.get("DataCatalogConfig"), config.get("S3StorageConfig") or {}
         if group is None or not catalog:
             return
-        data_catalog = glue_backends[clock.account][clock.region]
+        data_catalog = glue_backends[lifecycle.account][lifecycle.region]
         if catalog["Database"] not in data_catalog.databases:
             data_catalog.create_database(catalog["Database"], {"Name": catalog["Database"]})
         location = storage.get("ResolvedOutputS3Uri", "")
@@ -384,33 +384,33 @@ class SimulatorApp:
             },
         )
         names = [c["Name"] for c in columns]
-        clock.offline_table = (catalog["Database"], catalog["TableName"])
-        self._catalog(clock.account, clock.region).sources[clock.offline_table] = lambda: self.records.offline_rows(
-            clock.account, clock.region, clock.name, names
+        lifecycle.offline_table = (catalog["Database"], catalog["TableName"])
+        self._catalog(lifecycle.account, lifecycle.region).sources[lifecycle.offline_table] = lambda: (
+            self.records.offline_rows(lifecycle.account, lifecycle.region, lifecycle.name, names)
         )
         if location.startswith("s3://"):
             bucket, _, prefix = location[5:].partition("/")
             try:
-                s3_backends[clock.account]["aws"].put_object(bucket, f"{prefix}/_offline_store_ready", b"")
+                s3_backends[lifecycle.account]["aws"].put_object(bucket, f"{prefix}/_offline_store_ready", b"")
             except Exception:  # the pipeline's bucket may be gone; the table still appears
                 pass
         self.stats.note("offline_tables_created")
 
-    def _finish_delete(self, clock: Clock) -> None:
+    def _finish_delete(self, lifecycle: Lifecycle) -> None:
         from moto.sagemaker.models import sagemaker_backends
 
-        backend = sagemaker_backends[clock.account][clock.region]
-        if clock.kind == "feature_group":
+        backend = sagemaker_backends[lifecycle.account][lifecycle.region]
+        if lifecycle.kind == "feature_group":
             for arn, group in list(backend.feature_groups.items()):
-                if group.feature_group_name == clock.name:
+                if group.feature_group_name == lifecycle.name:
                     del backend.feature_groups[arn]
-            self.records.drop(clock.account, clock.region, clock.name)
-            if clock.offline_table:  # its rows are gone; the Glue table, if left, reads as empty
-                self._catalog(clock.account, clock.region).sources.pop(clock.offline_table, None)
-        elif clock.kind == "endpoint":
-            backend.endpoints.pop(clock.name, None)
-        self.lifecycles.forget(clock)
-        self.stats.note(f"{clock.kind}_deleted")
+            self.records.drop(lifecycle.account, lifecycle.region, lifecycle.name)
+            if lifecycle.offline_table:  # its rows are gone; the Glue table, if left, reads as empty
+                self._catalog(lifecycle.account, lifecycle.region).sources.pop(lifecycle.offline_table, None)
+        elif lifecycle.kind == "endpoint":
+            backend.endpoints.pop(lifecycle.name, None)
+        self.lifecycles.forget(lifecycle)
+        self.stats.note(f"{lifecycle.kind}_deleted")
 
     def _inventory(self) -> dict[str, int]:
         """What the account holds now, by kind, over every account and region: the simulator's

@@ -1,7 +1,7 @@
 """Resource lifecycles in scaled AWS time.
 
-moto makes every resource final at once. Here each created resource gets a clock: its status in
-describe and list answers is rewritten from that clock (Creating -> Created/InService/Completed,
+moto makes every resource final at once. Here each created resource gets a lifecycle: its status in
+describe and list answers is rewritten from that lifecycle (Creating -> Created/InService/Completed,
 Deleting -> gone), so moto stays the store and this module only decides *when*.
 Feature groups also get their offline store late: OfflineStoreStatus turns Active after a delay
 and the Glue table (plus an S3 object under the offline-store prefix) appears later still, or,
@@ -21,7 +21,7 @@ KINDS = ("feature_group", "training_job", "endpoint")
 
 
 @dataclass
-class Clock:
+class Lifecycle:
     kind: str
     name: str
     account: str
@@ -40,11 +40,11 @@ class Clock:
 class Lifecycles:
     def __init__(self, profile: Profile, seed: int, time_scale: float, manual_time: bool = False) -> None:
         """manual_time: AWS time stands still until `advance` moves it (a client that runs on a
-        virtual clock drives it, as `harness plan`'s dry run does); else it follows the wall."""
+        virtual lifecycle drives it, as `harness plan`'s dry run does); else it follows the wall."""
         self.profile, self.seed, self.time_scale = profile, seed, time_scale
         self._start = time.monotonic()
         self.manual_time = 0.0 if manual_time else None
-        self._clocks: dict[tuple[str, str, str, str], Clock] = {}
+        self._lifecycles: dict[tuple[str, str, str, str], Lifecycle] = {}
         self._draws: dict[str, random.Random] = {}
         self._lock = threading.Lock()
         self.transitions = 0
@@ -77,16 +77,16 @@ class Lifecycles:
         j = self.profile.jitter
         return seconds * rng.uniform(1 - j, 1 + j)
 
-    def start(self, kind: str, account: str, region: str, name: str) -> Clock:
+    def start(self, kind: str, account: str, region: str, name: str) -> Lifecycle:
         rng, now, p = self._fate(kind), self.now(), self.profile
         if kind == "feature_group":
             ready = now + self._jittered(rng, p.feature_group.create_seconds)
             offline = ready + self._jittered(rng, p.feature_group.offline_store_seconds)
             never = rng.random() < p.feature_group.never_fraction
             table = None if never else offline + self._jittered(rng, p.feature_group.table_seconds)
-            clock = Clock(kind, name, account, region, ready, offline_at=offline, table_at=table)
+            lifecycle = Lifecycle(kind, name, account, region, ready, offline_at=offline, table_at=table)
         elif kind == "training_job":
-            clock = Clock(
+            lifecycle = Lifecycle(
                 kind,
                 name,
                 account,
@@ -95,7 +95,7 @@ class Lifecycles:
                 fails=rng.random() < p.training_job.fail_fraction,
             )
         else:
-            clock = Clock(
+            lifecycle = Lifecycle(
                 kind,
                 name,
                 account,
@@ -103,49 +103,49 @@ class Lifecycles:
                 now + self._jittered(rng, p.endpoint.create_seconds),
                 fails=rng.random() < p.endpoint.fail_fraction,
             )
-        clock.started_at = now
+        lifecycle.started_at = now
         with self._lock:
-            self._clocks[(kind, account, region, name)] = clock
-        return clock
+            self._lifecycles[(kind, account, region, name)] = lifecycle
+        return lifecycle
 
-    def get(self, kind: str, account: str, region: str, name: str) -> Clock | None:
-        return self._clocks.get((kind, account, region, name))
+    def get(self, kind: str, account: str, region: str, name: str) -> Lifecycle | None:
+        return self._lifecycles.get((kind, account, region, name))
 
-    def start_deleting(self, clock: Clock) -> None:
+    def start_deleting(self, lifecycle: Lifecycle) -> None:
         seconds = {
             "feature_group": self.profile.feature_group.delete_seconds,
             "endpoint": self.profile.endpoint.delete_seconds,
-        }.get(clock.kind, 0.0)
-        if clock.deleting_until is None:
-            clock.deleting_until = self.now() + self._jittered(self._rng("delete", clock.name), seconds)
+        }.get(lifecycle.kind, 0.0)
+        if lifecycle.deleting_until is None:
+            lifecycle.deleting_until = self.now() + self._jittered(self._rng("delete", lifecycle.name), seconds)
 
-    def start_stopping(self, clock: Clock) -> None:
+    def start_stopping(self, lifecycle: Lifecycle) -> None:
         """StopTrainingJob: Stopping now, Stopped after the profile's stop_seconds."""
-        if clock.stopping_until is None:
+        if lifecycle.stopping_until is None:
             seconds = self.profile.training_job.stop_seconds
-            clock.stopping_until = self.now() + self._jittered(self._rng("stop", clock.name), seconds)
+            lifecycle.stopping_until = self.now() + self._jittered(self._rng("stop", lifecycle.name), seconds)
 
-    def forget(self, clock: Clock) -> None:
+    def forget(self, lifecycle: Lifecycle) -> None:
         with self._lock:
-            self._clocks.pop((clock.kind, clock.account, clock.region, clock.name), None)
+            self._lifecycles.pop((lifecycle.kind, lifecycle.account, lifecycle.region, lifecycle.name), None)
 
-    def status(self, clock: Clock) -> str:
+    def status(self, lifecycle: Lifecycle) -> str:
         now = self.now()
-        if clock.kind == "feature_group":
-            if clock.deleting_until is not None:
+        if lifecycle.kind == "feature_group":
+            if lifecycle.deleting_until is not None:
                 return "Deleting"
-            return "Creating" if now < clock.ready_at else "Created"
-        if clock.kind == "training_job":
-            if clock.stopping_until is not None:
-                return "Stopping" if now < clock.stopping_until else "Stopped"
-            if now < clock.ready_at:
+            return "Creating" if now < lifecycle.ready_at else "Created"
+        if lifecycle.kind == "training_job":
+            if lifecycle.stopping_until is not None:
+                return "Stopping" if now < lifecycle.stopping_until else "Stopped"
+            if now < lifecycle.ready_at:
                 return "InProgress"
-            return "Failed" if clock.fails else "Completed"
-        if clock.deleting_until is not None:
+            return "Failed" if lifecycle.fails else "Completed"
+        if lifecycle.deleting_until is not None:
             return "Deleting"
-        if now < clock.ready_at:
+        if now < lifecycle.ready_at:
             return "Creating"
-        return "Failed" if clock.fails else "InService"
+        return "Failed" if lifecycle.fails else "InService"
 
     def in_progress(self, kind: str, account: str, region: str) -> int:
         """Resources that hold a concurrency quota: feature groups Creating, training jobs
@@ -156,33 +156,33 @@ class Lifecycles:
             "endpoint": {"Creating", "InService"},
         }[kind]
         with self._lock:
-            clocks = [
-                c for c in self._clocks.values() if c.kind == kind and c.account == account and c.region == region
+            lifecycles = [
+                c for c in self._lifecycles.values() if c.kind == kind and c.account == account and c.region == region
             ]
-        return sum(1 for c in clocks if self.status(c) in busy)
+        return sum(1 for c in lifecycles if self.status(c) in busy)
 
-    def due(self) -> tuple[list[Clock], list[Clock]]:
+    def due(self) -> tuple[list[Lifecycle], list[Lifecycle]]:
         """(feature groups whose Glue table is now due, resources whose deletion has finished)."""
         now = self.now()
         with self._lock:
-            clocks = list(self._clocks.values())
+            lifecycles = list(self._lifecycles.values())
         tables = [
             c
-            for c in clocks
+            for c in lifecycles
             if c.kind == "feature_group"
             and not c.table_made
             and c.deleting_until is None
             and c.table_at is not None
             and now >= c.table_at
         ]
-        gone = [c for c in clocks if c.deleting_until is not None and now >= c.deleting_until]
+        gone = [c for c in lifecycles if c.deleting_until is not None and now >= c.deleting_until]
         return tables, gone
 
     def counts(self) -> dict[str, dict[str, int]]:
         with self._lock:
-            clocks = list(self._clocks.values())
+            lifecycles = list(self._lifecycles.values())
         out: dict[str, dict[str, int]] = {k: {} for k in KINDS}
-        for clock in clocks:
-            status = self.status(clock)
-            out[clock.kind][status] = out[clock.kind].get(status, 0) + 1
+        for lifecycle in lifecycles:
+            status = self.status(lifecycle)
+            out[lifecycle.kind][status] = out[lifecycle.kind].get(status, 0) + 1
         return out

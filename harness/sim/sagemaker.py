@@ -1,7 +1,7 @@
 """SageMaker's control plane where moto lacks it or gets it wrong.
 
-moto stays the store. Creates start a lifecycle clock (and meet the account's concurrency
-quotas); describes and lists get their status rewritten from that clock; and the calls moto
+moto stays the store. Creates start a lifecycle (and meet the account's concurrency
+quotas); describes and lists get their status rewritten from that lifecycle; and the calls moto
 lacks or answers unlike AWS are answered here: feature groups listed, described and deleted,
 StopTrainingJob, model package versions (numbered and named as AWS does) and deletes, tags
 (added or overwritten by key, at most 50), and InvokeEndpoint on an endpoint that is InService.
@@ -34,7 +34,7 @@ STATUS_FILTERS = {
     "ListEndpoints": ("Endpoints", "EndpointStatus"),
     "ListTrainingJobs": ("TrainingJobSummaries", "TrainingJobStatus"),
 }
-# Creates whose name must be free, as AWS checks it and moto does not (the lifecycle clock would
+# Creates whose name must be free, as AWS checks it and moto does not (the lifecycle would
 # restart): operation -> (name field, moto's store, ARN resource type, what AWS calls it)
 NAMED_CREATES = {
     "CreateEndpoint": ("EndpointName", "endpoints", "endpoint", "endpoint"),
@@ -140,14 +140,14 @@ class SageMaker:
     def feature_group_schema(self, call: Call, name: str) -> FeatureGroupSchema | None:
         """What the runtime needs of a Created feature group (None if there is none)."""
         group = self._feature_group(call, name)
-        clock = self.lifecycles.get("feature_group", call.account, call.region, name)
-        if group is None or (clock is not None and self.lifecycles.status(clock) != "Created"):
+        lifecycle = self.lifecycles.get("feature_group", call.account, call.region, name)
+        if group is None or (lifecycle is not None and self.lifecycles.status(lifecycle) != "Created"):
             return None
         types = {d.get("FeatureName"): d.get("FeatureType") for d in group.feature_definitions or []}
         return FeatureGroupSchema(group.record_identifier_feature_name, group.event_time_feature_name, types)
 
     def passthrough(self, call: Call, params: dict) -> Reply:
-        """moto answers; creates start a clock, describes and lists get their status rewritten.
+        """moto answers; creates start a lifecycle, describes and lists get their status rewritten.
         params: the request moto gets (a handler may have changed the call's own)."""
         kind = CREATE_KINDS.get(call.operation)
         if kind is not None:
@@ -191,26 +191,26 @@ class SageMaker:
         return reply
 
     def _status_of(self, call: Call, kind: str, name: str) -> str | None:
-        clock = self.lifecycles.get(kind, call.account, call.region, name)
-        return None if clock is None else self.lifecycles.status(clock)
+        lifecycle = self.lifecycles.get(kind, call.account, call.region, name)
+        return None if lifecycle is None else self.lifecycles.status(lifecycle)
 
     def _rewrite_DescribeFeatureGroup(self, call: Call, answer: dict) -> None:
-        clock = self.lifecycles.get("feature_group", call.account, call.region, answer.get("FeatureGroupName", ""))
-        if clock is None:
+        lifecycle = self.lifecycles.get("feature_group", call.account, call.region, answer.get("FeatureGroupName", ""))
+        if lifecycle is None:
             return
-        answer["FeatureGroupStatus"] = self.lifecycles.status(clock)
-        self._stamp(answer, clock, answer["FeatureGroupStatus"], ("Created", "CreateFailed"))
+        answer["FeatureGroupStatus"] = self.lifecycles.status(lifecycle)
+        self._stamp(answer, lifecycle, answer["FeatureGroupStatus"], ("Created", "CreateFailed"))
         if (call.account, call.region, answer.get("FeatureGroupName", "")) in self.online_only:
             answer.pop("OfflineStoreConfig", None)
             answer.pop("OfflineStoreStatus", None)
-        elif answer.get("OfflineStoreConfig") and self.lifecycles.now() >= (clock.offline_at or 0):
+        elif answer.get("OfflineStoreConfig") and self.lifecycles.now() >= (lifecycle.offline_at or 0):
             answer["OfflineStoreStatus"] = {"Status": "Active"}
 
     def _rewrite_DescribeTrainingJob(self, call: Call, answer: dict) -> None:
-        clock = self.lifecycles.get("training_job", call.account, call.region, answer.get("TrainingJobName", ""))
-        if clock is None:
+        lifecycle = self.lifecycles.get("training_job", call.account, call.region, answer.get("TrainingJobName", ""))
+        if lifecycle is None:
             return
-        status = self.lifecycles.status(clock)
+        status = self.lifecycles.status(lifecycle)
         answer["TrainingJobStatus"] = status
         answer["SecondaryStatus"] = {
             "InProgress": "Training",
@@ -222,13 +222,19 @@ class SageMaker:
         if status == "Failed":
             answer["FailureReason"] = "AlgorithmError: simulated training failure"
         # moto answers a fixed date for both; AWS's follow the job, and a finished job is billed
-        answer["CreationTime"] = answer["TrainingStartTime"] = self.epoch + clock.started_at
+        answer["CreationTime"] = answer["TrainingStartTime"] = self.epoch + lifecycle.started_at
         for key in ("TrainingEndTime", "TrainingTimeInSeconds", "BillableTimeInSeconds"):
             answer.pop(key, None)
-        ended = {"Completed": clock.ready_at, "Failed": clock.ready_at, "Stopped": clock.stopping_until}.get(status)
+        ended = {
+            "Completed": lifecycle.ready_at,
+            "Failed": lifecycle.ready_at,
+            "Stopped": lifecycle.stopping_until,
+        }.get(status)
         if ended is not None:
             answer["TrainingEndTime"] = self.epoch + ended
-            answer["TrainingTimeInSeconds"] = answer["BillableTimeInSeconds"] = max(1, int(ended - clock.started_at))
+            answer["TrainingTimeInSeconds"] = answer["BillableTimeInSeconds"] = max(
+                1, int(ended - lifecycle.started_at)
+            )
 
     def _rewrite_ListTrainingJobs(self, call: Call, answer: dict) -> None:
         for summary in answer.get("TrainingJobSummaries", []):
@@ -236,19 +242,19 @@ class SageMaker:
                 call, "training_job", summary.get("TrainingJobName", "")
             ) or summary.get("TrainingJobStatus")
 
-    def _stamp(self, answer: dict, clock, status: str, settled: tuple[str, ...]) -> None:
+    def _stamp(self, answer: dict, lifecycle, status: str, settled: tuple[str, ...]) -> None:
         """CreationTime and LastModifiedTime as AWS sets them: created when the create came, last
         modified when the resource reached the state it is in (moto answers its own dates)."""
-        answer["CreationTime"] = self.epoch + clock.started_at
-        answer["LastModifiedTime"] = self.epoch + (clock.ready_at if status in settled else clock.started_at)
+        answer["CreationTime"] = self.epoch + lifecycle.started_at
+        answer["LastModifiedTime"] = self.epoch + (lifecycle.ready_at if status in settled else lifecycle.started_at)
 
     def _rewrite_DescribeEndpoint(self, call: Call, answer: dict) -> None:
-        clock = self.lifecycles.get("endpoint", call.account, call.region, answer.get("EndpointName", ""))
-        if clock is None:
+        lifecycle = self.lifecycles.get("endpoint", call.account, call.region, answer.get("EndpointName", ""))
+        if lifecycle is None:
             return
-        status = self.lifecycles.status(clock)
+        status = self.lifecycles.status(lifecycle)
         answer["EndpointStatus"] = status
-        self._stamp(answer, clock, status, ("InService", "Failed"))
+        self._stamp(answer, lifecycle, status, ("InService", "Failed"))
         if status == "Failed":
             answer["FailureReason"] = (
                 "Simulated endpoint failure: the primary container did not pass the ping health check."
@@ -381,20 +387,20 @@ class SageMaker:
             return errors.not_found(
                 call, f"Resource Not Found: Amazon SageMaker can't find a FeatureGroup with name {name}"
             )
-        clock = self.lifecycles.get("feature_group", call.account, call.region, name) or self.lifecycles.start(
+        lifecycle = self.lifecycles.get("feature_group", call.account, call.region, name) or self.lifecycles.start(
             "feature_group", call.account, call.region, name
         )
-        self.lifecycles.start_deleting(clock)
+        self.lifecycles.start_deleting(lifecycle)
         return errors.ok({})
 
     def _sm_DeleteEndpoint(self, call: Call) -> Reply | dict | None:
         name = call.params.get("EndpointName", "")
         if name not in self.backend(call).endpoints:
             return None  # moto's own ValidationException
-        clock = self.lifecycles.get("endpoint", call.account, call.region, name) or self.lifecycles.start(
+        lifecycle = self.lifecycles.get("endpoint", call.account, call.region, name) or self.lifecycles.start(
             "endpoint", call.account, call.region, name
         )
-        self.lifecycles.start_deleting(clock)
+        self.lifecycles.start_deleting(lifecycle)
         return errors.ok({})
 
     def _sm_StopTrainingJob(self, call: Call) -> Reply:
@@ -402,13 +408,13 @@ class SageMaker:
         name = call.params.get("TrainingJobName", "")
         if name not in self.backend(call).training_jobs:
             return errors.not_found(call, f"Requested resource not found: training job {name} does not exist.")
-        clock = self.lifecycles.get("training_job", call.account, call.region, name)
-        status = "Completed" if clock is None else self.lifecycles.status(clock)
+        lifecycle = self.lifecycles.get("training_job", call.account, call.region, name)
+        status = "Completed" if lifecycle is None else self.lifecycles.status(lifecycle)
         if status == "Stopping":
             return errors.ok({})
-        if clock is None or status != "InProgress":
+        if lifecycle is None or status != "InProgress":
             return errors.validation(call, f"The request was rejected because the training job is in status {status}.")
-        self.lifecycles.start_stopping(clock)
+        self.lifecycles.start_stopping(lifecycle)
         return errors.ok({})
 
     def _sm_DeleteModelPackage(self, call: Call) -> Reply:
@@ -491,9 +497,11 @@ class SageMaker:
         rows = []
         for group in self.backend(call).feature_groups.values():
             status = self._status_of(call, "feature_group", group.feature_group_name) or "Created"
-            clock = self.lifecycles.get("feature_group", call.account, call.region, group.feature_group_name)
+            lifecycle = self.lifecycles.get("feature_group", call.account, call.region, group.feature_group_name)
             offline = None
-            if group.offline_store_config and (clock is None or self.lifecycles.now() >= (clock.offline_at or 0)):
+            if group.offline_store_config and (
+                lifecycle is None or self.lifecycles.now() >= (lifecycle.offline_at or 0)
+            ):
                 offline = {"Status": "Active"}
             row = {
                 "FeatureGroupName": group.feature_group_name,

@@ -147,7 +147,7 @@ class Simulator:
         self.time_scale = time_scale or self.time_scale
 
     def advance(self, aws_seconds: float) -> float:
-        """Move a manual-time simulator's AWS clock on; returns its time now."""
+        """Move a manual-time simulator's AWS time on; returns its time now."""
         return self._admin("advance", {"aws_seconds": aws_seconds})["aws_seconds"]
 
     def alive(self) -> bool:

@@ -17,7 +17,7 @@ from runhelpers import nothing_in
 SCENARIO_KEYS = [
     "name",
     "description",
-    "backend",
+    "target",
     "profile",
     "region",
     "aws_profile",

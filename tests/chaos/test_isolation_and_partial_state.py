@@ -65,7 +65,7 @@ def test_partial_state_that_never_resolves_fails_the_affected_pipelines_in_time(
     path = scenario(
         tmp_path,
         f"""
-backend = "sim"
+target = "sim"
 profile = "{profile(tmp_path, NEVER)}"
 time_scale = 0.01
 seed = 1  # the simulator draws 3 of the 6 feature groups to never get a table

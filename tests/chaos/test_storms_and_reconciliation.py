@@ -35,7 +35,7 @@ def test_a_5xx_storm_and_a_throttling_storm_fail_no_pipeline_and_the_counters_ba
     path = scenario(
         tmp_path,
         f"""
-backend = "sim"
+target = "sim"
 profile = "{profile(tmp_path, STORMY)}"
 time_scale = 0.01
 policy = "harness"

@@ -1,24 +1,24 @@
-"""The quota-aware limiter: pacing and concurrency permits shared by every worker of a run.
+"""The quota-aware limiter: pacing and concurrency slots shared by every worker of a run.
 
 One concept per module: `adaptation` (a key's rate, learned from AWS's answers), `pacing`
-(a key's token queue), `permits` (a key's concurrency leases), `backends` (where that state
-lives: this process, `shared` for a run's worker processes, `redis_backend` for runs and hosts
+(a key's token queue), `slots` (a key's concurrency leases), `stores` (where that state
+lives: this process, `shared` for a run's worker processes, `redis_store` for runs and hosts
 that share an account, with `limiter.lua` its port of the three), `limiter` (what callers use).
 """
 
 from harness.aws.limiter.adaptation import AdaptiveRate, Pace
-from harness.aws.limiter.backends import Answer, LimiterBackend, LocalBackend
+from harness.aws.limiter.stores import Answer, LimiterStore, LocalStore
 from harness.aws.limiter.limiter import (
     BURST_SHARE,
     JITTER_SECONDS,
     LEASE_SECONDS,
-    PERMIT_LIFE_SECONDS,
+    SLOT_LIFE_SECONDS,
     Grant,
     Limiter,
     LimiterTimeout,
-    Permit,
+    Slot,
 )
-from harness.aws.limiter.permits import Lease
+from harness.aws.limiter.slots import Lease
 
 __all__ = [
     "AdaptiveRate",
@@ -29,10 +29,10 @@ __all__ = [
     "LEASE_SECONDS",
     "Lease",
     "Limiter",
-    "LimiterBackend",
+    "LimiterStore",
     "LimiterTimeout",
-    "LocalBackend",
-    "PERMIT_LIFE_SECONDS",
+    "LocalStore",
+    "SLOT_LIFE_SECONDS",
     "Pace",
-    "Permit",
+    "Slot",
 ]

@@ -1,10 +1,10 @@
 -- The limiter's state for one key in Redis: the token queue (pacing.py), its adaptive rate
--- (adaptation.py) and the permit queue (permits.py), one atomic call per operation. The
+-- (adaptation.py) and the slot queue (slots.py), one atomic call per operation. The
 -- Python modules are the reference; this is a port of them, checked against them step by step
 -- (tests/test_limiter_redis.py). Time is Redis's own (TIME), in AWS seconds at the run's time
 -- scale, so the clocks of the hosts sharing it do not matter.
 --
--- KEYS: 1 queue, 2 line, 3 due, 4 rate, 5 holders, 6 permit line, 7 permit due, 8 permit counters
+-- KEYS: 1 queue, 2 line, 3 due, 4 rate, 5 holders, 6 slot line, 7 slot due, 8 slot counters
 -- ARGV: 1 operation, 2 time scale, 3 now (AWS seconds; "" = Redis TIME, tests only pass it),
 --       4 key lifetime (wall seconds), then the operation's own arguments.
 local op, scale, given_now, ttl = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
@@ -129,8 +129,8 @@ local function capacity(r)
   return math.max(1.0, r.pcapacity * math.min(1.0, r.rate / r.prate))
 end
 
--- --- the permit queue (permits.PermitQueue) ---------------------------------------------------
-local function tidy_permits(now)
+-- --- the slot queue (slots.SlotQueue) ---------------------------------------------------
+local function tidy_slots(now)
   local gone = redis.call("ZRANGEBYSCORE", HOLDERS, "-inf", num(now))
   if #gone > 0 then
     redis.call("ZREM", HOLDERS, unpack(gone))
@@ -207,10 +207,10 @@ elseif op == "rate" then
   local rate = redis.call("HGET", RATE, "rate")
   return rate or ""
 
-elseif op == "ask_permit" then
+elseif op == "ask_slot" then
   -- ARGV 5 ticket, 6 limit, 7 lease seconds, 8 stale after
   local ticket, limit, lease = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
-  tidy_permits(now)
+  tidy_slots(now)
   if redis.call("ZSCORE", PLINE, ticket) == false then
     local seq = redis.call("HINCRBY", PMETA, "seq", 1)
     redis.call("ZADD", PLINE, seq, ticket)
@@ -234,7 +234,7 @@ elseif op == "release" then
   return redis.call("ZREM", HOLDERS, ARGV[5])
 
 elseif op == "renew" then
-  tidy_permits(now)
+  tidy_slots(now)
   if redis.call("ZSCORE", HOLDERS, ARGV[5]) == false then return "" end
   local expires = now + tonumber(ARGV[6])
   redis.call("ZADD", HOLDERS, num(expires), ARGV[5])
@@ -245,7 +245,7 @@ elseif op == "waiters" then
   return redis.call("ZCARD", PLINE)
 
 elseif op == "held" then
-  tidy_permits(now)
+  tidy_slots(now)
   return redis.call("ZCARD", HOLDERS)
 
 elseif op == "leave" then

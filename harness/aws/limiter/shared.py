@@ -1,6 +1,6 @@
-"""The limiter's state shared by worker processes: one LocalBackend served by a
+"""The limiter's state shared by worker processes: one LocalStore served by a
 multiprocessing manager (a local socket with an auth key), reached through a proxy that speaks
-the same LimiterBackend interface, so callers do not change. A proxy cannot wake a waiter, so
+the same LimiterStore interface, so callers do not change. A proxy cannot wake a waiter, so
 waiters in worker processes look again every few AWS seconds (see Limiter._pause)."""
 
 from __future__ import annotations
@@ -11,21 +11,21 @@ from multiprocessing.context import BaseContext
 from multiprocessing.managers import BaseManager
 from typing import TypeAlias
 
-from harness.aws.limiter.backends import LimiterBackend, LocalBackend
+from harness.aws.limiter.stores import LimiterStore, LocalStore
 from harness.clock import Clock
 from harness.detach import detach_for_good, held_interrupts
 
-_served: LocalBackend | None = None
+_served: LocalStore | None = None
 _time_scale = 1.0
 # where a manager listens, as multiprocessing takes it: a socket or pipe path, or (host, port)
 Address: TypeAlias = str | bytes | tuple[str, int]
-EXPOSED = ("ask_token", "leave", "feedback", "ask_permit", "release", "renew", "waiters", "now", "rate")
+EXPOSED = ("ask_token", "leave", "feedback", "ask_slot", "release", "renew", "waiters", "now", "rate")
 
 
-def _backend() -> LocalBackend:
+def _store() -> LocalStore:
     global _served
     if _served is None:
-        _served = LocalBackend(Clock(_time_scale))
+        _served = LocalStore(Clock(_time_scale))
     return _served
 
 
@@ -37,10 +37,10 @@ def _start_server(time_scale: float) -> None:
 
 
 class _Manager(BaseManager):
-    backend: Callable[[], LimiterBackend]  # registered below: a proxy to the served LocalBackend
+    store: Callable[[], LimiterStore]  # registered below: a proxy to the served LocalStore
 
 
-_Manager.register("backend", callable=_backend, exposed=EXPOSED)
+_Manager.register("store", callable=_store, exposed=EXPOSED)
 
 
 class SharedLimiterServer:
@@ -70,7 +70,7 @@ class SharedLimiterServer:
         self._manager.shutdown()
 
 
-def connect(address: Address, authkey: bytes) -> LimiterBackend:
+def connect(address: Address, authkey: bytes) -> LimiterStore:
     manager = _Manager(address=address, authkey=authkey)
     manager.connect()
-    return manager.backend()
+    return manager.store()

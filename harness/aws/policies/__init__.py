@@ -30,6 +30,7 @@ POLICIES: dict[str, RetryPolicy] = {
     )
 }
 SDK_DEFAULT = "sdk-default"
+RETRYING = [name for name, p in POLICIES.items() if p.retries]  # what a shoot-out compares by default
 
 
 def policy_named(name: str) -> RetryPolicy:
@@ -74,6 +75,7 @@ class RetrySettings:
 
 __all__ = [
     "POLICIES",
+    "RETRYING",
     "SDK_DEFAULT",
     "BotocoreMode",
     "HarnessPolicy",

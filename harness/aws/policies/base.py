@@ -17,6 +17,7 @@ class RetryPolicy:
     default_attempts: int = 1  # attempts per call when a scenario leaves the budget to each policy
     uses_limiter: bool = False  # paced by the shared limiter, queueing for concurrency slots
     per_client_state: bool = False  # its retry state lives in each client (so each worker has its own)
+    retries: bool = True  # a contender in a shoot-out by default (one that never retries is a baseline)
 
     def botocore_retries(self, max_attempts: int | None) -> dict[str, Any]:
         """botocore's `retries` config. Default: botocore retries nothing; the policy decides."""

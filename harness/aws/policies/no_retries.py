@@ -8,3 +8,4 @@ from harness.aws.policies.base import RetryPolicy
 class NoRetries(RetryPolicy):
     name = "none"
     default_attempts = 1
+    retries = False

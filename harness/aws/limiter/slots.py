@@ -1,8 +1,8 @@
-"""One key's concurrency permits (e.g. 4 feature groups Creating at once), as leases, handed
+"""One key's concurrency slots (e.g. 4 feature groups Creating at once), as leases, handed
 out in arrival order.
 
 A caller joins the line with a ticket and asks again until a slot is free for it; nobody who
-arrives later can take a slot ahead of those already waiting. A granted permit is a lease with
+arrives later can take a slot ahead of those already waiting. A granted slot is a lease with
 an expiry: its holder renews it while it works, releases it when done, and if the holder dies
 the slot comes back once the lease runs out. Non-blocking and in AWS time, like the pacing.
 """
@@ -22,7 +22,7 @@ class Lease:
     expires: float  # AWS time
 
 
-class PermitQueue:
+class SlotQueue:
     def __init__(self, key: str):
         self.key = key
         self._holders: dict[str, float] = {}  # token -> expires

@@ -1,12 +1,12 @@
-"""Where the limiter's state lives: per key, a token queue, its adaptive rate, and a permit queue.
+"""Where the limiter's state lives: per key, a token queue, its adaptive rate, and a slot queue.
 
 Every operation is short and atomic and never blocks: callers wait on their own clock and ask
-again (see `Limiter`). So one interface serves threads in a process (`LocalBackend`), worker
+again (see `Limiter`). So one interface serves threads in a process (`LocalStore`), worker
 processes through a manager proxy (`limiter.shared`), and later a server shared by hosts.
-Times are AWS seconds on the backend's clock.
+Times are AWS seconds on the store's clock.
 
-An in-process backend can also wake its waiters when something they wait for changes (a
-permit released, a rate raised): `wait_for_change`. Backends that cannot simply lack it, and
+An in-process store can also wake its waiters when something they wait for changes (a
+slot released, a rate raised): `wait_for_change`. Backends that cannot simply lack it, and
 their waiters look again after a poll interval.
 """
 
@@ -18,18 +18,18 @@ from typing import Protocol
 
 from harness.aws.limiter.adaptation import AdaptiveRate, Pace
 from harness.aws.limiter.pacing import TokenQueue
-from harness.aws.limiter.permits import Lease, PermitQueue
+from harness.aws.limiter.slots import Lease, SlotQueue
 from harness.clock import Clock
 
 STALE_WALL_SECONDS = 5.0  # a waiter silent this long (wall) past its due time has gone
-# A permit waiter looks again this often (AWS seconds) where nothing wakes it sooner. Slots free
+# A slot waiter looks again this often (AWS seconds) where nothing wakes it sooner. Slots free
 # when resources finish, minutes apart; an in-process waiter is woken at once anyway.
-PERMIT_POLL_SECONDS = 5.0
+SLOT_POLL_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
 class Answer:
-    """A backend's answer to a waiter: `ticket` None and `wait` 0 means go (for a permit,
+    """A store's answer to a waiter: `ticket` None and `wait` 0 means go (for a slot,
     `lease` is set); else ask again with `ticket` after `wait` AWS seconds at the latest.
     `version` lets an in-process waiter sleep until something changes."""
 
@@ -40,16 +40,16 @@ class Answer:
     at: float = 0.0  # AWS time of the answer (the grant time, when it is one)
 
 
-class LimiterBackend(Protocol):
+class LimiterStore(Protocol):
     def ask_token(self, key: str, ticket: str | None, pace: Pace) -> Answer: ...
 
     def leave(self, key: str, ticket: str) -> None:
-        """Give up a place in line (for a token or a permit)."""
+        """Give up a place in line (for a token or a slot)."""
 
     def feedback(self, key: str, sent_at: float, throttled: bool) -> float:
         """AWS's answer to a call granted at `sent_at`; returns the key's rate now."""
 
-    def ask_permit(self, key: str, ticket: str | None, limit: int, lease_seconds: float) -> Answer: ...
+    def ask_slot(self, key: str, ticket: str | None, limit: int, lease_seconds: float) -> Answer: ...
 
     def release(self, lease: Lease) -> None: ...
 
@@ -57,7 +57,7 @@ class LimiterBackend(Protocol):
         """The lease extended, or None if it had run out (its slot may be taken)."""
 
     def waiters(self, key: str) -> int:
-        """How many callers are waiting for one of `key`'s permits."""
+        """How many callers are waiting for one of `key`'s slots."""
 
     def now(self) -> float: ...
 
@@ -68,10 +68,10 @@ class _Key:
     version: int = 0
     tokens: TokenQueue | None = None
     rate: AdaptiveRate | None = None
-    permits: PermitQueue | None = None
+    slots: SlotQueue | None = None
 
 
-class LocalBackend:
+class LocalStore:
     """State shared by every thread of this process."""
 
     def __init__(self, clock: Clock | None = None):
@@ -145,60 +145,60 @@ class LocalBackend:
         state = self._keys.get(key)
         return None if state is None else state.rate
 
-    # --- permits -------------------------------------------------------------------------------
-    def ask_permit(self, key: str, ticket: str | None, limit: int, lease_seconds: float) -> Answer:
+    # --- slots -------------------------------------------------------------------------------
+    def ask_slot(self, key: str, ticket: str | None, limit: int, lease_seconds: float) -> Answer:
         state = self._key(key)
         with state.lock:
-            if state.permits is None:
-                state.permits = PermitQueue(key)
+            if state.slots is None:
+                state.slots = SlotQueue(key)
             now = self.clock.now()
-            ticket, lease = state.permits.ask(ticket, limit, lease_seconds, now, PERMIT_POLL_SECONDS + self._stale())
+            ticket, lease = state.slots.ask(ticket, limit, lease_seconds, now, SLOT_POLL_SECONDS + self._stale())
             if lease is not None:
                 self._changed(state)  # the ones behind moved up
                 return Answer(None, 0.0, state.version, lease, now)
-            return Answer(ticket, PERMIT_POLL_SECONDS, state.version, at=now)
+            return Answer(ticket, SLOT_POLL_SECONDS, state.version, at=now)
 
     def adopt(self, lease: Lease, lease_seconds: float) -> None:
-        """Count a permit this process holds from a shared backend it can no longer reach: its
+        """Count a slot this process holds from a shared store it can no longer reach: its
         holder renews and releases it here from now on."""
         state = self._key(lease.key)
         with state.lock:
-            if state.permits is None:
-                state.permits = PermitQueue(lease.key)
-            state.permits.adopt(lease.token, self.clock.now() + lease_seconds)
+            if state.slots is None:
+                state.slots = SlotQueue(lease.key)
+            state.slots.adopt(lease.token, self.clock.now() + lease_seconds)
 
     def release(self, lease: Lease) -> None:
         state = self._key(lease.key)
         with state.lock:
-            if state.permits is not None and state.permits.release(lease.token):
+            if state.slots is not None and state.slots.release(lease.token):
                 self._changed(state)
 
     def renew(self, lease: Lease, lease_seconds: float) -> Lease | None:
         state = self._key(lease.key)
         with state.lock:
-            if state.permits is None:
+            if state.slots is None:
                 return None
-            return state.permits.renew(lease.token, lease_seconds, self.clock.now())
+            return state.slots.renew(lease.token, lease_seconds, self.clock.now())
 
     def waiters(self, key: str) -> int:
         state = self._keys.get(key)
-        if state is None or state.permits is None:
+        if state is None or state.slots is None:
             return 0
         with state.lock:
-            return state.permits.waiting()
+            return state.slots.waiting()
 
     def held(self, key: str) -> int:
         state = self._keys.get(key)
-        if state is None or state.permits is None:
+        if state is None or state.slots is None:
             return 0
         with state.lock:
-            return state.permits.held(self.clock.now())
+            return state.slots.held(self.clock.now())
 
     # --- both ----------------------------------------------------------------------------------
     def leave(self, key: str, ticket: str) -> None:
         state = self._key(key)
         with state.lock:
-            for queue in (state.tokens, state.permits):
+            for queue in (state.tokens, state.slots):
                 if queue is not None:
                     queue.leave(ticket)
             self._changed(state)

@@ -1,8 +1,8 @@
 """The limiter's state in Redis, shared by every run and host that spends one account's quotas.
 
-Each operation of the `LimiterBackend` interface is one atomic Lua script call
-(`limiter.lua`, a port of pacing, adaptation and permits), timed by Redis's own clock, so
-neither the hosts' clocks nor the order their calls arrive in can break it. Permits are leases:
+Each operation of the `LimiterStore` interface is one atomic Lua script call
+(`limiter.lua`, a port of pacing, adaptation and slots), timed by Redis's own clock, so
+neither the hosts' clocks nor the order their calls arrive in can break it. Slots are leases:
 a holder that dies stops renewing and its slot comes back when the lease runs out.
 
 Keys live under a namespace (by default the account and region the runs share) and expire a day
@@ -13,9 +13,9 @@ When Redis cannot be reached, `on_unreachable` decides, once per run:
   run keeps going and still adapts to throttling, but no longer shares the account's quotas with
   other runs: they may together exceed them until it ends. A stress run that stopped because a
   coordination service blinked would measure nothing. The limiter it falls back to carries on
-  Redis's clock, the keys this process paced and the permits it held, so the answers to calls
+  Redis's clock, the keys this process paced and the slots it held, so the answers to calls
   Redis let go still count, once per throttle episode.
-- "fail": every call that needs a token or a permit fails with LimiterUnreachable, so nothing
+- "fail": every call that needs a token or a slot fails with LimiterUnreachable, so nothing
   is sent that was not paced (for accounts where production shares the quotas).
 """
 
@@ -30,15 +30,15 @@ from importlib.resources import files
 from typing import Any, TypeVar
 
 from harness.aws.limiter.adaptation import BETA, DOUBLING, EARLY, FLOOR, NEAR, RECOVERY_CALLS, Pace
-from harness.aws.limiter.backends import PERMIT_POLL_SECONDS, STALE_WALL_SECONDS, Answer, LocalBackend
-from harness.aws.limiter.permits import Lease
+from harness.aws.limiter.stores import SLOT_POLL_SECONDS, STALE_WALL_SECONDS, Answer, LocalStore
+from harness.aws.limiter.slots import Lease
 from harness.clock import Clock
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 ON_UNREACHABLE = ("local", "fail")
-KEY_PARTS = ("queue", "line", "due", "rate", "holders", "permit-line", "permit-due", "permit-counters")
+KEY_PARTS = ("queue", "line", "due", "rate", "holders", "slot-line", "slot-due", "slot-counters")
 KEY_TTL_SECONDS = 86400  # wall: state nobody has used for a day is gone
 SOCKET_TIMEOUT_SECONDS = 2.0  # wall: an unreachable Redis is found out in this long, not hung on
 ADAPTATION = (BETA, NEAR, RECOVERY_CALLS, DOUBLING, FLOOR, EARLY)
@@ -80,8 +80,8 @@ class _CarriedOn(Clock):
         return self.local.now() + self.ahead
 
 
-class RedisBackend:
-    """`RedisBackend(url, namespace, time_scale)`: the LimiterBackend on a Redis server.
+class RedisStore:
+    """`RedisStore(url, namespace, time_scale)`: the LimiterStore on a Redis server.
     `clock`: tests only, to drive the scripts with given times; in a run Redis's TIME is the clock."""
 
     def __init__(
@@ -115,9 +115,9 @@ class RedisBackend:
             socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
         )
         self._script = self._redis.register_script(files("harness.aws.limiter").joinpath("limiter.lua").read_text())
-        self._fallback: LocalBackend | None = None
+        self._fallback: LocalStore | None = None
         self._fallback_lock = threading.Lock()
-        # permits this process holds in Redis (token -> key, lease seconds): a fallback limiter
+        # slots this process holds in Redis (token -> key, lease seconds): a fallback limiter
         # adopts them, or it would hand their slots out again while their holders still work
         self._leases: dict[str, tuple[str, float]] = {}
         self._stale = STALE_WALL_SECONDS / time_scale
@@ -146,11 +146,11 @@ class RedisBackend:
                 f"the shared limiter at {without_password(self.url)} cannot be reached: {err}"
             ) from None
 
-    def _local(self) -> LocalBackend:
+    def _local(self) -> LocalStore:
         with self._fallback_lock:
             if self._fallback is None:
                 ahead = self._ahead if self._ahead > -math.inf else 0.0  # never reached: nothing to carry on
-                fallback = LocalBackend(_CarriedOn(self._clock, ahead))
+                fallback = LocalStore(_CarriedOn(self._clock, ahead))
                 for token, (key, seconds) in self._leases.items():
                     fallback.adopt(Lease(key, token, 0.0), seconds)
                 self._fallback = fallback  # only once it counts them: other threads use it at once
@@ -172,7 +172,7 @@ class RedisBackend:
             self._ahead = max(self._ahead, ahead)
         return at
 
-    def _either(self, shared: Callable[[], T], local: Callable[[LocalBackend], T]) -> T:
+    def _either(self, shared: Callable[[], T], local: Callable[[LocalStore], T]) -> T:
         if self._fallback is not None:
             return local(self._fallback)
         try:
@@ -182,7 +182,7 @@ class RedisBackend:
                 raise
             return local(self._local())
 
-    # --- the LimiterBackend interface ---------------------------------------------------------
+    # --- the LimiterStore interface ---------------------------------------------------------
     def now(self) -> float:
         return self._either(lambda: self._saw(_number(self._run("now", "clock"))), lambda b: b.now())
 
@@ -205,7 +205,7 @@ class RedisBackend:
         return self._either(shared, lambda b: b.ask_token(key, ticket, pace))
 
     def feedback(self, key: str, sent_at: float, throttled: bool) -> float:
-        def local(b: LocalBackend) -> float:
+        def local(b: LocalStore) -> float:
             if key in self._paces:  # it may answer a call Redis let go, before any went from here
                 b.begin(key, self._paces[key])
             return b.feedback(key, sent_at, throttled)
@@ -224,22 +224,22 @@ class RedisBackend:
 
         return self._either(shared, lambda b: b.rate(key))
 
-    def ask_permit(self, key: str, ticket: str | None, limit: int, lease_seconds: float) -> Answer:
+    def ask_slot(self, key: str, ticket: str | None, limit: int, lease_seconds: float) -> Answer:
         def shared() -> Answer:
             mine = ticket or secrets.token_hex(8)
             got, expires, at = self._run(
-                "ask_permit", key, mine, limit, repr(lease_seconds), repr(PERMIT_POLL_SECONDS + self._stale)
+                "ask_slot", key, mine, limit, repr(lease_seconds), repr(SLOT_POLL_SECONDS + self._stale)
             )
             if got:
-                return Answer(got, PERMIT_POLL_SECONDS, at=self._saw(_number(at)))
+                return Answer(got, SLOT_POLL_SECONDS, at=self._saw(_number(at)))
             lease = Lease(key, mine, _number(expires))
             self._keep(lease, lease_seconds)
             return Answer(None, 0.0, lease=lease, at=self._saw(_number(at)))
 
-        return self._either(shared, lambda b: b.ask_permit(key, ticket, limit, lease_seconds))
+        return self._either(shared, lambda b: b.ask_slot(key, ticket, limit, lease_seconds))
 
     def _keep(self, lease: Lease, lease_seconds: float | None) -> None:
-        """Note a permit held in Redis (None: no longer held). One granted just as another thread
+        """Note a slot held in Redis (None: no longer held). One granted just as another thread
         fell back goes straight to the fallback."""
         with self._fallback_lock:
             if lease_seconds is None:
