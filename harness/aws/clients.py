@@ -6,8 +6,11 @@ client, and in production each pipeline is its own process with its own clients.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +27,23 @@ if TYPE_CHECKING:
 
 DEFAULT_RETRIES = RetrySettings()  # the harness policy, 8 attempts (frozen: one can be shared)
 SIM_CREDENTIALS = {"aws_access_key_id": "harness-sim", "aws_secret_access_key": "harness-sim"}
+
+# Set while the factory makes a client of its own, so the instrumentation of users' code
+# (harness.usercode.instrument) leaves it alone: the factory configures and hooks it itself.
+_making_own: ContextVar[bool] = ContextVar("harness_making_own_client", default=False)
+
+
+def making_own_client() -> bool:
+    return _making_own.get()
+
+
+@contextlib.contextmanager
+def _own_clients() -> Iterator[None]:
+    token = _making_own.set(True)
+    try:
+        yield
+    finally:
+        _making_own.reset(token)
 
 
 @dataclass(frozen=True)
@@ -104,16 +124,35 @@ class ClientFactory:
                 self._sdk_session = session
             return self._sdk_session
 
+    def sim_credentials(self) -> dict[str, str]:
+        return {
+            "access_key": SIM_CREDENTIALS["aws_access_key_id"],
+            "secret_key": SIM_CREDENTIALS["aws_secret_access_key"],
+        }
+
+    def config_for(self, theirs: Config | None) -> Config:
+        """A client config for code that brings its own: its settings, but the run's retries
+        (the policy decides them); none given, the factory's own."""
+        if theirs is None:
+            return self.config
+        return theirs.merge(Config(retries=self.settings.policy.botocore_retries(self.settings.max_attempts)))
+
+    def hook(self, client: BaseClient, recorder: EventRecorder | None = None) -> None:
+        """Pace and record every attempt of `client`, and let the policy add what it needs."""
+        service = client.meta.service_model.service_name  # the name it was made by ("logs", not "cloudwatch-logs")
+        hooks = CallHooks(service, self.settings, self.time_scale, recorder or self.recorder, self.limiter, self.clock)
+        hooks.register(client.meta.events)
+        self.settings.policy.install(client.meta.events, hooks, client)
+
     def client(self, service: str) -> BaseClient:
         existing = self._clients.get(service)
         if existing is not None:
             return existing
         with self._lock:
             if service not in self._clients:
-                made = self.session.client(service, endpoint_url=self.target.endpoint_url, config=self.config)
-                hooks = CallHooks(service, self.settings, self.time_scale, self.recorder, self.limiter, self.clock)
-                hooks.register(made.meta.events)
-                self.settings.policy.install(made.meta.events, hooks, made)
+                with _own_clients():
+                    made = self.session.client(service, endpoint_url=self.target.endpoint_url, config=self.config)
+                self.hook(made)
                 self._clients[service] = made
             return self._clients[service]
 
@@ -129,4 +168,5 @@ class _PinnedSession(boto3.Session):  # type: ignore[misc]  # boto3 ships no typ
         if self._pinned_endpoint and not kwargs.get("endpoint_url"):
             kwargs["endpoint_url"] = self._pinned_endpoint
         kwargs["config"] = self._pinned_config.merge(kwargs["config"]) if kwargs.get("config") else self._pinned_config
-        return super().client(*args, **kwargs)
+        with _own_clients():  # hooked through the session's events
+            return super().client(*args, **kwargs)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ConnectionClosedError, ConnectTimeoutError, EndpointConnectionError
@@ -75,12 +76,18 @@ class CallHooks:
         return self.service or service, operation
 
     def before_send(self, event_name: str, request: AWSPreparedRequest | None = None, **_: Any) -> None:
+        service, operation = self._names(event_name)
+        context = request.context if request is not None and request.context is not None else {}
+        self.attempt_starts(service, operation, context)
+        return None  # let botocore send the request
+
+    def attempt_starts(self, service: str, operation: str, context: dict[str, Any]) -> None:
+        """Before an attempt is sent: refused once the run stops; paced by the limiter.
+        `context` is the call's (kept across its attempts): its first attempt's time goes there."""
         # until this returns nothing is sent: a stop or a limiter timeout raised here is not an
         # attempt AWS saw, though botocore still emits response-received with the exception
         self._attempt.sent = False
         stopping.check("the run is stopping: no new AWS call")
-        service, operation = self._names(event_name)
-        context = request.context if request is not None and request.context is not None else {}
         first = context.setdefault("harness_first_attempt", self.clock.now())
         grant = None
         if self.limiter is not None:
@@ -94,7 +101,6 @@ class CallHooks:
         self._attempt.waited = waited
         self._attempt.start = time.monotonic()
         self._attempt.sent = True
-        return None  # let botocore send the request
 
     def response_received(
         self,
@@ -105,15 +111,39 @@ class CallHooks:
         response_dict: dict[str, Any] | None = None,
         **_: Any,
     ) -> None:
-        if not getattr(self._attempt, "sent", True):
-            return  # stopped before it was sent (before_send raised): nothing reached AWS
-        duration = time.monotonic() - getattr(self._attempt, "start", time.monotonic())
         service, operation = self._names(event_name)
         code = error_code(parsed_response, exception)
-        status = (response_dict or {}).get("status_code")
-        if exception is not None:
+        response = response_dict or {}
+        self.attempt_ended(
+            service,
+            operation,
+            attempt=(context.get("retries") or {}).get("attempt", 1),
+            code=code,
+            refused=concurrency_refused(code, parsed_response),
+            raised=exception is not None,
+            status=response.get("status_code"),
+            headers=response.get("headers") or {},
+        )
+
+    def attempt_ended(
+        self,
+        service: str,
+        operation: str,
+        attempt: int,
+        code: str | None,
+        refused: bool,
+        raised: bool,
+        status: int | None,
+        headers: Mapping[str, str],
+    ) -> None:
+        """After an attempt: its outcome fed back to the limiter and recorded. `raised`: no
+        answer came (a connection error); `refused`: a full concurrency quota said no."""
+        if not getattr(self._attempt, "sent", True):
+            return  # stopped before it was sent (attempt_starts raised): nothing reached AWS
+        duration = time.monotonic() - getattr(self._attempt, "start", time.monotonic())
+        if raised:
             outcome = "exception"
-        elif concurrency_refused(code, parsed_response):
+        elif refused:
             outcome = "error"
         elif code in THROTTLE_CODES:
             outcome = "throttled"
@@ -126,7 +156,6 @@ class CallHooks:
             self.limiter.feedback(service, operation, outcome == "throttled", sent_at=grant.at)
         if self.recorder is not None:
             extra: dict[str, float] = {}
-            headers = (response_dict or {}).get("headers") or {}
             injected, served = headers.get(INJECTED_HEADER), headers.get(SERVED_HEADER)
             if injected is not None and served is not None:  # only the simulator says what was AWS's
                 extra["injected"], extra["served"] = float(injected) / 1000.0, float(served) / 1000.0
@@ -134,7 +163,7 @@ class CallHooks:
                 "api_attempt",
                 service=service,
                 operation=operation,
-                attempt=(context.get("retries") or {}).get("attempt", 1),
+                attempt=attempt,
                 outcome=outcome,
                 error_code=code,
                 duration=duration,
@@ -162,27 +191,35 @@ class CallHooks:
             caught_exception=caught_exception,
             request_context=request_dict["context"],
         )
+        if concurrency_refused(retry.get_error_code(), retry.parsed_response):
+            return None
         # AWS (or the simulator) unreachable (a restart, a network blip) is retried until the call's
         # deadline, not against the attempt budget: waiting it out is what a person would do.
         unreachable = isinstance(caught_exception, CONNECTION_ERRORS)
-        if concurrency_refused(retry.get_error_code(), retry.parsed_response):
-            return None
-        if not unreachable and not self._retryable.is_retryable(retry):
+        retryable = unreachable or self._retryable.is_retryable(retry)
+        code = retry.get_error_code() or (type(caught_exception).__name__ if caught_exception else None)
+        return self.back_off(
+            self._names(event_name)[0], operation.name, attempts, request_dict["context"], retryable, code
+        )
+
+    def back_off(
+        self, service: str, operation: str, attempts: int, context: dict[str, Any], retryable: bool, code: str | None
+    ) -> float | None:
+        """After a failed attempt that botocore's rules call `retryable`: wait before the next
+        one (recorded) and return 0, or None when there is to be no next one (not retryable,
+        or it would start past the call's deadline). The wait is on the run's clock, not in
+        botocore, so a stop cuts it short."""
+        if not retryable:
             return None
         state = RetryCallState(self._retrying, fn=None, args=(), kwargs={})
         state.attempt_number = attempts
         sleep = self._backoff(state)
-        first = request_dict["context"].get("harness_first_attempt", self.clock.now())
+        first = context.get("harness_first_attempt", self.clock.now())
         if self.clock.now() + self.clock.aws(sleep) - first > self.settings.deadline_seconds:
             return None
         if self.recorder is not None:
             self.recorder.record(
-                "retry",
-                service=self._names(event_name)[0],
-                operation=operation.name,
-                attempt=attempts,
-                error_code=retry.get_error_code() or (type(caught_exception).__name__ if caught_exception else None),
-                duration=sleep,
+                "retry", service=service, operation=operation, attempt=attempts, error_code=code, duration=sleep
             )
-        self.clock.sleep_wall(sleep)  # here, not in botocore, so that a stop cuts it short
+        self.clock.sleep_wall(sleep)
         return 0

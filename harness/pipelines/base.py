@@ -91,12 +91,24 @@ def builtin_pipelines() -> dict[str, Callable[[], Pipeline]]:
 
 
 def load_pipeline(spec: str) -> Pipeline:
-    """A built-in pipeline by name, or a user's as `module:function` returning a Pipeline."""
+    """A built-in pipeline by name; a user's own code as `function:module:function` (a plain
+    function) or `command:ARGV` (a program: harness/pipelines/own_code.py); or `module:function`
+    returning a Pipeline."""
     builtins = builtin_pipelines()
     if spec in builtins:
         return builtins[spec]()
+    if spec.startswith("function:"):
+        from harness.pipelines.own_code import function_pipeline
+
+        return function_pipeline(spec)
+    if spec.startswith("command:"):
+        from harness.pipelines.own_code import command_pipeline
+
+        return command_pipeline(spec)
     if ":" not in spec:
-        raise ValueError(f"pipeline {spec!r} is not one of {', '.join(builtins)} nor module:function")
+        raise ValueError(
+            f"pipeline {spec!r} is not one of {', '.join(builtins)}, function:module:function nor module:function"
+        )
     module_name, _, function = spec.partition(":")
     try:
         factory = getattr(importlib.import_module(module_name), function)

@@ -1,0 +1,215 @@
+"""Users' own pipeline code, unmodified, as a pipeline of the harness: a function or a command.
+
+`function:package.module:name` is a plain function that knows nothing of the harness:
+
+    def churn_pipeline(name: str, rows: int = 1000) -> None:
+        s3 = boto3.client("s3")
+        ...
+
+Each pipeline calls it once, in its worker's thread, with `name` (unique per pipeline; use it to
+name what the pipeline creates) if it takes one, and the scenario's `[params]` for its other
+parameters, which must have defaults of type bool, int, float or str: those are the parameters
+the scenario may set, checked like a built-in pipeline's. The module is read, not run, to learn
+them; it is imported in the first pipeline, with every botocore client it makes instrumented
+(`harness.aws.user_clients`): routed to the simulator, retried by the run's policy, paced by its
+limiter, recorded, and refused once the run stops.
+
+`command:ARGV` is a program, run as a process of its own per pipeline, in whatever interpreter
+and environment it names (its own venv, with its own pins):
+
+    pipelines = "command:/opt/team/venv/bin/python -m churn --name {name} --rows {rows}"
+
+`{name}` is the pipeline's unique name and `{key}` a value of the scenario's `[params]`. The
+harness instruments the process's botocore at interpreter start (harness/aws/inject/, through
+PYTHONPATH): the same routing, policy, pacing and recording, asked of the run over a Unix socket
+(harness/aws/relay.py), and the process's own sleeps run in the simulator's AWS time. Its output
+goes to `commands/<pipeline>.log` in the run folder. Once the run stops, the process's next AWS
+call raises `RunStopping`, and it is sent SIGINT, as a terminal's Ctrl-C would; a process still
+running after `STOP_PATIENCE_SECONDS` gets SIGTERM, then SIGKILL.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import os
+import shlex
+import signal
+import string
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+from harness import stopping
+from harness.aws.relay import AttemptRelay
+from harness.aws.user_clients import instrumented
+from harness.pipelines.base import Param, Pipeline, PipelineRun, Stage
+
+FUNCTION = "function:"
+COMMAND = "command:"
+NAME_ARGUMENT = "name"  # the pipeline's unique base name, for what the code creates
+STOP_PATIENCE_SECONDS = 30.0  # wall: after SIGINT, how long a stopping process may take to end
+
+
+def function_pipeline(spec: str) -> Pipeline:
+    """The pipeline that calls `function:module:name`. ValueError names what is wrong."""
+    module_name, _, function_name = spec.removeprefix(FUNCTION).partition(":")
+    if not module_name or not function_name.isidentifier():
+        raise ValueError(f"pipeline {spec!r} is not function:package.module:function")
+    params = declared_params(spec, module_name, function_name)
+    takes_name = NAME_ARGUMENT in _arguments(_function_node(spec, module_name, function_name))
+    loaded: list[Callable[..., Any]] = []
+
+    def call(run: PipelineRun) -> None:
+        with instrumented(run.ctx.clients):
+            if not loaded:  # imported under the instrumentation: its module-level clients are the run's
+                loaded.append(getattr(importlib.import_module(module_name), function_name))
+            arguments = {p.name: run.params.get(p.name, p.default) for p in params}
+            if takes_name:
+                arguments[NAME_ARGUMENT] = run.base_name
+            loaded[0](**arguments)
+
+    return Pipeline(
+        spec,
+        (Stage(function_name, call),),
+        description=f"{module_name}.{function_name}, the user's own code",
+        params=params,
+    )
+
+
+def declared_params(spec: str, module_name: str, function_name: str) -> tuple[Param, ...]:
+    """The function's parameters the scenario may set: every one but `name`, each with a literal
+    default of a TOML type."""
+    node = _function_node(spec, module_name, function_name)
+    params = []
+    for argument, default in _arguments(node).items():
+        if argument == NAME_ARGUMENT:
+            continue
+        if default is None or isinstance(default, ValueError) or type(default) not in (bool, int, float, str):
+            raise ValueError(
+                f"pipeline {spec!r}: parameter {argument!r} needs a default that is true/false, a number or "
+                f"a string (the scenario's [params] set it; `{NAME_ARGUMENT}` is the pipeline's unique name)"
+            )
+        params.append(Param(argument, default, f"{function_name}({argument}=...)"))
+    return tuple(params)
+
+
+def _function_node(spec: str, module_name: str, function_name: str) -> ast.FunctionDef:
+    try:
+        found = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError) as err:
+        raise ValueError(f"pipeline {spec!r}: module {module_name!r} cannot be found: {err}") from None
+    if found is None or not found.origin or not found.origin.endswith(".py"):
+        raise ValueError(f"pipeline {spec!r}: no Python source for module {module_name!r} on the path")
+    tree = ast.parse(Path(found.origin).read_text(), found.origin)
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == function_name:
+            return node
+    raise ValueError(f"pipeline {spec!r}: {found.origin} defines no top-level function {function_name!r}")
+
+
+def _arguments(node: ast.FunctionDef) -> dict[str, Any]:
+    """Each argument's default as written (None: none; a ValueError: not a literal)."""
+    arguments = node.args.posonlyargs + node.args.args
+    defaults: list[ast.expr | None] = [None] * (len(arguments) - len(node.args.defaults)) + list(node.args.defaults)
+    pairs = list(zip(arguments, defaults, strict=True)) + list(
+        zip(node.args.kwonlyargs, node.args.kw_defaults, strict=True)
+    )
+    found: dict[str, Any] = {}
+    for argument, default in pairs:
+        try:
+            found[argument.arg] = None if default is None else ast.literal_eval(default)
+        except ValueError as err:
+            found[argument.arg] = err
+    return found
+
+
+class CommandFailed(RuntimeError):
+    """A pipeline's process exited with an error."""
+
+
+def command_pipeline(spec: str) -> Pipeline:
+    """The pipeline that runs `command:ARGV`, one process per pipeline. ValueError names what is wrong."""
+    try:
+        argv = shlex.split(spec.removeprefix(COMMAND))
+    except ValueError as err:
+        raise ValueError(f"pipeline {spec!r}: {err}") from None
+    if not argv:
+        raise ValueError(f"pipeline {spec!r} is not command:PROGRAM ARGUMENTS")
+    try:
+        placeholders = {field for arg in argv for _, field, _, _ in string.Formatter().parse(arg) if field}
+    except ValueError as err:
+        raise ValueError(f"pipeline {spec!r}: {err} (write {{{{ and }}}} for a literal brace)") from None
+
+    def run_command(run: PipelineRun) -> None:
+        values = {**run.params, NAME_ARGUMENT: run.base_name}
+        missing = sorted(placeholders - set(values))
+        if missing:
+            raise CommandFailed(f"{spec}: no value for {', '.join('{' + m + '}' for m in missing)} in [params]")
+        command = [arg.format_map(values) for arg in argv]
+        log_path = _log_folder(run) / f"{run.pipeline_id}.log"
+        with AttemptRelay(run.ctx.clients) as relay, log_path.open("ab") as log:
+            process = subprocess.Popen(
+                command,
+                env=relay.process_environment(os.environ),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: signals reach its children too
+            )
+            stopped = _wait(process)
+        if stopped:
+            raise stopping.Stopped(f"{command[0]} stopped with the run (exit {process.returncode})")
+        if process.returncode != 0:
+            raise CommandFailed(f"{command[0]} exited {process.returncode}: {_last_line(log_path)} ({log_path})")
+
+    return Pipeline(
+        spec,
+        (Stage(_program_name(argv), run_command),),
+        description=f"{' '.join(argv)}, the user's own program",
+        params=None,  # any [params] key may be a placeholder; those used are checked as it starts
+    )
+
+
+def _wait(process: subprocess.Popen[bytes]) -> bool:
+    """Until the process ends. True when the run stopped first: it was interrupted."""
+    try:
+        while process.poll() is None:
+            stopping.sleep(0.2)  # ends with Stopped when the run stops
+        return False
+    except stopping.Stopped:
+        pass
+    for sent, patience in ((signal.SIGINT, STOP_PATIENCE_SECONDS), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(process.pid, sent)
+        except ProcessLookupError:
+            break
+        try:
+            process.wait(timeout=patience)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    return True
+
+
+def _log_folder(run: PipelineRun) -> Path:
+    events = getattr(run.ctx.recorder, "path", None)  # the run's events.db: the run folder is its folder
+    folder = (Path(events).parent if events else Path(tempfile.gettempdir())) / "commands"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _last_line(path: Path) -> str:
+    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no output"
+
+
+def _program_name(argv: list[str]) -> str:
+    """What the report calls the command's stage: the module of `python -m module`, the script
+    of `python script.py`, else the program."""
+    word = Path(argv[0]).name
+    if word.startswith("python") and len(argv) > 1:
+        word = argv[argv.index("-m") + 1] if "-m" in argv[:-1] else Path(argv[1]).stem
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in word) or "command"

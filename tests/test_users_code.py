@@ -1,0 +1,205 @@
+"""A team's own pipeline code, unmodified (tests/users/churn.py: plain boto3, no harness import),
+run N at once: every client it makes is routed to the simulator, retried by the run's policy,
+paced by the run's limiter, recorded against its pipeline, and stopped with the run."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.aws import user_clients
+from harness.config import ConfigError
+from harness.events import load_events
+from harness.runner.run import Runner
+from harness.runner.scenario import parse_scenario
+from simhelpers import write_profile
+
+USERS = Path(__file__).resolve().parent / "users"
+
+# PutObject fails a third of the time with a 500, and its quota is 4 a second (burst 2)
+FLAKY_PUTS = """
+extends = "calm"
+[[fault]]
+service = "s3"
+operation = "PutObject"
+error_rate = 0.3
+"""
+
+
+@pytest.fixture(autouse=True)
+def users_code_on_the_path(monkeypatch):
+    monkeypatch.syspath_prepend(str(USERS))
+
+
+def scenario_for(profile: str, **keys):
+    return parse_scenario(
+        {
+            "profile": profile,
+            "time_scale": 0.05,
+            "seed": 3,
+            "levels": [4],
+            "pipelines": "function:churn:pipeline",
+            "ramp_up_seconds": 0,
+            **keys,
+        },
+        "users.toml",
+        "users",
+    )
+
+
+def test_a_plain_boto3_pipeline_runs_four_at_once_recorded_paced_and_retried(simulator, tmp_path):
+    profile = write_profile(tmp_path, FLAKY_PUTS)
+    scenario = scenario_for(
+        profile,
+        params={"rows": 12},
+        quota=[{"service": "s3", "operation": "PutObject", "rate": 4, "burst": 2}],
+    )
+    simulator.reset(profile=profile, seed=3, time_scale=0.05)
+    result = Runner(scenario, tmp_path / "runs", [4], endpoint_url=simulator.endpoint_url).run().render()
+    assert result.failed == 0
+    assert not user_clients.installed()  # botocore is as it was once the run is over
+
+    events = load_events(result.run_dir / "events.db")
+    attempts = events[events.kind == "api_attempt"]
+    # every call reached the simulator, the explicit regional STS URL and the module's client too
+    served = simulator.stats()["operations"]
+    assert served["sts.GetCallerIdentity"]["requests"] == 4
+    assert len(attempts[attempts.operation == "ListObjectsV2"].dropna(subset=["pipeline"])) == 4
+    puts = attempts[attempts.operation == "PutObject"]
+    assert len(puts) == served["s3.PutObject"]["requests"]
+    # each attempt belongs to the pipeline (and the stage: the function) that made it
+    theirs = attempts.dropna(subset=["pipeline"])  # the run's own calls (its cleanup) have none
+    assert set(theirs.pipeline) == {f"n4-w{w:02d}-001" for w in range(4)}
+    assert set(theirs.stage) == {"pipeline"}
+    assert puts.pipeline.notna().all()
+    assert list(theirs[theirs.operation == "CreateBucket"].groupby("pipeline").size()) == [1] * 4
+    assert (attempts[attempts.operation == "ListObjectsV2"].groupby("pipeline").size() == 1).all()
+    # the harness policy retried the 500s: 48 puts landed, after more attempts than that
+    assert (puts.outcome == "ok").sum() == 48 and (puts.outcome == "error").sum() > 0
+    assert len(events[(events.kind == "retry") & (events.operation == "PutObject")]) == (puts.outcome == "error").sum()
+    # and the shared limiter paced them: 4 pipelines' puts queued for 4 a second
+    assert len(events[(events.kind == "limiter_wait") & (events.operation == "PutObject")]) > 0
+
+
+def test_under_a_botocore_policy_botocore_retries_the_same_code(simulator, tmp_path):
+    profile = write_profile(tmp_path, FLAKY_PUTS)
+    scenario = scenario_for(profile, policy="botocore-standard", max_attempts=8, params={"rows": 6})
+    simulator.reset(profile=profile, seed=3, time_scale=0.05)
+    result = Runner(scenario, tmp_path / "runs", [4], endpoint_url=simulator.endpoint_url).run().render()
+    assert result.failed == 0
+    events = load_events(result.run_dir / "events.db")
+    puts = events[(events.kind == "api_attempt") & (events.operation == "PutObject")]
+    assert (puts.outcome == "ok").sum() == 24 and (puts.outcome == "error").sum() > 0
+    assert puts.attempt.max() > 1  # botocore's own retries, each attempt recorded
+    assert len(events[events.kind == "limiter_wait"]) == 0  # no shared limiter under botocore's modes
+
+
+def test_a_stopping_run_refuses_the_next_call_of_the_users_code(simulator, tmp_path):
+    """The run stops while each pipeline sleeps between puts; the next put is refused, so the
+    pipelines end as stopped, not after all their rows."""
+    import threading
+    import time
+
+    profile = write_profile(tmp_path, 'extends = "calm"\n')
+    scenario = scenario_for(profile, params={"rows": 200, "pause_seconds": 0.05})
+    simulator.reset(profile=profile, seed=3, time_scale=0.05)
+    runner = Runner(scenario, tmp_path / "runs", [4], endpoint_url=simulator.endpoint_url)
+
+    def stop_once_they_put() -> None:
+        while simulator.stats()["operations"].get("s3.PutObject", {}).get("requests", 0) < 8:
+            time.sleep(0.1)
+        runner.request_stop("test")
+
+    threading.Thread(target=stop_once_they_put, daemon=True).start()
+    result = runner.run().render()
+    events = load_events(result.run_dir / "events.db")
+    ends = events[events.kind == "pipeline_end"]
+    assert list(ends.outcome) == ["stopped"] * 4
+    assert len(events[(events.kind == "api_attempt") & (events.operation == "PutObject")]) < 4 * 200
+
+
+def test_the_functions_parameters_are_the_scenarios_params_checked_before_the_run(tmp_path):
+    with pytest.raises(ConfigError, match=r"users.toml: params.rowz .*rows"):
+        scenario_for("calm", params={"rowz": 3})
+    with pytest.raises(ConfigError, match=r"users.toml: params.rows .*an integer"):
+        scenario_for("calm", params={"rows": "many"})
+    with pytest.raises(ConfigError, match=r"parameter 'rows' needs a default"):
+        scenario_for("calm", pipelines="function:churn:no_default")
+    with pytest.raises(ConfigError, match=r"defines no top-level function 'nothing'"):
+        scenario_for("calm", pipelines="function:churn:nothing")
+    with pytest.raises(ConfigError, match=r"module 'no_such_module' cannot be found|no Python source"):
+        scenario_for("calm", pipelines="function:no_such_module:run")
+
+
+# --- a program, run as a process per pipeline ----------------------------------------------------
+
+PROGRAM = f"command:{sys.executable} {USERS / 'churn_cli.py'} --name {{name}} --rows {{rows}}"
+
+
+def test_a_program_runs_as_a_process_per_pipeline_instrumented_from_interpreter_start(simulator, tmp_path):
+    """The same plain-boto3 code as a program: each of its processes' clients is recorded
+    against its pipeline, paced by the run's limiter and retried by the run's policy, through
+    the run's relay; its output is kept in the run folder."""
+    profile = write_profile(tmp_path, FLAKY_PUTS)
+    scenario = scenario_for(
+        profile,
+        pipelines=PROGRAM,
+        params={"rows": 8},
+        quota=[{"service": "s3", "operation": "PutObject", "rate": 4, "burst": 2}],
+    )
+    simulator.reset(profile=profile, seed=3, time_scale=0.05)
+    result = Runner(scenario, tmp_path / "runs", [4], endpoint_url=simulator.endpoint_url).run().render()
+    assert result.failed == 0
+
+    events = load_events(result.run_dir / "events.db")
+    attempts = events[events.kind == "api_attempt"]
+    theirs = attempts.dropna(subset=["pipeline"])
+    assert set(theirs.pipeline) == {f"n4-w{w:02d}-001" for w in range(4)}
+    assert set(theirs.stage) == {"churn_cli"}
+    assert simulator.stats()["operations"]["sts.GetCallerIdentity"]["requests"] == 4
+    puts = attempts[attempts.operation == "PutObject"]
+    assert puts.pipeline.notna().all() and len(puts) == simulator.stats()["operations"]["s3.PutObject"]["requests"]
+    assert (puts.outcome == "ok").sum() == 32 and (puts.outcome == "error").sum() > 0
+    assert len(events[(events.kind == "retry") & (events.operation == "PutObject")]) == (puts.outcome == "error").sum()
+    assert len(events[(events.kind == "limiter_wait") & (events.operation == "PutObject")]) > 0
+    assert sorted(p.name for p in (result.run_dir / "commands").iterdir()) == [f"n4-w{w:02d}-001.log" for w in range(4)]
+
+
+def test_a_program_that_fails_fails_its_pipeline_with_its_last_words(simulator, tmp_path):
+    failing = f"command:{sys.executable} -c \"raise SystemExit('no rows to train on')\""
+    simulator.reset(profile="calm", seed=3, time_scale=0.05)
+    result = Runner(
+        scenario_for("calm", pipelines=failing), tmp_path / "runs", [2], endpoint_url=simulator.endpoint_url
+    )
+    result = result.run().render()
+    assert result.failed == 2
+    errors = load_events(result.run_dir / "events.db", ["worker_error"])
+    assert set(errors.error_code) == {"error:CommandFailed"}
+    assert all("exited 1: no rows to train on" in json.loads(detail)["error"] for detail in errors.detail)
+
+
+def test_a_stopping_run_interrupts_its_programs(simulator, tmp_path):
+    """The run stops while each process sleeps between puts: its next put is refused (or it is
+    interrupted), every pipeline ends as stopped, and no process is left behind."""
+    import threading
+    import time
+
+    slow = PROGRAM + " --pause-seconds 2"
+    scenario = scenario_for("calm", pipelines=slow, params={"rows": 200})
+    simulator.reset(profile="calm", seed=3, time_scale=0.05)
+    runner = Runner(scenario, tmp_path / "runs", [3], endpoint_url=simulator.endpoint_url)
+
+    def stop_once_they_put() -> None:
+        while simulator.stats()["operations"].get("s3.PutObject", {}).get("requests", 0) < 6:
+            time.sleep(0.1)
+        runner.request_stop("test")
+
+    threading.Thread(target=stop_once_they_put, daemon=True).start()
+    result = runner.run().render()
+    events = load_events(result.run_dir / "events.db")
+    assert list(events[events.kind == "pipeline_end"].outcome) == ["stopped"] * 3
+    assert len(events[(events.kind == "api_attempt") & (events.operation == "PutObject")]) < 3 * 200
+    left = subprocess.run(["pgrep", "-f", f"--name {runner.prefix}"], capture_output=True, text=True).stdout.split()
+    assert left == []
