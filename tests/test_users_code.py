@@ -133,6 +133,29 @@ def test_the_functions_parameters_are_the_scenarios_params_checked_before_the_ru
         scenario_for("calm", pipelines="function:no_such_module:run")
 
 
+def test_a_setup_makes_what_every_pipeline_needs_once_per_level(simulator, tmp_path):
+    """The simulator starts every level as a fresh account: the setup (the team's onboarding)
+    runs at the start of each level, before its pipelines, and is not counted as a pipeline."""
+    scenario = scenario_for(
+        "calm", levels=[2, 3], setup="function:churn:onboard", params={"rows": 2, "shared_bucket": "churn-team-shared"}
+    )
+    simulator.reset(profile="calm", seed=3, time_scale=0.05)
+    result = Runner(scenario, tmp_path / "runs", [2, 3]).run().render()
+    assert result.failed == 0 and result.pipelines == 5
+    events = load_events(result.run_dir / "events.db", ["api_attempt"])
+    made = events[events.operation == "CreateBucket"]
+    assert len(made[made.stage == "setup"]) == 2 and made[made.stage == "setup"].pipeline.isna().all()
+
+
+def test_a_setup_that_fails_stops_the_run_before_any_pipeline(simulator, tmp_path):
+    scenario = scenario_for("calm", setup="function:churn:broken_onboarding")
+    simulator.reset(profile="calm", seed=3, time_scale=0.05)
+    result = Runner(scenario, tmp_path / "runs", [4], endpoint_url=simulator.endpoint_url).run().render()
+    assert result.pipelines == 0 and result.stopped_by == "setup failed" and result.exit_code == 1
+    [error] = load_events(result.run_dir / "events.db", ["worker_error"]).detail
+    assert "not authorized to perform iam:CreateRole" in json.loads(error)["error"]
+
+
 # --- a program, run as a process per pipeline ----------------------------------------------------
 
 PROGRAM = f"command:{sys.executable} {USERS / 'churn_cli.py'} --name {{name}} --rows {{rows}}"

@@ -15,7 +15,7 @@ from harness.artifacts import AwsContext
 from harness.clock import Clock
 from harness.events import Recorder
 from harness.events.context import bound
-from harness.pipelines.base import load_pipeline
+from harness.pipelines.base import PipelineRun, load_pipeline
 from harness.runner import arrivals
 from harness.runner.aws_context import scenario_context, shared_limiter_store
 from harness.runner.cleanup import cleanup_run
@@ -58,6 +58,7 @@ class RunState:
     limiter_store: RedisStore | None  # the Redis limiter, or None
     clock: Clock | None  # a clock given to the run (a dry run's); else each level's wall clock
     request_abort: Callable[[], None]
+    request_stop: Callable[[str], None]
     say: Callable[[str], None]
     finished: dict[int, Counter[str]] = field(default_factory=dict)  # each finished level's live counters
     counted: list[int] = field(default_factory=lambda: [0, 0])  # pipelines, failures from worker processes
@@ -123,7 +124,8 @@ class LevelRun:
                 time_scale=scenario.time_scale,
             )
             prepare_bucket(ctx, scenario, run.run_id)
-        pool = self.pool(ctx)
+        set_up = scenario.setup is None or self._set_up(ctx)
+        pool = self.pool(ctx) if set_up else ThreadPool(lambda i: None, 0)  # no pipelines without it
         level_done = threading.Event()
         elsewhere = scenario.workers in ("processes", "ray")  # their events reach events.db, not the progress
         if elsewhere:
@@ -156,6 +158,24 @@ class LevelRun:
         )
         with bound(level=level):
             cleanup_run(ctx, run.prefix, run.run_id)
+
+    def _set_up(self, ctx: AwsContext) -> bool:
+        """The scenario's setup, once, before the level's pipelines. It failing stops the run: its
+        pipelines would fail for want of what it makes."""
+        run, scenario = self.run, self.scenario
+        setup = load_pipeline(scenario.setup or "")
+        here = PipelineRun(ctx.for_pipeline("setup"), "setup", f"{run.prefix}-setup", dict(scenario.params))
+        try:
+            with bound(level=self.level, stage="setup"), stop_on(run.signals.stop):
+                for stage in setup.stages:
+                    stage.run(here)
+            return True
+        except Exception as err:  # noqa: BLE001 - said, recorded, and the run stops
+            with bound(level=self.level, stage="setup"):
+                run.recorder.record("worker_error", error_code=failure_reason(err), error=str(err)[:500])
+            run.say(f"setup {scenario.setup} failed: {err}")
+            run.request_stop("setup failed")
+            return False
 
     def pool(self, ctx: AwsContext) -> WorkerPool:
         """The level's workers: threads here, worker processes, Ray workers, or arrivals at a rate."""

@@ -33,6 +33,8 @@ class RunResult:
             return 99  # k6's exit code for failed thresholds
         if stopped == "max_cost_usd":
             return 3
+        if stopped == "setup failed":
+            return 1
         if self.report_failed:
             return 4  # a harness bug: the run's events are kept, the report is not there to read
         return 1 if self.failed else 0

@@ -172,6 +172,7 @@ class Runner:
                     limiter_store,
                     self.clock,
                     self.request_abort,
+                    self.request_stop,
                     self.say,
                 )
                 self._say_ray(ray, recorder)

@@ -133,6 +133,10 @@ class Scenario:
     abort_thresholds: list[str] = field(default_factory=list)  # also in thresholds; stop the run when failing
     account: Account = field(default_factory=Account)
     limiter: SharedLimiter = field(default_factory=SharedLimiter)
+    # run once at the start of every level, before its pipelines (the simulator starts each level
+    # as a fresh account): what an account's onboarding would have made. A pipeline spec, usually
+    # a user's own function: or command:
+    setup: str | None = None
 
     def quota_table(self) -> QuotaTable:
         return load_table(DEFAULT_TABLE).overridden(self.quota_overrides)
@@ -312,6 +316,7 @@ def parse_scenario(data: dict[str, Any], source: str, name: str) -> Scenario:
         abort_thresholds=abort_thresholds,
         account=account,
         limiter=limiter,
+        setup=root.string("setup"),
     )
     root.done()
     from harness.pipelines.base import load_pipeline
@@ -323,6 +328,11 @@ def parse_scenario(data: dict[str, Any], source: str, name: str) -> Scenario:
         except ValueError as err:
             raise ConfigError(source, "pipelines", spec, str(err).split(": ", 1)[-1]) from None
     check_params(scenario.params, loaded, source)
+    if scenario.setup is not None:
+        try:
+            load_pipeline(scenario.setup)
+        except ValueError as err:
+            raise ConfigError(source, "setup", scenario.setup, str(err).split(": ", 1)[-1]) from None
     if scenario.max_cost_usd is not None:
         from harness.runner.prices import load_prices
 

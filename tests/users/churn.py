@@ -9,9 +9,12 @@ import boto3
 REPORTS = boto3.client("s3")  # made when the module is imported, as module-level clients often are
 
 
-def pipeline(name: str, rows: int = 12, pause_seconds: float = 0.0) -> None:
-    """Land `rows` CSV files in a bucket of its own, check them, ask STS who it is, clean up."""
+def pipeline(name: str, rows: int = 12, pause_seconds: float = 0.0, shared_bucket: str = "") -> None:
+    """Land `rows` CSV files in a bucket of its own, check them, ask STS who it is, clean up; and
+    leave a line in the team's shared bucket, if it has one."""
     s3 = boto3.client("s3")
+    if shared_bucket:
+        s3.put_object(Bucket=shared_bucket, Key=f"runs/{name}.txt", Body=f"{rows} rows".encode())
     s3.create_bucket(Bucket=name)
     for row in range(rows):
         s3.put_object(Bucket=name, Key=f"rows/{row:04d}.csv", Body=b"id,amount\n1,2.5\n")
@@ -28,3 +31,12 @@ def pipeline(name: str, rows: int = 12, pause_seconds: float = 0.0) -> None:
 
 def no_default(name, rows):  # a parameter without a default: the scenario could not set it
     pass
+
+
+def onboard(shared_bucket: str = "churn-team-shared") -> None:
+    """What the team's onboarding makes once per account: the shared bucket."""
+    boto3.client("s3").create_bucket(Bucket=shared_bucket)
+
+
+def broken_onboarding() -> None:
+    raise RuntimeError("not authorized to perform iam:CreateRole")
