@@ -13,7 +13,7 @@ SCENARIO ?= $(if $(shell [ "$(N)" -gt 32 ] 2>/dev/null && echo hundreds),scenari
 export UV_PYTHON_DOWNLOADS = never
 export UV_PYTHON_PREFERENCE = only-system
 
-.PHONY: redis-server lock lint test test-all test-lowest test-latest test-under-load stress sim bench bench-storm bench-shared-athena bench-past-quota bench-shared clean
+.PHONY: stress-workbench redis-server lock lint test test-all test-lowest test-latest test-under-load stress sim bench bench-storm bench-shared-athena bench-past-quota bench-shared clean
 
 $(UV): constraints/uv.txt
 	$(PYTHON) -m venv .uv
@@ -24,6 +24,17 @@ $(UV): constraints/uv.txt
 $(VENV)/.installed: pyproject.toml uv.lock $(UV)
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --quiet --locked --extra test --python $(PYTHON)
 	touch $@
+
+# The real Workbench package in its own environment, from its own lock (its pins are not the
+# harness's): examples/workbench/. About 7 GB (sagemaker-serve pulls in torch, a CUDA build on
+# Linux); the suite runs it at N=2, `make stress-workbench` at 4, 8 and 16.
+WORKBENCH = examples/workbench
+$(WORKBENCH)/.venv/.installed: $(WORKBENCH)/pyproject.toml $(WORKBENCH)/uv.lock $(UV)
+	cd $(WORKBENCH) && UV_PROJECT_ENVIRONMENT=.venv $(abspath $(UV)) sync --quiet --locked --python $(PYTHON)
+	touch $@
+
+stress-workbench: $(VENV)/.installed $(WORKBENCH)/.venv/.installed
+	$(VENV)/bin/harness sweep scenarios/workbench-real.toml $(if $(LEVELS),--levels $(LEVELS),--up-to $(if $(filter command line,$(origin N)),$(N),16))
 
 # The newest releases pyproject.toml allows, into uv.lock (PACKAGE=botocore: that one only).
 lock: $(UV)
@@ -41,7 +52,7 @@ redis-server:
 # Three workers on two cores: most of the suite's time is whole runs waiting on the simulator's
 # scaled AWS time, not computing. The tests that start Ray clusters share one worker (xdist_group).
 PYTEST = -m pytest -n 3 --dist loadgroup -q
-test: $(VENV)/.installed redis-server lint
+test: $(VENV)/.installed $(WORKBENCH)/.venv/.installed redis-server lint
 	$(PY) $(PYTEST)
 
 # ruff (lint and format) and mypy (strict on harness/aws, harness/runner and the simulator's
@@ -57,22 +68,22 @@ lint: $(VENV)/.installed
 	$(UV) pip install --quiet --python .venv-lowest -c constraints/lowest.txt -e '.[test]'
 	touch $@
 
-test-lowest: .venv-lowest/.installed redis-server
+test-lowest: .venv-lowest/.installed $(WORKBENCH)/.venv/.installed redis-server
 	.venv-lowest/bin/python $(PYTEST)
 
 # The suite on the newest release of every dependency, today's, in .venv-latest (made anew each
 # time); when it fails, the packages newer than uv.lock are put back one at a time to name the one
 # that breaks it (tests/newest.py).
-test-latest: $(UV) redis-server
+test-latest: $(UV) $(WORKBENCH)/.venv/.installed redis-server
 	$(PYTHON) tests/newest.py --uv $(UV) --venv .venv-latest
 
 # The suite three times in a row while one busy process per core competes for the CPU: no
 # test may rest on a wall-clock tolerance that a loaded machine breaks.
-test-under-load: $(VENV)/.installed
+test-under-load: $(VENV)/.installed $(WORKBENCH)/.venv/.installed
 	$(PY) tests/under_load.py --runs 3 -- $(PY) $(PYTEST)
 
 # Includes the long stress runs marked `stress`.
-test-all: $(VENV)/.installed
+test-all: $(VENV)/.installed $(WORKBENCH)/.venv/.installed
 	$(PY) $(PYTEST) -m ''
 
 # Sweeps 4, 8, 16, ... up to N (LEVELS=4,32 overrides) on the embedded simulator.

@@ -34,6 +34,7 @@ import ast
 import importlib
 import importlib.util
 import os
+import re
 import shlex
 import signal
 import string
@@ -143,6 +144,8 @@ def command_pipeline(spec: str) -> Pipeline:
     except ValueError as err:
         raise ValueError(f"pipeline {spec!r}: {err} (write {{{{ and }}}} for a literal brace)") from None
 
+    program = _program_name(argv)
+
     def run_command(run: PipelineRun) -> None:
         values = {**run.params, NAME_ARGUMENT: run.base_name}
         missing = sorted(placeholders - set(values))
@@ -161,13 +164,13 @@ def command_pipeline(spec: str) -> Pipeline:
             )
             stopped = _wait(process)
         if stopped:
-            raise stopping.Stopped(f"{command[0]} stopped with the run (exit {process.returncode})")
+            raise stopping.Stopped(f"{program} stopped with the run (exit {process.returncode})")
         if process.returncode != 0:
-            raise CommandFailed(f"{command[0]} exited {process.returncode}: {_last_line(log_path)} ({log_path})")
+            raise CommandFailed(f"{program} exited {process.returncode}: {_last_words(log_path)} ({log_path})")
 
     return Pipeline(
         spec,
-        (Stage(_program_name(argv), run_command),),
+        (Stage(program, run_command),),
         description=f"{' '.join(argv)}, the user's own program",
         params=None,  # any [params] key may be a placeholder; those used are checked as it starts
     )
@@ -201,14 +204,24 @@ def _log_folder(run: PipelineRun) -> Path:
     return folder
 
 
-def _last_line(path: Path) -> str:
-    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
-    return lines[-1][:300] if lines else "no output"
+ERROR_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Failed|Exit|Interrupt|Stopping)\w*: ")
+
+
+def _last_words(path: Path) -> str:
+    """The error a failed program ended with: from its last `SomeError: ...` line on (a wrapped
+    message goes on over several lines), else its last line."""
+    lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    if not lines:
+        return "no output"
+    starts = [i for i, line in enumerate(lines) if ERROR_LINE.match(line)]
+    return " ".join(lines[starts[-1] if starts else -1 :])[:300]
 
 
 def _program_name(argv: list[str]) -> str:
     """What the report calls the command's stage: the module of `python -m module`, the script
-    of `python script.py`, else the program."""
+    of `python script.py`, else the program (after `env NAME=value ...`)."""
+    if Path(argv[0]).name == "env":  # env NAME=value ... program: the program
+        argv = [arg for arg in argv[1:] if "=" not in arg or arg.startswith("-")] or argv
     word = Path(argv[0]).name
     if word.startswith("python") and len(argv) > 1:
         word = argv[argv.index("-m") + 1] if "-m" in argv[:-1] else Path(argv[1]).stem
