@@ -20,7 +20,9 @@ import random
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
 from http import HTTPStatus
 from typing import Literal
 from wsgiref.types import StartResponse, WSGIEnvironment
@@ -30,7 +32,7 @@ from harness.sim.athena import Athena
 from harness.sim.calls import Call
 from harness.sim.catalog import MotoCatalog
 from harness.sim.featurestore import RecordStore
-from harness.sim.lifecycle import Lifecycle, Lifecycles
+from harness.sim.lifecycle import Lifecycle, Lifecycles, install_moto_clock, moto_time
 from harness.sim.motobridge import Moto, is_error_page
 from harness.profiles import Profile, Storm, load_profile
 from harness.sim.replies import ApiError, Gap, Reply
@@ -54,6 +56,12 @@ log = logging.getLogger("harness.sim")
 Z_99 = 2.3263478740408408  # the 99th percentile of the standard normal
 TICK_SECONDS = 0.05  # how often (wall) lifecycle side effects are applied at most
 LIMIT_REASONS = ("CONCURRENT_QUERY_LIMIT_EXCEEDED",)
+# The offline store's Glue table as Feature Store makes it (Glue table format, the default):
+# Parquet files under the resolved S3 URI, read through Hive's Parquet SerDe.
+PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+OFFLINE_TABLE_PARAMETERS = {"EXTERNAL": "TRUE", "classification": "parquet"}
 
 
 def _is_loopback(address: str) -> bool:
@@ -78,6 +86,7 @@ class SimulatorApp:
         self._lock = threading.Lock()  # everything touching moto or simulator state
         self._rng_lock = threading.Lock()
         self._injected = threading.local()  # per request thread: seconds slept as AWS behaviour
+        install_moto_clock()
         self.configure(profile, seed, time_scale)
 
     # --- configuration and reset ---------------------------------------------------------
@@ -87,12 +96,12 @@ class SimulatorApp:
         self.buckets: dict[tuple[str, str, str, str], TokenBucket | None] = {}  # None: no rate quota
         self.rngs: dict[str, random.Random] = {}
         self.lifecycles = Lifecycles(profile, seed, time_scale, manual_time)
-        epoch = time.time()  # the wall-lifecycle date AWS time 0 stands for, in timestamps
+        epoch = self.lifecycles.epoch  # the date AWS time 0 stands for, in every timestamp
         fg = profile.feature_group
         self.records = RecordStore(self.lifecycles.now, seed, (fg.rows_min_seconds, fg.rows_max_seconds), epoch)
         self.catalogs: dict[tuple[str, str], MotoCatalog] = {}
         self.athena = Athena(profile, seed, self.lifecycles.now, epoch, self._catalog, self.quotas)
-        self.sagemaker = SageMaker(self.lifecycles, self.quotas, self.moto, epoch, profile.strict_account)
+        self.sagemaker = SageMaker(self.lifecycles, self.quotas, self.moto, epoch, profile.strict_account, seed)
         # Each service's handler: its answer, or None for moto's.
         self.handlers: dict[str, Callable[[Call], Reply | None]] = {
             "athena": self.athena.handle,
@@ -193,7 +202,7 @@ class SimulatorApp:
         time.sleep(latency)
         self._injected.seconds += latency
         waited = time.monotonic()
-        with self._lock:
+        with self._lock, self._instant():
             self.stats.queued(time.monotonic() - waited)
             self._tick()
             try:
@@ -272,6 +281,12 @@ class SimulatorApp:
         return rule.p50_ms * math.exp(sigma * z) / 1000.0 * self.time_scale
 
     # --- dispatch ------------------------------------------------------------------------
+    @contextmanager
+    def _instant(self) -> Iterator[None]:
+        """Handle a request at one instant of AWS time, moto's timestamps included (lifecycle.py)."""
+        with self.lifecycles.instant(), moto_time(self.lifecycles.unix):
+            yield
+
     def _dispatch(self, call: Call) -> Reply:
         if self.profile.strict_account and call.service in constraints.CHECKED_SERVICES:
             broken = constraints.violations(call.route.operation.input_shape, call.params)
@@ -279,11 +294,25 @@ class SimulatorApp:
                 return errors.validation(call, constraints.message(broken))
         handler = self.handlers.get(call.service)
         reply = handler(call) if handler is not None else None
-        return reply if reply is not None else self.moto.forward(call)
+        if reply is None:
+            reply = self.moto.forward(call)
+            if call.key == "s3.CreateBucket" and reply.status == 200:
+                self._date_bucket(call)
+        return reply
+
+    def _date_bucket(self, call: Call) -> None:
+        """moto dates a bucket by the wall (datetime.now, not its utcnow): put it on the one clock."""
+        from moto.s3.models import s3_backends
+
+        try:
+            bucket = s3_backends[call.account]["aws"].get_bucket(str(call.params.get("Bucket", "")))
+        except Exception:  # noqa: BLE001 - moto's MissingBucket: nothing to date
+            return
+        bucket.creation_date = datetime.fromtimestamp(self.lifecycles.unix(), timezone.utc)
 
     def _moto_as_sent(self, environ: WSGIEnvironment, body: bytes) -> Response:
         """moto's answer to a request the simulator does not route; a 500 where moto raises."""
-        with self._lock:
+        with self._lock, self._instant():
             try:
                 return self.moto.wsgi(environ, body)
             except Exception:  # noqa: BLE001 - moto's failure is the answer, not the server's
@@ -337,6 +366,7 @@ class SimulatorApp:
     # --- lifecycle side effects ------------------------------------------------------------
     def _tick(self) -> None:
         """Apply what the lifecycles say is due: offline-store tables appear, deletions finish."""
+        self.sagemaker.settle()  # cheap when nothing is due: model artifacts of finished jobs
         now = time.monotonic()
         if now < self._next_tick and self.lifecycles.manual_time is None:
             return
@@ -379,12 +409,24 @@ class SimulatorApp:
             catalog["TableName"],
             {
                 "Name": catalog["TableName"],
-                "StorageDescriptor": {"Columns": columns, "Location": location},
                 "TableType": "EXTERNAL_TABLE",
+                "Parameters": dict(OFFLINE_TABLE_PARAMETERS),
+                "StorageDescriptor": {
+                    "Columns": columns,
+                    "Location": location,
+                    "InputFormat": PARQUET_INPUT,
+                    "OutputFormat": PARQUET_OUTPUT,
+                    "Compressed": False,
+                    "NumberOfBuckets": -1,
+                    "SerdeInfo": {"SerializationLibrary": PARQUET_SERDE, "Parameters": {"serialization.format": "1"}},
+                    "StoredAsSubDirectories": False,
+                },
             },
         )
         names = [c["Name"] for c in columns]
         lifecycle.offline_table = (catalog["Database"], catalog["TableName"])
+        # The table says Parquet, as AWS's does, but no Parquet is written: its rows are the
+        # records ingested into the group, and a table with a source is read from it (catalog.py).
         self._catalog(lifecycle.account, lifecycle.region).sources[lifecycle.offline_table] = lambda: (
             self.records.offline_rows(lifecycle.account, lifecycle.region, lifecycle.name, names)
         )
@@ -459,7 +501,7 @@ class SimulatorApp:
         if not _is_loopback(environ.get("REMOTE_ADDR", "")):
             return self._respond(start_response, 403, [("Content-Type", "text/plain")], b"loopback only")
         if path == "/_sim/stats":
-            with self._lock:
+            with self._lock, self._instant():
                 self._tick()
                 snapshot = self.stats.snapshot()
                 snapshot["lifecycle"] = self.lifecycles.counts()

@@ -6,14 +6,25 @@ Deleting -> gone), so moto stays the store and this module only decides *when*.
 Feature groups also get their offline store late: OfflineStoreStatus turns Active after a delay
 and the Glue table (plus an S3 object under the offline-store prefix) appears later still, or,
 for a configured share of feature groups, never (partial state).
+
+One clock: AWS time, here, is also the time every timestamp the simulator answers is on. Its
+date is `epoch` (the wall date when the simulator started or was reset) plus the AWS seconds
+since; a request is handled at one instant of it (`Lifecycles.instant`), and moto, which stamps
+what it makes with its own `utcnow`, reads that instant too while the simulator calls it
+(`moto_time`). So an endpoint created after its endpoint configuration is dated after it at any
+time scale, and a feature group, its Glue table and the records in it agree.
 """
 
 from __future__ import annotations
 
 import random
+import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from harness.profiles import Profile
 
@@ -43,7 +54,9 @@ class Lifecycles:
         virtual lifecycle drives it, as `harness plan`'s dry run does); else it follows the wall."""
         self.profile, self.seed, self.time_scale = profile, seed, time_scale
         self._start = time.monotonic()
+        self.epoch = time.time()  # the date AWS time 0 stands for, in every timestamp answered
         self.manual_time = 0.0 if manual_time else None
+        self._frozen = threading.local()  # per request thread: the instant it is handled at
         self._lifecycles: dict[tuple[str, str, str, str], Lifecycle] = {}
         self._draws: dict[str, random.Random] = {}
         self._lock = threading.Lock()
@@ -51,9 +64,29 @@ class Lifecycles:
 
     def now(self) -> float:
         """AWS seconds since the simulator started (or was reset)."""
+        frozen: float | None = getattr(self._frozen, "now", None)
+        if frozen is not None:
+            return frozen
         if self.manual_time is not None:
             return self.manual_time
         return (time.monotonic() - self._start) / self.time_scale
+
+    def unix(self) -> float:
+        """Now as a Unix time on the simulator's one clock: epoch + AWS seconds."""
+        return self.epoch + self.now()
+
+    @contextmanager
+    def instant(self) -> Iterator[float]:
+        """AWS time stands still on this thread while the context lasts: a request is handled at
+        one instant, so everything it dates (moto's objects, a lifecycle's start) agrees."""
+        if getattr(self._frozen, "now", None) is not None:  # already inside one
+            yield self._frozen.now
+            return
+        self._frozen.now = self.now()
+        try:
+            yield self._frozen.now
+        finally:
+            self._frozen.now = None
 
     def advance(self, aws_seconds: float) -> float:
         if self.manual_time is None:
@@ -186,3 +219,44 @@ class Lifecycles:
             status = self.status(lifecycle)
             out[lifecycle.kind][status] = out[lifecycle.kind].get(status, 0) + 1
         return out
+
+
+# --- moto on the same clock ---------------------------------------------------------------------
+_moto_clock = threading.local()  # per request thread: Unix seconds moto's utcnow reads, or wall
+_wall_utcnow: Callable[[], datetime] | None = None
+
+
+def _utcnow() -> datetime:
+    """moto's utcnow (a naive UTC datetime), on the simulator's clock while one is set."""
+    clock: Callable[[], float] | None = getattr(_moto_clock, "clock", None)
+    if clock is None:
+        assert _wall_utcnow is not None
+        return _wall_utcnow()
+    return datetime.fromtimestamp(clock(), timezone.utc).replace(tzinfo=None)
+
+
+def install_moto_clock() -> None:
+    """moto dates what it makes with moto.core.utils.utcnow, which its modules import by name: the
+    function is replaced there (modules imported later get it) and in every moto module already
+    imported. Outside `moto_time` it still answers the wall time. Idempotent."""
+    global _wall_utcnow
+    import moto.core.utils as core
+
+    if core.utcnow is _utcnow:
+        return
+    _wall_utcnow = core.utcnow
+    core.utcnow = _utcnow
+    for name, module in list(sys.modules.items()):
+        if (name == "moto" or name.startswith("moto.")) and getattr(module, "utcnow", None) is _wall_utcnow:
+            setattr(module, "utcnow", _utcnow)
+
+
+@contextmanager
+def moto_time(clock: Callable[[], float]) -> Iterator[None]:
+    """While the context lasts, moto's timestamps on this thread are clock() (Unix seconds)."""
+    previous = getattr(_moto_clock, "clock", None)
+    _moto_clock.clock = clock
+    try:
+        yield
+    finally:
+        _moto_clock.clock = previous
