@@ -5,21 +5,23 @@
 - UpdateTable honours VersionId: a write based on a version that another writer has since
   replaced is refused with ConcurrentModificationException, which is how read-modify-write of
   table parameters collides between concurrent pipelines.
+- GetTable and GetTables answer UpdateTime for every table, as AWS does (moto only once the
+  table has been updated): a table never updated was last updated when it was created.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from harness.sim import errors
 from harness.sim.calls import Call
 from harness.sim.paging import page, page_window
 from harness.sim.replies import ApiError, Reply
+from harness.sim.wire.values import epoch
 
 if TYPE_CHECKING:
-    from moto.glue.models import FakeDatabase, GlueBackend
+    from moto.glue.models import FakeDatabase, FakeTable, GlueBackend
 
 PAGE_MAX = 100
 CONFLICT_MESSAGE = "Update table failed due to concurrent modifications."
@@ -31,8 +33,15 @@ def _backend(call: Call) -> GlueBackend:
     return glue_backends[call.account][call.region]
 
 
-def _epoch(value: object) -> object:
-    return value.timestamp() if isinstance(value, datetime) else value
+def _table(table: FakeTable) -> dict:
+    """A table as GetTable and GetTables answer it: dates as Unix seconds (moto's naive datetimes
+    are UTC), UpdateTime always."""
+    answer = table.as_dict()
+    answer.setdefault("UpdateTime", answer.get("CreateTime"))
+    for key in ("CreateTime", "UpdateTime", "LastAccessTime", "LastAnalyzedTime"):
+        if answer.get(key) is not None:
+            answer[key] = epoch(answer[key])
+    return answer
 
 
 def _database(call: Call, name: str) -> FakeDatabase | ApiError:
@@ -60,7 +69,19 @@ def get_tables(call: Call) -> Reply:
         start, size = page_window(params, PAGE_MAX, 1, PAGE_MAX)
     except ValueError as err:
         return errors.error(call, 400, "InvalidInputException", str(err))
-    return errors.ok(page([{k: _epoch(v) for k, v in t.as_dict().items()} for t in tables], start, size, "TableList"))
+    return errors.ok(page([_table(t) for t in tables], start, size, "TableList"))
+
+
+def get_table(call: Call) -> Reply:
+    params = call.params
+    database = _database(call, params.get("DatabaseName", ""))
+    if isinstance(database, ApiError):
+        return database
+    name = params.get("Name", "")
+    table = database.tables.get(name)
+    if table is None:
+        return errors.error(call, 400, "EntityNotFoundException", f"Table {name} not found.")
+    return errors.ok({"Table": _table(table)})
 
 
 def update_table(call: Call) -> Reply | None:
@@ -81,7 +102,7 @@ def update_table(call: Call) -> Reply | None:
     return None
 
 
-HANDLERS = {"GetTables": get_tables, "UpdateTable": update_table}
+HANDLERS = {"GetTable": get_table, "GetTables": get_tables, "UpdateTable": update_table}
 
 
 def handle(call: Call) -> Reply | None:

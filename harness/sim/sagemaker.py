@@ -5,19 +5,26 @@ quotas); describes and lists get their status rewritten from that lifecycle; and
 lacks or answers unlike AWS are answered here: feature groups listed, described and deleted,
 StopTrainingJob, model package versions (numbered and named as AWS does) and deletes, tags
 (added or overwritten by key, at most 50), and InvokeEndpoint on an endpoint that is InService.
+A training job that completes leaves a model.tar.gz where its ModelArtifacts point.
 """
 
 from __future__ import annotations
 
+import csv
+import gzip
+import heapq
+import io
+import json
+import random
 import re
+import tarfile
 from collections.abc import Iterator
-from datetime import datetime
 
 from harness.quotas import QuotaTable
 from harness.sim import errors
 from harness.sim.calls import Call
 from harness.sim.featurestore import FeatureGroupSchema
-from harness.sim.lifecycle import Lifecycles
+from harness.sim.lifecycle import Lifecycle, Lifecycles
 from harness.sim.motobridge import Moto
 from harness.sim.paging import page, page_window
 from harness.sim.replies import Answer, ApiError, Reply
@@ -58,18 +65,29 @@ IMAGE_FIELDS = {
 }
 ECR_REGION = re.compile(r"^\d{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/")
 MAX_TAGS = 50  # per SageMaker resource (AWS tagging quota)
+# Workbench names a classifier's per-class metrics Metrics:<class>:<metric> in its training job
+WORKBENCH_CLASS_METRIC = re.compile(r"^Metrics:(.+):(precision|recall|f1|support)$")
 
 
 class SageMaker:
     def __init__(
-        self, lifecycles: Lifecycles, quotas: QuotaTable, moto: Moto, epoch: float = 0.0, strict_account: bool = False
+        self,
+        lifecycles: Lifecycles,
+        quotas: QuotaTable,
+        moto: Moto,
+        epoch: float = 0.0,
+        strict_account: bool = False,
+        seed: int = 0,
     ) -> None:
         """epoch: the Unix time AWS time 0 stands for, in the timestamps this answers;
-        strict_account: refuse a role from another account, as AWS does."""
+        strict_account: refuse a role from another account, as AWS does; seed: the stand-in
+        model's predictions."""
         self.lifecycles, self.quotas, self.moto, self.epoch = lifecycles, quotas, moto, epoch
-        self.strict_account = strict_account
+        self.strict_account, self.seed = strict_account, seed
         self.online_only: set[tuple[str, str, str]] = set()  # feature groups with no offline store
         self.versions: dict[tuple[str, str, str], int] = {}  # the highest version given in each model package group
+        # training jobs whose model artifact is still to be written: (when they end, order, lifecycle)
+        self._artifacts: list[tuple[float, int, Lifecycle]] = []
 
     def handle(self, call: Call) -> Reply:
         """A SageMaker call: our handler where there is one (and it answers), else moto's."""
@@ -174,7 +192,9 @@ class SageMaker:
         if isinstance(reply, ApiError) or reply.status != 200:
             return reply
         if kind is not None:
-            self.lifecycles.start(kind, call.account, call.region, call.params.get(NAME_FIELDS[kind], ""))
+            lifecycle = self.lifecycles.start(kind, call.account, call.region, call.params.get(NAME_FIELDS[kind], ""))
+            if kind == "training_job":
+                self._started_training(call, lifecycle)
             return reply
         if not isinstance(reply, Answer):
             return reply
@@ -189,6 +209,43 @@ class SageMaker:
             items, field = STATUS_FILTERS[call.operation]
             answer[items] = [item for item in answer.get(items, []) if item.get(field) == wanted]
         return reply
+
+    def _started_training(self, call: Call, lifecycle: Lifecycle) -> None:
+        """moto replaces a job's MetricDefinitions with its own (test:dcg); AWS keeps the caller's.
+        The job's model artifact is due when it ends."""
+        job = self.backend(call).training_jobs.get(lifecycle.name)
+        if job is not None:
+            asked = (call.params.get("AlgorithmSpecification") or {}).get("MetricDefinitions")
+            if asked:
+                job.algorithm_specification["MetricDefinitions"] = asked
+            else:
+                job.algorithm_specification.pop("MetricDefinitions", None)
+        heapq.heappush(self._artifacts, (lifecycle.ready_at, len(self._artifacts), lifecycle))
+
+    def settle(self) -> None:
+        """Write the model.tar.gz of every training job that has completed by now, where its
+        ModelArtifacts.S3ModelArtifacts points (AWS uploads it as the job ends). A job that
+        failed or was stopped leaves none. Cheap when nothing is due: the simulator calls it
+        before every request."""
+        now = self.lifecycles.now()
+        while self._artifacts and self._artifacts[0][0] <= now:
+            _, _, lifecycle = heapq.heappop(self._artifacts)
+            if self.lifecycles.status(lifecycle) == "Completed":
+                self._write_model_artifact(lifecycle)
+
+    def _write_model_artifact(self, lifecycle: Lifecycle) -> None:
+        from moto.s3.models import s3_backends
+        from moto.sagemaker.models import sagemaker_backends
+
+        job = sagemaker_backends[lifecycle.account][lifecycle.region].training_jobs.get(lifecycle.name)
+        uri = str(((job.model_artifacts or {}) if job is not None else {}).get("S3ModelArtifacts", ""))
+        if job is None or not uri.startswith("s3://"):
+            return
+        bucket, _, key = uri[5:].partition("/")
+        try:
+            s3_backends[lifecycle.account]["aws"].put_object(bucket, key, model_archive(job))
+        except Exception:  # noqa: BLE001 - the output bucket is gone: nothing to write into
+            pass
 
     def _status_of(self, call: Call, kind: str, name: str) -> str | None:
         lifecycle = self.lifecycles.get(kind, call.account, call.region, name)
@@ -210,6 +267,7 @@ class SageMaker:
         lifecycle = self.lifecycles.get("training_job", call.account, call.region, answer.get("TrainingJobName", ""))
         if lifecycle is None:
             return
+        self.settle()  # Completed here means its artifact is there
         status = self.lifecycles.status(lifecycle)
         answer["TrainingJobStatus"] = status
         answer["SecondaryStatus"] = {
@@ -235,6 +293,8 @@ class SageMaker:
             answer["TrainingTimeInSeconds"] = answer["BillableTimeInSeconds"] = max(
                 1, int(ended - lifecycle.started_at)
             )
+        # last modified when the job last changed status: its end, or while it runs its start
+        answer["LastModifiedTime"] = self.epoch + (ended if ended is not None else lifecycle.started_at)
 
     def _rewrite_ListTrainingJobs(self, call: Call, answer: dict) -> None:
         for summary in answer.get("TrainingJobSummaries", []):
@@ -315,8 +375,8 @@ class SageMaker:
             m
             for m in self.backend(call)._models.values()
             if contains in m.model_name.lower()
-            and (before is None or m.creation_time.timestamp() < epoch(before))
-            and (after is None or m.creation_time.timestamp() > epoch(after))
+            and (before is None or epoch(m.creation_time) < epoch(before))
+            and (after is None or epoch(m.creation_time) > epoch(after))
         ]
         by_name = request.get("SortBy") == "Name"
         models.sort(
@@ -324,7 +384,7 @@ class SageMaker:
             reverse=request.get("SortOrder", "Descending") == "Descending",
         )
         summaries = [
-            {"ModelName": m.model_name, "ModelArn": m.arn, "CreationTime": m.creation_time.timestamp()} for m in models
+            {"ModelName": m.model_name, "ModelArn": m.arn, "CreationTime": epoch(m.creation_time)} for m in models
         ]
         return errors.ok(page(summaries, start, size, "Models"))
 
@@ -506,9 +566,7 @@ class SageMaker:
             row = {
                 "FeatureGroupName": group.feature_group_name,
                 "FeatureGroupArn": group.arn,
-                "CreationTime": group.creation_time.timestamp()
-                if isinstance(group.creation_time, datetime)
-                else group.creation_time,
+                "CreationTime": epoch(group.creation_time),  # moto's naive datetimes are UTC
                 "FeatureGroupStatus": status,
             }
             if offline:
@@ -550,15 +608,118 @@ class SageMaker:
                 if status is None
                 else f"Endpoint {name} is not InService (it is {status}).",
             )
-        rows = [
-            line for line in raw(call.params.get("Body", "")).decode("utf-8", "replace").splitlines() if line.strip()
-        ]
-        # A stand-in model: one deterministic score per input row.
-        scores = [round((sum(map(ord, row)) % 1000) / 1000.0, 3) for row in rows]
+        text = raw(call.params.get("Body", "")).decode("utf-8", "replace")
+        content_type = str(call.params.get("ContentType") or "").split(";", 1)[0].strip().lower()
+        table = [row for row in csv.reader(io.StringIO(text)) if any(field.strip() for field in row)]
+        if content_type == "text/csv" and table and csv_header(table):
+            body = self._predict_table(table, self._classes(call, name))
+        else:
+            # SageMaker's XGBoost: headerless CSV in, one deterministic score per input row out
+            rows = [line for line in text.splitlines() if line.strip()]
+            body = "\n".join(str(round((sum(map(ord, row)) % 1000) / 1000.0, 3)) for row in rows)
         return errors.ok(
-            {
-                "Body": b64("\n".join(str(s) for s in scores).encode()),
-                "ContentType": "text/csv",
-                "InvokedProductionVariant": "AllTraffic",
-            }
+            {"Body": b64(body.encode()), "ContentType": "text/csv", "InvokedProductionVariant": "AllTraffic"}
         )
+
+    def _predict_table(self, table: list[list[str]], classes: list[str]) -> str:
+        """A stand-in model's answer to CSV with a header, as Workbench's endpoints answer: the
+        input columns, then `prediction` (and for a classifier `<class>_proba` per class), one
+        row per input row. Each row's answer is drawn from the seed and the row's values alone,
+        so the same row gets the same prediction in every run with that seed."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(table[0] + ["prediction"] + [f"{label}_proba" for label in classes])
+        for row in table[1:]:
+            rng = random.Random(f"{self.seed}:prediction:" + ",".join(row))
+            if not classes:
+                writer.writerow(row + [round(rng.random(), 6)])
+                continue
+            weights = [rng.random() + 1e-9 for _ in classes]
+            probabilities = [round(w / sum(weights), 6) for w in weights]
+            best = max(range(len(classes)), key=lambda i: probabilities[i])
+            writer.writerow(row + [classes[best]] + probabilities)
+        return out.getvalue()
+
+    def _classes(self, call: Call, endpoint_name: str) -> list[str]:
+        """The classes of the model behind the endpoint, when its training job says it is a
+        classifier; [] (a regressor) when nothing says so."""
+        backend = self.backend(call)
+        endpoint = backend.endpoints.get(endpoint_name)
+        config = backend.endpoint_configs.get(getattr(endpoint, "endpoint_config_name", ""))
+        variants = list(getattr(config, "production_variants", None) or [])
+        wanted = call.params.get("TargetVariant")
+        variant = next((v for v in variants if v.get("VariantName") == wanted), variants[0] if variants else {})
+        model = backend._models.get(variant.get("ModelName", ""))
+        if model is None:
+            return []
+        container = model.primary_container or (model.containers[0] if model.containers else {}) or {}
+        url = container.get("ModelDataUrl")
+        package_name = container.get("ModelPackageName")
+        if url is None and package_name:  # a model made from a model package: its container's artifact
+            arn = backend.model_package_name_mapping.get(package_name, package_name)
+            package = backend.model_packages.get(arn)
+            containers = ((getattr(package, "inference_specification", None) or {}).get("Containers")) or [{}]
+            url = containers[0].get("ModelDataUrl")
+        job = next(
+            (j for j in backend.training_jobs.values() if (j.model_artifacts or {}).get("S3ModelArtifacts") == url),
+            None,
+        )
+        return [] if job is None or url is None else classes_of(job.hyper_parameters, job.algorithm_specification)
+
+
+def classes_of(hyper_parameters: dict | None, algorithm: dict | None) -> list[str]:
+    """What a training job says of its model's classes: XGBoost's objective (binary:* two
+    classes, multi:* num_class of them, named 0, 1, ...), or Workbench's per-class metric
+    definitions (Metrics:<class>:precision ...). [] for anything else: a regressor."""
+    hyper_parameters = hyper_parameters or {}
+    objective = str(hyper_parameters.get("objective", "")).strip('"')
+    if objective.startswith("binary:"):
+        return ["0", "1"]
+    if objective.startswith("multi:"):
+        try:
+            count = int(str(hyper_parameters.get("num_class", "0")).strip('"'))
+        except ValueError:
+            count = 0
+        if count > 1:
+            return [str(i) for i in range(count)]
+    labels: list[str] = []
+    for definition in (algorithm or {}).get("MetricDefinitions") or []:
+        found = WORKBENCH_CLASS_METRIC.match(str(definition.get("Name", "")))
+        if found and found.group(1) not in labels:
+            labels.append(found.group(1))
+    return labels if len(labels) > 1 else []
+
+
+def csv_header(table: list[list[str]]) -> bool:
+    """Whether the first row is a header: none of its fields is a number or empty, and the rows
+    after it (if any) hold a number somewhere. (Headerless CSV, as SageMaker's XGBoost takes,
+    starts with numbers.)"""
+
+    def number(value: str) -> bool:
+        try:
+            float(value)
+        except ValueError:
+            return False
+        return True
+
+    first = table[0]
+    if any(not field.strip() or number(field) for field in first):
+        return False
+    return len(table) == 1 or any(number(field) for row in table[1:] for field in row)
+
+
+def model_archive(job) -> bytes:
+    """A small valid model.tar.gz: what the simulator knows of the model, as JSON."""
+    description = {
+        "simulated": True,
+        "TrainingJobName": job.training_job_name,
+        "HyperParameters": job.hyper_parameters or {},
+        "classes": classes_of(job.hyper_parameters, job.algorithm_specification),
+    }
+    payload = json.dumps(description, indent=2, sort_keys=True).encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        info = tarfile.TarInfo("simulated-model.json")
+        info.size, info.mode = len(payload), 0o644
+        archive.addfile(info, io.BytesIO(payload))
+    return gzip.compress(buffer.getvalue(), mtime=0)  # the same bytes for the same job
