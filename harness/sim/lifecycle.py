@@ -248,7 +248,7 @@ def install_moto_clock() -> None:
     core.utcnow = _utcnow
     for name, module in list(sys.modules.items()):
         if (name == "moto" or name.startswith("moto.")) and getattr(module, "utcnow", None) is _wall_utcnow:
-            setattr(module, "utcnow", _utcnow)
+            vars(module)["utcnow"] = _utcnow
 
 
 @contextmanager
