@@ -1,5 +1,6 @@
-"""Glue on the simulator where a pipeline feels it: listings page as the database grows, and two
-writers that read-modify-write one table's parameters collide as on AWS."""
+"""Glue on the simulator where a pipeline feels it: listings page as the database grows, two
+writers that read-modify-write one table's parameters collide as on AWS, and every table says
+when it was last updated."""
 
 from __future__ import annotations
 
@@ -61,3 +62,25 @@ def test_a_write_based_on_a_replaced_version_gets_concurrent_modification(glue):
     assert glue.get_table(DatabaseName="catalog", Name="shared")["Table"]["Parameters"]["owner"] == "pipeline-2"
     # without a VersionId the last writer wins, as on AWS
     glue.update_table(DatabaseName="catalog", TableInput=table_input("shared", owner="anyone"))
+
+
+def test_every_table_has_an_update_time_the_create_time_until_it_is_updated(simulator, client):
+    simulator.reset(manual_time=True)  # AWS time moves only when the test advances it
+    glue = client("glue")
+    glue.create_database(DatabaseInput={"Name": "catalog"})
+    glue.create_table(DatabaseName="catalog", TableInput=table_input("dated"))
+    table = glue.get_table(DatabaseName="catalog", Name="dated")["Table"]
+    assert table["UpdateTime"] == table["CreateTime"]  # Workbench reads UpdateTime of every table
+    assert glue.get_tables(DatabaseName="catalog")["TableList"][0]["UpdateTime"] == table["CreateTime"]
+    simulator.advance(90)
+    glue.update_table(DatabaseName="catalog", TableInput=table_input("dated", owner="someone"))
+    updated = glue.get_table(DatabaseName="catalog", Name="dated")["Table"]
+    assert (updated["UpdateTime"] - updated["CreateTime"]).total_seconds() == pytest.approx(90, abs=0.01)
+    assert updated["CreateTime"] == table["CreateTime"]
+
+
+def test_get_table_of_a_missing_table_or_database_is_entity_not_found(glue):
+    for database, name in (("catalog", "nothing"), ("nowhere", "nothing")):
+        with pytest.raises(ClientError) as raised:
+            glue.get_table(DatabaseName=database, Name=name)
+        assert raised.value.response["Error"]["Code"] == "EntityNotFoundException"

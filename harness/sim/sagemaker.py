@@ -19,6 +19,7 @@ import random
 import re
 import tarfile
 from collections.abc import Iterator
+from datetime import datetime, timezone
 
 from harness.quotas import QuotaTable
 from harness.sim import errors
@@ -247,6 +248,11 @@ class SageMaker:
         except Exception:  # noqa: BLE001 - the output bucket is gone: nothing to write into
             pass
 
+    def _date(self, aws_seconds: float) -> datetime:
+        """The date of an instant of AWS time, to the millisecond, as AWS dates and moto's
+        answers (made on the same clock, lifecycle.py) have it."""
+        return to_millisecond(self.epoch + aws_seconds)
+
     def _status_of(self, call: Call, kind: str, name: str) -> str | None:
         lifecycle = self.lifecycles.get(kind, call.account, call.region, name)
         return None if lifecycle is None else self.lifecycles.status(lifecycle)
@@ -280,7 +286,7 @@ class SageMaker:
         if status == "Failed":
             answer["FailureReason"] = "AlgorithmError: simulated training failure"
         # moto answers a fixed date for both; AWS's follow the job, and a finished job is billed
-        answer["CreationTime"] = answer["TrainingStartTime"] = self.epoch + lifecycle.started_at
+        answer["CreationTime"] = answer["TrainingStartTime"] = self._date(lifecycle.started_at)
         for key in ("TrainingEndTime", "TrainingTimeInSeconds", "BillableTimeInSeconds"):
             answer.pop(key, None)
         ended = {
@@ -289,12 +295,12 @@ class SageMaker:
             "Stopped": lifecycle.stopping_until,
         }.get(status)
         if ended is not None:
-            answer["TrainingEndTime"] = self.epoch + ended
+            answer["TrainingEndTime"] = self._date(ended)
             answer["TrainingTimeInSeconds"] = answer["BillableTimeInSeconds"] = max(
                 1, int(ended - lifecycle.started_at)
             )
         # last modified when the job last changed status: its end, or while it runs its start
-        answer["LastModifiedTime"] = self.epoch + (ended if ended is not None else lifecycle.started_at)
+        answer["LastModifiedTime"] = self._date(ended if ended is not None else lifecycle.started_at)
 
     def _rewrite_ListTrainingJobs(self, call: Call, answer: dict) -> None:
         for summary in answer.get("TrainingJobSummaries", []):
@@ -305,8 +311,8 @@ class SageMaker:
     def _stamp(self, answer: dict, lifecycle, status: str, settled: tuple[str, ...]) -> None:
         """CreationTime and LastModifiedTime as AWS sets them: created when the create came, last
         modified when the resource reached the state it is in (moto answers its own dates)."""
-        answer["CreationTime"] = self.epoch + lifecycle.started_at
-        answer["LastModifiedTime"] = self.epoch + (lifecycle.ready_at if status in settled else lifecycle.started_at)
+        answer["CreationTime"] = self._date(lifecycle.started_at)
+        answer["LastModifiedTime"] = self._date(lifecycle.ready_at if status in settled else lifecycle.started_at)
 
     def _rewrite_DescribeEndpoint(self, call: Call, answer: dict) -> None:
         lifecycle = self.lifecycles.get("endpoint", call.account, call.region, answer.get("EndpointName", ""))
@@ -384,7 +390,8 @@ class SageMaker:
             reverse=request.get("SortOrder", "Descending") == "Descending",
         )
         summaries = [
-            {"ModelName": m.model_name, "ModelArn": m.arn, "CreationTime": epoch(m.creation_time)} for m in models
+            {"ModelName": m.model_name, "ModelArn": m.arn, "CreationTime": to_millisecond(m.creation_time)}
+            for m in models
         ]
         return errors.ok(page(summaries, start, size, "Models"))
 
@@ -566,7 +573,7 @@ class SageMaker:
             row = {
                 "FeatureGroupName": group.feature_group_name,
                 "FeatureGroupArn": group.arn,
-                "CreationTime": epoch(group.creation_time),  # moto's naive datetimes are UTC
+                "CreationTime": to_millisecond(group.creation_time),
                 "FeatureGroupStatus": status,
             }
             if offline:
@@ -665,6 +672,13 @@ class SageMaker:
             None,
         )
         return [] if job is None or url is None else classes_of(job.hyper_parameters, job.algorithm_specification)
+
+
+def to_millisecond(value: object) -> datetime:
+    """A date (Unix seconds, or one of moto's datetimes, naive ones UTC) to the millisecond, as
+    AWS answers dates and moto writes them."""
+    moment = datetime.fromtimestamp(epoch(value), timezone.utc)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def classes_of(hyper_parameters: dict | None, algorithm: dict | None) -> list[str]:
