@@ -125,6 +125,7 @@ class Athena:
         self._ids = random.Random(f"{seed}:athena:ids")
         self._unwritten: list[Execution] = []  # results not yet in their output location
         self._created_at: dict[tuple[str, str, str], float] = {}
+        self._sampled: dict[tuple[str, str, str], int] = {}  # (account, region, text) -> runs so far
         self._lock = threading.Lock()
 
     def handle(self, call: Call) -> Reply | None:
@@ -162,6 +163,18 @@ class Athena:
         with self._lock:
             rng = self._draws.setdefault(kind, random.Random(f"{self.seed}:athena:{kind}"))
             return random.Random(rng.random())
+
+    def _sample(self, execution: Execution) -> random.Random:
+        """TABLESAMPLE's draws. The k-th run of a query's text on an account draws the same rows
+        for a seed, whatever other queries ran meanwhile: concurrent pipelines start their queries
+        in another order each run, and a draw by submission order would sample another set of
+        rows for the same pipeline's query."""
+        runs = 0
+        if "tablesample" in execution.query.lower():
+            key = (execution.account, execution.region, execution.query)
+            with self._lock:
+                runs = self._sampled[key] = self._sampled.get(key, 0) + 1
+        return random.Random(f"{self.seed}:athena:tablesample:{runs}:{execution.query}")
 
     def _jittered(self, rng: random.Random, seconds: float) -> float:
         return seconds * rng.uniform(1 - self.profile.jitter, 1 + self.profile.jitter)
@@ -247,7 +260,7 @@ class Athena:
             bucket = execution.output.removeprefix("s3://").partition("/")[0]
             execution.failure = QueryFailed("PERMISSION_DENIED", f"Unable to verify/create output bucket {bucket}")
             return
-        evaluator = Evaluator(catalog.table)
+        evaluator = Evaluator(catalog.table, sample=self._sample(execution))
         try:
             if execution.statement.statement_type != "DML":
                 execution.result = self._ddl(execution, catalog, evaluator)

@@ -5,6 +5,9 @@ offline-store rows) into an in-memory SQLite database, and the query runs there.
 SQLite is not Presto: the statements a pipeline sends to describe and sample its data (COUNT,
 SELECT ... LIMIT, MIN/MAX/AVG, stddev, GROUP BY value counts, views) run alike; a statement
 SQLite cannot run fails as NOT_SUPPORTED and says so, rather than answering something made up.
+Two Presto forms SQLite lacks are rewritten first (`presto_to_sqlite`): a parenthesised member of
+a UNION, INTERSECT or EXCEPT (with its own ORDER BY and LIMIT), and TABLESAMPLE BERNOULLI|SYSTEM
+after a table's name.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import random
 import re
 import sqlite3
 from collections.abc import Callable
@@ -44,6 +48,17 @@ GLUE_TO_SQLITE = {
     "real": "REAL",
 }
 ATHENA_TYPES = {"string": "varchar", "int": "integer"}
+# FROM|JOIN name [[AS] alias] TABLESAMPLE BERNOULLI|SYSTEM (percentage), read on masked text
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_SAMPLED = re.compile(
+    rf"\b(from|join)\s+({_NAME}(?:\s*\.\s*{_NAME}){{0,2}})(?:\s+(?:as\s+)?({_NAME}))?"
+    rf"\s+tablesample\s+(?:bernoulli|system)\s*\(\s*({_NUMBER})\s*\)",
+    re.I,
+)
+_SET_OPERATOR_BEFORE = re.compile(r"\b(?:union|intersect|except)(?:\s+(?:all|distinct))?$", re.I)
+_MEMBER_END = re.compile(r"\s*(?:$|\)|;|(?:union|intersect|except|limit|offset)\b|order\s+by\b)", re.I)
+_QUERY_START = re.compile(r"\s*(?:select|with|values)\b", re.I)
+SAMPLE_FUNCTION = "sim_tablesample"
 SqliteValue = int | float | str | bytes | None  # what SQLite hands an aggregate's step
 
 
@@ -199,10 +214,12 @@ class _Corr:
 
 
 class Evaluator:
-    """Runs one query over the tables `lookup(database, name)` finds (None: no such table)."""
+    """Runs one query over the tables `lookup(database, name)` finds (None: no such table).
+    TABLESAMPLE draws from `sample` (a seeded generator: the same one gives the same rows)."""
 
-    def __init__(self, lookup: Callable[[str, str], Table | None]) -> None:
+    def __init__(self, lookup: Callable[[str, str], Table | None], sample: random.Random | None = None) -> None:
         self.lookup = lookup
+        self.sample = sample if sample is not None else random.Random(0)
 
     def run(self, sql: str, database: str) -> Result:
         """The query's answer; QueryFailed for every way it can fail, never another exception
@@ -221,6 +238,9 @@ class Evaluator:
                 # typeshed's _AggregateProtocol steps on one int and finalizes to an int; SQLite
                 # passes `arity` values and takes any SQLite value back (None, a float)
                 db.create_aggregate(name, arity, aggregate)  # type: ignore[arg-type]  # typeshed: one int in, int out
+            # each row in with probability percentage/100, drawn per row as SQLite scans it (not
+            # deterministic to SQLite, so it is called once per row, never folded to a constant)
+            db.create_function(SAMPLE_FUNCTION, 1, lambda percentage: self.sample.random() * 100 < percentage)
             loaded: dict[tuple[str, str], Table] = {}
             query = self._load(db, sql, database, loaded, depth=0)
             cursor = db.execute(strict_identifiers(query))
@@ -281,7 +301,7 @@ class Evaluator:
                     )
             return f"{match.group(1)} {local(key)}"
 
-        text = strip_comments(sql).strip().rstrip(";")
+        text = presto_to_sqlite(strip_comments(sql).strip().rstrip(";"), database)
         return outside_literals(text, lambda part: _TABLE_REF.sub(replace, part))
 
     @staticmethod
@@ -297,6 +317,85 @@ class Evaluator:
         return QueryFailed(
             "NOT_SUPPORTED", f"the simulator runs queries on SQLite, which could not run this one: {message}"
         )
+
+
+def mask_quoted(sql: str) -> str:
+    """`sql` with every character inside a string literal or a quoted name replaced by `_`, the
+    quotes kept: the same length, so a match on it is a span of `sql`, and nothing quoted reads
+    as a keyword or a parenthesis."""
+    return _QUOTED_OR_COMMENT.sub(lambda m: m.group(0)[0] + "_" * (len(m.group(0)) - 2) + m.group(0)[-1], sql)
+
+
+def presto_to_sqlite(sql: str, database: str) -> str:
+    """`sql` (comments stripped) with the Presto forms SQLite lacks rewritten:
+
+    - `FROM t [AS a] TABLESAMPLE BERNOULLI (p)` (or SYSTEM): `FROM (SELECT * FROM t WHERE
+      sim_tablesample(p)) AS a`, each row kept with probability p/100 (SYSTEM samples Presto's
+      splits; here rows, as BERNOULLI). A percentage outside 0 to 100 fails as Presto's does.
+    - `(SELECT ... ORDER BY ... LIMIT n) UNION ALL (SELECT ...)`: SQLite takes no parentheses
+      around a compound's member, so each becomes `SELECT * FROM (...)`, keeping its ORDER BY and
+      LIMIT (the same for INTERSECT, EXCEPT, a single parenthesised query, and nested ones).
+    """
+    mask, pieces, end = mask_quoted(sql), [], 0
+    for match in _SAMPLED.finditer(mask):
+        start, stop = match.span()
+        percentage = float(match.group(4))
+        if not 0 <= percentage <= 100:
+            line = sql.count("\n", 0, match.start(4)) + 1
+            column = match.start(4) - (sql.rfind("\n", 0, match.start(4)) + 1) + 1
+            bound = "greater than or equal to 0" if percentage < 0 else "less than or equal to 100"
+            raise QueryFailed("NUMERIC_VALUE_OUT_OF_RANGE", f"line {line}:{column}: Sample percentage must be {bound}")
+        keyword, table = sql[match.start(1) : match.end(1)], sql[match.start(2) : match.end(2)]
+        alias = sql[match.start(3) : match.end(3)] if match.group(3) else '"' + split_name(table, database)[1] + '"'
+        pieces += [
+            sql[end:start],
+            f"{keyword} (SELECT * FROM {table} WHERE {SAMPLE_FUNCTION}({percentage!r})) AS {alias}",
+        ]
+        end = stop
+    sql = "".join(pieces) + sql[end:]
+    mask = mask_quoted(sql)
+    if re.search(r"\btablesample\b", mask, re.I):
+        raise QueryFailed(
+            "NOT_SUPPORTED",
+            "the simulator samples a table named after FROM or JOIN, as TABLESAMPLE BERNOULLI (p) or"
+            " SYSTEM (p) with p a number; not this TABLESAMPLE",
+        )
+    return _unparenthesise_members(sql, mask)
+
+
+def _unparenthesise_members(sql: str, mask: str) -> str:
+    """`SELECT * FROM ` before each parenthesised query that is a member of a compound query (or
+    a query alone): one that opens the statement, a parenthesis or follows UNION, INTERSECT or
+    EXCEPT, and is followed by the end, a closing parenthesis, another set operator or the
+    compound's own ORDER BY, LIMIT or OFFSET."""
+    groups: dict[int, int] = {}  # ( at -> its ) at
+    opened: list[int] = []
+    for i, ch in enumerate(mask):
+        if ch == "(":
+            opened.append(i)
+        elif ch == ")" and opened:
+            groups[opened.pop()] = i
+
+    def is_query(start: int) -> bool:
+        inner = start + 1
+        while inner < len(mask) and mask[inner].isspace():
+            inner += 1
+        if inner in groups:  # ((SELECT ...) UNION ...)
+            return is_query(inner)
+        return _QUERY_START.match(mask, start + 1) is not None
+
+    def opens_member(start: int) -> bool:
+        before = mask[:start].rstrip()
+        return not before or before.endswith("(") or _SET_OPERATOR_BEFORE.search(before[-24:]) is not None
+
+    members = [
+        start
+        for start, stop in groups.items()
+        if is_query(start) and opens_member(start) and _MEMBER_END.match(mask, stop + 1)
+    ]
+    for start in sorted(members, reverse=True):
+        sql = sql[:start] + "SELECT * FROM " + sql[start:]
+    return sql
 
 
 def outside_literals(sql: str, change: Callable[[str], str]) -> str:
