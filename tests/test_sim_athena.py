@@ -325,3 +325,250 @@ def test_a_query_cancelled_while_queued_stops_counting_queue_time(athena, simula
     assert statistics["TotalExecutionTimeInMillis"] == 250
     completed = described["Status"]["CompletionDateTime"] - described["Status"]["SubmissionDateTime"]
     assert completed.total_seconds() == pytest.approx(0.25, abs=1e-3)
+
+
+# --- table formats: what the StorageDescriptor names is how the objects are read ---------------
+PARQUET = {
+    "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+    "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+    "SerdeInfo": {
+        "SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+        "Parameters": {"serialization.format": "1"},
+    },
+}
+TEXT = {
+    "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
+    "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+}
+
+
+def glue_table(client, name: str, columns: dict[str, str], storage: dict, **table) -> None:
+    client("glue").create_table(
+        DatabaseName="lake",
+        TableInput={
+            "Name": name,
+            "TableType": "EXTERNAL_TABLE",
+            "StorageDescriptor": {
+                "Location": f"s3://lake-data/{name}/",
+                "Columns": [{"Name": c, "Type": t} for c, t in columns.items()],
+                **storage,
+            },
+            **table,
+        },
+    )
+
+
+def parquet(df) -> bytes:
+    body = io.BytesIO()
+    df.to_parquet(body, engine="pyarrow", compression="snappy", index=False)
+    return body.getvalue()
+
+
+def finished(athena, simulator, sql: str) -> dict:
+    """The query's status once it finished."""
+    query_id = start(athena, sql)
+    simulator.advance(10)
+    status = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]
+    return {**status, "rows": rows(athena, query_id) if status["State"] == "SUCCEEDED" else None}
+
+
+def test_parquet_values_read_as_athena_shows_them(athena, simulator, client):
+    """Columns are matched by name whatever their case; booleans, timestamps, nullable integers
+    and decimals read as Athena prints them; a column the file lacks is NULL."""
+    import datetime
+    import decimal
+
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "ID": pd.array([1, None, 3], dtype="Int64"),
+            "flag": [True, False, True],
+            "seen": pd.to_datetime(["2024-01-31 12:00:00", "2024-02-01 00:00:01.5", None], format="ISO8601"),
+            "price": [decimal.Decimal("2.50"), decimal.Decimal("10.05"), None],
+            "day": [datetime.date(2024, 1, 31), None, datetime.date(2024, 3, 1)],
+        }
+    )
+    client("s3").put_object(Bucket="lake-data", Key="typed/part-0.snappy.parquet", Body=parquet(frame))
+    columns = {"id": "bigint", "flag": "boolean", "seen": "timestamp", "price": "decimal(10,2)", "day": "date"}
+    glue_table(client, "typed", {**columns, "missing": "string"}, PARQUET)
+    answer = finished(athena, simulator, "SELECT * FROM typed")
+    assert answer["rows"] == [
+        ["id", "flag", "seen", "price", "day", "missing"],
+        ["1", "true", "2024-01-31 12:00:00.000", "2.50", "2024-01-31", None],
+        [None, "false", "2024-02-01 00:00:01.500", "10.05", None, None],
+        ["3", "true", None, None, "2024-03-01", None],
+    ]
+    assert finished(athena, simulator, "SELECT count(*) AS n FROM typed WHERE flag = true")["rows"] == [["n"], ["2"]]
+
+
+def test_text_tables_are_read_with_the_delimiter_quote_and_header_their_serde_names(athena, simulator, client):
+    """awswrangler's CSV table (LazySimpleSerDe, field.delim, escape.delim, a header line), a
+    crawler's (serialization.format only), OpenCSVSerde's quoted fields and JSON lines (gzipped)."""
+    import gzip
+
+    s3 = client("s3")
+    s3.put_object(Bucket="lake-data", Key="piped/a.csv", Body=b"id|name|score\n1|a\\|b|2.5\n2||\n")
+    glue_table(
+        client,
+        "piped",
+        {"id": "bigint", "name": "string", "score": "double"},
+        {
+            **TEXT,
+            "SerdeInfo": {
+                "SerializationLibrary": "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
+                "Parameters": {"field.delim": "|", "escape.delim": "\\"},
+            },
+        },
+        Parameters={"classification": "csv", "skip.header.line.count": "1"},
+    )
+    s3.put_object(Bucket="lake-data", Key="tabbed/a.tsv", Body=b"1\tx\n2\t\\N\n")
+    glue_table(
+        client,
+        "tabbed",
+        {"id": "bigint", "name": "string"},
+        {
+            **TEXT,
+            "SerdeInfo": {
+                "SerializationLibrary": "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
+                "Parameters": {"serialization.format": "\t"},
+            },
+        },
+    )
+    s3.put_object(Bucket="lake-data", Key="quoted/a.csv", Body=b'id;note\n1;"semi; colon"\n2;"say ""hi"""\n')
+    glue_table(
+        client,
+        "quoted",
+        {"id": "string", "note": "string"},
+        {
+            **TEXT,
+            "SerdeInfo": {
+                "SerializationLibrary": "org.apache.hadoop.hive.serde2.OpenCSVSerde",
+                "Parameters": {"separatorChar": ";", "quoteChar": '"'},
+            },
+        },
+        Parameters={"skip.header.line.count": "1"},
+    )
+    lines = b'{"Id": 1, "tags": ["a", "b"], "ok": true}\n\n{"id": 2, "extra": 0}\n'
+    s3.put_object(Bucket="lake-data", Key="events/2024/a.json.gz", Body=gzip.compress(lines))
+    glue_table(
+        client,
+        "events",
+        {"id": "bigint", "tags": "array<string>", "ok": "boolean"},
+        {**TEXT, "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"}},
+    )
+    assert finished(athena, simulator, "SELECT * FROM piped ORDER BY id")["rows"] == [
+        ["id", "name", "score"],
+        ["1", "a|b", "2.5"],
+        ["2", "", None],  # an empty field: an empty string, but NULL in a double column
+    ]
+    assert finished(athena, simulator, "SELECT * FROM tabbed")["rows"] == [["id", "name"], ["1", "x"], ["2", None]]
+    assert finished(athena, simulator, "SELECT * FROM quoted")["rows"] == [
+        ["id", "note"],
+        ["1", "semi; colon"],
+        ["2", 'say "hi"'],
+    ]
+    assert finished(athena, simulator, "SELECT * FROM events ORDER BY id")["rows"] == [
+        ["id", "tags", "ok"],
+        ["1", "[a, b]", "true"],  # an array as Athena prints it
+        ["2", None, None],
+    ]
+
+
+def test_a_table_the_simulator_cannot_read_fails_the_query_as_athena_fails_it(athena, simulator, client):
+    """Never rows read in the wrong format: a SerDe the simulator lacks is NOT_SUPPORTED, named;
+    an object that is not what the table says fails as Athena's split would."""
+    s3 = client("s3")
+    s3.put_object(Bucket="lake-data", Key="orc/part-0.orc", Body=b"ORC\x00not really")
+    glue_table(
+        client,
+        "orc",
+        {"id": "bigint"},
+        {
+            "InputFormat": "org.apache.hadoop.hive.ql.io.orc.OrcInputFormat",
+            "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.orc.OrcSerde"},
+        },
+    )
+    s3.put_object(Bucket="lake-data", Key="mislabelled/part-0.snappy.parquet", Body=b"id,price\n1,2.5\n")
+    glue_table(client, "mislabelled", {"id": "bigint", "price": "double"}, PARQUET)
+    s3.put_object(Bucket="lake-data", Key="broken/a.json", Body=b'{"id": 1}\n{"id": \n')
+    json_serde = {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"}
+    glue_table(client, "broken", {"id": "bigint"}, {**TEXT, "SerdeInfo": json_serde})
+    s3.put_object(Bucket="lake-data", Key="lenient/a.json", Body=b'{"id": 1}\n{"id": \n')
+    lenient = {**json_serde, "Parameters": {"ignore.malformed.json": "true"}}
+    glue_table(client, "lenient", {"id": "bigint"}, {**TEXT, "SerdeInfo": lenient})
+
+    orc = finished(athena, simulator, "SELECT count(*) FROM orc")
+    assert orc["State"] == "FAILED"
+    assert orc["StateChangeReason"].startswith("NOT_SUPPORTED: ") and "OrcSerde" in orc["StateChangeReason"]
+    assert orc["AthenaError"]["ErrorCategory"] == 2 and orc["AthenaError"]["Retryable"] is False
+    mislabelled = finished(athena, simulator, "SELECT * FROM mislabelled")
+    assert mislabelled["State"] == "FAILED"
+    assert mislabelled["StateChangeReason"].startswith(
+        "HIVE_CANNOT_OPEN_SPLIT: Error opening Hive split s3://lake-data/mislabelled/part-0.snappy.parquet"
+    )
+    broken = finished(athena, simulator, "SELECT * FROM broken")
+    assert broken["StateChangeReason"].startswith("HIVE_CURSOR_ERROR: Row is not a valid JSON Object")
+    assert finished(athena, simulator, "SELECT * FROM lenient")["rows"] == [["id"], ["1"], [None]]
+
+
+def test_a_partitioned_parquet_table_reads_the_partitions_glue_holds_with_their_values(athena, simulator, client):
+    """As wr.s3.to_parquet(partition_cols=["region"]) leaves it: a folder per value, each a
+    partition in Glue. A folder Glue holds no partition for is not read, as Athena's is not."""
+    import pandas as pd
+
+    s3 = client("s3")
+    for region, ids in {"eu": [1, 2], "us": [3], "xx": [9]}.items():
+        body = parquet(pd.DataFrame({"id": ids, "price": [1.5] * len(ids)}))
+        s3.put_object(Bucket="lake-data", Key=f"orders/region={region}/part-0.snappy.parquet", Body=body)
+    glue_table(
+        client,
+        "orders",
+        {"id": "bigint", "price": "double"},
+        PARQUET,
+        PartitionKeys=[{"Name": "region", "Type": "string"}],
+    )
+    for region in ("eu", "us"):
+        client("glue").create_partition(
+            DatabaseName="lake",
+            TableName="orders",
+            PartitionInput={
+                "Values": [region],
+                "StorageDescriptor": {"Location": f"s3://lake-data/orders/region={region}/", **PARQUET},
+            },
+        )
+    answer = finished(
+        athena, simulator, "SELECT region, count(*) AS n, sum(id) AS ids FROM orders GROUP BY region ORDER BY region"
+    )
+    assert answer["rows"] == [["region", "n", "ids"], ["eu", "2", "3"], ["us", "1", "3"]]
+
+
+def test_presto_forms_are_rewritten_only_where_they_are_presto_syntax():
+    """A parenthesised compound member is one only where a query may stand (not a scalar
+    subquery's or a function's parentheses, not inside a literal); TABLESAMPLE is read after a
+    table's name, and said plainly to be unsupported anywhere else."""
+    from harness.sim.sql import Evaluator, QueryFailed, Table
+
+    tables = {
+        ("db", "t"): Table("db", "t", [("id", "bigint"), ("note", "string")], rows=lambda: [["1", "a"], ["2", "b"]])
+    }
+    evaluator = Evaluator(lambda database, name: tables.get((database, name)))
+    assert evaluator.run("SELECT '(SELECT 1) UNION ALL (SELECT 2)' AS s FROM t LIMIT 1", "db").rows == [
+        ["(SELECT 1) UNION ALL (SELECT 2)"]
+    ]
+    assert evaluator.run(
+        "SELECT count(*) AS n FROM ((SELECT id FROM t ORDER BY id LIMIT 1) UNION ALL (SELECT id FROM t)) u", "db"
+    ).rows == [["3"]]
+    assert evaluator.run(
+        "((SELECT id FROM t ORDER BY id DESC LIMIT 1) UNION ALL (SELECT 7)) ORDER BY 1", "db"
+    ).rows == [
+        ["2"],
+        ["7"],
+    ]
+    assert evaluator.run("(SELECT id FROM t ORDER BY id DESC LIMIT 1)", "db").rows == [["2"]]
+    assert evaluator.run("SELECT coalesce((SELECT max(id) FROM t), 0) + (1) AS m", "db").rows == [["3"]]
+    assert evaluator.run('SELECT s.note FROM "db"."t" AS s TABLESAMPLE SYSTEM (100) WHERE s.id = 2', "db").rows == [
+        ["b"]
+    ]
+    with pytest.raises(QueryFailed, match="NOT_SUPPORTED.*TABLESAMPLE"):
+        evaluator.run("SELECT * FROM (SELECT id FROM t) u TABLESAMPLE BERNOULLI (50)", "db")

@@ -190,6 +190,8 @@ def test_value_counts_are_two_parenthesised_union_all_branches_each_with_its_ord
         "ORDER BY workbench_count ASC LIMIT 20)",
     )
     assert len(whole) == 1 + 2 * 3
+    newest = athena.list_query_executions(WorkGroup="workbench-workgroup")["QueryExecutionIds"][0]
+    assert athena.get_query_execution(QueryExecutionId=newest)["QueryExecution"]["SubstatementType"] == "SELECT"
 
 
 def sampled(athena, simulator, percentage: str = "55.0", method: str = "BERNOULLI") -> list[list[str | None]]:

@@ -21,6 +21,7 @@ import gzip
 import io
 import json
 import re
+import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -98,7 +99,7 @@ def _delimiter_byte(value: str | None, default: str) -> str:
         number = int(value)
     except ValueError:
         return value[0]
-    return chr(number) if -128 <= number <= 127 else value[0]
+    return chr(number % 256) if -128 <= number <= 127 else value[0]  # Java's byte: -1 is \xff
 
 
 class MotoCatalog:
@@ -258,11 +259,7 @@ class MotoCatalog:
             if form.kind == "parquet":
                 rows.extend(_parquet_rows(uri, body, columns))
                 continue
-            if uri.endswith(".gz"):
-                body = gzip.decompress(body)
-            elif uri.endswith(".bz2"):
-                body = bz2.decompress(body)
-            text = body.decode("utf-8", "replace")
+            text = _decompressed(uri, body).decode("utf-8", "replace")
             if form.kind == "json":
                 rows.extend(_json_rows(uri, text, columns, form))
             elif form.kind == "text":
@@ -322,6 +319,24 @@ class MotoCatalog:
             self._s3().put_object(bucket, key, body)
 
 
+def _decompressed(uri: str, body: bytes) -> bytes:
+    """A text object's bytes: Athena picks the codec by the name's extension."""
+    codec = uri.rsplit("/", 1)[-1].rpartition(".")[2].lower()
+    readers: dict[str, Callable[[bytes], bytes]] = {
+        "gz": gzip.decompress,
+        "bz2": bz2.decompress,
+        "deflate": zlib.decompress,
+    }
+    if codec in ("zst", "zstd", "snappy", "lz4", "lzo"):
+        raise QueryFailed("NOT_SUPPORTED", f"the simulator reads text compressed as gz, bz2 or deflate; not {uri}")
+    if codec not in readers:
+        return body
+    try:
+        return readers[codec](body)
+    except (OSError, EOFError, ValueError, zlib.error) as err:
+        raise QueryFailed("HIVE_CURSOR_ERROR", f"{err} ({uri})") from None
+
+
 def _is_string(kind: str) -> bool:
     return kind.lower().startswith(("string", "varchar", "char"))
 
@@ -379,14 +394,8 @@ def _json_rows(uri: str, text: str, columns: list[tuple[str, str]], form: Storag
                 "HIVE_CURSOR_ERROR", f"Row is not a valid JSON Object - JSONException: {err} ({uri})"
             ) from None
         fields = {str(k).lower(): v for k, v in record.items()}  # the SerDes match names case-insensitively
-        rows.append([_json_text(fields.get(n.lower())) for n, _ in columns])
+        rows.append([athena_text(fields.get(n.lower())) for n, _ in columns])
     return rows
-
-
-def _json_text(value: object) -> str | None:
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, separators=(",", ":"))
-    return athena_text(value)
 
 
 def _parquet_rows(uri: str, body: bytes, columns: list[tuple[str, str]]) -> Rows:

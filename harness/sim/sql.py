@@ -38,6 +38,7 @@ _CREATE_VIEW = re.compile(
 )
 _DROP = re.compile(rf"^drop\s+(table|view)\s+(if\s+exists\s+)?({_NAME}(?:\s*\.\s*{_NAME})?)\s*;?\s*$", re.I)
 GLUE_TO_SQLITE = {
+    "boolean": "INTEGER",  # true/false are 1/0 in SQLite, as its TRUE and FALSE are
     "bigint": "INTEGER",
     "int": "INTEGER",
     "integer": "INTEGER",
@@ -78,7 +79,8 @@ class Statement:
 
     @property
     def substatement_type(self) -> str:
-        return (self.sql.split(None, 1) or ["UNKNOWN"])[0].upper()
+        first = re.match(r"[\s(]*(\w+)", self.sql)  # (SELECT ...) UNION ALL (...) is a SELECT
+        return first.group(1).upper() if first else "UNKNOWN"
 
 
 def strip_comments(sql: str) -> str:
@@ -252,7 +254,12 @@ class Evaluator:
                 (n, ATHENA_TYPES.get(known.get(n.lower(), ""), known.get(n.lower())) or _infer(rows, i))
                 for i, n in enumerate(names)
             ]
-            return Result(columns, [[_text(v) for v in row] for row in rows], self.scanned)
+            booleans = {i for i, (_, kind) in enumerate(columns) if kind == "boolean"}
+            return Result(
+                columns,
+                [[_boolean_text(v) if i in booleans else _text(v) for i, v in enumerate(row)] for row in rows],
+                self.scanned,
+            )
         except sqlite3.Error as err:
             raise self._failure(err, database) from None
         finally:
@@ -295,10 +302,12 @@ class Evaluator:
                     db.execute(f"CREATE TABLE {local(key)} ({definitions})")
                     width, rows = len(table.columns), table.rows()
                     self.scanned += sum(len(",".join(v or "" for v in r)) + 1 for r in rows)
-                    db.executemany(
-                        f"INSERT INTO {local(key)} VALUES ({', '.join('?' * width)})",
-                        [(list(r) + [None] * width)[:width] for r in rows],
-                    )
+                    booleans = [i for i, (_, kind) in enumerate(table.columns) if kind.lower() == "boolean"]
+                    values = [list[str | int | None](r)[:width] + [None] * (width - len(r)) for r in rows]
+                    for row in values if booleans else []:
+                        for i in booleans:  # Hive reads true and false, any case; anything else is NULL
+                            row[i] = {"true": 1, "false": 0}.get(str(row[i]).lower())
+                    db.executemany(f"INSERT INTO {local(key)} VALUES ({', '.join('?' * width)})", values)
             return f"{match.group(1)} {local(key)}"
 
         text = presto_to_sqlite(strip_comments(sql).strip().rstrip(";"), database)
@@ -427,6 +436,12 @@ def _text(value: object) -> str | None:
     if isinstance(value, float):
         return repr(value)
     return str(value)
+
+
+def _boolean_text(value: object) -> str | None:
+    if value in (0, 1) and not isinstance(value, str):
+        return "true" if value else "false"
+    return _text(value)
 
 
 def _infer(rows: list[tuple[Any, ...]], index: int) -> str:
