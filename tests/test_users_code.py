@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import boto3
 import pytest
 
 from harness.aws import user_clients
@@ -59,7 +60,9 @@ def test_a_plain_boto3_pipeline_runs_four_at_once_recorded_paced_and_retried(sim
     simulator.reset(profile=profile, seed=3, time_scale=0.05)
     result = Runner(scenario, tmp_path / "runs", [4], endpoint_url=simulator.endpoint_url).run().render()
     assert result.failed == 0
-    assert not user_clients.installed()  # botocore is as it was once the run is over
+    # outside users' code, clients are made as botocore makes them
+    assert user_clients.active() == 0
+    assert boto3.client("s3", endpoint_url="http://127.0.0.1:1").meta.endpoint_url == "http://127.0.0.1:1"
 
     events = load_events(result.run_dir / "events.db")
     attempts = events[events.kind == "api_attempt"]
@@ -96,28 +99,55 @@ def test_under_a_botocore_policy_botocore_retries_the_same_code(simulator, tmp_p
     assert len(events[events.kind == "limiter_wait"]) == 0  # no shared limiter under botocore's modes
 
 
-def test_a_stopping_run_refuses_the_next_call_of_the_users_code(simulator, tmp_path):
-    """The run stops while each pipeline sleeps between puts; the next put is refused, so the
+def test_a_stopping_run_lets_the_users_code_clean_up_and_refuses_its_calls_once_it_aborts(simulator, tmp_path):
+    """Users' code deletes what it made itself, so a first stop does not cut its calls: they go
+    on (a cleanup would work) until the run aborts; then the next call is refused, and the
     pipelines end as stopped, not after all their rows."""
     import threading
     import time
 
     profile = write_profile(tmp_path, 'extends = "calm"\n')
-    scenario = scenario_for(profile, params={"rows": 200, "pause_seconds": 0.05})
+    scenario = scenario_for(profile, params={"rows": 400, "pause_seconds": 0.05})
     simulator.reset(profile=profile, seed=3, time_scale=0.05)
     runner = Runner(scenario, tmp_path / "runs", [4], endpoint_url=simulator.endpoint_url)
+    puts_at_stop = []
 
-    def stop_once_they_put() -> None:
-        while simulator.stats()["operations"].get("s3.PutObject", {}).get("requests", 0) < 8:
+    def puts() -> int:
+        return simulator.stats()["operations"].get("s3.PutObject", {}).get("requests", 0)
+
+    def stop_then_abort() -> None:
+        while puts() < 8:
             time.sleep(0.1)
         runner.request_stop("test")
+        puts_at_stop.append(puts())
+        while puts() < puts_at_stop[0] + 8:  # still calling after the stop
+            time.sleep(0.1)
+        runner.request_abort("test")
 
-    threading.Thread(target=stop_once_they_put, daemon=True).start()
+    threading.Thread(target=stop_then_abort, daemon=True).start()
     result = runner.run().render()
     events = load_events(result.run_dir / "events.db")
     ends = events[events.kind == "pipeline_end"]
     assert list(ends.outcome) == ["stopped"] * 4
-    assert len(events[(events.kind == "api_attempt") & (events.operation == "PutObject")]) < 4 * 200
+    assert (
+        puts_at_stop[0] + 8 <= len(events[(events.kind == "api_attempt") & (events.operation == "PutObject")]) < 4 * 400
+    )
+
+
+def test_threads_the_code_starts_and_clients_its_package_made_at_import_are_the_pipelines(simulator, tmp_path):
+    """tests/users/team: a package whose __init__ makes an STS client, and a pipeline that puts
+    from a thread pool of its own. Reading the scenario imports nothing of it; every call is
+    routed to the simulator and recorded against the pipeline that made it."""
+    scenario = scenario_for("calm", pipelines="function:team.audit:pipeline", params={"rows": 6})
+    assert "team" not in sys.modules  # the parameters were read from the source
+    simulator.reset(profile="calm", seed=3, time_scale=0.05)
+    result = Runner(scenario, tmp_path / "runs", [3], endpoint_url=simulator.endpoint_url).run().render()
+    assert result.failed == 0
+    served = simulator.stats()["operations"]
+    assert served["sts.GetCallerIdentity"]["requests"] == 3 and served["s3.PutObject"]["requests"] == 18
+    attempts = load_events(result.run_dir / "events.db", ["api_attempt"])
+    puts = attempts[attempts.operation == "PutObject"]
+    assert len(puts) == 18 and puts.groupby("pipeline").size().tolist() == [6, 6, 6]
 
 
 def test_the_functions_parameters_are_the_scenarios_params_checked_before_the_run(tmp_path):

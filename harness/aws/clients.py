@@ -137,10 +137,15 @@ class ClientFactory:
             return self.config
         return theirs.merge(Config(retries=self.settings.policy.botocore_retries(self.settings.max_attempts)))
 
-    def hook(self, client: BaseClient, recorder: EventRecorder | None = None) -> None:
+    def hooks_for(self, service: str | None, recorder: EventRecorder | None = None) -> CallHooks:
+        """What paces and records attempts for this factory's run (`service` None: read from each
+        event's name)."""
+        return CallHooks(service, self.settings, self.time_scale, recorder or self.recorder, self.limiter, self.clock)
+
+    def hook(self, client: BaseClient) -> None:
         """Pace and record every attempt of `client`, and let the policy add what it needs."""
         service = client.meta.service_model.service_name  # the name it was made by ("logs", not "cloudwatch-logs")
-        hooks = CallHooks(service, self.settings, self.time_scale, recorder or self.recorder, self.limiter, self.clock)
+        hooks = self.hooks_for(service)
         hooks.register(client.meta.events)
         self.settings.policy.install(client.meta.events, hooks, client)
 

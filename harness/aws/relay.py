@@ -28,6 +28,7 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from harness.aws.clients import ClientFactory
 from harness.aws.hooks import CallHooks
@@ -74,16 +75,15 @@ class AttemptRelay:
         environment = dict(base)
         environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(INJECT_FOLDER), base.get("PYTHONPATH")]))
         if target.kind == "sim" and target.endpoint_url:
-            for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_CONFIG_FILE"):
+            for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
                 environment.pop(name, None)
+            # no one's ~/.aws: a profile the code names cannot run someone's credential_process
+            environment["AWS_CONFIG_FILE"] = environment["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
             credentials = factory.sim_credentials()
             settings.update(endpoint_url=target.endpoint_url, credentials=credentials, region=target.region)
             # HTTP that is not botocore's (an SDK's telemetry, a version check) goes nowhere
-            for proxy, value in (
-                ("http_proxy", BLACK_HOLE),
-                ("https_proxy", BLACK_HOLE),
-                ("no_proxy", "127.0.0.1,localhost"),
-            ):
+            local = ",".join(["127.0.0.1", "localhost", "::1", urlsplit(target.endpoint_url).hostname or ""])
+            for proxy, value in (("http_proxy", BLACK_HOLE), ("https_proxy", BLACK_HOLE), ("no_proxy", local)):
                 environment[proxy] = environment[proxy.upper()] = value  # Python reads the lower case first
             environment.update(
                 AWS_ENDPOINT_URL=target.endpoint_url,
@@ -92,6 +92,11 @@ class AttemptRelay:
                 AWS_DEFAULT_REGION=target.region,
                 AWS_REGION=target.region,
             )
+        else:  # the scenario's account and region, as the harness reaches them
+            if target.profile:
+                environment["AWS_PROFILE"] = target.profile
+            environment["AWS_REGION"] = environment["AWS_DEFAULT_REGION"] = target.region
+            settings["region"] = target.region
         environment["HARNESS_INSTRUMENT"] = json.dumps(settings)
         return environment
 
@@ -125,15 +130,18 @@ class AttemptRelay:
             thread.start()
 
     def _serve(self, connection: socket.socket) -> None:
-        with connection, connection.makefile("rwb") as stream:
-            for line in stream:
-                message = json.loads(line)
-                reply = self._answer(message)
-                if reply is not None:
-                    stream.write(json.dumps(reply).encode() + b"\n")
-                    stream.flush()
+        try:
+            with connection, connection.makefile("rwb") as stream:
+                for line in stream:
+                    message = json.loads(line)
+                    reply = self._answer(message)
+                    if "end" not in message:  # the process waits for no answer to `end`
+                        stream.write(json.dumps(reply).encode() + b"\n")
+                        stream.flush()
+        except (OSError, ValueError):
+            return  # the process ended (or was killed) mid-message: nothing more to serve
 
-    def _answer(self, message: dict[str, Any]) -> dict[str, Any] | None:
+    def _answer(self, message: dict[str, Any]) -> dict[str, Any]:
         kind, fields = next(iter(message.items()))
         try:
             if kind == "start":
@@ -153,7 +161,7 @@ class AttemptRelay:
                     status=fields.get("status"),
                     headers=fields.get("headers") or {},
                 )
-                return None  # nothing to wait for: the process goes on
+                return {"ok": None}
             if kind == "retry":
                 if concurrency_refused(fields.get("code"), {"Reason": fields.get("reason")}):
                     return {"ok": None}

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from harness.artifacts.context import AwsContext
+from harness.stopping import StopSignal
 
 
 @dataclass
@@ -22,6 +23,9 @@ class PipelineRun:
     params: dict = field(default_factory=dict)
     rng: random.Random = field(default_factory=random.Random)
     made: dict = field(default_factory=dict)  # stage outputs, e.g. made["feature_set"]
+    # the run's second signal (grace period over, or a second Ctrl-C): users' code, which cleans up
+    # after itself, may go on calling AWS until this one, not just until the first
+    abort: StopSignal | None = None
 
 
 @dataclass(frozen=True)

@@ -23,22 +23,26 @@ and environment it names (its own venv, with its own pins):
 harness instruments the process's botocore at interpreter start (harness/aws/inject/, through
 PYTHONPATH): the same routing, policy, pacing and recording, asked of the run over a Unix socket
 (harness/aws/relay.py), and the process's own sleeps run in the simulator's AWS time. Its output
-goes to `commands/<pipeline>.log` in the run folder. Once the run stops, the process's next AWS
-call raises `RunStopping`, and it is sent SIGINT, as a terminal's Ctrl-C would; a process still
-running after `STOP_PATIENCE_SECONDS` gets SIGTERM, then SIGKILL.
+goes to `commands/<pipeline>.log` in the run folder.
+
+Stopping: users' code cleans up after itself (the harness cannot tag what it makes), so at the
+run's first stop a process is sent SIGINT, as a terminal's Ctrl-C would, and its calls still go
+until the run aborts (the grace period is over, or a second Ctrl-C); then its next AWS call
+raises `RunStopping`, and it gets SIGTERM, then SIGKILL. A function, which cannot be interrupted
+in its thread, likewise has its calls refused from the abort on.
 """
 
 from __future__ import annotations
 
 import ast
 import importlib
-import importlib.util
 import os
 import re
 import shlex
 import signal
 import string
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -51,7 +55,6 @@ from harness.pipelines.base import Param, Pipeline, PipelineRun, Stage
 FUNCTION = "function:"
 COMMAND = "command:"
 NAME_ARGUMENT = "name"  # the pipeline's unique base name, for what the code creates
-STOP_PATIENCE_SECONDS = 30.0  # wall: after SIGINT, how long a stopping process may take to end
 
 
 def function_pipeline(spec: str) -> Pipeline:
@@ -64,7 +67,9 @@ def function_pipeline(spec: str) -> Pipeline:
     loaded: list[Callable[..., Any]] = []
 
     def call(run: PipelineRun) -> None:
-        with instrumented(run.ctx.clients):
+        # the code cleans up after itself: its calls are refused once the run aborts, not at the
+        # first stop (it cannot be interrupted in its thread; it ends, or its calls are refused)
+        with instrumented(run.ctx.clients), stopping.stop_on(run.abort):
             if not loaded:  # imported under the instrumentation: its module-level clients are the run's
                 loaded.append(getattr(importlib.import_module(module_name), function_name))
             arguments = {p.name: run.params.get(p.name, p.default) for p in params}
@@ -98,17 +103,28 @@ def declared_params(spec: str, module_name: str, function_name: str) -> tuple[Pa
 
 
 def _function_node(spec: str, module_name: str, function_name: str) -> ast.FunctionDef:
-    try:
-        found = importlib.util.find_spec(module_name)
-    except (ImportError, ValueError) as err:
-        raise ValueError(f"pipeline {spec!r}: module {module_name!r} cannot be found: {err}") from None
-    if found is None or not found.origin or not found.origin.endswith(".py"):
+    source = _source_of(module_name)
+    if source is None:
         raise ValueError(f"pipeline {spec!r}: no Python source for module {module_name!r} on the path")
-    tree = ast.parse(Path(found.origin).read_text(), found.origin)
+    tree = ast.parse(source.read_text(), str(source))
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name == function_name:
             return node
-    raise ValueError(f"pipeline {spec!r}: {found.origin} defines no top-level function {function_name!r}")
+    raise ValueError(f"pipeline {spec!r}: {source} defines no top-level function {function_name!r}")
+
+
+def _source_of(module_name: str) -> Path | None:
+    """The module's source file, found on sys.path without importing anything: not even its
+    packages, whose `__init__` could make clients before the run instruments them."""
+    *packages, leaf = module_name.split(".")
+    folders = [Path(entry or ".") for entry in sys.path]
+    for package in packages:
+        folders = [folder / package for folder in folders if (folder / package).is_dir()]
+    for folder in folders:
+        for candidate in (folder / f"{leaf}.py", folder / leaf / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+    return None
 
 
 def _arguments(node: ast.FunctionDef) -> dict[str, Any]:
@@ -153,7 +169,9 @@ def command_pipeline(spec: str) -> Pipeline:
             raise CommandFailed(f"{spec}: no value for {', '.join('{' + m + '}' for m in missing)} in [params]")
         command = [arg.format_map(values) for arg in argv]
         log_path = _log_folder(run) / f"{run.pipeline_id}.log"
-        with AttemptRelay(run.ctx.clients) as relay, log_path.open("ab") as log:
+        with stopping.stop_on(run.abort):  # the relay serves in this context: calls refused at abort
+            relay = AttemptRelay(run.ctx.clients)
+        with relay, log_path.open("ab") as log:
             process = subprocess.Popen(
                 command,
                 env=relay.process_environment(os.environ),
@@ -162,7 +180,7 @@ def command_pipeline(spec: str) -> Pipeline:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: signals reach its children too
             )
-            stopped = _wait(process)
+            stopped = _wait(process, run.abort)
         if stopped:
             raise stopping.Stopped(f"{program} stopped with the run (exit {process.returncode})")
         if process.returncode != 0:
@@ -176,25 +194,39 @@ def command_pipeline(spec: str) -> Pipeline:
     )
 
 
-def _wait(process: subprocess.Popen[bytes]) -> bool:
-    """Until the process ends. True when the run stopped first: it was interrupted."""
+def _wait(process: subprocess.Popen[bytes], abort: stopping.StopSignal | None) -> bool:
+    """Until the process ends. True when the run stopped first: the process is sent SIGINT, as a
+    terminal's Ctrl-C would, and may clean up (its calls still go) until the run aborts; then
+    SIGTERM, and SIGKILL."""
     try:
         while process.poll() is None:
             stopping.sleep(0.2)  # ends with Stopped when the run stops
         return False
     except stopping.Stopped:
         pass
-    for sent, patience in ((signal.SIGINT, STOP_PATIENCE_SECONDS), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(process.pid, sent)
-        except ProcessLookupError:
-            break
+    _signal(process, signal.SIGINT)
+    try:
+        with stopping.stop_on(abort):
+            while process.poll() is None:
+                stopping.sleep(0.2)
+        return True
+    except stopping.Stopped:
+        pass
+    for sent, patience in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        _signal(process, sent)
         try:
             process.wait(timeout=patience)
             break
         except subprocess.TimeoutExpired:
             continue
     return True
+
+
+def _signal(process: subprocess.Popen[bytes], sent: signal.Signals) -> None:
+    try:
+        os.killpg(process.pid, sent)
+    except ProcessLookupError:
+        pass
 
 
 def _log_folder(run: PipelineRun) -> Path:
@@ -224,5 +256,8 @@ def _program_name(argv: list[str]) -> str:
         argv = [arg for arg in argv[1:] if "=" not in arg or arg.startswith("-")] or argv
     word = Path(argv[0]).name
     if word.startswith("python") and len(argv) > 1:
-        word = argv[argv.index("-m") + 1] if "-m" in argv[:-1] else Path(argv[1]).stem
+        if "-m" in argv[:-1]:
+            word = argv[argv.index("-m") + 1]
+        elif not argv[1].startswith("-"):
+            word = Path(argv[1]).stem
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in word) or "command"

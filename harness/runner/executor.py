@@ -173,6 +173,7 @@ class PipelineExecutor:
             f"{self.prefix}-n{level}w{worker}i{iteration}",
             dict(self.scenario.params),
             random.Random(rng.random()),
+            abort=self.signals.abort,
         )
         outcome, reason = "ok", None
         clock = ctx.clock

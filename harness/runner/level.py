@@ -25,7 +25,7 @@ from harness.runner.pools import ArrivalPool, ProcessPool, ThreadPool, WorkerPoo
 from harness.runner.progress import Progress
 from harness.runner.resources import prepare_bucket
 from harness.runner.scenario import Scenario
-from harness.stopping import stop_on
+from harness.stopping import Stopped, stop_on
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -170,6 +170,8 @@ class LevelRun:
                 for stage in setup.stages:
                     stage.run(here)
             return True
+        except Stopped:
+            return False  # the run is stopping (Ctrl-C during the setup): no pipelines, nothing failed
         except Exception as err:  # noqa: BLE001 - said, recorded, and the run stops
             with bound(level=self.level, stage="setup"):
                 run.recorder.record("worker_error", error_code=failure_reason(err), error=str(err)[:500])

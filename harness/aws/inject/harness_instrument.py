@@ -108,7 +108,7 @@ def _create_client(
     if _settings.get("endpoint_url"):  # the simulator: every client goes there
         endpoint_url = _settings["endpoint_url"]
         credentials = Credentials(**_settings["credentials"])
-        region_name = region_name or _settings.get("region")
+    region_name = _settings.get("region") or region_name  # the scenario's region
     retries = Config(retries=_settings["retries"])
     client = _original_create_client(
         self,

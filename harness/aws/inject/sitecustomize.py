@@ -8,7 +8,8 @@ import importlib.util
 import os
 import sys
 
-if os.environ.get("HARNESS_INSTRUMENT"):
+if os.environ.get("HARNESS_INSTRUMENT") and importlib.util.find_spec("botocore") is not None:
+    # (a Python without botocore, started by the pipeline, makes no AWS calls through it)
     try:
         import harness_instrument
 
