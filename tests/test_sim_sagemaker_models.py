@@ -182,3 +182,10 @@ def test_predictions_follow_the_seed(simulator, client, tmp_path):
     first = predictions(seed=7)
     assert predictions(seed=7) == first
     assert predictions(seed=8) != first
+
+
+def test_an_endpoint_has_no_monitoring_schedules_to_list_before_it_is_deleted(account):
+    """SDKs (Workbench among them) list an endpoint's monitoring schedules before deleting it;
+    the simulator makes none, and says so."""
+    sagemaker = account
+    assert sagemaker.list_monitoring_schedules(EndpointName="any")["MonitoringScheduleSummaries"] == []

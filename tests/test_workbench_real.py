@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 WORKBENCH_PYTHON = REPO / "examples" / "workbench" / ".venv" / "bin" / "python"
 
 
-@pytest.mark.xdist_group("workbench")  # about 1 GB per pipeline process
+@pytest.mark.xdist_group("workbench")  # about 1 GB per pipeline process (a group of its own)
 def test_the_real_workbench_package_runs_two_pipelines_at_once_unmodified(tmp_path, monkeypatch):
     assert WORKBENCH_PYTHON.exists(), "make examples/workbench/.venv/.installed (make test does)"
     monkeypatch.chdir(REPO)  # the scenario names the program and its environment from the repository

@@ -559,6 +559,11 @@ class SageMaker:
         resource.tags = [t for t in (resource.tags or []) if t["Key"] not in gone]
         return errors.ok({})
 
+    def _sm_ListMonitoringSchedules(self, call: Call) -> Reply:
+        """None: the simulator makes no monitoring schedules (CreateMonitoringSchedule is a gap,
+        answered 501), and SDKs list them before deleting an endpoint (Workbench does)."""
+        return errors.ok({"MonitoringScheduleSummaries": []})
+
     def _sm_ListFeatureGroups(self, call: Call) -> Reply:
         params = call.params
         rows = []
