@@ -186,6 +186,38 @@ def test_a_setup_that_fails_stops_the_run_before_any_pipeline(simulator, tmp_pat
     assert "not authorized to perform iam:CreateRole" in json.loads(error)["error"]
 
 
+TWO_CREATING = """
+extends = "calm"
+[lifecycle.feature_group]
+create_seconds = 60
+[[quota]]
+service = "sagemaker"
+operation = "CreateFeatureGroup"
+concurrency = 2
+"""
+
+
+@pytest.mark.parametrize("policy, failed", [("harness", 0), ("botocore-standard", 2)])
+def test_a_full_concurrency_quota_is_waited_out_under_the_harness_policy_only(simulator, tmp_path, policy, failed):
+    """Four pipelines create a feature group each where only two may be Creating at once: AWS
+    refuses the other two (ResourceLimitExceeded). The harness policy tries them again until
+    a slot frees; botocore never retries that refusal, and code that does not expect it fails."""
+    profile = write_profile(tmp_path, TWO_CREATING)
+    scenario = scenario_for(
+        profile,
+        pipelines="function:features:pipeline",
+        policy=policy,
+        quota=[{"service": "sagemaker", "operation": "CreateFeatureGroup", "concurrency": 2}],
+    )
+    simulator.reset(profile=profile, seed=3, time_scale=0.05)
+    result = Runner(scenario, tmp_path / "runs", [4], endpoint_url=simulator.endpoint_url).run().render()
+    assert result.failed == failed
+    attempts = load_events(result.run_dir / "events.db", ["api_attempt"])
+    creates = attempts[attempts.operation == "CreateFeatureGroup"]
+    assert (creates.error_code == "ResourceLimitExceeded").sum() >= 2
+    assert (creates.outcome == "ok").sum() == 4 - failed
+
+
 # --- a program, run as a process per pipeline ----------------------------------------------------
 
 PROGRAM = f"command:{sys.executable} {USERS / 'churn_cli.py'} --name {{name}} --rows {{rows}}"

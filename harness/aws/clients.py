@@ -137,15 +137,18 @@ class ClientFactory:
             return self.config
         return theirs.merge(Config(retries=self.settings.policy.botocore_retries(self.settings.max_attempts)))
 
-    def hooks_for(self, service: str | None, recorder: EventRecorder | None = None) -> CallHooks:
-        """What paces and records attempts for this factory's run (`service` None: read from each
-        event's name)."""
-        return CallHooks(service, self.settings, self.time_scale, recorder or self.recorder, self.limiter, self.clock)
+    def hooks_for_users_code(self, service: str | None, recorder: EventRecorder | None = None) -> CallHooks:
+        """What paces and records attempts of users' code for this factory's run (`service` None:
+        read from each event's name). Under the harness policy it also waits out a full
+        concurrency quota, which the built-in pipelines queue for before they call."""
+        hooks = CallHooks(service, self.settings, self.time_scale, recorder or self.recorder, self.limiter, self.clock)
+        hooks.waits_out_full_quotas = True
+        return hooks
 
     def hook(self, client: BaseClient) -> None:
         """Pace and record every attempt of `client`, and let the policy add what it needs."""
         service = client.meta.service_model.service_name  # the name it was made by ("logs", not "cloudwatch-logs")
-        hooks = self.hooks_for(service)
+        hooks = CallHooks(service, self.settings, self.time_scale, self.recorder, self.limiter, self.clock)
         hooks.register(client.meta.events)
         self.settings.policy.install(client.meta.events, hooks, client)
 

@@ -65,6 +65,7 @@ class CallHooks:
             multiplier=settings.base_seconds * time_scale, max=settings.cap_seconds * time_scale
         )
         self._retrying = Retrying(wait=self._backoff)  # what a tenacity retry state belongs to
+        self.waits_out_full_quotas = False  # users' code: see _waits_for_a_slot
 
     def register(self, events: BaseEventHooks) -> None:
         """Pacing and recording, under every policy."""
@@ -202,6 +203,16 @@ class CallHooks:
             self._names(event_name)[0], operation.name, attempts, request_dict["context"], retryable, code
         )
 
+    def _waits_for_a_slot(self, service: str, operation: str, code: str | None) -> bool:
+        """Users' code under the harness policy: a create AWS refused because a concurrency
+        quota is full (4 feature groups Creating, say) is tried again until the call's deadline,
+        as the built-in pipelines queue for a slot first. botocore never retries it, and code
+        that does not expect it (Workbench) fails."""
+        if not self.waits_out_full_quotas or self.limiter is None or code != "ResourceLimitExceeded":
+            return False
+        quota = self.limiter.table.lookup(service, operation)
+        return quota is not None and quota.concurrency is not None
+
     def back_off(
         self, service: str, operation: str, attempts: int, context: dict[str, Any], retryable: bool, code: str | None
     ) -> float | None:
@@ -209,7 +220,7 @@ class CallHooks:
         one (recorded) and return 0, or None when there is to be no next one (not retryable,
         or it would start past the call's deadline). The wait is on the run's clock, not in
         botocore, so a stop cuts it short."""
-        if not retryable:
+        if not retryable and not self._waits_for_a_slot(service, operation, code):
             return None
         state = RetryCallState(self._retrying, fn=None, args=(), kwargs={})
         state.attempt_number = attempts

@@ -31,7 +31,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness.aws.clients import ClientFactory
-from harness.aws.hooks import CallHooks
 from harness.aws.throttling import concurrency_refused
 from harness.stopping import Stopped
 from harness.timing import INJECTED_HEADER, SERVED_HEADER
@@ -44,9 +43,7 @@ class AttemptRelay:
     def __init__(self, factory: ClientFactory) -> None:
         """Made in the pipeline's thread: it serves in that thread's context."""
         self.factory = factory
-        self.hooks = CallHooks(
-            None, factory.settings, factory.time_scale, factory.recorder, factory.limiter, factory.clock
-        )
+        self.hooks = factory.hooks_for_users_code(None)
         self._folder = tempfile.mkdtemp(prefix="harness-relay-")
         self.path = os.path.join(self._folder, "relay.sock")  # short: a socket path has ~100 bytes
         self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

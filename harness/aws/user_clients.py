@@ -164,7 +164,7 @@ class _PerRun:
             hooks = self._hooks.get(factory)
             if hooks is None:
                 recorder = _Attributed(factory.recorder, self.made_in) if factory.recorder else None
-                hooks = self._hooks[factory] = factory.hooks_for(self.service, recorder)
+                hooks = self._hooks[factory] = factory.hooks_for_users_code(self.service, recorder)
         return factory, hooks
 
     def before_send(self, event_name: str, request: Any = None, **kwargs: Any) -> None:
