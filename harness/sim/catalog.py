@@ -404,8 +404,13 @@ def _parquet_rows(uri: str, body: bytes, columns: list[tuple[str, str]]) -> Rows
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    # Arrow reads a copy it owns: given the object's bytes, its readers hold a Python object and
+    # may drop it on one of Arrow's threads while the interpreter exits (apache/arrow#34314: the
+    # simulator then aborted at exit, "terminate called without an active exception")
+    owned = pa.BufferOutputStream()
+    owned.write(body)
     try:
-        data = pq.read_table(pa.BufferReader(body))
+        data = pq.read_table(pa.BufferReader(owned.getvalue()))
     except (pa.ArrowException, OSError) as err:
         raise QueryFailed(
             "HIVE_CANNOT_OPEN_SPLIT",
