@@ -11,6 +11,9 @@ On the simulator, time runs faster than the wall by 1/time_scale, so the process
 30-second poll against AWS is a 30-second poll in the simulator's AWS time.
 
 Standard library and botocore only: this runs in the user's interpreter, with the user's botocore.
+So it repeats, rather than imports, the little of harness/aws/user_clients.py (routing a new
+client) and harness/aws/hooks.py (botocore's retry context) it needs; the decisions themselves
+(pacing, recording, backoff) are the run's, made by the same CallHooks as for its own clients.
 """
 
 from __future__ import annotations
