@@ -11,9 +11,12 @@ whatever else the machine is doing.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
-from typing import Callable
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
 
 from harness import stopping
 
@@ -22,6 +25,8 @@ STOP_CHECK_SECONDS = 0.25
 
 
 class Clock:
+    virtual = False  # True: time moves only when every worker waits (harness.virtual_time)
+
     def __init__(self, time_scale: float = 1.0):
         if not time_scale > 0:
             raise ValueError(f"time_scale {time_scale!r}: expected a number > 0")
@@ -54,6 +59,38 @@ class Clock:
             left = end - time.monotonic()
             if left <= 0 or wake(min(left, STOP_CHECK_SECONDS)):
                 return
+
+    def wait_until(self, ready: Callable[[], bool], aws_timeout: float | None = None) -> bool:
+        """Until `ready()` (another thread makes it so), at most `aws_timeout`; Stopped if the
+        run stops meanwhile. True if it became ready."""
+        end = None if aws_timeout is None else time.monotonic() + self.wall(aws_timeout)
+        while not ready():
+            stopping.check()
+            if end is not None and time.monotonic() >= end:
+                return False
+            time.sleep(0.005)
+        return True
+
+    def changed(self) -> None:
+        """Something a waiter may wait for changed (a virtual clock looks again; the wall needs not)."""
+
+    def interrupt(self) -> None:
+        """The run's stop or abort signal was set (a virtual clock wakes its waiters to look)."""
+
+    # --- the run's threads: a virtual clock schedules them; on the wall they are plain threads ---
+    def thread(self, target: Callable[..., Any], args: Iterable[Any] = (), name: str | None = None) -> threading.Thread:
+        return threading.Thread(target=target, args=tuple(args), name=name, daemon=True)
+
+    def gather(self, tasks: list[Callable[[], None]], workers: int, name: str = "task") -> None:
+        """Run tasks on up to `workers` threads at once, each in the caller's context (its
+        events' pipeline and stage, its stop signal); after the first failure no new task
+        starts, and it is raised once the running ones end."""
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        try:
+            for done in [pool.submit(contextvars.copy_context().run, task) for task in tasks]:
+                done.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 class ManualClock(Clock):
