@@ -7,3 +7,6 @@ INJECTED_HEADER = "x-sim-injected-ms"
 # The milliseconds from the request's arrival in the simulator to its answer: what is beyond the
 # injected part is the simulator's own work and its queue for moto.
 SERVED_HEADER = "x-sim-served-ms"
+# On virtual time (harness.virtual_time), the AWS instant (seconds on the run's clock) a request is
+# sent at: the simulator handles it then, and neither sleeps nor reads the wall.
+NOW_HEADER = "x-sim-aws-now"

@@ -159,7 +159,7 @@ class VirtualClock(Clock):
     def gather(self, tasks: list[Callable[[], None]], workers: int, name: str = "task") -> None:
         """Run tasks on up to `workers` actors at once, in order; after the first failure no new
         task starts, and it is raised once the running ones end."""
-        pending, failures = deque(tasks), []
+        pending, failures = deque(tasks), list[BaseException]()
         finished = [0]
 
         def work() -> None:
@@ -224,9 +224,9 @@ class VirtualClock(Clock):
         line, move time to the earliest wake-up."""
         if self._changed:
             self._changed = False
-            for actor in [a for a in self._parked if a.until is not None and a.until()]:
-                self._ready_up(actor)
-        actor = None
+            for woken in [a for a in self._parked if a.until is not None and a.until()]:
+                self._ready_up(woken)
+        actor: _Actor | None = None
         if self._ready:
             actor = self._ready.popleft()
         else:
@@ -280,7 +280,7 @@ _watching = 0
 _watch_lock = threading.Lock()
 
 
-def _sleep(seconds: float) -> None:
+def _sleep(seconds: float) -> None:  # time.sleep while watched
     clock: VirtualClock | None = getattr(_here, "clock", None)
     if clock is None or getattr(_here, "actor", None) is None or seconds <= 0:
         _real_sleep(seconds)
@@ -298,7 +298,7 @@ def watch_wall_sleeps() -> Iterator[None]:
     with _watch_lock:
         _watching += 1
         if _watching == 1:
-            time.sleep = _sleep
+            time.sleep = _sleep  # type: ignore[assignment]  # the same call, watched
     try:
         yield
     finally:

@@ -6,7 +6,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from harness.aws import Target, ClientFactory, Limiter, RetrySettings
-from harness.clock import Clock
+from harness.clock import Clock, ManualClock
 from harness.events import Recorder, load_events
 from harness.quotas import Quota, QuotaTable
 from harness.runner.scenario import parse_scenario
@@ -152,15 +152,16 @@ def test_botocore_backoff_shrinks_with_the_time_scale(simulator, tmp_path, polic
 
 
 def test_botocore_adaptive_paces_in_aws_time_on_a_scaled_simulator(simulator):
-    """botocore-adaptive's client-side rate limiter runs on a clock at the simulator's scale: at
-    2 calls per AWS second, a wait for one token is 0.5 AWS seconds, 5 ms of wall time at 1/100
-    (on the wall clock it would be the whole half second)."""
+    """botocore-adaptive's client-side rate limiter runs on the run's clock: at 2 calls per AWS
+    second, a wait for one token is 0.5 AWS seconds slept on that clock (at 1/100, 5 ms of
+    wall time; on the wall clock it would be the whole half second)."""
     from botocore.retries import adaptive
 
-    from harness.aws.policies.botocore_modes import ScaledClock, ScaledTokenBucket
+    from harness.aws.policies.botocore_modes import RunClock, RunClockTokenBucket
 
+    clock = ManualClock(time_scale=0.01)
     factory = ClientFactory(
-        Target.simulator(simulator.endpoint_url), RetrySettings("botocore-adaptive", max_attempts=8), time_scale=0.01
+        Target.simulator(simulator.endpoint_url), RetrySettings("botocore-adaptive", max_attempts=8), clock=clock
     )
     events = factory.client("sagemaker").meta.events
     emitter = getattr(events, "_emitter", events)
@@ -170,11 +171,12 @@ def test_botocore_adaptive_paces_in_aws_time_on_a_scaled_simulator(simulator):
         if isinstance(getattr(h, "__self__", None), adaptive.ClientRateLimiter)
     ]
     bucket = limiter._token_bucket
-    assert isinstance(limiter._clock, ScaledClock) and limiter._clock.time_scale == 0.01
-    assert isinstance(bucket, ScaledTokenBucket)
+    assert isinstance(limiter._clock, RunClock) and limiter._clock.clock is clock
+    assert isinstance(bucket, RunClockTokenBucket)
     bucket.max_rate = 2.0  # what a throttle would set
     bucket._current_capacity = 0
-    assert bucket._sleep_amount(1) == pytest.approx(0.5 * 0.01, rel=0.2)
+    assert bucket.acquire() is True
+    assert clock.slept == [pytest.approx(0.5)]
 
 
 def test_each_worker_has_its_own_clients_under_botocore_policies(simulator):

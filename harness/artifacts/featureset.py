@@ -8,8 +8,7 @@ missing, or its S3 prefix empty.
 
 from __future__ import annotations
 
-import contextvars
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -158,13 +157,8 @@ class FeatureSet(Artifact):
                 put(row)
             return len(rows)
         # each thread carries this one's context: its events belong to this pipeline and stage,
-        # and its waits end when the run stops
-        pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"ingest-{self.name}")
-        try:
-            for done in [pool.submit(contextvars.copy_context().run, put, row) for row in rows]:
-                done.result()
-        finally:  # after a failed put, the rows not yet sent are not sent
-            pool.shutdown(wait=True, cancel_futures=True)
+        # and its waits end when the run stops; after a failed put, the rows not yet sent are not
+        self.ctx.clock.gather([partial(put, row) for row in rows], threads, name=f"ingest-{self.name}")
         return len(rows)
 
     def offline_table(self) -> tuple[str, str] | None:

@@ -9,7 +9,6 @@ retries included, and code that drives AWS through the SageMaker SDK is covered 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -22,7 +21,7 @@ from harness.aws.limiter import Limiter
 from harness.aws.policies import RetrySettings
 from harness.aws.throttling import THROTTLE_CODES, concurrency_refused
 from harness.clock import Clock
-from harness.timing import INJECTED_HEADER, SERVED_HEADER
+from harness.timing import INJECTED_HEADER, NOW_HEADER, SERVED_HEADER
 
 if TYPE_CHECKING:
     from botocore.awsrequest import AWSPreparedRequest, AWSResponse
@@ -80,6 +79,8 @@ class CallHooks:
         service, operation = self._names(event_name)
         context = request.context if request is not None and request.context is not None else {}
         self.attempt_starts(service, operation, context)
+        if self.clock.virtual and request is not None:  # the simulator handles it at this instant
+            request.headers[NOW_HEADER] = repr(self.clock.now())
         return None  # let botocore send the request
 
     def attempt_starts(self, service: str, operation: str, context: dict[str, Any]) -> None:
@@ -100,7 +101,7 @@ class CallHooks:
             self.recorder.record("limiter_wait", service=service, operation=operation, duration=waited)
         self._attempt.grant = grant
         self._attempt.waited = waited
-        self._attempt.start = time.monotonic()
+        self._attempt.start = self.clock.now()
         self._attempt.sent = True
 
     def response_received(
@@ -115,6 +116,7 @@ class CallHooks:
         service, operation = self._names(event_name)
         code = error_code(parsed_response, exception)
         response = response_dict or {}
+        stopped = self._wait_out_latency(response.get("headers") or {})
         self.attempt_ended(
             service,
             operation,
@@ -125,6 +127,21 @@ class CallHooks:
             status=response.get("status_code"),
             headers=response.get("headers") or {},
         )
+        if stopped is not None:
+            raise stopped
+
+    def _wait_out_latency(self, headers: Mapping[str, str]) -> stopping.Stopped | None:
+        """On virtual time the simulator answers at once and says what latency its profile gave
+        the answer: the caller waits it out here, on the run's clock. A stop meanwhile is
+        returned, to be raised once the attempt is recorded."""
+        injected = headers.get(INJECTED_HEADER) if self.clock.virtual else None
+        if not injected:
+            return None
+        try:
+            self.clock.sleep_wall(float(injected) / 1000.0)
+        except stopping.Stopped as stop:
+            return stop
+        return None
 
     def attempt_ended(
         self,
@@ -141,7 +158,8 @@ class CallHooks:
         answer came (a connection error); `refused`: a full concurrency quota said no."""
         if not getattr(self._attempt, "sent", True):
             return  # stopped before it was sent (attempt_starts raised): nothing reached AWS
-        duration = time.monotonic() - getattr(self._attempt, "start", time.monotonic())
+        now = self.clock.now()
+        duration = self.clock.wall(now - getattr(self._attempt, "start", now))
         if raised:
             outcome = "exception"
         elif refused:

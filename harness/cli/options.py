@@ -151,6 +151,11 @@ def add_overrides(cmd: argparse.ArgumentParser, with_policy: bool = True, writes
     group.add_argument("--profile", type=profile, help="the simulator profile: a shipped name or a TOML path")
     group.add_argument("--seed", type=int, help="the simulator's seed (the same seed, the same draws)")
     group.add_argument(
+        "--time",
+        choices=("wall", "virtual"),
+        help="virtual: AWS time moves only when every worker waits (the simulator only); wall: at --time-scale",
+    )
+    group.add_argument(
         "--time-scale", type=time_scale, metavar="SCALE", help="wall seconds per AWS second on the simulator, e.g. 1/30"
     )
     group.add_argument(
@@ -169,7 +174,7 @@ def load_with_overrides(args):
     from harness.runner.scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
-    for name in ("policy", "profile", "seed", "time_scale", "region", "aws_profile"):
+    for name in ("policy", "profile", "seed", "time", "time_scale", "region", "aws_profile"):
         if getattr(args, name, None) is not None:
             setattr(scenario, name, getattr(args, name))
     if getattr(args, "redis_url", None):

@@ -21,6 +21,7 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from harness.events.context import current
@@ -101,6 +102,8 @@ class Recorder:
         self.run_id, self.flush_interval, self.close_patience = run_id, flush_interval, close_patience
         # added to this host's time.monotonic(): a recorder on another host keeps the run's clock
         self.clock_offset = 0.0
+        # each event's mono_time (wall seconds); on virtual time, the run's clock in wall units
+        self.time_source: Callable[[], float] = time.monotonic
         self._queue: deque = deque()
         self._pending: list = []  # taken off the queue, not yet committed
         self._stop = threading.Event()
@@ -135,7 +138,7 @@ class Recorder:
             (
                 self.run_id,
                 time.time(),
-                time.monotonic() + self.clock_offset,
+                self.time_source() + self.clock_offset,
                 ctx.level,
                 ctx.worker,
                 ctx.pipeline,

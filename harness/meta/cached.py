@@ -54,6 +54,7 @@ class CachedMeta(Meta):
                 flight = self._flights[key] = Future()
         if not leader:
             self._record("cache_hit", method)  # shared the in-flight call's answer
+            self.clock.wait_until(flight.done)  # on the run's clock: virtual time sees the wait
             return flight.result()
         self._record("cache_miss", method)
         try:

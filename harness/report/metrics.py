@@ -41,7 +41,8 @@ def level_metrics(events: pd.DataFrame, level: int, time_scale: float) -> dict:
     wall = None
     if len(starts):
         last = ends.mono_time.max() if len(ends) else ev.mono_time.max()
-        wall = float(last - starts.mono_time.min())
+        wall = float(last - starts.mono_time.min())  # on virtual time: AWS seconds (its scale is 1)
+    machine = _details(ends)[0].get("wall_seconds") if len(ends) else None  # the machine's own time
     pipelines = ev[ev.kind == "pipeline_end"]
     ok = pipelines[pipelines.outcome == "ok"]
     failed = pipelines[pipelines.outcome == "failed"]
@@ -100,7 +101,7 @@ def level_metrics(events: pd.DataFrame, level: int, time_scale: float) -> dict:
         "failed": int(len(failed)),
         "stopped": int(len(stopped)),
         "failure_reasons": {str(k): int(v) for k, v in failure_reasons.items()},
-        "wall_seconds": wall,
+        "wall_seconds": machine if machine is not None else wall,
         "aws_seconds": wall * aws if wall else None,
         "throughput_per_hour": throughput,
         "throughput_method": method,
@@ -147,7 +148,7 @@ def level_metrics(events: pd.DataFrame, level: int, time_scale: float) -> dict:
         "arrivals": arrival_metrics(ev, starts, ok, aws),
         # what the account enforced where it refused or throttled (harness/report/enforced.py)
         "enforced": enforced.observed(ev, attempts, time_scale),
-        "simulator": simulator_health(sim, wall),
+        "simulator": simulator_health(sim, machine if machine is not None else wall),
         "overhead": measurement_overhead(attempts, n_pipelines, ok.duration.mean() * aws if len(ok) else None, aws),
     }
 
@@ -316,6 +317,8 @@ def level_time_scales(metrics: dict) -> dict[int, float]:
 
 
 def time_scales_text(metrics: dict) -> str:
+    if metrics.get("time") == "virtual":
+        return "on virtual time (AWS time moved only when every worker waited: no figure includes this machine's speed)"
     scales = level_time_scales(metrics)
     if len(set(scales.values())) <= 1:
         return f"time scale {metrics['time_scale']:g}"
@@ -366,6 +369,7 @@ def run_metrics(events: pd.DataFrame, meta: dict) -> dict:
         "profile": meta.get("profile"),
         "policy": meta.get("policy"),
         "time_scale": time_scale,
+        "time": meta.get("time", "wall"),  # runs recorded before virtual time were on the wall
         "complete": bool(meta.get("complete", False)),
         "stopped_by": meta.get("stopped_by"),
         # first, as the report puts it first: a run where nothing completed measured no capacity

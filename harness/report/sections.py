@@ -84,8 +84,12 @@ def sections(metrics: dict, plot_names: list[str]) -> list[Section]:
             "health",
             "Measurement health",
             [
-                "Queueing for moto means the simulator, not the simulated account, was the limit. Overhead is each "
-                "call's wall time beyond the latency the profile asked for (harness CPU, GIL, transport, moto's "
+                "On virtual time AWS time stood still while the harness and the simulator worked: the measurement "
+                "added 0 AWS seconds to any call, whatever this machine's speed (the overhead columns say so), and "
+                "requests/s is per wall second."
+                if metrics.get("time") == "virtual"
+                else "Queueing for moto means the simulator, not the simulated account, was the limit. Overhead is "
+                "each call's wall time beyond the latency the profile asked for (harness CPU, GIL, transport, moto's "
                 "work); at a time scale of 1/60 every wall millisecond of it is 60 AWS milliseconds added to the "
                 "pipeline."
             ],

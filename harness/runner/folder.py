@@ -32,6 +32,7 @@ def record_start(
         scenario=scenario.name,
         levels=levels,
         time_scale=scenario.time_scale,
+        time=scenario.time,
         target=scenario.target,
         profile=scenario.profile,
         policy=scenario.policy,
@@ -60,6 +61,8 @@ def record_end(recorder: Recorder, run_dir: Path, stopped_by: str | None, simula
 
 
 def time_scales_text(scenario: Scenario, levels: list[int]) -> str:
+    if scenario.time == "virtual":
+        return "virtual time (AWS time moves only when every worker waits)"
     scales = {n: scenario.time_scale_at(n) for n in levels}
     if len(set(scales.values())) == 1:
         return f"time scale {scenario.time_scale:g}"

@@ -3,6 +3,7 @@ start to its cleanup. The run (harness/runner/run.py) loops over its levels with
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections import Counter
@@ -106,15 +107,18 @@ class LevelRun:
     def run_level(self, after_level: Callable[[], None] = lambda: None) -> None:
         """after_level: checks on the level's counters (abort thresholds), before its cleanup."""
         run, scenario, level = self.run, self.scenario, self.level
+        virtual = scenario.time == "virtual"
         if run.simulator is not None:  # fresh state for every level, same seed
-            run.simulator.reset(time_scale=scenario.time_scale)
+            run.simulator.reset(time_scale=scenario.time_scale, manual_time=virtual)
+        if virtual:  # one worker runs at a time, in a fixed order: draws (backoff jitter) repeat too
+            random.seed(f"{scenario.seed}:{level}")
         ctx = run.context(scenario, self.limiter_store)
         total = level * scenario.iterations if not scenario.duration_seconds else 0
         label = f"{level} arriving/h" if scenario.arrivals else f"N={level}"
         run.progress.start_level(
             level, total, scenario.duration_seconds * scenario.time_scale if scenario.duration_seconds else None, label
         )
-        started = time.monotonic()
+        started, began = time.monotonic(), ctx.clock.now()
         with bound(level=level):
             run.recorder.record(
                 "level_start",
@@ -130,12 +134,18 @@ class LevelRun:
         elsewhere = scenario.workers in ("processes", "ray")  # their events reach events.db, not the progress
         if elsewhere:
             threading.Thread(target=self._follow_progress, args=(level_done,), daemon=True).start()
+        # on virtual time the dashboards end when the last worker ends, at that instant of AWS time
+        finished = getattr(pool, "finished", None)
+        over: Callable[[float], bool] = (lambda _: finished()) if virtual and finished else level_done.wait
         dashboards = ThreadPool(
-            lambda k: self._dashboard(ctx, k, level_done), scenario.dashboard.workers, name="dashboard"
-        )
+            lambda k: self._dashboard(ctx, k, over),
+            scenario.dashboard.workers,
+            name="dashboard",
+            clock=ctx.clock,
+        )  # made before either pool starts: on virtual time, the order of turns is fixed here
         pool.start()
         dashboards.start()
-        self._wait_for(pool)
+        self._wait_for(pool, ctx.clock)
         level_done.set()
         pool.close()
         if elsewhere:
@@ -144,16 +154,21 @@ class LevelRun:
         stats = run.simulator.stats() if run.simulator is not None else None
         sim: dict[str, Any] = {"sim": stats} if stats else {}
         with bound(level=level):
-            run.recorder.record("level_end", duration=time.monotonic() - started, **sim)
+            run.recorder.record(
+                "level_end",
+                duration=ctx.clock.wall(ctx.clock.now() - began),
+                wall_seconds=time.monotonic() - started,  # the machine's time, whatever the clock
+                **sim,
+            )
         run.recorder.flush()
         counts = run.progress.counts
         run.finished[level] = Counter(counts)
         after_level()  # worker processes' failures, counted from their events just now
         run.progress.end_level()
-        wall = time.monotonic() - started
+        wall, aws = time.monotonic() - started, ctx.clock.now() - began
         run.say(
             f"{label}: {counts['done']} done, {counts['failed']} failed in {wall:.0f}s wall "
-            f"({wall / scenario.time_scale / 60:.0f} min AWS), {counts['throttled']} throttled attempts, "
+            f"({aws / 60:.0f} min AWS{', virtual' if virtual else ''}), {counts['throttled']} throttled attempts, "
             f"{counts['partial_state_detected']} partial states"
         )
         with bound(level=level):
@@ -210,17 +225,19 @@ class LevelRun:
                 ctx.clock,
                 run.signals.stop,
             )
-        return ThreadPool(lambda i: run.executor.run_worker(ctx, level, i, pipelines), level)
+        return ThreadPool(lambda i: run.executor.run_worker(ctx, level, i, pipelines), level, clock=ctx.clock)
 
-    def _wait_for(self, pool: WorkerPool) -> None:
-        """Until the workers are done; once stopping, the grace period, then abort."""
+    def _wait_for(self, pool: WorkerPool, clock: Clock) -> None:
+        """Until the workers are done; once stopping, the grace period (AWS time on the run's
+        clock, and 5 wall seconds more), then abort."""
         signals, scenario = self.run.signals, self.scenario
         grace_until = abort_until = None
         while not pool.wait(0.5):
             now = time.monotonic()
             if signals.stop.is_set() and grace_until is None:
-                grace_until = now + scenario.grace_seconds * scenario.time_scale + 5
-            if grace_until is not None and now > grace_until:
+                clock.interrupt()  # virtual time: sleepers look at their signal (request_stop did too)
+                grace_until = (clock.now() + scenario.grace_seconds, now + 5)
+            if grace_until is not None and clock.now() > grace_until[0] and now > grace_until[1]:
                 self.run.request_abort()
             if signals.abort.is_set():
                 abort_until = abort_until or now + ABORT_PATIENCE
@@ -247,8 +264,9 @@ class LevelRun:
         self.run.counted[0] += counts["done"] + counts["failed"] + counts["stopped"]
         self.run.counted[1] += counts["failed"]
 
-    def _dashboard(self, ctx: AwsContext, k: int, done: threading.Event) -> None:
-        """A dashboard user: polls Meta's lists while the pipelines run."""
+    def _dashboard(self, ctx: AwsContext, k: int, over: Callable[[float], bool]) -> None:
+        """A dashboard user: polls Meta's lists while the pipelines run. `over(wall_timeout)`
+        says, within its timeout, whether the level's workers are done."""
         from harness.meta import CachedMeta, Meta
         from harness.stopping import Stopped
 
@@ -257,7 +275,7 @@ class LevelRun:
         if scenario.dashboard.cached:
             meta = CachedMeta(meta, recorder=run.recorder)
         with bound(level=self.level, worker=-(k + 1), stage="dashboard"), stop_on(run.signals.stop):
-            while not done.is_set() and not run.signals.stop.is_set():
+            while not over(0.0) and not run.signals.stop.is_set():
                 try:
                     meta.feature_sets()
                     meta.endpoints()
@@ -266,7 +284,10 @@ class LevelRun:
                     return
                 except Exception as err:  # noqa: BLE001
                     run.recorder.record("worker_error", error_code=failure_reason(err), error=str(err)[:300])
-                done.wait(scenario.dashboard.poll_seconds * scenario.time_scale)
+                try:
+                    ctx.clock.sleep_or_wake(over, scenario.dashboard.poll_seconds)
+                except Stopped:
+                    return
 
 
 def level_counts(events: pd.DataFrame, level: int) -> dict[str, int]:

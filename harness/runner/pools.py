@@ -47,12 +47,12 @@ class WorkerPool(Protocol):
 
 
 class ThreadPool:
-    """`count` threads running `target(i)`; a countdown says when the last one is done."""
+    """`count` threads running `target(i)`; a countdown says when the last one is done. On a
+    virtual clock they are its actors, in line in the order of `i`."""
 
-    def __init__(self, target: Callable[[int], None], count: int, name: str = "worker"):
-        self._threads = [
-            threading.Thread(target=self._run, args=(target, i), name=f"{name}-{i}", daemon=True) for i in range(count)
-        ]
+    def __init__(self, target: Callable[[int], None], count: int, name: str = "worker", clock: Clock | None = None):
+        make = clock.thread if clock is not None else _plain_thread
+        self._threads = [make(self._run, (target, i), f"{name}-{i}") for i in range(count)]
         self._running = count
         self._finished = threading.Condition()
 
@@ -73,8 +73,15 @@ class ThreadPool:
         with self._finished:
             return self._finished.wait_for(lambda: self._running == 0, timeout)
 
+    def finished(self) -> bool:
+        return self._running == 0
+
     def close(self) -> None:
         pass  # daemon threads: they end with the process
+
+
+def _plain_thread(target: Callable[..., None], args: tuple[Any, ...], name: str) -> threading.Thread:
+    return threading.Thread(target=target, args=args, name=name, daemon=True)
 
 
 class ArrivalPool:
@@ -100,7 +107,7 @@ class ArrivalPool:
         self._waiting: list[tuple[int, float, float]] = []
         self._running = 0
         self._arriving = True
-        self._scheduler = threading.Thread(target=self._arrive, name="arrivals", daemon=True)
+        self._scheduler = clock.thread(self._arrive, name="arrivals")
 
     def start(self) -> None:
         self._scheduler.start()
@@ -133,7 +140,7 @@ class ArrivalPool:
         while self._waiting and self._running < self._max and not self._stop.is_set():
             index, due, rate = self._waiting.pop(0)
             self._running += 1
-            threading.Thread(target=self._one, args=(index, due, rate), name=f"arrival-{index}", daemon=True).start()
+            self._clock.thread(self._one, (index, due, rate), f"arrival-{index}").start()
 
     def _one(self, index: int, due: float, rate: float) -> None:
         try:
@@ -148,9 +155,10 @@ class ArrivalPool:
 
     def wait(self, timeout: float) -> bool:
         with self._lock:
-            return self._lock.wait_for(
-                lambda: not self._arriving and not self._running and (not self._waiting or self._stop.is_set()), timeout
-            )
+            return self._lock.wait_for(self.finished, timeout)
+
+    def finished(self) -> bool:
+        return not self._arriving and not self._running and (not self._waiting or self._stop.is_set())
 
     def close(self) -> None:
         pass  # daemon threads: they end with the process
@@ -271,7 +279,7 @@ def run_share(
     )
     executor = PipelineExecutor(scenario, recorder, order.prefix, signals)
     pipelines = {spec: load_pipeline(spec) for spec in scenario.pipelines}
-    pool = ThreadPool(lambda i: executor.run_worker(ctx, level, workers[i], pipelines), len(workers))
+    pool = ThreadPool(lambda i: executor.run_worker(ctx, level, workers[i], pipelines), len(workers), clock=ctx.clock)
     pool.start()
     while not pool.wait(1.0):
         pass

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from harness.clock import Clock
+from harness.virtual_time import VirtualClock, watch_wall_sleeps
 from harness.events import Recorder
 from harness.rlimits import raise_open_file_limit
 from harness.runner import folder
@@ -33,7 +34,7 @@ from harness.runner.level import LevelRun, RunState
 from harness.runner.progress import Progress
 from harness.runner.result import RunResult
 from harness.runner.resources import connect_shared_limiter, embedded_simulator, guard_account, ray_cluster
-from harness.runner.scenario import Scenario, check_shared_limiter
+from harness.runner.scenario import Scenario, check_shared_limiter, on_its_time
 
 if TYPE_CHECKING:
     from harness.runner.ray_workers import RayConnection
@@ -66,7 +67,10 @@ class Runner:
         """clock: the run's clock; the default is each level's wall clock at its time scale (a dry run
         passes a manual clock that drives a manual-time simulator). predicted_rate: what `harness plan`
         predicts as the highest sustainable arrival rate, recorded beside the measured one."""
+        scenario = on_its_time(scenario)
         self.scenario = scenario
+        if clock is None and scenario.time == "virtual":
+            clock = VirtualClock(time_scale=1.0)
         self.clock = clock
         self.levels = levels or scenario.levels
         self.run_id = run_id or new_run_id()
@@ -89,6 +93,8 @@ class Runner:
             return
         self.stopped_by = reason
         self.signals.stop.set()
+        if self.clock is not None:
+            self.clock.interrupt()  # virtual time: its sleepers look at the signal now
         self.say(
             f"{reason}: stopping - no new pipelines; in-flight ones tear down "
             f"(grace {self.scenario.grace_seconds:.0f} s AWS; again to stop waiting for them)"
@@ -98,6 +104,8 @@ class Runner:
         """Teardowns stop waiting; the tagged cleanup deletes whatever is left."""
         if not self.signals.abort.is_set():
             self.signals.abort.set()
+            if self.clock is not None:
+                self.clock.interrupt()
             self.say(f"{reason}: teardowns stop waiting; the cleanup deletes what is left")
 
     def say(self, text: str) -> None:
@@ -134,6 +142,9 @@ class Runner:
             folder.prepare(self.run_dir, {"run_id": self.run_id, "levels": self.levels, **scenario.resolved()})
             recorder = Recorder(self.run_dir / "events.db", self.run_id)
             recorder.listeners.append(self.progress.observe)
+            if self.clock is not None and self.clock.virtual:
+                recorder.time_source = self.clock.now  # scale 1: AWS seconds
+                held.enter_context(watch_wall_sleeps())
             executor = PipelineExecutor(scenario, recorder, self.prefix, self.signals, self.progress)
             self._start(recorder)
             failed = partial(self._threshold_failed, recorder)  # may fire before self.state exists

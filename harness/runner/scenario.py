@@ -4,7 +4,7 @@ key or a bad value is an error naming the file, the key, the value and what is a
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ class Dashboard:
 
 
 WORKERS = ("threads", "processes", "ray")
+TIMES = ("wall", "virtual")
 RAY_ADDRESS = re.compile(r"^(auto|[\w.-]+:\d{1,5})$")
 REDIS_URL = re.compile(r"^(redis|rediss|unix)://\S+$")
 # How many pipelines one level may run at once: the scenario's levels and the command line's -n,
@@ -97,6 +98,9 @@ class Scenario:
     region: str = "us-east-1"
     aws_profile: str | None = None
     allowed_accounts: list[str] = field(default_factory=list)
+    # "virtual": AWS time moves only when every worker waits (harness.virtual_time), so the run
+    # measures the account and not the machine; "wall": it follows the wall at time_scale
+    time: str = "wall"
     time_scale: float = 1.0
     # from a level on, another time scale ({128: 0.1}: N=128 and above run at 1/10), so that the
     # simulator and the client keep up at high N; the report says which scale each level ran at
@@ -142,7 +146,10 @@ class Scenario:
         return load_table(DEFAULT_TABLE).overridden(self.quota_overrides)
 
     def time_scale_at(self, level: int) -> float:
-        """The scale of the largest `level_time_scales` entry at or below `level`, else time_scale."""
+        """The scale of the largest `level_time_scales` entry at or below `level`, else time_scale.
+        On virtual time, 1: event times are AWS seconds, and no scale makes a run quicker."""
+        if self.time == "virtual":
+            return 1.0
         at = [n for n in self.level_time_scales if n <= level]
         return self.level_time_scales[max(at)] if at else self.time_scale
 
@@ -287,6 +294,7 @@ def parse_scenario(data: dict[str, Any], source: str, name: str) -> Scenario:
         region=root.string("region", "us-east-1" if target == "sim" else None, required=target == "aws"),
         aws_profile=root.string("aws_profile"),
         allowed_accounts=list(accounts),
+        time=root.string("time", "wall", choices=TIMES),
         time_scale=root.number("time_scale", 1.0 if target == "aws" else 1 / 30, minimum=1e-4, maximum=1.0),
         level_time_scales=parse_level_time_scales(root.section("level_time_scale"), target),
         seed=root.integer("seed", 0, minimum=0),
@@ -319,6 +327,8 @@ def parse_scenario(data: dict[str, Any], source: str, name: str) -> Scenario:
         setup=root.string("setup"),
     )
     root.done()
+    if scenario.time == "virtual":
+        check_virtual_time(scenario)
     from harness.pipelines.base import load_pipeline
 
     loaded = {}
@@ -400,6 +410,36 @@ def parse_stages(root: Section) -> list[RampStage]:
             "arrival_stages", root.raw("arrival_stages"), "stages with an end_rate of 1 pipeline per hour or more"
         )
     return stages
+
+
+def on_its_time(scenario: Scenario) -> Scenario:
+    """The scenario as it runs: on virtual time (checked) its time scale is 1, so that every
+    event time and duration is in AWS seconds; time_scale and level_time_scale are for wall time."""
+    if scenario.time != "virtual":
+        return scenario
+    check_virtual_time(scenario)
+    return replace(scenario, time_scale=1.0, level_time_scales={})
+
+
+def check_virtual_time(scenario: Scenario) -> None:
+    """Virtual time runs every worker as a thread of this process, on the simulator, through the
+    in-process limiter, and only code that waits on the harness's clock."""
+    why = None
+    if scenario.target != "sim":
+        why = 'wall: real AWS keeps its own time (time = "virtual" needs target = "sim")'
+    elif scenario.workers != "threads":
+        why = f'wall with workers = "{scenario.workers}" (virtual time runs its workers as threads of the runner)'
+    elif scenario.limiter.redis_url:
+        why = "wall with a Redis limiter (virtual time paces through the runner's own limiter)"
+    else:
+        own = [spec for spec in scenario.pipelines if spec.startswith(("function:", "command:"))]
+        if own:
+            why = (
+                f"wall for users' own code ({own[0]}): it reads the machine's clock and waits on it, "
+                "so it runs on wall time"
+            )
+    if why is not None:
+        raise ConfigError(scenario.source, "time", "virtual", why)
 
 
 def _threads_only(root: Section) -> bool:

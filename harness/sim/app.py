@@ -48,7 +48,7 @@ from harness.sim.wire import (
     encode,
     unknown_operation,
 )
-from harness.timing import INJECTED_HEADER, SERVED_HEADER
+from harness.timing import INJECTED_HEADER, NOW_HEADER, SERVED_HEADER
 from harness.tokens import TokenBucket
 
 ACCOUNT = "123456789012"
@@ -166,6 +166,7 @@ class SimulatorApp:
             return self._respond(start_response, *answer)
         self.stats.enter()
         self._injected.seconds = 0.0
+        self._take_the_clients_time(environ)
         call = Call(route, request, ACCOUNT)
         try:
             status, headers, payload = encode(route, self._serve(call))
@@ -184,6 +185,27 @@ class SimulatorApp:
         ]
         return self._respond(start_response, status, headers, payload)
 
+    def _take_the_clients_time(self, environ: WSGIEnvironment) -> None:
+        """On manual time a client on virtual time (harness.virtual_time) sends the instant of each
+        request: AWS time moves on to it, never back."""
+        sent = environ.get("HTTP_" + NOW_HEADER.upper().replace("-", "_"))
+        if sent is None or self.lifecycles.manual_time is None:
+            return
+        try:
+            instant = float(sent)
+        except ValueError:
+            return
+        with self._lock:
+            if instant > self.lifecycles.manual_time:
+                self.lifecycles.manual_time = instant
+
+    def _hold(self, wall_seconds: float) -> None:
+        """Hold the answer this long as AWS behaviour (latency, a timeout). On manual time it is
+        only said (INJECTED_HEADER): the client waits it out on its own clock."""
+        if self.lifecycles.manual_time is None:
+            time.sleep(wall_seconds)
+        self._injected.seconds += wall_seconds
+
     def _serve(self, call: Call) -> Reply:
         self.stats.count(call.key, "requests")
         storm = self._storm(call)
@@ -196,11 +218,8 @@ class SimulatorApp:
             return errors.server_fault(call, fault)
         if fault == "timeout":
             self.stats.count(call.key, "timeouts")
-            time.sleep(self.profile.timeout_seconds * self.time_scale)
-            self._injected.seconds += self.profile.timeout_seconds * self.time_scale
-        latency = self._draw_latency(call)
-        time.sleep(latency)
-        self._injected.seconds += latency
+            self._hold(self.profile.timeout_seconds * self.time_scale)
+        self._hold(self._draw_latency(call))
         waited = time.monotonic()
         with self._lock, self._instant():
             self.stats.queued(time.monotonic() - waited)

@@ -135,7 +135,8 @@ class Simulator:
         manual_time: bool = False,
     ) -> None:
         """Forget every resource and counter; optionally switch profile, seed or time scale.
-        manual_time: AWS time stands still until `advance` moves it."""
+        manual_time: AWS time stands still until `advance` moves it, or a request sent on virtual
+        time says its instant (harness.timing.NOW_HEADER); latency is then said, not slept."""
         options: dict[str, Any] = {
             k: v for k, v in {"profile": profile, "seed": seed, "time_scale": time_scale}.items() if v is not None
         }

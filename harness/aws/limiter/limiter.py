@@ -17,6 +17,7 @@ stops, and none goes past the call's deadline.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -120,6 +121,10 @@ class Limiter:
         self.table = table
         self.clock = clock or Clock(time_scale)
         self.store = store if store is not None else LocalStore(self.clock)
+        if self.clock.virtual and isinstance(self.store, LocalStore):
+            # leases guard against a holder's process dying; on virtual time every holder is a
+            # thread of this process, and wall-time renewal could not keep up with the clock
+            lease_seconds = slot_life = math.inf
         self.lease_seconds, self.slot_life = lease_seconds, slot_life
         self._paces: dict[tuple[str, str], Pace | None] = {}
         self._held: dict[str, Slot] = {}
@@ -214,6 +219,8 @@ class Limiter:
 
     # --- lease renewal ---------------------------------------------------------------------------
     def _hold(self, slot: Slot) -> None:
+        if math.isinf(self.lease_seconds):
+            return  # nothing to renew
         with self._held_lock:
             self._held[slot.lease.token] = slot
             if self._renewer is None:

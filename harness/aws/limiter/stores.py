@@ -95,6 +95,7 @@ class LocalStore:
     def _changed(self, state: _Key) -> None:
         state.version += 1
         state.lock.notify_all()
+        self.clock.changed()  # on virtual time, its waiters are parked on the clock
 
     # --- rates ---------------------------------------------------------------------------------
     def _begin(self, state: _Key, pace: Pace, now: float) -> TokenQueue:

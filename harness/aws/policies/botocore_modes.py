@@ -9,7 +9,6 @@ do against AWS: an unfair fight with the harness policy, which scales its own.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from botocore.retries import adaptive, bucket, standard, throttling
@@ -48,8 +47,8 @@ def scale_botocore_time(client: BaseClient, clock: Clock) -> None:
     (so a stopping run cuts it short, at any scale) and, in adaptive mode, the client-side rate
     limiter runs on an AWS-time clock."""
     _sleep_retry_delay_on(client, clock)
-    if clock.time_scale != 1.0:
-        _scale_adaptive_clock(client, clock.time_scale)
+    if clock.time_scale != 1.0 or clock.virtual:
+        _scale_adaptive_clock(client, clock)
 
 
 def _emitter(client: BaseClient) -> BaseEventHooks:
@@ -79,31 +78,42 @@ def _sleep_retry_delay_on(client: BaseClient, clock: Clock) -> None:
     client.meta.events.register(event, slept_here, unique_id=unique_id)
 
 
-class ScaledClock:
-    """botocore's retry clock (bucket.Clock's interface) running in AWS time."""
+class RunClock:
+    """botocore's retry clock (bucket.Clock's interface) on the run's clock: AWS seconds, scaled
+    to the wall or virtual."""
 
-    def __init__(self, time_scale: float):
-        self.time_scale = time_scale
+    def __init__(self, clock: Clock):
+        self.clock = clock
 
     def current_time(self) -> float:
-        return time.monotonic() / self.time_scale
+        return self.clock.now()
 
     def sleep(self, amount: float) -> None:
-        time.sleep(amount * self.time_scale)
+        self.clock.sleep(amount)
 
 
-class ScaledTokenBucket(bucket.TokenBucket):  # type: ignore[misc]  # botocore ships no type information
-    """botocore's TokenBucket waits on a condition variable for its sleep amount in clock units
-    (not through clock.sleep): on an AWS-time clock that wait must shrink to wall time."""
+class RunClockTokenBucket(bucket.TokenBucket):  # type: ignore[misc]  # botocore ships no type information
+    """botocore's TokenBucket, waiting on the run's clock: botocore's waits on a condition
+    variable for its sleep amount (wall seconds, holding the bucket's lock), which neither a
+    scaled nor a virtual clock would see. Here the lock is let go for the wait, and a stopping
+    run cuts it short."""
 
-    _clock: ScaledClock
+    _clock: RunClock
 
-    def _sleep_amount(self, amount: float) -> float:
-        seconds: float = super()._sleep_amount(amount)  # AWS seconds, on this bucket's ScaledClock
-        return seconds * self._clock.time_scale
+    def acquire(self, amount: float = 1, block: bool = True) -> bool:
+        while True:
+            with self._new_fill_rate_condition:
+                self._refill()
+                if amount <= self._current_capacity:
+                    self._current_capacity -= amount
+                    return True
+                if not block:
+                    raise bucket.CapacityNotAvailableError()
+                wait: float = self._sleep_amount(amount)  # AWS seconds
+            self._clock.sleep(wait)
 
 
-def _scale_adaptive_clock(client: BaseClient, time_scale: float) -> None:
+def _scale_adaptive_clock(client: BaseClient, run_clock: Clock) -> None:
     """Adaptive mode's ClientRateLimiter (token bucket, cubic rate, measured send rate) shares
     one wall clock. Replace it with an identical limiter built on an AWS-time clock, made the
     way botocore's adaptive.register_retry_handler makes it."""
@@ -116,11 +126,11 @@ def _scale_adaptive_clock(client: BaseClient, time_scale: float) -> None:
     if not found:
         return  # not adaptive mode
     old = found[0].__self__
-    clock = ScaledClock(time_scale)
+    clock = RunClock(run_clock)
     limiter = adaptive.ClientRateLimiter(
         rate_adjustor=throttling.CubicCalculator(starting_max_rate=0, start_time=clock.current_time()),
         rate_clocker=adaptive.RateClocker(clock),
-        token_bucket=ScaledTokenBucket(max_rate=1, clock=clock),
+        token_bucket=RunClockTokenBucket(max_rate=1, clock=clock),
         throttling_detector=standard.ThrottlingErrorDetector(retry_event_adapter=standard.RetryEventAdapter()),
         clock=clock,
     )
