@@ -24,3 +24,14 @@ def look_up_a_database_that_is_not_there(run):
 def missing_database() -> Pipeline:
     """Every pipeline fails on its first call: Glue answers EntityNotFoundException."""
     return Pipeline("missing-database", (Stage("lookup", look_up_a_database_that_is_not_there),))
+
+
+def doze(run):
+    import time
+
+    time.sleep(0.5)  # code written for the wall, inside a pipeline
+
+
+def dozes() -> Pipeline:
+    """A stage that sleeps on the wall (time.sleep): virtual time catches it and sleeps it on its clock."""
+    return Pipeline("dozes", (Stage("doze", doze),))

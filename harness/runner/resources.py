@@ -29,6 +29,8 @@ Say = Callable[[str], None]
 def embedded_simulator(scenario: Scenario, endpoint_url: str | None) -> Iterator[Simulator | None]:
     """The simulator the run starts itself (none on AWS, or when one already runs at endpoint_url)."""
     if scenario.target != "sim" or endpoint_url is not None:
+        if scenario.time == "virtual" and endpoint_url is not None:
+            check_manual_time(endpoint_url, scenario.source)
         yield None
         return
     from harness.sim import Simulator
@@ -38,6 +40,30 @@ def embedded_simulator(scenario: Scenario, endpoint_url: str | None) -> Iterator
         yield simulator
     finally:
         simulator.stop()
+
+
+def check_manual_time(endpoint_url: str, source: str) -> None:
+    """A simulator already running serves a virtual-time run only on manual time: else it would
+    sleep its latency and move its lifecycles by the wall."""
+    import json
+    import urllib.request
+
+    from harness.config import ConfigError
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(f"{endpoint_url.rstrip('/')}/_sim/stats", timeout=30) as answer:
+            manual = bool(json.loads(answer.read() or b"{}").get("manual_time"))
+    except (OSError, ValueError):
+        manual = False  # not a simulator that says (real AWS behind the URL, or an old one)
+    if not manual:
+        raise ConfigError(
+            source,
+            "time",
+            "virtual",
+            f"wall with the simulator at {endpoint_url}: virtual time needs the run's own simulator (no "
+            "--endpoint-url), or one reset with manual_time (Simulator.reset(manual_time=True))",
+        )
 
 
 @contextlib.contextmanager

@@ -526,7 +526,11 @@ class SimulatorApp:
                 snapshot["lifecycle"] = self.lifecycles.counts()
                 snapshot["resources"] = self._inventory()
             snapshot.update(
-                profile=self.profile.name, seed=self.seed, time_scale=self.time_scale, aws_seconds=self.lifecycles.now()
+                profile=self.profile.name,
+                seed=self.seed,
+                time_scale=self.time_scale,
+                aws_seconds=self.lifecycles.now(),
+                manual_time=self.lifecycles.manual_time is not None,
             )
             return self._respond(
                 start_response, 200, [("Content-Type", "application/json")], json.dumps(snapshot).encode()

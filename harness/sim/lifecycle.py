@@ -94,14 +94,12 @@ class Lifecycles:
         self.manual_time += max(0.0, aws_seconds)
         return self.manual_time
 
-    def _rng(self, kind: str, name: str) -> random.Random:
-        return random.Random(f"{self.seed}:{kind}:{name}")
-
     def _fate(self, kind: str) -> random.Random:
         """One generator per kind, drawn in creation order: the n-th feature group (or job,
         or endpoint) gets the same durations and the same fate for a seed, whatever the
-        resource is called. Names carry the run id, so drawing by name would give every run,
-        and every policy in a shoot-out, a different share of failures."""
+        resource is called (and the n-th deletion the same deletion time: "endpoint:delete").
+        Names carry the run id, so drawing by name would give every run, and every policy in a
+        shoot-out, a different share of failures (and virtual time would not repeat itself)."""
         with self._lock:
             rng = self._draws.setdefault(kind, random.Random(f"{self.seed}:{kind}"))
             return random.Random(rng.random())
@@ -150,13 +148,13 @@ class Lifecycles:
             "endpoint": self.profile.endpoint.delete_seconds,
         }.get(lifecycle.kind, 0.0)
         if lifecycle.deleting_until is None:
-            lifecycle.deleting_until = self.now() + self._jittered(self._rng("delete", lifecycle.name), seconds)
+            lifecycle.deleting_until = self.now() + self._jittered(self._fate(f"{lifecycle.kind}:delete"), seconds)
 
     def start_stopping(self, lifecycle: Lifecycle) -> None:
         """StopTrainingJob: Stopping now, Stopped after the profile's stop_seconds."""
         if lifecycle.stopping_until is None:
             seconds = self.profile.training_job.stop_seconds
-            lifecycle.stopping_until = self.now() + self._jittered(self._rng("stop", lifecycle.name), seconds)
+            lifecycle.stopping_until = self.now() + self._jittered(self._fate(f"{lifecycle.kind}:stop"), seconds)
 
     def forget(self, lifecycle: Lifecycle) -> None:
         with self._lock:
