@@ -77,6 +77,17 @@ class Clock:
     def interrupt(self) -> None:
         """The run's stop or abort signal was set (a virtual clock wakes its waiters to look)."""
 
+    # --- requests on the wire: a virtual clock orders them (harness.virtual_time) -----------------
+    def new_series(self) -> None:
+        """The simulator was reset: number requests from 0 again."""
+
+    def request_sent(self) -> str | None:
+        """A request goes on the wire; its place in the simulator's order, or None (unordered)."""
+        return None
+
+    def answer_received(self) -> None:
+        """Its answer is in: back to the run (on a virtual clock, in this worker's turn)."""
+
     # --- the run's threads: a virtual clock schedules them; on the wall they are plain threads ---
     def thread(self, target: Callable[..., Any], args: Iterable[Any] = (), name: str | None = None) -> threading.Thread:
         return threading.Thread(target=target, args=tuple(args), name=name, daemon=True)

@@ -10,3 +10,6 @@ SERVED_HEADER = "x-sim-served-ms"
 # On virtual time (harness.virtual_time), the AWS instant (seconds on the run's clock) a request is
 # sent at: the simulator handles it then, and neither sleeps nor reads the wall.
 NOW_HEADER = "x-sim-aws-now"
+# On virtual time, a request's place in the order its client sent them ("<series>:<n>"): the
+# simulator handles them in that order (harness.sim.ordering), whichever arrives first.
+ORDER_HEADER = "x-sim-order"

@@ -27,6 +27,7 @@ import contextlib
 import contextvars
 import heapq
 import itertools
+import secrets
 import threading
 import time
 import traceback
@@ -43,7 +44,7 @@ class VirtualTimeStuck(RuntimeError):
 
 
 class _Actor:
-    __slots__ = ("name", "turn", "wake_at", "timer", "until", "interrupted", "stuck")
+    __slots__ = ("name", "turn", "wake_at", "timer", "until", "interrupted", "stuck", "in_flight")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -53,6 +54,7 @@ class _Actor:
         self.until: Callable[[], bool] | None = None  # parked: what it waits for
         self.interrupted = False
         self.stuck = False
+        self.in_flight = False
 
 
 _here = threading.local()  # .actor, .clock: this thread's actor of a virtual clock, if any
@@ -72,6 +74,7 @@ class VirtualClock(Clock):
         self._actors = 0  # made and not yet finished
         self._changed = False
         self._sequence = itertools.count()
+        self._series, self._places = secrets.token_hex(4), itertools.count()
         self.turns = 0  # how often the turn passed
         self.jumps = 0  # how often time moved
         self.wall_sleeps: list[str] = []  # where an actor called time.sleep (first lines of each)
@@ -183,6 +186,39 @@ class VirtualClock(Clock):
     @property
     def actors(self) -> int:
         return self._actors
+
+    # --- requests on the wire ----------------------------------------------------------------------
+    def new_series(self) -> None:
+        """Number requests from 0 again, in a new series (the simulator was reset)."""
+        with self._lock:
+            self._series, self._places = secrets.token_hex(4), itertools.count()
+
+    def request_sent(self) -> str | None:
+        """The turn holder's request goes on the wire: it takes the next place in the order the
+        simulator handles requests in (returned, for the request's ORDER_HEADER) and lets the
+        next worker run meanwhile; it rejoins the line at the back, and when its turn comes it
+        waits for its answer (`answer_received`). So the simulator serves one request while the
+        harness prepares the next, and the order of everything is still fixed. None outside
+        the actors: such a request is not ordered."""
+        actor = self._mine()
+        if actor is None:
+            return None
+        with self._lock:
+            place = f"{self._series}:{next(self._places)}"
+            actor.in_flight = True
+            self._ready.append(actor)
+            self._holder = None
+            self._pass()
+        return place
+
+    def answer_received(self) -> None:
+        """After `request_sent`: until this worker's turn comes again."""
+        actor = self._mine()
+        if actor is None or not actor.in_flight:
+            return
+        actor.turn.wait()
+        actor.turn.clear()
+        actor.in_flight = False
 
     # --- the turn ------------------------------------------------------------------------------
     def _mine(self) -> _Actor | None:

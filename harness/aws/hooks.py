@@ -21,7 +21,7 @@ from harness.aws.limiter import Limiter
 from harness.aws.policies import RetrySettings
 from harness.aws.throttling import THROTTLE_CODES, concurrency_refused
 from harness.clock import Clock
-from harness.timing import INJECTED_HEADER, NOW_HEADER, SERVED_HEADER
+from harness.timing import INJECTED_HEADER, NOW_HEADER, ORDER_HEADER, SERVED_HEADER
 
 if TYPE_CHECKING:
     from botocore.awsrequest import AWSPreparedRequest, AWSResponse
@@ -69,6 +69,7 @@ class CallHooks:
     def register(self, events: BaseEventHooks) -> None:
         """Pacing and recording, under every policy."""
         events.register("before-send", self.before_send)
+        events.register_last("before-send", self.on_the_wire)
         events.register("response-received", self.response_received)
 
     def _names(self, event_name: str) -> tuple[str, str]:
@@ -79,9 +80,19 @@ class CallHooks:
         service, operation = self._names(event_name)
         context = request.context if request is not None and request.context is not None else {}
         self.attempt_starts(service, operation, context)
-        if self.clock.virtual and request is not None:  # the simulator handles it at this instant
-            request.headers[NOW_HEADER] = repr(self.clock.now())
         return None  # let botocore send the request
+
+    def on_the_wire(self, request: AWSPreparedRequest | None = None, **_: Any) -> None:
+        """The last thing before the request is sent. On virtual time: the instant the simulator
+        handles it at, and its place in the order it handles requests in; the next worker runs
+        while it is on the wire (`response_received` waits for this one's turn again)."""
+        if not self.clock.virtual or request is None:
+            return None
+        request.headers[NOW_HEADER] = repr(self.clock.now())
+        place = self.clock.request_sent()
+        if place is not None:
+            request.headers[ORDER_HEADER] = place
+        return None
 
     def attempt_starts(self, service: str, operation: str, context: dict[str, Any]) -> None:
         """Before an attempt is sent: refused once the run stops; paced by the limiter.
@@ -113,6 +124,7 @@ class CallHooks:
         response_dict: dict[str, Any] | None = None,
         **_: Any,
     ) -> None:
+        self.clock.answer_received()  # virtual time: this worker's turn again
         service, operation = self._names(event_name)
         code = error_code(parsed_response, exception)
         response = response_dict or {}

@@ -110,9 +110,10 @@ class LevelRun:
         virtual = scenario.time == "virtual"
         if run.simulator is not None:  # fresh state for every level, same seed
             run.simulator.reset(time_scale=scenario.time_scale, manual_time=virtual)
+        ctx = run.context(scenario, self.limiter_store)
         if virtual:  # one worker runs at a time, in a fixed order: draws (backoff jitter) repeat too
             random.seed(f"{scenario.seed}:{level}")
-        ctx = run.context(scenario, self.limiter_store)
+            ctx.clock.new_series()  # the simulator handles this level's requests in the order sent
         total = level * scenario.iterations if not scenario.duration_seconds else 0
         label = f"{level} arriving/h" if scenario.arrivals else f"N={level}"
         run.progress.start_level(

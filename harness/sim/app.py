@@ -48,7 +48,8 @@ from harness.sim.wire import (
     encode,
     unknown_operation,
 )
-from harness.timing import INJECTED_HEADER, NOW_HEADER, SERVED_HEADER
+from harness.sim.ordering import RequestOrder
+from harness.timing import INJECTED_HEADER, NOW_HEADER, ORDER_HEADER, SERVED_HEADER
 from harness.tokens import TokenBucket
 
 ACCOUNT = "123456789012"
@@ -78,6 +79,13 @@ def _limited(reply: Reply) -> bool:
     )
 
 
+def _environ_key(header: str) -> str:
+    return "HTTP_" + header.upper().replace("-", "_")
+
+
+_NOW_KEY, _ORDER_KEY = _environ_key(NOW_HEADER), _environ_key(ORDER_HEADER)
+
+
 class SimulatorApp:
     def __init__(self, profile: Profile, seed: int = 0, time_scale: float = 1.0) -> None:
         self.models = ServiceModels()
@@ -86,6 +94,7 @@ class SimulatorApp:
         self._lock = threading.Lock()  # everything touching moto or simulator state
         self._rng_lock = threading.Lock()
         self._injected = threading.local()  # per request thread: seconds slept as AWS behaviour
+        self.order = RequestOrder()
         install_moto_clock()
         self.configure(profile, seed, time_scale)
 
@@ -150,6 +159,10 @@ class SimulatorApp:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_sim/"):
             return self._admin(environ, start_response, path)
+        with self.order.place(environ.get(_ORDER_KEY)):  # virtual time: in the order sent
+            return self._answer(environ, body, start_response)
+
+    def _answer(self, environ: WSGIEnvironment, body: bytes, start_response: StartResponse) -> list[bytes]:
         arrived = time.monotonic()
         request = HttpRequest.from_environ(environ, body)
         if request.signing_name is None:  # not an AWS API call (moto's own pages)
@@ -188,7 +201,7 @@ class SimulatorApp:
     def _take_the_clients_time(self, environ: WSGIEnvironment) -> None:
         """On manual time a client on virtual time (harness.virtual_time) sends the instant of each
         request: AWS time moves on to it, never back."""
-        sent = environ.get("HTTP_" + NOW_HEADER.upper().replace("-", "_"))
+        sent = environ.get(_NOW_KEY)
         if sent is None or self.lifecycles.manual_time is None:
             return
         try:
@@ -525,6 +538,7 @@ class SimulatorApp:
                 snapshot = self.stats.snapshot()
                 snapshot["lifecycle"] = self.lifecycles.counts()
                 snapshot["resources"] = self._inventory()
+                snapshot["order_gaps"] = self.order.gaps
             snapshot.update(
                 profile=self.profile.name,
                 seed=self.seed,
