@@ -34,7 +34,8 @@ def _details(frame: pd.DataFrame) -> list[dict]:
     return [json.loads(d) if isinstance(d, str) and d else {} for d in frame["detail"]]
 
 
-def level_metrics(events: pd.DataFrame, level: int, time_scale: float) -> dict:
+def level_metrics(events: pd.DataFrame, level: int, time_scale: float, virtual: bool = False) -> dict:
+    """virtual: the run was on virtual time (harness.virtual_time): no call's time is the machine's."""
     ev = events[events.level == level]
     aws = 1.0 / time_scale
     starts, ends = ev[ev.kind == "level_start"], ev[ev.kind == "level_end"]
@@ -149,7 +150,9 @@ def level_metrics(events: pd.DataFrame, level: int, time_scale: float) -> dict:
         # what the account enforced where it refused or throttled (harness/report/enforced.py)
         "enforced": enforced.observed(ev, attempts, time_scale),
         "simulator": simulator_health(sim, machine if machine is not None else wall),
-        "overhead": measurement_overhead(attempts, n_pipelines, ok.duration.mean() * aws if len(ok) else None, aws),
+        "overhead": measurement_overhead(
+            attempts, n_pipelines, ok.duration.mean() * aws if len(ok) else None, aws, virtual
+        ),
     }
 
 
@@ -159,7 +162,7 @@ OVERHEAD_WARN_SHARE = 0.05
 
 
 def measurement_overhead(
-    attempts: pd.DataFrame, n_pipelines: int, pipeline_seconds: float | None, aws: float
+    attempts: pd.DataFrame, n_pipelines: int, pipeline_seconds: float | None, aws: float, virtual: bool = False
 ) -> dict | None:
     """How much of the calls' time was the measurement itself: each attempt's round trip minus
     what the simulator says was the profile's latency (its x-sim-injected-ms header). The rest
@@ -181,6 +184,8 @@ def measurement_overhead(
     extra = (duration - injected[known]).clip(lower=0.0)
     simulator = (served[known] - injected[known]).clip(lower=0.0)
     client = (duration - served[known]).clip(lower=0.0)
+    if virtual:  # the clock stood still while both worked: neither added any time to a call
+        simulator = client = extra * 0.0
     per_pipeline = float(extra.sum() * aws / n_pipelines)
     share = per_pipeline / pipeline_seconds if pipeline_seconds else None
 
@@ -359,7 +364,8 @@ def run_metrics(events: pd.DataFrame, meta: dict) -> dict:
     time_scale = float(meta.get("time_scale", 1.0))
     levels = sorted(int(level) for level in events[events.kind == "level_start"].level.dropna().unique())
     scales = recorded_time_scales(events, time_scale)
-    per_level = [level_metrics(events, level, scales.get(level, time_scale)) for level in levels]
+    virtual = meta.get("time") == "virtual"
+    per_level = [level_metrics(events, level, scales.get(level, time_scale), virtual) for level in levels]
     failed_levels = [level["level"] for level in per_level if level["failed"] and not level["completed"]]
     return {
         "schema_version": 1,
