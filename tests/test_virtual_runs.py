@@ -109,3 +109,50 @@ def test_a_running_simulator_on_the_wall_is_refused_for_a_virtual_run(simulator,
     simulator.reset(profile="calm")  # not manual time
     with pytest.raises(ConfigError, match="virtual time needs the run's own simulator"):
         Runner(scenario, tmp_path, [1], endpoint_url=simulator.endpoint_url).run()
+
+
+def test_ctrl_c_stops_a_run_on_virtual_time_with_nothing_left_behind(simulator, tmp_path):
+    """A terminal's Ctrl-C during a virtual run: sleeping workers wake at once, tear down what
+    they made, and the run folder is complete, as on the wall."""
+    import signal
+    import time
+    from pathlib import Path
+
+    from harness.events import load_events
+
+    simulator.reset(profile="aws-default", seed=1, manual_time=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "run", "smoke", "-n", "8", "--time", "virtual"]
+        + ["--reports", str(tmp_path), "--endpoint-url", simulator.endpoint_url],
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        folders = list(tmp_path.glob("*/events.db"))
+        if folders and (load_events(folders[0], ["stage_start"]).stage == "feature_set").any():
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    run_dir = folders[0].parent
+    assert load_meta(run_dir)["stopped_by"] == "SIGINT"
+    ends = load_events(run_dir, ["pipeline_end"])
+    assert "stopped" in set(ends.outcome) and set(ends.outcome) <= {"stopped", "ok"}
+    assert nothing_in(simulator.endpoint_url)
+
+
+def test_the_sdk_pipeline_and_a_cached_dashboard_run_on_virtual_time(simulator, tmp_path):
+    """The SageMaker SDK polls with time.sleep: on virtual time those sleeps are caught and slept
+    on the clock. Dashboard users sharing a cached answer wait on the clock too."""
+    scenario = replace(load_scenario("smoke"), time="virtual", pipelines={"workbench-sdk": 1.0})
+    scenario.dashboard.workers, scenario.dashboard.cached, scenario.dashboard.poll_seconds = 2, True, 10
+    runner, result, events = virtual_run(simulator, tmp_path, scenario, [2])
+    assert result.failed == 0 and result.pipelines == 2
+    assert any("sagemaker" in where for where in runner.clock.wall_sleeps)  # the SDK's waits, caught
+    dashboard = events[events.worker < 0]
+    assert (dashboard.kind == "cache_hit").sum() >= 1 and (dashboard.kind == "cache_miss").sum() >= 3
+    assert nothing_in(simulator.endpoint_url)
