@@ -25,6 +25,8 @@ FIGURES = {  # metrics.json, per level: what the table shows (AWS time)
     "p95 min": lambda level: level["pipeline_seconds"]["p95"] / 60,
     "pipelines/h": lambda level: level["throughput_per_hour"],
     "quota wait s/pipeline": lambda level: level["waits"]["quota_wait_seconds_per_pipeline"],
+    # the wall's own overhead (harness and simulator CPU, as AWS time): 0 on virtual time
+    "overhead % of pipeline": lambda level: 100 * ((level.get("overhead") or {}).get("share_of_pipeline") or 0.0),
 }
 
 
