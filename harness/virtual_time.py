@@ -39,6 +39,9 @@ from harness import stopping
 from harness.clock import Clock
 
 
+MIN_SLEEP_SECONDS = 1e-6  # AWS seconds: the shortest time a positive sleep moves the clock
+
+
 class VirtualTimeStuck(RuntimeError):
     """Every actor waits for something no actor will do: the run cannot go on."""
 
@@ -90,7 +93,10 @@ class VirtualClock(Clock):
             self._outside(lambda: self.sleep(aws_seconds))
             return
         if aws_seconds > 0:
-            self._wait(actor, self._now + aws_seconds, None)
+            # at least a microsecond: a sleep below the float's precision would not move time at
+            # all, and a caller that waits for time to pass (a token bucket refilling) would
+            # sleep again at the same instant for ever
+            self._wait(actor, self._now + max(aws_seconds, MIN_SLEEP_SECONDS), None)
 
     def sleep_wall(self, wall_seconds: float) -> None:
         self.sleep(self.aws(wall_seconds))

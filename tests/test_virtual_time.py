@@ -152,3 +152,16 @@ def test_time_sleep_in_a_worker_is_counted_and_slept_on_the_clock():
     assert clock.now() == pytest.approx(120)
     assert len(clock.wall_sleeps) == 1 and "time.sleep(2)" in clock.wall_sleeps[0]
     assert time.sleep.__module__ == "time"  # put back
+
+
+def test_a_sleep_below_the_clocks_precision_still_moves_time():
+    """botocore's token bucket asks for 2.6e-16 s when it is a hair short of a token: time must
+    move, or the bucket sleeps again at the same instant for ever."""
+    clock, slept = VirtualClock(start=23.453758823502778), []
+
+    def body():
+        clock.sleep(2.6e-16)
+        slept.append(clock.now())
+
+    run_actors(clock, [body])
+    assert slept[0] > 23.453758823502778
