@@ -113,6 +113,8 @@ def fairness(run_dirs: list[Path]) -> str:
     """How the fight was kept fair, from the runs' own scenarios."""
     scenarios = [tomllib.loads((d / "scenario.toml").read_text()) for d in run_dirs]
     scales = {s.get("time_scale") for s in scenarios}
+    virtual = all(s.get("time") == "virtual" for s in scenarios)
+    when = "on virtual time" if virtual else f"time scale {', '.join(map(str, scales))}"
     attempts = {str(s.get("max_attempts")) for s in scenarios}
     seeds = {s.get("seed") for s in scenarios}
     profiles = {s.get("profile") for s in scenarios}
@@ -124,15 +126,14 @@ def fairness(run_dirs: list[Path]) -> str:
         else "Throughput is completed pipelines / level time (batch)"
     )
     return (
-        f"Same seed ({', '.join(map(str, seeds))}), same profile ({', '.join(map(str, profiles))}), time scale "
-        f"{', '.join(map(str, scales))}, "
+        f"Same seed ({', '.join(map(str, seeds))}), same profile ({', '.join(map(str, profiles))}), {when}, "
         + (
             "each policy's own default attempt budget (botocore legacy 5 attempts per call, standard and "
             "adaptive 3, harness 8), as a user who sets nothing gets it. "
             if attempts == {"sdk-default"}
             else f"max_attempts {', '.join(sorted(attempts))} per call for every policy. "
         )
-        + "botocore's clocks (retry backoff, adaptive mode's rate limiter) run at the time scale, as "
+        + "botocore's clocks (retry backoff, adaptive mode's rate limiter) run on the run's clock, as "
         "the harness's do. Each pipeline worker has its own botocore clients, as separate pipeline "
         "processes would; only the harness policy shares a limiter (rate pacing and concurrency slots), "
         "the others meet a full concurrency quota as ResourceLimitExceeded ('limit refused') and retry "
