@@ -36,3 +36,35 @@ def nothing_in(endpoint_url: str, region: str = "us-east-1") -> bool:
     left = everything_in(endpoint_url, region)
     assert all(not v for v in left.values()), left
     return True
+
+
+def run_in_terminal(scenario: str, reports, endpoint_url: str, *flags: str):
+    """`harness run` as a person starts it from a terminal (a process of its own), against a
+    running simulator."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "run", scenario, *flags, "--reports", str(reports)]
+        + ["--endpoint-url", endpoint_url],
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def run_dir_once_in_stage(reports, stage: str, seconds: float = 60):
+    """The run folder under `reports` once a pipeline has started `stage` (None after `seconds`)."""
+    import time
+
+    from harness.events import load_events
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        folders = list(reports.glob("*/events.db"))
+        if folders and (load_events(folders[0], ["stage_start"]).stage == stage).any():
+            return folders[0].parent
+        time.sleep(0.05)
+    return None

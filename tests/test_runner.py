@@ -5,7 +5,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from harness.events import load_events, load_meta
 from harness.runner.run import Runner
 from harness.runner.scenario import load_scenario
-from runhelpers import nothing_in
+from runhelpers import nothing_in, run_dir_once_in_stage, run_in_terminal
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -133,33 +132,11 @@ def json_detail(frame):
 
 def test_sigint_gives_exit_130_a_complete_run_folder_and_no_resources_left(simulator, tmp_path):
     simulator.reset(profile="aws-default", seed=1, time_scale=0.01)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "harness.cli",
-            "run",
-            "smoke",
-            "--reports",
-            str(tmp_path),
-            "--endpoint-url",
-            simulator.endpoint_url,
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        folders = list(tmp_path.glob("*/events.db"))
-        if folders and (load_events(folders[0], ["stage_start"]).stage == "model").any():
-            break
-        time.sleep(0.2)
+    process = run_in_terminal("smoke", tmp_path, simulator.endpoint_url)
+    run_dir = run_dir_once_in_stage(tmp_path, "model")
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
-    run_dir = folders[0].parent
     meta = load_meta(run_dir)
     assert meta["complete"] is False and meta["stopped_by"] == "SIGINT"
     events = load_events(run_dir)

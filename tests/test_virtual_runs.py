@@ -13,7 +13,7 @@ from harness.report.metrics import run_metrics
 from harness.events import load_meta
 from harness.runner.run import Runner
 from harness.runner.scenario import load_scenario, parse_scenario
-from runhelpers import nothing_in
+from runhelpers import nothing_in, run_dir_once_in_stage, run_in_terminal
 
 
 def virtual_run(simulator, tmp_path, scenario, levels):
@@ -115,30 +115,13 @@ def test_ctrl_c_stops_a_run_on_virtual_time_with_nothing_left_behind(simulator, 
     """A terminal's Ctrl-C during a virtual run: sleeping workers wake at once, tear down what
     they made, and the run folder is complete, as on the wall."""
     import signal
-    import time
-    from pathlib import Path
-
-    from harness.events import load_events
 
     simulator.reset(profile="aws-default", seed=1, manual_time=True)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "run", "smoke", "-n", "8", "--time", "virtual"]
-        + ["--reports", str(tmp_path), "--endpoint-url", simulator.endpoint_url],
-        cwd=Path(__file__).resolve().parents[1],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        folders = list(tmp_path.glob("*/events.db"))
-        if folders and (load_events(folders[0], ["stage_start"]).stage == "feature_set").any():
-            break
-        time.sleep(0.05)
+    process = run_in_terminal("smoke", tmp_path, simulator.endpoint_url, "-n", "8", "--time", "virtual")
+    run_dir = run_dir_once_in_stage(tmp_path, "feature_set")
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
-    run_dir = folders[0].parent
     assert load_meta(run_dir)["stopped_by"] == "SIGINT"
     ends = load_events(run_dir, ["pipeline_end"])
     assert "stopped" in set(ends.outcome) and set(ends.outcome) <= {"stopped", "ok"}
