@@ -80,6 +80,10 @@ def test_time_sleep_inside_a_pipeline_is_caught_and_slept_on_the_clock(simulator
     assert len(runner.clock.wall_sleeps) == 2 and "time.sleep(0.5)" in runner.clock.wall_sleeps[0]
     stages = events[(events.kind == "stage_end") & (events.stage == "doze")]
     assert list(stages.duration) == [0.5, 0.5]  # AWS seconds on the run's clock
+    result.render()
+    summary = (result.run_dir / "summary.md").read_text()
+    assert "2 time.sleep call(s) inside pipelines were caught on virtual time" in summary
+    assert "pipelines_for_tests.py" in summary  # where the first one was
 
 
 @pytest.mark.parametrize(

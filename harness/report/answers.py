@@ -201,6 +201,13 @@ def health_lines(metrics: dict) -> list[str]:
             "part of what looks like contention there is the machine; a slower time scale measures "
             "the account."
         )
+    caught = metrics.get("wall_sleeps") or {}
+    if caught.get("count"):
+        lines.append(
+            f"Note: {caught['count']} time.sleep call(s) inside pipelines were caught on virtual time and slept "
+            f"on the run's clock instead (the first: {caught.get('first', '?')}): code that sleeps on the "
+            "wall waits as long in AWS time here."
+        )
     if metrics.get("limiter_fallbacks"):
         lines.append(
             f"Warning: the shared limiter (Redis) could not be reached by {metrics['limiter_fallbacks']} "

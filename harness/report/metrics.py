@@ -388,5 +388,7 @@ def run_metrics(events: pd.DataFrame, meta: dict) -> dict:
         # the open model: the rate `harness plan` predicted the account sustains, before the run
         "predicted_sustainable_per_hour": meta.get("predicted_sustainable_per_hour"),
         "limiter_fallbacks": int((events.kind == "limiter_fallback").sum()),
+        # virtual time: time.sleep calls in pipelines, caught and slept on the clock
+        "wall_sleeps": meta.get("wall_sleeps"),
         "levels": per_level,
     }

@@ -193,6 +193,10 @@ class Runner:
                     LevelRun(self.state, level).run_level(self._after_level)
             finally:
                 watch.close()
+                if isinstance(self.clock, VirtualClock):
+                    caught = self.clock.wall_sleeps
+                    first = caught[0].splitlines()[-2].strip() if caught else None  # the caller's line
+                    recorder.set_meta(wall_sleeps={"count": len(caught), "first": first})
                 if guard is not None:
                     guard.stop()
                     recorder.set_meta(cost_usd=guard.spent_usd, max_cost_usd=scenario.max_cost_usd)
