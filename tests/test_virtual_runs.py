@@ -38,9 +38,9 @@ def same_run_figures(events):
 
 def test_a_run_on_virtual_time_repeats_itself_call_for_call(simulator, tmp_path):
     scenario = replace(load_scenario("smoke"), time="virtual")  # aws-default: latency, jitter, quotas
-    first_runner, first, first_events = virtual_run(simulator, tmp_path / "a", scenario, [4, 6])
-    _, second, second_events = virtual_run(simulator, tmp_path / "b", scenario, [4, 6])
-    assert first.failed == second.failed == 0 and first.pipelines == 10
+    first_runner, first, first_events = virtual_run(simulator, tmp_path / "a", scenario, [3, 4])
+    _, second, second_events = virtual_run(simulator, tmp_path / "b", scenario, [3, 4])
+    assert first.failed == second.failed == 0 and first.pipelines == 7
     assert same_run_figures(first_events) == same_run_figures(second_events)
     assert first_runner.clock.wall_sleeps == []  # every wait of the built-in pipeline is on the clock
     assert nothing_in(simulator.endpoint_url)
@@ -63,10 +63,10 @@ def test_virtual_time_counts_no_machine_time_in_any_call(simulator, tmp_path):
 
 def test_a_run_on_virtual_time_is_the_same_on_a_busy_machine(simulator, tmp_path):
     scenario = replace(load_scenario("smoke"), time="virtual")
-    _, _, quiet = virtual_run(simulator, tmp_path / "quiet", scenario, [4])
-    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(3)]
+    _, _, quiet = virtual_run(simulator, tmp_path / "quiet", scenario, [3])
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
     try:
-        _, _, busy = virtual_run(simulator, tmp_path / "busy", scenario, [4])
+        _, _, busy = virtual_run(simulator, tmp_path / "busy", scenario, [3])
     finally:
         for hog in hogs:
             hog.kill()
