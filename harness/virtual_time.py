@@ -47,12 +47,11 @@ class VirtualTimeStuck(RuntimeError):
 
 
 class _Actor:
-    __slots__ = ("name", "turn", "wake_at", "timer", "until", "interrupted", "stuck", "in_flight")
+    __slots__ = ("name", "turn", "timer", "until", "interrupted", "stuck", "in_flight")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.turn = threading.Event()  # set when this actor may run
-        self.wake_at: float | None = None
         self.timer = -1  # the sequence number of its live timer; -1: none
         self.until: Callable[[], bool] | None = None  # parked: what it waits for
         self.interrupted = False
@@ -189,10 +188,6 @@ class VirtualClock(Clock):
         if failures:
             raise failures[0]
 
-    @property
-    def actors(self) -> int:
-        return self._actors
-
     # --- requests on the wire ----------------------------------------------------------------------
     def new_series(self) -> None:
         """Number requests from 0 again, in a new series (the simulator was reset)."""
@@ -234,7 +229,7 @@ class VirtualClock(Clock):
         while True:
             with self._lock:
                 actor.interrupted = actor.stuck = False
-                actor.wake_at, actor.until = wake_at, until
+                actor.until = until
                 if wake_at is not None:
                     actor.timer = next(self._sequence)
                     heapq.heappush(self._timers, (wake_at, actor.timer, actor))
