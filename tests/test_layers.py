@@ -1,5 +1,6 @@
 """The house's import contract, read from the code itself: layers import downward only, the
-simulator stands apart (reached over HTTP, and started by the runner), and no module of the
+simulator stands apart (started by the runner, and reached over HTTP or through the transport the
+runner hands the clients), and no module of the
 runner needs itself back through another."""
 
 from __future__ import annotations

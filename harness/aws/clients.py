@@ -9,9 +9,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -52,10 +52,15 @@ class Target:
     region: str
     endpoint_url: str | None = None  # the simulator's URL (or an AWS stand-in for tests)
     profile: str | None = None  # an AWS config profile; None: the standard chain
+    # a botocore `before-send` handler that answers in the calling thread: the simulator in this
+    # process (harness.sim.inprocess, on virtual time), reached without a socket
+    transport: Callable[..., Any] | None = field(default=None, compare=False)
 
     @classmethod
-    def simulator(cls, endpoint_url: str, region: str = "us-east-1") -> "Target":
-        return cls("sim", region, endpoint_url)
+    def simulator(
+        cls, endpoint_url: str, region: str = "us-east-1", transport: Callable[..., Any] | None = None
+    ) -> "Target":
+        return cls("sim", region, endpoint_url, transport=transport)
 
     @classmethod
     def aws(cls, region: str, profile: str | None = None, endpoint_url: str | None = None) -> "Target":
@@ -119,7 +124,7 @@ class ClientFactory:
                     **credentials,
                 )
                 hooks = CallHooks(None, self.settings, self.time_scale, self.recorder, self.limiter, self.clock)
-                hooks.register(session.events)
+                hooks.register(session.events, self._transport())
                 self.settings.policy.install(session.events, hooks)
                 self._sdk_session = session
             return self._sdk_session
@@ -149,8 +154,11 @@ class ClientFactory:
         """Pace and record every attempt of `client`, and let the policy add what it needs."""
         service = client.meta.service_model.service_name  # the name it was made by ("logs", not "cloudwatch-logs")
         hooks = CallHooks(service, self.settings, self.time_scale, self.recorder, self.limiter, self.clock)
-        hooks.register(client.meta.events)
+        hooks.register(client.meta.events, self._transport())
         self.settings.policy.install(client.meta.events, hooks, client)
+
+    def _transport(self) -> Callable[..., Any] | None:
+        return self.target.transport if self.target.kind == "sim" else None
 
     def client(self, service: str) -> BaseClient:
         existing = self._clients.get(service)

@@ -9,7 +9,7 @@ retries included, and code that drives AWS through the SageMaker SDK is covered 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ConnectionClosedError, ConnectTimeoutError, EndpointConnectionError
@@ -65,12 +65,18 @@ class CallHooks:
         )
         self._retrying = Retrying(wait=self._backoff)  # what a tenacity retry state belongs to
         self.waits_out_full_quotas = False  # users' code: see _waits_for_a_slot
+        self._answered_here = False  # see register
 
-    def register(self, events: BaseEventHooks) -> None:
-        """Pacing and recording, under every policy."""
+    def register(self, events: BaseEventHooks, transport: Callable[..., Any] | None = None) -> None:
+        """Pacing and recording, under every policy. transport: a `before-send` handler that
+        answers requests in the calling thread (the simulator in this process,
+        harness.sim.inprocess): a worker then keeps its turn while its request is served."""
         events.register("before-send", self.before_send)
         events.register_last("before-send", self.on_the_wire)
         events.register("response-received", self.response_received)
+        if transport is not None:
+            self._answered_here = True
+            events.register_last("before-send", transport)  # after on_the_wire: it sends
 
     def _names(self, event_name: str) -> tuple[str, str]:
         _, service, operation = event_name.split(".", 2)
@@ -89,6 +95,8 @@ class CallHooks:
         if not self.clock.virtual or request is None:
             return None
         request.headers[NOW_HEADER] = repr(self.clock.now())
+        if self._answered_here:
+            return None  # served in this thread, in this turn: the order is the turns'
         place = self.clock.request_sent()
         if place is not None:
             request.headers[ORDER_HEADER] = place

@@ -21,7 +21,9 @@ def scenario_target(scenario: Scenario, endpoint_url: str | None) -> Target:
     if scenario.target == "sim":
         if endpoint_url is None:  # never the AWS endpoints with a simulator's run
             raise ValueError(f'{scenario.source}: target = "sim" needs the simulator\'s endpoint URL')
-        return Target.simulator(endpoint_url, scenario.region)
+        from harness.sim.inprocess import serving_here  # the run's own simulator, in this process?
+
+        return Target.simulator(endpoint_url, scenario.region, serving_here(endpoint_url))
     return Target.aws(scenario.region, scenario.aws_profile, endpoint_url)
 
 

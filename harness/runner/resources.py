@@ -15,7 +15,7 @@ from harness.artifacts.context import RUN_TAG
 from harness.aws import ClientFactory
 from harness.events import Recorder
 from harness.runner.aws_context import scenario_target, shared_limiter_store
-from harness.runner.scenario import Scenario
+from harness.runner.scenario import Scenario, simulator_in_run_process
 
 if TYPE_CHECKING:
     from harness.aws.limiter.redis_store import RedisStore
@@ -34,8 +34,12 @@ def embedded_simulator(scenario: Scenario, endpoint_url: str | None) -> Iterator
         yield None
         return
     from harness.sim import Simulator
+    from harness.sim.inprocess import InProcessSimulator
 
-    simulator = Simulator(scenario.profile, seed=scenario.seed, time_scale=scenario.time_scale).start()
+    # Virtual time runs one worker at a time, so the simulator works in the run's own process
+    # (no socket per call); on the wall it takes a core of its own.
+    kind = InProcessSimulator if simulator_in_run_process(scenario) else Simulator
+    simulator = kind(scenario.profile, seed=scenario.seed, time_scale=scenario.time_scale).start()
     try:
         yield simulator
     finally:

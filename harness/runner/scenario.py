@@ -31,6 +31,7 @@ class Dashboard:
 
 WORKERS = ("threads", "processes", "ray")
 TIMES = ("wall", "virtual")
+SIMULATOR_PROCESSES = ("run", "own")
 RAY_ADDRESS = re.compile(r"^(auto|[\w.-]+:\d{1,5})$")
 REDIS_URL = re.compile(r"^(redis|rediss|unix)://\S+$")
 # How many pipelines one level may run at once: the scenario's levels and the command line's -n,
@@ -101,6 +102,10 @@ class Scenario:
     # "virtual": AWS time moves only when every worker waits (harness.virtual_time), so the run
     # measures the account and not the machine; "wall": it follows the wall at time_scale
     time: str = "wall"
+    # where the run's own simulator works: "run", the runner's process (virtual time only: its
+    # clients then reach it without a socket, harness.sim.inprocess), or "own", a process of its
+    # own; unset, "run" on virtual time and "own" on the wall
+    simulator_process: str | None = None
     time_scale: float = 1.0
     # from a level on, another time scale ({128: 0.1}: N=128 and above run at 1/10), so that the
     # simulator and the client keep up at high N; the report says which scale each level ran at
@@ -295,6 +300,7 @@ def parse_scenario(data: dict[str, Any], source: str, name: str) -> Scenario:
         aws_profile=root.string("aws_profile"),
         allowed_accounts=list(accounts),
         time=root.string("time", "wall", choices=TIMES),
+        simulator_process=root.string("simulator_process", None, choices=SIMULATOR_PROCESSES),
         time_scale=root.number("time_scale", 1.0 if target == "aws" else 1 / 30, minimum=1e-4, maximum=1.0),
         level_time_scales=parse_level_time_scales(root.section("level_time_scale"), target),
         seed=root.integer("seed", 0, minimum=0),
@@ -329,6 +335,7 @@ def parse_scenario(data: dict[str, Any], source: str, name: str) -> Scenario:
     root.done()
     if scenario.time == "virtual":
         check_virtual_time(scenario)
+    check_simulator_process(scenario)
     from harness.pipelines.base import load_pipeline
 
     loaded = {}
@@ -415,10 +422,23 @@ def parse_stages(root: Section) -> list[RampStage]:
 def on_its_time(scenario: Scenario) -> Scenario:
     """The scenario as it runs: on virtual time (checked) its time scale is 1, so that every
     event time and duration is in AWS seconds; time_scale and level_time_scale are for wall time."""
+    check_simulator_process(scenario)
     if scenario.time != "virtual":
         return scenario
     check_virtual_time(scenario)
     return replace(scenario, time_scale=1.0, level_time_scales={})
+
+
+def simulator_in_run_process(scenario: Scenario) -> bool:
+    return (scenario.simulator_process or ("run" if scenario.time == "virtual" else "own")) == "run"
+
+
+def check_simulator_process(scenario: Scenario) -> None:
+    """On the wall the simulator needs a core of its own: in the runner's process its work would
+    hold up the workers' and show as latency."""
+    if scenario.simulator_process == "run" and scenario.time != "virtual":
+        why = 'own with time = "wall" (the runner\'s process is for virtual time)'
+        raise ConfigError(scenario.source, "simulator_process", "run", why)
 
 
 def check_virtual_time(scenario: Scenario) -> None:
