@@ -6,8 +6,8 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 UV      = .uv/bin/uv
 N      ?= 32
-# Above 32 the main job runs the light pipeline (stress-hundreds: 32, 64, ... up to N): the
-# faithful one makes ten times the calls (README, "Hundreds of pipelines": how far one machine takes it).
+# Above 32 the main job sweeps 32, 64, ... up to N (stress-hundreds: the same faithful pipeline,
+# on virtual time; README, "Hundreds of pipelines": how far one machine takes it).
 SCENARIO ?= $(if $(shell [ "$(N)" -gt 32 ] 2>/dev/null && echo hundreds),scenarios/stress-hundreds.toml,scenarios/stress.toml)
 # uv uses this machine's Python (never one it downloads: CI reaches only package registries).
 export UV_PYTHON_DOWNLOADS = never
