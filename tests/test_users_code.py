@@ -288,3 +288,29 @@ def test_a_stopping_run_interrupts_its_programs(simulator, tmp_path):
     assert len(events[(events.kind == "api_attempt") & (events.operation == "PutObject")]) < 3 * 200
     left = subprocess.run(["pgrep", "-f", f"--name {runner.prefix}"], capture_output=True, text=True).stdout.split()
     assert left == []
+
+
+# A program that uses the run's Redis as Workbench does: host from REDIS_HOST, port as an argument
+USES_REDIS = (
+    f'command:{sys.executable} -c "import os, sys, redis; '
+    "redis.Redis(host=os.environ['REDIS_HOST'], port=int(sys.argv[1])).set(sys.argv[2], 'ran')\" "
+    "{redis_port} {name}"
+)
+
+
+def test_a_program_gets_the_runs_redis_when_the_run_has_one(simulator, redis_server, tmp_path):
+    import redis
+
+    scenario = scenario_for("calm", pipelines=USES_REDIS, limiter={"redis_url": redis_server.url})
+    result = Runner(scenario, tmp_path / "runs", [2], endpoint_url=simulator.endpoint_url).run()
+    assert result.failed == 0
+    server = redis.Redis.from_url(redis_server.url)
+    written = [key for key in server.keys() if server.type(key) == b"string" and server.get(key) == b"ran"]
+    assert len(written) == 2  # one per pipeline, under its name
+
+    without = scenario_for("calm", pipelines=USES_REDIS)
+    result = Runner(without, tmp_path / "none", [1], endpoint_url=simulator.endpoint_url).run()
+    assert result.failed == 1
+    errors = load_events(result.run_dir / "events.db", ["worker_error"])
+    said = json.loads(errors.detail.iloc[0])["error"]
+    assert "no value for {redis_port} in [params] (and the run has no Redis" in said

@@ -19,7 +19,11 @@ and environment it names (its own venv, with its own pins):
 
     pipelines = "command:/opt/team/venv/bin/python -m churn --name {name} --rows {rows}"
 
-`{name}` is the pipeline's unique name and `{key}` a value of the scenario's `[params]`. The
+`{name}` is the pipeline's unique name and `{key}` a value of the scenario's `[params]`. A run
+with a Redis (its shared limiter's, `[limiter] redis_url` or `--redis-url`) gives each process
+`REDIS_HOST` and `REDIS_PORT` in its environment (what Workbench reads) and the placeholders
+`{redis_host}` and `{redis_port}`; a password in the URL is not passed on (programs log what
+they read: Workbench does), so give it with `env REDIS_PASSWORD=...` in the command. The
 harness instruments the process's botocore at interpreter start (harness/aws/inject/, through
 PYTHONPATH): the same routing, policy, pacing and recording, asked of the run over a Unix socket
 (harness/aws/relay.py), and the process's own sleeps run in the simulator's AWS time. Its output
@@ -46,6 +50,7 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 from harness import stopping
 from harness.aws.relay import AttemptRelay
@@ -163,10 +168,12 @@ def command_pipeline(spec: str) -> Pipeline:
     program = _program_name(argv)
 
     def run_command(run: PipelineRun) -> None:
-        values = {**run.params, NAME_ARGUMENT: run.base_name}
+        redis = runs_redis(run)
+        values = {**run.params, NAME_ARGUMENT: run.base_name, **{key.lower(): value for key, value in redis.items()}}
         missing = sorted(placeholders - set(values))
         if missing:
-            raise CommandFailed(f"{spec}: no value for {', '.join('{' + m + '}' for m in missing)} in [params]")
+            where = "in [params]" + ("" if redis else " (and the run has no Redis for {redis_host} and {redis_port})")
+            raise CommandFailed(f"{spec}: no value for {', '.join('{' + m + '}' for m in missing)} {where}")
         command = [arg.format_map(values) for arg in argv]
         log_path = _log_folder(run) / f"{run.pipeline_id}.log"
         with stopping.stop_on(run.abort):  # the relay serves in this context: calls refused at abort
@@ -174,7 +181,7 @@ def command_pipeline(spec: str) -> Pipeline:
         with relay, log_path.open("ab") as log:
             process = subprocess.Popen(
                 command,
-                env=relay.process_environment(os.environ),
+                env={**relay.process_environment(os.environ), **redis},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -192,6 +199,17 @@ def command_pipeline(spec: str) -> Pipeline:
         description=f"{' '.join(argv)}, the user's own program",
         params=None,  # any [params] key may be a placeholder; those used are checked as it starts
     )
+
+
+def runs_redis(run: PipelineRun) -> dict[str, str]:
+    """The run's Redis (the one its limiter shares), as a program's environment reads it; empty
+    when the run has none."""
+    store = run.ctx.limiter.store if run.ctx.limiter is not None else None
+    url = getattr(store, "url", None)  # a RedisStore's
+    if not url:
+        return {}
+    where = urlsplit(url)
+    return {"REDIS_HOST": where.hostname or "127.0.0.1", "REDIS_PORT": str(where.port or 6379)}
 
 
 def _wait(process: subprocess.Popen[bytes], abort: stopping.StopSignal | None) -> bool:
