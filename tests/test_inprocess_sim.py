@@ -8,6 +8,7 @@ import pytest
 
 from harness.config import ConfigError
 from harness.events import load_events
+from harness.report.render import integrity
 from harness.runner.run import Runner
 from harness.runner.scenario import load_scenario, on_its_time, parse_scenario
 from harness.sim.inprocess import InProcessSimulator, serving_here
@@ -80,10 +81,15 @@ def test_a_run_is_the_same_with_its_simulator_in_its_process_or_in_its_own(tmp_p
     scenario = replace(load_scenario("smoke"), time="virtual")
     figures = {}
     for where in ("run", "own"):
-        runner = Runner(replace(scenario, simulator_process=where), tmp_path / where, [3])
+        runner = Runner(replace(scenario, simulator_process=where), tmp_path / where, [2, 3])
         result = runner.run()
         assert result.failed == 0
-        figures[where] = same_run_figures(load_events(result.run_dir))
+        events = load_events(result.run_dir)
+        figures[where] = same_run_figures(events)
+        # every request the simulator served was recorded in its level, the cleanups between
+        # levels (the same virtual instant as the next level's start) included
+        checks = integrity(events)
+        assert checks and [row for row in checks if not row["match"]] == []
     assert figures["run"] == figures["own"]
 
 

@@ -43,13 +43,14 @@ def integrity(events: pd.DataFrame) -> list[dict]:
         sim = (json.loads(end.detail) if isinstance(end.detail, str) else {}).get("sim")
         if not sim:
             continue
-        start = events[(events.kind == "level_start") & (events.level == end.level)].mono_time.min()
-        # written before the level ended: on virtual time the cleanup after it may share its
-        # instant (calls without latency move no time), so the instant alone does not tell
+        starts = events[(events.kind == "level_start") & (events.level == end.level)]
+        # written between the level's start and end: on virtual time the cleanups around it may
+        # share their instants (calls without latency move no time), so instants alone do not tell
         attempts = events[
             (events.kind == "api_attempt")
-            & (events.mono_time >= start)
+            & (events.mono_time >= starts.mono_time.min())
             & (events.mono_time <= end.mono_time)
+            & (events.id > starts.id.min())
             & (events.id < end.id)
         ]
         recorded = attempts.groupby(["service", "operation"]).size()
