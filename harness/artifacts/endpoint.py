@@ -12,10 +12,12 @@ from harness.artifacts.waiting import create_within_quota, error_code, record_li
 
 
 class Endpoint(Artifact):
-    """`name` names the endpoint and its endpoint config."""
+    """`name` names the endpoint and its endpoint config. poll: look at a creating or deleting
+    endpoint this often (AWS seconds), as the SageMaker SDK's `wait_for_status` does every 5 s;
+    None: growing polls (15 s, then longer)."""
 
-    def __init__(self, ctx: AwsContext, name: str):
-        self.ctx, self.name = ctx, name
+    def __init__(self, ctx: AwsContext, name: str, poll: float | None = None):
+        self.ctx, self.name, self.poll = ctx, name, poll
         self._slot = None  # endpoint instances count against the account while the endpoint lives
         self._created_at: float | None = None
 
@@ -74,7 +76,7 @@ class Endpoint(Artifact):
                 self._free_slot()
             raise
         self._created_at = ctx.clock.now()
-        wait_until(ctx, f"endpoint {self.name} InService", self._in_service, ctx.deadlines.endpoint)
+        wait_until(ctx, f"endpoint {self.name} InService", self._in_service, ctx.deadlines.endpoint, interval=self.poll)
         return self
 
     def _in_service(self) -> bool:
@@ -126,7 +128,11 @@ class Endpoint(Artifact):
         self._free_slot()
         if status is not None:
             wait_until(
-                self.ctx, f"endpoint {self.name} deleted", lambda: self.describe() is None, self.ctx.deadlines.deletion
+                self.ctx,
+                f"endpoint {self.name} deleted",
+                lambda: self.describe() is None,
+                self.ctx.deadlines.deletion,
+                interval=self.poll,
             )
         try:
             sm.delete_endpoint_config(EndpointConfigName=self.name)

@@ -32,8 +32,11 @@ OFFLINE_DATABASE = "sagemaker_featurestore"  # where AWS puts offline-store tabl
 
 
 class FeatureSet(Artifact):
-    def __init__(self, ctx: AwsContext, name: str):
-        self.ctx, self.name = ctx, name
+    """poll, delete_poll: look at a creating or a deleting group this often (AWS seconds), as a
+    client with a fixed cadence does (Workbench: 5 s and 1 s); None: growing polls."""
+
+    def __init__(self, ctx: AwsContext, name: str, poll: float | None = None, delete_poll: float | None = None):
+        self.ctx, self.name, self.poll, self.delete_poll = ctx, name, poll, delete_poll
 
     # --- live state -------------------------------------------------------------------------
     def describe(self) -> dict | None:
@@ -105,6 +108,7 @@ class FeatureSet(Artifact):
                 lambda: self._created_or_failed(),
                 self.ctx.deadlines.feature_group_created,
                 slot,
+                interval=self.poll,
             )
         finally:
             if slot is not None:
@@ -167,11 +171,12 @@ class FeatureSet(Artifact):
         catalog = (described.get("OfflineStoreConfig") or {}).get("DataCatalogConfig") or {}
         return (catalog["Database"], catalog["TableName"]) if catalog.get("TableName") else None
 
-    def offline_rows(self) -> int:
-        """Rows in the offline store now, counted by Athena (what Workbench polls)."""
+    def offline_rows(self, offline: tuple[str, str] | None = None) -> int:
+        """Rows in the offline store now, counted by Athena (what Workbench polls). offline: the
+        (database, table) already looked up; else the group is described for it."""
         from harness.artifacts.athena import query
 
-        database, table = self.offline_table() or ("", "")
+        database, table = offline or self.offline_table() or ("", "")
         counted = query(self.ctx, f'SELECT COUNT(*) AS count FROM "{database}"."{table}"', database)
         return int(counted["count"].iloc[0]) if len(counted) else 0
 
@@ -180,7 +185,8 @@ class FeatureSet(Artifact):
         rows; partial state while it does not, PartialStateError past the deadline."""
         clock, ctx = self.ctx.clock, self.ctx
         deadline = ctx.deadlines.offline_rows if deadline is None else deadline
-        have = self.offline_rows()
+        offline = self.offline_table()  # once: Workbench polls the count, not the group
+        have = self.offline_rows(offline)
         if have >= expected:
             return 0.0
         start, artifact = clock.now(), f"FeatureSet {self.name} offline rows"
@@ -192,7 +198,7 @@ class FeatureSet(Artifact):
                 ctx.record("partial_state_failed", duration=clock.wall(waited), artifact=artifact, missing=missing)
                 raise PartialStateError(artifact, missing, waited)
             ctx.sleep(min(poll, max(0.0, deadline - waited) + 1e-3))
-            have = self.offline_rows()
+            have = self.offline_rows(offline)
             if have >= expected:
                 waited = clock.now() - start
                 ctx.record("partial_state_resolved", duration=clock.wall(waited), artifact=artifact)
@@ -236,7 +242,11 @@ class FeatureSet(Artifact):
                 if error_code(err) != "ResourceNotFound":
                     raise
         wait_until(
-            self.ctx, f"feature group {self.name} deleted", lambda: self.describe() is None, self.ctx.deadlines.deletion
+            self.ctx,
+            f"feature group {self.name} deleted",
+            lambda: self.describe() is None,
+            self.ctx.deadlines.deletion,
+            interval=self.delete_poll,
         )
         if catalog.get("TableName"):
             try:

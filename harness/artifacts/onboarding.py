@@ -40,6 +40,8 @@ class Onboarding:
     reads: int = 25  # GetTable
     writes: int = 7  # UpdateTable: metadata into the table's parameters
     unawaited: int = 1  # queries started and never waited for
+    s3_listings: int = 0  # ListObjectsV2 under the table's DataFrame cache (Workbench's DFStore)
+    s3_writes: int = 0  # PutObject there: the sample, outlier and summary frames it caches
 
 
 def queries_for(database: str, table: str, columns: list[tuple[str, str]], count: int) -> list[str]:
@@ -163,6 +165,11 @@ def onboard(ctx: AwsContext, database: str, table: str, plan: Onboarding = Onboa
                 pass
         for _ in range(_share(plan.reads, i, steps)):
             read_metadata(ctx, database, table)
+        for _ in range(_share(plan.s3_listings, i, steps)):
+            ctx.client("s3").list_objects_v2(Bucket=ctx.bucket, Prefix=frame_cache(ctx, table))
+        for k in range(_share(plan.s3_writes, i, steps)):
+            key = f"{frame_cache(ctx, table)}{i}-{k}.parquet"
+            ctx.client("s3").put_object(Bucket=ctx.bucket, Key=key, Body=b"PAR1")
         frame = athena.query(ctx, statement, database)
         if statement.startswith("CREATE OR REPLACE VIEW") and ctx.run_id:
             # tagged like every table the run makes, so a run's cleanup finds its views
@@ -173,6 +180,11 @@ def onboard(ctx: AwsContext, database: str, table: str, plan: Onboarding = Onboa
         for _ in range(_share(plan.writes, i, steps)):
             write_metadata(ctx, database, table, {"workbench_meta": json.dumps({"step": i, **learned})[:2000]})
     return learned
+
+
+def frame_cache(ctx: AwsContext, table: str) -> str:
+    """Where onboarding caches a table's DataFrames in the run's bucket (Workbench's df_store)."""
+    return f"{ctx.key_prefix}df_store/{table}/"
 
 
 def _share(total: int, index: int, steps: int) -> int:

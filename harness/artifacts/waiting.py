@@ -10,6 +10,7 @@ Poll intervals and deadlines are AWS seconds; the context scales them to wall ti
 
 from __future__ import annotations
 
+import itertools
 from typing import Callable
 
 from harness.artifacts.context import AwsContext
@@ -40,18 +41,23 @@ def record_lifecycle(ctx: AwsContext, resource: str, described: dict, start: str
         ctx.record("lifecycle", resource=resource, duration=ctx.clock.wall(seconds))
 
 
-def wait_until(ctx: AwsContext, what: str, done: Callable[[], bool], deadline: float, slot=None) -> float:
+def wait_until(
+    ctx: AwsContext, what: str, done: Callable[[], bool], deadline: float, slot=None, interval: float | None = None
+) -> float:
     """Poll `done()` until true; return AWS seconds waited; NotReady past the deadline. Pass the
-    concurrency `slot` the resource holds, if any, so a contended slot is watched closely."""
+    concurrency `slot` the resource holds, if any, so a contended slot is watched closely.
+    interval: poll this often (AWS seconds), as a client with a fixed cadence does (the SageMaker
+    SDK's `wait_for_status`: 5 s); None: growing polls."""
     clock = ctx.clock
     start = clock.now()
-    for interval in _polls(ctx, slot):
+    polls = _polls(ctx, slot) if interval is None else itertools.repeat(interval)
+    for wait in polls:
         if done():
             return clock.now() - start
         waited = clock.now() - start
         if waited >= deadline:
             raise NotReady(f"{what} not reached after {waited:.0f} s (AWS time)")
-        ctx.sleep(min(interval, max(0.0, deadline - waited) + 1e-3))
+        ctx.sleep(min(wait, max(0.0, deadline - waited) + 1e-3))
     raise AssertionError("unreachable")
 
 
