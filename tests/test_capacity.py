@@ -411,3 +411,34 @@ def test_arrival_schedules_integrate_the_rate():
     # each due as the rate adds up to one more, from the start: the last at 24, a minute before the end
     assert offsets == sorted(offsets) and offsets[0] == 0.0 and offsets[-1] == pytest.approx(2340.0)
     assert [rate for _, rate in ramp][-10:] == [60.0] * 10
+
+
+@pytest.mark.parametrize(
+    "batch_seconds, predicted_seconds",
+    [
+        (4400.0, 4400.0 * 2740 / 3940),  # slower than the model: the run's own efficiency is kept
+        (3300.0, 2740.0),  # faster: the model's estimate of the old limit was the pessimistic part
+    ],
+)
+def test_whatif_keeps_the_runs_shortfall_but_never_predicts_past_the_models_batch_time(
+    batch_seconds, predicted_seconds
+):
+    """32 pipelines of 2,200 AWS s each hold an Athena slot 180 s; the model's batch time is
+    32 x 180 / c + 2,200 - 180: 3,940 s with 3 slots, 2,740 s with 8."""
+    from harness.quotas import QuotaTable
+    from harness.report.whatif import parse_change, whatif
+
+    level = {
+        "level": 32,
+        "completed": 32,
+        "pipelines": 32,
+        "throughput_per_hour": 32 * 3600.0 / batch_seconds,
+        "throughput_method": "batch",
+        "pipeline_seconds": {"mean": 2200.0},
+        "pipeline_seconds_without_quota_waits": {"mean": 2200.0},
+        "api": {"by_operation": {}},
+        "waits": {"quota_hold_seconds": {"athena.StartQueryExecution": {"mean": 180.0, "holds_per_pipeline": 1}}},
+    }
+    table = QuotaTable([Quota("athena", "StartQueryExecution", concurrency=3)])
+    result = whatif({"levels": [level]}, table, [parse_change("athena.StartQueryExecution.concurrency=8")])
+    assert result["levels"][0]["predicted_per_hour"] == pytest.approx(32 * 3600.0 / predicted_seconds)
