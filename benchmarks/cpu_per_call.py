@@ -123,12 +123,11 @@ def per_call(calls: int, rounds: int) -> None:
             for name, make in clients if round_ % 2 == 0 else clients[::-1]:
                 mix(make, 20)  # clients made and warm
                 recorder.flush()
-                gc.collect()  # each window pays for its own garbage only
+                gc.collect()  # each window starts from the same heap and pays for its own garbage
                 timed.seconds = 0.0
                 started = time.process_time()
                 mix(make, calls)
                 recorder.flush()  # the harness client's events, written
-                gc.collect()
                 total = time.process_time() - started
                 rows[name].append((total / calls * 1000, timed.seconds / calls * 1000))
         recorder.close()
