@@ -46,6 +46,8 @@ def case(name: str, n: int, folder: Path, seed: int = 1) -> str:
         .replace("thresholds = [", "# thresholds = [")
         .replace("\nseed = 1\n", f"\nseed = {seed}\n")
     )
+    if f"\nseed = {seed}\n" not in base:
+        raise SystemExit(f"scenarios/stress.toml has no 'seed = 1' line to replace with seed {seed}")
     scenario.write_text(base + row)
     reports = folder / "reports"
     harness("run", str(scenario), "-n", str(n), "--reports", str(reports))

@@ -319,3 +319,11 @@ def test_scenarios_written_with_the_older_key_names_still_run_as_before():
     assert parse_scenario(older, "older.toml", "older") == parse_scenario(newer, "older.toml", "older")
     with pytest.raises(ConfigError, match="older.toml: backend .*nothing beside target"):
         parse_scenario({"backend": "sim", "target": "aws"}, "older.toml", "older")
+
+
+def test_a_poll_interval_must_be_above_zero():
+    """0 would never move virtual time on; the scenario says so before the run."""
+    scenario = {"pipelines": "workbench", "params": {"endpoint_poll_seconds": 0}}
+    with pytest.raises(ConfigError, match=r"params.endpoint_poll_seconds = 0 .* expected a number above 0"):
+        parse_scenario(scenario, "polls.toml", "polls")
+    assert parse_scenario({**scenario, "params": {"endpoint_poll_seconds": 2.5}}, "polls.toml", "polls").params

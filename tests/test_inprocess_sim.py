@@ -103,3 +103,52 @@ def test_the_simulator_works_in_the_runners_process_only_on_virtual_time():
     virtual = replace(load_scenario("stress"), simulator_process="run")
     with pytest.raises(ConfigError, match="simulator_process"):
         on_its_time(replace(virtual, time="wall"))  # --time wall on such a scenario
+
+
+def test_a_failed_head_reads_as_its_status_alone_as_over_the_wire(tmp_path):
+    """A HEAD answer has no body on the wire, so botocore names its error by the status; the
+    direct client must not read more into it (an S3 SlowDown would count as a throttle)."""
+    from botocore.config import Config
+
+    from simhelpers import write_profile
+
+    failing = write_profile(
+        tmp_path, 'extends = "calm"\n[[fault]]\nservice = "s3"\noperation = "HeadObject"\nerror_rate = 1.0\n'
+    )
+    with InProcessSimulator(failing, seed=3) as sim:
+        once = Config(retries={"total_max_attempts": 1})
+        over_http = boto3.client("s3", endpoint_url=sim.endpoint_url, config=once, **CREDENTIALS)
+        direct = boto3.client("s3", endpoint_url=sim.endpoint_url, config=once, **CREDENTIALS)
+        direct.meta.events.register_last("before-send", serving_here(sim.endpoint_url))
+        over_http.create_bucket(Bucket="heads")
+        codes = []
+        for client in (over_http, direct):
+            with pytest.raises(client.exceptions.ClientError) as failed:
+                client.head_object(Bucket="heads", Key="k")
+            codes.append(failed.value.response["Error"]["Code"])
+        assert codes[0] == codes[1] and codes[0] in ("500", "503")
+
+
+def test_a_simulator_that_fails_answers_500_as_a_server_would(in_process, monkeypatch):
+    _, glue_direct = clients(in_process, "glue")
+
+    def broken(environ, start_response):
+        raise KeyError("a gap")
+
+    monkeypatch.setattr(serving_here(in_process.endpoint_url), "app", broken)
+    with pytest.raises(glue_direct.exceptions.ClientError) as failed:
+        glue_direct.get_databases()
+    assert failed.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+
+
+def test_a_stopped_simulator_answers_no_one_and_a_new_one_starts_empty():
+    from botocore.exceptions import EndpointConnectionError
+
+    with InProcessSimulator("calm") as first:
+        _, s3_direct = clients(first, "s3")
+        s3_direct.create_bucket(Bucket="left-behind")
+    with pytest.raises(EndpointConnectionError):
+        s3_direct.list_buckets()  # a client made before the stop reaches a closed port, as over HTTP
+    with InProcessSimulator("calm") as second:
+        _, s3_again = clients(second, "s3")
+        assert s3_again.list_buckets()["Buckets"] == []

@@ -50,16 +50,19 @@ class Param:
     name: str
     default: bool | int | float | str
     help: str
+    positive: bool = False  # a number that must be above 0 (an interval: 0 would never move time)
 
     @property
     def kind(self) -> str:
-        return PARAM_KINDS[type(self.default)][1]
+        kind = PARAM_KINDS[type(self.default)][1]
+        return f"{kind} above 0" if self.positive else kind
 
     def accepts(self, value) -> bool:
         # TOML true is no integer here, though Python's bool is an int
-        return isinstance(value, PARAM_KINDS[type(self.default)][0]) and (
+        typed = isinstance(value, PARAM_KINDS[type(self.default)][0]) and (
             isinstance(self.default, bool) or not isinstance(value, bool)
         )
+        return typed and (not self.positive or value > 0)
 
 
 @dataclass(frozen=True)

@@ -169,7 +169,7 @@ def command_pipeline(spec: str) -> Pipeline:
 
     def run_command(run: PipelineRun) -> None:
         redis = runs_redis(run)
-        values = {**run.params, NAME_ARGUMENT: run.base_name, **{key.lower(): value for key, value in redis.items()}}
+        values = {**{key.lower(): value for key, value in redis.items()}, **run.params, NAME_ARGUMENT: run.base_name}
         missing = sorted(placeholders - set(values))
         if missing:
             where = "in [params]" + ("" if redis else " (and the run has no Redis for {redis_host} and {redis_port})")
@@ -181,7 +181,7 @@ def command_pipeline(spec: str) -> Pipeline:
         with relay, log_path.open("ab") as log:
             process = subprocess.Popen(
                 command,
-                env={**relay.process_environment(os.environ), **redis},
+                env={**redis, **relay.process_environment(os.environ)},  # the user's own REDIS_* win
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -209,7 +209,9 @@ def runs_redis(run: PipelineRun) -> dict[str, str]:
     if not url:
         return {}
     where = urlsplit(url)
-    return {"REDIS_HOST": where.hostname or "127.0.0.1", "REDIS_PORT": str(where.port or 6379)}
+    if not where.hostname:  # a Unix socket (unix://): no host and port to give
+        return {}
+    return {"REDIS_HOST": where.hostname, "REDIS_PORT": str(where.port or 6379)}
 
 
 def _wait(process: subprocess.Popen[bytes], abort: stopping.StopSignal | None) -> bool:

@@ -11,6 +11,8 @@ The counts come from Workbench's public code (see the README); `params` override
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 
 from harness.artifacts import ArtifactError, DataSource, Endpoint, FeatureSet, Model
@@ -35,14 +37,14 @@ PARAMS = (
     Param("s3_listings", 19, "ListObjectsV2 per onboarding (its DataFrame cache in S3)"),
     Param("s3_writes", 4, "PutObject per onboarding (the DataFrames it caches)"),
     Param("putrecord_threads", 32, "threads calling PutRecord"),
-    Param("offline_poll_seconds", 30.0, "count(*) on the offline store this often until rows arrive"),
+    Param("offline_poll_seconds", 30.0, "count(*) on the offline store this often until rows arrive", positive=True),
     Param("pause_after_ingest_seconds", 30.0, "AWS seconds between ingesting and polling the offline store"),
     Param("tag_reads", 42, "ListTags per SageMaker stage (three stages): every artifact object reads its tags"),
     Param("tag_writes", 8, "AddTags per SageMaker stage (three stages)"),
     Param("training_uploads", 17, "PutObject of the training job's source and data before it starts"),
-    Param("endpoint_poll_seconds", 5.0, "DescribeEndpoint this often while it is created or deleted (the SDK's)"),
-    Param("feature_group_poll_seconds", 5.0, "DescribeFeatureGroup this often while the group is created"),
-    Param("feature_group_delete_poll_seconds", 1.0, "DescribeFeatureGroup this often while the group is deleted"),
+    Param("endpoint_poll_seconds", 5.0, "DescribeEndpoint this often, creating or deleting (the SDK's)", positive=True),
+    Param("feature_group_poll_seconds", 5.0, "DescribeFeatureGroup this often while it is created", positive=True),
+    Param("feature_group_delete_poll_seconds", 1.0, "DescribeFeatureGroup this often while deleted", positive=True),
     Param("shared_data_source", True, "one data source shared by the run's pipelines"),
     Param("inference_batches", 5, "InvokeEndpoint calls"),
     Param("batch_rows", 100, "rows per InvokeEndpoint"),
@@ -132,6 +134,7 @@ def feature_set(run: PipelineRun) -> None:
     if offline is None:  # the wait for the offline store found its table: only a deleted group has none
         raise ArtifactError(f"feature group {features.name} is gone: it was deleted after this pipeline made it")
     database, table = offline
+    run.made["frames"] = frame_cache(ctx, table)  # teardown deletes it even once the group is gone
     onboard(ctx, database, table, onboarding(run))
 
 
@@ -196,18 +199,12 @@ def teardown(run: PipelineRun) -> None:
     if made.get("feature_set") is not None:
         steps.append(("offline-store views", drop_offline_views))
 
-        def drop_frame_cache() -> None:
-            table = made["feature_set"].offline_table()
-            if table:
-                delete_prefix(ctx, ctx.bucket, frame_cache(ctx, table[1]))
+    def drop_prefix(prefix: str) -> None:
+        delete_prefix(ctx, ctx.bucket, prefix)
 
-        steps.append(("cached frames", drop_frame_cache))
-    if made.get("uploads"):
-
-        def drop_uploads() -> None:
-            delete_prefix(ctx, ctx.bucket, made["uploads"])
-
-        steps.append(("training uploads", drop_uploads))
+    for key, what in (("frames", "cached frames"), ("uploads", "training uploads")):
+        if made.get(key):
+            steps.append((what, partial(drop_prefix, made[key])))
     steps += [
         (key, made[key].delete)
         for key in ("endpoint", "model", "feature_set", "data_source")

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from harness.sim.app import SimulatorApp
 
+log = logging.getLogger("harness.sim")
 _serving: dict[str, "DirectTransport"] = {}  # endpoint URL -> the simulator serving it in this process
 _serving_lock = threading.Lock()
 
@@ -64,7 +65,14 @@ class InProcessSimulator(Simulator):
 
         check_bind_address(self.host, False)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per admin request
+        # its tracebacks (a gap answered as InternalFailure) stay off the run's terminal, as they
+        # did in a process of its own; the answer says what failed
+        sim_log = logging.getLogger("harness.sim")
+        sim_log.propagate = False
+        if not sim_log.handlers:
+            sim_log.addHandler(logging.NullHandler())
         self.app = SimulatorApp(load_profile(self.profile), seed=self.seed, time_scale=self.time_scale)
+        self.app.reset()  # moto's stores are this process's: nothing of an earlier simulator's
         server = self._server = make_server(
             self.host, self.port, self.app, threaded=True, request_handler=keep_alive_handler()
         )
@@ -84,7 +92,9 @@ class InProcessSimulator(Simulator):
         if self._server is None:
             return
         with _serving_lock:
-            _serving.pop(self.endpoint_url or "", None)
+            transport = _serving.pop(self.endpoint_url or "", None)
+        if transport is not None:
+            transport.closed = True  # clients made earlier hold it: they now meet a closed port
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
@@ -109,10 +119,15 @@ class DirectTransport:
         self.app, self.endpoint_url = app, endpoint_url.rstrip("/")
         split = urlsplit(self.endpoint_url)
         self._server_name, self._server_port = split.hostname or "127.0.0.1", str(split.port or 80)
+        self.closed = False  # the simulator stopped
+
+    def serves(self, url: str) -> bool:
+        mine = url == self.endpoint_url or url.startswith((f"{self.endpoint_url}/", f"{self.endpoint_url}?"))
+        return mine and not self.closed
 
     def __call__(self, request: AWSPreparedRequest | None = None, **_: Any) -> AWSResponse | None:
-        if request is None or not request.url.startswith(self.endpoint_url):
-            return None  # not for this simulator: botocore sends it
+        if request is None or not self.serves(request.url):
+            return None  # not for this simulator (or it stopped): botocore sends it
         from botocore.awsrequest import AWSResponse
 
         status, headers, body = self.send(request.method, request.url, request.headers.items(), request.body)
@@ -163,13 +178,19 @@ class DirectTransport:
             answer["status"], answer["headers"] = int(status.split(" ", 1)[0]), response_headers
             return answer.setdefault("write", lambda data: None)  # WSGI's write(): unused here
 
-        chunks = self.app(environ, start_response)
         try:
-            content = b"".join(chunks)
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
+            chunks = self.app(environ, start_response)
+            try:
+                content = b"".join(chunks)
+            finally:
+                close = getattr(chunks, "close", None)
+                if close is not None:
+                    close()
+        except Exception:  # what werkzeug's server answers when the application raises
+            log.exception("simulator failed on %s %s", method, url)
+            return 500, {"Content-Type": "text/plain", "Content-Length": "0"}, b""
+        if method == "HEAD":
+            content = b""  # a HEAD answer has no body on the wire: the client reads the status alone
         return answer["status"], dict(answer["headers"]), content
 
 
