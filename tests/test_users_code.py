@@ -271,7 +271,9 @@ def test_a_stopping_run_interrupts_its_programs(simulator, tmp_path):
     import threading
     import time
 
-    slow = PROGRAM + " --pause-seconds 2"
+    # a second of wall time between puts (20 AWS s at 1/20): 200 rows take minutes, so the stop
+    # comes long before they are done however slowly a loaded machine starts the processes
+    slow = PROGRAM + " --pause-seconds 20"
     scenario = scenario_for("calm", pipelines=slow, params={"rows": 200})
     simulator.reset(profile="calm", seed=3, time_scale=0.05)
     runner = Runner(scenario, tmp_path / "runs", [3], endpoint_url=simulator.endpoint_url)
