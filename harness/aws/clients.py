@@ -124,7 +124,7 @@ class ClientFactory:
                     **credentials,
                 )
                 hooks = CallHooks(None, self.settings, self.time_scale, self.recorder, self.limiter, self.clock)
-                hooks.register(session.events, self._transport())
+                hooks.register(session.events, self.target.transport)
                 self.settings.policy.install(session.events, hooks)
                 self._sdk_session = session
             return self._sdk_session
@@ -154,11 +154,8 @@ class ClientFactory:
         """Pace and record every attempt of `client`, and let the policy add what it needs."""
         service = client.meta.service_model.service_name  # the name it was made by ("logs", not "cloudwatch-logs")
         hooks = CallHooks(service, self.settings, self.time_scale, self.recorder, self.limiter, self.clock)
-        hooks.register(client.meta.events, self._transport())
+        hooks.register(client.meta.events, self.target.transport)
         self.settings.policy.install(client.meta.events, hooks, client)
-
-    def _transport(self) -> Callable[..., Any] | None:
-        return self.target.transport if self.target.kind == "sim" else None
 
     def client(self, service: str) -> BaseClient:
         existing = self._clients.get(service)

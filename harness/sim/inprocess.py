@@ -27,7 +27,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from harness.sim.server import Simulator, check_bind_address, keep_alive_handler
+from harness.sim.server import Simulator, check_bind_address, http_server
 
 if TYPE_CHECKING:
     from botocore.awsrequest import AWSPreparedRequest, AWSResponse
@@ -58,13 +58,10 @@ class InProcessSimulator(Simulator):
         self._thread: threading.Thread | None = None
 
     def start(self) -> "InProcessSimulator":
-        from werkzeug.serving import make_server
-
         from harness.profiles import load_profile
         from harness.sim.app import SimulatorApp
 
         check_bind_address(self.host, False)
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per admin request
         # its tracebacks (a gap answered as InternalFailure) stay off the run's terminal, as they
         # did in a process of its own; the answer says what failed
         sim_log = logging.getLogger("harness.sim")
@@ -73,12 +70,8 @@ class InProcessSimulator(Simulator):
             sim_log.addHandler(logging.NullHandler())
         self.app = SimulatorApp(load_profile(self.profile), seed=self.seed, time_scale=self.time_scale)
         self.app.reset()  # moto's stores are this process's: nothing of an earlier simulator's
-        server = self._server = make_server(
-            self.host, self.port, self.app, threaded=True, request_handler=keep_alive_handler()
-        )
-        self.port = server.server_address[1]
-        shown = f"[{self.host}]" if ":" in self.host else self.host
-        self.endpoint_url = f"http://{shown}:{self.port}"
+        server, self.endpoint_url = http_server(self.app, self.host, self.port)
+        self._server, self.port = server, server.server_address[1]
         self._thread = threading.Thread(target=server.serve_forever, name="simulator-http", daemon=True)
         self._thread.start()
         with _serving_lock:

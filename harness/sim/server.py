@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from harness.rlimits import raise_open_file_limit
 
 if TYPE_CHECKING:
-    from werkzeug.serving import WSGIRequestHandler
+    from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
 READY_PREFIX = "SIMULATOR "
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -239,6 +239,18 @@ def keep_alive_handler() -> type[WSGIRequestHandler]:
     return KeepAliveHandler
 
 
+def http_server(app: Any, host: str, port: int) -> tuple[BaseWSGIServer, str]:
+    """The simulator's application served over HTTP, kept alive, on host:port (0: a free port);
+    with the URL it answers at."""
+    from werkzeug.serving import make_server
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+    raise_open_file_limit()  # a thread and a socket per open client connection
+    server = make_server(host, port, app, threaded=True, request_handler=keep_alive_handler())
+    shown = f"[{host}]" if ":" in host else host
+    return server, f"http://{shown}:{server.server_address[1]}"
+
+
 def serve(
     profile: str,
     seed: int,
@@ -250,19 +262,13 @@ def serve(
     exit_when_stdin_closes: bool = False,
 ) -> None:
     """Serve until SIGINT or SIGTERM (in this process), or until standard input closes."""
-    from werkzeug.serving import make_server
-
     from harness.sim.app import SimulatorApp
     from harness.profiles import load_profile
 
     check_bind_address(host, allow_remote)
     app = SimulatorApp(load_profile(profile), seed=seed, time_scale=time_scale)
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    raise_open_file_limit()  # a thread and a socket per open client connection
-    server = make_server(host, port, app, threaded=True, request_handler=keep_alive_handler())
-    bound = server.server_address[1]
-    shown = f"[{host}]" if ":" in host else host
-    announce(f"{READY_PREFIX}http://{shown}:{bound}", flush=True)
+    server, url = http_server(app, host, port)
+    announce(f"{READY_PREFIX}{url}", flush=True)
 
     def stop(*_: object) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
