@@ -41,7 +41,7 @@ def test_a_whole_chain_builds_lists_describes_and_deletes(aws_ctx):
     assert features.health_check() == []
     assert meta.feature_sets().loc[0, "status"] == "Created"
 
-    model = Model(aws_ctx, "orders-model").train(source.location)
+    model = Model(aws_ctx, "orders-model").train(df, "y")
     model.register()
     assert model.ready() and meta.model("orders-model")["ModelPackages"]
     endpoint = Endpoint(aws_ctx, "orders-ep").deploy("orders-model")

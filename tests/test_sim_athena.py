@@ -29,6 +29,14 @@ aggregate_seconds = 5
 ddl_seconds = 1
 """
 OUTPUT = {"OutputLocation": "s3://athena-results/queries/"}
+CSV = {  # comma-separated text, as awswrangler's create_csv_table describes it
+    "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
+    "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+    "SerdeInfo": {
+        "SerializationLibrary": "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
+        "Parameters": {"field.delim": ","},
+    },
+}
 DB = {"Database": "lake"}
 
 
@@ -56,6 +64,7 @@ def athena(simulator, client, tmp_path):
                     {"Name": "price", "Type": "double"},
                     {"Name": "region", "Type": "string"},
                 ],
+                **CSV,
             },
         },
     )
@@ -476,8 +485,9 @@ def test_text_tables_are_read_with_the_delimiter_quote_and_header_their_serde_na
 
 
 def test_a_table_the_simulator_cannot_read_fails_the_query_as_athena_fails_it(athena, simulator, client):
-    """Never rows read in the wrong format: a SerDe the simulator lacks is NOT_SUPPORTED, named;
-    an object that is not what the table says fails as Athena's split would."""
+    """Never rows read in the wrong format: a table that names no SerDe fails as Athena's does; a
+    SerDe the simulator lacks is NOT_SUPPORTED, named; an object that is not what the table says
+    fails as Athena's split would."""
     s3 = client("s3")
     s3.put_object(Bucket="lake-data", Key="orc/part-0.orc", Body=b"ORC\x00not really")
     glue_table(
@@ -486,6 +496,7 @@ def test_a_table_the_simulator_cannot_read_fails_the_query_as_athena_fails_it(at
         {"id": "bigint"},
         {
             "InputFormat": "org.apache.hadoop.hive.ql.io.orc.OrcInputFormat",
+            "OutputFormat": "org.apache.hadoop.hive.ql.io.orc.OrcOutputFormat",
             "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.orc.OrcSerde"},
         },
     )
@@ -497,7 +508,12 @@ def test_a_table_the_simulator_cannot_read_fails_the_query_as_athena_fails_it(at
     s3.put_object(Bucket="lake-data", Key="lenient/a.json", Body=b'{"id": 1}\n{"id": \n')
     lenient = {**json_serde, "Parameters": {"ignore.malformed.json": "true"}}
     glue_table(client, "lenient", {"id": "bigint"}, {**TEXT, "SerdeInfo": lenient})
+    s3.put_object(Bucket="lake-data", Key="bare/a.csv", Body=b"id\n1\n")
+    glue_table(client, "bare", {"id": "bigint"}, {}, Parameters={"classification": "csv"})
 
+    # made through the Glue API with no SerDe and no formats: Athena cannot make an input format
+    bare = finished(athena, simulator, "SELECT count(*) FROM bare")
+    assert (bare["State"], bare["StateChangeReason"]) == ("FAILED", "HIVE_UNKNOWN_ERROR: Unable to create input format")
     orc = finished(athena, simulator, "SELECT count(*) FROM orc")
     assert orc["State"] == "FAILED"
     assert orc["StateChangeReason"].startswith("NOT_SUPPORTED: ") and "OrcSerde" in orc["StateChangeReason"]

@@ -13,6 +13,18 @@ from harness.artifacts.waiting import error_code
 
 VIEW_SUFFIXES = ("_display", "_computation")  # the views onboarding makes of a table
 GLUE_TYPES = {"i": "bigint", "u": "bigint", "f": "double", "b": "boolean"}
+# How Athena reads the CSV a DataSource writes: Hive's LazySimpleSerDe over text, as awswrangler's
+# catalog.create_csv_table describes it. Athena fails a query on a table whose SerDe, input or
+# output format is empty ("HIVE_UNKNOWN_ERROR: Unable to create input format", AWS Knowledge
+# Center: athena-unable-to-create-input-format).
+CSV_STORAGE = {
+    "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
+    "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+    "SerdeInfo": {
+        "SerializationLibrary": "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
+        "Parameters": {"field.delim": ",", "escape.delim": "\\"},
+    },
+}
 
 
 def glue_columns(df: pd.DataFrame) -> list[dict]:
@@ -36,7 +48,7 @@ class DataSource(Artifact):
         df.to_csv(body, index=False)
         s3.put_object(Bucket=self.ctx.bucket, Key=self.prefix + "data.csv", Body=body.getvalue().encode())
         ensure_database(self.ctx)
-        parameters = {"classification": "csv", "skip.header.line.count": "1"}
+        parameters = {"classification": "csv", "delimiter": ",", "skip.header.line.count": "1"}
         if self.ctx.run_id:
             parameters[RUN_TAG] = self.ctx.run_id
         try:
@@ -46,7 +58,7 @@ class DataSource(Artifact):
                     "Name": self.name,
                     "TableType": "EXTERNAL_TABLE",
                     "Parameters": parameters,
-                    "StorageDescriptor": {"Columns": glue_columns(df), "Location": self.location},
+                    "StorageDescriptor": {"Columns": glue_columns(df), "Location": self.location, **CSV_STORAGE},
                 },
             )
         except ClientError as err:

@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
-
+import pandas as pd
 from botocore.exceptions import ClientError
 
 from harness.artifacts.base import Artifact
 from harness.artifacts.context import AwsContext
+from harness.artifacts.datasource import delete_prefix
 from harness.artifacts.errors import ArtifactFailed
 from harness.artifacts.waiting import create_within_quota, error_code, record_lifecycle, take_slot, wait_until
 
 NOT_FOUND = ("ValidationException", "ResourceNotFound")
+# The built-in XGBoost algorithm reads CSV with "the target variable in the first column" and "no
+# header record", and only when the channel says text/csv: without a ContentType it reads libsvm
+# (AWS docs, SageMaker "XGBoost algorithm", Input/Output interface). Its CSV reader takes numbers
+# only: a text cell is read as a missing value, and a text label as 0.
+TRAINING_CONTENT_TYPE = "text/csv"
+NUMERIC = "iufb"  # numpy kinds: integer, unsigned, float, boolean
+
+
+def training_csv(frame: pd.DataFrame, label: str) -> bytes:
+    """The rows as the built-in XGBoost algorithm reads CSV: the label, then every numeric
+    feature, without a header. Text columns (ids, times, categories) are left out."""
+    if label not in frame.columns:
+        raise ValueError(f"no label column {label!r}; the frame has {', '.join(map(str, frame.columns))}")
+    if frame[label].dtype.kind not in NUMERIC:
+        raise ValueError(f"the label column {label!r} is {frame[label].dtype}, not a number")
+    features = [c for c in frame.columns if c != label and frame[c].dtype.kind in NUMERIC]
+    if not features:
+        raise ValueError("no numeric feature column besides the label")
+    return frame[[label, *features]].astype(float).to_csv(header=False, index=False).encode()
 
 
 class Model(Artifact):
@@ -54,13 +74,21 @@ class Model(Artifact):
         return problems
 
     # --- creation steps ---------------------------------------------------------------------
-    def train(self, training_data_uri: str, instance_type: str = "ml.m5.large") -> "Model":
-        """Start the training job (within the account's concurrency quota) and wait for it."""
+    @property
+    def training_data_prefix(self) -> str:
+        return f"{self.ctx.key_prefix}models/{self.name}/train/"
+
+    def train(self, data: pd.DataFrame, label: str, instance_type: str = "ml.m5.large") -> "Model":
+        """Upload `data` as the algorithm reads it (training_csv), start the training job (within
+        the account's concurrency quota) and wait for it."""
         ctx = self.ctx
+        ctx.client("s3").put_object(
+            Bucket=ctx.bucket, Key=self.training_data_prefix + "train.csv", Body=training_csv(data, label)
+        )
         slot = take_slot(ctx, "CreateTrainingJob")
         held = None
         try:
-            self._start_training(training_data_uri, instance_type)
+            self._start_training(ctx.s3_uri(f"models/{self.name}/train/"), instance_type)
             held = ctx.clock.now()
             wait_until(ctx, f"training job {self.name} finished", self._training_done, ctx.deadlines.training_job, slot)
         finally:
@@ -87,6 +115,7 @@ class Model(Artifact):
                 InputDataConfig=[
                     {
                         "ChannelName": "train",
+                        "ContentType": TRAINING_CONTENT_TYPE,
                         "DataSource": {
                             "S3DataSource": {
                                 "S3DataType": "S3Prefix",
@@ -145,9 +174,9 @@ class Model(Artifact):
         return package["ModelPackageArn"]
 
     def delete(self) -> None:
-        """Idempotent: the SageMaker model, every package, the group. (AWS keeps training jobs;
-        one still running is stopped, and waited for: a Stopping job still holds its instances
-        and its place in the account's training-job quota.)"""
+        """Idempotent: the SageMaker model, every package, the group, the training data. (AWS keeps
+        training jobs; one still running is stopped, and waited for: a Stopping job still holds
+        its instances and its place in the account's training-job quota.)"""
         sm = self._sm()
         self._maybe(sm.delete_model, ModelName=self.name)
         if self.package_group() is not None:
@@ -165,3 +194,4 @@ class Model(Artifact):
                 lambda: (self.training_job() or {}).get("TrainingJobStatus") not in ("InProgress", "Stopping"),
                 self.ctx.deadlines.deletion,
             )
+        delete_prefix(self.ctx, self.ctx.bucket, self.training_data_prefix)

@@ -30,9 +30,7 @@ def sdk_model(run: PipelineRun) -> None:
 
     trained = ModelArtifact(run.ctx, run.base_name)
     run.made["model"] = trained
-    trained.train(
-        run.made["data_source"].location, run.params.get("instance_type", workbench.DEFAULTS["instance_type"])
-    )
+    trained.train(run.made["dataset"], "target", run.params.get("instance_type", workbench.DEFAULTS["instance_type"]))
     job = trained.training_job() or {}
     artifacts = job.get("ModelArtifacts", {}).get("S3ModelArtifacts", run.ctx.s3_uri(f"models/{run.base_name}"))
     Model.create(

@@ -149,9 +149,10 @@ def model(run: PipelineRun) -> None:
     trained = Model(ctx, run.base_name)
     run.made["model"] = trained
     run.made["uploads"] = uploads = f"{ctx.key_prefix}models/{run.base_name}/source/"
-    for i in range(param(run, "training_uploads")):  # the SDK uploads the script folder and the data
+    # the SDK uploads the script folder, then the data (Model.train: the last of the uploads)
+    for i in range(max(0, param(run, "training_uploads") - 1)):
         ctx.client("s3").put_object(Bucket=ctx.bucket, Key=f"{uploads}{i}", Body=b"#")
-    trained.train(run.made["source"].location, param(run, "instance_type"))
+    trained.train(run.made["dataset"], "target", param(run, "instance_type"))
     trained.register()
     described = trained.describe() or trained.training_job() or {}
     arn = described.get("ModelArn") or described.get("TrainingJobArn")

@@ -56,7 +56,7 @@ def feature_set(run: PipelineRun) -> None:
 def model(run: PipelineRun) -> None:
     trained = Model(run.ctx, run.base_name)
     run.made["model"] = trained
-    trained.train(run.made["data_source"].location, run.params.get("instance_type", DEFAULTS["instance_type"]))
+    trained.train(run.made["dataset"], "target", run.params.get("instance_type", DEFAULTS["instance_type"]))
     trained.register()
 
 

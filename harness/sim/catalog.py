@@ -6,10 +6,12 @@ into it).
 Athena reads a table's objects with the SerDe its StorageDescriptor names, and so does this:
 Parquet (ParquetHiveSerDe, what awswrangler and Workbench write), delimited text (LazySimpleSerDe,
 with its field delimiter), CSV (OpenCSVSerde, with its separator, quote and escape) and JSON lines
-(the OpenX and Hive JSON SerDes); a table that names no SerDe and no input format is read as
-comma-separated CSV. A table in any other format (ORC, Avro, Ion, ...) fails the query as
-NOT_SUPPORTED, naming its SerDe, and an object its format cannot read fails it as Athena's does
-(HIVE_CANNOT_OPEN_SPLIT, HIVE_CURSOR_ERROR): never rows read in the wrong format."""
+(the OpenX and Hive JSON SerDes). A table whose StorageDescriptor leaves its SerDe or its input
+format empty (made through the Glue API with only `classification`) fails the query as Athena's
+does, HIVE_UNKNOWN_ERROR: Unable to create input format. A table in any other format (ORC, Avro,
+Ion, ...) fails it as NOT_SUPPORTED, naming its SerDe, and an object its format cannot read fails
+it as Athena's does (HIVE_CANNOT_OPEN_SPLIT, HIVE_CURSOR_ERROR): never rows read in the wrong
+format."""
 
 from __future__ import annotations
 
@@ -35,11 +37,9 @@ RowSource = Callable[[], list[list[str | None]]]
 Rows = list[list[str | None]]
 
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
 LAZY_SIMPLE_SERDE = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
 OPEN_CSV_SERDE = "org.apache.hadoop.hive.serde2.OpenCSVSerde"
 JSON_SERDES = ("org.openx.data.jsonserde.JsonSerDe", "org.apache.hive.hcatalog.data.JsonSerDe")
-TEXT_INPUT = "org.apache.hadoop.mapred.TextInputFormat"
 READABLE = "Parquet (ParquetHiveSerDe), text (LazySimpleSerDe, OpenCSVSerde) and JSON (JsonSerDe)"
 
 
@@ -47,7 +47,7 @@ READABLE = "Parquet (ParquetHiveSerDe), text (LazySimpleSerDe, OpenCSVSerde) and
 class StorageFormat:
     """How the objects of a table (or of one of its partitions) are read."""
 
-    kind: str  # parquet, csv (no SerDe named), opencsv, text (LazySimpleSerDe) or json
+    kind: str  # parquet, opencsv, text (LazySimpleSerDe) or json
     delimiter: str = ","
     quote: str = '"'
     escape: str | None = None
@@ -57,16 +57,21 @@ class StorageFormat:
 
 
 def storage_format(descriptor: dict[str, Any], parameters: dict[str, Any], table: str) -> StorageFormat:
-    """The format a StorageDescriptor names (its SerDe; its InputFormat when it names none), with
-    the table's Parameters (skip.header.line.count). QueryFailed NOT_SUPPORTED for any other."""
+    """The format a StorageDescriptor names (its SerDe), with the table's Parameters
+    (skip.header.line.count). QueryFailed when it leaves its SerDe or a format empty, or names one Athena
+    does not read here."""
     serde = descriptor.get("SerdeInfo") or {}
     library = serde.get("SerializationLibrary") or ""
     options = {str(k): str(v) for k, v in (serde.get("Parameters") or {}).items()}
-    input_format = descriptor.get("InputFormat") or ""
     skip = int(parameters.get("skip.header.line.count", "0") or 0)
-    if library == PARQUET_SERDE or (not library and input_format == PARQUET_INPUT):
+    if not (library and descriptor.get("InputFormat") and descriptor.get("OutputFormat")):
+        # AWS Knowledge Center, "Why do I get 'unable to create input format' in Athena?"
+        # (repost.aws/knowledge-center/athena-unable-to-create-input-format): a table made outside
+        # Athena and the crawlers with its input format, output format or SerDe library empty.
+        raise QueryFailed("HIVE_UNKNOWN_ERROR", "Unable to create input format")
+    if library == PARQUET_SERDE:
         return StorageFormat("parquet")
-    if library == LAZY_SIMPLE_SERDE or (not library and input_format == TEXT_INPUT):
+    if library == LAZY_SIMPLE_SERDE:
         # Hive's LazySimpleSerDe: field.delim, else serialization.format, else Ctrl-A; a value that
         # parses as a byte is that byte ("1" is \x01), else its first character
         delimiter = _delimiter_byte(options.get("field.delim") or options.get("serialization.format"), "\x01")
@@ -84,11 +89,9 @@ def storage_format(descriptor: dict[str, Any], parameters: dict[str, Any], table
         )
     if library in JSON_SERDES:
         return StorageFormat("json", ignore_malformed=options.get("ignore.malformed.json", "").lower() == "true")
-    if not library and not input_format:
-        return StorageFormat("csv", skip=skip)  # the simulator's leniency: a bare table is CSV
     raise QueryFailed(
         "NOT_SUPPORTED",
-        f"the simulator reads {READABLE} tables; {table} is stored with {library or input_format}",
+        f"the simulator reads {READABLE} tables; {table} is stored with {library}",
     )
 
 
@@ -264,15 +267,11 @@ class MotoCatalog:
                 rows.extend(_json_rows(uri, text, columns, form))
             elif form.kind == "text":
                 rows.extend(_text_rows(text, columns, form))
-            elif form.kind == "opencsv":
+            else:  # opencsv
                 reader = csv.reader(
                     io.StringIO(text), delimiter=form.delimiter, quotechar=form.quote, escapechar=form.escape
                 )
                 rows.extend(_typed(r, columns) for r in list(reader)[form.skip :])
-            else:  # a table that names no format: CSV, an empty field NULL whatever its type
-                rows.extend(
-                    [v if v != "" else None for v in r] for r in list(csv.reader(io.StringIO(text)))[form.skip :]
-                )
         return rows
 
     def create_view(self, database: str, name: str, sql: str, columns: list[tuple[str, str]], replace: bool) -> bool:

@@ -39,6 +39,7 @@ class Lifecycle:
     region: str
     ready_at: float  # AWS seconds since the simulator started
     fails: bool = False
+    failure: str | None = None  # training jobs: the FailureReason when its input was refused
     offline_at: float | None = None  # feature groups: OfflineStoreStatus Active from here
     table_at: float | None = None  # feature groups: Glue table appears here; None = never
     table_made: bool = False

@@ -20,9 +20,11 @@ import re
 import tarfile
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from functools import partial
 
 from harness.quotas import QuotaTable
 from harness.sim import errors
+from harness.sim.algorithms import training_failure
 from harness.sim.calls import Call
 from harness.sim.featurestore import FeatureGroupSchema
 from harness.sim.lifecycle import Lifecycle, Lifecycles
@@ -66,6 +68,9 @@ IMAGE_FIELDS = {
 }
 ECR_REGION = re.compile(r"^\d{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/")
 MAX_TAGS = 50  # per SageMaker resource (AWS tagging quota)
+# A job whose input its container refuses fails once SageMaker has launched its instance and
+# downloaded its data (the Starting and Downloading phases): about two minutes, not its whole run.
+INPUT_READ_SECONDS = 120.0
 # Workbench names a classifier's per-class metrics Metrics:<class>:<metric> in its training job
 WORKBENCH_CLASS_METRIC = re.compile(r"^Metrics:(.+):(precision|recall|f1|support)$")
 
@@ -213,7 +218,13 @@ class SageMaker:
 
     def _started_training(self, call: Call, lifecycle: Lifecycle) -> None:
         """moto replaces a job's MetricDefinitions with its own (test:dcg); AWS keeps the caller's.
-        The job's model artifact is due when it ends."""
+        The job's model artifact is due when it ends; a job whose input its container refuses
+        (algorithms.py) fails once it has read it."""
+        role = str(call.params.get("RoleArn"))
+        refused = training_failure(call.params, partial(self._s3_objects, call.account), role)
+        if refused is not None:
+            lifecycle.fails, lifecycle.failure = True, refused
+            lifecycle.ready_at = min(lifecycle.ready_at, lifecycle.started_at + INPUT_READ_SECONDS)
         job = self.backend(call).training_jobs.get(lifecycle.name)
         if job is not None:
             asked = (call.params.get("AlgorithmSpecification") or {}).get("MetricDefinitions")
@@ -222,6 +233,19 @@ class SageMaker:
             else:
                 job.algorithm_specification.pop("MetricDefinitions", None)
         heapq.heappush(self._artifacts, (lifecycle.ready_at, len(self._artifacts), lifecycle))
+
+    @staticmethod
+    def _s3_objects(account: str, uri: str) -> list[tuple[str, bytes]]:
+        """(key, body) of every object whose key starts with the URI's prefix: an S3Prefix channel
+        is every such object, folder or not."""
+        from moto.s3.models import s3_backends
+
+        bucket_name, _, prefix = uri.removeprefix("s3://").partition("/")
+        try:
+            bucket = s3_backends[account]["aws"].get_bucket(bucket_name)
+        except Exception:  # noqa: BLE001 - no such bucket: no objects
+            return []
+        return [(key, bucket.keys[key].value) for key in sorted(bucket.keys.keys()) if key.startswith(prefix)]
 
     def settle(self) -> None:
         """Write the model.tar.gz of every training job that has completed by now, where its
@@ -284,7 +308,7 @@ class SageMaker:
             "Stopped": "Stopped",
         }[status]
         if status == "Failed":
-            answer["FailureReason"] = "AlgorithmError: simulated training failure"
+            answer["FailureReason"] = lifecycle.failure or "AlgorithmError: simulated training failure"
         # moto answers a fixed date for both; AWS's follow the job, and a finished job is billed
         answer["CreationTime"] = answer["TrainingStartTime"] = self._date(lifecycle.started_at)
         for key in ("TrainingEndTime", "TrainingTimeInSeconds", "BillableTimeInSeconds"):
