@@ -40,13 +40,13 @@ def account(simulator, client, tmp_path):
     return client("sagemaker")
 
 
-def train(sagemaker, name: str, uri: str, content_type: str | None = None) -> None:
+def train(sagemaker, name: str, uri: str, content_type: str | None = None, **algorithm) -> None:
     channel = {"ChannelName": "train", "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri}}}
     if content_type is not None:
         channel["ContentType"] = content_type
     sagemaker.create_training_job(
         TrainingJobName=name,
-        AlgorithmSpecification={"TrainingImage": XGBOOST, "TrainingInputMode": "File"},
+        AlgorithmSpecification={"TrainingImage": XGBOOST, "TrainingInputMode": "File", **algorithm},
         RoleArn=ROLE,
         InputDataConfig=[channel],
         OutputDataConfig={"S3OutputPath": "s3://data/models"},
@@ -81,6 +81,16 @@ def test_the_input_the_built_in_pipelines_send_trains(account, client, simulator
     train(account, "tj-new", "s3://data/new/train/", content_type="text/csv")
     simulator.advance(600)
     assert job(account, "tj-new")["TrainingJobStatus"] == "Completed"
+
+
+def test_a_users_own_script_on_the_xgboost_image_reads_its_data_itself(account, client, simulator):
+    """Script mode (how Workbench trains, through the SDK's ModelTrainer): the script reads the
+    channel, so the algorithm's rules do not apply."""
+    client("s3").put_object(Bucket="data", Key="script/data.csv", Body=OLD_INPUT)
+    entrypoint = ["/bin/bash", "/opt/ml/input/data/sm_drivers/sm_train.sh"]
+    train(account, "tj-script", "s3://data/script/", ContainerEntrypoint=entrypoint)
+    simulator.advance(600)
+    assert job(account, "tj-script")["TrainingJobStatus"] == "Completed"
 
 
 def test_training_csv_is_label_first_numbers_only_and_has_no_header():

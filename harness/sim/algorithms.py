@@ -42,8 +42,14 @@ Objects = Callable[[str], list[tuple[str, bytes]]]  # an S3 URI prefix -> (key, 
 def training_failure(request: dict, objects: Objects, role: str) -> str | None:
     """The FailureReason a CreateTrainingJob request ends with once its container reads its
     input, or None when it would train. `objects` reads the account's S3."""
-    image = str((request.get("AlgorithmSpecification") or {}).get("TrainingImage") or "")
-    file_mode = (request.get("AlgorithmSpecification") or {}).get("TrainingInputMode", "File") == "File"
+    algorithm = request.get("AlgorithmSpecification") or {}
+    image = str(algorithm.get("TrainingImage") or "")
+    file_mode = algorithm.get("TrainingInputMode", "File") == "File"
+    # The same image runs a user's own script (script mode: the SDK's ModelTrainer sets a
+    # ContainerEntrypoint, the older Estimator the sagemaker_program hyperparameter): the script,
+    # not the algorithm, reads the data then.
+    script = bool(algorithm.get("ContainerEntrypoint")) or "sagemaker_program" in (request.get("HyperParameters") or {})
+    builtin_xgboost = BUILTIN_XGBOOST.match(image) is not None and file_mode and not script
     for channel in request.get("InputDataConfig") or []:
         source = (channel.get("DataSource") or {}).get("S3DataSource") or {}
         uri = str(source.get("S3Uri") or "")
@@ -58,7 +64,7 @@ def training_failure(request: dict, objects: Objects, role: str) -> str | None:
                 f'that S3 prefix, and that the role "{role}" has "s3:ListBucket" permissions on bucket '
                 f'"{bucket}".'
             )
-        if BUILTIN_XGBOOST.match(image) and file_mode:
+        if builtin_xgboost:
             problem = _xgboost_reads(channel.get("ContentType"), found)
             if problem is not None:
                 return (
