@@ -110,3 +110,47 @@ def simulator_in_this_process(profile: str = "calm"):
         yield app, client
     finally:
         server.shutdown()
+
+
+# --- an account as a real one is set up: a role SageMaker assumes, a user who may run ------------
+SAGEMAKER_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+RUNS = {"Effect": "Allow", "Action": ["sagemaker:*", "s3:*", "glue:*", "athena:*"], "Resource": "*"}
+
+
+def policy(*statements) -> str:
+    import json
+
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def pass_role(role_arn: str) -> dict:
+    return {
+        "Effect": "Allow",
+        "Action": "iam:PassRole",
+        "Resource": role_arn,
+        "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+    }
+
+
+def sagemaker_role(iam, name: str) -> str:
+    """A role SageMaker may assume, allowed what SageMaker does as it; returns its ARN."""
+    import json
+
+    from harness.aws.permissions import EXECUTION_ROLE_ACTIONS
+
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(SAGEMAKER_TRUST))["Role"]["Arn"]
+    role_may = {"Effect": "Allow", "Action": list(EXECUTION_ROLE_ACTIONS), "Resource": "*"}
+    iam.put_role_policy(RoleName=name, PolicyName="runs", PolicyDocument=policy(role_may))
+    return arn
+
+
+def runner_user(iam, role_arn: str, name: str = "runner") -> dict[str, str]:
+    """An IAM user who may run the harness and pass `role_arn` to SageMaker: its credentials as
+    environment variables (STS names the user, IAM's simulator reads its policies)."""
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="runs", PolicyDocument=policy(RUNS, pass_role(role_arn)))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}

@@ -11,7 +11,7 @@ from harness.artifacts import AwsContext
 from harness.aws import Target, ClientFactory, RetrySettings
 from harness.runner.cleanup import HARNESS_PREFIX, cleanup, find_resources, older_than
 from runhelpers import everything_in, nothing_in
-from simhelpers import create_feature_group
+from simhelpers import create_feature_group, runner_user, sagemaker_role
 
 ROOT = Path(__file__).resolve().parents[1]
 CREDENTIALS = {
@@ -189,30 +189,23 @@ def test_a_real_account_scenario_runs_end_to_end_in_three_regions(simulator, tmp
 
     simulator.reset(profile="aws-default", seed=1, time_scale=0.01)
     url = simulator.endpoint_url
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "sagemaker.amazonaws.com"}}
-        ],
-    }
-    boto3.client("iam", endpoint_url=url, region_name=region).create_role(
-        RoleName="harness-sagemaker", AssumeRolePolicyDocument=json.dumps(trust)
-    )
+    iam = boto3.client("iam", endpoint_url=url, region_name=region)
+    credentials = runner_user(iam, sagemaker_role(iam, "harness-sagemaker"))
     scenario = aws_scenario(tmp_path, 'allowed_accounts = ["123456789012"]')
     scenario.write_text(scenario.read_text().replace('region = "us-east-1"', f'region = "{region}"'))
     reports = tmp_path / "reports"
 
-    doctor = run_cli(["doctor", str(scenario), "--endpoint-url", url], CREDENTIALS)
+    doctor = run_cli(["doctor", str(scenario), "--endpoint-url", url], credentials)
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
     assert "training image: " in doctor.stdout and f".dkr.ecr.{region}.amazonaws.com" in doctor.stdout
     plan = run_cli(["plan", str(scenario), "-n", "2"])
     assert plan.returncode == 0, plan.stderr
-    run = run_cli(["run", str(scenario), "-n", "2", "--reports", str(reports), "--endpoint-url", url], CREDENTIALS)
+    run = run_cli(["run", str(scenario), "-n", "2", "--reports", str(reports), "--endpoint-url", url], credentials)
     assert run.returncode == 0, run.stderr[-3000:]
     assert f"AWS account 123456789012, region {region}" in run.stderr
     run_dir = next(reports.iterdir())
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["levels"][0]["completed"] == 2 and metrics["levels"][0]["failed"] == 0
-    cleanup = run_cli(["cleanup", "--run-id", run_dir.name, "--endpoint-url", url, "--region", region], CREDENTIALS)
+    cleanup = run_cli(["cleanup", "--run-id", run_dir.name, "--endpoint-url", url, "--region", region], credentials)
     assert cleanup.returncode == 0, cleanup.stderr
     assert nothing_in(url, region)

@@ -2,9 +2,11 @@
 and say, for each thing missing, how to fix it. Every call here only reads.
 
 Checks: who and where (STS), the account allowed, the role SageMaker will assume (exists,
-trusts sagemaker.amazonaws.com, in the caller's account), the bucket (reachable, in the region),
-the training image (published for the region), and the applied quotas the table names (Service
-Quotas) against the table.
+trusts sagemaker.amazonaws.com, in the caller's account), the caller's permissions for every call
+the run makes and to pass the role to SageMaker, the role's permissions for what SageMaker does
+as it, Lake Formation where it governs the catalog (access.py), the bucket (reachable, in the
+region), the training image (published for the region), and each quota the table names, found by
+its code, at its applied value or else AWS's default, for the scenario's instance type.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from urllib.parse import unquote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from harness.aws.quota_sync import SERVICE_CODES, applied_quotas
+from harness.aws import access
+from harness.aws.permissions import needed
+from harness.aws.quota_sync import SERVICE_CODES, account_quotas, named_for
 from harness.quotas import QuotaTable
 
 if TYPE_CHECKING:
@@ -59,9 +63,15 @@ def trusts_sagemaker(policy: str | dict[str, Any]) -> bool:
 
 
 def preflight(
-    scenario: Scenario, clients: ClientFactory, allowed: list[str], image: str, table: QuotaTable
+    scenario: Scenario,
+    clients: ClientFactory,
+    allowed: list[str],
+    image: str,
+    table: QuotaTable,
+    operations: set[str] | None = None,
 ) -> list[Check]:
-    """clients: a ClientFactory on the scenario's account; image: the training image the run uses."""
+    """clients: a ClientFactory on the scenario's account; image: the training image the run uses;
+    operations: the calls (service.Operation) a run makes, from its plan (none: not checked)."""
     checks: list[Check] = []
     account = scenario.account
     try:
@@ -127,11 +137,15 @@ def preflight(
                 )
             )
 
+    if operations:
+        checks.append(caller_may(clients, who["Arn"], operations, account.bucket))
+    checks += permissions(clients, who["Arn"], role if role and role.split(":")[4] == caller else None, scenario)
+
     s3 = clients.client("s3")
     if account.bucket:
         try:
             s3.head_bucket(Bucket=account.bucket)
-            where = s3.get_bucket_location(Bucket=account.bucket).get("LocationConstraint") or "us-east-1"
+            where = bucket_region(s3.get_bucket_location(Bucket=account.bucket).get("LocationConstraint"))
             ok = where == scenario.region
             checks.append(
                 Check(
@@ -168,32 +182,145 @@ def preflight(
         )
     )
 
+    checks += quota_checks(clients, table, scenario.params.get("instance_type"))
+    return checks
+
+
+def bucket_region(location: str | None) -> str:
+    """GetBucketLocation's LocationConstraint as a region: none for us-east-1, and EU for the
+    buckets made in eu-west-1 before it had its name (S3 API Reference, GetBucketLocation)."""
+    return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(location, location or "us-east-1")
+
+
+def caller_may(clients: ClientFactory, caller_arn: str, operations: set[str], bucket: str | None) -> Check:
+    """May the caller make every call the run makes?"""
+    iam = clients.client("iam")
+    principal = access.principal_of(iam, caller_arn)
+    if principal is None:
+        return Check("caller permissions", True, "the account's root user may make every call")
+    try:
+        refused = access.denied(iam, principal, needed(operations, bucket))
+    except access.CannotCheck as err:
+        return Check(
+            "caller permissions",
+            False,
+            f"cannot simulate {principal}'s policies: {err}",
+            "grant the caller iam:SimulatePrincipalPolicy on itself, or check its permissions by hand",
+        )
+    if not refused:
+        return Check("caller permissions", True, f"{principal} may make the run's {len(operations)} kinds of call")
+    actions = ", ".join(sorted({n.action for n in refused}))
+    return Check(
+        "caller permissions",
+        False,
+        f"{principal} may not: {actions}",
+        "allow these actions to the caller (deploy/aws-nightly-role.yaml lists every action a run needs)",
+    )
+
+
+def permissions(clients: ClientFactory, caller_arn: str, role: str | None, scenario: Scenario) -> list[Check]:
+    """The caller may pass the role to SageMaker; the role may do what SageMaker does as it;
+    Lake Formation, where it governs the catalog, has granted both."""
+    checks: list[Check] = []
+    iam = clients.client("iam")
+    principal = access.principal_of(iam, caller_arn)
+    try:
+        if role is not None and principal is not None:
+            ok = access.passes_role(iam, principal, role)
+            checks.append(
+                Check(
+                    "pass role",
+                    ok,
+                    f"{principal} {'may' if ok else 'may not'} pass {role} to SageMaker",
+                    ""
+                    if ok
+                    else f"allow iam:PassRole on {role} to the caller, with iam:PassedToService "
+                    f"{access.SAGEMAKER} (SageMaker refuses every create that names the role without it)",
+                )
+            )
+        if role is not None:
+            refused = access.denied(iam, role, access.role_needs(scenario.account.bucket))
+            actions = ", ".join(sorted({n.action for n in refused}))
+            checks.append(
+                Check(
+                    "role permissions",
+                    not refused,
+                    f"{role} may not: {actions}" if refused else f"{role} may do what SageMaker does as it",
+                    "allow these actions to the role (its training jobs, endpoints and offline stores fail "
+                    "without them)"
+                    if refused
+                    else "",
+                )
+            )
+    except access.CannotCheck as err:
+        checks.append(
+            Check(
+                "pass role",
+                False,
+                f"cannot simulate IAM policies: {err}",
+                "grant the caller iam:SimulatePrincipalPolicy, or check iam:PassRole and the role by hand",
+            )
+        )
+    checks.append(lake_formation(clients, [p for p in (principal, role) if p], scenario.account.glue_database))
+    return checks
+
+
+def lake_formation(clients: ClientFactory, principals: list[str], database: str) -> Check:
+    lakeformation = clients.client("lakeformation")
+    try:
+        if not access.governed(lakeformation):
+            return Check("lake formation", True, "the Data Catalog is not governed by Lake Formation (IAM decides)")
+        missing = [p for p in principals if not access.lake_formation_grants(lakeformation, p, database)]
+    except access.CannotCheck as err:
+        return Check(
+            "lake formation",
+            False,
+            f"cannot read Lake Formation's settings: {err}",
+            "grant the caller lakeformation:GetDataLakeSettings and lakeformation:ListPermissions",
+        )
+    if not missing:
+        return Check("lake formation", True, "Lake Formation governs the catalog, and has granted the caller and role")
+    return Check(
+        "lake formation",
+        False,
+        f"Lake Formation governs the catalog and has granted nothing to {', '.join(missing)}",
+        f"grant CREATE_DATABASE on the catalog and ALL on database {database} to each "
+        "(aws lakeformation grant-permissions), or make them data lake administrators",
+    )
+
+
+def quota_checks(clients: ClientFactory, table: QuotaTable, instance_type: str | None) -> list[Check]:
+    """Each quota the table names, found by name among AWS's quotas (for the scenario's instance
+    type) and read by its code: the applied value, else the default."""
+    checks: list[Check] = []
     try:
         quotas = clients.client("service-quotas")
         for service in sorted({q.service for q in table.rows() if q.quota_name}):
-            listed = applied_quotas(quotas, SERVICE_CODES.get(service, service))
+            listed = account_quotas(quotas, SERVICE_CODES.get(service, service))
             for row in table.rows():
                 if row.service != service or not row.quota_name:
                     continue
-                entry = listed.get(row.quota_name)
+                name = named_for(row.quota_name, instance_type)
+                entry = listed.get(name)
                 if entry is None:
                     checks.append(
                         Check(
                             f"quota {service}.{row.operation}",
                             False,
-                            f"'{row.quota_name}' is not listed by Service Quotas",
-                            "check the quota's name in the Service Quotas console",
+                            f"'{name}' is not one of {service}'s quotas in Service Quotas",
+                            "check the instance type, or the quota's name in the Service Quotas console",
                         )
                     )
                     continue
                 value = int(entry["Value"])
                 same = value == row.concurrency
+                basis = "applied" if entry["Applied"] else "AWS's default: the account has not changed it"
                 checks.append(
                     Check(
                         f"quota {service}.{row.operation}",
                         same,
-                        f"'{row.quota_name}' = {value} (the table says {row.concurrency})",
-                        "" if same else "run `harness quotas sync` and add the file to quota_files",
+                        f"'{name}' ({entry['QuotaCode']}) = {value}, {basis} (the table says {row.concurrency})",
+                        "" if same else "run `harness quotas sync --scenario ...` and add the file to quota_files",
                     )
                 )
     except (ClientError, BotoCoreError) as err:
@@ -202,7 +329,7 @@ def preflight(
                 "quotas",
                 False,
                 f"Service Quotas: {_code(err)}",
-                "grant servicequotas:ListServiceQuotas, or check quotas by hand",
+                "grant servicequotas:ListServiceQuotas and ListAWSDefaultServiceQuotas, or check quotas by hand",
             )
         )
     return checks

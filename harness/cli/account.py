@@ -30,11 +30,13 @@ def cmd_doctor(args) -> int:
             "(pass --endpoint-url to check a running simulator or AWS stand-in)"
         )
         return 0
+    from harness.runner.plan import operations_used
+
     clients = ClientFactory(scenario_target(scenario, args.endpoint_url), RetrySettings("botocore-standard"))
     image = scenario.account.training_image or training_image(scenario.region)
-    checks = preflight(
-        scenario, clients, scenario.allowed_accounts + (args.allow_account or []), image, scenario.quota_table()
-    )
+    print("listing the calls a run makes (a dry run of its pipelines on a private simulator)...", file=sys.stderr)
+    allowed = scenario.allowed_accounts + (args.allow_account or [])
+    checks = preflight(scenario, clients, allowed, image, scenario.quota_table(), operations_used(scenario))
     print(render(checks))
     return 0 if all(c.ok for c in checks) else 1
 
@@ -61,13 +63,14 @@ def cmd_cleanup(args) -> int:
 def cmd_quotas(args) -> int:
     from harness.quotas import DEFAULT_TABLE, load_table
 
-    table = load_table(args.table or DEFAULT_TABLE)
+    table, instance_type = load_table(args.table or DEFAULT_TABLE), None
     if args.scenario:
         from harness.runner.scenario import load_scenario
 
-        table = load_scenario(args.scenario).quota_table()
+        scenario = load_scenario(args.scenario)
+        table, instance_type = scenario.quota_table(), scenario.params.get("instance_type")
     if args.action == "sync":
-        return quotas_sync(args, table)
+        return quotas_sync(args, table, instance_type)
     print(f"{'service':32} {'operation':24} {'rate/s':>8} {'burst':>7} {'rate is':>9} {'conc':>5}  source")
     for q in table.rows():
         rate = "-" if q.rate is None else f"{q.rate:g}"
@@ -78,12 +81,12 @@ def cmd_quotas(args) -> int:
     return 0
 
 
-def quotas_sync(args, table) -> int:
+def quotas_sync(args, table, instance_type: str | None) -> int:
     from harness.aws import ClientFactory, RetrySettings
     from harness.aws.quota_sync import sync, to_toml
 
     client = ClientFactory(options.target_of(args), RetrySettings("botocore-standard")).client("service-quotas")
-    overrides = sync(client, table)
+    overrides = sync(client, table, instance_type=instance_type)
     Path(args.output).write_text(to_toml(overrides))
     print(f'{len(overrides)} quotas written to {args.output}; use them with quota_files = ["{args.output}"]')
     return 0

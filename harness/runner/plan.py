@@ -15,7 +15,7 @@ import io
 import json
 import math
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,14 +60,13 @@ def _dry_run_profile(scenario: Scenario, folder: Path) -> str:
     return str(path)
 
 
-def dry_run(scenario: Scenario) -> tuple[dict[str, float], dict[str, Any]]:
-    """Per-pipeline calls by operation (weighted over the mix) and the dry run's metrics."""
+def _dry_runs(scenario: Scenario) -> Iterator[tuple[float, pd.DataFrame, Path]]:
+    """One run of each pipeline in the mix on a private simulator: (its weight in the mix, its
+    events, its run folder), while the folder exists."""
     from harness.runner.run import Runner
     from harness.sim import Simulator
 
-    calls: dict[str, float] = {}
     total_weight = sum(scenario.pipelines.values())
-    metrics: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory() as folder:
         profile = _dry_run_profile(scenario, Path(folder))
         with Simulator(profile, seed=scenario.seed) as sim:
@@ -75,6 +74,8 @@ def dry_run(scenario: Scenario) -> tuple[dict[str, float], dict[str, Any]]:
                 sim.reset(manual_time=True)
                 single = replace(
                     scenario,
+                    # the private simulator has none of the account's things: the run makes its own
+                    account=replace(scenario.account, bucket=None, role_arn=None, training_image=None),
                     target="sim",
                     profile=profile,
                     time_scale=1.0,
@@ -97,14 +98,35 @@ def dry_run(scenario: Scenario) -> tuple[dict[str, float], dict[str, Any]]:
                         f"the dry run of pipeline {spec} failed{first_error(events)}; run it with "
                         "harness run to see more"
                     )
-                attempts = events[(events.kind == "api_attempt") & events.pipeline.notna()]
-                for (service, operation), n in attempts.groupby(["service", "operation"]).size().items():
-                    key = f"{service}.{operation}"
-                    calls[key] = calls.get(key, 0.0) + n * weight / total_weight
-                metrics = run_metrics(events, load_meta(result.run_dir))
-    if metrics is None:
+                yield weight / total_weight, events, result.run_dir
+    if not scenario.pipelines:
         raise ValueError(f"{scenario.source}: no pipeline to dry-run (the scenario's pipelines are empty)")
+
+
+def dry_run(scenario: Scenario) -> tuple[dict[str, float], dict[str, Any]]:
+    """Per-pipeline calls by operation (weighted over the mix) and the dry run's metrics."""
+    calls: dict[str, float] = {}
+    metrics: dict[str, Any] | None = None
+    for share, events, run_dir in _dry_runs(scenario):
+        attempts = events[(events.kind == "api_attempt") & events.pipeline.notna()]
+        for (service, operation), n in attempts.groupby(["service", "operation"]).size().items():
+            key = f"{service}.{operation}"
+            calls[key] = calls.get(key, 0.0) + n * share
+        metrics = run_metrics(events, load_meta(run_dir))
+    assert metrics is not None  # _dry_runs refuses an empty mix
     return calls, metrics
+
+
+def operations_used(scenario: Scenario) -> set[str]:
+    """Every call (service.Operation) a run of the scenario makes, its pipelines' and its own
+    (the bucket, cleanup): what `harness doctor` checks the caller may do."""
+    used: set[str] = set()
+    for _, events, _ in _dry_runs(scenario):
+        attempts = events[events.kind == "api_attempt"]
+        used |= {f"{s}.{o}" for s, o in attempts[["service", "operation"]].drop_duplicates().itertuples(index=False)}
+    if scenario.account.bucket:  # the dry run made a bucket of its own; this run uses the account's
+        used -= {"s3.CreateBucket", "s3.DeleteBucket", "s3.PutBucketTagging"}
+    return used
 
 
 def first_error(events: pd.DataFrame) -> str:

@@ -19,7 +19,6 @@ import math
 import random
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -27,7 +26,7 @@ from http import HTTPStatus
 from typing import Literal
 from wsgiref.types import StartResponse, WSGIEnvironment
 
-from harness.sim import constraints, errors, glue
+from harness.sim import constraints, errors, glue, iam, service_quotas
 from harness.sim.athena import Athena
 from harness.sim.calls import Call
 from harness.sim.catalog import MotoCatalog
@@ -120,7 +119,8 @@ class SimulatorApp:
             "sagemaker-featurestore-runtime": lambda call: self.records.handle(
                 call, lambda name: self.sagemaker.feature_group_schema(call, name)
             ),
-            "service-quotas": self._service_quotas,
+            "service-quotas": lambda call: service_quotas.handle(call, profile.quotas),
+            "iam": iam.handle,
         }
         self.stats = Stats()
         self._next_tick = 0.0
@@ -371,29 +371,6 @@ class SimulatorApp:
         if found is None:
             found = self.catalogs[(account, region)] = MotoCatalog(account, region)
         return found
-
-    def _service_quotas(self, call: Call) -> Reply | None:
-        """The simulated account's applied quotas: every profile quota that has a Service Quotas
-        name, with its concurrency limit as the value (moto has no such listing)."""
-        if call.operation != "ListServiceQuotas":
-            return None
-        code = call.params.get("ServiceCode", "")
-        quotas = [
-            {
-                "ServiceCode": code,
-                "ServiceName": code,
-                "QuotaName": q.quota_name,
-                "QuotaCode": f"SIM-{zlib.crc32(q.quota_name.encode()) % 10**6:06d}",
-                "QuotaArn": f"arn:aws:servicequotas:{call.region}:{call.account}:{code}/{q.quota_name}",
-                "Value": float(q.concurrency),
-                "Unit": "None",
-                "Adjustable": q.adjustable,
-                "GlobalQuota": False,
-            }
-            for q in self.profile.quotas.rows()
-            if q.quota_name and q.concurrency is not None and q.service == code
-        ]
-        return errors.ok({"Quotas": quotas})
 
     # --- lifecycle side effects ------------------------------------------------------------
     def _tick(self) -> None:
