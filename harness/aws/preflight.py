@@ -4,7 +4,8 @@ and say, for each thing missing, how to fix it. Every call here only reads.
 Checks: who and where (STS), the account allowed, the role SageMaker will assume (exists,
 trusts sagemaker.amazonaws.com, in the caller's account), the bucket (reachable, in the region),
 the training image (published for the region), and the applied quotas the table names (Service
-Quotas) against the table.
+Quotas) against the table. An account whose endpoint does not answer (no network, a wrong
+region) is one line instead (harness.aws.reach): nothing else could be checked.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from urllib.parse import unquote
 from botocore.exceptions import BotoCoreError, ClientError
 
 from harness.aws.quota_sync import SERVICE_CODES, applied_quotas
+from harness.aws.reach import SETUP_NO_ANSWER, unreachable
 from harness.quotas import QuotaTable
 
 if TYPE_CHECKING:
@@ -38,6 +40,39 @@ class Check:
 
 def _code(err: Exception) -> str:
     return err.response.get("Error", {}).get("Code", "") if isinstance(err, ClientError) else type(err).__name__
+
+
+# Credentials the account refused, by error code (the Common Errors of the AWS API references,
+# e.g. https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html), or botocore's
+# own exceptions when none were found or they could not be refreshed: what is wrong, its fix.
+_NEW_KEYS = "use valid credentials (aws configure list shows which ones are used and where they come from)"
+_REFRESH = "refresh them: aws sso login for an SSO profile, or new temporary credentials (AWS_SESSION_TOKEN)"
+CREDENTIAL_PROBLEMS = {
+    "NoCredentialsError": (
+        "no credentials found",
+        "configure credentials (aws configure, AWS_PROFILE, or the scenario's aws_profile)",
+    ),
+    "PartialCredentialsError": ("incomplete credentials (a key without its secret)", _NEW_KEYS),
+    "InvalidClientTokenId": ("the access key id is not one AWS knows", _NEW_KEYS),
+    "UnrecognizedClientException": ("the access key id is not one AWS knows", _NEW_KEYS),
+    "SignatureDoesNotMatch": ("the secret key does not match the access key id", _NEW_KEYS),
+    "ExpiredToken": ("the credentials have expired", _REFRESH),
+    "ExpiredTokenException": ("the credentials have expired", _REFRESH),
+    "RequestExpired": ("the request's time is off by more than 15 minutes", "set the machine's clock right (NTP)"),
+    "TokenRetrievalError": ("the SSO token could not be refreshed", _REFRESH),
+    "SSOTokenLoadError": ("the SSO token could not be loaded", _REFRESH),
+    "UnauthorizedSSOTokenError": ("the SSO session has expired", _REFRESH),
+}
+
+
+def identity_refused(err: ClientError | BotoCoreError) -> Check:
+    """The identity check when STS gave no identity though it was reached (or nothing was sent):
+    credentials missing, invalid or expired, each with its fix, or another error by its code."""
+    code = _code(err)
+    what, fix = CREDENTIAL_PROBLEMS.get(
+        code, ("no identity", "configure credentials (aws configure, AWS_PROFILE, or the scenario's aws_profile)")
+    )
+    return Check("identity", False, f"{what}: {code}", fix)
 
 
 def trusts_sagemaker(policy: str | dict[str, Any]) -> bool:
@@ -66,15 +101,10 @@ def preflight(
     account = scenario.account
     try:
         who = clients.client("sts").get_caller_identity()
+    except SETUP_NO_ANSWER as err:  # nothing else can be checked: said in one line (exit code 5)
+        raise unreachable(err, scenario.region) from None
     except (ClientError, BotoCoreError) as err:
-        return [
-            Check(
-                "identity",
-                False,
-                f"no identity: {_code(err)}",
-                "configure credentials (aws configure, AWS_PROFILE, or the scenario's aws_profile)",
-            )
-        ]
+        return [identity_refused(err)]
     caller = who["Account"]
     checks.append(Check("identity", True, f"{who['Arn']} in account {caller}, region {scenario.region}"))
     checks.append(

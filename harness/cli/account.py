@@ -18,7 +18,7 @@ def cmd_sim(args) -> int:
 
 def cmd_doctor(args) -> int:
     """Preflight for a real account: what the run needs, what is missing, how to fix each."""
-    from harness.aws import ClientFactory, RetrySettings
+    from harness.aws.clients import setup_clients
     from harness.aws.images import training_image
     from harness.aws.preflight import preflight, render
     from harness.runner.aws_context import scenario_target
@@ -30,7 +30,7 @@ def cmd_doctor(args) -> int:
             "(pass --endpoint-url to check a running simulator or AWS stand-in)"
         )
         return 0
-    clients = ClientFactory(scenario_target(scenario, args.endpoint_url), RetrySettings("botocore-standard"))
+    clients = setup_clients(scenario_target(scenario, args.endpoint_url))  # fails in seconds, not minutes
     image = scenario.account.training_image or training_image(scenario.region)
     checks = preflight(
         scenario, clients, scenario.allowed_accounts + (args.allow_account or []), image, scenario.quota_table()
