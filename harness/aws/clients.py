@@ -31,7 +31,7 @@ DEFAULT_RETRIES = RetrySettings()  # the harness policy, 8 attempts (frozen: one
 # with its own default of 3 attempts (a blip is retried), a 3 s connect timeout (a TCP connect
 # to AWS takes well under a second; 3 s leaves room for one lost SYN, resent after 1 s) and a
 # 10 s read timeout (each answers in about a second). An endpoint that does not answer then
-# fails in about 2 s when refused and at most about 12 s when nothing comes back (3 connect
+# fails in about 2 s when refused and in 12 s at most when packets are dropped (3 connect
 # timeouts and up to 3 s of backoff; no retry starts 10 s after the first attempt): the
 # network or the region is said at once, not after minutes. A name that does not resolve
 # takes what the system's resolver takes on top (botocore cannot time it).
