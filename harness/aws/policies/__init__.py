@@ -51,9 +51,9 @@ class RetrySettings:
     base_seconds: float  # AWS time: the first backoff is up to this long
     cap_seconds: float  # AWS time: no single backoff is longer
     deadline_seconds: float  # AWS time: no retry starts after this since the first attempt
-    # Wall time (the run's clock unscaled): no retry of an endpoint that did not answer at all
-    # (harness.aws.reach) starts after this since the first attempt. A network outage is this
-    # machine's, not AWS's, and retrying it for the whole deadline only hides it.
+    # Wall seconds (on virtual time, the clock's): no retry of an endpoint that did not answer
+    # at all (harness.aws.reach) starts after this since the first attempt. A network outage is
+    # this machine's, not AWS's, and retrying it until the deadline only hides it.
     unreachable_seconds: float
 
     def __init__(
