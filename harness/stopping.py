@@ -9,14 +9,22 @@ end of the grace period).
 
     with stop_on(run.stop):
         stage.run()            # raises Stopped soon after run.stop is set
+
+A read that blocks where no wait of ours can see the signal (the account guard's STS call to an
+endpoint that does not answer) runs under `until_stopped`, which hands its caller Stopped at once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import threading
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+T = TypeVar("T")
 
 
 class StopSignal(Protocol):
@@ -66,3 +74,38 @@ def sleep(wall_seconds: float) -> None:
         return
     if signal.is_set() or signal.wait(max(0.0, wall_seconds)):
         raise Stopped("the run is stopping")
+
+
+def until_stopped(call: Callable[[], T], signal: StopSignal | None, poll_seconds: float = 0.05) -> T:
+    """What `call()` returns, or Stopped as soon as `signal` is set, even while it blocks where
+    no wait of ours can see the signal (a socket that does not answer). It runs in a thread of
+    its own, in the caller's context under `signal`: once stopped it makes no new attempt and
+    its backoff ends, and it is left to end on its own (a daemon thread). Only for calls that
+    make nothing (reads): one left running may still finish after the caller has moved on."""
+    if signal is None:
+        return call()
+    results: list[T] = []
+    errors: list[BaseException] = []
+    context = contextvars.copy_context()
+
+    def under_signal() -> None:
+        with stop_on(signal):
+            results.append(call())
+
+    def body() -> None:
+        try:
+            context.run(under_signal)
+        except BaseException as err:  # noqa: BLE001 - handed to the caller's thread
+            errors.append(err)
+
+    thread = threading.Thread(target=body, name="until-stopped", daemon=True)
+    thread.start()
+    while True:
+        thread.join(poll_seconds)  # returns as soon as the call does
+        if not thread.is_alive():
+            break
+        if signal.is_set():
+            raise Stopped("the run is stopping")
+    if errors:
+        raise errors[0]
+    return results[0]

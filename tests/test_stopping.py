@@ -2,6 +2,7 @@
 new calls. Each wait here would last an hour or more; that the thread ends at all (within the
 join's patience) shows the stop reached it."""
 
+import socket
 import threading
 
 import pytest
@@ -10,7 +11,7 @@ from harness.aws import Target, ClientFactory, Limiter, RetrySettings
 from harness.clock import Clock, ManualClock
 from harness.quotas import Quota, QuotaTable
 from harness.runner.pools import ThreadPool
-from harness.stopping import Stopped, stop_on
+from harness.stopping import Stopped, current_signal, stop_on, until_stopped
 from simhelpers import write_profile
 
 HOUR = 3600.0
@@ -53,6 +54,18 @@ def test_a_slot_wait_ends_when_the_run_stops():
     assert isinstance(stopped_by_signal(lambda: limiter.slot("sagemaker", "CreateEndpoint", timeout=None)), Stopped)
     held.release()
     assert limiter.store.waiters("slot:sagemaker.CreateEndpoint") == 0
+
+
+def test_a_read_that_is_never_answered_ends_when_the_run_stops():
+    """A socket read sees no signal; under until_stopped its caller is told at once (the account
+    guard's STS call to an endpoint that does not answer)."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+
+        def read_unanswered() -> None:
+            with socket.create_connection(server.getsockname()) as connection:
+                connection.recv(1)  # nobody will ever send it
+
+        assert isinstance(stopped_by_signal(lambda: until_stopped(read_unanswered, current_signal())), Stopped)
 
 
 def test_no_new_call_starts_once_the_run_is_stopping_and_none_is_recorded(simulator, tmp_path):

@@ -26,6 +26,17 @@ if TYPE_CHECKING:
     from botocore.client import BaseClient
 
 DEFAULT_RETRIES = RetrySettings()  # the harness policy, 8 attempts (frozen: one can be shared)
+# Set-up calls (the account guard's STS call, `harness doctor`'s reads) are a few quick reads
+# before anything is made, under one policy whatever the run compares: botocore's standard mode
+# with its own default of 3 attempts (a blip is retried), a 3 s connect timeout (a TCP connect
+# to AWS takes well under a second; 3 s leaves room for one lost SYN, resent after 1 s) and a
+# 10 s read timeout (each answers in about a second). An endpoint that does not answer then
+# fails in about 2 s when refused and in 12 s at most when packets are dropped (3 connect
+# timeouts and up to 3 s of backoff; no retry starts 10 s after the first attempt): the
+# network or the region is said at once, not after minutes. A name that does not resolve
+# takes what the system's resolver takes on top (botocore cannot time it).
+SETUP_RETRIES = RetrySettings("botocore-standard", max_attempts=3, unreachable_seconds=10.0)
+SETUP_CONNECT_TIMEOUT, SETUP_READ_TIMEOUT = 3.0, 10.0
 SIM_CREDENTIALS = {"aws_access_key_id": "harness-sim", "aws_secret_access_key": "harness-sim"}
 
 # Set while the factory makes a client of its own, so the instrumentation of users' code
@@ -79,8 +90,12 @@ class ClientFactory:
         time_scale: float = 1.0,
         max_pool_connections: int = 64,
         clock: Clock | None = None,
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
     ) -> None:
-        """clock: the run's clock (default: the wall at `time_scale`); waits and backoff use it."""
+        """clock: the run's clock (default: the wall at `time_scale`); waits and backoff use it.
+        connect_timeout, read_timeout: wall seconds (default: 10 and 60 AWS seconds, at least 2
+        wall seconds)."""
         self.target, self.settings = target, settings
         self.clock = clock or Clock(time_scale)
         self.time_scale = self.clock.time_scale
@@ -93,8 +108,8 @@ class ClientFactory:
         self.config = Config(
             retries=settings.policy.botocore_retries(settings.max_attempts),
             max_pool_connections=max_pool_connections,
-            connect_timeout=max(2.0, 10 * time_scale),
-            read_timeout=max(2.0, 60 * time_scale),
+            connect_timeout=connect_timeout or max(2.0, 10 * time_scale),
+            read_timeout=read_timeout or max(2.0, 60 * time_scale),
         )
         self._clients: dict[str, BaseClient] = {}
         self._sdk_session: boto3.Session | None = None
@@ -168,6 +183,11 @@ class ClientFactory:
                 self.hook(made)
                 self._clients[service] = made
             return self._clients[service]
+
+
+def setup_clients(target: Target) -> ClientFactory:
+    """Clients for set-up calls: a few quick reads that fail in seconds (SETUP_RETRIES)."""
+    return ClientFactory(target, SETUP_RETRIES, connect_timeout=SETUP_CONNECT_TIMEOUT, read_timeout=SETUP_READ_TIMEOUT)
 
 
 class _PinnedSession(boto3.Session):  # type: ignore[misc]  # boto3 ships no type information

@@ -12,13 +12,13 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from botocore.exceptions import ConnectionClosedError, ConnectTimeoutError, EndpointConnectionError
 from botocore.retries import standard
 from tenacity import RetryCallState, Retrying, wait_random_exponential
 
 from harness import stopping
 from harness.aws.limiter import Limiter
 from harness.aws.policies import RetrySettings
+from harness.aws.reach import CONNECTION_ERRORS, NO_ANSWER_CODES
 from harness.aws.throttling import THROTTLE_CODES, concurrency_refused
 from harness.clock import Clock
 from harness.timing import INJECTED_HEADER, NOW_HEADER, ORDER_HEADER, SERVED_HEADER
@@ -27,8 +27,6 @@ if TYPE_CHECKING:
     from botocore.awsrequest import AWSPreparedRequest, AWSResponse
     from botocore.hooks import BaseEventHooks
     from botocore.model import OperationModel
-
-CONNECTION_ERRORS = (EndpointConnectionError, ConnectionClosedError, ConnectTimeoutError)
 
 
 class EventRecorder(Protocol):
@@ -232,8 +230,8 @@ class CallHooks:
         )
         if concurrency_refused(retry.get_error_code(), retry.parsed_response):
             return None
-        # AWS (or the simulator) unreachable (a restart, a network blip) is retried until the call's
-        # deadline, not against the attempt budget: waiting it out is what a person would do.
+        # AWS (or the simulator) unreachable (a restart, a network blip) is retried outside the
+        # attempt budget, for a short while (back_off): a blip is waited out, an outage is said.
         unreachable = isinstance(caught_exception, CONNECTION_ERRORS)
         retryable = unreachable or self._retryable.is_retryable(retry)
         code = retry.get_error_code() or (type(caught_exception).__name__ if caught_exception else None)
@@ -251,6 +249,16 @@ class CallHooks:
         quota = self.limiter.table.lookup(service, operation)
         return quota is not None and quota.concurrency is not None
 
+    def past_unreachable_budget(self, code: str | None, context: dict[str, Any], wall_sleep: float) -> bool:
+        """Would a retry of a call whose endpoint did not answer at all (`code`, an exception's
+        name) start, after `wall_sleep`, more than `unreachable_seconds` after its first
+        attempt? Then it is not made: the network or the region is wrong, and minutes of
+        retries would only hide it."""
+        if code not in NO_ANSWER_CODES:
+            return False
+        first = context.get("harness_first_attempt", self.clock.now())
+        return self.clock.wall(self.clock.now() - first) + wall_sleep > self.settings.unreachable_seconds
+
     def back_off(
         self, service: str, operation: str, attempts: int, context: dict[str, Any], retryable: bool, code: str | None
     ) -> float | None:
@@ -265,6 +273,8 @@ class CallHooks:
         sleep = self._backoff(state)
         first = context.get("harness_first_attempt", self.clock.now())
         if self.clock.now() + self.clock.aws(sleep) - first > self.settings.deadline_seconds:
+            return None
+        if self.past_unreachable_budget(code, context, sleep):
             return None
         if self.recorder is not None:
             self.recorder.record(

@@ -6,13 +6,16 @@ trusts sagemaker.amazonaws.com, in the caller's account), the caller's permissio
 the run makes and to pass the role to SageMaker, the role's permissions for what SageMaker does
 as it, Lake Formation where it governs the catalog (access.py), the bucket (reachable, in the
 region), the training image (published for the region), and each quota the table names, found by
-its code, at its applied value or else AWS's default, for the scenario's instance type.
+its code, at its applied value or else AWS's default, for the scenario's instance type. An
+account whose endpoint does not answer (no network, a wrong region) is one line instead
+(harness.aws.reach): nothing else could be checked.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -22,6 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from harness.aws import access
 from harness.aws.permissions import needed
 from harness.aws.quota_sync import SERVICE_CODES, account_quotas, named_for
+from harness.aws.reach import SETUP_NO_ANSWER, unreachable
 from harness.quotas import QuotaTable
 
 if TYPE_CHECKING:
@@ -42,6 +46,39 @@ class Check:
 
 def _code(err: Exception) -> str:
     return err.response.get("Error", {}).get("Code", "") if isinstance(err, ClientError) else type(err).__name__
+
+
+# Credentials the account refused, by error code (the Common Errors of the AWS API references,
+# e.g. https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html), or botocore's
+# own exceptions when none were found or they could not be refreshed: what is wrong, its fix.
+_NEW_KEYS = "use valid credentials (aws configure list shows which ones are used and where they come from)"
+_REFRESH = "refresh them: aws sso login for an SSO profile, or new temporary credentials (AWS_SESSION_TOKEN)"
+CREDENTIAL_PROBLEMS = {
+    "NoCredentialsError": (
+        "no credentials found",
+        "configure credentials (aws configure, AWS_PROFILE, or the scenario's aws_profile)",
+    ),
+    "PartialCredentialsError": ("incomplete credentials (a key without its secret)", _NEW_KEYS),
+    "InvalidClientTokenId": ("the access key id is not one AWS knows", _NEW_KEYS),
+    "UnrecognizedClientException": ("the access key id is not one AWS knows", _NEW_KEYS),
+    "SignatureDoesNotMatch": ("the secret key does not match the access key id", _NEW_KEYS),
+    "ExpiredToken": ("the credentials have expired", _REFRESH),
+    "ExpiredTokenException": ("the credentials have expired", _REFRESH),
+    "RequestExpired": ("the request's time is off by more than 15 minutes", "set the machine's clock right (NTP)"),
+    "TokenRetrievalError": ("the SSO token could not be refreshed", _REFRESH),
+    "SSOTokenLoadError": ("the SSO token could not be loaded", _REFRESH),
+    "UnauthorizedSSOTokenError": ("the SSO session has expired", _REFRESH),
+}
+
+
+def identity_refused(err: ClientError | BotoCoreError) -> Check:
+    """The identity check when STS gave no identity though it was reached (or nothing was sent):
+    credentials missing, invalid or expired, each with its fix, or another error by its code."""
+    code = _code(err)
+    what, fix = CREDENTIAL_PROBLEMS.get(
+        code, ("no identity", "configure credentials (aws configure, AWS_PROFILE, or the scenario's aws_profile)")
+    )
+    return Check("identity", False, f"{what}: {code}", fix)
 
 
 def trusts_sagemaker(policy: str | dict[str, Any]) -> bool:
@@ -68,23 +105,19 @@ def preflight(
     allowed: list[str],
     image: str,
     table: QuotaTable,
-    operations: set[str] | None = None,
+    operations: Callable[[], set[str]] | None = None,
 ) -> list[Check]:
     """clients: a ClientFactory on the scenario's account; image: the training image the run uses;
-    operations: the calls (service.Operation) a run makes, from its plan (none: not checked)."""
+    operations: the calls (service.Operation) a run makes, from its plan, asked for once the
+    account answers (none: the caller's permissions are not checked)."""
     checks: list[Check] = []
     account = scenario.account
     try:
         who = clients.client("sts").get_caller_identity()
+    except SETUP_NO_ANSWER as err:  # nothing else can be checked: said in one line (exit code 5)
+        raise unreachable(err, scenario.region) from None
     except (ClientError, BotoCoreError) as err:
-        return [
-            Check(
-                "identity",
-                False,
-                f"no identity: {_code(err)}",
-                "configure credentials (aws configure, AWS_PROFILE, or the scenario's aws_profile)",
-            )
-        ]
+        return [identity_refused(err)]
     caller = who["Account"]
     checks.append(Check("identity", True, f"{who['Arn']} in account {caller}, region {scenario.region}"))
     checks.append(
@@ -137,8 +170,8 @@ def preflight(
                 )
             )
 
-    if operations:
-        checks.append(caller_may(clients, who["Arn"], operations, account.bucket))
+    if operations is not None:
+        checks.append(caller_may(clients, who["Arn"], operations(), account.bucket))
     checks += permissions(clients, who["Arn"], role if role and role.split(":")[4] == caller else None, scenario)
 
     s3 = clients.client("s3")

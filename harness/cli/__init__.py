@@ -10,7 +10,9 @@ import sys
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from harness.aws.reach import CONNECTION_ERRORS, EXIT_CODE as UNREACHABLE, Unreachable, unreachable
 from harness.config import ConfigError
+from harness.runner.result import NotStarted
 
 
 def package_version() -> str:
@@ -43,11 +45,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Exit codes: 0 done; 1 a pipeline failed (or a check did); 2 bad input; 3 stopped at
-    max_cost_usd; 4 the report could not be rendered; 99 a threshold stopped the run; 130 and 143
-    Ctrl-C and SIGTERM (a run's own are RunResult.exit_code)."""
+    max_cost_usd; 4 the report could not be rendered; 5 the account's endpoint did not answer;
+    99 a threshold stopped the run; 130 and 143 Ctrl-C and SIGTERM (a run's own are
+    RunResult.exit_code)."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except Unreachable as err:
+        print(f"error: {err}", file=sys.stderr)
+        return UNREACHABLE
+    except CONNECTION_ERRORS as err:  # a call past the set-up (its region not at hand)
+        print(f"error: {unreachable(err, None)}", file=sys.stderr)
+        return UNREACHABLE
+    except NotStarted as stop:
+        print(stop, file=sys.stderr)
+        return stop.exit_code
     except (ConfigError, ValueError, OSError, ClientError, BotoCoreError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -18,7 +18,7 @@ def cmd_sim(args) -> int:
 
 def cmd_doctor(args) -> int:
     """Preflight for a real account: what the run needs, what is missing, how to fix each."""
-    from harness.aws import ClientFactory, RetrySettings
+    from harness.aws.clients import setup_clients
     from harness.aws.images import training_image
     from harness.aws.preflight import preflight, render
     from harness.runner.aws_context import scenario_target
@@ -32,11 +32,15 @@ def cmd_doctor(args) -> int:
         return 0
     from harness.runner.plan import operations_used
 
-    clients = ClientFactory(scenario_target(scenario, args.endpoint_url), RetrySettings("botocore-standard"))
+    clients = setup_clients(scenario_target(scenario, args.endpoint_url))  # fails in seconds, not minutes
     image = scenario.account.training_image or training_image(scenario.region)
-    print("listing the calls a run makes (a dry run of its pipelines on a private simulator)...", file=sys.stderr)
     allowed = scenario.allowed_accounts + (args.allow_account or [])
-    checks = preflight(scenario, clients, allowed, image, scenario.quota_table(), operations_used(scenario))
+
+    def operations() -> set[str]:
+        print("listing the calls a run makes (a dry run of its pipelines on a private simulator)...", file=sys.stderr)
+        return operations_used(scenario)
+
+    checks = preflight(scenario, clients, allowed, image, scenario.quota_table(), operations)
     print(render(checks))
     return 0 if all(c.ok for c in checks) else 1
 

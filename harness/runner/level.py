@@ -128,8 +128,8 @@ class LevelRun:
                 duration_seconds=scenario.duration_seconds,
                 time_scale=scenario.time_scale,
             )
-            prepare_bucket(ctx, scenario, run.run_id)
-        set_up = scenario.setup is None or self._set_up(ctx)
+        prepared = self._prepare_bucket(ctx)
+        set_up = prepared and (scenario.setup is None or self._set_up(ctx))
         pool = self.pool(ctx) if set_up else ThreadPool(lambda i: None, 0)  # no pipelines without it
         level_done = threading.Event()
         elsewhere = scenario.workers in ("processes", "ray")  # their events reach events.db, not the progress
@@ -174,6 +174,16 @@ class LevelRun:
         )
         with bound(level=level):
             cleanup_run(ctx, run.prefix, run.run_id)
+
+    def _prepare_bucket(self, ctx: AwsContext) -> bool:
+        """The level's bucket, its calls under the run's stop signal as the pipelines' are (a
+        Ctrl-C ends their backoff). False when the run stopped meanwhile: no pipelines."""
+        try:
+            with bound(level=self.level), stop_on(self.run.signals.stop):
+                prepare_bucket(ctx, self.scenario, self.run.run_id)
+            return True
+        except Stopped:
+            return False
 
     def _set_up(self, ctx: AwsContext) -> bool:
         """The scenario's setup, once, before the level's pipelines. It failing stops the run: its

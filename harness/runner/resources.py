@@ -12,10 +12,12 @@ from botocore.exceptions import ClientError
 
 from harness.artifacts import AwsContext
 from harness.artifacts.context import RUN_TAG
-from harness.aws import ClientFactory
+from harness.aws.clients import setup_clients
+from harness.aws.reach import SETUP_NO_ANSWER, unreachable
 from harness.events import Recorder
 from harness.runner.aws_context import scenario_target, shared_limiter_store
 from harness.runner.scenario import Scenario, simulator_in_run_process
+from harness.stopping import StopSignal, until_stopped
 
 if TYPE_CHECKING:
     from harness.aws.limiter.redis_store import RedisStore
@@ -86,8 +88,16 @@ def ray_cluster(scenario: Scenario) -> Iterator[RayConnection | None]:
         connection.close()
 
 
-def guard_account(scenario: Scenario, endpoint_url: str | None, allowed_accounts: list[str], say: Say) -> None:
-    """Real AWS: identify the account and refuse before anything is written anywhere."""
+def guard_account(
+    scenario: Scenario,
+    endpoint_url: str | None,
+    allowed_accounts: list[str],
+    say: Say,
+    stop: StopSignal | None = None,
+) -> None:
+    """Real AWS: identify the account and refuse before anything is written anywhere. Its one
+    call is a set-up read (`setup_clients`): an endpoint that does not answer is Unreachable
+    within seconds, and `stop` set meanwhile ends it at once (Stopped)."""
     if scenario.target != "aws":
         return
     if endpoint_url is None and scenario.time_scale != 1.0:
@@ -97,8 +107,11 @@ def guard_account(scenario: Scenario, endpoint_url: str | None, allowed_accounts
         )
     from harness.aws.account import check_account
 
-    sts = ClientFactory(scenario_target(scenario, endpoint_url), scenario.retry()).client("sts")
-    check_account(sts, scenario.region, allowed_accounts, say=say)
+    sts = setup_clients(scenario_target(scenario, endpoint_url)).client("sts")
+    try:
+        until_stopped(lambda: check_account(sts, scenario.region, allowed_accounts, say=say), stop)
+    except SETUP_NO_ANSWER as err:
+        raise unreachable(err, scenario.region) from None
 
 
 def connect_shared_limiter(

@@ -13,6 +13,22 @@ if TYPE_CHECKING:
     from harness.runner.cleanup import Resource
 
 
+STOP_EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}
+
+
+class NotStarted(Exception):
+    """The run was stopped while it was being set up (Ctrl-C or SIGTERM while the account was
+    checked): nothing was made, there is no run folder. The command exits as the signal says."""
+
+    def __init__(self, stopped_by: str) -> None:
+        super().__init__(f"{stopped_by}: stopped before the run began; nothing was made and there is no run folder")
+        self.stopped_by = stopped_by
+
+    @property
+    def exit_code(self) -> int:
+        return STOP_EXIT_CODES.get(self.stopped_by, 1)
+
+
 @dataclass
 class RunResult:
     run_id: str
@@ -27,8 +43,8 @@ class RunResult:
     def exit_code(self) -> int:
         """What a command that ran it exits with (README, "Exit codes")."""
         stopped = self.stopped_by or ""
-        if stopped in ("SIGINT", "SIGTERM"):
-            return {"SIGINT": 130, "SIGTERM": 143}[stopped]
+        if stopped in STOP_EXIT_CODES:
+            return STOP_EXIT_CODES[stopped]
         if stopped.startswith("threshold"):
             return 99  # k6's exit code for failed thresholds
         if stopped == "max_cost_usd":

@@ -32,9 +32,10 @@ from harness.runner.costguard import CostGuard
 from harness.runner.executor import PipelineExecutor, StopSignals
 from harness.runner.level import LevelRun, RunState
 from harness.runner.progress import Progress
-from harness.runner.result import RunResult
+from harness.runner.result import NotStarted, RunResult
 from harness.runner.resources import connect_shared_limiter, embedded_simulator, guard_account, ray_cluster
 from harness.runner.scenario import Scenario, check_shared_limiter, on_its_time
+from harness.stopping import Stopped
 
 if TYPE_CHECKING:
     from harness.runner.ray_workers import RayConnection
@@ -84,6 +85,7 @@ class Runner:
         self.progress = Progress(out)
         self.state: RunState | None = None
         self._after_level: Callable[[], None] = lambda: None
+        self.begun = False  # the run folder exists (before it, a stop ends the run at once: NotStarted)
 
     # --- control -----------------------------------------------------------------------------
     def request_stop(self, reason: str = "SIGINT") -> None:
@@ -95,6 +97,9 @@ class Runner:
         self.signals.stop.set()
         if self.clock is not None:
             self.clock.interrupt()  # virtual time: its sleepers look at the signal now
+        if not self.begun:
+            self.say(f"{reason}: stopping - the run has not begun")
+            return
         self.say(
             f"{reason}: stopping - no new pipelines; in-flight ones tear down "
             f"(grace {self.scenario.grace_seconds:.0f} s AWS; again to stop waiting for them)"
@@ -130,7 +135,10 @@ class Runner:
     def run(self) -> RunResult:
         scenario = self.scenario
         check_shared_limiter(scenario)
-        guard_account(scenario, self.endpoint_url, self.allowed_accounts, self.say)
+        try:
+            guard_account(scenario, self.endpoint_url, self.allowed_accounts, self.say, self.signals.stop)
+        except Stopped:
+            raise NotStarted(self.stopped_by or "SIGINT") from None
         if scenario.level_time_scales and self.endpoint_url is not None:
             raise ValueError(
                 f"{scenario.source}: level_time_scale needs the simulator the run starts itself; a "
@@ -140,6 +148,7 @@ class Runner:
         with contextlib.ExitStack() as held:
             ray = held.enter_context(ray_cluster(scenario))  # one that does not answer: no folder made
             folder.prepare(self.run_dir, {"run_id": self.run_id, "levels": self.levels, **scenario.resolved()})
+            self.begun = True
             recorder = Recorder(self.run_dir / "events.db", self.run_id)
             recorder.listeners.append(self.progress.observe)
             if self.clock is not None and self.clock.virtual:

@@ -51,6 +51,10 @@ class RetrySettings:
     base_seconds: float  # AWS time: the first backoff is up to this long
     cap_seconds: float  # AWS time: no single backoff is longer
     deadline_seconds: float  # AWS time: no retry starts after this since the first attempt
+    # Wall seconds (on virtual time, the clock's): no retry of an endpoint that did not answer
+    # at all (harness.aws.reach) starts after this since the first attempt. A network outage is
+    # this machine's, not AWS's, and retrying it until the deadline only hides it.
+    unreachable_seconds: float
 
     def __init__(
         self,
@@ -59,6 +63,7 @@ class RetrySettings:
         base_seconds: float = 1.0,
         cap_seconds: float = 20.0,
         deadline_seconds: float = 600.0,
+        unreachable_seconds: float = 30.0,
     ) -> None:
         # frozen: each field set as a dataclass's own __init__ sets it
         object.__setattr__(self, "policy", policy_named(policy) if isinstance(policy, str) else policy)
@@ -66,6 +71,7 @@ class RetrySettings:
         object.__setattr__(self, "base_seconds", base_seconds)
         object.__setattr__(self, "cap_seconds", cap_seconds)
         object.__setattr__(self, "deadline_seconds", deadline_seconds)
+        object.__setattr__(self, "unreachable_seconds", unreachable_seconds)
 
     @property
     def attempts(self) -> int:

@@ -36,17 +36,19 @@ class BotocoreMode(RetryPolicy):
 
     def install(self, events: BaseEventHooks, hooks: CallHooks, client: BaseClient | None = None) -> None:
         if client is not None:
-            scale_botocore_time(client, hooks.clock)
+            scale_botocore_time(client, hooks)
 
 
-def scale_botocore_time(client: BaseClient, clock: Clock) -> None:
+def scale_botocore_time(client: BaseClient, hooks: CallHooks) -> None:
     """botocore sleeps and measures in wall time. On a simulator running in scaled AWS time its
     clocks must run at the same scale, or botocore's modes would back off 30 times longer (and
     adaptive mode refill its rate 30 times slower) than they do against AWS: an unfair fight
     with the harness policy, which scales its own. Its retry delay is slept on the run's clock
     (so a stopping run cuts it short, at any scale) and, in adaptive mode, the client-side rate
-    limiter runs on an AWS-time clock."""
-    _sleep_retry_delay_on(client, clock)
+    limiter runs on an AWS-time clock. An endpoint that does not answer at all is retried no
+    longer than the harness policy retries it (`CallHooks.past_unreachable_budget`)."""
+    clock = hooks.clock
+    _sleep_retry_delay_on(client, hooks)
     if clock.time_scale != 1.0 or clock.virtual:
         _scale_adaptive_clock(client, clock)
 
@@ -56,10 +58,12 @@ def _emitter(client: BaseClient) -> BaseEventHooks:
     return getattr(client.meta.events, "_emitter", client.meta.events)
 
 
-def _sleep_retry_delay_on(client: BaseClient, clock: Clock) -> None:
+def _sleep_retry_delay_on(client: BaseClient, hooks: CallHooks) -> None:
     """botocore registers its retry handler under a known unique id; we swap in a wrapper that
-    sleeps the delay it decides (AWS seconds) on the run's clock and tells botocore to sleep 0.
+    sleeps the delay it decides (AWS seconds) on the run's clock and tells botocore to sleep 0,
+    or says no retry once an unreachable endpoint has had its time.
     (This reaches into botocore's emitter; checked by a test.)"""
+    clock = hooks.clock
     name = client.meta.service_model.service_id.hyphenize()
     event, unique_id = f"needs-retry.{name}", f"retry-config-{name}"
     entry = getattr(_emitter(client), "_unique_id_handlers", {}).get(unique_id)
@@ -71,6 +75,10 @@ def _sleep_retry_delay_on(client: BaseClient, clock: Clock) -> None:
         delay = original(**kwargs)
         if delay is None or delay is False:
             return delay
+        caught = kwargs.get("caught_exception")
+        context = (kwargs.get("request_dict") or {}).get("context") or {}
+        if caught is not None and hooks.past_unreachable_budget(type(caught).__name__, context, clock.wall(delay)):
+            return None
         clock.sleep(delay)  # Stopped when the run stops meanwhile
         return 0
 
