@@ -366,16 +366,23 @@ def test_the_cost_guard_reads_each_levels_hold_at_that_levels_time_scale(tmp_pat
         for level in (4, 128):
             with bound(level=level):
                 recorder.record("quota_hold", service="sagemaker", operation="CreateEndpoint", duration=36.0)
+    prices = load_prices().region("us-east-1")
     guard = CostGuard(
-        tmp_path / "events.db", 100.0, 0.01, "ml.m5.large", lambda usd: None, level_time_scales={128: 0.1}
+        tmp_path / "events.db",
+        100.0,
+        prices,
+        "ml.m5.large",
+        lambda spend: None,
+        time_scale=0.01,
+        level_time_scales={128: 0.1},
     )
-    hourly = load_prices()["hosting"]["ml.m5.large"]
-    assert guard.estimate() == pytest.approx(1.1 * hourly)
+    assert guard.look().spent_usd == pytest.approx(1.1 * prices.hosting["ml.m5.large"])
 
 
-def test_a_run_stops_starting_pipelines_once_it_has_spent_max_cost_usd(simulator, tmp_path):
-    """The first training job's instance time (priced per hour from prices.toml) passes a
-    $0.001 limit: no new pipeline or stage starts, in-flight ones tear down, exit code 3."""
+def test_a_run_stops_before_its_running_training_jobs_pass_max_cost_usd(simulator, tmp_path):
+    """A training job costs from its start (priced per instance-hour from prices.toml): at
+    $0.115 an hour, less than a minute of two of them passes $0.001, so the guard stops the run
+    while they run: no new pipeline or stage starts, in-flight ones tear down, exit code 3."""
     scenario = ROOT / "scenarios" / "smoke.toml"
     capped = tmp_path / "capped.toml"
     capped.write_text(scenario.read_text().replace("[params]", "max_cost_usd = 0.001\n\n[params]", 1))
@@ -400,11 +407,12 @@ def test_a_run_stops_starting_pipelines_once_it_has_spent_max_cost_usd(simulator
         timeout=300,
     )
     assert done.returncode == 3, done.stderr[-2000:]
-    assert "stopped: the run passed max_cost_usd = 0.001" in done.stderr
+    assert "max_cost_usd: what is running would pass $0.001" in done.stderr
+    assert "stopped: max_cost_usd = 0.001 (going on would have passed it)" in done.stderr
     run_dir = next((tmp_path / "reports").iterdir())
     meta = load_meta(run_dir)
     assert meta["stopped_by"] == "max_cost_usd" and meta["complete"] is False
-    assert meta["cost_usd"] > 0.001
+    assert meta["cost_guard"]["decision"] == "stop" and meta["cost_usd"] > 0
     events = load_events(run_dir)
     assert "stopped" in set(events[events.kind == "pipeline_end"].outcome)  # no new stage after the limit
     assert nothing_in(simulator.endpoint_url)

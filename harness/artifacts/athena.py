@@ -106,8 +106,10 @@ def query(ctx: AwsContext, sql: str, database: str | None = None) -> pd.DataFram
             duration=held,
             query_id=query_id,
             statement=(execution or {}).get("SubstatementType"),
+            statement_type=(execution or {}).get("StatementType"),  # DDL, DML or UTILITY: Athena bills DML
             queued_ms=statistics.get("QueryQueueTimeInMillis"),
             engine_ms=statistics.get("EngineExecutionTimeInMillis"),
+            scanned_bytes=statistics.get("DataScannedInBytes"),  # what Athena bills (the cost guard)
         )
     status = execution["Status"]
     if status["State"] != "SUCCEEDED":

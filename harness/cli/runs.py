@@ -46,7 +46,7 @@ def run_scenario(args, levels: list[int] | None) -> int:
     if result.stopped_by and result.stopped_by.startswith("threshold"):
         _say(f"stopped: {result.stopped_by}")
     if result.stopped_by == "max_cost_usd":
-        _say(f"stopped: the run passed max_cost_usd = {scenario.max_cost_usd:g}")
+        _say(f"stopped: max_cost_usd = {scenario.max_cost_usd:g} (going on would have passed it)")
     return result.exit_code
 
 

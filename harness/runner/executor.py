@@ -80,6 +80,11 @@ def client_service(err: ClientError) -> str | None:
     return None
 
 
+def pipeline_name(level: int, worker: int, iteration: int) -> str:
+    """A pipeline's id in the run's events: its level, worker (or arrival) and iteration."""
+    return f"n{level}-w{worker:02d}-{iteration:03d}"
+
+
 class RunSignal(StopSignal, Protocol):
     """A stop signal the runner (or its relay in a worker) also sets: a threading or a
     multiprocessing event."""
@@ -119,6 +124,10 @@ class PipelineExecutor:
         self.signals, self.progress = signals, progress
         self.tally = Tally()
         self.after_pipeline: Callable[[], None] | None = None  # e.g. the abort thresholds' check
+        # may this pipeline (level, pipeline id) start? False: none of this worker's starts again
+        # (the cost guard's max_cost_usd)
+        self.admit: Callable[[int, str], bool] | None = None
+        self.before_stage: Callable[[], object] | None = None  # e.g. the cost guard's look
 
     def run_worker(self, ctx: AwsContext, level: int, worker: int, pipelines: dict[str, Pipeline]) -> None:
         """One worker of a level: spread over the ramp-up, then pipelines back to back until the
@@ -145,6 +154,8 @@ class PipelineExecutor:
                     break
                 iteration += 1
                 spec = rng.choices(specs, weights)[0]
+                if not self._admitted(level, worker, iteration):
+                    break
                 self.run_pipeline(ctx, pipelines[spec], level, worker, iteration, rng)
 
     def run_arrival(
@@ -157,6 +168,8 @@ class PipelineExecutor:
         ctx = ctx.for_worker()
         specs, weights = list(scenario.pipelines), list(scenario.pipelines.values())
         with bound(level=level, worker=index):
+            if not self._admitted(level, index, 1):
+                return
             late = max(0.0, ctx.clock.now() - due)
             self.recorder.record("arrival", duration=ctx.clock.wall(late), rate=round(rate, 2))
             self.run_pipeline(ctx, pipelines[rng.choices(specs, weights)[0]], level, index, 1, rng)
@@ -166,7 +179,7 @@ class PipelineExecutor:
     ) -> str:
         """Stages under the stop signal, then the teardown under the abort signal; returns the
         outcome: ok, failed or stopped."""
-        pipeline_id = f"n{level}-w{worker:02d}-{iteration:03d}"
+        pipeline_id = pipeline_name(level, worker, iteration)
         run = PipelineRun(
             ctx.for_pipeline(pipeline_id),
             pipeline_id,
@@ -185,6 +198,8 @@ class PipelineExecutor:
             try:
                 with stop_on(self.signals.stop):
                     for stage in pipeline.stages:
+                        if self.before_stage is not None:
+                            self.before_stage()
                         if self.signals.stop.is_set():
                             raise Stopped("stop requested")
                         self._stage(clock, stage.name, partial(stage.run, run))
@@ -228,6 +243,9 @@ class PipelineExecutor:
         if self.after_pipeline is not None:
             self.after_pipeline()
         return outcome
+
+    def _admitted(self, level: int, worker: int, iteration: int) -> bool:
+        return self.admit is None or self.admit(level, pipeline_name(level, worker, iteration))
 
     def _stage(self, clock: Clock, name: str, body: Callable[[], None]) -> None:
         """Durations are the run clock's (in wall seconds, as every event's): on a manual clock

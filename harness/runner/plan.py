@@ -24,7 +24,7 @@ from harness.clock import ManualClock
 from harness.events import load_events, load_meta
 from harness.report.bottleneck import analyse
 from harness.report.metrics import run_metrics
-from harness.runner.prices import load_prices
+from harness.runner.prices import instance_type, load_prices
 from harness.runner.scenario import Scenario, SharedLimiter
 from harness.profiles import load_profile
 
@@ -88,6 +88,7 @@ def _dry_runs(scenario: Scenario) -> Iterator[tuple[float, pd.DataFrame, Path]]:
                     level_time_scales={},
                     limiter=SharedLimiter(),
                     dashboard=replace(scenario.dashboard, workers=0),
+                    max_cost_usd=None,  # the dry run measures a pipeline's demand; nothing is spent
                 )
                 result = Runner(
                     single, folder, [1], out=io.StringIO(), endpoint_url=sim.endpoint_url, clock=SimulatorTime(sim)
@@ -204,24 +205,28 @@ def planned_pipelines(scenario: Scenario, n: int, duration: float) -> int:
 
 def cost(
     scenario: Scenario, holds: Mapping[str, Mapping[str, float | None]], calls: Mapping[str, float], pipelines: int
-) -> dict[str, float | str]:
-    prices = load_prices()
-    instance = scenario.params.get("instance_type", "ml.m5.large")
+) -> dict[str, float | str | list[str]]:
+    """The run's cost at the list prices of the scenario's region; a figure the region has no
+    price for is NaN (and said so by format_plan), not another region's."""
+    prices = load_prices().region(scenario.region)
+    instance = instance_type(scenario.params)
+    nan = float("nan")
     training_h = (holds.get("sagemaker.CreateTrainingJob") or {}).get("mean") or 0.0
     hosting_h = (holds.get("sagemaker.CreateEndpoint") or {}).get("mean") or 0.0
-    training = pipelines * training_h / 3600 * prices["training"].get(instance, float("nan"))
-    hosting = pipelines * hosting_h / 3600 * prices["hosting"].get(instance, float("nan"))
+    training = pipelines * training_h / 3600 * prices.training.get(instance, nan)
+    hosting = pipelines * hosting_h / 3600 * prices.hosting.get(instance, nan)
     writes = pipelines * calls.get("sagemaker-featurestore-runtime.PutRecord", 0.0)
-    feature_store = writes / 1e6 * prices["feature_store"]["write_per_million"]
+    feature_store = writes / 1e6 * prices.feature_store.get("write_per_million", nan)
     return {
         "training_usd": training,
         "hosting_usd": hosting,
         "feature_store_usd": feature_store,
         "total_usd": training + hosting + feature_store,
         "instance_type": instance,
-        "prices_date": prices["date"],
-        "prices_region": prices["region"],
-        "prices_source": prices["source"],
+        "prices_date": prices.as_of or "no date",
+        "prices_region": prices.region,
+        "prices_source": prices.found_in,
+        "prices_missing": prices.missing_for(instance),
         "excludes": "S3 storage and requests, Glue, Athena, data transfer",
     }
 
@@ -264,6 +269,9 @@ def format_plan(plan: dict[str, Any]) -> str:
         f"${c['hosting_usd']:.2f}, feature store writes ${c['feature_store_usd']:.4f}) on {c['instance_type']}, "
         f"prices of {c['prices_date']} for {c['prices_region']}; excludes {c['excludes']}"
     )
+    unpriced = [m for m in c.get("prices_missing", []) if not m.startswith("athena")]  # the plan leaves Athena out
+    if unpriced:
+        lines.append(f"  (nan: harness/prices.toml has no price in {c['prices_region']} for {', '.join(unpriced)})")
     return "\n".join(lines)
 
 

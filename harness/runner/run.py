@@ -17,6 +17,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -28,13 +29,14 @@ from harness.rlimits import raise_open_file_limit
 from harness.runner import folder
 from harness.runner.abort import AbortWatch
 from harness.runner.cleanup import Resource, cleanup_run, find_run_resources
-from harness.runner.costguard import CostGuard
+from harness.runner.costguard import LOOK_LAG_SECONDS, CostGuard, Spend
 from harness.runner.executor import PipelineExecutor, StopSignals
 from harness.runner.level import LevelRun, RunState
+from harness.runner.prices import instance_type, load_prices
 from harness.runner.progress import Progress
 from harness.runner.result import NotStarted, RunResult
 from harness.runner.resources import connect_shared_limiter, embedded_simulator, guard_account, ray_cluster
-from harness.runner.scenario import Scenario, check_shared_limiter, on_its_time
+from harness.runner.scenario import Scenario, check_max_cost, check_shared_limiter, on_its_time
 from harness.stopping import Stopped
 
 if TYPE_CHECKING:
@@ -69,6 +71,7 @@ class Runner:
         passes a manual clock that drives a manual-time simulator). predicted_rate: what `harness plan`
         predicts as the highest sustainable arrival rate, recorded beside the measured one."""
         scenario = on_its_time(scenario)
+        check_max_cost(scenario)  # its region may have changed since it was read (--region)
         self.scenario = scenario
         if clock is None and scenario.time == "virtual":
             clock = VirtualClock(time_scale=1.0)
@@ -84,6 +87,7 @@ class Runner:
         self.stopped_by: str | None = None
         self.progress = Progress(out)
         self.state: RunState | None = None
+        self.cost_decision: dict[str, object] | None = None  # what the cost guard decided, for the record
         self._after_level: Callable[[], None] = lambda: None
         self.begun = False  # the run folder exists (before it, a stop ends the run at once: NotStarted)
 
@@ -116,9 +120,52 @@ class Runner:
     def say(self, text: str) -> None:
         self.progress.say(text)
 
-    def _over_budget(self, spent_usd: float) -> None:
-        self.say(f"max_cost_usd: the run has spent about ${spent_usd:.2f} of ${self.scenario.max_cost_usd:.2f}")
+    def _over_budget(self, spend: Spend) -> None:
+        """The cost guard's rule 2: what is running would pass max_cost_usd before its next look."""
+        self.cost_decision = {"decision": "stop", **asdict(spend)}
+        self.say(
+            f"max_cost_usd: what is running would pass ${self.scenario.max_cost_usd:g} "
+            f"(about ${spend.spent_usd:.4f} spent)"
+        )
         self.request_stop("max_cost_usd")
+
+    def _no_new_pipelines(self, spend: Spend) -> None:
+        """The cost guard's rule 1: the next pipeline would take the expected spend past it."""
+        self.cost_decision = {"decision": "no new pipelines", **asdict(spend)}
+        self.stopped_by = self.stopped_by or "max_cost_usd"
+        self.say(
+            f"max_cost_usd: no new pipelines: one more (about ${spend.expected_usd:.4f}) would take the "
+            f"expected spend to ${spend.committed_usd + spend.expected_usd:.4f}, past "
+            f"${self.scenario.max_cost_usd:g}; the pipelines in flight finish"
+        )
+
+    def _cost_guard(self, recorder: Recorder, executor: PipelineExecutor) -> CostGuard:
+        """max_cost_usd's guard (costguard.py), asked by the runner's own workers before each
+        pipeline, and on virtual time before each stage instead of every few wall seconds."""
+        scenario = self.scenario
+        assert scenario.max_cost_usd is not None
+        virtual = self.clock is not None and self.clock.virtual
+        interval = None if virtual else min(2.0, 30 * scenario.time_scale)  # every 30 AWS s at most
+        guard = CostGuard(
+            self.run_dir / "events.db",
+            scenario.max_cost_usd,
+            load_prices().region(scenario.region),
+            instance_type(scenario.params),
+            self._over_budget,
+            self._no_new_pipelines,
+            time_scale=scenario.time_scale,
+            level_time_scales={n: scenario.time_scale_at(n) for n in self.levels},
+            now=lambda: recorder.time_source() + recorder.clock_offset,  # the events' mono_time
+            flush=recorder.flush,
+            interval=interval,
+            lookahead=0.0 if interval is None else interval + LOOK_LAG_SECONDS,
+            gated=scenario.workers == "threads",
+        )
+        if scenario.workers == "threads":
+            executor.admit = guard.admit
+        if virtual:
+            executor.before_stage = guard.look
+        return guard.start()
 
     def _threshold_failed(self, recorder: Recorder, expression: str) -> None:
         recorder.record("threshold_abort", check=expression)
@@ -161,17 +208,7 @@ class Runner:
             if scenario.abort_thresholds:
                 executor.after_pipeline = watch.check  # at once, not at the next look
                 self._after_level = watch.check
-            guard = None
-            if scenario.max_cost_usd is not None:
-                guard = CostGuard(
-                    self.run_dir / "events.db",
-                    scenario.max_cost_usd,
-                    scenario.time_scale,
-                    scenario.params.get("instance_type", "ml.m5.large"),
-                    self._over_budget,
-                    interval=min(2.0, 30 * scenario.time_scale),  # every 30 AWS s at most
-                    level_time_scales={n: scenario.time_scale_at(n) for n in self.levels},
-                ).start()
+            guard = self._cost_guard(recorder, executor) if scenario.max_cost_usd is not None else None
             simulator = None
             try:
                 simulator = held.enter_context(embedded_simulator(scenario, self.endpoint_url))
@@ -197,7 +234,7 @@ class Runner:
                 )
                 self._say_ray(ray, recorder)
                 for level in self.levels:
-                    if self.signals.stop.is_set():
+                    if self.signals.stop.is_set() or (guard is not None and guard.closed):
                         break
                     LevelRun(self.state, level).run_level(self._after_level)
             finally:
@@ -208,7 +245,9 @@ class Runner:
                     recorder.set_meta(wall_sleeps={"count": len(caught), "first": first})
                 if guard is not None:
                     guard.stop()
-                    recorder.set_meta(cost_usd=guard.spent_usd, max_cost_usd=scenario.max_cost_usd)
+                    recorder.set_meta(
+                        cost_usd=guard.spent_usd, max_cost_usd=scenario.max_cost_usd, cost_guard=self.cost_decision
+                    )
                 leftovers = self._final_cleanup(recorder)
                 folder.record_end(recorder, self.run_dir, self.stopped_by, simulator)
                 self.progress.close()

@@ -132,7 +132,7 @@ class Scenario:
     processes: int = 2
     ray_address: str | None = None  # None: a Ray cluster on this machine, started for the run
     grace_seconds: float = 600.0
-    max_cost_usd: float | None = None  # stop starting pipelines once the run has spent this (prices.toml)
+    max_cost_usd: float | None = None  # start no pipeline that would take the run past this (costguard.py)
     pipelines: dict[str, float] = field(default_factory=lambda: {"workbench": 1.0})
     params: dict[str, Any] = field(default_factory=dict)
     deadlines: Deadlines = field(default_factory=Deadlines)
@@ -320,7 +320,7 @@ def parse_scenario(data: dict[str, Any], source: str, name: str) -> Scenario:
         processes=root.integer("processes", 2, minimum=1, maximum=1024),
         ray_address=parse_ray_address(root),
         grace_seconds=root.number("grace_seconds", 600.0, minimum=0.0),
-        max_cost_usd=root.number("max_cost_usd", None, minimum=0.0),
+        max_cost_usd=root.number("max_cost_usd", None, above=0.0),
         pipelines={str(k): float(v) for k, v in pipelines.items()},
         params=dict(params),
         deadlines=deadlines,
@@ -350,18 +350,30 @@ def parse_scenario(data: dict[str, Any], source: str, name: str) -> Scenario:
             load_pipeline(scenario.setup)
         except ValueError as err:
             raise ConfigError(source, "setup", scenario.setup, str(err).split(": ", 1)[-1]) from None
-    if scenario.max_cost_usd is not None:
-        from harness.runner.prices import load_prices
-
-        instance, prices = scenario.params.get("instance_type", "ml.m5.large"), load_prices()
-        if instance not in prices["training"] or instance not in prices["hosting"]:
-            raise ConfigError(
-                source,
-                "max_cost_usd",
-                scenario.max_cost_usd,
-                f"a params.instance_type that harness/prices.toml prices ({', '.join(prices['training'])})",
-            )
+    check_max_cost(scenario)
     return scenario
+
+
+def check_max_cost(scenario: Scenario) -> None:
+    """max_cost_usd is guarded with the list prices of the scenario's region: a region (or an
+    instance type) that harness/prices.toml has no price for is refused, not guarded with a
+    figure from elsewhere. Checked on reading, and again once the command line has had its say
+    (--region)."""
+    if scenario.max_cost_usd is None:
+        return
+    from harness.runner.prices import PRICES, instance_type, load_prices
+
+    table, instance = load_prices(), instance_type(scenario.params)
+    missing = table.region(scenario.region).missing_for(instance)
+    if missing:
+        raise ConfigError(
+            scenario.source,
+            "max_cost_usd",
+            scenario.max_cost_usd,
+            f"a region and instance type that {PRICES} prices: region {scenario.region} has no price for "
+            f"{', '.join(missing)}; the regions with every price for {instance}: "
+            f"{', '.join(table.guarded_regions(instance)) or 'none'} (or no max_cost_usd)",
+        )
 
 
 def check_params(params: dict[str, Any], pipelines: dict[str, Pipeline], source: str) -> None:
