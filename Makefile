@@ -13,7 +13,7 @@ SCENARIO ?= $(if $(shell [ "$(N)" -gt 32 ] 2>/dev/null && echo hundreds),scenari
 export UV_PYTHON_DOWNLOADS = never
 export UV_PYTHON_PREFERENCE = only-system
 
-.PHONY: stress-workbench redis-server lock lint test test-all test-lowest test-latest test-under-load stress sim bench bench-storm bench-shared-athena bench-past-quota bench-shared clean
+.PHONY: setup stress-workbench redis-server lock lint test test-all test-lowest test-latest test-under-load stress sim bench bench-storm bench-shared-athena bench-past-quota bench-shared clean
 
 $(UV): constraints/uv.txt
 	$(PYTHON) -m venv .uv
@@ -24,6 +24,9 @@ $(UV): constraints/uv.txt
 $(VENV)/.installed: pyproject.toml uv.lock $(UV)
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --quiet --locked --extra test --python $(PYTHON)
 	touch $@
+
+# The harness's venv and nothing else (the AWS nightly's set-up: .github/workflows/aws-nightly.yml).
+setup: $(VENV)/.installed
 
 # The real Workbench package in its own environment, from its own lock (its pins are not the
 # harness's): examples/workbench/. About 7 GB (sagemaker-serve pulls in torch, a CUDA build on
