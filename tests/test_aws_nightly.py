@@ -232,16 +232,21 @@ def test_the_workflow_s_role_allows_every_call_the_harness_plans_for_the_nightly
 
 
 # --- the workflow's own steps, on the simulator -------------------------------------------------
+def repository_files(folder: Path) -> Path:
+    """A folder with the repository's files, linked: no venv, no uv, no reports."""
+    folder.mkdir()
+    for entry in ROOT.iterdir():
+        if not entry.name.startswith((".venv", ".uv", "reports")):
+            (folder / entry.name).symlink_to(entry)
+    return folder
+
+
 def checkout(tmp_path: Path) -> Path:
     """The repository as the job's checkout and set-up steps leave it: its files (linked), no
     reports, and a venv that is set up: the one running these tests, so that `make setup` finds it
     up to date and never reinstalls it here (a fresh runner's `make setup` makes it from uv.lock:
     test_a_fresh_runner_s_set_up_makes_the_venv_from_the_lock)."""
-    workspace = tmp_path / "checkout"
-    workspace.mkdir()
-    for entry in ROOT.iterdir():
-        if not entry.name.startswith((".venv", ".uv", "reports")):
-            (workspace / entry.name).symlink_to(entry)
+    workspace = repository_files(tmp_path / "checkout")
     (workspace / "reports").mkdir()
     harness = Path(sys.executable).with_name("harness")
     assert harness.exists(), f"{harness}: the harness is not installed in the venv that runs the tests"
@@ -296,11 +301,7 @@ def test_the_harness_s_clients_for_aws_go_where_aws_endpoint_url_says(monkeypatc
 
 
 def test_a_fresh_runner_s_set_up_makes_the_venv_from_the_lock(tmp_path):
-    workspace = tmp_path / "fresh"
-    workspace.mkdir()
-    for entry in ROOT.iterdir():
-        if not entry.name.startswith((".venv", ".uv", "reports")):
-            (workspace / entry.name).symlink_to(entry)
+    workspace = repository_files(tmp_path / "fresh")
     steps = load_workflow(WORKFLOW)["jobs"]["real-account"]["steps"]
     setup = next(step["run"] for step in steps if step.get("name") == "Set up the harness (the venv, from uv.lock)")
     done = subprocess.run([*setup.split(), "--dry-run"], cwd=workspace, capture_output=True, text=True, timeout=60)
