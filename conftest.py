@@ -127,6 +127,7 @@ def pytest_runtest_makereport(item, call):
 LONG_RUNNING = (
     "tests/test_capacity.py",
     "tests/test_aws_safety.py",
+    "tests/test_aws_nightly.py",
     "tests/chaos/",
     "tests/test_report.py",
     "tests/test_runner.py",

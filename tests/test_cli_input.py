@@ -86,6 +86,20 @@ def test_an_unknown_profile_lists_the_profiles_and_makes_no_run_folder(tmp_path,
     assert not (tmp_path / "reports").exists()
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        "run smoke --role-arn arn:aws:iam::12:role/short-account",
+        "doctor aws-nightly --role-arn harness-nightly-sagemaker",
+    ],
+)
+def test_a_role_arn_that_is_not_one_names_the_flag_the_value_and_the_form(tmp_path, command):
+    *_, value = command.split()
+    line = refused(harness(tmp_path, *command.split()))
+    assert f"argument --role-arn: --role-arn {value!r}: expected an IAM role ARN like arn:aws:iam::" in line
+    assert not (tmp_path / "reports").exists()
+
+
 def test_a_profile_file_that_does_not_load_names_that_file_and_its_key(tmp_path):
     profile = tmp_path / "mine-profile.toml"
     profile.write_text("latncy = 1\n")
@@ -305,6 +319,9 @@ def test_every_command_that_reaches_an_account_takes_the_same_flags():
     for name in ("run", "sweep", "shootout", "doctor", "cleanup", "quotas"):
         flags = {flag for action in _commands()[name]._actions for flag in action.option_strings}
         assert account <= flags, (name, account - flags)
+    for name in ("run", "sweep", "shootout", "doctor"):  # they read a scenario: its SageMaker role too
+        flags = {flag for action in _commands()[name]._actions for flag in action.option_strings}
+        assert "--role-arn" in flags, name
     overrides = {"--profile", "--seed", "--time-scale", "--redis-url", "--reports"}
     for name in ("run", "sweep", "shootout"):
         flags = {flag for action in _commands()[name]._actions for flag in action.option_strings}

@@ -119,7 +119,7 @@ def add_parsers(sub) -> None:
 
     doctor = sub.add_parser("doctor", help="check a real account has what a scenario needs, before anything is made")
     doctor.add_argument("scenario", help="a scenario name (scenarios/NAME.toml) or path")
-    options.add_account(doctor)
+    options.add_account(doctor, with_role=True)
     doctor.set_defaults(func=cmd_doctor)
 
     cleanup = sub.add_parser("cleanup", help="delete every resource that carries a run's tag")

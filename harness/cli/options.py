@@ -114,6 +114,16 @@ def age(text: str) -> float:
         ) from None
 
 
+def role_arn(text: str) -> str:
+    from harness.runner.scenario import ROLE_ARN
+
+    if not ROLE_ARN.match(text):
+        raise argparse.ArgumentTypeError(
+            f"--role-arn {text!r}: expected an IAM role ARN like arn:aws:iam::111122223333:role/name"
+        )
+    return text
+
+
 def quota_change(text: str):
     """whatif --quota SERVICE.OPERATION.FIELD=VALUE, checked as the quota table's rows are."""
     from harness.report.whatif import parse_change
@@ -125,8 +135,10 @@ def quota_change(text: str):
 
 
 # --- option groups ------------------------------------------------------------------------------
-def add_account(cmd: argparse.ArgumentParser) -> None:
-    """The account a command reaches: a running simulator, or real AWS by region and profile."""
+def add_account(cmd: argparse.ArgumentParser, with_role: bool = False) -> None:
+    """The account a command reaches: a running simulator, or real AWS by region and profile.
+    with_role: the command runs or checks a scenario, whose SageMaker role may be given here (a
+    scenario kept in a repository that several accounts run names no account's role)."""
     group = cmd.add_argument_group("account")
     group.add_argument(
         "--endpoint-url",
@@ -141,6 +153,13 @@ def add_account(cmd: argparse.ArgumentParser) -> None:
         metavar="ACCOUNT_ID",
         help="real AWS: allow this account id, in addition to the scenario's (repeatable)",
     )
+    if with_role:
+        group.add_argument(
+            "--role-arn",
+            type=role_arn,
+            metavar="ARN",
+            help="real AWS: the role SageMaker assumes (default: the scenario's [account] role_arn)",
+        )
 
 
 def add_overrides(cmd: argparse.ArgumentParser, with_policy: bool = True, writes_runs: bool = True) -> None:
@@ -179,6 +198,8 @@ def load_with_overrides(args):
             setattr(scenario, name, getattr(args, name))
     if getattr(args, "redis_url", None):
         scenario.limiter.redis_url = args.redis_url
+    if getattr(args, "role_arn", None):
+        scenario.account.role_arn = args.role_arn
     return scenario
 
 

@@ -124,7 +124,7 @@ def add_parsers(sub) -> None:
             )
         cmd.add_argument("--levels", type=options.levels, help="comma-separated levels, e.g. 4,8,16,32")
         options.add_overrides(cmd)
-        options.add_account(cmd)
+        options.add_account(cmd, with_role=True)
         cmd.set_defaults(func=cmd_run if name == "run" else cmd_sweep)
 
     shootout = sub.add_parser("shootout", help="run a scenario once per retry policy and compare them")
@@ -145,7 +145,7 @@ def add_parsers(sub) -> None:
     )
     shootout.add_argument("--runs", help="comma-separated run folders already made: compare them, run nothing")
     options.add_overrides(shootout, with_policy=False)
-    options.add_account(shootout)
+    options.add_account(shootout, with_role=True)
     shootout.set_defaults(func=cmd_shootout)
 
     plan = sub.add_parser("plan", help="what a scenario would create, call and cost, without calling AWS")
