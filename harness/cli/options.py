@@ -145,7 +145,10 @@ def add_account(cmd: argparse.ArgumentParser, with_role: bool = False) -> None:
         metavar="URL",
         help="a running simulator (or other AWS stand-in) instead of the scenario's target",
     )
-    group.add_argument("--region", help="the AWS region (default: the scenario's)")
+    group.add_argument(
+        "--region",
+        help="the AWS region (default: the scenario's, else AWS_REGION, AWS_DEFAULT_REGION or the profile's)",
+    )
     group.add_argument("--aws-profile", metavar="NAME", help="the AWS config profile (default: the standard chain)")
     group.add_argument(
         "--allow-account",
@@ -204,9 +207,15 @@ def load_with_overrides(args):
 
 
 def target_of(args):
-    """A command's target without a scenario (cleanup, quotas sync): a running simulator, or AWS."""
+    """A command's target without a scenario (cleanup, quotas sync): a running simulator, or AWS.
+    Without --region, the region the AWS CLI would use (AWS_REGION, AWS_DEFAULT_REGION, the
+    profile's); a simulator plays us-east-1 when none is set."""
     from harness.aws import Target
+    from harness.aws.clients import configured_region
 
+    region = args.region or configured_region(args.aws_profile)
     if args.endpoint_url and not args.region:
-        return Target.simulator(args.endpoint_url)
-    return Target.aws(args.region, args.aws_profile, args.endpoint_url)
+        return Target.simulator(args.endpoint_url, region or "us-east-1")
+    if not region:
+        raise ValueError("no AWS region: pass --region, or set AWS_REGION, AWS_DEFAULT_REGION or the profile's region")
+    return Target.aws(region, args.aws_profile, args.endpoint_url)

@@ -11,10 +11,8 @@ left. The run folder is completed either way.
 from __future__ import annotations
 
 import contextlib
-import secrets
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict
@@ -28,30 +26,21 @@ from harness.events import Recorder
 from harness.rlimits import raise_open_file_limit
 from harness.runner import folder
 from harness.runner.abort import AbortWatch
-from harness.runner.cleanup import Resource, cleanup_run, find_run_resources
+from harness.runner.cleanup import cleanup_run, find_run_resources
 from harness.runner.costguard import LOOK_LAG_SECONDS, CostGuard, Spend
+from harness.runner.leftovers import Resource
 from harness.runner.executor import PipelineExecutor, StopSignals
 from harness.runner.level import LevelRun, RunState
 from harness.runner.prices import instance_type, load_prices
 from harness.runner.progress import Progress
 from harness.runner.result import NotStarted, RunResult
+from harness.runner.run_ids import new_run_id, run_prefix
 from harness.runner.resources import connect_shared_limiter, embedded_simulator, guard_account, ray_cluster
 from harness.runner.scenario import Scenario, check_max_cost, check_shared_limiter, on_its_time
 from harness.stopping import Stopped
 
 if TYPE_CHECKING:
     from harness.runner.ray_workers import RayConnection
-
-
-def new_run_id() -> str:
-    """Sortable by time, unique: 20261126T060512Z-3fa9."""
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(2)
-
-
-def run_prefix(run_id: str) -> str:
-    """The name prefix of every resource of a run: 'hx' + the run id's digits and hex."""
-    stamp, _, suffix = run_id.partition("-")
-    return "hx" + stamp[4:8] + stamp[9:15] + suffix.lower()
 
 
 class Runner:
