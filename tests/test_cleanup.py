@@ -85,7 +85,9 @@ def run_context(url, run_id, storage=DEFAULTS, region="us-east-1"):
 
 
 def dataset() -> pd.DataFrame:
-    return pd.DataFrame({"id": ["1", "2"], "event_time": ["2026-12-05T10:00:00Z"] * 2, "x": [0.5, 1.5]})
+    return pd.DataFrame(
+        {"id": ["1", "2"], "event_time": ["2026-12-05T10:00:00Z"] * 2, "x": [0.5, 1.5], "y": [1.0, 2.0]}
+    )
 
 
 def a_data_source(ctx, name):
@@ -126,7 +128,7 @@ def an_interrupted_run(ctx) -> dict[str, str]:
     and a second one stopped between deleting its feature group and the group's table."""
     prefix = run_prefix(ctx.run_id)
     name, table = f"{prefix}-n1w0i1", f"{prefix}_n1w0i1"
-    source = a_data_source(ctx, name)
+    a_data_source(ctx, name)
     glue = ctx.client("glue")
     glue.create_table(  # onboarding's view, made but not yet tagged when the run stopped
         DatabaseName=ctx.glue_database,
@@ -134,7 +136,7 @@ def an_interrupted_run(ctx) -> dict[str, str]:
     )
     features = FeatureSet(ctx, name).create(dataset(), "id", "event_time")
     features.wait_for_offline_store()
-    Model(ctx, name).train(source.location).register()
+    Model(ctx, name).train(dataset(), "y").register()
     Endpoint(ctx, name).deploy(name)
     sagemaker_logged(ctx, training_job=name, endpoint=name)
     orphan = f"{prefix}_n1w0i2_1796500000"
@@ -314,8 +316,8 @@ def test_older_than_deletes_only_what_old_runs_tagged_or_named_and_spares_the_re
     name = f"{old_prefix}-n1w0i1"
     # the old run finished but for what a run's own cleanup leaves (its logs), and an
     # interrupted teardown (its table, its bucket, a group's offline table)
-    source = a_data_source(old, name)
-    Model(old, name).train(source.location)  # AWS keeps the training job, tagged: it names the run
+    a_data_source(old, name)
+    Model(old, name).train(dataset(), "y")  # AWS keeps the training job, tagged: it names the run
     sagemaker_logged(old, training_job=name, endpoint=name)
     orphan = f"{old_prefix}_n1w0i2_1577836800"
     an_offline_table(old, orphan, old.s3_uri("feature_store/offline-store/data"))

@@ -31,6 +31,7 @@ def cmd_doctor(args) -> int:
         )
         return 0
     from harness.runner.plan import operations_used
+    from harness.runner.run_ids import new_run_id, run_prefix
 
     clients = setup_clients(scenario_target(scenario, args.endpoint_url))  # fails in seconds, not minutes
     image = scenario.account.training_image or training_image(scenario.region)
@@ -40,7 +41,7 @@ def cmd_doctor(args) -> int:
         print("listing the calls a run makes (a dry run of its pipelines on a private simulator)...", file=sys.stderr)
         return operations_used(scenario)
 
-    checks = preflight(scenario, clients, allowed, image, scenario.quota_table(), operations)
+    checks = preflight(scenario, clients, allowed, image, scenario.quota_table(), operations, run_prefix(new_run_id()))
     print(render(checks))
     return 0 if all(c.ok for c in checks) else 1
 

@@ -110,7 +110,11 @@ class Runner:
         self.progress.say(text)
 
     def _over_budget(self, spend: Spend) -> None:
-        """The cost guard's rule 2: what is running would pass max_cost_usd before its next look."""
+        """The cost guard's rule 2: what is running would pass max_cost_usd before its next look.
+        A run already stopping (Ctrl-C, a threshold) goes on tearing down: the guard is not a
+        second Ctrl-C, which would cut the teardowns short and leave resources billing."""
+        if self.signals.stop.is_set():
+            return
         self.cost_decision = {"decision": "stop", **asdict(spend)}
         self.say(
             f"max_cost_usd: what is running would pass ${self.scenario.max_cost_usd:g} "
