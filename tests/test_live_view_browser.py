@@ -43,11 +43,12 @@ def state_of(url: str) -> dict:
 
 
 def under_pressure(state: dict) -> bool:
-    """Level 16 running, no pipeline of it done yet (most of it still to go), and some call
-    throttled or waiting already."""
+    """Level 16 running, some call throttled or waiting already, and most of the level to go
+    (it takes about 27 AWS minutes; its first throttles and waits come in the first few)."""
     level = next((lv for lv in state["levels"] if lv["level"] == 16), None)
     pressed = any(o["throttled"] + o["limiter_waits"] + o["quota_waits"] for o in state["operations"])
-    return state["status"] == "running" and level is not None and level["done"] == 0 and pressed
+    early = level is not None and level["state"] == "running" and level["aws_seconds"] < 500
+    return state["status"] == "running" and early and pressed
 
 
 @needs_chromium

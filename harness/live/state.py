@@ -261,7 +261,7 @@ class LiveState:
             "starts_left_aws_seconds": (
                 round(max(0.0, f.duration_seconds - aws), 3) if running and f.duration_seconds else None
             ),
-            "pipelines_per_hour": round(f.done / aws * 3600.0, 3) if aws > 0 else None,
+            "pipelines_per_hour": round(f.done / aws * 3600.0, 3) if aws > 0 and finished else None,
             "attempts": sum(o.attempts for o in ops),
             "throttled": sum(o.throttled for o in ops),
             "limiter_wait_seconds": round(sum(o.limiter_wait_seconds for o in ops), 3),
