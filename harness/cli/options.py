@@ -103,6 +103,16 @@ def time_scale(text: str) -> float:
     return value
 
 
+def port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port {text!r}: expected an integer from 1 to 65535")
+    return value
+
+
 def age(text: str) -> float:
     """'24h', '30m', '2d', '90s' -> seconds."""
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -189,6 +199,21 @@ def add_overrides(cmd: argparse.ArgumentParser, with_policy: bool = True, writes
     )
     if writes_runs:
         group.add_argument("--reports", default="reports", help="where run folders go (default: reports)")
+
+
+def add_live_view(cmd: argparse.ArgumentParser) -> None:
+    group = cmd.add_argument_group("live view")
+    group.add_argument(
+        "--ui", action="store_true", help="serve a live view of the run on 127.0.0.1 (its URL is printed at the start)"
+    )
+    group.add_argument(
+        "--ui-port", type=port, metavar="PORT", help="the live view's port (default: a free one); implies --ui"
+    )
+    group.add_argument(
+        "--ui-keep",
+        action="store_true",
+        help="after the run, keep serving the live view's last figures until Ctrl-C; implies --ui",
+    )
 
 
 def load_with_overrides(args):

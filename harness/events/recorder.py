@@ -52,11 +52,26 @@ def connect(path: str | Path, patience: float = 30.0) -> sqlite3.Connection:
 def finalize(path: str | Path, patience: float = 30.0) -> None:
     """Close a finished run's database for good: checkpoint the write-ahead log into the file
     and leave WAL mode, so the run folder holds one self-contained `events.db` (no -wal, -shm).
-    Call it once every writer has closed."""
+    Call it once every writer has closed.
+
+    Leaving WAL needs the file alone: while a reader has it open (the live view's feed, a
+    report read mid-run) SQLite refuses at once with "database is locked", without waiting
+    out the busy timeout, so that is retried here until `patience` runs out."""
+    deadline = time.monotonic() + patience
     db = sqlite3.connect(str(path), timeout=patience)
     try:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        db.execute("PRAGMA journal_mode=DELETE")
+        while True:
+            try:
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                (mode,) = db.execute("PRAGMA journal_mode=DELETE").fetchone()
+                if mode == "delete":
+                    return
+                err = sqlite3.OperationalError(f"journal mode stayed {mode}: database is locked")
+            except sqlite3.OperationalError as locked:
+                err = locked
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise err
+            time.sleep(0.02)
     finally:
         db.close()
 
