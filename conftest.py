@@ -133,6 +133,7 @@ LONG_RUNNING = (
     "tests/test_runner.py",
     "tests/test_ray_workers.py",
     "tests/test_report_browser.py",
+    "tests/test_pytest_plugin.py",
 )
 
 
