@@ -3,7 +3,10 @@ team's, and pytest runs it in a process of its own (pytester), in a folder of it
 nothing of this repository's conftest: the plugin is there only through its `pytest11` entry
 point, as in any environment where the harness is installed."""
 
+import shlex
 from importlib.metadata import entry_points
+
+import pytest
 
 pytest_plugins = ["pytester"]
 
@@ -247,3 +250,33 @@ def test_run_at_once_runs_a_harness_pipeline_on_virtual_time(pytester):
         """,
     )
     result.assert_outcomes(passed=1)
+
+
+def test_run_at_once_names_what_a_pipeline_may_be():
+    from harness.pytest_plugin.at_once import pipeline_spec
+
+    def nested(name: str) -> None:
+        pass
+
+    argv = ["python", "-m", "churn", "--name", "{name}", "--note", "two words"]
+    spec = pipeline_spec(argv)
+    assert spec.startswith("command:") and shlex.split(spec.removeprefix("command:")) == argv  # as the runner reads it
+    assert pipeline_spec(run_suite) == f"function:{__name__}:run_suite"
+    for not_importable in (nested, lambda name: None):
+        with pytest.raises(ValueError, match="expected a top-level function of an importable module"):
+            pipeline_spec(not_importable)
+
+
+def test_a_quota_the_marker_cannot_read_is_refused_with_the_form_it_takes(tmp_path):
+    from harness.config import ConfigError
+    from harness.pytest_plugin.account import SimAccount
+
+    with pytest.raises(ConfigError) as refused:
+        SimAccount.from_options({"quotas": {"sagemaker.CreateEndpoint": 4}}, "@pytest.mark.aws_sim on t", tmp_path)
+    assert str(refused.value) == (
+        "@pytest.mark.aws_sim on t: quotas = 'sagemaker.CreateEndpoint' is not allowed; expected keys "
+        "service.Operation.field with field rate, burst or concurrency, e.g. "
+        '"sagemaker.CreateEndpoint.concurrency": 4 (as harness whatif --quota)'
+    )
+    with pytest.raises(ConfigError, match="concurrency.*resources in progress at once, a whole number"):
+        SimAccount.from_options({"quotas": {"sagemaker.CreateEndpoint.concurrency": 0.5}}, "m", tmp_path)
