@@ -134,6 +134,8 @@ LONG_RUNNING = (
     "tests/test_ray_workers.py",
     "tests/test_report_browser.py",
     "tests/test_live_view_browser.py",
+    "tests/test_pytest_plugin.py",
+    "examples/",
 )
 
 
