@@ -204,6 +204,9 @@ def test_worker_processes_each_send_their_share_while_the_run_runs(simulator, co
     assert {p.attributes["pipeline"] for p in finished} == {"short"}
     attempts = load_events(result.run_dir, ["api_attempt"])
     assert total(points, "harness.api.attempts", level=2) == (attempts.level == 2).sum()
+    # seconds are AWS seconds: the events' wall seconds at 1/100
+    ends = load_events(result.run_dir, ["pipeline_end"])
+    assert total(points, "harness.pipeline.duration", level=2) == pytest.approx(ends.duration.sum() / 0.01)
     in_flight = [total(export, "harness.pipelines.running", level=2) for export in collector.exports]
     assert max(in_flight) > 0
 

@@ -197,7 +197,13 @@ class Runner:
             # live metrics (off unless asked for); without the SDK, no folder made either. Closed
             # last, after the run's end is recorded: that export carries the final figures.
             telemetry = scenario.telemetry
-            metrics = otel.start(self.run_id, telemetry.otlp_endpoint, telemetry.export_interval_seconds, say=self.say)
+            metrics = otel.start(
+                self.run_id,
+                telemetry.otlp_endpoint,
+                telemetry.export_interval_seconds,
+                scenario.time_scale,  # each level's own comes with its level_start
+                say=self.say,
+            )
             if metrics is not None:
                 held.callback(metrics.close)
             folder.prepare(self.run_dir, {"run_id": self.run_id, "levels": self.levels, **scenario.resolved()})
