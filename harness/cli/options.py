@@ -78,6 +78,15 @@ def redis_url(text: str) -> str:
     return text
 
 
+def otlp_endpoint(text: str) -> str:
+    from harness.events.otel import without_userinfo
+    from harness.runner.scenario import OTLP_ENDPOINT, is_otlp_endpoint
+
+    if not is_otlp_endpoint(text):
+        raise argparse.ArgumentTypeError(f"otlp endpoint {without_userinfo(text)!r}: expected {OTLP_ENDPOINT}")
+    return text.rstrip("/")
+
+
 def max_attempts(text: str) -> int | str:
     if text == SDK_DEFAULT:
         return text
@@ -199,6 +208,13 @@ def add_overrides(cmd: argparse.ArgumentParser, with_policy: bool = True, writes
     )
     if writes_runs:
         group.add_argument("--reports", default="reports", help="where run folders go (default: reports)")
+        group.add_argument(
+            "--otlp-endpoint",
+            type=otlp_endpoint,
+            metavar="URL",
+            help="send live metrics to this OpenTelemetry collector over OTLP/HTTP (the scenario's "
+            "[telemetry] otlp_endpoint; default: OTEL_EXPORTER_OTLP_ENDPOINT, else none), e.g. http://127.0.0.1:4318",
+        )
 
 
 def add_live_view(cmd: argparse.ArgumentParser) -> None:
@@ -226,6 +242,8 @@ def load_with_overrides(args):
             setattr(scenario, name, getattr(args, name))
     if getattr(args, "redis_url", None):
         scenario.limiter.redis_url = args.redis_url
+    if getattr(args, "otlp_endpoint", None):
+        scenario.telemetry.otlp_endpoint = args.otlp_endpoint
     if getattr(args, "role_arn", None):
         scenario.account.role_arn = args.role_arn
     return scenario

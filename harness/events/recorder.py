@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from harness.events.context import current
-from harness.events.schema import COLUMNS, SQL_SCHEMA
+from harness.events.schema import COLUMNS, SQL_SCHEMA, Event
 
 _INSERT = f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 UNWRITTEN_GLOB = "events.unwritten-*.jsonl"
@@ -128,6 +128,8 @@ class Recorder:
         self.spilled = 0  # rows kept in a file because no write took them
         self.spill_path: Path | None = None  # the file they are in
         self.listeners: list = []  # callables(kind, outcome), e.g. live progress counters
+        # callables(Event): each event whole, as it is recorded (e.g. live metrics, harness/events/otel.py)
+        self.subscribers: list[Callable[[Event], None]] = []
         self._writer = threading.Thread(target=self._run, name="event-writer", daemon=True)
         self._writer.start()
         atexit.register(self.close)
@@ -149,25 +151,46 @@ class Recorder:
         ctx = current()
         for listener in self.listeners:
             listener(kind, outcome)
-        self._queue.append(
-            (
+        wall_time, mono_time = time.time(), self.time_source() + self.clock_offset
+        stage = stage if stage is not None else ctx.stage
+        row = (
+            self.run_id,
+            wall_time,
+            mono_time,
+            ctx.level,
+            ctx.worker,
+            ctx.pipeline,
+            stage,
+            kind,
+            service,
+            operation,
+            attempt,
+            outcome,
+            error_code,
+            duration,
+            json.dumps(detail, default=str) if detail else None,
+        )
+        self._queue.append(row)
+        if self.subscribers:
+            event = Event(
+                kind,
                 self.run_id,
-                time.time(),
-                self.time_source() + self.clock_offset,
+                wall_time,
+                mono_time,
                 ctx.level,
                 ctx.worker,
                 ctx.pipeline,
-                stage if stage is not None else ctx.stage,
-                kind,
+                stage,
                 service,
                 operation,
                 attempt,
                 outcome,
                 error_code,
                 duration,
-                json.dumps(detail, default=str) if detail else None,
+                detail,
             )
-        )
+            for subscriber in self.subscribers:
+                subscriber(event)
 
     def set_meta(self, **values) -> None:
         with self._flush_lock:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from harness.clock import Clock
 from harness.virtual_time import VirtualClock, watch_wall_sleeps
-from harness.events import Recorder
+from harness.events import Recorder, otel
 from harness.rlimits import raise_open_file_limit
 from harness.runner import folder
 from harness.runner.abort import AbortWatch
@@ -187,10 +187,24 @@ class Runner:
         raise_open_file_limit()  # kept-alive connections: a socket each, hundreds at high N
         with contextlib.ExitStack() as held:
             ray = held.enter_context(ray_cluster(scenario))  # one that does not answer: no folder made
+            # live metrics (off unless asked for); without the SDK, no folder made either. Closed
+            # last, after the run's end is recorded: that export carries the final figures.
+            telemetry = scenario.telemetry
+            metrics = otel.start(
+                self.run_id,
+                telemetry.otlp_endpoint,
+                telemetry.export_interval_seconds,
+                scenario.time_scale,  # each level's own comes with its level_start
+                say=self.say,
+            )
+            if metrics is not None:
+                held.callback(metrics.close)
             folder.prepare(self.run_dir, {"run_id": self.run_id, "levels": self.levels, **scenario.resolved()})
             self.begun = True
             recorder = Recorder(self.run_dir / "events.db", self.run_id)
             recorder.listeners.append(self.progress.observe)
+            if metrics is not None:
+                recorder.subscribers.append(metrics.observe)
             if self.clock is not None and self.clock.virtual:
                 recorder.time_source = self.clock.now  # scale 1: AWS seconds
                 held.enter_context(watch_wall_sleeps())
