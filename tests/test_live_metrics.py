@@ -142,9 +142,17 @@ def test_a_run_with_telemetry_on_sends_its_figures_to_the_collector(simulator, c
     scenario, virtual time, N=6): throttles, retries, limiter and quota waits and partial states
     all happen. The collector gets every metric, each point with the run id and level, and the
     last export adds up to exactly what events.db recorded."""
+    # throttle-storm, and a storm throttling every DescribeFeatureGroup for the first AWS minute,
+    # while the groups are created: throttles and their retries, whatever else the
+    # pipeline calls (the limiter paces to the quotas, not to storms)
+    profile = tmp_path / "storm.toml"
+    profile.write_text(
+        'extends = "throttle-storm"\n[[storm]]\nstart_seconds = 0\nduration_seconds = 60\n'
+        'service = "sagemaker"\noperation = "DescribeFeatureGroup"\nthrottle = true\n'
+    )
     scenario = replace(
         load_scenario("partial-state"),
-        profile="throttle-storm",  # throttles, and retries of them
+        profile=str(profile),
         # the limiter paces DescribeFeatureGroup polls (6 feature groups polled every 5 s) below
         # what they ask: limiter waits; 6 creates for 4 Creating slots: quota waits
         quota_overrides=[Quota("sagemaker", "DescribeFeatureGroup", rate=0.5, burst=1, rate_basis="published")],
