@@ -88,12 +88,12 @@ def test_an_abort_threshold_stops_the_run_as_soon_as_it_fails(simulator, tmp_pat
             "time_scale": 0.01,
             "levels": [3, 6],
             "pipelines": "pipelines_for_tests:flaky",
-            "thresholds": ["throughput >= 0.9*base", {"check": "failed < 1", "abort": True}],
+            "thresholds": ["throughput >= 0.9*base", {"check": "failed < 1", "abort": True}, "p95(pipeline)@6 < 1h"],
         },
         "abort.toml",
         "abort",
     )
-    assert scenario.thresholds == ["throughput >= 0.9*base", "failed < 1"]
+    assert scenario.thresholds == ["throughput >= 0.9*base", "failed < 1", "p95(pipeline)@6 < 1h"]
     assert scenario.abort_thresholds == ["failed < 1"]
     simulator.reset(profile="calm", time_scale=0.01)
     result = Runner(scenario, tmp_path, endpoint_url=simulator.endpoint_url).run().render()
@@ -102,6 +102,13 @@ def test_an_abort_threshold_stops_the_run_as_soon_as_it_fails(simulator, tmp_pat
     assert set(events[events.kind == "level_start"].level) == {3}
     assert json_detail(events[events.kind == "threshold_abort"]) == [{"check": "failed < 1"}]
     assert "INCOMPLETE RUN (stopped by threshold 'failed < 1' failed)" in (result.run_dir / "summary.md").read_text()
+    assert result.exit_code == 99
+    # its JUnit case fails with what stopped it; the relative one waits for harness compare; the
+    # one at N=6 fails, for nothing was measured there
+    junit = (result.run_dir / "junit.xml").read_text()
+    assert '<failure message="measured 1 over every level; expected &lt; 1" type="threshold">' in junit
+    assert '<skipped message="relative to a baseline: harness compare BASE RUN judges it" />' in junit
+    assert '<failure message="not measured: the run stopped before N=6; expected &lt; 1h"' in junit
     assert nothing_in(simulator.endpoint_url)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from harness.aws.policies import RETRYING
 from harness.cli import options
@@ -41,6 +42,8 @@ def run_scenario(args, levels: list[int] | None) -> int:
         )
     )
     print(f"run folder: {result.run_dir}")
+    if args.junit:
+        copy_junit(result.run_dir, Path(args.junit))
     if result.leftovers:
         _say(f"left behind (could not delete): {', '.join(f'{r.kind} {r.name}' for r in result.leftovers)}")
     if result.stopped_by and result.stopped_by.startswith("threshold"):
@@ -48,6 +51,19 @@ def run_scenario(args, levels: list[int] | None) -> int:
     if result.stopped_by == "max_cost_usd":
         _say(f"stopped: max_cost_usd = {scenario.max_cost_usd:g} (going on would have passed it)")
     return result.exit_code
+
+
+def copy_junit(run_dir: Path, path: Path) -> None:
+    """--junit: the run folder's junit.xml, where CI looks for it."""
+    import shutil
+
+    written = run_dir / "junit.xml"
+    if not written.exists():  # the report could not be rendered (said already)
+        _say(f"--junit: nothing written to {path}: the run folder has no junit.xml")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(written, path)
+    _say(f"thresholds (JUnit): {path}")
 
 
 def cmd_run(args) -> int:
@@ -67,8 +83,6 @@ def cmd_sweep(args) -> int:
 
 def cmd_shootout(args) -> int:
     """The same scenario once per retry policy (same seed, same simulator), then side by side."""
-    from pathlib import Path
-
     from harness.report.policies import write
     from harness.runner.shootout import shootout
 
@@ -123,6 +137,12 @@ def add_parsers(sub) -> None:
                 help="levels doubling from the scenario's smallest (4, 8, 16, ... for stress) up to N",
             )
         cmd.add_argument("--levels", type=options.levels, help="comma-separated levels, e.g. 4,8,16,32")
+        cmd.add_argument(
+            "--junit",
+            type=options.junit_path,
+            metavar="PATH",
+            help="also write the thresholds' JUnit XML here (the run folder always has junit.xml)",
+        )
         options.add_overrides(cmd)
         options.add_account(cmd, with_role=True)
         cmd.set_defaults(func=cmd_run if name == "run" else cmd_sweep)

@@ -11,9 +11,9 @@ from typing import TextIO
 
 
 class Progress:
-    def __init__(self, out: TextIO = sys.stderr, interval: float | None = None) -> None:
-        self.out = out
-        self.tty = hasattr(out, "isatty") and out.isatty()
+    def __init__(self, out: TextIO | None = None, interval: float | None = None) -> None:
+        self.out = out if out is not None else sys.stderr
+        self.tty = hasattr(self.out, "isatty") and self.out.isatty()
         self.interval = interval or (1.0 if self.tty else 10.0)
         self.counts: Counter[str] = Counter()
         self.level: int | None = None

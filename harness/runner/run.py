@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-import sys
 import threading
 import time
 from collections import Counter
@@ -60,7 +59,7 @@ class Runner:
         scenario: Scenario,
         reports_dir: str | Path = "reports",
         levels: list[int] | None = None,
-        out: TextIO = sys.stderr,
+        out: TextIO | None = None,
         run_id: str | None = None,
         endpoint_url: str | None = None,
         allow_accounts: list[str] | None = None,
@@ -85,7 +84,7 @@ class Runner:
         self.predicted_rate = predicted_rate
         self.signals = StopSignals(threading.Event(), threading.Event())
         self.stopped_by: str | None = None
-        self.progress = Progress(out)
+        self.progress = Progress(out)  # default: stderr as it is when the run starts, not at import
         self.state: RunState | None = None
         self.cost_decision: dict[str, object] | None = None  # what the cost guard decided, for the record
         self._after_level: Callable[[], None] = lambda: None
