@@ -24,7 +24,9 @@ def _say(line: str) -> None:
 
 
 def run_scenario(args, levels: list[int] | None) -> int:
-    from harness.runner.plan import predict_sustainable_rate
+    from functools import partial
+
+    from harness.runner.plan import planned_pipeline_seconds, predict_sustainable_rate
     from harness.runner.run import Runner
     from harness.runner.session import run_and_report
 
@@ -39,6 +41,7 @@ def run_scenario(args, levels: list[int] | None) -> int:
             endpoint_url=args.endpoint_url,
             allow_accounts=args.allow_account or [],
             predicted_rate=predicted,
+            plan_pipeline_seconds=partial(planned_pipeline_seconds, scenario, levels),
         )
     )
     print(f"run folder: {result.run_dir}")
