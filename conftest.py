@@ -18,6 +18,9 @@ os.environ.update(
     AWS_DEFAULT_REGION="us-east-1",
 )
 os.environ.pop("AWS_PROFILE", None)
+# Live metrics go where a test says: a developer's own collector setting is not the suite's.
+for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"):
+    os.environ.pop(name, None)
 
 
 @pytest.fixture(scope="session")
@@ -133,6 +136,9 @@ LONG_RUNNING = (
     "tests/test_runner.py",
     "tests/test_ray_workers.py",
     "tests/test_report_browser.py",
+    "tests/test_live_view_browser.py",
+    "tests/test_pytest_plugin.py",
+    "examples/",
 )
 
 

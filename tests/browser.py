@@ -58,3 +58,26 @@ def open_report(html: Path, screenshot: Path, profile_dir: Path) -> dict:
         "console": console,
         "screenshot_bytes": screenshot.stat().st_size if screenshot.exists() else 0,
     }
+
+
+def open_page(url: str, profile_dir: Path, budget_ms: int = 3000) -> dict:
+    """Load a served page (the live view) as a person would, and close the browser: its DOM
+    once the page has run `budget_ms` of its own time (its timers, its fetches), and the
+    console's messages."""
+    dom = subprocess.run(
+        [
+            CHROMIUM,
+            *FLAGS,
+            f"--user-data-dir={profile_dir}",
+            "--enable-logging=stderr",
+            "--v=0",
+            f"--virtual-time-budget={budget_ms}",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    console = [line for line in dom.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    return {"dom": dom.stdout, "console": console, "exit_code": dom.returncode}

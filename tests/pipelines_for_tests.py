@@ -35,3 +35,12 @@ def doze(run):
 def dozes() -> Pipeline:
     """A stage that sleeps on the wall (time.sleep): virtual time catches it and sleeps it on its clock."""
     return Pipeline("dozes", (Stage("doze", doze),))
+
+
+def pause(run):
+    run.ctx.sleep(120)  # AWS seconds: in flight a while, on the run's clock
+
+
+def short() -> Pipeline:
+    """A few calls (workbench-light's data source and teardown) and a two-minute pause."""
+    return Pipeline("short", (Stage("data_source", data_source), Stage("pause", pause)), teardown)

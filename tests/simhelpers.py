@@ -117,7 +117,11 @@ SAGEMAKER_TRUST = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
-RUNS = {"Effect": "Allow", "Action": ["sagemaker:*", "s3:*", "glue:*", "athena:*"], "Resource": "*"}
+RUNS = {
+    "Effect": "Allow",
+    "Action": ["sagemaker:*", "s3:*", "glue:*", "athena:*", "logs:*", "lakeformation:GetDataAccess"],
+    "Resource": "*",
+}
 
 
 def policy(*statements) -> str:

@@ -9,7 +9,9 @@ import pytest
 
 from harness.artifacts import AwsContext
 from harness.aws import Target, ClientFactory, RetrySettings
-from harness.runner.cleanup import HARNESS_PREFIX, cleanup, find_resources, older_than
+from harness.runner.cleanup import cleanup
+from harness.runner.leftovers import Storage, find_leftovers
+from harness.runner.ownership import OlderRuns
 from runhelpers import everything_in, nothing_in
 from simhelpers import create_feature_group, runner_user, sagemaker_role
 
@@ -104,17 +106,17 @@ def test_look_alikes_survive_every_cleanup(simulator, tmp_path):
         Tags=[{"Key": "harness:run-id", "Value": run_id}],
     )
 
-    done = run_cli(["cleanup", "--run-id", run_id, "--endpoint-url", simulator.endpoint_url])
+    done = run_cli(["cleanup", "--run-id", run_id, "--endpoint-url", simulator.endpoint_url, "--yes"])
     assert done.returncode == 0, done.stderr
-    assert f"will delete feature_group {prefix}-ours" in done.stdout
+    assert f"deleted feature_group {prefix}-ours" in done.stdout
     left = everything_in(simulator.endpoint_url)["feature_groups"]
     assert sorted(left) == [f"{prefix}-other-run", f"{prefix}-untagged"]
 
-    again = run_cli(["cleanup", "--run-id", run_id, "--endpoint-url", simulator.endpoint_url])
-    assert again.returncode == 0 and "0 resources" in again.stdout  # idempotent
+    again = run_cli(["cleanup", "--run-id", run_id, "--endpoint-url", simulator.endpoint_url, "--yes"])
+    assert again.returncode == 0 and f"0 resources of run {run_id} deleted" in again.stdout  # idempotent
 
     ctx = AwsContext(ClientFactory(Target.simulator(simulator.endpoint_url), RetrySettings("none")), bucket="")
-    stale = find_resources(ctx, HARNESS_PREFIX, older_than(24 * 3600))
+    stale = find_leftovers(ctx, OlderRuns(24 * 3600), Storage())
     assert [r.name for r in stale] == [f"{prefix}-other-run"]  # tagged by a 2020 run; the untagged one is not ours
     cleanup(ctx, stale)
     assert everything_in(simulator.endpoint_url)["feature_groups"] == [f"{prefix}-untagged"]
@@ -206,6 +208,6 @@ def test_a_real_account_scenario_runs_end_to_end_in_three_regions(simulator, tmp
     run_dir = next(reports.iterdir())
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["levels"][0]["completed"] == 2 and metrics["levels"][0]["failed"] == 0
-    cleanup = run_cli(["cleanup", "--run-id", run_dir.name, "--endpoint-url", url, "--region", region], credentials)
+    cleanup = run_cli(["cleanup", str(scenario), "--run-id", run_dir.name, "--endpoint-url", url, "--yes"], credentials)
     assert cleanup.returncode == 0, cleanup.stderr
     assert nothing_in(url, region)

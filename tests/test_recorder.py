@@ -171,6 +171,26 @@ def test_a_finalized_run_folder_is_one_file_without_a_write_ahead_log(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["events.db"]
 
 
+def test_a_run_folder_is_finalized_even_while_a_reader_has_it_open(tmp_path):
+    """A reader mid-read at the run's end (the live view's feed, a report read mid-run): SQLite
+    refuses to leave WAL at once; finalize waits for the reader to let go instead of failing."""
+    import sqlite3
+    import threading
+
+    from harness.events import finalize
+
+    with Recorder(tmp_path / "events.db", "run-read") as recorder:
+        recorder.record("run_end")
+    reader = sqlite3.connect(f"file:{tmp_path / 'events.db'}?mode=ro", uri=True, check_same_thread=False)
+    reader.execute("SELECT count(*) FROM events").fetchall()
+    threading.Timer(0.3, reader.close).start()
+    started = time.monotonic()
+    finalize(tmp_path / "events.db")
+    assert time.monotonic() - started >= 0.25  # it waited for the reader
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.db"]
+    assert len(load_events(tmp_path)) == 1
+
+
 def test_events_forwarded_from_another_host_arrive_once_in_order_on_the_runners_clock(tmp_path):
     """A Ray worker's recorder: batches go to the sink in the run folder; a batch the sink could
     not take (the connection dropped) is sent again, ahead of newer rows."""

@@ -311,7 +311,7 @@ def test_the_runs_cleanup_finds_its_views_of_offline_stores(ctx):
             },
         )
     assert [(r.kind, r.name) for r in find_run_resources(ctx, "hxrun", "test-run")] == [
-        ("offline_store_view", "hxrun_fg_display")
+        ("offline_store_view", f"{OFFLINE_DATABASE}.hxrun_fg_display")
     ]
     cleanup_run(ctx, "hxrun", "test-run")
     left = [t["Name"] for t in glue.get_tables(DatabaseName=OFFLINE_DATABASE)["TableList"]]

@@ -96,8 +96,13 @@ class DataSource(Artifact):
 
 
 def ensure_database(ctx: AwsContext, name: str | None = None) -> None:
+    """The database, made if missing; the run that makes it tags it (a parameter, as its tables
+    are), so `harness cleanup` knows the harness made it and may delete it once it is empty."""
+    database: dict = {"Name": name or ctx.glue_database}
+    if ctx.run_id:
+        database["Parameters"] = {RUN_TAG: ctx.run_id}
     try:
-        ctx.client("glue").create_database(DatabaseInput={"Name": name or ctx.glue_database})
+        ctx.client("glue").create_database(DatabaseInput=database)
     except ClientError as err:
         if error_code(err) != "AlreadyExistsException":
             raise

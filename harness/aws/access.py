@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from harness.aws.permissions import EXECUTION_ROLE_ACTIONS, Needed, s3_resource
+from harness.aws.permissions import Needed
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -40,8 +40,9 @@ def principal_of(iam: BaseClient, caller_arn: str) -> str | None:
         return caller_arn
     try:
         return str(iam.get_role(RoleName=assumed.group(3))["Role"]["Arn"])
-    except (ClientError, BotoCoreError):
-        return f"arn:{assumed.group(1)}:iam::{assumed.group(2)}:role/{assumed.group(3)}"
+    except (ClientError, BotoCoreError) as err:
+        # the role's path is only in GetRole's answer: without it the simulator cannot find the role
+        raise CannotCheck(f"cannot read the caller's role {assumed.group(3)} (iam:GetRole): {err}") from err
 
 
 def denied(
@@ -71,17 +72,10 @@ def denied(
     return refused
 
 
-def passes_role(iam: BaseClient, principal: str, role: str) -> bool:
+def passes_role(iam: BaseClient, principal: str, role: str, context: list[dict[str, Any]]) -> bool:
     """May the principal pass `role` to SageMaker (iam:PassRole, iam:PassedToService)?"""
-    context = [
-        {"ContextKeyName": "iam:PassedToService", "ContextKeyValues": [SAGEMAKER], "ContextKeyType": "string"},
-    ]
-    return not denied(iam, principal, [Needed("iam:PassRole", role)], context)
-
-
-def role_needs(bucket: str | None) -> list[Needed]:
-    """What SageMaker does as the execution role, on the run's bucket where it is known."""
-    return [Needed(action, s3_resource(action, bucket)) for action in EXECUTION_ROLE_ACTIONS]
+    passed = {"ContextKeyName": "iam:PassedToService", "ContextKeyValues": [SAGEMAKER], "ContextKeyType": "string"}
+    return not denied(iam, principal, [Needed("iam:PassRole", role)], [*context, passed])
 
 
 def governed(lakeformation: BaseClient) -> bool:
@@ -112,7 +106,13 @@ def lake_formation_grants(lakeformation: BaseClient, principal: str, database: s
             return True
         resources: list[dict[str, Any]] = [{"Catalog": {}}, {"Database": {"Name": database}}]
         for resource in resources:
-            if lakeformation.list_permissions(Principal=who, Resource=resource).get("PrincipalResourcePermissions"):
+            try:
+                listed = lakeformation.list_permissions(Principal=who, Resource=resource)
+            except ClientError as err:
+                if err.response.get("Error", {}).get("Code") == "EntityNotFoundException":
+                    continue  # the run's database is not made yet: only the catalog's grant counts
+                raise
+            if listed.get("PrincipalResourcePermissions"):
                 return True
     except ClientError as err:
         raise CannotCheck(err.response.get("Error", {}).get("Code", "")) from err

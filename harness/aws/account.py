@@ -13,15 +13,21 @@ class AccountNotAllowed(ValueError):
     """The credentials reach an account the scenario does not allow (exit code 2)."""
 
 
-def check_account(sts_client: BaseClient, region: str, allowed: list[str], say: Callable[[str], object] = print) -> str:
+def check_account(
+    sts_client: BaseClient,
+    region: str,
+    allowed: list[str],
+    say: Callable[[str], object] = print,
+    purpose: str = "to run this scenario",
+) -> str:
     """Identify the account (STS GetCallerIdentity), say which account and region this is,
-    and refuse unless that exact account id is allowed."""
+    and refuse unless that exact account id is allowed (`purpose`: what it is refused for)."""
     account: str = sts_client.get_caller_identity()["Account"]
     say(f"AWS account {account}, region {region}")
     if account not in allowed:
         shown = ", ".join(allowed) if allowed else "none"
         raise AccountNotAllowed(
-            f"account {account} is not allowed to run this scenario (allowed: {shown}); add it to the "
+            f"account {account} is not allowed {purpose} (allowed: {shown}); add it to the "
             "scenario's allowed_accounts or pass --allow-account " + account
         )
     return account

@@ -80,6 +80,18 @@ class Target:
         return cls("aws", region, endpoint_url, profile)
 
 
+def configured_region(profile: str | None = None) -> str | None:
+    """The region the AWS CLI uses when none is given: AWS_REGION, then AWS_DEFAULT_REGION, then
+    the profile's `region` (botocore reads the last two, not the first).
+    https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-envvars.html"""
+    import os
+
+    import botocore.session
+
+    region = os.environ.get("AWS_REGION") or botocore.session.Session(profile=profile).get_config_variable("region")
+    return str(region) if region else None
+
+
 class ClientFactory:
     def __init__(
         self,

@@ -23,12 +23,14 @@ from urllib.parse import unquote
 from botocore.exceptions import BotoCoreError, ClientError
 
 from harness.aws import access
-from harness.aws.permissions import needed
+from harness.aws.permissions import Needed, Where, needed, role_needs
 from harness.aws.quota_sync import SERVICE_CODES, account_quotas, named_for
 from harness.aws.reach import SETUP_NO_ANSWER, unreachable
 from harness.quotas import QuotaTable
 
 if TYPE_CHECKING:
+    from botocore.client import BaseClient
+
     from harness.aws.clients import ClientFactory
     from harness.runner.scenario import Scenario
 
@@ -106,10 +108,12 @@ def preflight(
     image: str,
     table: QuotaTable,
     operations: Callable[[], set[str]] | None = None,
+    prefix: str = "hx",
 ) -> list[Check]:
     """clients: a ClientFactory on the scenario's account; image: the training image the run uses;
     operations: the calls (service.Operation) a run makes, from its plan, asked for once the
-    account answers (none: the caller's permissions are not checked)."""
+    account answers (none: the caller's permissions are not checked); prefix: a run's name
+    prefix, for the resource names the permissions are simulated on."""
     checks: list[Check] = []
     account = scenario.account
     try:
@@ -170,9 +174,9 @@ def preflight(
                 )
             )
 
-    if operations is not None:
-        checks.append(caller_may(clients, who["Arn"], operations(), account.bucket))
-    checks += permissions(clients, who["Arn"], role if role and role.split(":")[4] == caller else None, scenario)
+    run_resources = Where(scenario.region, caller, prefix, account.bucket, account.glue_database, image)
+    usable_role = role if role and role.split(":")[4] == caller else None
+    checks += permission_checks(clients, who["Arn"], usable_role, run_resources, operations, account.glue_database)
 
     s3 = clients.client("s3")
     if account.bucket:
@@ -225,41 +229,35 @@ def bucket_region(location: str | None) -> str:
     return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(location, location or "us-east-1")
 
 
-def caller_may(clients: ClientFactory, caller_arn: str, operations: set[str], bucket: str | None) -> Check:
-    """May the caller make every call the run makes?"""
+def permission_checks(
+    clients: ClientFactory,
+    caller_arn: str,
+    role: str | None,
+    where: Where,
+    operations: Callable[[], set[str]] | None,
+    database: str,
+) -> list[Check]:
+    """The caller may make the run's calls and pass the role to SageMaker; the role may do what
+    SageMaker does as it (each simulated on the resources a run uses, `where`); Lake Formation,
+    where it governs the catalog, has granted both."""
     iam = clients.client("iam")
-    principal = access.principal_of(iam, caller_arn)
-    if principal is None:
-        return Check("caller permissions", True, "the account's root user may make every call")
     try:
-        refused = access.denied(iam, principal, needed(operations, bucket))
+        principal = access.principal_of(iam, caller_arn)
     except access.CannotCheck as err:
-        return Check(
-            "caller permissions",
-            False,
-            f"cannot simulate {principal}'s policies: {err}",
-            "grant the caller iam:SimulatePrincipalPolicy on itself, or check its permissions by hand",
-        )
-    if not refused:
-        return Check("caller permissions", True, f"{principal} may make the run's {len(operations)} kinds of call")
-    actions = ", ".join(sorted({n.action for n in refused}))
-    return Check(
-        "caller permissions",
-        False,
-        f"{principal} may not: {actions}",
-        "allow these actions to the caller (deploy/aws-nightly-role.yaml lists every action a run needs)",
-    )
-
-
-def permissions(clients: ClientFactory, caller_arn: str, role: str | None, scenario: Scenario) -> list[Check]:
-    """The caller may pass the role to SageMaker; the role may do what SageMaker does as it;
-    Lake Formation, where it governs the catalog, has granted both."""
+        return [Check("caller permissions", False, str(err), "grant the caller iam:GetRole on its own role")]
     checks: list[Check] = []
-    iam = clients.client("iam")
-    principal = access.principal_of(iam, caller_arn)
     try:
+        if operations is not None:
+            try:
+                calls = operations()
+            except ValueError as err:  # the plan's dry run failed: the other checks go on
+                checks.append(
+                    Check("caller permissions", False, f"the run's calls are unknown: {err}", "see `harness plan`")
+                )
+            else:
+                checks.append(caller_may(iam, principal, calls, where))
         if role is not None and principal is not None:
-            ok = access.passes_role(iam, principal, role)
+            ok = access.passes_role(iam, principal, role, where.context())
             checks.append(
                 Check(
                     "pass role",
@@ -272,15 +270,14 @@ def permissions(clients: ClientFactory, caller_arn: str, role: str | None, scena
                 )
             )
         if role is not None:
-            refused = access.denied(iam, role, access.role_needs(scenario.account.bucket))
-            actions = ", ".join(sorted({n.action for n in refused}))
+            refused = access.denied(iam, role, role_needs(where), where.context())
             checks.append(
                 Check(
                     "role permissions",
                     not refused,
-                    f"{role} may not: {actions}" if refused else f"{role} may do what SageMaker does as it",
-                    "allow these actions to the role (its training jobs, endpoints and offline stores fail "
-                    "without them)"
+                    f"{role} may not: {_actions(refused)}" if refused else f"{role} may do what SageMaker does as it",
+                    "allow these actions to the role on the run's resources (its training jobs, endpoints and "
+                    "offline stores fail without them)"
                     if refused
                     else "",
                 )
@@ -288,14 +285,34 @@ def permissions(clients: ClientFactory, caller_arn: str, role: str | None, scena
     except access.CannotCheck as err:
         checks.append(
             Check(
-                "pass role",
+                "permissions",
                 False,
                 f"cannot simulate IAM policies: {err}",
-                "grant the caller iam:SimulatePrincipalPolicy, or check iam:PassRole and the role by hand",
+                "grant the caller iam:SimulatePrincipalPolicy, or check its permissions, iam:PassRole and the "
+                "role's by hand",
             )
         )
-    checks.append(lake_formation(clients, [p for p in (principal, role) if p], scenario.account.glue_database))
+    checks.append(lake_formation(clients, [p for p in (principal, role) if p], database))
     return checks
+
+
+def _actions(refused: list[Needed]) -> str:
+    return ", ".join(sorted({n.action for n in refused}))
+
+
+def caller_may(iam: BaseClient, principal: str | None, operations: set[str], where: Where) -> Check:
+    """May the caller make every call the run makes, on the run's resources?"""
+    if principal is None:
+        return Check("caller permissions", True, "the account's root user may make every call")
+    refused = access.denied(iam, principal, needed(operations, where), where.context())
+    if not refused:
+        return Check("caller permissions", True, f"{principal} may make the run's {len(operations)} kinds of call")
+    return Check(
+        "caller permissions",
+        False,
+        f"{principal} may not: {_actions(refused)} (on the resources a run names, {where.prefix}*)",
+        "allow these actions to the caller (deploy/aws-nightly-role.yaml lists every action a run needs)",
+    )
 
 
 def lake_formation(clients: ClientFactory, principals: list[str], database: str) -> Check:

@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
 from harness.quotas import Quota, QuotaTable
 
 if TYPE_CHECKING:
@@ -27,9 +29,13 @@ def account_quotas(client: BaseClient, service_code: str) -> dict[str, dict[str,
     ListAWSDefaultServiceQuotas has (Service Quotas API Reference), so both are read, every page,
     and matched by QuotaCode. Each entry says which it is: `Applied` True or False."""
     found: dict[str, dict[str, Any]] = {}
-    for page in client.get_paginator("list_aws_default_service_quotas").paginate(ServiceCode=service_code):
-        for quota in page.get("Quotas", []):
-            found[quota["QuotaCode"]] = {**quota, "Applied": False}
+    try:
+        for page in client.get_paginator("list_aws_default_service_quotas").paginate(ServiceCode=service_code):
+            for quota in page.get("Quotas", []):
+                found[quota["QuotaCode"]] = {**quota, "Applied": False}
+    except ClientError as err:  # refused to the caller: the applied values are still worth reading
+        if err.response.get("Error", {}).get("Code") not in ("AccessDeniedException", "AccessDenied"):
+            raise
     for page in client.get_paginator("list_service_quotas").paginate(ServiceCode=service_code):
         for quota in page.get("Quotas", []):
             found[quota["QuotaCode"]] = {**quota, "Applied": True}

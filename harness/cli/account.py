@@ -31,6 +31,7 @@ def cmd_doctor(args) -> int:
         )
         return 0
     from harness.runner.plan import operations_used
+    from harness.runner.run_ids import new_run_id, run_prefix
 
     clients = setup_clients(scenario_target(scenario, args.endpoint_url))  # fails in seconds, not minutes
     image = scenario.account.training_image or training_image(scenario.region)
@@ -40,28 +41,56 @@ def cmd_doctor(args) -> int:
         print("listing the calls a run makes (a dry run of its pipelines on a private simulator)...", file=sys.stderr)
         return operations_used(scenario)
 
-    checks = preflight(scenario, clients, allowed, image, scenario.quota_table(), operations)
+    checks = preflight(scenario, clients, allowed, image, scenario.quota_table(), operations, run_prefix(new_run_id()))
     print(render(checks))
     return 0 if all(c.ok for c in checks) else 1
 
 
 def cmd_cleanup(args) -> int:
+    """Without --yes, list what would be deleted; with it, delete that and say what went."""
     from harness.artifacts import AwsContext
+    from harness.artifacts.context import Deadlines
     from harness.aws import ClientFactory, RetrySettings
-    from harness.runner.cleanup import HARNESS_PREFIX, cleanup, find_resources, older_than, owned_by
-    from harness.runner.run import run_prefix
+    from harness.aws.account import check_account
+    from harness.runner.aws_context import scenario_target
+    from harness.runner.cleanup import cleanup
+    from harness.runner.leftovers import Storage, find_leftovers
+    from harness.runner.ownership import OlderRuns, OneRun, Scope
+    from harness.runner.scenario import Account
 
-    ctx = AwsContext(ClientFactory(options.target_of(args), RetrySettings("botocore-standard")), bucket="")
-    if args.run_id:
-        prefix, owns, what = run_prefix(args.run_id), owned_by(args.run_id), f"run {args.run_id}"
-    else:
-        prefix, owns, what = HARNESS_PREFIX, older_than(args.older_than), f"runs older than {args.older_than:.0f} s"
-    resources = find_resources(ctx, prefix, owns)
-    for resource in resources:
-        print(f"will delete {resource.kind} {resource.name}")
-    deleted = cleanup(ctx, resources, say=print)
-    print(f"{len(deleted)} resources of {what} deleted")
-    return 0 if len(deleted) == len(resources) else 1
+    scenario = options.load_with_overrides(args) if args.scenario else None
+    if scenario is not None and scenario.target == "sim" and not args.endpoint_url:
+        print(
+            f"{scenario.source} runs on the embedded simulator, which ends with the run: nothing in an account "
+            "to clean up (pass --endpoint-url to clean up a running simulator or AWS stand-in)"
+        )
+        return 0
+    target = scenario_target(scenario, args.endpoint_url) if scenario else options.target_of(args)
+    clients = ClientFactory(target, RetrySettings("botocore-standard"))
+    if target.kind == "aws":  # as a run: on a simulator there is no account to mistake
+        allowed = (scenario.allowed_accounts if scenario else []) + (args.allow_account or [])
+        check_account(clients.client("sts"), target.region, allowed, say=_to_stderr, purpose="for cleanup")
+    account = scenario.account if scenario else Account()
+    ctx = AwsContext(
+        clients,
+        bucket=account.bucket or "",
+        glue_database=account.glue_database,
+        deadlines=scenario.deadlines if scenario else Deadlines(),  # how long a deletion is waited for
+    )
+    scope: Scope = OneRun(args.run_id) if args.run_id else OlderRuns(args.older_than)
+    found = find_leftovers(ctx, scope, Storage(account.glue_database, account.bucket))
+    if not args.yes:
+        for resource in found:
+            print(f"{resource.kind} {resource.name}")
+        print(f"{len(found)} resources would be deleted; run again with --yes to delete them")
+        return 0
+    deleted = cleanup(ctx, found, say=print)
+    print(f"{len(deleted)} resources of {scope.description} deleted")
+    return 0 if len(deleted) == len(found) else 1
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr)
 
 
 def cmd_quotas(args) -> int:
@@ -122,10 +151,24 @@ def add_parsers(sub) -> None:
     options.add_account(doctor, with_role=True)
     doctor.set_defaults(func=cmd_doctor)
 
-    cleanup = sub.add_parser("cleanup", help="delete every resource that carries a run's tag")
+    cleanup = sub.add_parser(
+        "cleanup", help="list what a run (or runs older than an age) left in the account; --yes deletes it"
+    )
+    cleanup.add_argument(
+        "scenario",
+        nargs="?",
+        help="the scenario the runs ran (its account, region, bucket and Glue database); without one, a bucket "
+        "per run and the harness database",
+    )
     which = cleanup.add_mutually_exclusive_group(required=True)
-    which.add_argument("--run-id", help="delete what carries this run's tag")
-    which.add_argument("--older-than", type=options.age, help="delete what runs older than this left, e.g. 24h")
+    which.add_argument("--run-id", help="what this run left (named with its prefix and carrying its tag)")
+    which.add_argument(
+        "--older-than",
+        type=options.age,
+        metavar="AGE",
+        help="what runs older than this left (by their run tag), e.g. 24h, 30m, 2d",
+    )
+    cleanup.add_argument("--yes", action="store_true", help="delete it (without: only list it)")
     options.add_account(cleanup)
     cleanup.set_defaults(func=cmd_cleanup)
 

@@ -78,6 +78,15 @@ def redis_url(text: str) -> str:
     return text
 
 
+def otlp_endpoint(text: str) -> str:
+    from harness.events.otel import without_userinfo
+    from harness.runner.scenario import OTLP_ENDPOINT, is_otlp_endpoint
+
+    if not is_otlp_endpoint(text):
+        raise argparse.ArgumentTypeError(f"otlp endpoint {without_userinfo(text)!r}: expected {OTLP_ENDPOINT}")
+    return text.rstrip("/")
+
+
 def max_attempts(text: str) -> int | str:
     if text == SDK_DEFAULT:
         return text
@@ -100,6 +109,16 @@ def time_scale(text: str) -> float:
         raise argparse.ArgumentTypeError(
             f"time scale {text!r}: expected a number from 0.0001 to 1, or a fraction like 1/30"
         )
+    return value
+
+
+def port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port {text!r}: expected an integer from 1 to 65535")
     return value
 
 
@@ -157,7 +176,10 @@ def add_account(cmd: argparse.ArgumentParser, with_role: bool = False) -> None:
         metavar="URL",
         help="a running simulator (or other AWS stand-in) instead of the scenario's target",
     )
-    group.add_argument("--region", help="the AWS region (default: the scenario's)")
+    group.add_argument(
+        "--region",
+        help="the AWS region (default: the scenario's, else AWS_REGION, AWS_DEFAULT_REGION or the profile's)",
+    )
     group.add_argument("--aws-profile", metavar="NAME", help="the AWS config profile (default: the standard chain)")
     group.add_argument(
         "--allow-account",
@@ -198,6 +220,28 @@ def add_overrides(cmd: argparse.ArgumentParser, with_policy: bool = True, writes
     )
     if writes_runs:
         group.add_argument("--reports", default="reports", help="where run folders go (default: reports)")
+        group.add_argument(
+            "--otlp-endpoint",
+            type=otlp_endpoint,
+            metavar="URL",
+            help="send live metrics to this OpenTelemetry collector over OTLP/HTTP (the scenario's "
+            "[telemetry] otlp_endpoint; default: OTEL_EXPORTER_OTLP_ENDPOINT, else none), e.g. http://127.0.0.1:4318",
+        )
+
+
+def add_live_view(cmd: argparse.ArgumentParser) -> None:
+    group = cmd.add_argument_group("live view")
+    group.add_argument(
+        "--ui", action="store_true", help="serve a live view of the run on 127.0.0.1 (its URL is printed at the start)"
+    )
+    group.add_argument(
+        "--ui-port", type=port, metavar="PORT", help="the live view's port (default: a free one); implies --ui"
+    )
+    group.add_argument(
+        "--ui-keep",
+        action="store_true",
+        help="after the run, keep serving the live view's last figures until Ctrl-C; implies --ui",
+    )
 
 
 def load_with_overrides(args):
@@ -210,15 +254,23 @@ def load_with_overrides(args):
             setattr(scenario, name, getattr(args, name))
     if getattr(args, "redis_url", None):
         scenario.limiter.redis_url = args.redis_url
+    if getattr(args, "otlp_endpoint", None):
+        scenario.telemetry.otlp_endpoint = args.otlp_endpoint
     if getattr(args, "role_arn", None):
         scenario.account.role_arn = args.role_arn
     return scenario
 
 
 def target_of(args):
-    """A command's target without a scenario (cleanup, quotas sync): a running simulator, or AWS."""
+    """A command's target without a scenario (cleanup, quotas sync): a running simulator, or AWS.
+    Without --region, the region the AWS CLI would use (AWS_REGION, AWS_DEFAULT_REGION, the
+    profile's); a simulator plays us-east-1 when none is set."""
     from harness.aws import Target
+    from harness.aws.clients import configured_region
 
+    region = args.region or configured_region(args.aws_profile)
     if args.endpoint_url and not args.region:
-        return Target.simulator(args.endpoint_url)
-    return Target.aws(args.region, args.aws_profile, args.endpoint_url)
+        return Target.simulator(args.endpoint_url, region or "us-east-1")
+    if not region:
+        raise ValueError("no AWS region: pass --region, or set AWS_REGION, AWS_DEFAULT_REGION or the profile's region")
+    return Target.aws(region, args.aws_profile, args.endpoint_url)

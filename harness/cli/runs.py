@@ -33,27 +33,48 @@ def run_scenario(args, levels: list[int] | None) -> int:
     scenario = options.load_with_overrides(args)
     levels = levels or scenario.levels
     predicted = predict_sustainable_rate(scenario, levels, say=_say)
-    result = run_and_report(
-        Runner(
-            scenario,
-            args.reports,
-            levels,
-            endpoint_url=args.endpoint_url,
-            allow_accounts=args.allow_account or [],
-            predicted_rate=predicted,
-            plan_pipeline_seconds=partial(planned_pipeline_seconds, scenario, levels),
-        )
+    runner = Runner(
+        scenario,
+        args.reports,
+        levels,
+        endpoint_url=args.endpoint_url,
+        allow_accounts=args.allow_account or [],
+        predicted_rate=predicted,
+        plan_pipeline_seconds=partial(planned_pipeline_seconds, scenario, levels),
     )
-    print(f"run folder: {result.run_dir}")
-    if args.junit:
-        copy_junit(result.run_dir, Path(args.junit))
-    if result.leftovers:
-        _say(f"left behind (could not delete): {', '.join(f'{r.kind} {r.name}' for r in result.leftovers)}")
-    if result.stopped_by and result.stopped_by.startswith("threshold"):
-        _say(f"stopped: {result.stopped_by}")
-    if result.stopped_by == "max_cost_usd":
-        _say(f"stopped: max_cost_usd = {scenario.max_cost_usd:g} (going on would have passed it)")
-    return result.exit_code
+    view = live_view(args, runner)
+    try:
+        result = run_and_report(runner)
+        if view is not None:
+            view.run_ended()
+        print(f"run folder: {result.run_dir}")
+        if args.junit:
+            copy_junit(result.run_dir, Path(args.junit))
+        if result.leftovers:
+            _say(f"left behind (could not delete): {', '.join(f'{r.kind} {r.name}' for r in result.leftovers)}")
+        if result.stopped_by and result.stopped_by.startswith("threshold"):
+            _say(f"stopped: {result.stopped_by}")
+        if result.stopped_by == "max_cost_usd":
+            _say(f"stopped: max_cost_usd = {scenario.max_cost_usd:g} (going on would have passed it)")
+        if view is not None and args.ui_keep:
+            _say(f"live view: the run is over; its last figures stay at {view.url} until Ctrl-C")
+            view.serve_until_interrupted()
+        return result.exit_code
+    finally:
+        if view is not None:
+            view.close()
+
+
+def live_view(args, runner):
+    """--ui (or --ui-port, --ui-keep): the run's live view, serving before the run begins."""
+    if not (args.ui or args.ui_port or args.ui_keep):
+        return None
+    from harness.live import LiveState, LiveView
+
+    state = LiveState.for_run(runner.run_id, runner.scenario, runner.levels)
+    view = LiveView(state, runner.run_dir / "events.db", args.ui_port or 0).start()
+    _say(f"live view: {view.url} (127.0.0.1 only)")
+    return view
 
 
 def copy_junit(run_dir: Path, path: Path) -> None:
@@ -148,6 +169,7 @@ def add_parsers(sub) -> None:
         )
         options.add_overrides(cmd)
         options.add_account(cmd, with_role=True)
+        options.add_live_view(cmd)
         cmd.set_defaults(func=cmd_run if name == "run" else cmd_sweep)
 
     shootout = sub.add_parser("shootout", help="run a scenario once per retry policy and compare them")

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from harness.events.context import current
-from harness.events.schema import COLUMNS, SQL_SCHEMA
+from harness.events.schema import COLUMNS, SQL_SCHEMA, Event
 
 _INSERT = f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 UNWRITTEN_GLOB = "events.unwritten-*.jsonl"
@@ -52,11 +52,26 @@ def connect(path: str | Path, patience: float = 30.0) -> sqlite3.Connection:
 def finalize(path: str | Path, patience: float = 30.0) -> None:
     """Close a finished run's database for good: checkpoint the write-ahead log into the file
     and leave WAL mode, so the run folder holds one self-contained `events.db` (no -wal, -shm).
-    Call it once every writer has closed."""
+    Call it once every writer has closed.
+
+    Leaving WAL needs the file alone: while a reader has it open (the live view's feed, a
+    report read mid-run) SQLite refuses at once with "database is locked", without waiting
+    out the busy timeout, so that is retried here until `patience` runs out."""
+    deadline = time.monotonic() + patience
     db = sqlite3.connect(str(path), timeout=patience)
     try:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        db.execute("PRAGMA journal_mode=DELETE")
+        while True:
+            try:
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                (mode,) = db.execute("PRAGMA journal_mode=DELETE").fetchone()
+                if mode == "delete":
+                    return
+                err = sqlite3.OperationalError(f"journal mode stayed {mode}: database is locked")
+            except sqlite3.OperationalError as locked:
+                err = locked
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise err
+            time.sleep(0.02)
     finally:
         db.close()
 
@@ -113,6 +128,8 @@ class Recorder:
         self.spilled = 0  # rows kept in a file because no write took them
         self.spill_path: Path | None = None  # the file they are in
         self.listeners: list = []  # callables(kind, outcome), e.g. live progress counters
+        # callables(Event): each event whole, as it is recorded (e.g. live metrics, harness/events/otel.py)
+        self.subscribers: list[Callable[[Event], None]] = []
         self._writer = threading.Thread(target=self._run, name="event-writer", daemon=True)
         self._writer.start()
         atexit.register(self.close)
@@ -134,25 +151,46 @@ class Recorder:
         ctx = current()
         for listener in self.listeners:
             listener(kind, outcome)
-        self._queue.append(
-            (
+        wall_time, mono_time = time.time(), self.time_source() + self.clock_offset
+        stage = stage if stage is not None else ctx.stage
+        row = (
+            self.run_id,
+            wall_time,
+            mono_time,
+            ctx.level,
+            ctx.worker,
+            ctx.pipeline,
+            stage,
+            kind,
+            service,
+            operation,
+            attempt,
+            outcome,
+            error_code,
+            duration,
+            json.dumps(detail, default=str) if detail else None,
+        )
+        self._queue.append(row)
+        if self.subscribers:
+            event = Event(
+                kind,
                 self.run_id,
-                time.time(),
-                self.time_source() + self.clock_offset,
+                wall_time,
+                mono_time,
                 ctx.level,
                 ctx.worker,
                 ctx.pipeline,
-                stage if stage is not None else ctx.stage,
-                kind,
+                stage,
                 service,
                 operation,
                 attempt,
                 outcome,
                 error_code,
                 duration,
-                json.dumps(detail, default=str) if detail else None,
+                detail,
             )
-        )
+            for subscriber in self.subscribers:
+                subscriber(event)
 
     def set_meta(self, **values) -> None:
         with self._flush_lock:

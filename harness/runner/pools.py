@@ -259,27 +259,45 @@ def run_share(
     node, ...) goes on the `worker_process` event with the pid."""
     import os
     import socket
+    from harness.events import otel
     from harness.events.context import bound
     from harness.pipelines.base import load_pipeline
     from harness.runner.aws_context import scenario_context
     from harness.runner.executor import PipelineExecutor
 
     scenario, level, workers = order.scenario, order.level, order.workers
-    with bound(level=level):
-        process: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid(), "workers": len(workers), **where}
-        recorder.record("worker_process", **process)
-    ctx = scenario_context(
-        scenario,
-        order.endpoint_url,
-        order.run_id,
-        order.prefix,
-        recorder,
-        order.max_level,
-        limiter_store=limiter_store,
-    )
-    executor = PipelineExecutor(scenario, recorder, order.prefix, signals)
-    pipelines = {spec: load_pipeline(spec) for spec in scenario.pipelines}
-    pool = ThreadPool(lambda i: executor.run_worker(ctx, level, workers[i], pipelines), len(workers), clock=ctx.clock)
-    pool.start()
-    while not pool.wait(1.0):
-        pass
+    # this process's share of the live metrics: its own events, exported from here
+    telemetry = scenario.telemetry
+    metrics = otel.start(order.run_id, telemetry.otlp_endpoint, telemetry.export_interval_seconds, scenario.time_scale)
+    if metrics is not None:
+        recorder.subscribers.append(metrics.observe)
+    try:
+        with bound(level=level):
+            process: dict[str, Any] = {
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "workers": len(workers),
+                **where,
+            }
+            recorder.record("worker_process", **process)
+        ctx = scenario_context(
+            scenario,
+            order.endpoint_url,
+            order.run_id,
+            order.prefix,
+            recorder,
+            order.max_level,
+            limiter_store=limiter_store,
+        )
+        executor = PipelineExecutor(scenario, recorder, order.prefix, signals)
+        pipelines = {spec: load_pipeline(spec) for spec in scenario.pipelines}
+        pool = ThreadPool(
+            lambda i: executor.run_worker(ctx, level, workers[i], pipelines), len(workers), clock=ctx.clock
+        )
+        pool.start()
+        while not pool.wait(1.0):
+            pass
+    finally:
+        if metrics is not None:
+            recorder.subscribers.remove(metrics.observe)
+            metrics.close()

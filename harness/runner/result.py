@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from harness.runner.cleanup import Resource
+    from harness.runner.leftovers import Resource
 
 
 STOP_EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}

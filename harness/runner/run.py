@@ -11,9 +11,7 @@ left. The run folder is completed either way.
 from __future__ import annotations
 
 import contextlib
-import secrets
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict
@@ -23,34 +21,25 @@ from typing import TYPE_CHECKING, TextIO
 
 from harness.clock import Clock
 from harness.virtual_time import VirtualClock, watch_wall_sleeps
-from harness.events import Recorder
+from harness.events import Recorder, otel
 from harness.rlimits import raise_open_file_limit
 from harness.runner import folder
 from harness.runner.abort import AbortWatch
-from harness.runner.cleanup import Resource, cleanup_run, find_run_resources
+from harness.runner.cleanup import cleanup_run, find_run_resources
 from harness.runner.costguard import LOOK_LAG_SECONDS, CostGuard, Spend
+from harness.runner.leftovers import Resource
 from harness.runner.executor import PipelineExecutor, StopSignals
 from harness.runner.level import LevelRun, RunState
 from harness.runner.prices import instance_type, load_prices
 from harness.runner.progress import Progress
 from harness.runner.result import NotStarted, RunResult
+from harness.runner.run_ids import new_run_id, run_prefix
 from harness.runner.resources import connect_shared_limiter, embedded_simulator, guard_account, ray_cluster
 from harness.runner.scenario import Scenario, check_max_cost, check_shared_limiter, on_its_time
 from harness.stopping import Stopped
 
 if TYPE_CHECKING:
     from harness.runner.ray_workers import RayConnection
-
-
-def new_run_id() -> str:
-    """Sortable by time, unique: 20261126T060512Z-3fa9."""
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(2)
-
-
-def run_prefix(run_id: str) -> str:
-    """The name prefix of every resource of a run: 'hx' + the run id's digits and hex."""
-    stamp, _, suffix = run_id.partition("-")
-    return "hx" + stamp[4:8] + stamp[9:15] + suffix.lower()
 
 
 class Runner:
@@ -124,7 +113,11 @@ class Runner:
         self.progress.say(text)
 
     def _over_budget(self, spend: Spend) -> None:
-        """The cost guard's rule 2: what is running would pass max_cost_usd before its next look."""
+        """The cost guard's rule 2: what is running would pass max_cost_usd before its next look.
+        A run already stopping (Ctrl-C, a threshold) goes on tearing down: the guard is not a
+        second Ctrl-C, which would cut the teardowns short and leave resources billing."""
+        if self.signals.stop.is_set():
+            return
         self.cost_decision = {"decision": "stop", **asdict(spend)}
         self.say(
             f"max_cost_usd: what is running would pass ${self.scenario.max_cost_usd:g} "
@@ -198,10 +191,24 @@ class Runner:
         raise_open_file_limit()  # kept-alive connections: a socket each, hundreds at high N
         with contextlib.ExitStack() as held:
             ray = held.enter_context(ray_cluster(scenario))  # one that does not answer: no folder made
+            # live metrics (off unless asked for); without the SDK, no folder made either. Closed
+            # last, after the run's end is recorded: that export carries the final figures.
+            telemetry = scenario.telemetry
+            metrics = otel.start(
+                self.run_id,
+                telemetry.otlp_endpoint,
+                telemetry.export_interval_seconds,
+                scenario.time_scale,  # each level's own comes with its level_start
+                say=self.say,
+            )
+            if metrics is not None:
+                held.callback(metrics.close)
             folder.prepare(self.run_dir, {"run_id": self.run_id, "levels": self.levels, **scenario.resolved()})
             self.begun = True
             recorder = Recorder(self.run_dir / "events.db", self.run_id)
             recorder.listeners.append(self.progress.observe)
+            if metrics is not None:
+                recorder.subscribers.append(metrics.observe)
             if self.clock is not None and self.clock.virtual:
                 recorder.time_source = self.clock.now  # scale 1: AWS seconds
                 held.enter_context(watch_wall_sleeps())

@@ -7,11 +7,13 @@ import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from harness.artifacts.context import Deadlines
 from harness.aws.limiter.redis_store import ON_UNREACHABLE, without_password
 from harness.aws.policies import POLICIES, SDK_DEFAULT, RetryPolicy, RetrySettings, policy_named
 from harness.config import ConfigError, Section, read_toml
+from harness.events.otel import without_userinfo
 from harness.runner.arrivals import RampStage
 from harness.quotas import DEFAULT_TABLE, Quota, QuotaTable, load_table, parse_rows
 from harness.profiles import available_profiles, load_profile
@@ -69,6 +71,36 @@ class SharedLimiter:
     redis_url: str | None = None
     namespace: str | None = None  # default: the target, endpoint and region (see aws_context)
     on_unreachable: str = "local"  # or "fail": see harness/aws/limiter/redis_store.py
+
+
+# Live metrics (harness/events/otel.py): the base URL of an OTLP/HTTP receiver, as
+# OTEL_EXPORTER_OTLP_ENDPOINT takes it; the metrics go to <base>/v1/metrics.
+OTLP_ENDPOINT = (
+    "an OTLP/HTTP base URL such as http://127.0.0.1:4318 (http:// or https://, a host, an optional port "
+    "and path; no user:password, no query: headers go in OTEL_EXPORTER_OTLP_HEADERS)"
+)
+
+
+def is_otlp_endpoint(url: object) -> bool:
+    if not isinstance(url, str) or any(c.isspace() for c in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number from 0 to 65535
+    except ValueError:
+        return False
+    plain = "@" not in parts.netloc and not parts.query and not parts.fragment
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and plain
+
+
+@dataclass
+class Telemetry:
+    """Live metrics to an OpenTelemetry collector (harness/events/otel.py). Off unless an endpoint
+    is given: here, with --otlp-endpoint, or in OTEL_EXPORTER_OTLP_ENDPOINT."""
+
+    otlp_endpoint: str | None = None
+    # wall seconds between exports; None: OTEL_METRIC_EXPORT_INTERVAL (milliseconds), else 10
+    export_interval_seconds: float | None = None
 
 
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
@@ -142,6 +174,7 @@ class Scenario:
     abort_thresholds: list[str] = field(default_factory=list)  # also in thresholds; stop the run when failing
     account: Account = field(default_factory=Account)
     limiter: SharedLimiter = field(default_factory=SharedLimiter)
+    telemetry: Telemetry = field(default_factory=Telemetry)
     # run once at the start of every level, before its pipelines (the simulator starts each level
     # as a fresh account): what an account's onboarding would have made. A pipeline spec, usually
     # a user's own function: or command:
@@ -289,6 +322,7 @@ def parse_scenario(data: dict[str, Any], source: str, name: str) -> Scenario:
 
     account = parse_account(root.section("account"), target)
     limiter = parse_limiter(root.section("limiter"))
+    telemetry = parse_telemetry(root.section("telemetry"))
 
     scenario = Scenario(
         name=root.string("name", name),
@@ -330,6 +364,7 @@ def parse_scenario(data: dict[str, Any], source: str, name: str) -> Scenario:
         abort_thresholds=abort_thresholds,
         account=account,
         limiter=limiter,
+        telemetry=telemetry,
         setup=root.string("setup"),
     )
     root.done()
@@ -578,6 +613,18 @@ def parse_limiter(section: Section) -> SharedLimiter:
     )
     section.done()
     return limiter
+
+
+def parse_telemetry(section: Section) -> Telemetry:
+    url = section.raw("otlp_endpoint")
+    if url is not None and not is_otlp_endpoint(url):
+        raise section.error("otlp_endpoint", without_userinfo(url) if isinstance(url, str) else url, OTLP_ENDPOINT)
+    telemetry = Telemetry(
+        otlp_endpoint=url.rstrip("/") if url else None,
+        export_interval_seconds=section.number("export_interval_seconds", None, minimum=0.1, maximum=3600.0),
+    )
+    section.done()
+    return telemetry
 
 
 def parse_max_attempts(root: Section) -> int | None:

@@ -25,7 +25,7 @@ def run_and_report(runner: Runner) -> RunResult:
 def stop_handlers(runner: Runner) -> Callable[[], None]:
     """Ctrl-C or SIGTERM once: the run stops gracefully (teardown, cleanup, report). Twice:
     teardowns stop waiting. Three times: quit at once (the events are safe; `harness cleanup
-    --run-id` removes what is left). Returns a function that restores the previous handlers.
+    SCENARIO --run-id ID --yes` removes what is left). Returns a function that restores the previous handlers.
 
     The handler only notes the signal; a relay thread acts on it. A handler runs between two
     bytecodes of the main thread, which may hold a lock that stopping needs (an event's, or
@@ -49,7 +49,8 @@ def stop_handlers(runner: Runner) -> Callable[[], None]:
                 acted += 1
             if len(received) >= 3:
                 print(
-                    f"quitting at once; to delete what is left: harness cleanup --run-id {runner.run_id}",
+                    "quitting at once; to delete what is left: "
+                    f"harness cleanup {runner.scenario.source} --run-id {runner.run_id} --yes",
                     file=sys.stderr,
                 )
                 return

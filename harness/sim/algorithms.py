@@ -108,13 +108,15 @@ def _xgboost_reads(content_type: str | None, found: list[tuple[str, bytes]]) -> 
 
 
 def _libsvm_features(line: str) -> int:
-    """<label>(:<weight>) <index>:<value> ...: the features of a valid line, -1 for an invalid one."""
+    """<label>(:<weight>) <index>:<value> ...: the features of a line, -1 for one the container
+    refuses. As data_utils._get_num_valid_libsvm_features does it: every token after the label
+    must hold a colon, and the first feature (only it) must split into exactly two parts."""
     parts = line.split(" ")
     label = parts[0].split(":")
     if len(label) > 2 or not all(_is_number(p) for p in label):
         return -1
     for part in parts[1:]:
-        if len(part.split(":")) != 2:
+        if ":" not in part or len(parts[1].split(":")) != 2:
             return -1
     return len(parts) - 1
 

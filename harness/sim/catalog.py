@@ -64,6 +64,9 @@ def storage_format(descriptor: dict[str, Any], parameters: dict[str, Any], table
     library = serde.get("SerializationLibrary") or ""
     options = {str(k): str(v) for k, v in (serde.get("Parameters") or {}).items()}
     skip = int(parameters.get("skip.header.line.count", "0") or 0)
+    if str(parameters.get("table_type", "")).upper() in ("ICEBERG", "DELTA", "HUDI"):
+        # open table formats keep no SerDe in Glue, and Athena reads them: the simulator does not
+        raise QueryFailed("NOT_SUPPORTED", f"the simulator does not read {parameters['table_type']} tables ({table})")
     if not (library and descriptor.get("InputFormat") and descriptor.get("OutputFormat")):
         # AWS Knowledge Center, "Why do I get 'unable to create input format' in Athena?"
         # (repost.aws/knowledge-center/athena-unable-to-create-input-format): a table made outside

@@ -6,13 +6,14 @@ The evaluation is IAM's for identity policies (IAM User Guide, "Policy evaluatio
 explicit Deny wins, else an Allow that matches allows, else the action is implicitly denied.
 Action, NotAction, Resource and NotResource match with IAM's wildcards (* and ?; actions without
 regard to case). A Condition is met when each of its keys has a value among the request's
-context entries that its operator accepts (String*, ArnLike/ArnEquals, Bool); a key the request
-does not give leaves the condition unmet, and the key is reported as missing, as IAM does.
+context entries that its operator accepts (String*, Arn*, Bool, Numeric*, Null, with IfExists
+and ForAnyValue/ForAllValues); a key the request does not give fails it, and is reported as
+missing, as IAM does, but for the operators IAM takes as true then (negated ones, IfExists,
+ForAllValues). Date and IP operators are not read: unmet in an Allow, met in a Deny.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
 from typing import Any
@@ -98,24 +99,31 @@ def evaluate(
         for statement in [statements] if isinstance(statements, dict) else statements:
             if not _applies(statement, action, resource):
                 continue
-            met, lacking = _conditions(statement.get("Condition") or {}, context)
+            deny = statement.get("Effect") == "Deny"
+            met, lacking = _conditions(statement.get("Condition") or {}, context, deny)
             missing += [k for k in lacking if k not in missing]
             if not met:
                 continue
-            if statement.get("Effect") == "Deny":
+            if deny:
                 return "explicitDeny", []
             allowed = allowed or statement.get("Effect") == "Allow"
     return ("allowed", []) if allowed else ("implicitDeny", missing)
 
 
 def _listed(value: Any) -> list[str]:
-    return [value] if isinstance(value, str) else [str(v) for v in value or []]
+    """A policy element's values as strings (JSON booleans as IAM reads them: "true", "false")."""
+    values = value if isinstance(value, list) else [value]
+    return [str(v).lower() if isinstance(v, bool) else str(v) for v in values if v is not None]
 
 
 def _matches(patterns: list[str], value: str, case: bool = True) -> bool:
-    if case:
-        return any(fnmatch.fnmatchcase(value, p) for p in patterns)
-    return any(fnmatch.fnmatchcase(value.lower(), p.lower()) for p in patterns)
+    """IAM's wildcards: * any run of characters, ? one character, nothing else special."""
+    flags = 0 if case else re.IGNORECASE
+    for pattern in patterns:
+        regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+        if re.fullmatch(regex, value, flags) is not None:
+            return True
+    return False
 
 
 def _applies(statement: dict[str, Any], action: str, resource: str) -> bool:
@@ -130,34 +138,73 @@ def _applies(statement: dict[str, Any], action: str, resource: str) -> bool:
     return True
 
 
-def _conditions(conditions: dict[str, Any], context: dict[str, list[str]]) -> tuple[bool, list[str]]:
-    """(met, the keys the request did not give)."""
+# operators true when their key is absent (IAM User Guide, "IAM JSON policy elements: Condition
+# operators": a negated operator, ...IfExists, ForAllValues over no values)
+NEGATED = frozenset(
+    ("StringNotEquals", "StringNotEqualsIgnoreCase", "StringNotLike", "ArnNotEquals", "ArnNotLike")
+    + ("NumericNotEquals", "DateNotEquals", "NotIpAddress")
+)
+
+
+def _conditions(conditions: dict[str, Any], context: dict[str, list[str]], deny: bool) -> tuple[bool, list[str]]:
+    """(met, the keys the request did not give). An operator this does not read is taken as met
+    in a Deny and unmet in an Allow: never allow, nor fail to deny, on a guess."""
     lacking: list[str] = []
     met = True
     for operator, pairs in conditions.items():
+        qualifier, _, name = operator.rpartition(":")
+        if_exists = name.endswith("IfExists")
+        base = name.removesuffix("IfExists")
         for key, expected in (pairs or {}).items():
             given = context.get(key.lower())
-            if given is None:
-                lacking.append(key)
-                met = False
+            if base == "Null":
+                met = met and (given is None) == ("true" in _listed(expected))
                 continue
-            if not any(_accepts(operator, _listed(expected), value) for value in given):
-                met = False
+            if given is None:
+                if not (if_exists or base in NEGATED or qualifier == "ForAllValues"):
+                    lacking.append(key)
+                    met = False
+                continue
+            results = [_accepts(base, _listed(expected), value) for value in given]
+            if None in results:
+                met = met and deny
+                continue
+            met = met and (all(results) if qualifier == "ForAllValues" else any(results))
     return met, lacking
 
 
-def _accepts(operator: str, expected: list[str], value: str) -> bool:
-    base = operator.removesuffix("IfExists")
-    if base in ("StringEquals", "ArnEquals"):
+def _accepts(operator: str, expected: list[str], value: str) -> bool | None:
+    """Does `value` meet the operator against the policy's values? None: an operator not read."""
+    if operator in ("StringEquals", "ArnEquals"):
         return value in expected
-    if base == "StringEqualsIgnoreCase":
+    if operator == "StringEqualsIgnoreCase":
         return value.lower() in [e.lower() for e in expected]
-    if base in ("StringLike", "ArnLike"):
+    if operator in ("StringLike", "ArnLike"):
         return _matches(expected, value)
-    if base == "StringNotEquals":
+    if operator in ("StringNotEquals", "ArnNotEquals"):
         return value not in expected
-    if base == "StringNotLike":
+    if operator == "StringNotEqualsIgnoreCase":
+        return value.lower() not in [e.lower() for e in expected]
+    if operator in ("StringNotLike", "ArnNotLike"):
         return not _matches(expected, value)
-    if base == "Bool":
+    if operator == "Bool":
         return value.lower() in [e.lower() for e in expected]
-    return False  # an operator this does not read: the statement is not taken to apply
+    if operator.startswith("Numeric"):
+        try:
+            number, limits = float(value), [float(e) for e in expected]
+        except ValueError:
+            return False
+        compare = {
+            "NumericEquals": lambda a, b: a == b,
+            "NumericNotEquals": lambda a, b: a != b,
+            "NumericLessThan": lambda a, b: a < b,
+            "NumericLessThanEquals": lambda a, b: a <= b,
+            "NumericGreaterThan": lambda a, b: a > b,
+            "NumericGreaterThanEquals": lambda a, b: a >= b,
+        }.get(operator)
+        if compare is None:
+            return None
+        if operator == "NumericNotEquals":
+            return all(compare(number, limit) for limit in limits)
+        return any(compare(number, limit) for limit in limits)
+    return None

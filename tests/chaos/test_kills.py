@@ -55,7 +55,7 @@ def test_a_runner_killed_with_sigkill_leaves_a_readable_run_and_cleanup_finishes
     assert metrics_of(run_dir)["complete"] is False
     assert "INCOMPLETE RUN" in (run_dir / "summary.md").read_text()
 
-    cleanup = harness("cleanup", "--run-id", run_dir.name, "--endpoint-url", simulator.endpoint_url)
+    cleanup = harness("cleanup", "--run-id", run_dir.name, "--endpoint-url", simulator.endpoint_url, "--yes")
     assert cleanup.returncode == 0, cleanup.stdout + cleanup.stderr
     assert nothing_in(simulator.endpoint_url)
 
