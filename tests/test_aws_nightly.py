@@ -14,6 +14,7 @@ import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from xml.etree import ElementTree
 
 import boto3
 import pytest
@@ -53,6 +54,21 @@ def test_every_workflow_passes_actionlint():
     done = actionlint(*workflows)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"actionlint: 0 problem(s) in {len(workflows)} workflow file(s)" in done.stdout
+
+
+@pytest.mark.parametrize("name, job", [("nightly.yml", "stress"), ("aws-nightly.yml", "real-account")])
+def test_both_nightlies_publish_the_run_s_thresholds_as_junit_whatever_happened(name, job):
+    """As a check run (the job may write checks) and as an artifact, even when the run failed."""
+    definition = load_workflow(WORKFLOWS / name)["jobs"][job]
+    assert definition["permissions"]["checks"] == "write"
+    junit = "${{ steps.run.outputs.dir }}/junit.xml"
+    published = [step for step in definition["steps"] if "junit" in step.get("name", "").lower()]
+    assert [step["uses"].split("@")[0] for step in published] == [
+        "actions/upload-artifact",
+        "mikepenz/action-junit-report",
+    ]
+    assert all(step["if"].startswith("always()") for step in published)
+    assert published[0]["with"]["path"] == junit and published[1]["with"]["report_paths"] == junit
 
 
 def test_actionlint_names_a_workflow_s_mistakes(tmp_path):
@@ -422,6 +438,15 @@ def test_the_nightly_s_own_steps_pass_with_the_simulator_standing_in_for_the_acc
     assert run["id"] == run_dir.name and (run_dir / "report.html").exists()
     assert (run_dir / "summary.md").read_text() in job.summary
     assert job.step("Upload the run folder").inputs == {"name": "aws-nightly-run", "path": run["dir"]}
+    # the scenario's thresholds as the run judged them, one JUnit test case each, published
+    junit = f"{run['dir']}/junit.xml"
+    assert job.step("Upload the thresholds' JUnit report").inputs["path"] == junit
+    assert job.step("Publish the thresholds' JUnit report").inputs["report_paths"] == junit
+    cases = ElementTree.parse(tmp_path / "checkout" / junit).getroot().iter("testcase")
+    assert [(case.get("name"), [child.tag for child in case]) for case in cases] == [
+        ("failed == 0", ["system-out"]),
+        ("throttled <= 200", ["system-out"]),
+    ]
     # the run went to the account through AWS_ENDPOINT_URL, and the cleanups left nothing of it,
     # nor of the run before
     assert {"sts.GetCallerIdentity", "sagemaker.CreateTrainingJob", "sagemaker.DeleteEndpoint"} <= calls

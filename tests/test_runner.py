@@ -88,12 +88,12 @@ def test_an_abort_threshold_stops_the_run_as_soon_as_it_fails(simulator, tmp_pat
             "time_scale": 0.01,
             "levels": [3, 6],
             "pipelines": "pipelines_for_tests:flaky",
-            "thresholds": ["throughput >= 0.9*base", {"check": "failed < 1", "abort": True}],
+            "thresholds": ["throughput >= 0.9*base", {"check": "failed < 1", "abort": True}, "p95(pipeline)@6 < 1h"],
         },
         "abort.toml",
         "abort",
     )
-    assert scenario.thresholds == ["throughput >= 0.9*base", "failed < 1"]
+    assert scenario.thresholds == ["throughput >= 0.9*base", "failed < 1", "p95(pipeline)@6 < 1h"]
     assert scenario.abort_thresholds == ["failed < 1"]
     simulator.reset(profile="calm", time_scale=0.01)
     result = Runner(scenario, tmp_path, endpoint_url=simulator.endpoint_url).run().render()
@@ -102,7 +102,54 @@ def test_an_abort_threshold_stops_the_run_as_soon_as_it_fails(simulator, tmp_pat
     assert set(events[events.kind == "level_start"].level) == {3}
     assert json_detail(events[events.kind == "threshold_abort"]) == [{"check": "failed < 1"}]
     assert "INCOMPLETE RUN (stopped by threshold 'failed < 1' failed)" in (result.run_dir / "summary.md").read_text()
+    assert result.exit_code == 99
+    # its JUnit case fails with what stopped it; the relative one waits for harness compare; the
+    # one at N=6 fails, for nothing was measured there
+    junit = (result.run_dir / "junit.xml").read_text()
+    assert '<failure message="measured 1 over every level; expected &lt; 1" type="threshold">' in junit
+    assert '<skipped message="relative to a baseline: harness compare BASE RUN judges it" />' in junit
+    assert '<failure message="not measured: the run stopped before N=6; expected &lt; 1h"' in junit
     assert nothing_in(simulator.endpoint_url)
+
+
+def test_the_plan_s_pipeline_length_reaches_the_progress_line_at_the_level_s_time_scale(simulator, tmp_path):
+    """Asked once the account is checked: 10 AWS minutes at 1/100 is 6 wall seconds a pipeline,
+    after the last of 2 workers starts at 10 of the ramp-up's 20 AWS seconds."""
+    import io
+
+    from harness.runner.progress import LevelShape
+
+    scenario = load_scenario("smoke")
+    simulator.reset(profile=scenario.profile, seed=scenario.seed, time_scale=scenario.time_scale)
+    out = io.StringIO()
+    runner = Runner(
+        scenario, tmp_path, [2], out=out, endpoint_url=simulator.endpoint_url, plan_pipeline_seconds=lambda: 600.0
+    )
+    assert runner.run().failed == 0
+    assert runner.progress.shape == LevelShape(last_start=pytest.approx(0.1), iterations=1, planned_pipeline=6.0)
+    assert "plan: one pipeline alone takes about 10 min AWS (a dry run, for the ETA)" in out.getvalue()
+
+
+def test_ctrl_c_while_the_plan_is_made_ends_the_run_before_it_begins(tmp_path):
+    """The plan's dry run takes seconds; a Ctrl-C meanwhile does not wait for it."""
+    import io
+    import time
+
+    from harness.runner.result import NotStarted
+
+    runners: list[Runner] = []
+
+    def slow_plan() -> float:
+        runners[0].request_stop("SIGINT")
+        time.sleep(30)
+        return 600.0
+
+    runners.append(Runner(load_scenario("smoke"), tmp_path, [2], out=io.StringIO(), plan_pipeline_seconds=slow_plan))
+    started = time.monotonic()
+    with pytest.raises(NotStarted) as stopped:
+        runners[0].run()
+    assert time.monotonic() - started < 10 and stopped.value.exit_code == 130
+    assert list(tmp_path.iterdir()) == []  # no run folder
 
 
 @pytest.mark.parametrize(

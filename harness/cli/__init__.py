@@ -46,8 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Exit codes: 0 done; 1 a pipeline failed (or a check did); 2 bad input; 3 stopped at
     max_cost_usd; 4 the report could not be rendered; 5 the account's endpoint did not answer;
-    99 a threshold stopped the run; 130 and 143 Ctrl-C and SIGTERM (a run's own are
-    RunResult.exit_code)."""
+    99 a threshold failed (it stopped the run, or was judged at its end); 130 and 143 Ctrl-C and
+    SIGTERM (a run's own are RunResult.exit_code)."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -143,6 +143,18 @@ def role_arn(text: str) -> str:
     return text
 
 
+def junit_path(text: str) -> str:
+    """--junit PATH: a file to write, not a folder (checked before the run, not after it)."""
+    from pathlib import Path
+
+    path = Path(text)
+    if path.is_dir() or text.endswith(("/", "\\")):
+        raise argparse.ArgumentTypeError(
+            f"--junit {text!r}: expected a file path, e.g. reports/junit.xml (it is a folder)"
+        )
+    return text
+
+
 def quota_change(text: str):
     """whatif --quota SERVICE.OPERATION.FIELD=VALUE, checked as the quota table's rows are."""
     from harness.report.whatif import parse_change

@@ -19,7 +19,8 @@ def cmd_report(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from harness.report.compare import ThresholdError, check, load_metrics, moved, scenario_thresholds
+    from harness.report.compare import ThresholdError, check, load_metrics, moved
+    from harness.report.thresholds import scenario_thresholds
 
     base, head = load_metrics(args.base), load_metrics(args.head)
     thresholds = args.threshold or scenario_thresholds(args.head)

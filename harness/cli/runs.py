@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from harness.aws.policies import RETRYING
 from harness.cli import options
@@ -23,7 +24,9 @@ def _say(line: str) -> None:
 
 
 def run_scenario(args, levels: list[int] | None) -> int:
-    from harness.runner.plan import predict_sustainable_rate
+    from functools import partial
+
+    from harness.runner.plan import planned_pipeline_seconds, predict_sustainable_rate
     from harness.runner.run import Runner
     from harness.runner.session import run_and_report
 
@@ -37,6 +40,7 @@ def run_scenario(args, levels: list[int] | None) -> int:
         endpoint_url=args.endpoint_url,
         allow_accounts=args.allow_account or [],
         predicted_rate=predicted,
+        plan_pipeline_seconds=partial(planned_pipeline_seconds, scenario, levels),
     )
     view = live_view(args, runner)
     try:
@@ -44,6 +48,8 @@ def run_scenario(args, levels: list[int] | None) -> int:
         if view is not None:
             view.run_ended()
         print(f"run folder: {result.run_dir}")
+        if args.junit:
+            copy_junit(result.run_dir, Path(args.junit))
         if result.leftovers:
             _say(f"left behind (could not delete): {', '.join(f'{r.kind} {r.name}' for r in result.leftovers)}")
         if result.stopped_by and result.stopped_by.startswith("threshold"):
@@ -71,6 +77,19 @@ def live_view(args, runner):
     return view
 
 
+def copy_junit(run_dir: Path, path: Path) -> None:
+    """--junit: the run folder's junit.xml, where CI looks for it."""
+    import shutil
+
+    written = run_dir / "junit.xml"
+    if not written.exists():  # the report could not be rendered (said already)
+        _say(f"--junit: nothing written to {path}: the run folder has no junit.xml")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(written, path)
+    _say(f"thresholds (JUnit): {path}")
+
+
 def cmd_run(args) -> int:
     return run_scenario(args, [args.n] if args.n is not None else args.levels)
 
@@ -88,8 +107,6 @@ def cmd_sweep(args) -> int:
 
 def cmd_shootout(args) -> int:
     """The same scenario once per retry policy (same seed, same simulator), then side by side."""
-    from pathlib import Path
-
     from harness.report.policies import write
     from harness.runner.shootout import shootout
 
@@ -144,6 +161,12 @@ def add_parsers(sub) -> None:
                 help="levels doubling from the scenario's smallest (4, 8, 16, ... for stress) up to N",
             )
         cmd.add_argument("--levels", type=options.levels, help="comma-separated levels, e.g. 4,8,16,32")
+        cmd.add_argument(
+            "--junit",
+            type=options.junit_path,
+            metavar="PATH",
+            help="also write the thresholds' JUnit XML here (the run folder always has junit.xml)",
+        )
         options.add_overrides(cmd)
         options.add_account(cmd, with_role=True)
         options.add_live_view(cmd)

@@ -17,8 +17,10 @@ from harness.events import load_events, load_meta
 from harness.quotas import Quota, QuotaTable, load_table
 from harness.report import plots, writers
 from harness.report.bottleneck import analyse
+from harness.report.junit import write_junit
 from harness.report.metrics import capacity_levels, level_time_scales, run_metrics
 from harness.report.sections import sections
+from harness.report.thresholds import judge_run, scenario_thresholds
 from harness.report.usl import fit_usl
 
 
@@ -91,6 +93,9 @@ def render(run_dir: str | Path) -> dict[str, Path]:
     metrics["usl"] = fit
     metrics["bottleneck"] = bottleneck
     metrics["integrity"] = {"rows": checks, "all_match": all(r["match"] for r in checks) if checks else None}
+    # the run's own (absolute) thresholds, at the levels it was to run (-n, --levels: not the scenario's)
+    verdicts = judge_run(scenario_thresholds(run_dir), metrics, [int(n) for n in meta.get("levels") or []])
+    metrics["thresholds"] = [verdict.as_dict() for verdict in verdicts]
     plot_paths = plots.render_all(
         events,
         metrics,
@@ -106,6 +111,8 @@ def render(run_dir: str | Path) -> dict[str, Path]:
     paths["markdown"].write_text(writers.markdown(content))
     paths["html"].write_text(writers.html_page(content, plot_paths))
     paths.update(writers.csv_tables(content, run_dir))
+    seconds = sum(level["wall_seconds"] or 0.0 for level in metrics["levels"])
+    paths["junit"] = write_junit(run_dir / "junit.xml", verdicts, metrics["scenario"], metrics["run_id"], seconds)
     for name, frame in csv_exports(events, metrics).items():
         path = run_dir / f"{name}.csv"
         frame.to_csv(path, index=False)

@@ -51,6 +51,8 @@ def sections(metrics: dict, plot_names: list[str]) -> list[Section]:
                 tone="warn",
             )
         )
+    if metrics.get("thresholds"):
+        out.append(thresholds_section(metrics["thresholds"]))
     out.append(
         Section(
             "answers",
@@ -139,4 +141,27 @@ def integrity_section(metrics: dict) -> Section:
     )
     return Section(
         "integrity", "Integrity", [said], table=(header, wrong) if wrong else None, tone="plain" if matched else "warn"
+    )
+
+
+def thresholds_section(verdicts: list[dict]) -> Section:
+    """The scenario's thresholds as the run judged them on its own figures (junit.xml has the same)."""
+    results = [verdict["result"] for verdict in verdicts]
+    counts = ", ".join(f"{results.count(r)} {r}" for r in ("failed", "passed", "skipped") if r in results)
+    said = f"{len(verdicts)} threshold{'s' * (len(verdicts) != 1)}: {counts}."
+    if "failed" in results:
+        said += " A failed threshold makes `harness run` exit with 99."
+    if "skipped" in results:
+        said += (
+            " A skipped one is relative to a baseline (`harness compare BASE RUN` judges it) or at a level "
+            "this run did not have."
+        )
+    shown = {"passed": "pass", "failed": "FAIL", "skipped": "skipped"}
+    rows = [[verdict["expression"], shown[verdict["result"]], verdict["message"]] for verdict in verdicts]
+    return Section(
+        "thresholds",
+        "Thresholds",
+        [said],
+        table=(["threshold", "result", "detail"], rows),
+        tone="warn" if "failed" in results else "plain",
     )

@@ -17,7 +17,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 
-from harness.report.compare import OPS, PATTERN
+from harness.report.thresholds import ThresholdError, parse
 
 LIVE = {"failed": "failed", "completed": "done", "throttled": "throttled", "partial_failed": "partial_state_failed"}
 INTERVAL_SECONDS = 1.0  # wall
@@ -25,26 +25,26 @@ INTERVAL_SECONDS = 1.0  # wall
 
 def check_abortable(expression: str) -> str | None:
     """None if the expression can abort a run, else why not (for the scenario's error)."""
-    found = PATTERN.match(expression)
-    if not found or found["arg"] or found["metric"] not in LIVE:
-        return f"a live metric ({', '.join(LIVE)}), optionally @N, compared with a number"
     try:
-        float(found["rhs"])
-    except ValueError:
+        threshold = parse(expression)
+    except ThresholdError as err:
+        return str(err)
+    if threshold.metric not in LIVE:
+        return f"a live metric ({', '.join(LIVE)}), optionally @N, compared with a number"
+    if threshold.relative:
         return "a number on the right (an abort threshold has no baseline to compare with)"
     return None
 
 
 def failing(expression: str, by_level: dict[int, Counter[str]]) -> bool:
-    found = PATTERN.match(expression)
-    if found is None:  # checked when the scenario was read (check_abortable)
-        raise ValueError(f"abort threshold {expression!r} is not 'metric[@N] op number'")
-    key = LIVE[found["metric"]]
-    if found["level"]:
-        value = by_level.get(int(found["level"]), Counter())[key]
+    threshold = parse(expression)  # checked when the scenario was read (check_abortable)
+    assert threshold.limit is not None
+    key = LIVE[threshold.metric]
+    if threshold.level is not None:
+        value = by_level.get(threshold.level, Counter())[key]
     else:
         value = sum(counts[key] for counts in by_level.values())
-    return not OPS[found["op"]](value, float(found["rhs"]))
+    return not threshold.passes(value, threshold.limit)
 
 
 class AbortWatch:

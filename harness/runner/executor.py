@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -190,7 +191,7 @@ class PipelineExecutor:
         )
         outcome, reason = "ok", None
         clock = ctx.clock
-        started = clock.now()
+        started, on_the_machine = clock.now(), time.monotonic()
         if self.progress is not None:
             self.progress.pipeline_started()
         with bound(pipeline=pipeline_id):
@@ -239,7 +240,7 @@ class PipelineExecutor:
             )
         self.tally.add(1, outcome == "failed")
         if self.progress is not None:
-            self.progress.pipeline_ended(outcome == "ok")
+            self.progress.pipeline_ended(outcome == "ok", time.monotonic() - on_the_machine)  # for the ETA
         if self.after_pipeline is not None:
             self.after_pipeline()
         return outcome

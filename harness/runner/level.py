@@ -23,7 +23,7 @@ from harness.runner.cleanup import cleanup_run
 from harness.runner.executor import PipelineExecutor, StopSignals, failure_reason
 from harness.runner.orders import WorkOrder
 from harness.runner.pools import ArrivalPool, ProcessPool, ThreadPool, WorkerPool
-from harness.runner.progress import Progress
+from harness.runner.progress import LevelShape, Progress
 from harness.runner.resources import prepare_bucket
 from harness.runner.scenario import Scenario
 from harness.stopping import Stopped, stop_on
@@ -63,6 +63,7 @@ class RunState:
     say: Callable[[str], None]
     finished: dict[int, Counter[str]] = field(default_factory=dict)  # each finished level's live counters
     counted: list[int] = field(default_factory=lambda: [0, 0])  # pipelines, failures from worker processes
+    planned_pipeline_seconds: float | None = None  # one pipeline alone by the plan (AWS s), for the ETA
 
     def context(self, scenario: Scenario, limiter_store: LimiterStore | None = None) -> AwsContext:
         return scenario_context(
@@ -117,7 +118,11 @@ class LevelRun:
         total = level * scenario.iterations if not scenario.duration_seconds else 0
         label = f"{level} arriving/h" if scenario.arrivals else f"N={level}"
         run.progress.start_level(
-            level, total, scenario.duration_seconds * scenario.time_scale if scenario.duration_seconds else None, label
+            level,
+            total,
+            scenario.duration_seconds * scenario.time_scale if scenario.duration_seconds else None,
+            label,
+            self._shape(virtual),
         )
         started, began = time.monotonic(), ctx.clock.now()
         with bound(level=level):
@@ -174,6 +179,20 @@ class LevelRun:
         )
         with bound(level=level):
             cleanup_run(ctx, run.prefix, run.run_id)
+
+    def _shape(self, virtual: bool) -> LevelShape:
+        """The level's ETA in wall seconds: its workers' last start (executor.run_worker spreads
+        them over the ramp-up), their pipelines each, and the plan's length of one. On virtual
+        time AWS seconds are not the machine's, so only the level's own lengths count."""
+        scenario, level = self.scenario, self.level
+        if virtual:
+            return LevelShape(0.0, scenario.iterations)
+        planned = self.run.planned_pipeline_seconds
+        return LevelShape(
+            scenario.ramp_up_seconds * (level - 1) / level * scenario.time_scale,
+            scenario.iterations,
+            planned * scenario.time_scale if planned else None,
+        )
 
     def _prepare_bucket(self, ctx: AwsContext) -> bool:
         """The level's bucket, its calls under the run's stop signal as the pipelines' are (a

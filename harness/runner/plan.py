@@ -86,6 +86,7 @@ def _dry_runs(scenario: Scenario) -> Iterator[tuple[float, pd.DataFrame, Path]]:
                     arrivals=False,
                     levels=[1],
                     level_time_scales={},
+                    workers="threads",  # one pipeline's demand is the same in a thread (no Ray cluster)
                     limiter=SharedLimiter(),
                     dashboard=replace(scenario.dashboard, workers=0),
                     max_cost_usd=None,  # the dry run measures a pipeline's demand; nothing is spent
@@ -273,6 +274,26 @@ def format_plan(plan: dict[str, Any]) -> str:
     if unpriced:
         lines.append(f"  (nan: harness/prices.toml has no price in {c['prices_region']} for {', '.join(unpriced)})")
     return "\n".join(lines)
+
+
+# A dry run takes seconds of the machine (5 to 15 for the shipped pipelines on a busy 2-core one):
+# worth it for an ETA where a pipeline lasts half a wall minute or more (36 AWS minutes at 1/60),
+# not where it lasts seconds.
+ETA_MIN_TIME_SCALE = 1 / 60
+
+
+def planned_pipeline_seconds(scenario: Scenario, levels: list[int]) -> float | None:
+    """One pipeline's length alone by the plan (AWS seconds: the dry run's median), for the progress
+    line's ETA until the run's own pipelines end. None where there is nothing to predict: a level
+    with a clock of its own (a duration, arrivals), virtual time (its AWS seconds are not the
+    machine's), or a time scale below ETA_MIN_TIME_SCALE. Raises what the dry run raises."""
+    if scenario.time == "virtual" or scenario.duration_seconds or scenario.arrivals:
+        return None
+    if max(scenario.time_scale_at(n) for n in levels) < ETA_MIN_TIME_SCALE:
+        return None
+    _, metrics = dry_run(scenario)
+    seconds: float | None = metrics["levels"][0]["pipeline_seconds"]["p50"]
+    return seconds
 
 
 def predict_sustainable_rate(scenario: Scenario, levels: list[int], say: Callable[[str], None]) -> float | None:

@@ -3,6 +3,7 @@ rendered from its folder; and the exit code a command that ran it gives."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ class RunResult:
     failed: int = 0
     leftovers: list[Resource] = field(default_factory=list)  # what the run's cleanup could not delete
     report_failed: str | None = None  # why the report could not be rendered (the events are kept)
+    thresholds_failed: list[str] = field(default_factory=list)  # "expression: what was measured", once rendered
 
     @property
     def exit_code(self) -> int:
@@ -53,6 +55,8 @@ class RunResult:
             return 1
         if self.report_failed:
             return 4  # a harness bug: the run's events are kept, the report is not there to read
+        if self.thresholds_failed:
+            return 99  # as an abort threshold does (k6 exits 99 for failed thresholds too)
         return 1 if self.failed else 0
 
     def render(self, say: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> "RunResult":
@@ -66,4 +70,13 @@ class RunResult:
         except Exception as err:  # noqa: BLE001 - the events are safe; the report can be rebuilt
             self.report_failed = f"{type(err).__name__}: {err}"
             say(f"report could not be rendered ({self.report_failed}); rebuild with: harness report {self.run_dir}")
+            return self
+        verdicts = json.loads(paths["metrics"].read_text()).get("thresholds", [])
+        self.thresholds_failed = [f"{v['expression']}: {v['message']}" for v in verdicts if v["result"] == "failed"]
+        for line in self.thresholds_failed:
+            say(f"threshold failed: {line}")
+        if verdicts:
+            results = [v["result"] for v in verdicts]
+            counts = ", ".join(f"{results.count(r)} {r}" for r in ("passed", "failed", "skipped") if r in results)
+            say(f"thresholds: {counts} (JUnit: {paths['junit']})")
         return self

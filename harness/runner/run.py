@@ -11,7 +11,6 @@ left. The run folder is completed either way.
 from __future__ import annotations
 
 import contextlib
-import sys
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -49,16 +48,19 @@ class Runner:
         scenario: Scenario,
         reports_dir: str | Path = "reports",
         levels: list[int] | None = None,
-        out: TextIO = sys.stderr,
+        out: TextIO | None = None,
         run_id: str | None = None,
         endpoint_url: str | None = None,
         allow_accounts: list[str] | None = None,
         clock: Clock | None = None,
         predicted_rate: float | None = None,
+        plan_pipeline_seconds: Callable[[], float | None] | None = None,
     ) -> None:
         """clock: the run's clock; the default is each level's wall clock at its time scale (a dry run
         passes a manual clock that drives a manual-time simulator). predicted_rate: what `harness plan`
-        predicts as the highest sustainable arrival rate, recorded beside the measured one."""
+        predicts as the highest sustainable arrival rate, recorded beside the measured one.
+        plan_pipeline_seconds: asked once the account is checked, the plan's length of one pipeline
+        (AWS seconds; None where there is none) for the progress line's ETA (plan.py)."""
         scenario = on_its_time(scenario)
         check_max_cost(scenario)  # its region may have changed since it was read (--region)
         self.scenario = scenario
@@ -72,9 +74,10 @@ class Runner:
         self.endpoint_url = endpoint_url  # a simulator already running (tests), or an AWS stand-in
         self.allowed_accounts = list(scenario.allowed_accounts) + list(allow_accounts or [])
         self.predicted_rate = predicted_rate
+        self.plan_pipeline_seconds = plan_pipeline_seconds
         self.signals = StopSignals(threading.Event(), threading.Event())
         self.stopped_by: str | None = None
-        self.progress = Progress(out)
+        self.progress = Progress(out)  # default: stderr as it is when the run starts, not at import
         self.state: RunState | None = None
         self.cost_decision: dict[str, object] | None = None  # what the cost guard decided, for the record
         self._after_level: Callable[[], None] = lambda: None
@@ -179,6 +182,7 @@ class Runner:
             guard_account(scenario, self.endpoint_url, self.allowed_accounts, self.say, self.signals.stop)
         except Stopped:
             raise NotStarted(self.stopped_by or "SIGINT") from None
+        planned = self._planned_pipeline_seconds()
         if scenario.level_time_scales and self.endpoint_url is not None:
             raise ValueError(
                 f"{scenario.source}: level_time_scale needs the simulator the run starts itself; a "
@@ -238,6 +242,7 @@ class Runner:
                     self.request_abort,
                     self.request_stop,
                     self.say,
+                    planned_pipeline_seconds=planned,
                 )
                 self._say_ray(ray, recorder)
                 for level in self.levels:
@@ -266,6 +271,34 @@ class Runner:
             executor.tally.failed + (self.state.counted[1] if self.state else 0),
             leftovers,
         )
+
+    def _planned_pipeline_seconds(self) -> float | None:
+        """The plan's length of one pipeline, for the ETA: a dry run of some seconds, after the
+        account check (a refused account is said at once) and under the stop signal (a Ctrl-C
+        meanwhile ends the run at once, as during the check)."""
+        if self.plan_pipeline_seconds is None:
+            return None
+        plan = self.plan_pipeline_seconds
+        found: list[float | None] = []
+        failed: list[str] = []
+
+        def dry_run() -> None:
+            try:
+                found.append(plan())
+            except Exception as err:  # noqa: BLE001 - no ETA from the plan is not a failed run
+                failed.append(" ".join(str(err).split()))
+
+        worker = threading.Thread(target=dry_run, name="plan-eta", daemon=True)
+        worker.start()
+        while worker.is_alive():
+            if self.signals.stop.wait(0.1):
+                raise NotStarted(self.stopped_by or "SIGINT")
+        if failed:
+            self.say(f"no ETA from the plan: {failed[0]}")
+        planned = found[0] if found else None
+        if planned:
+            self.say(f"plan: one pipeline alone takes about {planned / 60:.0f} min AWS (a dry run, for the ETA)")
+        return planned
 
     def _start(self, recorder: Recorder) -> None:
         scenario = self.scenario

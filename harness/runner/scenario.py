@@ -518,7 +518,9 @@ def _threads_only(root: Section) -> bool:
 
 
 def parse_thresholds(root: Section) -> tuple[list[str], list[str]]:
-    """Strings, or tables {check = "failed <= 2", abort = true} for thresholds that stop the run."""
+    """Strings, or tables {check = "failed <= 2", abort = true} for thresholds that stop the run.
+    Each is read as the run and `harness compare` will read it (harness/report/thresholds.py)."""
+    from harness.report.thresholds import ThresholdError, parse
     from harness.runner.abort import check_abortable
 
     items = root.raw("thresholds", [])
@@ -527,17 +529,21 @@ def parse_thresholds(root: Section) -> tuple[list[str], list[str]]:
         raise root.error("thresholds", items, allowed)
     checks, aborts = [], []
     for item in items:
-        if isinstance(item, str):
-            checks.append(item)
-            continue
-        if (
+        if not isinstance(item, str) and (
             not isinstance(item, dict)
             or set(item) - {"check", "abort"}
             or not isinstance(item.get("check"), str)
             or not isinstance(item.get("abort", False), bool)
         ):
             raise root.error("thresholds", item, allowed)
-        checks.append(item["check"])
+        check = item if isinstance(item, str) else item["check"]
+        try:
+            parse(check)
+        except ThresholdError as err:
+            raise root.error("thresholds", check, f"a threshold: {err.reason}") from None
+        checks.append(check)
+        if isinstance(item, str):
+            continue
         if item.get("abort"):
             why = check_abortable(item["check"])
             if why is not None:
