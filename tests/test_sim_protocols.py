@@ -53,6 +53,13 @@ def athena(request, simulator, client, tmp_path):
             "StorageDescriptor": {
                 "Location": "s3://lake-data/sales/",
                 "Columns": [{"Name": "id", "Type": "bigint"}, {"Name": "region", "Type": "string"}],
+                # comma-separated text, as awswrangler's CSV tables name it (Athena reads no bare table)
+                "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
+                "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+                "SerdeInfo": {
+                    "SerializationLibrary": "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
+                    "Parameters": {"field.delim": ","},
+                },
             },
         },
     )

@@ -194,4 +194,5 @@ class Model(Artifact):
                 lambda: (self.training_job() or {}).get("TrainingJobStatus") not in ("InProgress", "Stopping"),
                 self.ctx.deadlines.deletion,
             )
-        delete_prefix(self.ctx, self.ctx.bucket, self.training_data_prefix)
+        if self.ctx.bucket:  # cleanup's context names no bucket: it deletes the run's bucket or folder whole
+            delete_prefix(self.ctx, self.ctx.bucket, self.training_data_prefix)
