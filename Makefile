@@ -7,7 +7,7 @@ PY      = $(VENV)/bin/python
 UV      = .uv/bin/uv
 N      ?= 32
 # Above 32 the main job sweeps 32, 64, ... up to N (stress-hundreds: the same faithful pipeline,
-# on virtual time; README, "Hundreds of pipelines": how far one machine takes it).
+# on virtual time; docs/scaling.md, "Hundreds of pipelines": how far one machine takes it).
 SCENARIO ?= $(if $(shell [ "$(N)" -gt 32 ] 2>/dev/null && echo hundreds),scenarios/stress-hundreds.toml,scenarios/stress.toml)
 # uv uses this machine's Python (never one it downloads: CI reaches only package registries).
 export UV_PYTHON_DOWNLOADS = never
