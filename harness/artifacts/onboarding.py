@@ -33,7 +33,7 @@ WRITE_BACKOFF_BASE, WRITE_BACKOFF_CAP, WRITE_PATIENCE = 0.25, 10.0, 600.0
 
 @dataclass(frozen=True)
 class Onboarding:
-    """Per onboarded table (defaults read from Workbench's code; see the README)."""
+    """Per onboarded table (defaults read from Workbench's code; docs/pipelines.md)."""
 
     queries: int = 18  # the describing queries, before one value count per string column
     listings: int = 17  # GetTables over the whole database (each paginated)

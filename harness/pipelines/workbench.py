@@ -6,7 +6,7 @@ by PutRecord from many threads, its offline-store rows counted with Athena every
 arrive, then onboarded too) -> Model (training view, train, register, tags) -> Endpoint (deploy,
 tags) -> Inference (one Athena query, batched invokes). Teardown deletes what it made.
 
-The counts come from Workbench's public code (see the README); `params` override each.
+The counts come from Workbench's public code (docs/pipelines.md); `params` override each.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from harness.artifacts.tags import tag_traffic
 from harness.pipelines.base import Param, Pipeline, PipelineRun, Stage, delete_all
 
 # Per-onboarding and per-stage counts as the real package 0.8.506 makes them (measured side by
-# side with it: README, "The real package against the modelled"; 2026-12-06).
+# side with it: docs/pipelines.md, "The real package against the model"; 2026-12-06).
 PARAMS = (
     Param("rows", 100, "rows in the dataset; every one is ingested with PutRecord"),
     Param("string_columns", 2, "string columns: one value-count query each per onboarding"),

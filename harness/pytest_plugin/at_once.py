@@ -5,7 +5,7 @@ and what the run measured: a team's "16 at once, none fails, p95 under 2 minutes
     assert result.failed == 0, result
     assert result.p95_seconds < 120
 
-The pipeline is what a scenario's `pipelines` names (README, "Your own pipeline code,
+The pipeline is what a scenario's `pipelines` names (docs/own-code.md, "Your own pipeline code,
 unmodified"): a top-level function of an importable module (`function:module:name`: called with
 `name` if it takes one, and `params` for its other parameters), a command as a list of arguments
 (`command:`, `{name}` and `{key}` of params substituted), or any spec string (a built-in
